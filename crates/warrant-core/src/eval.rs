@@ -1,0 +1,390 @@
+//! Native evaluation of one compiled block against a request, with explanations.
+//!
+//! It mirrors [`crate::compile`] check for check: [`evaluate`] returns the role of every
+//! check of the block that fails, exactly as Biscuit would (a differential property test
+//! holds the two together). Verifiers use it to explain a denial in plain words: which
+//! rule, which attribute, what was expected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::compile::CheckRole;
+use crate::grant::{Condition, Grant, HumanRequirement, Op, Rule};
+use crate::request::Request;
+use crate::time::Timestamp;
+use crate::value::{Value, ValueType};
+
+/// The human facts of the authority block (`human_verification`, `human_attr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HumanFacts {
+    /// `passkey`, `device-key`, `oidc` or `unverified`.
+    pub method: String,
+    /// When the human was verified.
+    pub verified_at: Timestamp,
+    /// Verified attributes.
+    pub attrs: BTreeMap<String, Value>,
+}
+
+/// Why one condition does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConditionMiss {
+    /// The request has no such attribute.
+    Missing,
+    /// The attribute has another type.
+    WrongType {
+        /// What the condition compares with.
+        expected: ValueType,
+        /// What the request carries.
+        found: ValueType,
+    },
+    /// The attribute's value fails the test.
+    Mismatch(Value),
+}
+
+/// Why a rule's human requirement does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HumanMiss {
+    /// The token records no human verification.
+    NoVerification,
+    /// Verified by a method the rule does not accept.
+    Method(String),
+    /// Verified too long ago.
+    TooOld {
+        /// The last instant the rule accepted.
+        deadline: Timestamp,
+    },
+    /// A verified attribute is missing or different.
+    Attr(String),
+}
+
+/// Why an allow rule does not match a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleMiss {
+    /// The resource or action is outside the rule.
+    NotCovered,
+    /// The `when` condition at this index fails.
+    Condition(usize, ConditionMiss),
+    /// The `human` requirement fails.
+    Human(HumanMiss),
+}
+
+/// One failing check of a block, explained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The block's expiry has passed.
+    Expired(Timestamp),
+    /// The block is not valid yet.
+    NotYetValid(Timestamp),
+    /// The request's audience is not among the block's.
+    Audience {
+        /// The block's audiences.
+        expected: Vec<String>,
+        /// The request's.
+        found: Option<String>,
+    },
+    /// No allow rule matches; `closest` is the first rule that covers the resource and
+    /// action, with why it fails.
+    NoAllowRule {
+        /// (rule index, why) of the closest rule, if any covers the request.
+        closest: Option<(usize, RuleMiss)>,
+    },
+    /// The deny rule at this index matches.
+    DeniedByRule(usize),
+}
+
+impl Failure {
+    /// The check role this failure belongs to.
+    pub fn role(&self) -> CheckRole {
+        match self {
+            Self::Expired(t) => CheckRole::Expiry(*t),
+            Self::NotYetValid(t) => CheckRole::NotBefore(*t),
+            Self::Audience { .. } => CheckRole::Audience,
+            Self::NoAllowRule { .. } => CheckRole::Allow,
+            Self::DeniedByRule(i) => CheckRole::Deny(*i),
+        }
+    }
+}
+
+/// Every failing check of the block compiled from `grant`, in block order.
+pub fn evaluate(grant: &Grant, human: Option<&HumanFacts>, req: &Request) -> Vec<Failure> {
+    let mut out = Vec::new();
+    if let Some(exp) = grant.expires_at {
+        if req.time > exp {
+            out.push(Failure::Expired(exp));
+        }
+    }
+    if let Some(nb) = grant.not_before {
+        if req.time < nb {
+            out.push(Failure::NotYetValid(nb));
+        }
+    }
+    if !grant.audience.is_empty() {
+        let ok = req
+            .audience
+            .as_deref()
+            .is_some_and(|a| grant.audience.iter().any(|x| x.as_str() == a));
+        if !ok {
+            out.push(Failure::Audience {
+                expected: grant
+                    .audience
+                    .iter()
+                    .map(|a| a.as_str().to_owned())
+                    .collect(),
+                found: req.audience.clone(),
+            });
+        }
+    }
+    if !grant.allow.is_empty() {
+        let mut closest = None;
+        let mut matched = false;
+        for (i, rule) in grant.allow.iter().enumerate() {
+            match rule_miss(rule, human, req) {
+                None => {
+                    matched = true;
+                    break;
+                }
+                Some(RuleMiss::NotCovered) => {}
+                Some(miss) => {
+                    if closest.is_none() {
+                        closest = Some((i, miss));
+                    }
+                }
+            }
+        }
+        if !matched {
+            out.push(Failure::NoAllowRule { closest });
+        }
+    }
+    for (i, rule) in grant.deny.iter().enumerate() {
+        if rule_miss(rule, human, req).is_none() {
+            out.push(Failure::DeniedByRule(i));
+        }
+    }
+    out
+}
+
+/// Why `rule` does not match `req`, or `None` when it matches.
+fn rule_miss(rule: &Rule, human: Option<&HumanFacts>, req: &Request) -> Option<RuleMiss> {
+    if !rule.covers(&req.resource, &req.action) {
+        return Some(RuleMiss::NotCovered);
+    }
+    for (i, c) in rule.when.iter().enumerate() {
+        if let Some(miss) = condition_miss(c, req) {
+            return Some(RuleMiss::Condition(i, miss));
+        }
+    }
+    if let Some(h) = &rule.human {
+        if let Some(miss) = human_miss(h, human, req) {
+            return Some(RuleMiss::Human(miss));
+        }
+    }
+    None
+}
+
+/// Why condition `c` fails for `req`, or `None` when it holds.
+pub fn condition_miss(c: &Condition, req: &Request) -> Option<ConditionMiss> {
+    let Some(v) = req.attrs.get(c.attr.as_str()) else {
+        return Some(ConditionMiss::Missing);
+    };
+    if let Some(expected) = c.op.expected_type() {
+        if v.value_type() != expected {
+            return Some(ConditionMiss::WrongType {
+                expected,
+                found: v.value_type(),
+            });
+        }
+    }
+    let holds = match (&c.op, v) {
+        (Op::Eq(x), _) => v == x,
+        (Op::Ne(x), _) => v != x,
+        (Op::Lt(x), _) => v < x,
+        (Op::Le(x), _) => v <= x,
+        (Op::Gt(x), _) => v > x,
+        (Op::Ge(x), _) => v >= x,
+        (Op::In(xs), _) => xs.contains(v),
+        (Op::Present, _) => true,
+        (Op::Prefix(p), Value::String(s)) => s.starts_with(p.as_str()),
+        (Op::Within(span), Value::Date(d)) => {
+            req.attr_age(*d) <= i64::try_from(span.seconds()).unwrap_or(i64::MAX)
+        }
+        (Op::Prefix(_) | Op::Within(_), _) => false,
+    };
+    if holds {
+        None
+    } else {
+        Some(ConditionMiss::Mismatch(v.clone()))
+    }
+}
+
+fn human_miss(
+    h: &HumanRequirement,
+    facts: Option<&HumanFacts>,
+    req: &Request,
+) -> Option<HumanMiss> {
+    let Some(f) = facts else {
+        return Some(HumanMiss::NoVerification);
+    };
+    if !h.methods.iter().any(|m| m.as_str() == f.method) {
+        return Some(HumanMiss::Method(f.method.clone()));
+    }
+    if let Some(max_age) = h.max_age {
+        let deadline = f.verified_at.plus(max_age);
+        if req.time > deadline {
+            return Some(HumanMiss::TooOld { deadline });
+        }
+    }
+    for (name, want) in &h.attrs {
+        if f.attrs.get(name.as_str()) != Some(want) {
+            return Some(HumanMiss::Attr(name.to_string()));
+        }
+    }
+    None
+}
+
+/// A failure described for a person, using the grant for rule details.
+#[derive(Debug, Clone, Copy)]
+pub struct Describe<'a> {
+    /// The failure.
+    pub failure: &'a Failure,
+    /// The block's grant.
+    pub grant: &'a Grant,
+    /// The request.
+    pub request: &'a Request,
+}
+
+impl fmt::Display for Describe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let req = self.request;
+        match self.failure {
+            Failure::Expired(t) => {
+                write!(f, "the token expired at {t} (request time {})", req.time)
+            }
+            Failure::NotYetValid(t) => write!(
+                f,
+                "the token is not valid before {t} (request time {})",
+                req.time
+            ),
+            Failure::Audience { expected, found } => {
+                let list = expected
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                match found {
+                    Some(a) => write!(f, "the token is for audience {list}, not `{a}`"),
+                    None => write!(
+                        f,
+                        "the token is for audience {list} and the request names no audience"
+                    ),
+                }
+            }
+            Failure::DeniedByRule(i) => {
+                let pats = self
+                    .grant
+                    .deny
+                    .get(*i)
+                    .map(|r| {
+                        r.resources
+                            .iter()
+                            .map(|p| format!("`{p}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "deny[{i}] forbids `{}` on `{}` (matches {pats})",
+                    req.action, req.resource
+                )
+            }
+            Failure::NoAllowRule { closest: None } => write!(
+                f,
+                "no allow rule covers action `{}` on `{}`",
+                req.action, req.resource
+            ),
+            Failure::NoAllowRule {
+                closest: Some((i, miss)),
+            } => {
+                write!(
+                    f,
+                    "allow[{i}] covers `{}` on `{}` but ",
+                    req.action, req.resource
+                )?;
+                let rule = self.grant.allow.get(*i);
+                match miss {
+                    RuleMiss::NotCovered => write!(f, "does not match"),
+                    RuleMiss::Condition(ci, cm) => {
+                        let Some(c) = rule.and_then(|r| r.when.get(*ci)) else {
+                            return write!(f, "a condition fails");
+                        };
+                        write!(f, "condition when[{ci}] fails: ")?;
+                        describe_condition(f, c, cm, req)
+                    }
+                    RuleMiss::Human(hm) => match hm {
+                        HumanMiss::NoVerification => write!(f, "the token records no human verification"),
+                        HumanMiss::Method(m) => {
+                            let wanted = rule
+                                .and_then(|r| r.human.as_ref())
+                                .map(|h| h.methods.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "))
+                                .unwrap_or_default();
+                            write!(f, "the human was verified by `{m}`, and the rule requires {wanted}")
+                        }
+                        HumanMiss::TooOld { deadline } => write!(
+                            f,
+                            "the human's verification is too old: the rule accepted requests until {deadline}"
+                        ),
+                        HumanMiss::Attr(a) => write!(f, "the human's verified attribute `{a}` is missing or different"),
+                    },
+                }
+            }
+        }
+    }
+}
+
+fn describe_condition(
+    f: &mut fmt::Formatter<'_>,
+    c: &Condition,
+    miss: &ConditionMiss,
+    req: &Request,
+) -> fmt::Result {
+    let name = &c.attr;
+    match miss {
+        ConditionMiss::Missing => write!(f, "attribute `{name}` is missing from the request"),
+        ConditionMiss::WrongType { expected, found } => {
+            write!(
+                f,
+                "attribute `{name}` is a {found}, the rule compares it with a {expected}"
+            )
+        }
+        ConditionMiss::Mismatch(v) => {
+            let want = match &c.op {
+                Op::Eq(x) => format!("== {x}"),
+                Op::Ne(x) => format!("!= {x}"),
+                Op::Lt(x) => format!("< {x}"),
+                Op::Le(x) => format!("<= {x}"),
+                Op::Gt(x) => format!("> {x}"),
+                Op::Ge(x) => format!(">= {x}"),
+                Op::In(xs) => format!(
+                    "one of {}",
+                    xs.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Op::Present => "present".to_owned(),
+                Op::Prefix(p) => format!("starting with {p:?}"),
+                Op::Within(s) => {
+                    return match v {
+                        Value::Date(d) => write!(
+                            f,
+                            "attribute `{name}` is {d}, older than {s} before the request time {}",
+                            req.time
+                        ),
+                        _ => write!(f, "attribute `{name}` is not a date"),
+                    }
+                }
+            };
+            write!(f, "attribute `{name}` is {v}, the rule requires {want}")
+        }
+    }
+}

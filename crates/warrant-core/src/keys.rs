@@ -1,0 +1,353 @@
+//! Keys: key ids, Ed25519 public keys written `ed25519/<hex>`, signing keys in PKCS#8
+//! PEM files, and key sets published as JSON.
+
+use std::fmt;
+use std::str::FromStr;
+
+use biscuit_auth::{Algorithm, KeyPair, PrivateKey};
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// The header line a warrant key file may carry before its PEM block.
+const KEY_ID_HEADER: &str = "warrant-key-id:";
+
+/// The id of a signing key, carried in a token as Biscuit's `root_key_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyId(pub u32);
+
+impl FromStr for KeyId {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse()
+            .map(Self)
+            .map_err(|_| KeyError::KeyId(s.to_owned()))
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Errors reading or writing keys and key sets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// Not `ed25519/<64 hex digits>`.
+    #[error("`{0}` is not a public key: expected `ed25519/` followed by 64 hex digits")]
+    PublicKey(String),
+    /// Not a number.
+    #[error("`{0}` is not a key id: expected a whole number from 0 to 4294967295")]
+    KeyId(String),
+    /// The private key file could not be read.
+    #[error("not an Ed25519 PKCS#8 PEM private key")]
+    PrivateKey,
+    /// The key set JSON is invalid.
+    #[error("invalid key set: {0}")]
+    KeySet(String),
+}
+
+/// An Ed25519 public key, written `ed25519/<hex>`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey([u8; 32]);
+
+impl PublicKey {
+    /// The raw 32 bytes.
+    pub const fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// From raw bytes (any 32 bytes are accepted here; Biscuit checks the point).
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The Biscuit form of this key.
+    pub fn to_biscuit(&self) -> Result<biscuit_auth::PublicKey, KeyError> {
+        biscuit_auth::PublicKey::from_bytes(&self.0, Algorithm::Ed25519)
+            .map_err(|_| KeyError::PublicKey(self.to_string()))
+    }
+
+    /// From a Biscuit key (Ed25519 only).
+    pub fn from_biscuit(key: &biscuit_auth::PublicKey) -> Option<Self> {
+        if key.algorithm_string() != "ed25519" {
+            return None;
+        }
+        key.to_bytes().try_into().ok().map(Self)
+    }
+}
+
+impl FromStr for PublicKey {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || KeyError::PublicKey(s.to_owned());
+        let hex_part = s.trim().strip_prefix("ed25519/").ok_or_else(err)?;
+        let bytes: [u8; 32] = hex::decode(hex_part)
+            .map_err(|_| err())?
+            .try_into()
+            .map_err(|_| err())?;
+        let key = Self(bytes);
+        key.to_biscuit().map_err(|_| err())?;
+        Ok(key)
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ed25519/{}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for PublicKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An Ed25519 signing key and, optionally, its id. Its `Debug` form never shows the secret.
+pub struct SigningKey {
+    pair: KeyPair,
+    key_id: Option<KeyId>,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("public", &self.public())
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// A fresh key from `rng`.
+    pub fn generate(rng: &mut (impl RngCore + CryptoRng), key_id: Option<KeyId>) -> Self {
+        Self {
+            pair: KeyPair::new_with_rng(Algorithm::Ed25519, rng),
+            key_id,
+        }
+    }
+
+    /// From the raw 32-byte Ed25519 secret.
+    pub fn from_secret_bytes(secret: &[u8; 32], key_id: Option<KeyId>) -> Result<Self, KeyError> {
+        let private =
+            PrivateKey::from_bytes(secret, Algorithm::Ed25519).map_err(|_| KeyError::PrivateKey)?;
+        Ok(Self {
+            pair: KeyPair::from(&private),
+            key_id,
+        })
+    }
+
+    /// Reads a key file: an optional `warrant-key-id: N` line, then a PKCS#8 PEM block.
+    pub fn from_pem(text: &str) -> Result<Self, KeyError> {
+        let mut key_id = None;
+        for line in text.lines() {
+            if let Some(id) = line.trim().strip_prefix(KEY_ID_HEADER) {
+                key_id = Some(id.parse()?);
+            }
+        }
+        let start = text.find("-----BEGIN").ok_or(KeyError::PrivateKey)?;
+        let pair = KeyPair::from_private_key_pem_with_algorithm(&text[start..], Algorithm::Ed25519)
+            .map_err(|_| KeyError::PrivateKey)?;
+        Ok(Self { pair, key_id })
+    }
+
+    /// The key file text: the `warrant-key-id` line when the key has an id, then PKCS#8 PEM.
+    pub fn to_pem(&self) -> Result<Zeroizing<String>, KeyError> {
+        let pem = self
+            .pair
+            .to_private_key_pem()
+            .map_err(|_| KeyError::PrivateKey)?;
+        let mut out = Zeroizing::new(String::new());
+        if let Some(id) = self.key_id {
+            out.push_str(&format!("{KEY_ID_HEADER} {id}\n"));
+        }
+        out.push_str(&pem);
+        Ok(out)
+    }
+
+    /// The public half.
+    pub fn public(&self) -> PublicKey {
+        let bytes = self.pair.public().to_bytes();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&bytes[..32.min(bytes.len())]);
+        PublicKey(out)
+    }
+
+    /// The key id, if any.
+    pub const fn key_id(&self) -> Option<KeyId> {
+        self.key_id
+    }
+
+    /// The Biscuit key pair.
+    pub fn key_pair(&self) -> &KeyPair {
+        &self.pair
+    }
+}
+
+/// One entry of a key set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySetEntry {
+    /// The key id tokens carry as `root_key_id`.
+    pub kid: KeyId,
+    /// Always `Ed25519` for now.
+    pub alg: String,
+    /// `ed25519/<hex>`.
+    pub public_key: PublicKey,
+}
+
+/// Trusted issuer keys by id, as published at `/.well-known/warrant-keys` and written
+/// by `warrant keygen --public-out`:
+///
+/// ```json
+/// { "keys": [ { "kid": 1, "alg": "Ed25519", "public_key": "ed25519/…" } ] }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySet {
+    /// The keys.
+    pub keys: Vec<KeySetEntry>,
+}
+
+impl KeySet {
+    /// Parses and checks a key set (Ed25519 only, ids unique, at least one key).
+    pub fn from_json(text: &str) -> Result<Self, KeyError> {
+        let set: KeySet =
+            serde_json::from_str(text).map_err(|e| KeyError::KeySet(e.to_string()))?;
+        if set.keys.is_empty() {
+            return Err(KeyError::KeySet("it holds no key".into()));
+        }
+        for (i, k) in set.keys.iter().enumerate() {
+            if k.alg != "Ed25519" {
+                return Err(KeyError::KeySet(format!(
+                    "keys[{i}]: unsupported algorithm `{}`, expected `Ed25519`",
+                    k.alg
+                )));
+            }
+            if set.keys[..i].iter().any(|o| o.kid == k.kid) {
+                return Err(KeyError::KeySet(format!(
+                    "keys[{i}]: key id `{}` appears twice",
+                    k.kid
+                )));
+            }
+        }
+        Ok(set)
+    }
+
+    /// The JSON form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// A key set with one key.
+    pub fn single(kid: KeyId, key: PublicKey) -> Self {
+        Self {
+            keys: vec![KeySetEntry {
+                kid,
+                alg: "Ed25519".into(),
+                public_key: key,
+            }],
+        }
+    }
+
+    /// The key with this id.
+    pub fn get(&self, kid: KeyId) -> Option<&PublicKey> {
+        self.keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .map(|k| &k.public_key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::OsRng;
+
+    #[test]
+    fn signing_keys_round_trip_through_pem() {
+        let key = SigningKey::generate(&mut OsRng, Some(KeyId(7)));
+        let pem = key.to_pem().unwrap();
+        assert!(pem
+            .as_str()
+            .starts_with("warrant-key-id: 7\n-----BEGIN PRIVATE KEY-----"));
+        let back = SigningKey::from_pem(pem.as_str()).unwrap();
+        assert_eq!(back.public(), key.public());
+        assert_eq!(back.key_id(), Some(KeyId(7)));
+        let no_id = SigningKey::generate(&mut OsRng, None);
+        let back = SigningKey::from_pem(no_id.to_pem().unwrap().as_str()).unwrap();
+        assert_eq!(back.key_id(), None);
+        assert!(!format!("{key:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn bad_private_keys_are_refused() {
+        assert_eq!(
+            SigningKey::from_pem("hello").unwrap_err(),
+            KeyError::PrivateKey
+        );
+        assert_eq!(
+            SigningKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .unwrap_err(),
+            KeyError::PrivateKey
+        );
+        assert!(matches!(
+            SigningKey::from_pem("warrant-key-id: x\n-----BEGIN"),
+            Err(KeyError::KeyId(_))
+        ));
+    }
+
+    #[test]
+    fn public_keys_parse_and_print() {
+        let key = SigningKey::generate(&mut OsRng, None).public();
+        let text = key.to_string();
+        assert!(text.starts_with("ed25519/"));
+        assert_eq!(text.parse::<PublicKey>().unwrap(), key);
+        assert!("ed25519/abcd".parse::<PublicKey>().is_err());
+        assert!("secp256r1/00".parse::<PublicKey>().is_err());
+        assert!(format!("ed25519/{}", "zz".repeat(32))
+            .parse::<PublicKey>()
+            .is_err());
+    }
+
+    #[test]
+    fn key_sets() {
+        let a = SigningKey::generate(&mut OsRng, None).public();
+        let set = KeySet::single(KeyId(1), a);
+        let back = KeySet::from_json(&set.to_json()).unwrap();
+        assert_eq!(back.get(KeyId(1)), Some(&a));
+        assert_eq!(back.get(KeyId(2)), None);
+        assert!(KeySet::from_json(r#"{"keys": []}"#).is_err());
+        let twice = format!(
+            r#"{{"keys": [{{"kid": 1, "alg": "Ed25519", "public_key": "{a}"}}, {{"kid": 1, "alg": "Ed25519", "public_key": "{a}"}}]}}"#
+        );
+        assert!(KeySet::from_json(&twice)
+            .unwrap_err()
+            .to_string()
+            .contains("appears twice"));
+        let rsa = format!(r#"{{"keys": [{{"kid": 1, "alg": "RS256", "public_key": "{a}"}}]}}"#);
+        assert!(KeySet::from_json(&rsa)
+            .unwrap_err()
+            .to_string()
+            .contains("unsupported algorithm"));
+    }
+}

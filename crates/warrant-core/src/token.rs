@@ -1,0 +1,422 @@
+//! Minting and attenuating warrant tokens, and reading them back.
+//!
+//! Core never reads the clock or the OS random generator: `now` and `rng` are arguments.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use biscuit_auth::builder::{Fact, Term};
+use biscuit_auth::{Biscuit, BiscuitBuilder, KeyPair, UnverifiedBiscuit};
+use rand_core::{CryptoRng, RngCore};
+
+use crate::compile::{compile, CompileContext, CompileError};
+use crate::grant::{Grant, GrantError, Method};
+use crate::keys::{PublicKey, SigningKey};
+use crate::time::{Span, Timestamp};
+use crate::value::{AttrName, Value};
+
+/// The profile version stamped as `warrant_profile(1)` in every authority block.
+pub const PROFILE_VERSION: i64 = 1;
+/// A token's lifetime when the grant gives none: ten minutes.
+pub const DEFAULT_TTL: Span = Span::from_seconds(600);
+/// The `human_verification` method of a token minted offline by whoever holds the root key.
+pub const UNVERIFIED: &str = "unverified";
+/// The `issuer` of a token minted offline.
+pub const OFFLINE_ISSUER: &str = "offline";
+/// The largest token accepted before parsing (bytes, after base64 decoding).
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+/// How the issuer verified the human who delegates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    /// The method.
+    pub method: Method,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Everything the authority block says besides the grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintRequest {
+    /// What the token permits.
+    pub grant: Grant,
+    /// The human's id, if known.
+    pub human: Option<String>,
+    /// How the human was verified; `None` for an offline mint (recorded as `unverified`).
+    pub verification: Option<Verification>,
+    /// Attributes of the human that the issuer vouches for.
+    pub human_attrs: BTreeMap<AttrName, Value>,
+    /// The agent key the token is bound to; `None` makes a bearer token.
+    pub holder: Option<PublicKey>,
+    /// The issuer's URL, or `offline`.
+    pub issuer: String,
+}
+
+impl MintRequest {
+    /// An offline mint of `grant` with nothing else recorded.
+    pub fn offline(grant: Grant) -> Self {
+        Self {
+            grant,
+            human: None,
+            verification: None,
+            human_attrs: BTreeMap::new(),
+            holder: None,
+            issuer: OFFLINE_ISSUER.to_owned(),
+        }
+    }
+}
+
+/// A token just minted.
+#[derive(Debug, Clone)]
+pub struct Minted {
+    /// The token.
+    pub token: Biscuit,
+    /// Its id (`token_id` fact), 32 hex digits.
+    pub token_id: String,
+    /// Its expiry.
+    pub expires_at: Timestamp,
+}
+
+/// Why a token could not be minted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MintError {
+    /// The grant is invalid or incomplete.
+    #[error("{0}")]
+    Grant(#[from] GrantError),
+    /// A human id that cannot be recorded.
+    #[error("`{0}` is not a human id: use 1 to 256 characters without quotes, backslashes or control characters")]
+    HumanId(String),
+    /// Biscuit refused to build the token.
+    #[error("could not build the token: {0}")]
+    Biscuit(String),
+}
+
+impl From<CompileError> for MintError {
+    fn from(e: CompileError) -> Self {
+        match e {
+            CompileError::Grant(g) => Self::Grant(g),
+            CompileError::Biscuit(b) => Self::Biscuit(b),
+        }
+    }
+}
+
+/// Replaces `ttl` by the absolute `expires_at` it means at `now`; a grant with neither
+/// gets `default_ttl` when one is given. Refuses a grant that has already expired.
+pub fn resolve_lifetime(
+    grant: &mut Grant,
+    now: Timestamp,
+    default_ttl: Option<Span>,
+) -> Result<(), GrantError> {
+    if let Some(ttl) = grant.ttl.take() {
+        grant.expires_at = Some(now.plus(ttl));
+    } else if grant.expires_at.is_none() {
+        grant.expires_at = default_ttl.map(|d| now.plus(d));
+    }
+    if let Some(exp) = grant.expires_at {
+        if exp <= now {
+            return Err(GrantError::new(
+                "expires_at",
+                format!("`{exp}` is not after the current time `{now}`"),
+            ));
+        }
+    }
+    if let (Some(nb), Some(exp)) = (grant.not_before, grant.expires_at) {
+        if nb >= exp {
+            return Err(GrantError::new(
+                "not_before",
+                format!("`{nb}` is not before the expiry `{exp}`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn valid_text(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 256 && !s.chars().any(|c| c.is_control() || c == '"' || c == '\\')
+}
+
+/// Mints a token signed by `key` (its key id becomes the token's `root_key_id`).
+pub fn mint(
+    key: &SigningKey,
+    req: MintRequest,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Minted, MintError> {
+    let MintRequest {
+        mut grant,
+        human,
+        verification,
+        human_attrs,
+        holder,
+        issuer,
+    } = req;
+    if grant.allow.is_empty() {
+        return Err(GrantError::new("allow", "a token needs at least one allow rule").into());
+    }
+    resolve_lifetime(&mut grant, now, Some(DEFAULT_TTL))?;
+    let expires_at = grant.expires_at.unwrap_or(now.plus(DEFAULT_TTL));
+    for text in human.iter().chain(std::iter::once(&issuer)) {
+        if !valid_text(text) {
+            return Err(MintError::HumanId(text.clone()));
+        }
+    }
+    let mut id = [0u8; 16];
+    rng.fill_bytes(&mut id);
+    let token_id = hex::encode(id);
+
+    let mut src = String::new();
+    let mut params: HashMap<String, Term> = HashMap::new();
+    let mut param = |t: Term| {
+        let name = format!("a{}", params.len());
+        params.insert(name.clone(), t);
+        format!("{{{name}}}")
+    };
+    let _ = writeln!(
+        src,
+        "warrant_profile({});",
+        param(Term::Integer(PROFILE_VERSION))
+    );
+    let _ = writeln!(src, "token_id({});", param(Term::Str(token_id.clone())));
+    let _ = writeln!(src, "issuer({});", param(Term::Str(issuer)));
+    let _ = writeln!(src, "issued_at({});", param(Term::Date(now.unix())));
+    if let Some(h) = human {
+        let _ = writeln!(src, "human({});", param(Term::Str(h)));
+    }
+    let (method, at) = match verification {
+        Some(v) => (v.method.as_str(), v.at),
+        None => (UNVERIFIED, now),
+    };
+    let _ = writeln!(
+        src,
+        "human_verification({}, {});",
+        param(Term::Str(method.to_owned())),
+        param(Term::Date(at.unix()))
+    );
+    for (name, value) in &human_attrs {
+        let _ = writeln!(
+            src,
+            "human_attr({}, {});",
+            param(Term::Str(name.as_str().to_owned())),
+            param(value.to_term())
+        );
+    }
+    if let Some(h) = holder {
+        let _ = writeln!(src, "holder({});", param(Term::Str(h.to_string())));
+    }
+    let ctx = CompileContext {
+        human_verified_at: Some(at),
+    };
+    let (block, _) = compile(&grant, ctx)?;
+    let mut builder = BiscuitBuilder::new()
+        .code_with_params(&src, params, HashMap::new())
+        .map_err(|e| MintError::Biscuit(e.to_string()))?
+        .merge(block);
+    if let Some(kid) = key.key_id() {
+        builder = builder.root_key_id(kid.0);
+    }
+    let token = builder
+        .build_with_rng(
+            key.key_pair(),
+            biscuit_auth::datalog::SymbolTable::default(),
+            rng,
+        )
+        .map_err(|e| MintError::Biscuit(e.to_string()))?;
+    Ok(Minted {
+        token,
+        token_id,
+        expires_at,
+    })
+}
+
+/// Why a token could not be attenuated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttenuateError {
+    /// The narrowing grant is invalid.
+    #[error("{0}")]
+    Grant(#[from] GrantError),
+    /// The grant says nothing: the block would narrow nothing.
+    #[error("the grant narrows nothing: give a ttl, an audience, a rule or Datalog")]
+    Empty,
+    /// The token is sealed.
+    #[error("the token is sealed and cannot be attenuated")]
+    Sealed,
+    /// Biscuit refused the block.
+    #[error("could not append the block: {0}")]
+    Biscuit(String),
+}
+
+impl From<CompileError> for AttenuateError {
+    fn from(e: CompileError) -> Self {
+        match e {
+            CompileError::Grant(g) => Self::Grant(g),
+            CompileError::Biscuit(b) => Self::Biscuit(b),
+        }
+    }
+}
+
+/// Appends an attenuation block compiled from `grant` (its `ttl` counted from `now`).
+/// Offline: no key is needed and no signature is checked.
+pub fn attenuate(
+    token: &UnverifiedBiscuit,
+    mut grant: Grant,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<UnverifiedBiscuit, AttenuateError> {
+    if grant.is_empty() {
+        return Err(AttenuateError::Empty);
+    }
+    resolve_lifetime(&mut grant, now, None)?;
+    let authority = token
+        .print_block_source(0)
+        .map(|s| AuthorityFacts::read(&s))
+        .unwrap_or_default();
+    let ctx = CompileContext {
+        human_verified_at: authority.verification.map(|(_, at)| at),
+    };
+    let (block, _) = compile(&grant, ctx)?;
+    let next = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
+    token
+        .append_with_keypair(&next, block)
+        .map_err(|e| match e {
+            biscuit_auth::error::Token::AppendOnSealed => AttenuateError::Sealed,
+            other => AttenuateError::Biscuit(other.to_string()),
+        })
+}
+
+/// Why token text could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Empty input.
+    #[error("the token is empty")]
+    Empty,
+    /// Too large.
+    #[error("the token is {0} bytes, more than the {MAX_TOKEN_BYTES} allowed")]
+    TooLarge(usize),
+    /// Not base64.
+    #[error("the token is not URL-safe base64")]
+    Base64,
+    /// Not a Biscuit.
+    #[error("the token is not a Biscuit token: {0}")]
+    Format(String),
+}
+
+/// Decodes token text (URL-safe base64, padded or not, surrounding whitespace ignored) to
+/// bytes, refusing oversized input before decoding it.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    // 4 base64 characters carry 3 bytes: refuse before allocating.
+    let approx = t.len() / 4 * 3;
+    if approx > MAX_TOKEN_BYTES + 3 {
+        return Err(DecodeError::TooLarge(approx));
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine.decode(t).map_err(|_| DecodeError::Base64)?;
+    if bytes.len() > MAX_TOKEN_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// Decodes token text into a token whose signatures have not been checked.
+pub fn decode_unverified(text: &str) -> Result<UnverifiedBiscuit, DecodeError> {
+    let bytes = decode_base64(text)?;
+    UnverifiedBiscuit::from(&bytes).map_err(|e| DecodeError::Format(e.to_string()))
+}
+
+/// The token as URL-safe base64 with padding (Biscuit's own form).
+pub fn encode(token: &UnverifiedBiscuit) -> String {
+    token.to_base64().unwrap_or_default()
+}
+
+/// What the authority block of a warrant token states, read from its Datalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorityFacts {
+    /// `warrant_profile(N)`.
+    pub profile: Option<i64>,
+    /// `token_id`.
+    pub token_id: Option<String>,
+    /// `issuer`.
+    pub issuer: Option<String>,
+    /// `issued_at`.
+    pub issued_at: Option<Timestamp>,
+    /// `human`.
+    pub human: Option<String>,
+    /// `human_verification(method, at)`; the method is `unverified` for offline mints.
+    pub verification: Option<(String, Timestamp)>,
+    /// `human_attr(name, value)`.
+    pub human_attrs: BTreeMap<String, Value>,
+    /// `holder`.
+    pub holder: Option<String>,
+}
+
+impl AuthorityFacts {
+    /// Reads the warrant facts of a block's printed Datalog; other statements are ignored.
+    pub fn read(source: &str) -> Self {
+        let mut out = Self::default();
+        for stmt in source.lines() {
+            let stmt = stmt.trim().trim_end_matches(';');
+            let Ok(fact) = Fact::try_from(stmt) else {
+                continue;
+            };
+            let terms = &fact.predicate.terms;
+            let s = |i: usize| match terms.get(i) {
+                Some(Term::Str(s)) => Some(s.clone()),
+                _ => None,
+            };
+            let d = |i: usize| match terms.get(i) {
+                Some(Term::Date(d)) => Some(Timestamp::from_unix(*d)),
+                _ => None,
+            };
+            match (fact.predicate.name.as_str(), terms.len()) {
+                ("warrant_profile", 1) => {
+                    if let Some(Term::Integer(i)) = terms.first() {
+                        out.profile = Some(*i);
+                    }
+                }
+                ("token_id", 1) => out.token_id = s(0),
+                ("issuer", 1) => out.issuer = s(0),
+                ("issued_at", 1) => out.issued_at = d(0),
+                ("human", 1) => out.human = s(0),
+                ("holder", 1) => out.holder = s(0),
+                ("human_verification", 2) => out.verification = s(0).zip(d(1)),
+                ("human_attr", 2) => {
+                    if let (Some(name), Some(v)) = (s(0), terms.get(1).and_then(term_value)) {
+                        out.human_attrs.insert(name, v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+fn term_value(t: &Term) -> Option<Value> {
+    Some(match t {
+        Term::Str(s) => Value::String(s.clone()),
+        Term::Integer(i) => Value::Integer(*i),
+        Term::Bool(b) => Value::Bool(*b),
+        Term::Date(d) => Value::Date(Timestamp::from_unix(*d)),
+        _ => return None,
+    })
+}
+
+/// The grant a warrant block embeds as `warrant_grant(hex:…)`, if it has one that parses.
+pub fn embedded_grant(source: &str) -> Option<Grant> {
+    let hex_text = source
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("warrant_grant(hex:"))?
+        .trim_end_matches(';')
+        .trim_end_matches(')');
+    let bytes = hex::decode(hex_text).ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Grant::from_json(&json).ok()
+}

@@ -1,0 +1,286 @@
+//! Typed attribute values and attribute names.
+//!
+//! Biscuit has no floating point: money is an integer in minor units, scores are
+//! integers. A value is a string, an integer, a bool or a date.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::time::Timestamp;
+
+/// A typed value of a request attribute, a condition or a verified human attribute.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Value {
+    /// A UTF-8 string.
+    String(String),
+    /// A signed 64-bit integer (money in minor units).
+    Integer(i64),
+    /// `true` or `false`.
+    Bool(bool),
+    /// An RFC 3339 date.
+    Date(Timestamp),
+}
+
+/// The type of a [`Value`], as Biscuit's `.type()` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ValueType {
+    /// `string`
+    String,
+    /// `integer`
+    Integer,
+    /// `bool`
+    Bool,
+    /// `date`
+    Date,
+}
+
+impl ValueType {
+    /// The name Biscuit's `.type()` returns for this type.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Integer => "integer",
+            Self::Bool => "bool",
+            Self::Date => "date",
+        }
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a value could not be read from JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// A JSON type Biscuit cannot carry.
+    #[error("{0} is not a supported value: use a string, an integer, a bool or an RFC 3339 date")]
+    Unsupported(&'static str),
+    /// A tagged `{"date": …}` that is not a date.
+    #[error("{0}")]
+    Date(#[from] crate::time::TimestampError),
+    /// An object that is not `{"string": …}` or `{"date": …}`.
+    #[error("an object value must be `{{\"string\": \"…\"}}` or `{{\"date\": \"…\"}}`")]
+    BadTag,
+}
+
+impl Value {
+    /// The value's type.
+    pub const fn value_type(&self) -> ValueType {
+        match self {
+            Self::String(_) => ValueType::String,
+            Self::Integer(_) => ValueType::Integer,
+            Self::Bool(_) => ValueType::Bool,
+            Self::Date(_) => ValueType::Date,
+        }
+    }
+
+    /// Reads a value typed the way a command line is: `4999` is an integer, `true` and
+    /// `false` are bools, an RFC 3339 date is a date, anything else is a string.
+    pub fn infer(text: &str) -> Self {
+        if let Ok(i) = text.parse::<i64>() {
+            return Self::Integer(i);
+        }
+        match text {
+            "true" => return Self::Bool(true),
+            "false" => return Self::Bool(false),
+            _ => {}
+        }
+        if looks_like_date(text) {
+            if let Ok(t) = text.parse::<Timestamp>() {
+                return Self::Date(t);
+            }
+        }
+        Self::String(text.to_owned())
+    }
+
+    /// Reads a value from JSON: strings (an RFC 3339 string is a date), integers, bools.
+    /// `{"string": "2026-01-01T00:00:00Z"}` forces a string, `{"date": "…"}` a date.
+    pub fn from_json(v: &serde_json::Value) -> Result<Self, ValueError> {
+        use serde_json::Value as J;
+        match v {
+            J::Bool(b) => Ok(Self::Bool(*b)),
+            J::Number(n) => n.as_i64().map(Self::Integer).ok_or(ValueError::Unsupported(
+                "a fractional or out-of-range number",
+            )),
+            J::String(s) => Ok(if looks_like_date(s) {
+                s.parse::<Timestamp>()
+                    .map_or_else(|_| Self::String(s.clone()), Self::Date)
+            } else {
+                Self::String(s.clone())
+            }),
+            J::Object(map) if map.len() == 1 => match map.iter().next() {
+                Some((tag, J::String(s))) if tag == "string" => Ok(Self::String(s.clone())),
+                Some((tag, J::String(s))) if tag == "date" => Ok(Self::Date(s.parse()?)),
+                _ => Err(ValueError::BadTag),
+            },
+            J::Object(_) => Err(ValueError::BadTag),
+            J::Null => Err(ValueError::Unsupported("null")),
+            J::Array(_) => Err(ValueError::Unsupported("a list")),
+        }
+    }
+
+    /// The JSON form [`Value::from_json`] reads back to the same value.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::String(s) if looks_like_date(s) && s.parse::<Timestamp>().is_ok() => {
+                serde_json::json!({ "string": s })
+            }
+            Self::String(s) => serde_json::Value::String(s.clone()),
+            Self::Integer(i) => serde_json::Value::from(*i),
+            Self::Bool(b) => serde_json::Value::Bool(*b),
+            Self::Date(t) => serde_json::Value::String(t.to_string()),
+        }
+    }
+
+    /// The Biscuit term for this value.
+    pub fn to_term(&self) -> biscuit_auth::builder::Term {
+        use biscuit_auth::builder::Term;
+        match self {
+            Self::String(s) => Term::Str(s.clone()),
+            Self::Integer(i) => Term::Integer(*i),
+            Self::Bool(b) => Term::Bool(*b),
+            Self::Date(t) => Term::Date(t.unix()),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Self::String(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Self::String(s)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Self::Integer(i)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Self::Bool(b)
+    }
+}
+
+impl From<Timestamp> for Value {
+    fn from(t: Timestamp) -> Self {
+        Self::Date(t)
+    }
+}
+
+fn looks_like_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b't')
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::String(s) => write!(f, "{s:?}"),
+            Self::Integer(i) => write!(f, "{i}"),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Date(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+/// The name of a request attribute or verified human attribute: ASCII letters, digits,
+/// `_`, `-` and `.` (`ticket.status`, `shipping_address.verified`), at most 128 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AttrName(String);
+
+/// Why an attribute name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an attribute name: use letters, digits, `_`, `-` and `.` (at most 128)")]
+pub struct AttrNameError(pub String);
+
+impl FromStr for AttrName {
+    type Err = AttrNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(AttrNameError(s.to_owned()))
+        }
+    }
+}
+
+impl AttrName {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AttrName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn command_line_values_are_typed() {
+        assert_eq!(Value::infer("4999"), Value::Integer(4999));
+        assert_eq!(Value::infer("-3"), Value::Integer(-3));
+        assert_eq!(Value::infer("true"), Value::Bool(true));
+        assert_eq!(Value::infer("false"), Value::Bool(false));
+        assert_eq!(
+            Value::infer("2026-11-30T10:00:00Z"),
+            Value::Date("2026-11-30T10:00:00Z".parse().unwrap())
+        );
+        assert_eq!(Value::infer("open"), Value::String("open".into()));
+        assert_eq!(Value::infer("4.5"), Value::String("4.5".into()));
+        assert_eq!(Value::infer(""), Value::String(String::new()));
+    }
+
+    #[test]
+    fn json_values_round_trip() {
+        for v in [
+            Value::String("open".into()),
+            Value::String("2026-11-30T10:00:00Z".into()),
+            Value::Integer(-7),
+            Value::Bool(true),
+            Value::Date("2026-11-30T10:00:00Z".parse().unwrap()),
+        ] {
+            assert_eq!(Value::from_json(&v.to_json()).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn unsupported_json_values_are_refused() {
+        assert!(Value::from_json(&json!(1.5)).is_err());
+        assert!(Value::from_json(&json!(null)).is_err());
+        assert!(Value::from_json(&json!([1])).is_err());
+        assert!(Value::from_json(&json!({"x": "y"})).is_err());
+        assert!(Value::from_json(&json!({"date": "soon"})).is_err());
+    }
+
+    #[test]
+    fn attribute_names() {
+        assert!("ticket.status".parse::<AttrName>().is_ok());
+        assert!("shipping_address.verified".parse::<AttrName>().is_ok());
+        assert!("".parse::<AttrName>().is_err());
+        assert!("a b".parse::<AttrName>().is_err());
+        assert!("a\"b".parse::<AttrName>().is_err());
+        assert!("x".repeat(129).parse::<AttrName>().is_err());
+    }
+}

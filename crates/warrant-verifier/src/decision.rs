@@ -1,0 +1,177 @@
+//! What a verification decides, and why.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The outcome of verifying one token for one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// The token permits the request.
+    Allowed(Claims),
+    /// The token does not permit the request.
+    Denied(Denial),
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Self::Allowed(_))
+    }
+
+    /// The claims, when allowed.
+    pub fn claims(&self) -> Option<&Claims> {
+        match self {
+            Self::Allowed(c) => Some(c),
+            Self::Denied(_) => None,
+        }
+    }
+
+    /// The denial, when denied.
+    pub fn denial(&self) -> Option<&Denial> {
+        match self {
+            Self::Allowed(_) => None,
+            Self::Denied(d) => Some(d),
+        }
+    }
+}
+
+/// What an allowed token tells the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Claims {
+    /// The token id (`token_id`).
+    pub token_id: Option<String>,
+    /// The issuer (`issuer`): a URL, or `offline`.
+    pub issuer: Option<String>,
+    /// The delegating human's id.
+    pub human: Option<String>,
+    /// How the human was verified (`passkey`, `device-key`, `oidc`, `unverified`).
+    pub verification_method: Option<String>,
+    /// When the human was verified (RFC 3339).
+    pub verified_at: Option<String>,
+    /// The key the token is bound to (`ed25519/<hex>`), if any.
+    pub holder: Option<String>,
+    /// The earliest expiry of any block (RFC 3339).
+    pub expires_at: Option<String>,
+    /// How many blocks the token has.
+    pub block_count: usize,
+}
+
+/// The kind of a denial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialKind {
+    /// Not base64, not a Biscuit, too large, or structurally invalid.
+    Malformed,
+    /// A signature in the chain does not verify.
+    BadSignature,
+    /// The token's key id is not in the trusted key set.
+    UnknownKey,
+    /// A block's expiry has passed.
+    Expired,
+    /// A block is not valid yet.
+    NotYetValid,
+    /// A block or the token is revoked.
+    Revoked,
+    /// The token is not for this API.
+    Audience,
+    /// No allow rule matches the request.
+    RuleNotMatched,
+    /// The closest allow rule needs an attribute the request lacks.
+    MissingAttribute,
+    /// A deny rule matches the request.
+    DeniedByRule,
+    /// A check written in raw Datalog fails.
+    CheckFailed,
+    /// The token is signed by a trusted key but does not follow the warrant profile.
+    NotWarrant,
+    /// Datalog evaluation hit a run limit (facts, iterations or time).
+    LimitsExceeded,
+    /// Datalog evaluation failed (for example an expression on mismatched types).
+    Evaluation,
+    /// The token has no holder and this verifier refuses bearer tokens.
+    BearerRefused,
+}
+
+impl DenialKind {
+    /// Whether the token itself is unusable (401) rather than valid but not permitting (403).
+    pub fn is_invalid_token(self) -> bool {
+        matches!(
+            self,
+            Self::Malformed
+                | Self::BadSignature
+                | Self::UnknownKey
+                | Self::Expired
+                | Self::NotYetValid
+                | Self::Revoked
+                | Self::NotWarrant
+                | Self::BearerRefused
+        )
+    }
+}
+
+/// Who signed a block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Signer {
+    /// The authority block, signed by the issuer's root key.
+    Issuer {
+        /// The root key id, if the token names one.
+        key_id: Option<u32>,
+    },
+    /// An attenuation block, signed by the previous block's ephemeral key.
+    Attenuation,
+    /// A third-party block, signed by this external key.
+    ThirdParty {
+        /// `ed25519/<hex>`.
+        key: String,
+    },
+}
+
+impl fmt::Display for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Issuer { key_id: Some(k) } => write!(f, "the issuer (key id {k})"),
+            Self::Issuer { key_id: None } => write!(f, "the issuer"),
+            Self::Attenuation => write!(f, "an attenuation"),
+            Self::ThirdParty { key } => write!(f, "third party `{key}`"),
+        }
+    }
+}
+
+/// Why a request was denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Denial {
+    /// The kind of failure.
+    pub kind: DenialKind,
+    /// The block whose check failed (0 = authority).
+    pub block: Option<usize>,
+    /// Who signed that block.
+    pub signer: Option<Signer>,
+    /// The failing check, in Datalog.
+    pub check: Option<String>,
+    /// The attribute at fault, if one is.
+    pub attribute: Option<String>,
+    /// One line for a person.
+    pub message: String,
+}
+
+impl Denial {
+    pub(crate) fn new(kind: DenialKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            block: None,
+            signer: None,
+            check: None,
+            attribute: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}

@@ -1,0 +1,42 @@
+//! warrant-verifier: check a warrant token against a request, offline.
+//!
+//! A [`Verifier`] holds the issuer's trusted public keys (by key id), the audience the API
+//! answers to and explicit Datalog run limits. [`Verifier::verify`] decodes the token
+//! (refusing oversized input before parsing), checks its signature chain against the key
+//! its `root_key_id` names, runs the token's checks against the request facts, and returns
+//! a [`Decision`]: allowed with the claims an API needs, or denied with an explanation
+//! naming the block, the failing check and the attribute. It never calls the issuer and
+//! never panics on any input. Biscuit types stay behind this facade.
+//!
+//! ```
+//! use warrant_core::{grant::Grant, keys::{KeyId, KeySet, SigningKey}, time::Timestamp};
+//! use warrant_core::token::{encode, mint, MintRequest};
+//! use warrant_verifier::{Request, Verifier};
+//!
+//! let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+//! let grant = Grant::from_json_str(r#"{
+//!     "audience": ["support-api"], "ttl": "10m",
+//!     "allow": [{ "resources": ["tickets/*"], "actions": ["read"],
+//!                 "when": [{ "attr": "ticket.status", "eq": "open" }] }]
+//! }"#).unwrap();
+//! let now = Timestamp::from_unix(1_796_032_800);
+//! let minted = mint(&key, MintRequest::offline(grant), now, &mut rand_core::OsRng).unwrap();
+//! let token = minted.token.to_base64().unwrap();
+//!
+//! let verifier = Verifier::new(KeySet::single(KeyId(1), key.public())).with_audience("support-api");
+//! let open = Request::new("tickets/123", "read", now).with_attr("ticket.status", "open");
+//! assert!(verifier.verify(&token, &open).is_allowed());
+//!
+//! let closed = Request::new("tickets/123", "read", now).with_attr("ticket.status", "closed");
+//! let denial = verifier.verify(&token, &closed).denial().unwrap().clone();
+//! assert_eq!(denial.attribute.as_deref(), Some("ticket.status"));
+//! ```
+
+mod decision;
+mod verifier;
+
+pub use decision::{Claims, Decision, Denial, DenialKind, Signer};
+pub use verifier::{Limits, Request, Verifier};
+pub use warrant_core::keys::{KeyId, KeySet, PublicKey};
+pub use warrant_core::time::Timestamp;
+pub use warrant_core::value::Value;
