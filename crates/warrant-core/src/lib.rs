@@ -2,6 +2,7 @@
 pub mod compile;
 pub mod eval;
 pub mod grant;
+pub mod inspect;
 pub mod keys;
 pub mod pattern;
 pub mod request;

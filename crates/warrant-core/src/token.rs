@@ -327,8 +327,7 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
 
 /// Decodes token text into a token whose signatures have not been checked.
 pub fn decode_unverified(text: &str) -> Result<UnverifiedBiscuit, DecodeError> {
-    let bytes = decode_base64(text)?;
-    UnverifiedBiscuit::from(&bytes).map_err(|e| DecodeError::Format(e.to_string()))
+    decode_unverified_bytes(&decode_base64(text)?)
 }
 
 /// The token as URL-safe base64 with padding (Biscuit's own form).
@@ -419,4 +418,13 @@ pub fn embedded_grant(source: &str) -> Option<Grant> {
     let bytes = hex::decode(hex_text).ok()?;
     let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     Grant::from_json(&json).ok()
+}
+
+/// Decodes raw token bytes into a token whose signatures have not been checked.
+pub fn decode_unverified_bytes(bytes: &[u8]) -> Result<UnverifiedBiscuit, DecodeError> {
+    if bytes.len() > MAX_TOKEN_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    UnverifiedBiscuit::from(bytes)
+        .map_err(|e| DecodeError::Format(crate::inspect::biscuit_error(&e)))
 }

@@ -1,0 +1,177 @@
+//! The command line, declared with clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Micro-permissions for AI agents, as Biscuit tokens.
+#[derive(Debug, Parser)]
+#[command(
+    name = "warrant",
+    version,
+    about,
+    after_help = "Exit codes: 0 success or allowed, 1 denied, 2 usage or input error.\n\nStart with `warrant keygen --help`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a signing key (PKCS#8 PEM, file mode 0600) and print its public key.
+    #[command(
+        after_help = "Examples:\n  warrant keygen --out issuer.key --key-id 1 --public-out keys.json"
+    )]
+    Keygen(KeygenArgs),
+    /// Mint a token offline with the root key (whoever holds it is the issuer).
+    #[command(after_help = "Examples:\n  \
+        warrant mint --key issuer.key --audience support-api --ttl 10m --human alice \\\n      \
+        --allow read:tickets/123/email_address --when 'ticket.status eq open'\n  \
+        warrant mint --key issuer.key --grant grant.json --holder ed25519/…\n\n\
+        Conditions: eq ne lt le gt ge in present prefix within (or == != < <= > >=).\n\
+        Values are typed: 4999 is an integer, true/false are bools, RFC 3339 is a date.")]
+    Mint(MintArgs),
+    /// Narrow a token offline: append a block that only adds checks.
+    #[command(after_help = "Examples:\n  \
+        warrant attenuate --token \"$TOKEN\" --ttl 5m --allow read:tickets/123/email_address\n  \
+        echo \"$TOKEN\" | warrant attenuate --token - --grant narrower.json")]
+    Attenuate(AttenuateArgs),
+    /// Show every block, its Datalog, who signed it, and what the token permits.
+    #[command(after_help = "Examples:\n  \
+        warrant inspect --token \"$TOKEN\"\n  \
+        warrant inspect --token \"$TOKEN\" --keys keys.json --json")]
+    Inspect(InspectArgs),
+    /// Check a token against one request; print `allowed` or `denied: <reason>`.
+    #[command(after_help = "Examples:\n  \
+        warrant verify --token \"$TOKEN\" --keys keys.json --audience support-api \\\n      \
+        --resource tickets/123/email_address --action read --attr ticket.status=open\n  \
+        warrant verify --token - --public-key ed25519/… --resource orders/7 --action refund \\\n      \
+        --attr amount=4999 --attr-json 'reason=\"duplicate\"' --at 2026-11-30T10:00:00Z\n\n\
+        Exit codes: 0 allowed, 1 denied, 2 the token or the arguments could not be read.")]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key (must not exist yet).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The key id tokens signed with this key will carry.
+    #[arg(long, value_name = "N")]
+    pub key_id: Option<u32>,
+    /// Also write a key-set JSON file with the public key (needs --key-id).
+    #[arg(long, value_name = "FILE")]
+    pub public_out: Option<PathBuf>,
+}
+
+/// Grant flags shared by `mint` and `attenuate`.
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// A grant file (JSON, or TOML when it ends in .toml; `-` reads JSON from stdin).
+    #[arg(long, value_name = "FILE")]
+    pub grant: Option<PathBuf>,
+    /// Allow ACTION (or `a,b`, or `*`) on RESOURCE pattern; repeatable.
+    #[arg(long, value_name = "ACTION:RESOURCE")]
+    pub allow: Vec<String>,
+    /// Deny ACTION (or `*`) on RESOURCE pattern; repeatable.
+    #[arg(long, value_name = "ACTION:RESOURCE")]
+    pub deny: Vec<String>,
+    /// A condition `ATTR OP VALUE` on the --allow (or --deny) just before it.
+    #[arg(long, value_name = "'ATTR OP VALUE'", allow_hyphen_values = true)]
+    pub when: Vec<String>,
+    /// Lifetime from now, such as 10m, 1h30m, 7d.
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// The API the token is for; repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub audience: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    /// The issuer's private key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub grant: GrantArgs,
+    /// Bind the token to this agent key.
+    #[arg(long, value_name = "ed25519/HEX")]
+    pub holder: Option<String>,
+    /// The id of the human on whose behalf the token is minted.
+    #[arg(long, value_name = "ID")]
+    pub human: Option<String>,
+    /// A verified attribute of the human to stamp on the token (typed value); repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub human_attr: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttenuateArgs {
+    /// The token (`-` reads standard input).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: String,
+    #[command(flatten)]
+    pub grant: GrantArgs,
+}
+
+/// Where the trusted root key comes from.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// The issuer's public key, `ed25519/<hex>`.
+    #[arg(long, value_name = "ed25519/HEX", conflicts_with = "keys")]
+    pub public_key: Option<String>,
+    /// A key-set JSON file (as written by `keygen --public-out`).
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The token (`-` reads standard input).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        required_unless_present = "token_file",
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// Read the token from a file: base64 text or raw Biscuit bytes.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The token (`-` reads standard input).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: String,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// The resource requested, such as tickets/123/email_address.
+    #[arg(long)]
+    pub resource: String,
+    /// The action requested, such as read.
+    #[arg(long)]
+    pub action: String,
+    /// A request attribute, typed: amount=4999, verified=true, placed_at=2026-11-30T10:00:00Z.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub attr: Vec<String>,
+    /// A request attribute with a JSON value for exact typing: reason="4999", d={"date":"…"}.
+    #[arg(long, value_name = "NAME=JSON")]
+    pub attr_json: Vec<String>,
+    /// The audience (API) the request is made to.
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// The request time (RFC 3339; default now).
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Print the decision as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,30 @@
+//! One module per command.
+
+mod attenuate;
+mod inspect;
+mod keygen;
+mod mint;
+mod verify;
+
+use clap::ArgMatches;
+
+use crate::args::{Cli, Command};
+use crate::error::{CliError, Outcome};
+
+/// Runs the parsed command line; `matches` gives the order of the shorthand flags.
+pub fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, CliError> {
+    let sub = matches.subcommand().map(|(_, m)| m);
+    let sub = || sub.ok_or_else(|| CliError::usage("missing command"));
+    match cli.command {
+        Command::Keygen(a) => keygen::run(&a),
+        Command::Mint(a) => mint::run(&a, sub()?),
+        Command::Attenuate(a) => attenuate::run(&a, sub()?),
+        Command::Inspect(a) => inspect::run(&a),
+        Command::Verify(a) => verify::run(&a),
+    }
+}
+
+/// The current time, whole seconds.
+fn now() -> warrant_core::time::Timestamp {
+    warrant_core::time::Timestamp::from_system_time(std::time::SystemTime::now())
+}

@@ -1,0 +1,68 @@
+//! `warrant verify`
+
+use warrant_core::time::Timestamp;
+use warrant_core::value::Value;
+use warrant_verifier::{Decision, DenialKind, Request, Verifier};
+
+use crate::args::VerifyArgs;
+use crate::error::{CliError, Outcome};
+use crate::io;
+
+pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
+    let verifier = match (&a.keys.public_key, &a.keys.keys) {
+        (Some(k), _) => Verifier::from_public_key(io::public_key(k)?),
+        (None, Some(path)) => Verifier::new(io::key_set(path)?),
+        (None, None) => {
+            return Err(CliError::usage(
+                "give --public-key or --keys: the issuer's public key is needed to verify",
+            ))
+        }
+    };
+    let at = match &a.at {
+        Some(t) => t
+            .parse::<Timestamp>()
+            .map_err(|e| CliError::usage(format!("--at: {e}")))?,
+        None => super::now(),
+    };
+    let mut req = Request::new(&a.resource, &a.action, at);
+    if let Some(aud) = &a.audience {
+        req = req.with_audience(aud);
+    }
+    for spec in &a.attr {
+        let (name, value) = split(spec, "--attr")?;
+        req = req.with_attr(name, Value::infer(value));
+    }
+    for spec in &a.attr_json {
+        let (name, value) = split(spec, "--attr-json")?;
+        let json: serde_json::Value = serde_json::from_str(value).map_err(|e| {
+            CliError::usage(format!("--attr-json `{spec}`: the value is not JSON: {e}"))
+        })?;
+        let v = Value::from_json(&json)
+            .map_err(|e| CliError::usage(format!("--attr-json `{spec}`: {e}")))?;
+        req = req.with_attr(name, v);
+    }
+    let decision = verifier.verify(&io::token_text(&a.token)?, &req);
+    if let Decision::Denied(d) = &decision {
+        if d.kind == DenialKind::Malformed {
+            return Err(CliError::usage(d.message.clone()));
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&decision)?);
+    } else {
+        match &decision {
+            Decision::Allowed(_) => println!("allowed"),
+            Decision::Denied(d) => println!("denied: {}", d.message),
+        }
+    }
+    Ok(if decision.is_allowed() {
+        Outcome::Ok
+    } else {
+        Outcome::Denied
+    })
+}
+
+fn split<'a>(spec: &'a str, flag: &str) -> Result<(&'a str, &'a str), CliError> {
+    spec.split_once('=')
+        .ok_or_else(|| CliError::usage(format!("{flag} `{spec}`: expected NAME=VALUE")))
+}
