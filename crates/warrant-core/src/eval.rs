@@ -353,7 +353,9 @@ fn describe_condition(
         ConditionMiss::WrongType { expected, found } => {
             write!(
                 f,
-                "attribute `{name}` is a {found}, the rule compares it with a {expected}"
+                "attribute `{name}` is {} {found}, the rule compares it with {} {expected}",
+                article(*found),
+                article(*expected)
             )
         }
         ConditionMiss::Mismatch(v) => {
@@ -386,5 +388,12 @@ fn describe_condition(
             };
             write!(f, "attribute `{name}` is {v}, the rule requires {want}")
         }
+    }
+}
+
+fn article(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Integer => "an",
+        _ => "a",
     }
 }

@@ -61,10 +61,14 @@ pub fn inspect(
     bytes: &[u8],
     root: Option<&biscuit_auth::PublicKey>,
 ) -> Result<Inspection, DecodeError> {
+    let mut verified = None;
     let signatures = match root {
         None => SignatureStatus::NotChecked,
         Some(k) => match Biscuit::from(bytes, *k) {
-            Ok(_) => SignatureStatus::Valid,
+            Ok(t) => {
+                verified = Some(t);
+                SignatureStatus::Valid
+            }
             Err(e) => SignatureStatus::Invalid(biscuit_error(&e)),
         },
     };
@@ -84,15 +88,18 @@ pub fn inspect(
     };
     let external = token.external_public_keys();
     let revocation = token.revocation_identifiers();
-    let authority = token
-        .print_block_source(0)
+    // biscuit-auth 6.0.0 prints the `trusting` keys of third-party blocks of an unverified
+    // token against the wrong key table; the verified token prints them right.
+    let print = |i: usize| match &verified {
+        Some(t) => t.print_block_source(i),
+        None => token.print_block_source(i),
+    };
+    let authority = print(0)
         .map(|s| AuthorityFacts::read(&s))
         .unwrap_or_default();
     let mut blocks = Vec::with_capacity(token.block_count());
     for index in 0..token.block_count() {
-        let datalog = token
-            .print_block_source(index)
-            .unwrap_or_else(|e| format!("<unreadable block: {e}>"));
+        let datalog = print(index).unwrap_or_else(|e| format!("<unreadable block: {e}>"));
         let grant = embedded_grant(&datalog);
         let external_key = external
             .get(index)

@@ -38,9 +38,15 @@ fn the_design_example_parses() {
     assert_eq!(g.audience.len(), 1);
     assert_eq!(g.ttl, Some(Span::from_seconds(600)));
     assert_eq!(g.allow.len(), 3);
-    assert_eq!(g.allow[1].when[0].op, Op::Within(Span::from_seconds(86_400)));
+    assert_eq!(
+        g.allow[1].when[0].op,
+        Op::Within(Span::from_seconds(86_400))
+    );
     assert_eq!(g.allow[2].when[0].op, Op::Lt(Value::Integer(5000)));
-    assert_eq!(g.allow[2].human.as_ref().unwrap().methods, vec![Method::Passkey]);
+    assert_eq!(
+        g.allow[2].human.as_ref().unwrap().methods,
+        vec![Method::Passkey]
+    );
     assert_eq!(g.deny[0].actions, Actions::Any);
     assert_eq!(Grant::from_json(&g.to_json()).unwrap(), g);
 }
@@ -86,54 +92,186 @@ fn field_errors_name_the_field() {
     let cases = [
         (json!([]), "grant: expected an object, found a list"),
         (json!({"allowed": []}), "grant: unknown field `allowed`"),
-        (json!({"ttl": "10 minutes"}), "ttl: `10 minutes` is not a duration"),
-        (json!({"ttl": 600}), "ttl: expected a string, found a number"),
-        (json!({"ttl": "1m", "expires_at": "2030-01-01T00:00:00Z"}), "ttl: give either `ttl` or `expires_at`"),
-        (json!({"expires_at": "tomorrow"}), "expires_at: `tomorrow` is not an RFC 3339 date"),
-        (json!({"not_before": "1900-01-01T00:00:00Z"}), "not_before: `1900-01-01T00:00:00Z` is before 1970"),
-        (json!({"audience": ["a b"]}), "audience[0]: `a b` is not an audience"),
-        (json!({"audience": 3}), "audience: expected a string or a list of strings"),
-        (json!({"allow": {}}), "allow: expected a list of rules, found an object"),
-        (json!({"allow": [{"actions": ["read"]}]}), "allow[0]: missing field `resources`"),
-        (json!({"allow": [{"resources": ["a"]}]}), "allow[0]: missing field `actions`"),
-        (json!({"allow": [{"resources": [], "actions": ["read"]}]}), "allow[0].resources: list at least one resource"),
-        (json!({"allow": [{"resources": ["a//b"], "actions": ["read"]}]}), "allow[0].resources[0]: `a//b` has an empty path segment"),
-        (json!({"allow": [{"resources": ["a/b*"], "actions": ["read"]}]}), "allow[0].resources[0]: `a/b*`: `*` must stand for a whole path segment"),
-        (json!({"allow": [{"resources": ["a"], "actions": []}]}), "allow[0].actions: list at least one action"),
-        (json!({"allow": [{"resources": ["a"], "actions": ["*", "read"]}]}), "allow[0].actions: `*` stands for every action and must be alone"),
-        (json!({"allow": [{"resources": ["a"], "actions": ["re ad"]}]}), "allow[0].actions[0]: `re ad` is not an action"),
-        (json!({"allow": [rule(json!({"when": {}}))]}), "allow[0].when: expected a list of conditions"),
-        (json!({"allow": [rule(json!({"when": ["x"]}))]}), "allow[0].when[0]: expected an object, found a string"),
-        (json!({"allow": [rule(json!({"when": [{"eq": 1}]}))]}), "allow[0].when[0]: missing field `attr`"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a b", "eq": 1}]}))]}), "allow[0].when[0].attr: `a b` is not an attribute name"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a"}]}))]}), "allow[0].when[0]: missing an operator"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": 1, "ne": 2}]}))]}), "allow[0].when[0]: one operator per condition"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "lt": "x"}]}))]}), "allow[0].when[0].lt: `lt` compares integers or dates, not a string"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "ge": true}]}))]}), "allow[0].when[0].ge: `ge` compares integers or dates, not a bool"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": 1.5}]}))]}), "allow[0].when[0].eq: a fractional or out-of-range number is not a supported value"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": null}]}))]}), "allow[0].when[0].eq: null is not a supported value"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "in": []}]}))]}), "allow[0].when[0].in: list 1 to 64 values"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "in": "x"}]}))]}), "allow[0].when[0].in: expected a list, found a string"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "in": [1, "x"]}]}))]}), "allow[0].when[0].in[1]: all values must have one type"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "present": false}]}))]}), "allow[0].when[0].present: only `true` is supported"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "present": 1}]}))]}), "allow[0].when[0].present: expected `true`, found a number"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "prefix": 1}]}))]}), "allow[0].when[0].prefix: expected a string, found a number"),
-        (json!({"allow": [rule(json!({"when": [{"attr": "a", "within": "soon"}]}))]}), "allow[0].when[0].within: `soon` is not a duration"),
-        (json!({"allow": [rule(json!({"human": {"methods": ["password"]}}))]}), "allow[0].human.methods[0]: unknown verification method `password`"),
-        (json!({"allow": [rule(json!({"human": {"methods": []}}))]}), "allow[0].human.methods: list at least one method"),
-        (json!({"allow": [rule(json!({"human": {"max_age": "0s"}}))]}), "allow[0].human.max_age: `0s` is zero"),
-        (json!({"allow": [rule(json!({"human": {"attrs": []}}))]}), "allow[0].human.attrs: expected an object, found a list"),
-        (json!({"allow": [rule(json!({"human": {"who": 1}}))]}), "allow[0].human: unknown field `who`"),
-        (json!({"deny": [rule(json!({"human": {}}))]}), "deny[0]: unknown field `human`"),
+        (
+            json!({"ttl": "10 minutes"}),
+            "ttl: `10 minutes` is not a duration",
+        ),
+        (
+            json!({"ttl": 600}),
+            "ttl: expected a string, found a number",
+        ),
+        (
+            json!({"ttl": "1m", "expires_at": "2030-01-01T00:00:00Z"}),
+            "ttl: give either `ttl` or `expires_at`",
+        ),
+        (
+            json!({"expires_at": "tomorrow"}),
+            "expires_at: `tomorrow` is not an RFC 3339 date",
+        ),
+        (
+            json!({"not_before": "1900-01-01T00:00:00Z"}),
+            "not_before: `1900-01-01T00:00:00Z` is before 1970",
+        ),
+        (
+            json!({"audience": ["a b"]}),
+            "audience[0]: `a b` is not an audience",
+        ),
+        (
+            json!({"audience": 3}),
+            "audience: expected a string or a list of strings",
+        ),
+        (
+            json!({"allow": {}}),
+            "allow: expected a list of rules, found an object",
+        ),
+        (
+            json!({"allow": [{"actions": ["read"]}]}),
+            "allow[0]: missing field `resources`",
+        ),
+        (
+            json!({"allow": [{"resources": ["a"]}]}),
+            "allow[0]: missing field `actions`",
+        ),
+        (
+            json!({"allow": [{"resources": [], "actions": ["read"]}]}),
+            "allow[0].resources: list at least one resource",
+        ),
+        (
+            json!({"allow": [{"resources": ["a//b"], "actions": ["read"]}]}),
+            "allow[0].resources[0]: `a//b` has an empty path segment",
+        ),
+        (
+            json!({"allow": [{"resources": ["a/b*"], "actions": ["read"]}]}),
+            "allow[0].resources[0]: `a/b*`: `*` must stand for a whole path segment",
+        ),
+        (
+            json!({"allow": [{"resources": ["a"], "actions": []}]}),
+            "allow[0].actions: list at least one action",
+        ),
+        (
+            json!({"allow": [{"resources": ["a"], "actions": ["*", "read"]}]}),
+            "allow[0].actions: `*` stands for every action and must be alone",
+        ),
+        (
+            json!({"allow": [{"resources": ["a"], "actions": ["re ad"]}]}),
+            "allow[0].actions[0]: `re ad` is not an action",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": {}}))]}),
+            "allow[0].when: expected a list of conditions",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": ["x"]}))]}),
+            "allow[0].when[0]: expected an object, found a string",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"eq": 1}]}))]}),
+            "allow[0].when[0]: missing field `attr`",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a b", "eq": 1}]}))]}),
+            "allow[0].when[0].attr: `a b` is not an attribute name",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a"}]}))]}),
+            "allow[0].when[0]: missing an operator",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": 1, "ne": 2}]}))]}),
+            "allow[0].when[0]: one operator per condition",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "lt": "x"}]}))]}),
+            "allow[0].when[0].lt: `lt` compares integers or dates, not a string",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "ge": true}]}))]}),
+            "allow[0].when[0].ge: `ge` compares integers or dates, not a bool",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": 1.5}]}))]}),
+            "allow[0].when[0].eq: a fractional or out-of-range number is not a supported value",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": null}]}))]}),
+            "allow[0].when[0].eq: null is not a supported value",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "in": []}]}))]}),
+            "allow[0].when[0].in: list 1 to 64 values",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "in": "x"}]}))]}),
+            "allow[0].when[0].in: expected a list, found a string",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "in": [1, "x"]}]}))]}),
+            "allow[0].when[0].in[1]: all values must have one type",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "present": false}]}))]}),
+            "allow[0].when[0].present: only `true` is supported",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "present": 1}]}))]}),
+            "allow[0].when[0].present: expected `true`, found a number",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "prefix": 1}]}))]}),
+            "allow[0].when[0].prefix: expected a string, found a number",
+        ),
+        (
+            json!({"allow": [rule(json!({"when": [{"attr": "a", "within": "soon"}]}))]}),
+            "allow[0].when[0].within: `soon` is not a duration",
+        ),
+        (
+            json!({"allow": [rule(json!({"human": {"methods": ["password"]}}))]}),
+            "allow[0].human.methods[0]: unknown verification method `password`",
+        ),
+        (
+            json!({"allow": [rule(json!({"human": {"methods": []}}))]}),
+            "allow[0].human.methods: list at least one method",
+        ),
+        (
+            json!({"allow": [rule(json!({"human": {"max_age": "0s"}}))]}),
+            "allow[0].human.max_age: `0s` is zero",
+        ),
+        (
+            json!({"allow": [rule(json!({"human": {"attrs": []}}))]}),
+            "allow[0].human.attrs: expected an object, found a list",
+        ),
+        (
+            json!({"allow": [rule(json!({"human": {"who": 1}}))]}),
+            "allow[0].human: unknown field `who`",
+        ),
+        (
+            json!({"deny": [rule(json!({"human": {}}))]}),
+            "deny[0]: unknown field `human`",
+        ),
         (json!({"datalog": "check if"}), "datalog: invalid Datalog"),
-        (json!({"datalog": "resource(\"x\");"}), "datalog: may not define `resource`"),
-        (json!({"datalog": "attr($x, 1) <- data($x);"}), "datalog: may not define `attr`"),
-        (json!({"datalog": "human_verification(\"passkey\", 2026-01-01T00:00:00Z);"}), "datalog: may not define `human_verification`"),
-        (json!({"datalog": 7}), "datalog: expected a string, found a number"),
+        (
+            json!({"datalog": "resource(\"x\");"}),
+            "datalog: may not define `resource`",
+        ),
+        (
+            json!({"datalog": "attr($x, 1) <- data($x);"}),
+            "datalog: may not define `attr`",
+        ),
+        (
+            json!({"datalog": "human_verification(\"passkey\", 2026-01-01T00:00:00Z);"}),
+            "datalog: may not define `human_verification`",
+        ),
+        (
+            json!({"datalog": 7}),
+            "datalog: expected a string, found a number",
+        ),
     ];
     for (input, expected) in cases {
         let got = err(input.clone());
-        assert!(got.starts_with(expected), "for {input}\n  got:      {got}\n  expected: {expected}…");
+        assert!(
+            got.starts_with(expected),
+            "for {input}\n  got:      {got}\n  expected: {expected}…"
+        );
         assert!(!got.contains('\n'), "one line: {got}");
     }
 }
@@ -143,8 +281,10 @@ fn limits_are_enforced() {
     let many: Vec<J> = (0..=MAX_RULES).map(|_| rule(json!({}))).collect();
     assert!(err(json!({"allow": many})).starts_with("allow: at most 64 rules"));
     let resources: Vec<String> = (0..=MAX_ITEMS).map(|i| format!("r/{i}")).collect();
-    assert!(err(json!({"allow": [{"resources": resources, "actions": ["read"]}]}))
-        .starts_with("allow[0].resources: at most 64 entries"));
+    assert!(
+        err(json!({"allow": [{"resources": resources, "actions": ["read"]}]}))
+            .starts_with("allow[0].resources: at most 64 entries")
+    );
     let big = "check if true;".repeat(MAX_DATALOG_LEN / 10);
     assert!(err(json!({"datalog": big})).starts_with("datalog: longer than"));
 }
@@ -159,7 +299,10 @@ fn values_are_typed_and_in_lists_are_canonical() {
     .unwrap();
     let when = &g.allow[0].when;
     assert!(matches!(when[0].op, Op::Ge(Value::Date(_))));
-    assert_eq!(when[1].op, Op::Eq(Value::String("2026-01-01T00:00:00Z".into())));
+    assert_eq!(
+        when[1].op,
+        Op::Eq(Value::String("2026-01-01T00:00:00Z".into()))
+    );
     assert_eq!(
         when[2].op,
         Op::In(vec![Value::String("a".into()), Value::String("b".into())])
@@ -169,14 +312,22 @@ fn values_are_typed_and_in_lists_are_canonical() {
 
 #[test]
 fn human_methods_default_to_all() {
-    let g = Grant::from_json(&json!({"allow": [rule(json!({"human": {"max_age": "5m"}}))]})).unwrap();
-    assert_eq!(g.allow[0].human.as_ref().unwrap().methods, Method::ALL.to_vec());
+    let g =
+        Grant::from_json(&json!({"allow": [rule(json!({"human": {"max_age": "5m"}}))]})).unwrap();
+    assert_eq!(
+        g.allow[0].human.as_ref().unwrap().methods,
+        Method::ALL.to_vec()
+    );
 }
 
 #[test]
 fn merge_combines_file_and_flags() {
-    let mut file = Grant::from_json(&json!({"audience": ["a"], "ttl": "1h", "allow": [rule(json!({}))]})).unwrap();
-    let flags = Grant::from_json(&json!({"audience": ["a", "b"], "ttl": "5m", "deny": [rule(json!({}))]})).unwrap();
+    let mut file =
+        Grant::from_json(&json!({"audience": ["a"], "ttl": "1h", "allow": [rule(json!({}))]}))
+            .unwrap();
+    let flags =
+        Grant::from_json(&json!({"audience": ["a", "b"], "ttl": "5m", "deny": [rule(json!({}))]}))
+            .unwrap();
     file.merge(flags);
     assert_eq!(file.audience.len(), 2);
     assert_eq!(file.ttl, Some(Span::from_seconds(300)));

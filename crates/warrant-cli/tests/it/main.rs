@@ -1,0 +1,19 @@
+//! Integration tests of the `warrant` binary: every test runs the real executable.
+//!
+//! Exit-code contract under test: 0 success or allowed, 1 denied, 2 usage or input error;
+//! errors go to stderr as `warrant: <message>`, denials to stdout as `denied: <reason>`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod attenuate;
+mod biscuit_api;
+mod expiry;
+mod help;
+mod inspect;
+mod keygen;
+mod mint;
+mod readme;
+mod samples;
+mod verify;

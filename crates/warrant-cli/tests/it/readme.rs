@@ -1,0 +1,58 @@
+//! The README's walkthrough, run as written (with `warrant` pointing at the built binary).
+
+use std::process::Command;
+
+const README: &str = include_str!("../../../../README.md");
+const RUNNER: &str = r#"warrant() { cargo run -q --release -- "$@"; }"#;
+
+fn walkthrough() -> String {
+    let start = README
+        .find("## 60-second walkthrough")
+        .expect("walkthrough section");
+    let rest = &README[start..];
+    let open = rest.find("```sh\n").expect("sh block") + "```sh\n".len();
+    let close = rest[open..].find("```").expect("end of block");
+    rest[open..open + close].to_owned()
+}
+
+#[test]
+fn the_readme_walkthrough_runs_as_written() {
+    let script = walkthrough();
+    assert!(
+        script.contains(RUNNER),
+        "the walkthrough defines `warrant` as {RUNNER}"
+    );
+    let script = script.replace(RUNNER, r#"warrant() { "$WARRANT_BIN" "$@"; }"#);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("WARRANT_BIN", env!("CARGO_BIN_EXE_warrant"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.trim().is_empty(),
+        "no errors expected, got:\n{stderr}"
+    );
+    assert!(
+        out.status.success() || out.status.code() == Some(1),
+        "{stderr}"
+    );
+    // Every `# allowed` / `# denied: …` comment is what the command above it prints, in order.
+    let expected: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| *l == "allowed" || l.starts_with("denied: "))
+        .collect();
+    let printed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| *l == "allowed" || l.starts_with("denied: "))
+        .collect();
+    assert_eq!(printed, expected, "full output:\n{stdout}");
+    assert_eq!(expected.len(), 4);
+    assert!(stdout.contains("signatures: valid"));
+    assert!(dir.path().join("demo/issuer.key").exists());
+}

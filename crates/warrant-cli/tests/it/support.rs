@@ -1,0 +1,478 @@
+//! Running the binary, key fixtures, and small helpers (dates, base64, hex).
+
+use std::ffi::OsStr;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value as J;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_warrant");
+
+/// One finished run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    /// The command line, for failure messages.
+    pub args: Vec<String>,
+    /// The exit code; `None` when a signal killed the process.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!(
+            "`warrant {}` exited with {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    /// Asserts the exit code.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(expected),
+            "expected exit code {expected}: {}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Exit 0.
+    #[track_caller]
+    pub fn ok(&self) -> &Self {
+        self.code(0)
+    }
+
+    /// Exit 1 with `denied: …` on stdout (or a JSON denial).
+    #[track_caller]
+    pub fn denied(&self) -> &Self {
+        self.code(1)
+    }
+
+    /// Exit 2, a `warrant: …` line on stderr and nothing on stdout.
+    #[track_caller]
+    pub fn input_error(&self) -> &Self {
+        self.code(2);
+        assert!(
+            self.stderr.starts_with("warrant: "),
+            "errors must be printed as `warrant: <message>`: {}",
+            self.describe()
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "nothing may be printed on stdout after an error: {}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Asserts that stdout contains `needle`.
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout should contain {needle:?}: {}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Asserts that stdout does not contain `needle`.
+    #[track_caller]
+    pub fn stdout_lacks(&self, needle: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(needle),
+            "stdout should not contain {needle:?}: {}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Asserts that stderr contains `needle`.
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr should contain {needle:?}: {}",
+            self.describe()
+        );
+        self
+    }
+
+    /// The reason of a `denied: <reason>` verdict (asserts exit 1 and the one-line form).
+    #[track_caller]
+    pub fn reason(&self) -> &str {
+        self.denied();
+        let line = self.stdout.trim_end();
+        assert!(
+            !line.contains('\n'),
+            "the verdict should be one line: {}",
+            self.describe()
+        );
+        line.strip_prefix("denied: ")
+            .unwrap_or_else(|| panic!("expected `denied: <reason>`: {}", self.describe()))
+    }
+
+    /// Stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> J {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.describe()))
+    }
+
+    /// Asserts that the process exited normally (no signal, no panic) with one of `codes`.
+    #[track_caller]
+    pub fn exited_with_one_of(&self, codes: &[i32]) -> i32 {
+        let code = self
+            .code
+            .unwrap_or_else(|| panic!("killed by a signal: {}", self.describe()));
+        assert!(
+            codes.contains(&code),
+            "expected one of {codes:?}: {}",
+            self.describe()
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "the binary panicked: {}",
+            self.describe()
+        );
+        code
+    }
+}
+
+/// Runs `warrant ARGS` with an empty standard input.
+pub fn warrant<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run(args, None)
+}
+
+/// Runs `warrant ARGS` with `input` on standard input.
+pub fn warrant_stdin<I, S>(args: I, input: &str) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run(args, Some(input))
+}
+
+/// What `verify` prints when Datalog evaluation overruns the verifier's wall-clock limit
+/// (20 ms): on a heavily oversubscribed machine a debug build can hit it.
+const TIMEOUT: &str = "spent too much time verifying";
+
+fn run<I, S>(args: I, input: Option<&str>) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
+    // Retry a verification that timed out, a bounded number of times: a verdict that
+    // always times out still fails the test.
+    let mut attempt = 1;
+    loop {
+        let run = run_once(&args, input);
+        if attempt == 3 || !run.stdout.contains(TIMEOUT) {
+            return run;
+        }
+        attempt += 1;
+    }
+}
+
+fn run_once(args: &[std::ffi::OsString], input: Option<&str>) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the warrant binary starts");
+    {
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        if let Some(text) = input {
+            stdin
+                .write_all(text.as_bytes())
+                .expect("writing standard input");
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .expect("the warrant binary finishes");
+    Run {
+        args: args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// An issuer: a temp dir holding its private key file and its key-set JSON.
+#[derive(Debug)]
+pub struct Issuer {
+    pub dir: tempfile::TempDir,
+    /// The private key file (`keygen --out`).
+    pub key: PathBuf,
+    /// The key set (`keygen --public-out`).
+    pub key_set: PathBuf,
+    /// `ed25519/<hex>`, as `keygen` printed it.
+    pub public_key: String,
+}
+
+impl Issuer {
+    /// A fresh issuer whose key has id 1.
+    pub fn new() -> Self {
+        Self::with_kid(1)
+    }
+
+    /// A fresh issuer whose key has id `kid`.
+    pub fn with_kid(kid: u32) -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let key = dir.path().join("issuer.key");
+        let key_set = dir.path().join("keys.json");
+        let run = warrant([
+            OsStr::new("keygen"),
+            OsStr::new("--out"),
+            key.as_os_str(),
+            OsStr::new("--key-id"),
+            OsStr::new(&kid.to_string()),
+            OsStr::new("--public-out"),
+            key_set.as_os_str(),
+        ]);
+        run.ok();
+        let public_key = run.stdout.trim().to_owned();
+        Self {
+            dir,
+            key,
+            key_set,
+            public_key,
+        }
+    }
+
+    /// The 64 hex digits of the public key.
+    pub fn public_hex(&self) -> &str {
+        self.public_key
+            .strip_prefix("ed25519/")
+            .expect("keygen prints ed25519/<hex>")
+    }
+
+    /// A path inside this issuer's temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file in this issuer's temp dir.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, contents).expect("writing a test file");
+        p
+    }
+
+    /// `warrant mint --key <key> ARGS`.
+    pub fn mint_run(&self, args: &[&str]) -> Run {
+        let mut all: Vec<&OsStr> = vec![
+            OsStr::new("mint"),
+            OsStr::new("--key"),
+            self.key.as_os_str(),
+        ];
+        all.extend(args.iter().map(OsStr::new));
+        warrant(all)
+    }
+
+    /// Mints and returns the token (asserting success and a single base64 line).
+    #[track_caller]
+    pub fn mint(&self, args: &[&str]) -> String {
+        let run = self.mint_run(args);
+        run.ok();
+        single_token_line(&run)
+    }
+
+    /// `warrant verify --token TOKEN --keys <key set> ARGS`.
+    pub fn verify(&self, token: &str, args: &[&str]) -> Run {
+        let mut all: Vec<&OsStr> = vec![
+            OsStr::new("verify"),
+            OsStr::new("--token"),
+            OsStr::new(token),
+            OsStr::new("--keys"),
+            self.key_set.as_os_str(),
+        ];
+        all.extend(args.iter().map(OsStr::new));
+        warrant(all)
+    }
+
+    /// `warrant inspect --token TOKEN --keys <key set> --json`, asserting success.
+    #[track_caller]
+    pub fn inspect_json(&self, token: &str) -> J {
+        let run = warrant([
+            OsStr::new("inspect"),
+            OsStr::new("--token"),
+            OsStr::new(token),
+            OsStr::new("--keys"),
+            self.key_set.as_os_str(),
+            OsStr::new("--json"),
+        ]);
+        run.ok();
+        run.json()
+    }
+}
+
+/// `warrant attenuate --token TOKEN ARGS`, asserting success; returns the new token.
+#[track_caller]
+pub fn attenuate(token: &str, args: &[&str]) -> String {
+    let mut all = vec!["attenuate", "--token", token];
+    all.extend_from_slice(args);
+    let run = warrant(all);
+    run.ok();
+    single_token_line(&run)
+}
+
+#[track_caller]
+fn single_token_line(run: &Run) -> String {
+    let token = run.stdout.trim_end_matches('\n');
+    assert!(
+        !token.is_empty()
+            && token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=')),
+        "expected one line of URL-safe base64: {run:?}"
+    );
+    token.to_owned()
+}
+
+/// A JSON string field, asserting it is there.
+#[track_caller]
+pub fn str_field<'a>(v: &'a J, pointer: &str) -> &'a str {
+    v.pointer(pointer)
+        .and_then(J::as_str)
+        .unwrap_or_else(|| panic!("no string at {pointer} in {v:#}"))
+}
+
+/// The date of `issued_at(<date>);` in a block's Datalog.
+#[track_caller]
+pub fn issued_at(datalog: &str) -> i64 {
+    let line = datalog
+        .lines()
+        .find_map(|l| l.strip_prefix("issued_at("))
+        .unwrap_or_else(|| panic!("no issued_at fact in {datalog}"));
+    parse_utc(line.trim_end_matches(");"))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` to Unix seconds.
+#[track_caller]
+pub fn parse_utc(s: &str) -> i64 {
+    let b = s.as_bytes();
+    assert!(
+        b.len() == 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[19] == b'Z',
+        "not a UTC RFC 3339 date with whole seconds: {s:?}"
+    );
+    let n = |r: std::ops::Range<usize>| -> i64 {
+        s[r].parse().unwrap_or_else(|_| panic!("not a date: {s:?}"))
+    };
+    let days = days_from_civil(n(0..4), n(5..7), n(8..10));
+    days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+}
+
+/// Unix seconds to `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_utc(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The current time in Unix seconds.
+pub fn now_unix() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(d.as_secs()).expect("a sane clock")
+}
+
+// Howard Hinnant's civil-calendar algorithms.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// URL-safe base64 with padding.
+pub fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let n = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let index = usize::try_from((n >> (18 - 6 * i)) & 63).unwrap_or(0);
+                out.push(char::from(ALPHABET[index]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The directory of the Biscuit conformance samples.
+pub fn samples_dir() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/biscuit-samples"
+    ))
+}
+
+#[test]
+fn the_date_helpers_agree_with_known_instants() {
+    assert_eq!(parse_utc("1970-01-01T00:00:00Z"), 0);
+    assert_eq!(parse_utc("2026-11-30T10:00:00Z"), 1_796_032_800);
+    assert_eq!(parse_utc("2024-02-29T23:59:59Z"), 1_709_251_199);
+    for t in [0, 951_782_400, 1_709_251_199, 1_796_032_800, 4_102_444_800] {
+        assert_eq!(parse_utc(&format_utc(t)), t);
+    }
+    assert_eq!(format_utc(1_796_032_801), "2026-11-30T10:00:01Z");
+}
+
+#[test]
+fn the_base64_helper_matches_rfc_4648() {
+    assert_eq!(base64_url(b""), "");
+    assert_eq!(base64_url(b"f"), "Zg==");
+    assert_eq!(base64_url(b"fo"), "Zm8=");
+    assert_eq!(base64_url(b"foobar"), "Zm9vYmFy");
+    assert_eq!(base64_url(&[0xfb, 0xff]), "-_8=");
+    assert_eq!(hex(&[0, 0xab]), "00ab");
+}
