@@ -158,7 +158,7 @@ impl Piece<'_> {
 }
 
 /// A term as Biscuit prints it.
-fn print_term(t: &Term) -> String {
+pub(crate) fn print_term(t: &Term) -> String {
     match t {
         Term::Str(s) => format!("\"{s}\""),
         Term::Integer(i) => i.to_string(),

@@ -47,6 +47,7 @@ pub mod eval;
 pub mod grant;
 pub mod inspect;
 pub mod keys;
+pub mod lift;
 pub mod pattern;
 pub mod request;
 pub mod time;

@@ -92,6 +92,8 @@ pub enum DenialKind {
     Evaluation,
     /// The token has no holder and this verifier refuses bearer tokens.
     BearerRefused,
+    /// The key set or revocation list could not be refreshed for too long.
+    Stale,
 }
 
 impl DenialKind {
@@ -107,6 +109,7 @@ impl DenialKind {
                 | Self::Revoked
                 | Self::NotWarrant
                 | Self::BearerRefused
+                | Self::Stale
         )
     }
 }

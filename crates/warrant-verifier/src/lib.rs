@@ -1,17 +1,23 @@
 //! warrant-verifier: check a warrant token against a request, offline.
 //!
 //! A [`Verifier`] holds the issuer's trusted public keys (by key id), the audience the API
-//! answers to and explicit Datalog run limits. [`Verifier::verify`] decodes the token
-//! (refusing oversized input before parsing), checks its signature chain against the key
-//! its `root_key_id` names, runs the token's checks against the request facts, and returns
-//! a [`Decision`]: allowed with the claims an API needs, or denied with an explanation
-//! naming the block, the failing check and the attribute. It never calls the issuer and
-//! never panics on any input. Biscuit types stay behind this facade.
+//! answers to, a revocation set and explicit Datalog run limits. [`Verifier::verify`]
+//! decodes the token (refusing oversized input before parsing), checks its signature
+//! chain against the key its `root_key_id` names, runs the token's checks against the
+//! request facts, and returns a [`Decision`]: allowed with the claims an API needs, or
+//! denied with an explanation naming the block, the failing check and the attribute. It
+//! never calls the issuer and never panics on any input. Biscuit types stay behind this
+//! facade.
+//!
+//! The hot path: a token seen before is found in a cache by the SHA-256 of its bytes, so
+//! its signatures are not checked again; a token whose blocks are all in the warrant
+//! profile is evaluated natively, with Biscuit's Datalog as the fallback for anything
+//! else. Expiry, revocation and every rule are evaluated on every request.
 //!
 //! ```
 //! use warrant_core::{grant::Grant, keys::{KeyId, KeySet, SigningKey}, time::Timestamp};
-//! use warrant_core::token::{encode, mint, MintRequest};
-//! use warrant_verifier::{Request, Verifier};
+//! use warrant_core::token::{mint, MintRequest};
+//! use warrant_verifier::{DenialKind, Request, Verifier};
 //!
 //! let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
 //! let grant = Grant::from_json_str(r#"{
@@ -29,14 +35,25 @@
 //!
 //! let closed = Request::new("tickets/123", "read", now).with_attr("ticket.status", "closed");
 //! let denial = verifier.verify(&token, &closed).denial().unwrap().clone();
+//! assert_eq!(denial.kind, DenialKind::RuleNotMatched);
 //! assert_eq!(denial.attribute.as_deref(), Some("ticket.status"));
 //! ```
 
+mod cache;
+mod config;
 mod decision;
+mod explain;
+mod request;
+mod revocation;
 mod verifier;
 
+pub use config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES};
 pub use decision::{Claims, Decision, Denial, DenialKind, Signer};
-pub use verifier::{Limits, Request, Verifier};
+pub use request::Request;
+pub use revocation::{
+    RevocationEntry, RevocationError, RevocationFeed, RevocationKind, RevocationSet,
+};
+pub use verifier::Verifier;
 pub use warrant_core::keys::{KeyId, KeySet, PublicKey};
 pub use warrant_core::time::Timestamp;
 pub use warrant_core::value::Value;

@@ -1,0 +1,191 @@
+//! Verified tokens and the cache that keeps them.
+//!
+//! A [`VerifiedToken`] can only be made by [`VerifiedToken::verify`], which checks the
+//! signature chain of the very bytes whose digest becomes its cache key; [`TokenCache`]
+//! inserts nothing else. So the cache cannot hold bytes that were never verified. What it
+//! keeps is only what does not depend on the request: the parsed token, its lifted grants
+//! and its revocation digests. Expiry, revocation, audience and every rule are evaluated
+//! again on every request.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use biscuit_auth::Biscuit;
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+use warrant_core::keys::{KeyId, PublicKey};
+use warrant_core::lift::{lift, Lifted};
+use warrant_core::token::AuthorityFacts;
+
+use crate::decision::{Claims, Denial, DenialKind};
+use crate::revocation::{digest, Digest16, RevocationKind};
+
+/// The trusted root keys of one key-set version.
+#[derive(Debug, Clone)]
+pub(crate) enum Trusted {
+    /// Keys by id.
+    Set(warrant_core::keys::KeySet),
+    /// One key, whatever key id the token names.
+    Single(PublicKey),
+}
+
+impl Trusted {
+    fn root(&self, kid: Option<u32>) -> Result<PublicKey, Box<Denial>> {
+        match (self, kid) {
+            (Trusted::Single(k), _) => Ok(*k),
+            (Trusted::Set(set), Some(kid)) => set.get(KeyId(kid)).copied().ok_or_else(|| {
+                Box::new(Denial::new(
+                    DenialKind::UnknownKey,
+                    format!("the token is signed with key id `{kid}`, which is not a trusted key"),
+                ))
+            }),
+            (Trusted::Set(set), None) => match set.keys.as_slice() {
+                [only] => Ok(only.public_key),
+                _ => Err(Box::new(Denial::new(
+                    DenialKind::UnknownKey,
+                    format!(
+                        "the token names no key id and the key set holds {} keys",
+                        set.keys.len()
+                    ),
+                ))),
+            },
+        }
+    }
+}
+
+/// A token whose signature chain verified, with everything that does not depend on the
+/// request worked out once.
+#[derive(Debug)]
+pub(crate) struct VerifiedToken {
+    pub(crate) token: Biscuit,
+    /// The token's grants, when every block is in the warrant profile.
+    pub(crate) lifted: Option<Lifted>,
+    pub(crate) authority: AuthorityFacts,
+    /// The human facts the checks see (from the authority block).
+    pub(crate) human: Option<warrant_core::eval::HumanFacts>,
+    /// Digest of each block's revocation id, authority first.
+    pub(crate) revocation_ids: Vec<Digest16>,
+    pub(crate) token_id: Option<Digest16>,
+    pub(crate) holder: Option<Digest16>,
+    pub(crate) claims: Claims,
+}
+
+/// Cache key: the SHA-256 of the token bytes and the key-set version they verified under.
+type Key = ([u8; 32], u64);
+
+impl VerifiedToken {
+    /// Verifies the signature chain of `bytes` under `trusted`; the only constructor.
+    fn verify(bytes: &[u8], trusted: &Trusted) -> Result<Self, Box<Denial>> {
+        let refused: std::cell::RefCell<Option<Box<Denial>>> = std::cell::RefCell::new(None);
+        let provider = |kid: Option<u32>| match trusted.root(kid).and_then(|k| {
+            k.to_biscuit().map_err(|_| {
+                Box::new(Denial::new(
+                    DenialKind::UnknownKey,
+                    "the trusted key is not a valid Ed25519 key",
+                ))
+            })
+        }) {
+            Ok(k) => Ok(k),
+            Err(d) => {
+                *refused.borrow_mut() = Some(d);
+                Err(biscuit_auth::error::Format::UnknownPublicKey)
+            }
+        };
+        let token = match Biscuit::from(bytes, provider) {
+            Ok(t) => t,
+            Err(e) => {
+                return Err(refused
+                    .into_inner()
+                    .unwrap_or_else(|| Box::new(crate::explain::format_denial(&e))))
+            }
+        };
+        let lifted = lift(&token, bytes);
+        let authority = match &lifted {
+            Some(l) => l.authority.clone(),
+            None => token
+                .print_block_source(0)
+                .map(|s| AuthorityFacts::read(&s))
+                .unwrap_or_default(),
+        };
+        let revocation_ids = token
+            .revocation_identifiers()
+            .iter()
+            .map(|id| digest(RevocationKind::RevocationId, id))
+            .collect();
+        let token_id = authority
+            .token_id
+            .as_deref()
+            .map(|id| digest(RevocationKind::TokenId, id.as_bytes()));
+        let holder = authority
+            .holder
+            .as_deref()
+            .map(|h| digest(RevocationKind::Holder, h.as_bytes()));
+        let claims = crate::explain::claims(&token, &authority, lifted.as_ref());
+        let human = crate::explain::human_facts(&authority);
+        Ok(Self {
+            token,
+            lifted,
+            authority,
+            human,
+            revocation_ids,
+            token_id,
+            holder,
+            claims,
+        })
+    }
+}
+
+const SHARDS: usize = 16;
+
+/// A bounded LRU of verified tokens, sharded to keep lock contention low.
+#[derive(Debug)]
+pub(crate) struct TokenCache {
+    shards: Vec<Mutex<LruCache<Key, Arc<VerifiedToken>>>>,
+}
+
+impl TokenCache {
+    /// A cache of about `capacity` tokens (0 disables caching).
+    pub(crate) fn new(capacity: usize) -> Self {
+        let per_shard = capacity.div_ceil(SHARDS);
+        let shards = match NonZeroUsize::new(per_shard) {
+            Some(n) => (0..SHARDS).map(|_| Mutex::new(LruCache::new(n))).collect(),
+            None => Vec::new(),
+        };
+        Self { shards }
+    }
+
+    /// The verified token for `bytes`: from the cache, or verified now and cached.
+    /// Returns whether it came from the cache.
+    pub(crate) fn get_or_verify(
+        &self,
+        bytes: &[u8],
+        version: u64,
+        trusted: &Trusted,
+    ) -> Result<(Arc<VerifiedToken>, bool), Box<Denial>> {
+        if self.shards.is_empty() {
+            return Ok((Arc::new(VerifiedToken::verify(bytes, trusted)?), false));
+        }
+        let key: Key = (Sha256::digest(bytes).into(), version);
+        let shard = &self.shards[usize::from(key.0[0]) % SHARDS];
+        if let Some(hit) = shard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok((Arc::clone(hit), true));
+        }
+        let verified = Arc::new(VerifiedToken::verify(bytes, trusted)?);
+        shard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .put(key, Arc::clone(&verified));
+        Ok((verified, false))
+    }
+
+    /// Forgets every token.
+    pub(crate) fn clear(&self) {
+        for s in &self.shards {
+            s.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Every denial explained: which block, who signed it, which check, which attribute.
+
+use biscuit_auth::error::{FailedCheck, Format, Logic, Token as BiscuitError};
+use biscuit_auth::Biscuit;
+use warrant_core::compile::{render, CheckRole, CompileContext};
+use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, HumanFacts, RuleMiss};
+use warrant_core::grant::Grant;
+use warrant_core::keys::PublicKey;
+use warrant_core::lift::Lifted;
+use warrant_core::request::Request;
+use warrant_core::token::{embedded_grant, AuthorityFacts, DecodeError, PROFILE_VERSION};
+
+use crate::decision::{Claims, Denial, DenialKind, Signer};
+
+pub(crate) fn lower(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+pub(crate) fn decode_denial(e: &DecodeError) -> Denial {
+    Denial::new(DenialKind::Malformed, e.to_string())
+}
+
+/// A token that did not deserialize or whose signatures do not verify.
+pub(crate) fn format_denial(e: &BiscuitError) -> Denial {
+    match e {
+        BiscuitError::Format(
+            Format::Signature(_) | Format::SealedSignature | Format::InvalidSignatureSize(_),
+        ) => Denial::new(
+            DenialKind::BadSignature,
+            "a signature in the token does not verify: it was altered, or signed by another key",
+        ),
+        BiscuitError::Format(Format::UnknownPublicKey) => Denial::new(
+            DenialKind::UnknownKey,
+            "the token's root key is not trusted",
+        ),
+        other => Denial::new(
+            DenialKind::Malformed,
+            format!(
+                "the token is not a Biscuit token: {}",
+                lower(&warrant_core::inspect::biscuit_error(other))
+            ),
+        ),
+    }
+}
+
+pub(crate) fn signer(token: &Biscuit, block: usize) -> Signer {
+    if block == 0 {
+        return Signer::Issuer {
+            key_id: token.root_key_id(),
+        };
+    }
+    match token.block_external_key(block) {
+        Ok(Some(k)) => Signer::ThirdParty {
+            key: PublicKey::from_biscuit(&k).map_or_else(|| k.print(), |p| p.to_string()),
+        },
+        _ => Signer::Attenuation,
+    }
+}
+
+pub(crate) fn human_facts(authority: &AuthorityFacts) -> Option<HumanFacts> {
+    authority
+        .verification
+        .as_ref()
+        .map(|(method, at)| HumanFacts {
+            method: method.clone(),
+            verified_at: *at,
+            attrs: authority.human_attrs.clone(),
+        })
+}
+
+pub(crate) fn claims(
+    token: &Biscuit,
+    authority: &AuthorityFacts,
+    lifted: Option<&Lifted>,
+) -> Claims {
+    let expires_at = match lifted {
+        Some(l) => l.blocks.iter().filter_map(|b| b.grant.expires_at).min(),
+        None => (0..token.block_count())
+            .filter_map(|i| token.print_block_source(i).ok())
+            .filter_map(|s| embedded_grant(&s))
+            .filter_map(|g| g.expires_at)
+            .min(),
+    };
+    Claims {
+        token_id: authority.token_id.clone(),
+        issuer: authority.issuer.clone(),
+        human: authority.human.clone(),
+        verification_method: authority.verification.as_ref().map(|(m, _)| m.clone()),
+        verified_at: authority.verification.as_ref().map(|(_, t)| t.to_string()),
+        holder: authority.holder.clone(),
+        expires_at: expires_at.map(|t| t.to_string()),
+        block_count: token.block_count(),
+    }
+}
+
+/// Which denial to report when several checks fail: the most telling first.
+fn rank(kind: DenialKind) -> u8 {
+    match kind {
+        DenialKind::Expired | DenialKind::NotYetValid => 0,
+        DenialKind::Audience => 1,
+        DenialKind::DeniedByRule => 2,
+        DenialKind::MissingAttribute => 3,
+        DenialKind::RuleNotMatched => 4,
+        _ => 5,
+    }
+}
+
+/// Keeps the better of two candidate denials.
+pub(crate) fn keep_best(best: &mut Option<Denial>, d: Denial) {
+    if best
+        .as_ref()
+        .is_none_or(|cur| rank(d.kind) < rank(cur.kind))
+    {
+        *best = Some(d);
+    }
+}
+
+/// A failing check of a profile block, explained from its grant.
+pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &Request) -> Denial {
+    let kind = match failure {
+        Failure::Expired(_) => DenialKind::Expired,
+        Failure::NotYetValid(_) => DenialKind::NotYetValid,
+        Failure::Audience { .. } => DenialKind::Audience,
+        Failure::DeniedByRule(_) => DenialKind::DeniedByRule,
+        Failure::NoAllowRule {
+            closest: Some((_, RuleMiss::Condition(_, ConditionMiss::Missing))),
+        } => DenialKind::MissingAttribute,
+        Failure::NoAllowRule { .. } => DenialKind::RuleNotMatched,
+    };
+    let mut d = Denial::new(
+        kind,
+        Describe {
+            failure,
+            grant,
+            request: req,
+        }
+        .to_string(),
+    );
+    if let Failure::NoAllowRule {
+        closest: Some((i, RuleMiss::Condition(ci, _))),
+    } = failure
+    {
+        d.attribute = grant
+            .allow
+            .get(*i)
+            .and_then(|r| r.when.get(*ci))
+            .map(|c| c.attr.to_string());
+    }
+    d
+}
+
+/// Names the block in a denial.
+pub(crate) fn locate(
+    mut d: Denial,
+    token: &Biscuit,
+    block: usize,
+    check: Option<String>,
+) -> Denial {
+    let who = signer(token, block);
+    if block > 0 {
+        d.message = format!("block {block} ({who}): {}", d.message);
+    }
+    d.block = Some(block);
+    d.signer = Some(who);
+    d.check = check;
+    d
+}
+
+/// The explained failures of one block whose embedded grant is exactly its Datalog.
+struct BlockExplanation {
+    grant: Grant,
+    roles: Vec<CheckRole>,
+    failures: Vec<Failure>,
+}
+
+fn explain_block(
+    token: &Biscuit,
+    block: usize,
+    authority: &AuthorityFacts,
+    req: &Request,
+) -> Option<BlockExplanation> {
+    let source = token.print_block_source(block).ok()?;
+    let grant = embedded_grant(&source)?;
+    let ctx = CompileContext {
+        human_verified_at: authority.verification.as_ref().map(|(_, at)| *at),
+    };
+    let (printed, roles) = render(&grant, ctx)?;
+    // Explain from the embedded grant only if it is what the block's Datalog says.
+    if !source.ends_with(&printed) {
+        return None;
+    }
+    let failures = evaluate(&grant, human_facts(authority).as_ref(), req);
+    Some(BlockExplanation {
+        grant,
+        roles,
+        failures,
+    })
+}
+
+/// Explains a refusal by Biscuit's own evaluation (tokens outside the profile).
+pub(crate) fn from_biscuit(
+    token: &Biscuit,
+    authority: &AuthorityFacts,
+    req: &Request,
+    e: &BiscuitError,
+) -> Denial {
+    let (checks, policy_failed) = match e {
+        BiscuitError::FailedLogic(Logic::Unauthorized { checks, .. }) => (checks.as_slice(), false),
+        BiscuitError::FailedLogic(Logic::NoMatchingPolicy { checks }) => (checks.as_slice(), true),
+        BiscuitError::RunLimit(limit) => {
+            return Denial::new(
+                DenialKind::LimitsExceeded,
+                format!(
+                    "evaluating the token exceeded a run limit: {}",
+                    lower(&limit.to_string())
+                ),
+            )
+        }
+        BiscuitError::Execution(x) => {
+            return Denial::new(
+                DenialKind::Evaluation,
+                format!("evaluating the token failed: {}", lower(&x.to_string())),
+            )
+        }
+        BiscuitError::FailedLogic(Logic::InvalidBlockRule(block, rule)) => {
+            let mut d = Denial::new(
+                DenialKind::Evaluation,
+                format!(
+                    "block {block} has a rule that produces facts with unbound variables: `{rule}`"
+                ),
+            );
+            d.block = usize::try_from(*block).ok();
+            return d;
+        }
+        other => return format_denial(other),
+    };
+    let mut best: Option<Denial> = None;
+    let mut explained: Vec<(usize, Option<BlockExplanation>)> = Vec::new();
+    for fc in checks {
+        let FailedCheck::Block(b) = fc else { continue };
+        let (Ok(block), Ok(check_id)) = (usize::try_from(b.block_id), usize::try_from(b.check_id))
+        else {
+            continue;
+        };
+        if !explained.iter().any(|(i, _)| *i == block) {
+            explained.push((block, explain_block(token, block, authority, req)));
+        }
+        let x = explained
+            .iter()
+            .find(|(i, _)| *i == block)
+            .and_then(|(_, x)| x.as_ref());
+        let failure = x.and_then(|x| {
+            let role = x.roles.get(check_id)?;
+            x.failures
+                .iter()
+                .find(|f| &f.role() == role)
+                .map(|f| (f, &x.grant))
+        });
+        let d = match failure {
+            Some((f, grant)) => failure_denial(f, grant, req),
+            None => Denial::new(
+                DenialKind::CheckFailed,
+                format!("check failed: `{}`", b.rule),
+            ),
+        };
+        keep_best(&mut best, locate(d, token, block, Some(b.rule.clone())));
+    }
+    if let Some(d) = best {
+        return d;
+    }
+    if policy_failed && authority.profile != Some(PROFILE_VERSION) {
+        return Denial::new(
+            DenialKind::NotWarrant,
+            "the token is signed by a trusted key but its authority block has no `warrant_profile(1)` fact",
+        );
+    }
+    Denial::new(
+        DenialKind::CheckFailed,
+        format!("the token was refused: {}", lower(&e.to_string())),
+    )
+}
