@@ -47,6 +47,9 @@ mod request;
 mod revocation;
 mod verifier;
 
+#[cfg(test)]
+mod differential_tests;
+
 pub use config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES};
 pub use decision::{Claims, Decision, Denial, DenialKind, Signer};
 pub use request::Request;

@@ -29,6 +29,8 @@ struct Config {
     max_token_bytes: usize,
     max_staleness: Option<Duration>,
     cache_capacity: usize,
+    /// Tests set this to compare native evaluation with Biscuit's.
+    datalog_only: bool,
 }
 
 /// A source's current copy and when it was last refreshed (`None`: loaded once, never stale).
@@ -88,6 +90,7 @@ impl Verifier {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             max_staleness: None,
             cache_capacity: DEFAULT_CACHE_CAPACITY,
+            datalog_only: false,
         };
         Self::from_parts(config, trusted, RevocationSet::new())
     }
@@ -121,6 +124,22 @@ impl Verifier {
         let trusted = read(&self.inner.keys).value.trusted.clone();
         let revocations = (*read(&self.inner.revocations).value).clone();
         Self::from_parts(config, trusted, revocations)
+    }
+
+    /// A copy that evaluates every token with Biscuit's Datalog (for differential tests).
+    #[cfg(test)]
+    pub(crate) fn datalog_only(self) -> Self {
+        self.reconfigure(|c| c.datalog_only = true)
+    }
+
+    /// Whether `bytes` are in the verified-token cache under the current keys.
+    #[cfg(test)]
+    pub(crate) fn is_lifted(&self, bytes: &[u8]) -> bool {
+        let keys = Arc::clone(&read(&self.inner.keys).value);
+        self.inner
+            .cache
+            .get_or_verify(bytes, keys.version, &keys.trusted)
+            .is_ok_and(|(v, _)| v.lifted.is_some())
     }
 
     /// The audience this API answers to: a token that names audiences must name this one.
@@ -271,8 +290,8 @@ impl Verifier {
         }
         let req = self.effective_request(request);
         match &verified.lifted {
-            Some(lifted) => native(&verified, lifted, &req)?,
-            None => self.datalog(&verified, &req)?,
+            Some(lifted) if !config.datalog_only => native(&verified, lifted, &req)?,
+            _ => self.datalog(&verified, &req)?,
         }
         Ok(verified.claims.clone())
     }
