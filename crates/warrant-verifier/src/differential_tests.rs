@@ -119,15 +119,16 @@ fn grant(authority: bool) -> impl Strategy<Value = Grant> {
         })
 }
 
-fn request() -> impl Strategy<
-    Value = (
-        String,
-        String,
-        u64,
-        Option<&'static str>,
-        Vec<(&'static str, J)>,
-    ),
-> {
+/// resource, action, unix time, audience, attributes
+type Req = (
+    String,
+    String,
+    u64,
+    Option<&'static str>,
+    Vec<(&'static str, J)>,
+);
+
+fn request() -> impl Strategy<Value = Req> {
     let resource = prop::sample::select(vec!["a", "a/b", "a/b/c", "b/a", "c/c/c/c", "a/x"]);
     let action = prop::sample::select(vec!["read", "write", "delete"]);
     (
