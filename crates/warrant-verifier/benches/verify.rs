@@ -1,0 +1,193 @@
+//! The hot path, side by side in one run: `cargo bench -p warrant-verifier --bench verify`.
+//!
+//! All five measure the same request against the same token: an authority block with the
+//! design's grant (3 allow rules, 1 deny rule) and 2 attenuation blocks. Ratios from one
+//! run hold on a noisy machine; absolute times do not. Results: docs/performance.md.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use ed25519_dalek::Signer as _;
+use warrant_core::grant::Grant;
+use warrant_core::keys::{KeyId, KeySet, SigningKey};
+use warrant_core::time::Timestamp;
+use warrant_core::token::{attenuate, decode_base64, decode_unverified, encode, mint, MintRequest};
+use warrant_verifier::{Request, Verifier};
+
+const GRANT: &str = r#"{
+  "audience": ["support-api"],
+  "ttl": "10m",
+  "allow": [
+    { "resources": ["tickets/123/customer_name", "tickets/123/email_address"], "actions": ["read"],
+      "when": [ { "attr": "ticket.status", "eq": "open" } ] },
+    { "resources": ["orders/*/order_status"], "actions": ["update"],
+      "when": [ { "attr": "order.placed_at", "within": "24h" },
+                { "attr": "shipping_address.verified", "eq": true } ] },
+    { "resources": ["orders/*"], "actions": ["refund"],
+      "when": [ { "attr": "amount", "lt": 5000 }, { "attr": "reason", "present": true } ] }
+  ],
+  "deny": [ { "resources": ["customers/*/payment_card", "accounts/*/password"], "actions": ["*"] } ]
+}"#;
+
+struct Fixture {
+    text: String,
+    bytes: Vec<u8>,
+    keys: KeySet,
+    root: biscuit_auth::PublicKey,
+    request: Request,
+    core_request: warrant_core::request::Request,
+    jwt: String,
+    jwt_key: jsonwebtoken::DecodingKey,
+    signatures: Vec<(
+        ed25519_dalek::VerifyingKey,
+        Vec<u8>,
+        ed25519_dalek::Signature,
+    )>,
+}
+
+fn fixture() -> Fixture {
+    let mut rng = rand_core::OsRng;
+    let key = SigningKey::generate(&mut rng, Some(KeyId(1)));
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    let grant = Grant::from_json_str(GRANT).expect("grant");
+    let mut req = MintRequest::offline(grant.clone());
+    req.human = Some("alice".into());
+    let minted = mint(&key, req, now, &mut rng).expect("mint");
+    let mut token = decode_unverified(&minted.token.to_base64().expect("b64")).expect("decode");
+    for narrower in [
+        r#"{"ttl": "5m", "allow": [{"resources": ["tickets/123/*", "orders/*"], "actions": ["read", "refund"]}]}"#,
+        r#"{"ttl": "2m", "allow": [{"resources": ["tickets/123/email_address"], "actions": ["read"]}]}"#,
+    ] {
+        let g = Grant::from_json_str(narrower).expect("narrower");
+        token = attenuate(&token, g, now, &mut rng).expect("attenuate");
+    }
+    let text = encode(&token);
+    let bytes = decode_base64(&text).expect("bytes");
+    let request = Request::new("tickets/123/email_address", "read", now)
+        .with_attr("ticket.status", "open")
+        .with_audience("support-api");
+    let mut core_request =
+        warrant_core::request::Request::new("tickets/123/email_address", "read", now);
+    core_request.audience = Some("support-api".into());
+    core_request.attrs.insert(
+        "ticket.status".into(),
+        warrant_core::value::Value::from("open"),
+    );
+
+    // The JWT users would pick instead: EdDSA, standard claims and the same grant.
+    let jwt_signing = ed25519_dalek::SigningKey::generate(&mut rng);
+    let der = jwt_signing.to_pkcs8_der().expect("der");
+    let claims = serde_json::json!({
+        "iss": "https://issuer.example", "sub": "alice", "aud": "support-api",
+        "iat": now.unix(), "exp": now.unix() + 600, "jti": minted.token_id,
+        "grant": serde_json::from_str::<serde_json::Value>(GRANT).expect("json"),
+    });
+    let jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
+    )
+    .expect("jwt");
+    let jwt_key = jsonwebtoken::DecodingKey::from_ed_der(jwt_signing.verifying_key().as_bytes());
+
+    // The floor: one Ed25519 verification per signature the token carries.
+    let n = token.block_count();
+    let signatures = (0..n)
+        .map(|i| {
+            let k = ed25519_dalek::SigningKey::generate(&mut rng);
+            let msg = format!("block {i} payload").into_bytes();
+            let sig = k.sign(&msg);
+            (k.verifying_key(), msg, sig)
+        })
+        .collect();
+    eprintln!(
+        "token: {} blocks, {} bytes, {} base64 characters; JWT with the same grant: {} characters",
+        n,
+        bytes.len(),
+        text.len(),
+        jwt.len()
+    );
+    Fixture {
+        text,
+        bytes,
+        keys: KeySet::single(KeyId(1), key.public()),
+        root: key.public().to_biscuit().expect("root"),
+        request,
+        core_request,
+        jwt,
+        jwt_key,
+        signatures,
+    }
+}
+
+fn jwt_validation() -> jsonwebtoken::Validation {
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    v.set_audience(&["support-api"]);
+    v.set_issuer(&["https://issuer.example"]);
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let f = fixture();
+    let verifier = Verifier::new(f.keys.clone());
+    assert!(
+        verifier.verify(&f.text, &f.request).is_allowed(),
+        "the fixture request is allowed"
+    );
+    let validation = jwt_validation();
+    let limits = AuthorizerLimits {
+        max_facts: 1000,
+        max_iterations: 100,
+        max_time: Duration::from_millis(100),
+    };
+
+    let mut g = c.benchmark_group("verify");
+    g.bench_function("1 floor: ed25519 verify_strict x signatures", |b| {
+        b.iter(|| {
+            for (k, msg, sig) in &f.signatures {
+                k.verify_strict(black_box(msg), black_box(sig))
+                    .expect("valid");
+            }
+        })
+    });
+    g.bench_function("2 bare biscuit-auth", |b| {
+        b.iter(|| {
+            let token = Biscuit::from(black_box(&f.bytes), f.root).expect("token");
+            let (src, params) = f.core_request.datalog();
+            let mut authorizer = AuthorizerBuilder::new()
+                .set_limits(limits.clone())
+                .code_with_params(&src, params, Default::default())
+                .and_then(|a| a.policy("allow if warrant_profile(1)"))
+                .and_then(|a| a.build(&token))
+                .expect("authorizer");
+            authorizer.authorize().expect("allowed");
+        })
+    });
+    g.bench_function("3 warrant cold (first sight)", |b| {
+        b.iter_batched(
+            || Verifier::new(f.keys.clone()),
+            |fresh| assert!(fresh.verify(black_box(&f.text), &f.request).is_allowed()),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("4 warrant warm (cache hit)", |b| {
+        b.iter(|| assert!(verifier.verify(black_box(&f.text), &f.request).is_allowed()))
+    });
+    g.bench_function("5 JWT EdDSA decode+verify (jsonwebtoken)", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Value>(black_box(&f.jwt), &f.jwt_key, &validation)
+                .expect("jwt")
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(60).measurement_time(Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(benches);
