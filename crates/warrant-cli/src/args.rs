@@ -171,6 +171,9 @@ pub struct VerifyArgs {
     /// The request time (RFC 3339; default now).
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
+    /// A revocation list (JSON, the feed format of docs/verifier.md): revoked tokens deny.
+    #[arg(long, value_name = "FILE")]
+    pub revocations: Option<PathBuf>,
     /// Print the decision as JSON.
     #[arg(long)]
     pub json: bool,

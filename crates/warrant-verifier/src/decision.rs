@@ -107,6 +107,7 @@ impl DenialKind {
                 | Self::Expired
                 | Self::NotYetValid
                 | Self::Revoked
+                | Self::Audience
                 | Self::NotWarrant
                 | Self::BearerRefused
                 | Self::Stale

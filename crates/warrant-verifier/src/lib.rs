@@ -43,6 +43,8 @@ mod cache;
 mod config;
 mod decision;
 mod explain;
+#[cfg(feature = "axum")]
+pub mod http;
 mod request;
 mod revocation;
 mod verifier;
