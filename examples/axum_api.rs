@@ -77,8 +77,9 @@ pub fn app(verifier: Verifier) -> Router {
         .route("/tickets/{id}/email", get(email))
         .route("/orders/{id}/refund", post(refund))
         .layer(
-            WarrantLayer::new(verifier, map)
-                .with_resource_metadata(format!("http://127.0.0.1:3000{PROTECTED_RESOURCE_METADATA_PATH}")),
+            WarrantLayer::new(verifier, map).with_resource_metadata(format!(
+                "http://127.0.0.1:3000{PROTECTED_RESOURCE_METADATA_PATH}"
+            )),
         );
     let metadata = ProtectedResourceMetadata::new("http://127.0.0.1:3000", "offline");
     guarded.merge(protected_resource_metadata(metadata))
@@ -87,7 +88,9 @@ pub fn app(verifier: Verifier) -> Router {
 #[tokio::main]
 #[allow(dead_code)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "demo/keys.json".to_owned());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "demo/keys.json".to_owned());
     let keys = KeySet::from_json(&std::fs::read_to_string(&path)?)?;
     let verifier = Verifier::new(keys).with_audience("support-api");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;

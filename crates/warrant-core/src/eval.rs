@@ -252,9 +252,29 @@ pub struct Describe<'a> {
     pub request: &'a Request,
 }
 
+/// A request value shown in a one-line message: control characters escaped, so a value
+/// cannot break the line or forge another.
+#[derive(Debug)]
+pub struct Shown<'a>(pub &'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Describe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let req = self.request;
+        let resource = Shown(&req.resource);
+        let action = Shown(&req.action);
         match self.failure {
             Failure::Expired(t) => {
                 write!(f, "the token expired at {t} (request time {})", req.time)
@@ -271,7 +291,7 @@ impl fmt::Display for Describe<'_> {
                     .collect::<Vec<_>>()
                     .join(", ");
                 match found {
-                    Some(a) => write!(f, "the token is for audience {list}, not `{a}`"),
+                    Some(a) => write!(f, "the token is for audience {list}, not `{}`", Shown(a)),
                     None => write!(
                         f,
                         "the token is for audience {list} and the request names no audience"
@@ -294,22 +314,18 @@ impl fmt::Display for Describe<'_> {
                 write!(
                     f,
                     "deny[{i}] forbids `{}` on `{}` (matches {pats})",
-                    req.action, req.resource
+                    action, resource
                 )
             }
             Failure::NoAllowRule { closest: None } => write!(
                 f,
                 "no allow rule covers action `{}` on `{}`",
-                req.action, req.resource
+                action, resource
             ),
             Failure::NoAllowRule {
                 closest: Some((i, miss)),
             } => {
-                write!(
-                    f,
-                    "allow[{i}] covers `{}` on `{}` but ",
-                    req.action, req.resource
-                )?;
+                write!(f, "allow[{i}] covers `{}` on `{}` but ", action, resource)?;
                 let rule = self.grant.allow.get(*i);
                 match miss {
                     RuleMiss::NotCovered => write!(f, "does not match"),

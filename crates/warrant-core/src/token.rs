@@ -291,8 +291,13 @@ pub enum DecodeError {
     #[error("the token is empty")]
     Empty,
     /// Too large.
-    #[error("the token is {0} bytes, more than the {MAX_TOKEN_BYTES} allowed")]
-    TooLarge(usize),
+    #[error("the token is {size} bytes, more than the {limit} allowed")]
+    TooLarge {
+        /// The token's size (bytes after decoding, estimated before).
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Not base64.
     #[error("the token is not URL-safe base64")]
     Base64,
@@ -302,16 +307,24 @@ pub enum DecodeError {
 }
 
 /// Decodes token text (URL-safe base64, padded or not, surrounding whitespace ignored) to
-/// bytes, refusing oversized input before decoding it.
+/// bytes, refusing input over [`MAX_TOKEN_BYTES`] before decoding it.
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
+    decode_base64_limited(text, MAX_TOKEN_BYTES)
+}
+
+/// [`decode_base64`] with another size limit (bytes after decoding).
+pub fn decode_base64_limited(text: &str, limit: usize) -> Result<Vec<u8>, DecodeError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(DecodeError::Empty);
     }
     // 4 base64 characters carry 3 bytes: refuse before allocating.
     let approx = t.len() / 4 * 3;
-    if approx > MAX_TOKEN_BYTES + 3 {
-        return Err(DecodeError::TooLarge(approx));
+    if approx > limit.saturating_add(3) {
+        return Err(DecodeError::TooLarge {
+            size: approx,
+            limit,
+        });
     }
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::URL_SAFE,
@@ -319,8 +332,11 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
     let bytes = engine.decode(t).map_err(|_| DecodeError::Base64)?;
-    if bytes.len() > MAX_TOKEN_BYTES {
-        return Err(DecodeError::TooLarge(bytes.len()));
+    if bytes.len() > limit {
+        return Err(DecodeError::TooLarge {
+            size: bytes.len(),
+            limit,
+        });
     }
     Ok(bytes)
 }
@@ -423,7 +439,10 @@ pub fn embedded_grant(source: &str) -> Option<Grant> {
 /// Decodes raw token bytes into a token whose signatures have not been checked.
 pub fn decode_unverified_bytes(bytes: &[u8]) -> Result<UnverifiedBiscuit, DecodeError> {
     if bytes.len() > MAX_TOKEN_BYTES {
-        return Err(DecodeError::TooLarge(bytes.len()));
+        return Err(DecodeError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_TOKEN_BYTES,
+        });
     }
     UnverifiedBiscuit::from(bytes)
         .map_err(|e| DecodeError::Format(crate::inspect::biscuit_error(&e)))

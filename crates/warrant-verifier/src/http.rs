@@ -125,7 +125,13 @@ struct Problem<'a> {
 /// A header value: quotes and control characters in the description are replaced.
 fn quoted(s: &str) -> String {
     s.chars()
-        .map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c })
+        .map(|c| {
+            if c == '"' || c == '\\' || c.is_control() {
+                '\''
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -172,7 +178,7 @@ impl WarrantLayer {
     }
 
     /// Verifies one request head: the claims, or the refusal to send.
-    fn admit(&self, parts: &Parts) -> Result<Claims, Response> {
+    fn admit(&self, parts: &Parts) -> Result<Claims, Box<Response>> {
         let token = match bearer_token(parts) {
             Ok(t) => t,
             Err(message) => {
@@ -182,7 +188,7 @@ impl WarrantLayer {
                     .headers
                     .contains_key(header::AUTHORIZATION)
                     .then_some("invalid_request");
-                return Err(self.refuse(StatusCode::UNAUTHORIZED, &d, error));
+                return Err(Box::new(self.refuse(StatusCode::UNAUTHORIZED, &d, error)));
             }
         };
         let Some(request) = self.layer_map(parts) else {
@@ -194,16 +200,24 @@ impl WarrantLayer {
                     parts.uri.path()
                 ),
             );
-            return Err(self.refuse(StatusCode::FORBIDDEN, &d, Some("insufficient_scope")));
+            return Err(Box::new(self.refuse(
+                StatusCode::FORBIDDEN,
+                &d,
+                Some("insufficient_scope"),
+            )));
         };
         match self.verifier.verify(token, &request) {
             Decision::Allowed(claims) => Ok(claims),
-            Decision::Denied(d) if d.kind.is_invalid_token() => {
-                Err(self.refuse(StatusCode::UNAUTHORIZED, &d, Some("invalid_token")))
-            }
-            Decision::Denied(d) => {
-                Err(self.refuse(StatusCode::FORBIDDEN, &d, Some("insufficient_scope")))
-            }
+            Decision::Denied(d) if d.kind.is_invalid_token() => Err(Box::new(self.refuse(
+                StatusCode::UNAUTHORIZED,
+                &d,
+                Some("invalid_token"),
+            ))),
+            Decision::Denied(d) => Err(Box::new(self.refuse(
+                StatusCode::FORBIDDEN,
+                &d,
+                Some("insufficient_scope"),
+            ))),
         }
     }
 
@@ -255,7 +269,7 @@ where
                 let mut ready = std::mem::replace(&mut self.inner, clone);
                 Box::pin(ready.call(HttpRequest::from_parts(parts, body)))
             }
-            Err(refusal) => Box::pin(async move { Ok(refusal) }),
+            Err(refusal) => Box::pin(async move { Ok(*refusal) }),
         }
     }
 }

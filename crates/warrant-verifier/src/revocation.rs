@@ -64,7 +64,7 @@ pub enum RevocationError {
     #[error("invalid revocation list: {0}")]
     Json(String),
     /// A revocation id that is not hex.
-    #[error("entries[{0}]: revocation id `{1}` is not hex")]
+    #[error("invalid revocation list: entries[{0}]: revocation id `{1}` is not hex")]
     BadId(usize, String),
 }
 

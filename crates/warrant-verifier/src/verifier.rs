@@ -11,7 +11,7 @@ use warrant_core::eval::evaluate;
 use warrant_core::keys::{KeySet, PublicKey};
 use warrant_core::lift::Lifted;
 use warrant_core::time::Span;
-use warrant_core::token::{decode_base64, DecodeError, PROFILE_VERSION};
+use warrant_core::token::{decode_base64_limited, DecodeError, PROFILE_VERSION};
 
 use crate::cache::{TokenCache, Trusted, VerifiedToken};
 use crate::config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES};
@@ -232,7 +232,7 @@ impl Verifier {
 
     /// Verifies base64 token text for `request`.
     pub fn verify(&self, token: &str, request: &Request) -> Decision {
-        let bytes = match decode_base64(token) {
+        let bytes = match decode_base64_limited(token, self.inner.config.max_token_bytes) {
             Ok(b) => b,
             Err(e) => return Decision::Denied(explain::decode_denial(&e)),
         };
@@ -268,9 +268,10 @@ impl Verifier {
     fn check(&self, bytes: &[u8], request: &Request) -> Result<Claims, Box<Denial>> {
         let config = &self.inner.config;
         if bytes.len() > config.max_token_bytes {
-            return Err(Box::new(explain::decode_denial(&DecodeError::TooLarge(
-                bytes.len(),
-            ))));
+            return Err(Box::new(explain::decode_denial(&DecodeError::TooLarge {
+                size: bytes.len(),
+                limit: config.max_token_bytes,
+            })));
         }
         let keys = {
             let copy = read(&self.inner.keys);
