@@ -93,7 +93,7 @@ fn refuses_to_overwrite_an_existing_public_out_file() {
     assert_eq!(std::fs::read_to_string(&public).unwrap(), "precious");
 }
 
-/// BUG (see the report): the refused command has already written `--out`, a private key
+/// Regression: the refused command has already written `--out`, a private key
 /// whose public key was never printed, and the same command run again now fails on it.
 #[test]
 fn a_refused_keygen_leaves_no_private_key_behind() {

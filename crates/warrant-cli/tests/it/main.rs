@@ -15,5 +15,6 @@ mod inspect;
 mod keygen;
 mod mint;
 mod readme;
+mod revocation;
 mod samples;
 mod verify;

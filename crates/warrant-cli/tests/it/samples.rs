@@ -141,7 +141,7 @@ fn every_sample_inspects_with_the_root_key() {
     }
 }
 
-/// BUG (see the report): for third-party blocks with their own public-key table
+/// Regression: for third-party blocks with their own public-key table
 /// (test026_public_keys_interning), `inspect` prints the `trusting` keys swapped, because
 /// it prints blocks through `UnverifiedBiscuit::print_block_source`.
 #[test]

@@ -1,0 +1,145 @@
+//! The native evaluator (`eval::evaluate`) against Biscuit running the compiled block:
+//! for random grants and requests, the failing checks must be the same, role for role.
+
+use proptest::prelude::*;
+use rand_core::OsRng;
+use serde_json::Value as J;
+use warrant_core::compile::{compile, render, CheckRole, CompileContext};
+use warrant_core::eval::{evaluate, Failure, HumanFacts};
+use warrant_core::grant::Grant;
+use warrant_core::request::Request;
+use warrant_core::token::{
+    mint, resolve_lifetime, AuthorityFacts, MintRequest, Verification, DEFAULT_TTL, UNVERIFIED,
+};
+use warrant_core::value::{AttrName, Value};
+
+use crate::common::{failed_authority_checks, key, NOW};
+use crate::gen;
+
+fn run_case(
+    gj: &J,
+    verification: Option<Verification>,
+    human_attrs: &std::collections::BTreeMap<AttrName, Value>,
+    requests: &[Request],
+) -> Result<usize, TestCaseError> {
+    let g = Grant::from_json(gj)
+        .map_err(|e| TestCaseError::fail(format!("generated grant refused: {e}")))?;
+    let minted = mint(
+        key(),
+        MintRequest {
+            verification,
+            human_attrs: human_attrs.clone(),
+            ..MintRequest::offline(g.clone())
+        },
+        NOW,
+        &mut OsRng,
+    )
+    .map_err(|e| TestCaseError::fail(format!("mint failed: {e}")))?;
+    let token = minted.token;
+
+    // The grant as the authority block holds it: the lifetime resolved as mint does.
+    let mut resolved = g;
+    resolve_lifetime(&mut resolved, NOW, Some(DEFAULT_TTL)).unwrap();
+    let verified_at = verification.map_or(NOW, |v| v.at);
+    let ctx = CompileContext {
+        human_verified_at: Some(verified_at),
+    };
+    let (_, roles) = compile(&resolved, ctx).unwrap();
+    // The printed form the verifier recognises a profile block by is what Biscuit prints.
+    let (printed, rendered_roles) = render(&resolved, ctx).unwrap();
+    let source = token.print_block_source(0).unwrap();
+    prop_assert!(source.ends_with(&printed), "{}\n---\n{}", source, printed);
+    prop_assert_eq!(&rendered_roles, &roles);
+    let human = HumanFacts {
+        method: verification.map_or(UNVERIFIED.to_owned(), |v| v.method.as_str().to_owned()),
+        verified_at,
+        attrs: human_attrs
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+            .collect(),
+    };
+    // The token's own authority facts say the same.
+    let facts = AuthorityFacts::read(&source);
+    prop_assert_eq!(
+        facts.verification.clone(),
+        Some((human.method.clone(), verified_at))
+    );
+    prop_assert_eq!(&facts.human_attrs, &human.attrs);
+    prop_assert_eq!(Some(minted.expires_at), resolved.expires_at);
+
+    let mut allowed = 0;
+    for req in requests {
+        let native: Vec<CheckRole> = evaluate(&resolved, Some(&human), req)
+            .iter()
+            .map(Failure::role)
+            .collect();
+        let biscuit: Vec<CheckRole> = failed_authority_checks(&token, req)
+            .into_iter()
+            .map(|i| roles[i].clone())
+            .collect();
+        prop_assert_eq!(
+            &biscuit,
+            &native,
+            "grant {} request {:?} human {:?}",
+            gj,
+            req,
+            human
+        );
+        allowed += usize::from(native.is_empty());
+    }
+    Ok(allowed)
+}
+
+/// Random requests plus requests aimed at the grant's own rules.
+fn with_near(gj: &J, mut random: Vec<Request>, seeds: &[u64]) -> Vec<Request> {
+    let g = Grant::from_json(gj).unwrap();
+    random.extend(seeds.iter().map(|s| gen::near_request(&g, *s)));
+    random
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn native_evaluation_matches_biscuit(
+        gj in gen::grant(true),
+        verification in gen::verification(),
+        human_attrs in gen::human_attrs(),
+        random in proptest::collection::vec(gen::request(), 4),
+        seeds in proptest::collection::vec(any::<u64>(), 6),
+    ) {
+        run_case(&gj, verification, &human_attrs, &with_near(&gj, random, &seeds))?;
+    }
+}
+
+/// The property above is only worth something if both outcomes occur often.
+#[test]
+fn differential_cases_cover_both_outcomes() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = (
+        gen::grant(true),
+        gen::verification(),
+        gen::human_attrs(),
+        proptest::collection::vec(gen::request(), 4),
+        proptest::collection::vec(any::<u64>(), 6),
+    );
+    let mut allowed = 0;
+    let mut total = 0;
+    for _ in 0..40 {
+        let (gj, v, h, random, seeds) = strategy.new_tree(&mut runner).unwrap().current();
+        let reqs = with_near(&gj, random, &seeds);
+        allowed += run_case(&gj, v, &h, &reqs).unwrap();
+        total += reqs.len();
+    }
+    assert!(
+        allowed * 10 >= total,
+        "only {allowed} of {total} random requests were allowed"
+    );
+    assert!(allowed < total, "every random request was allowed");
+}

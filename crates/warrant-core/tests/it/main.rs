@@ -1,0 +1,10 @@
+//! Semantic tests of warrant-core: the compiled Datalog, run by Biscuit itself, against
+//! the grant format's documented meaning and against the native evaluator.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod differential;
+mod gen;
+mod operators;
+mod patterns;
+mod roundtrip;

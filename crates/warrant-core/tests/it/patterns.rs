@@ -1,0 +1,264 @@
+//! Resource patterns through real Biscuit: exact, `*` segments, subtrees, the bare
+//! wildcard, and regular-expression metacharacters taken literally.
+
+use serde_json::json;
+use warrant_core::pattern::ResourcePattern;
+
+use crate::common::{allowed, mint_json, request};
+
+/// Mints `allow [pattern] read` and checks each (resource, allowed?) through Biscuit and
+/// against `ResourcePattern::matches`.
+fn check(pattern: &str, cases: &[(&str, bool)]) {
+    let token = mint_json(&json!({"allow": [{"resources": [pattern], "actions": ["read"]}]}));
+    let parsed: ResourcePattern = pattern.parse().unwrap();
+    for (resource, want) in cases {
+        assert_eq!(
+            allowed(&token, &request(resource, "read", &[])),
+            *want,
+            "Biscuit: `{pattern}` on {resource:?}"
+        );
+        assert_eq!(
+            parsed.matches(resource),
+            *want,
+            "matches: `{pattern}` on {resource:?}"
+        );
+    }
+}
+
+/// Resources that probe segment boundaries; every pattern is also checked against all of
+/// them for agreement between Biscuit and `ResourcePattern::matches`.
+const PROBES: &[&str] = &[
+    "",
+    "/",
+    "//",
+    "a",
+    "a/",
+    "/a",
+    "a//b",
+    "a/b",
+    "a/b/",
+    "a/b/c",
+    "a/b/c/d",
+    "ab",
+    "a/bc",
+    "a.b+c",
+    "aXb+c",
+    "a.b+c/1/x(y)",
+    "a.b+c/1/xy",
+    "x(y)",
+    "xy",
+    "[z]",
+    "z",
+    "[z]/1",
+    "é/ü",
+    "a/\n",
+    "a/b\nc/d",
+    "tickets/123/email_address",
+    "orders/42",
+    "orders/",
+];
+
+fn agree(pattern: &str) {
+    let token = mint_json(&json!({"allow": [{"resources": [pattern], "actions": ["read"]}]}));
+    let parsed: ResourcePattern = pattern.parse().unwrap();
+    for resource in PROBES {
+        assert_eq!(
+            allowed(&token, &request(resource, "read", &[])),
+            parsed.matches(resource),
+            "`{pattern}` on {resource:?}: Biscuit and matches() disagree"
+        );
+    }
+}
+
+#[test]
+fn exact() {
+    check(
+        "tickets/123/email_address",
+        &[
+            ("tickets/123/email_address", true),
+            ("tickets/123/email", false),
+            ("tickets/123/email_address/x", false),
+            ("tickets/1234/email_address", false),
+            ("tickets/123", false),
+            ("Tickets/123/email_address", false),
+            ("tickets/123/email_address/", false),
+            ("", false),
+        ],
+    );
+    check(
+        "a",
+        &[("a", true), ("a/b", false), ("b", false), ("", false)],
+    );
+}
+
+#[test]
+fn one_segment_wildcard() {
+    check(
+        "orders/*/order_status",
+        &[
+            ("orders/42/order_status", true),
+            ("orders/a.b/order_status", true),
+            ("orders/é/order_status", true),
+            ("orders//order_status", false),
+            ("orders/42/43/order_status", false),
+            ("orders/42/order_status/x", false),
+            ("orders/42/order_statusx", false),
+            ("xorders/42/order_status", false),
+            ("orders/order_status", false),
+        ],
+    );
+    check(
+        "*/b",
+        &[
+            ("a/b", true),
+            ("b", false),
+            ("/b", false),
+            ("a/c/b", false),
+            ("a/b/c", false),
+        ],
+    );
+    check(
+        "a/*/*/d",
+        &[("a/b/c/d", true), ("a/b/d", false), ("a/b//d", false)],
+    );
+}
+
+#[test]
+fn subtrees() {
+    for pattern in ["orders/*", "orders/**"] {
+        check(
+            pattern,
+            &[
+                ("orders/42", true),
+                ("orders/42/items", true),
+                ("orders/42/items/7", true),
+                ("orders", false),
+                ("orders/", false),
+                ("ordersx/1", false),
+                ("x/orders/1", false),
+                ("", false),
+            ],
+        );
+    }
+    check(
+        "customers/*/**",
+        &[
+            ("customers/7/payment_card", true),
+            ("customers/7/a/b", true),
+            ("customers/7", false),
+            ("customers/7/", false),
+            ("customers//x", false),
+        ],
+    );
+    check(
+        "a/b/**",
+        &[
+            ("a/b/c", true),
+            ("a/b", false),
+            ("a/bc", false),
+            ("a/bc/d", false),
+        ],
+    );
+}
+
+#[test]
+fn bare_wildcards_match_every_non_empty_resource() {
+    for pattern in ["*", "**"] {
+        check(
+            pattern,
+            &[
+                ("anything/at/all", true),
+                ("x", true),
+                ("/", true),
+                ("", false),
+            ],
+        );
+    }
+}
+
+#[test]
+fn regex_metacharacters_are_literal() {
+    // With a `*` segment the pattern becomes a regular expression: the literal segments
+    // must be escaped.
+    check(
+        "a.b+c/*/x(y)",
+        &[
+            ("a.b+c/1/x(y)", true),
+            ("aXb+c/1/x(y)", false),
+            ("a.bbc/1/x(y)", false),
+            ("abbc/1/x(y)", false),
+            ("a.b+c/1/xy", false),
+            ("a.b+c/1/x(yy)", false),
+        ],
+    );
+    check("[z]/*", &[("[z]/1", true), ("z/1", false), ("[z]", false)]);
+    check("*/[z]", &[("1/[z]", true), ("1/z", false)]);
+    check("a|b/*", &[("a|b/1", true), ("a/1", false), ("b/1", false)]);
+    check("^a$/*/x", &[("^a$/1/x", true), ("a/1/x", false)]);
+    check(r"a\d/*/x", &[(r"a\d/1/x", true), ("a5/1/x", false)]);
+    check(
+        "(?i)x/*/y",
+        &[("(?i)x/1/y", true), ("X/1/Y", false), ("x/1/y", false)],
+    );
+    check("a{2}/*/b", &[("a{2}/1/b", true), ("aa/1/b", false)]);
+    check(
+        "a?/*/.",
+        &[("a?/1/.", true), ("/1/x", false), ("a/1/x", false)],
+    );
+    // Without a `*` segment the test is string equality or a prefix: still literal.
+    check(
+        "a.b+c",
+        &[("a.b+c", true), ("aXb+c", false), ("abbc", false)],
+    );
+    check(
+        "x(y)/**",
+        &[("x(y)/1", true), ("xy/1", false), ("x(y)", false)],
+    );
+    check("[z]", &[("[z]", true), ("z", false)]);
+}
+
+#[test]
+fn biscuit_agrees_with_matches_on_probes() {
+    for pattern in [
+        "a",
+        "a/b",
+        "a/*",
+        "a/**",
+        "*",
+        "**",
+        "*/b",
+        "*/*",
+        "*/**",
+        "a/*/c",
+        "a/*/**",
+        "a.b+c",
+        "a.b+c/*/x(y)",
+        "[z]/*",
+        "é/*",
+        "*/ü",
+    ] {
+        agree(pattern);
+    }
+}
+
+#[test]
+fn several_patterns_in_one_rule_are_alternatives() {
+    check("tickets/1", &[("tickets/1", true), ("tickets/2", false)]);
+    let token = mint_json(
+        &json!({"allow": [{"resources": ["tickets/1", "orders/*/x", "files/**"], "actions": ["read"]}]}),
+    );
+    for (resource, want) in [
+        ("tickets/1", true),
+        ("orders/9/x", true),
+        ("files/a/b", true),
+        ("tickets/2", false),
+        ("orders/9/y", false),
+        ("files", false),
+    ] {
+        assert_eq!(
+            allowed(&token, &request(resource, "read", &[])),
+            want,
+            "{resource}"
+        );
+    }
+}

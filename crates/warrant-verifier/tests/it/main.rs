@@ -1,0 +1,11 @@
+//! Semantic tests of warrant-verifier: attenuation never widens, deny always wins, facts of
+//! later blocks are never trusted, and every error path is a clear, explained denial.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod attenuation;
+mod common;
+mod errors;
+mod explain;
+#[cfg(feature = "axum")]
+mod http;
+mod scoping;
