@@ -45,6 +45,8 @@ mod decision;
 mod explain;
 #[cfg(feature = "axum")]
 pub mod http;
+#[cfg(feature = "refresh")]
+pub mod refresh;
 mod request;
 mod revocation;
 mod verifier;

@@ -46,13 +46,26 @@ struct KeyState {
     version: u64,
 }
 
-#[derive(Debug)]
+/// Called when a token names a key id the key set lacks (a key-set refresher listens).
+type UnknownKeyHook = Arc<dyn Fn() + Send + Sync>;
+
 struct Inner {
     config: Config,
     keys: RwLock<Copy<KeyState>>,
     revocations: RwLock<Copy<RevocationSet>>,
     versions: AtomicU64,
     cache: TokenCache,
+    on_unknown_key: RwLock<Option<UnknownKeyHook>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("config", &self.config)
+            .field("keys", &self.keys)
+            .field("revocations", &read(&self.revocations).value.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Verifies tokens offline. Build once, clone freely (an `Arc` inside), share across
@@ -113,6 +126,7 @@ impl Verifier {
                 }),
                 versions: AtomicU64::new(1),
                 cache,
+                on_unknown_key: RwLock::new(None),
             }),
         }
     }
@@ -205,6 +219,18 @@ impl Verifier {
         self.inner.cache.clear();
     }
 
+    /// Registers the function called when a token names an unknown key id.
+    #[cfg_attr(not(feature = "refresh"), allow(dead_code))]
+    pub(crate) fn on_unknown_key(&self, hook: UnknownKeyHook) {
+        *write(&self.inner.on_unknown_key) = Some(hook);
+    }
+
+    /// Records that the key set was confirmed unchanged by a refresh.
+    #[cfg_attr(not(feature = "refresh"), allow(dead_code))]
+    pub(crate) fn keys_confirmed(&self, at: Instant) {
+        write(&self.inner.keys).refreshed = Some(at);
+    }
+
     /// The key set currently trusted (`None` when built from a single public key).
     pub fn keys(&self) -> Option<KeySet> {
         match &read(&self.inner.keys).value.trusted {
@@ -281,7 +307,14 @@ impl Verifier {
         let (verified, _) = self
             .inner
             .cache
-            .get_or_verify(bytes, keys.version, &keys.trusted)?;
+            .get_or_verify(bytes, keys.version, &keys.trusted)
+            .inspect_err(|d| {
+                if d.kind == DenialKind::UnknownKey {
+                    if let Some(hook) = read(&self.inner.on_unknown_key).as_ref() {
+                        hook();
+                    }
+                }
+            })?;
         self.check_revoked(&verified)?;
         if !config.allow_bearer && verified.authority.holder.is_none() {
             return Err(Box::new(Denial::new(

@@ -8,4 +8,6 @@ mod errors;
 mod explain;
 #[cfg(feature = "axum")]
 mod http;
+#[cfg(all(feature = "refresh", feature = "axum"))]
+mod refresh;
 mod scoping;
