@@ -51,8 +51,7 @@ pub fn signing_key(path: &Path) -> Result<SigningKey, CliError> {
 
 /// Reads a key set file.
 pub fn key_set(path: &Path) -> Result<KeySet, CliError> {
-    KeySet::from_json(&read_file(path)?)
-        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+    warrant_verifier::key_set_from_file(path).map_err(|e| CliError::usage(e.to_string()))
 }
 
 /// Parses `ed25519/<hex>`.

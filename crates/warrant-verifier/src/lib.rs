@@ -45,6 +45,7 @@ mod decision;
 mod explain;
 #[cfg(feature = "axum")]
 pub mod http;
+mod load;
 #[cfg(feature = "refresh")]
 pub mod refresh;
 mod request;
@@ -56,6 +57,7 @@ mod differential_tests;
 
 pub use config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES};
 pub use decision::{Claims, Decision, Denial, DenialKind, Signer};
+pub use load::{key_set_from_file, revocations_from_file, LoadError};
 pub use request::Request;
 pub use revocation::{
     RevocationEntry, RevocationError, RevocationFeed, RevocationKind, RevocationSet,

@@ -2,7 +2,7 @@
 
 use warrant_core::time::Timestamp;
 use warrant_core::value::Value;
-use warrant_verifier::{Decision, DenialKind, Request, RevocationSet, Verifier};
+use warrant_verifier::{Decision, DenialKind, Request, Verifier};
 
 use crate::args::VerifyArgs;
 use crate::error::{CliError, Outcome};
@@ -19,8 +19,8 @@ pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
         }
     };
     if let Some(path) = &a.revocations {
-        let set = RevocationSet::from_json(&io::read_file(path)?)
-            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+        let set = warrant_verifier::revocations_from_file(path)
+            .map_err(|e| CliError::usage(e.to_string()))?;
         verifier.set_revocations(set);
     }
     let at = match &a.at {
