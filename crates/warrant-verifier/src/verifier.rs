@@ -434,3 +434,129 @@ fn native(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warrant_core::grant::Grant;
+    use warrant_core::keys::{KeyId, SigningKey};
+    use warrant_core::time::Timestamp;
+    use warrant_core::token::{mint, MintRequest};
+
+    const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
+
+    fn minted(key: &SigningKey) -> Vec<u8> {
+        let g = Grant::from_json_str(r#"{"allow": [{"resources": ["r"], "actions": ["read"]}]}"#)
+            .unwrap();
+        mint(key, MintRequest::offline(g), NOW, &mut rand_core::OsRng)
+            .unwrap()
+            .token
+            .to_vec()
+            .unwrap()
+    }
+
+    fn req() -> Request {
+        Request::new("r", "read", NOW)
+    }
+
+    #[test]
+    fn a_verifier_is_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+        assert_send_sync::<Verifier>();
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public()));
+        let token = minted(&key);
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (v, token) = (v.clone(), token.clone());
+                std::thread::spawn(move || {
+                    (0..50).all(|_| v.verify_bytes(&token, &req()).is_allowed())
+                })
+            })
+            .collect();
+        assert!(handles.into_iter().all(|h| h.join().unwrap()));
+    }
+
+    #[test]
+    fn the_cache_never_serves_other_bytes() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public()));
+        let token = minted(&key);
+        assert!(v.verify_bytes(&token, &req()).is_allowed());
+        let keys = Arc::clone(&read(&v.inner.keys).value);
+        let (_, hit) = v
+            .inner
+            .cache
+            .get_or_verify(&token, keys.version, &keys.trusted)
+            .unwrap();
+        assert!(hit, "the same bytes are a hit");
+        // Every single-byte change misses the cache and is verified (and refused) anew.
+        for i in (0..token.len()).step_by(7) {
+            let mut t = token.clone();
+            t[i] ^= 0x01;
+            assert!(!v.verify_bytes(&t, &req()).is_allowed(), "byte {i}");
+            assert!(
+                v.inner
+                    .cache
+                    .get_or_verify(&t, keys.version, &keys.trusted)
+                    .is_err(),
+                "byte {i}: a refused token is never cached"
+            );
+        }
+    }
+
+    #[test]
+    fn changing_the_keys_empties_the_cache() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let other = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(2)));
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public()));
+        let token = minted(&key);
+        assert!(v.verify_bytes(&token, &req()).is_allowed());
+        v.set_keys(KeySet::single(KeyId(2), other.public()));
+        let d = v.verify_bytes(&token, &req());
+        assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::UnknownKey));
+        // Key id 1 now names another key: the cached verification must not count.
+        v.set_keys(KeySet::single(KeyId(1), other.public()));
+        let d = v.verify_bytes(&token, &req());
+        assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::BadSignature));
+    }
+
+    #[test]
+    fn a_cache_of_zero_still_verifies() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).with_cache_capacity(0);
+        let token = minted(&key);
+        assert!(v.verify_bytes(&token, &req()).is_allowed());
+        assert!(v.verify_bytes(&token, &req()).is_allowed());
+    }
+
+    #[test]
+    fn clock_skew_moves_the_request_time_back() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let g = Grant::from_json_str(
+            r#"{"ttl": "1m", "allow": [{"resources": ["r"], "actions": ["read"]}]}"#,
+        )
+        .unwrap();
+        let token = mint(&key, MintRequest::offline(g), NOW, &mut rand_core::OsRng)
+            .unwrap()
+            .token
+            .to_vec()
+            .unwrap();
+        let late = Request::new("r", "read", NOW.plus(Span::from_seconds(90)));
+        let strict = Verifier::new(KeySet::single(KeyId(1), key.public()));
+        assert_eq!(
+            strict.verify_bytes(&token, &late).denial().map(|d| d.kind),
+            Some(DenialKind::Expired)
+        );
+        let lenient = strict.clone().with_clock_skew(Duration::from_secs(30));
+        assert!(lenient.verify_bytes(&token, &late).is_allowed());
+    }
+
+    #[test]
+    fn bearer_tokens_can_be_refused() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(false);
+        let d = v.verify_bytes(&minted(&key), &req());
+        assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::BearerRefused));
+    }
+}

@@ -6,6 +6,7 @@ mod attenuation;
 mod common;
 mod errors;
 mod explain;
+mod fuzz_replay;
 #[cfg(feature = "axum")]
 mod http;
 #[cfg(all(feature = "refresh", feature = "axum"))]
