@@ -72,6 +72,26 @@ impl PublicKey {
             .map_err(|_| KeyError::PublicKey(self.to_string()))
     }
 
+    /// The key as an RFC 8037 OKP JWK member `x` (base64url, no padding).
+    pub fn jwk_x(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// The key as an RFC 8037 JWK: `{"kty":"OKP","crv":"Ed25519","x":"…"}`.
+    pub fn to_jwk(&self) -> serde_json::Value {
+        serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": self.jwk_x() })
+    }
+
+    /// The RFC 7638 JWK thumbprint (SHA-256, base64url without padding).
+    pub fn jwk_thumbprint(&self) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        // RFC 7638: the required members in lexicographic order, no whitespace.
+        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, self.jwk_x());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical))
+    }
+
     /// From a Biscuit key (Ed25519 only).
     pub fn from_biscuit(key: &biscuit_auth::PublicKey) -> Option<Self> {
         if key.algorithm_string() != "ed25519" {
@@ -201,6 +221,17 @@ impl SigningKey {
     pub fn key_pair(&self) -> &KeyPair {
         &self.pair
     }
+
+    /// Signs `data` with Ed25519 (for DPoP proofs).
+    pub fn sign(&self, data: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer as _;
+        let secret = self.pair.private().to_bytes();
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(&secret[..32.min(secret.len())]);
+        let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
+        bytes.fill(0);
+        key.sign(data).to_bytes()
+    }
 }
 
 /// One entry of a key set.
@@ -327,6 +358,36 @@ mod tests {
         assert!(format!("ed25519/{}", "zz".repeat(32))
             .parse::<PublicKey>()
             .is_err());
+    }
+
+    #[test]
+    fn jwk_thumbprints_follow_rfc_7638() {
+        // RFC 8037 appendix A.3: the thumbprint of its example Ed25519 key.
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        use base64::Engine as _;
+        let bytes: [u8; 32] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(x)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let key = PublicKey::from_bytes(bytes);
+        assert_eq!(key.jwk_x(), x);
+        assert_eq!(
+            key.jwk_thumbprint(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+        assert_eq!(key.to_jwk()["kty"], "OKP");
+    }
+
+    #[test]
+    fn signatures_verify_with_the_public_key() {
+        use ed25519_dalek::Verifier as _;
+        let key = SigningKey::generate(&mut OsRng, None);
+        let sig = key.sign(b"hello");
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.public().to_bytes()).unwrap();
+        assert!(vk
+            .verify(b"hello", &ed25519_dalek::Signature::from_bytes(&sig))
+            .is_ok());
     }
 
     #[test]

@@ -43,8 +43,10 @@
 //! ```
 
 pub mod compile;
+pub mod dpop;
 pub mod eval;
 pub mod grant;
+pub mod holder;
 pub mod inspect;
 pub mod keys;
 pub mod lift;

@@ -23,6 +23,8 @@ pub struct LiftedBlock {
     pub roles: Vec<CheckRole>,
     /// The text of each check, in block order, as Biscuit prints it (without `;`).
     pub checks: Vec<String>,
+    /// The holder a delegation block names (`holder(…)` before the grant).
+    pub holder: Option<String>,
 }
 
 /// A token whose every block is in the warrant profile.
@@ -99,7 +101,29 @@ fn lift_block(source: &str, prefix: &str, ctx: CompileContext) -> Option<LiftedB
         grant,
         roles,
         checks,
+        holder: None,
     })
+}
+
+/// A delegation block: `holder("ed25519/…");` then a compiled grant.
+fn lift_delegation(source: &str, ctx: CompileContext) -> Option<LiftedBlock> {
+    let (first, _) = source.split_once('\n')?;
+    let holders = crate::token::holder_facts(first);
+    let [named] = holders.as_slice() else {
+        return None;
+    };
+    let prefix = format!("{first}\n");
+    if prefix
+        != format!(
+            "holder({});\n",
+            print_term(&biscuit_auth::builder::Term::Str(named.clone()))
+        )
+    {
+        return None;
+    }
+    let mut block = lift_block(source, &prefix, ctx)?;
+    block.holder = Some(named.clone());
+    Some(block)
 }
 
 /// Just enough of Biscuit's protobuf to see each block's block-level `trusting` scopes,
@@ -170,7 +194,12 @@ pub fn lift(token: &Biscuit, bytes: &[u8]) -> Option<Lifted> {
     }
     for i in 1..count {
         let source = token.print_block_source(i).ok()?;
-        blocks.push(lift_block(&source, "", ctx)?);
+        let block = if source.starts_with("holder(") {
+            lift_delegation(&source, ctx)?
+        } else {
+            lift_block(&source, "", ctx)?
+        };
+        blocks.push(block);
     }
     Some(Lifted { authority, blocks })
 }
@@ -178,7 +207,7 @@ pub fn lift(token: &Biscuit, bytes: &[u8]) -> Option<Lifted> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{KeyId, SigningKey};
+    use crate::keys::{KeyId, PublicKey, SigningKey};
     use crate::time::Timestamp;
     use crate::token::{attenuate, decode_unverified, encode, mint, MintRequest};
     use crate::value::Value;
@@ -240,6 +269,72 @@ mod tests {
         .unwrap();
         let lifted = lift_text(&encode(&child), &key).expect("an attenuated token lifts");
         assert_eq!(lifted.blocks.len(), 2);
+    }
+
+    #[test]
+    fn delegated_tokens_lift_with_their_holders() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let agent = SigningKey::generate(&mut rand_core::OsRng, None);
+        let sub = SigningKey::generate(&mut rand_core::OsRng, None);
+        let mut req = MintRequest::offline(
+            Grant::from_json_str(r#"{"allow": [{"resources": ["a/*"], "actions": ["read"]}]}"#)
+                .unwrap(),
+        );
+        req.holder = Some(agent.public());
+        let text = mint(&key, req, NOW, &mut rand_core::OsRng)
+            .unwrap()
+            .token
+            .to_base64()
+            .unwrap();
+        let token = decode_unverified(&text).unwrap();
+        let narrower =
+            Grant::from_json_str(r#"{"allow": [{"resources": ["a/b"], "actions": ["read"]}]}"#)
+                .unwrap();
+        // Only the current holder can delegate.
+        let e = crate::token::delegate(
+            &token,
+            &sub,
+            sub.public(),
+            Grant::default(),
+            NOW,
+            &mut rand_core::OsRng,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, crate::token::DelegateError::NotHolder { .. }),
+            "{e}"
+        );
+        let child = crate::token::delegate(
+            &token,
+            &agent,
+            sub.public(),
+            narrower,
+            NOW,
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+        let lifted = lift_text(&encode(&child), &key).expect("a delegated token lifts");
+        assert_eq!(lifted.blocks[1].holder, Some(sub.public().to_string()));
+        assert_eq!(lifted.blocks[1].grant.allow.len(), 1);
+        // An empty narrowing is fine too: the block then only names the holder.
+        let bare = crate::token::delegate(
+            &token,
+            &agent,
+            sub.public(),
+            Grant::default(),
+            NOW,
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+        assert!(lift_text(&encode(&bare), &key).is_some());
+        let (verified_child, _) = verified(&encode(&child), &key);
+        assert_eq!(
+            verified_child
+                .block_external_key(1)
+                .unwrap()
+                .map(|k| PublicKey::from_biscuit(&k).unwrap()),
+            Some(agent.public())
+        );
     }
 
     #[test]

@@ -284,6 +284,127 @@ pub fn attenuate(
         })
 }
 
+/// Why a token could not be delegated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DelegateError {
+    /// The narrowing grant is invalid.
+    #[error("{0}")]
+    Grant(#[from] GrantError),
+    /// The token has no holder to delegate from.
+    #[error("the token is not bound to a holder: mint it with `--holder` to delegate it")]
+    Bearer,
+    /// The key given is not the token's current holder.
+    #[error("the key `{key}` is not the token's current holder `{holder}`")]
+    NotHolder {
+        /// The current holder.
+        holder: String,
+        /// The key given.
+        key: String,
+    },
+    /// The token's holder chain is already broken.
+    #[error("{0}")]
+    Chain(#[from] crate::holder::ChainError),
+    /// Biscuit refused the block.
+    #[error("could not append the delegation block: {0}")]
+    Biscuit(String),
+}
+
+impl From<CompileError> for DelegateError {
+    fn from(e: CompileError) -> Self {
+        match e {
+            CompileError::Grant(g) => Self::Grant(g),
+            CompileError::Biscuit(b) => Self::Biscuit(b),
+        }
+    }
+}
+
+/// Every `holder(…)` fact a block's printed Datalog states.
+pub fn holder_facts(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter(|l| l.trim_start().starts_with("holder("))
+        .filter_map(|l| Fact::try_from(l.trim().trim_end_matches(';')).ok())
+        .filter_map(|f| match f.predicate.terms.as_slice() {
+            [Term::Str(s)] if f.predicate.name == "holder" => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The holder chain links of a token (see [`crate::holder`]); `print` gives a block's
+/// Datalog and `external` its third-party key.
+pub fn holder_links(
+    count: usize,
+    print: impl Fn(usize) -> Option<String>,
+    external: impl Fn(usize) -> Option<PublicKey>,
+) -> Vec<crate::holder::Link> {
+    (0..count)
+        .map(|block| crate::holder::Link {
+            block,
+            signed_by: external(block),
+            names: print(block).map(|s| holder_facts(&s)).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Hands a holder-bound token on to `next`: appends a third-party block, signed by the
+/// current holder's `key`, that names `next` as the holder and narrows by `grant` (which
+/// may be empty). Offline; only the current holder can do it.
+pub fn delegate(
+    token: &UnverifiedBiscuit,
+    key: &SigningKey,
+    next: PublicKey,
+    mut grant: Grant,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<UnverifiedBiscuit, DelegateError> {
+    let externals = token.external_public_keys();
+    let links = holder_links(
+        token.block_count(),
+        |i| token.print_block_source(i).ok(),
+        |i| {
+            externals
+                .get(i)
+                .cloned()
+                .flatten()
+                .and_then(|k| PublicKey::from_biscuit(&k))
+        },
+    );
+    let chain = crate::holder::holder_chain(&links)?;
+    let current = chain.last().ok_or(DelegateError::Bearer)?;
+    if *current != key.public() {
+        return Err(DelegateError::NotHolder {
+            holder: current.to_string(),
+            key: key.public().to_string(),
+        });
+    }
+    resolve_lifetime(&mut grant, now, None)?;
+    let authority = token
+        .print_block_source(0)
+        .map(|s| AuthorityFacts::read(&s))
+        .unwrap_or_default();
+    let ctx = CompileContext {
+        human_verified_at: authority.verification.map(|(_, at)| at),
+    };
+    let (compiled, _) = compile(&grant, ctx)?;
+    let mut params = HashMap::new();
+    params.insert("next".to_owned(), Term::Str(next.to_string()));
+    let block = biscuit_auth::BlockBuilder::new()
+        .code_with_params("holder({next});", params, HashMap::new())
+        .map_err(|e| DelegateError::Biscuit(e.to_string()))?
+        .merge(compiled);
+    let biscuit_err = |e: biscuit_auth::error::Token| DelegateError::Biscuit(e.to_string());
+    let signed = token
+        .third_party_request()
+        .and_then(|r| r.create_block(&key.key_pair().private(), block))
+        .and_then(|b| b.serialize())
+        .map_err(biscuit_err)?;
+    let next_pair = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
+    token
+        .append_third_party_with_keypair(&signed, next_pair)
+        .map_err(biscuit_err)
+}
+
 /// Why token text could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {

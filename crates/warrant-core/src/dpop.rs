@@ -1,0 +1,515 @@
+//! DPoP proofs of possession (RFC 9449) with EdDSA: what an agent sends with every
+//! request, and the checks a verifier makes of it.
+//!
+//! A proof is a compact JWS: header `{"typ":"dpop+jwt","alg":"EdDSA","jwk":{…}}`, claims
+//! `htm` (the HTTP method), `htu` (the URL without query and fragment), `iat`, `jti` (a
+//! one-time id) and `ath` (base64url SHA-256 of the token), signed by the holder's key.
+//! Remembering `jti`s to refuse replays is the verifier's job (it keeps state); everything
+//! else is here, pure.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand_core::{CryptoRng, RngCore};
+use serde_json::{json, Value as J};
+use sha2::{Digest, Sha256};
+
+use crate::keys::{PublicKey, SigningKey};
+use crate::time::{Span, Timestamp};
+
+/// The `typ` of a DPoP proof.
+pub const DPOP_TYP: &str = "dpop+jwt";
+/// How far a proof's `iat` may be from the request time, either way, by default.
+pub const DEFAULT_PROOF_WINDOW: Span = Span::from_seconds(60);
+/// The largest proof accepted (bytes).
+pub const MAX_PROOF_BYTES: usize = 4096;
+
+/// Why a proof was refused: each variant is one attack or mistake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// Not a compact JWS with JSON header and claims.
+    #[error("the DPoP proof is malformed: {0}")]
+    Malformed(String),
+    /// `typ` is not `dpop+jwt`.
+    #[error("the DPoP proof's `typ` is `{0}`, expected `dpop+jwt`")]
+    Typ(String),
+    /// `alg` is not `EdDSA`.
+    #[error("the DPoP proof's `alg` is `{0}`, expected `EdDSA`")]
+    Alg(String),
+    /// The header has no usable Ed25519 `jwk`.
+    #[error("the DPoP proof's `jwk` is not an Ed25519 public key")]
+    Jwk,
+    /// The signature does not verify with the `jwk`.
+    #[error("the DPoP proof's signature does not verify with its `jwk`")]
+    Signature,
+    /// Signed by a key that is not the token's holder.
+    #[error("the DPoP proof is signed by `{found}`, but the token's holder is `{holder}`")]
+    NotHolder {
+        /// The token's current holder.
+        holder: String,
+        /// The proof's key.
+        found: String,
+    },
+    /// `htm` is another method.
+    #[error("the DPoP proof is for method `{found}`, the request is `{expected}`")]
+    Method {
+        /// The request's method.
+        expected: String,
+        /// The proof's.
+        found: String,
+    },
+    /// `htu` is another URL.
+    #[error("the DPoP proof is for `{found}`, the request is for `{expected}`")]
+    Url {
+        /// The request's URL, normalised.
+        expected: String,
+        /// The proof's, normalised.
+        found: String,
+    },
+    /// `iat` too far in the past.
+    #[error("the DPoP proof was made at {iat}, more than {window} before the request time {now}")]
+    TooOld {
+        /// The proof's `iat`.
+        iat: Timestamp,
+        /// The request time.
+        now: Timestamp,
+        /// The window.
+        window: Span,
+    },
+    /// `iat` too far in the future.
+    #[error("the DPoP proof claims to be made at {iat}, more than {window} after the request time {now}")]
+    FromTheFuture {
+        /// The proof's `iat`.
+        iat: Timestamp,
+        /// The request time.
+        now: Timestamp,
+        /// The window.
+        window: Span,
+    },
+    /// `ath` is the hash of another token.
+    #[error("the DPoP proof's `ath` does not match the token sent with it")]
+    Ath,
+    /// `jti` missing or unusable.
+    #[error("the DPoP proof's `jti` must be 1 to 256 characters")]
+    Jti,
+    /// A URL that cannot be used as `htu`.
+    #[error("`{0}` is not an http(s) URL")]
+    BadUrl(String),
+}
+
+/// The base64url SHA-256 of a token, as `ath` carries it.
+pub fn ath(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The URL as `htu` compares it (RFC 9449 section 4.3): no query or fragment, scheme and
+/// host in lowercase, no default port, dot segments resolved.
+pub fn normalize_htu(url: &str) -> Result<String, ProofError> {
+    let mut u = url::Url::parse(url.trim()).map_err(|_| ProofError::BadUrl(url.to_owned()))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(ProofError::BadUrl(url.to_owned()));
+    }
+    u.set_query(None);
+    u.set_fragment(None);
+    Ok(u.to_string())
+}
+
+/// Makes a proof for one request: `key` must be the token's holder key.
+pub fn create_proof(
+    key: &SigningKey,
+    method: &str,
+    url: &str,
+    token: &str,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<String, ProofError> {
+    let htu = normalize_htu(url)?;
+    let mut jti = [0u8; 16];
+    rng.fill_bytes(&mut jti);
+    let header = json!({ "typ": DPOP_TYP, "alg": "EdDSA", "jwk": key.public().to_jwk() });
+    let claims = json!({
+        "htm": method,
+        "htu": htu,
+        "iat": now.unix(),
+        "jti": URL_SAFE_NO_PAD.encode(jti),
+        "ath": ath(token.trim()),
+    });
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = key.sign(signing_input.as_bytes());
+    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+}
+
+/// A proof whose signature verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proof {
+    /// The key that signed it.
+    pub key: PublicKey,
+    /// `htm`.
+    pub htm: String,
+    /// `htu`, normalised.
+    pub htu: String,
+    /// `iat`.
+    pub iat: Timestamp,
+    /// `jti`.
+    pub jti: String,
+    /// `ath`.
+    pub ath: String,
+}
+
+fn part(text: &str, what: &str) -> Result<Vec<u8>, ProofError> {
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| ProofError::Malformed(format!("the {what} is not base64url")))
+}
+
+fn json_part(text: &str, what: &str) -> Result<serde_json::Map<String, J>, ProofError> {
+    match serde_json::from_slice(&part(text, what)?) {
+        Ok(J::Object(m)) => Ok(m),
+        _ => Err(ProofError::Malformed(format!(
+            "the {what} is not a JSON object"
+        ))),
+    }
+}
+
+/// Parses a proof and verifies its signature with the key in its header.
+pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
+    let proof = proof.trim();
+    if proof.len() > MAX_PROOF_BYTES {
+        return Err(ProofError::Malformed(format!(
+            "longer than {MAX_PROOF_BYTES} bytes"
+        )));
+    }
+    let mut parts = proof.split('.');
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ProofError::Malformed(
+            "expected three `.`-separated parts".into(),
+        ));
+    };
+    let header = json_part(h, "header")?;
+    let typ = header.get("typ").and_then(J::as_str).unwrap_or_default();
+    if typ != DPOP_TYP {
+        return Err(ProofError::Typ(typ.to_owned()));
+    }
+    let alg = header.get("alg").and_then(J::as_str).unwrap_or_default();
+    if alg != "EdDSA" {
+        return Err(ProofError::Alg(alg.to_owned()));
+    }
+    let jwk = header
+        .get("jwk")
+        .and_then(J::as_object)
+        .ok_or(ProofError::Jwk)?;
+    if jwk.get("kty").and_then(J::as_str) != Some("OKP")
+        || jwk.get("crv").and_then(J::as_str) != Some("Ed25519")
+        || jwk.contains_key("d")
+    {
+        return Err(ProofError::Jwk);
+    }
+    let x: [u8; 32] = jwk
+        .get("x")
+        .and_then(J::as_str)
+        .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
+        .and_then(|b| b.try_into().ok())
+        .ok_or(ProofError::Jwk)?;
+    let verifying = ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| ProofError::Jwk)?;
+    let sig: [u8; 64] = part(s, "signature")?
+        .try_into()
+        .map_err(|_| ProofError::Signature)?;
+    let signing_input = &proof[..h.len() + 1 + c.len()];
+    verifying
+        .verify_strict(
+            signing_input.as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| ProofError::Signature)?;
+    let claims = json_part(c, "claims")?;
+    let text = |k: &str| {
+        claims
+            .get(k)
+            .and_then(J::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ProofError::Malformed(format!("the claim `{k}` is missing or not a string"))
+            })
+    };
+    let iat = claims
+        .get("iat")
+        .and_then(J::as_u64)
+        .map(Timestamp::from_unix)
+        .ok_or_else(|| {
+            ProofError::Malformed("the claim `iat` is missing or not a number".into())
+        })?;
+    let jti = text("jti").map_err(|_| ProofError::Jti)?;
+    if jti.is_empty() || jti.len() > 256 {
+        return Err(ProofError::Jti);
+    }
+    Ok(Proof {
+        key: PublicKey::from_bytes(x),
+        htm: text("htm")?,
+        htu: normalize_htu(&text("htu")?)?,
+        iat,
+        jti,
+        ath: text("ath")?,
+    })
+}
+
+/// What a proof must match.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The token's current holder.
+    pub holder: &'a PublicKey,
+    /// The request's method.
+    pub method: &'a str,
+    /// The request's URL.
+    pub url: &'a str,
+    /// The token as sent.
+    pub token: &'a str,
+    /// The request time.
+    pub now: Timestamp,
+    /// How far `iat` may be from `now`, either way.
+    pub window: Span,
+}
+
+/// Parses `proof` and checks it against the request; the caller still has to refuse a
+/// `jti` it has seen within the window.
+pub fn check_proof(proof: &str, e: &Expected<'_>) -> Result<Proof, ProofError> {
+    let p = parse_proof(proof)?;
+    if p.key != *e.holder {
+        return Err(ProofError::NotHolder {
+            holder: e.holder.to_string(),
+            found: p.key.to_string(),
+        });
+    }
+    if p.htm != e.method {
+        return Err(ProofError::Method {
+            expected: e.method.to_owned(),
+            found: p.htm,
+        });
+    }
+    let expected_url = normalize_htu(e.url)?;
+    if p.htu != expected_url {
+        return Err(ProofError::Url {
+            expected: expected_url,
+            found: p.htu,
+        });
+    }
+    if p.iat < e.now.minus(e.window) {
+        return Err(ProofError::TooOld {
+            iat: p.iat,
+            now: e.now,
+            window: e.window,
+        });
+    }
+    if p.iat > e.now.plus(e.window) {
+        return Err(ProofError::FromTheFuture {
+            iat: p.iat,
+            now: e.now,
+            window: e.window,
+        });
+    }
+    if p.ath != ath(e.token.trim()) {
+        return Err(ProofError::Ath);
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyId;
+
+    const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
+
+    fn setup() -> (SigningKey, String) {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(9)));
+        let proof = create_proof(
+            &key,
+            "GET",
+            "https://API.example:443/tickets/123?x=1#f",
+            "TOKEN",
+            NOW,
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+        (key, proof)
+    }
+
+    fn expected<'a>(holder: &'a PublicKey) -> Expected<'a> {
+        Expected {
+            holder,
+            method: "GET",
+            url: "https://api.example/tickets/123",
+            token: "TOKEN",
+            now: NOW,
+            window: DEFAULT_PROOF_WINDOW,
+        }
+    }
+
+    #[test]
+    fn a_proof_checks_out() {
+        let (key, proof) = setup();
+        let p = check_proof(&proof, &expected(&key.public())).unwrap();
+        assert_eq!(p.htu, "https://api.example/tickets/123");
+        assert_eq!(p.iat, NOW);
+        assert_eq!(p.jti.len(), 22);
+    }
+
+    #[test]
+    fn each_mismatch_is_refused() {
+        let (key, proof) = setup();
+        let holder = key.public();
+        let other = SigningKey::generate(&mut rand_core::OsRng, None).public();
+        let e = expected(&holder);
+        assert!(matches!(
+            check_proof(
+                &proof,
+                &Expected {
+                    holder: &other,
+                    ..e
+                }
+            ),
+            Err(ProofError::NotHolder { .. })
+        ));
+        assert!(matches!(
+            check_proof(
+                &proof,
+                &Expected {
+                    method: "POST",
+                    ..e
+                }
+            ),
+            Err(ProofError::Method { .. })
+        ));
+        assert!(matches!(
+            check_proof(
+                &proof,
+                &Expected {
+                    url: "https://api.example/tickets/124",
+                    ..e
+                }
+            ),
+            Err(ProofError::Url { .. })
+        ));
+        assert!(matches!(
+            check_proof(
+                &proof,
+                &Expected {
+                    token: "OTHER",
+                    ..e
+                }
+            ),
+            Err(ProofError::Ath)
+        ));
+        assert!(matches!(
+            check_proof(
+                &proof,
+                &Expected {
+                    now: NOW.plus(Span::from_seconds(61)),
+                    ..e
+                }
+            ),
+            Err(ProofError::TooOld { .. })
+        ));
+        assert!(matches!(
+            check_proof(
+                &proof,
+                &Expected {
+                    now: NOW.minus(Span::from_seconds(61)),
+                    ..e
+                }
+            ),
+            Err(ProofError::FromTheFuture { .. })
+        ));
+        assert!(check_proof(
+            &proof,
+            &Expected {
+                now: NOW.plus(Span::from_seconds(60)),
+                ..e
+            }
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn tampering_and_garbage_are_refused() {
+        let (key, proof) = setup();
+        let holder = key.public();
+        let e = expected(&holder);
+        let mut parts: Vec<String> = proof.split('.').map(str::to_owned).collect();
+        // Change a claim without re-signing.
+        let mut claims: J =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        claims["htm"] = "POST".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+        assert_eq!(
+            check_proof(
+                &parts.join("."),
+                &Expected {
+                    method: "POST",
+                    ..e
+                }
+            ),
+            Err(ProofError::Signature)
+        );
+        for bad in ["", "a.b", "a.b.c.d", "!!.!!.!!", &"x".repeat(5000)] {
+            assert!(
+                matches!(check_proof(bad, &e), Err(ProofError::Malformed(_))),
+                "{bad:.20}"
+            );
+        }
+        let header = |h: J| {
+            format!(
+                "{}.{}.{}",
+                URL_SAFE_NO_PAD.encode(h.to_string()),
+                parts[1],
+                parts[2]
+            )
+        };
+        assert!(matches!(
+            check_proof(&header(json!({"typ": "JWT", "alg": "EdDSA"})), &e),
+            Err(ProofError::Typ(_))
+        ));
+        assert!(matches!(
+            check_proof(&header(json!({"typ": "dpop+jwt", "alg": "none"})), &e),
+            Err(ProofError::Alg(_))
+        ));
+        assert!(matches!(
+            check_proof(&header(json!({"typ": "dpop+jwt", "alg": "EdDSA"})), &e),
+            Err(ProofError::Jwk)
+        ));
+        let mut jwk = holder.to_jwk();
+        jwk["d"] = "secret".into();
+        assert!(matches!(
+            check_proof(
+                &header(json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": jwk})),
+                &e
+            ),
+            Err(ProofError::Jwk)
+        ));
+    }
+
+    #[test]
+    fn urls_are_normalised() {
+        assert_eq!(
+            normalize_htu("HTTPS://Api.Example:443/a/./b/../c?q#f").unwrap(),
+            "https://api.example/a/c"
+        );
+        assert_eq!(normalize_htu("http://api:80").unwrap(), "http://api/");
+        assert_eq!(
+            normalize_htu("http://api:8080/x").unwrap(),
+            "http://api:8080/x"
+        );
+        assert!(normalize_htu("ftp://api/x").is_err());
+        assert!(normalize_htu("/relative").is_err());
+    }
+
+    #[test]
+    fn ath_is_base64url_sha256() {
+        // echo -n abc | sha256sum, base64url without padding
+        assert_eq!(ath("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+    }
+}

@@ -1,0 +1,173 @@
+//! The holder chain: who may use a token, and who may hand it on.
+//!
+//! The authority block may name a holder (`holder("ed25519/…")`). A delegation block is a
+//! third-party block signed by the current holder's key that names the next holder. The
+//! rule, applied block by block:
+//!
+//! - a block that names no holder keeps the current one (a plain attenuation);
+//! - a block that names a holder must be signed, as a third-party block, by the current
+//!   holder's key; it then makes the named key the holder. A block that names a holder
+//!   without that signature makes the whole token invalid, so a stolen token cannot be
+//!   re-bound by the thief;
+//! - a token with no holder yet (a bearer token) may be bound by any block that names one:
+//!   binding only narrows who can use it;
+//! - a block may name at most one holder.
+//!
+//! The holder at the end of the chain is the one whose DPoP proof the verifier requires.
+
+use crate::keys::PublicKey;
+
+/// One block's part in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The block's index (0 = authority).
+    pub block: usize,
+    /// The third-party key that signed the block, if it is a third-party block.
+    pub signed_by: Option<PublicKey>,
+    /// The `holder` facts the block states.
+    pub names: Vec<String>,
+}
+
+/// Why a holder chain is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// A block names a holder without the current holder's signature.
+    #[error("block {block} names holder `{named}` but is not signed by the current holder `{holder}`{}", signed_by.as_ref().map(|k| format!(" (it is signed by `{k}`)")).unwrap_or_else(|| " (it is a plain attenuation)".to_owned()))]
+    NotSignedByHolder {
+        /// The block.
+        block: usize,
+        /// The holder it names.
+        named: String,
+        /// The holder at that point.
+        holder: String,
+        /// Who signed it, for a third-party block.
+        signed_by: Option<String>,
+    },
+    /// A block names several holders.
+    #[error("block {block} names {count} holders; a block may name one")]
+    SeveralHolders {
+        /// The block.
+        block: usize,
+        /// How many.
+        count: usize,
+    },
+    /// A holder that is not an Ed25519 key.
+    #[error("block {block} names holder `{named}`, which is not an `ed25519/` public key")]
+    BadKey {
+        /// The block.
+        block: usize,
+        /// The text.
+        named: String,
+    },
+}
+
+/// The holders along the chain, first (the authority's) to last (the current one); empty
+/// for a bearer token.
+pub fn holder_chain(links: &[Link]) -> Result<Vec<PublicKey>, ChainError> {
+    let mut chain: Vec<PublicKey> = Vec::new();
+    for link in links {
+        let named = match link.names.as_slice() {
+            [] => continue,
+            [one] => one,
+            more => {
+                return Err(ChainError::SeveralHolders {
+                    block: link.block,
+                    count: more.len(),
+                })
+            }
+        };
+        let key: PublicKey = named.parse().map_err(|_| ChainError::BadKey {
+            block: link.block,
+            named: named.clone(),
+        })?;
+        if let Some(current) = chain.last() {
+            if link.signed_by.as_ref() != Some(current) {
+                return Err(ChainError::NotSignedByHolder {
+                    block: link.block,
+                    named: named.clone(),
+                    holder: current.to_string(),
+                    signed_by: link.signed_by.map(|k| k.to_string()),
+                });
+            }
+        }
+        chain.push(key);
+    }
+    Ok(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+
+    fn key() -> PublicKey {
+        SigningKey::generate(&mut rand_core::OsRng, None).public()
+    }
+
+    fn link(block: usize, signed_by: Option<PublicKey>, names: &[PublicKey]) -> Link {
+        Link {
+            block,
+            signed_by,
+            names: names.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn delegations_signed_by_the_holder_move_the_holder() {
+        let (a, b, c) = (key(), key(), key());
+        let links = [
+            link(0, None, &[a]),
+            link(1, None, &[]),
+            link(2, Some(a), &[b]),
+            link(3, Some(b), &[c]),
+        ];
+        assert_eq!(holder_chain(&links).unwrap(), vec![a, b, c]);
+    }
+
+    #[test]
+    fn a_holder_named_without_the_holders_signature_breaks_the_chain() {
+        let (a, b, thief) = (key(), key(), key());
+        // A thief appends a plain block naming their own key.
+        let e = holder_chain(&[link(0, None, &[a]), link(1, None, &[thief])]).unwrap_err();
+        assert!(e.to_string().contains("plain attenuation"), "{e}");
+        // Or a third-party block signed by their own key.
+        let e = holder_chain(&[link(0, None, &[a]), link(1, Some(thief), &[thief])]).unwrap_err();
+        assert!(matches!(e, ChainError::NotSignedByHolder { block: 1, .. }));
+        // The previous holder cannot take it back after delegating.
+        let e = holder_chain(&[
+            link(0, None, &[a]),
+            link(1, Some(a), &[b]),
+            link(2, Some(a), &[a]),
+        ])
+        .unwrap_err();
+        assert!(matches!(e, ChainError::NotSignedByHolder { block: 2, .. }));
+    }
+
+    #[test]
+    fn bearer_tokens_may_be_bound() {
+        let a = key();
+        assert!(holder_chain(&[link(0, None, &[])]).unwrap().is_empty());
+        assert_eq!(
+            holder_chain(&[link(0, None, &[]), link(1, None, &[a])]).unwrap(),
+            vec![a]
+        );
+    }
+
+    #[test]
+    fn malformed_holders_are_refused() {
+        let (a, b) = (key(), key());
+        assert!(matches!(
+            holder_chain(&[link(0, None, &[a, b])]),
+            Err(ChainError::SeveralHolders { count: 2, .. })
+        ));
+        let bad = Link {
+            block: 0,
+            signed_by: None,
+            names: vec!["alice".into()],
+        };
+        assert!(matches!(
+            holder_chain(&[bad]),
+            Err(ChainError::BadKey { .. })
+        ));
+    }
+}
