@@ -8,9 +8,12 @@
 // The ticket's status comes from the API's own data (ticket 123 is open, 124 closed) and
 // is given to the token as the `ticket.status` attribute. The issuer's key set is read from
 // the file named on the command line (the README walkthrough writes demo/keys.json).
-// Try it with a token from the walkthrough:
+// Tokens must be bound to a holder: each request carries a DPoP proof by the holder's key.
+// Try it with the sub-agent's token from the walkthrough:
 //
-//   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3000/tickets/123/email
+//   URL=http://127.0.0.1:3000/tickets/123/email
+//   PROOF=$(warrant proof --key demo/sub-agent.key --token "$SUB" --method GET --url $URL)
+//   curl -H "Authorization: DPoP $SUB" -H "DPoP: $PROOF" $URL
 //
 // RFC 9728 metadata is served without a token at /.well-known/oauth-protected-resource.
 
@@ -22,7 +25,7 @@ use warrant_verifier::http::{
     protected_resource_metadata, ProtectedResourceMetadata, Warrant, WarrantLayer,
     PROTECTED_RESOURCE_METADATA_PATH,
 };
-use warrant_verifier::{KeySet, Request, Verifier};
+use warrant_verifier::{Request, Verifier};
 
 /// The API's own data: the status of each ticket.
 fn ticket_status(id: &str) -> Option<&'static str> {
@@ -91,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "demo/keys.json".to_owned());
-    let keys = KeySet::from_json(&std::fs::read_to_string(&path)?)?;
+    let keys = warrant_verifier::key_set_from_file(&path)?;
     let verifier = Verifier::new(keys).with_audience("support-api");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("support API on http://127.0.0.1:3000 (keys from {path})");

@@ -9,8 +9,8 @@
 //!   holder's key; it then makes the named key the holder. A block that names a holder
 //!   without that signature makes the whole token invalid, so a stolen token cannot be
 //!   re-bound by the thief;
-//! - a token with no holder yet (a bearer token) may be bound by any block that names one:
-//!   binding only narrows who can use it;
+//! - only the authority block can bind a token to its first holder: a later block naming
+//!   a holder in a token that has none (a bearer token) makes it invalid too;
 //! - a block may name at most one holder.
 //!
 //! The holder at the end of the chain is the one whose DPoP proof the verifier requires.
@@ -42,6 +42,14 @@ pub enum ChainError {
         holder: String,
         /// Who signed it, for a third-party block.
         signed_by: Option<String>,
+    },
+    /// A block after the authority names a holder in a token that has none.
+    #[error("block {block} names holder `{named}` but the token has no holder to delegate from")]
+    NoHolder {
+        /// The block.
+        block: usize,
+        /// The holder it names.
+        named: String,
     },
     /// A block names several holders.
     #[error("block {block} names {count} holders; a block may name one")]
@@ -80,8 +88,14 @@ pub fn holder_chain(links: &[Link]) -> Result<Vec<PublicKey>, ChainError> {
             block: link.block,
             named: named.clone(),
         })?;
-        if let Some(current) = chain.last() {
-            if link.signed_by.as_ref() != Some(current) {
+        match chain.last() {
+            None if link.block > 0 => {
+                return Err(ChainError::NoHolder {
+                    block: link.block,
+                    named: named.clone(),
+                })
+            }
+            Some(current) if link.signed_by.as_ref() != Some(current) => {
                 return Err(ChainError::NotSignedByHolder {
                     block: link.block,
                     named: named.clone(),
@@ -89,6 +103,7 @@ pub fn holder_chain(links: &[Link]) -> Result<Vec<PublicKey>, ChainError> {
                     signed_by: link.signed_by.map(|k| k.to_string()),
                 });
             }
+            _ => {}
         }
         chain.push(key);
     }
@@ -144,13 +159,14 @@ mod tests {
     }
 
     #[test]
-    fn bearer_tokens_may_be_bound() {
+    fn only_the_authority_binds_a_first_holder() {
         let a = key();
         assert!(holder_chain(&[link(0, None, &[])]).unwrap().is_empty());
-        assert_eq!(
-            holder_chain(&[link(0, None, &[]), link(1, None, &[a])]).unwrap(),
-            vec![a]
-        );
+        assert_eq!(holder_chain(&[link(0, None, &[a])]).unwrap(), vec![a]);
+        for signed_by in [None, Some(a)] {
+            let e = holder_chain(&[link(0, None, &[]), link(1, signed_by, &[a])]).unwrap_err();
+            assert!(matches!(e, ChainError::NoHolder { block: 1, .. }), "{e}");
+        }
     }
 
     #[test]

@@ -134,7 +134,7 @@ fn jwt_validation() -> jsonwebtoken::Validation {
 
 fn bench(c: &mut Criterion) {
     let f = fixture();
-    let verifier = Verifier::new(f.keys.clone());
+    let verifier = Verifier::new(f.keys.clone()).allow_bearer(true);
     assert!(
         verifier.verify(&f.text, &f.request).is_allowed(),
         "the fixture request is allowed"
@@ -170,7 +170,7 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("3 warrant cold (first sight)", |b| {
         b.iter_batched(
-            || Verifier::new(f.keys.clone()),
+            || Verifier::new(f.keys.clone()).allow_bearer(true),
             |fresh| assert!(fresh.verify(black_box(&f.text), &f.request).is_allowed()),
             BatchSize::SmallInput,
         )

@@ -66,8 +66,19 @@ pub(crate) struct VerifiedToken {
     /// Digest of each block's revocation id, authority first.
     pub(crate) revocation_ids: Vec<Digest16>,
     pub(crate) token_id: Option<Digest16>,
-    pub(crate) holder: Option<Digest16>,
+    /// The holders along the chain, first to last (empty: a bearer token), or why the
+    /// chain is broken.
+    pub(crate) holders: Result<Vec<PublicKey>, Denial>,
+    /// Digests of every holder along the chain.
+    pub(crate) holder_digests: Vec<Digest16>,
     pub(crate) claims: Claims,
+}
+
+impl VerifiedToken {
+    /// The current holder, if the chain is valid and has one.
+    pub(crate) fn holder(&self) -> Option<&PublicKey> {
+        self.holders.as_ref().ok().and_then(|h| h.last())
+    }
 }
 
 /// Cache key: the SHA-256 of the token bytes and the key-set version they verified under.
@@ -116,11 +127,60 @@ impl VerifiedToken {
             .token_id
             .as_deref()
             .map(|id| digest(RevocationKind::TokenId, id.as_bytes()));
-        let holder = authority
-            .holder
-            .as_deref()
-            .map(|h| digest(RevocationKind::Holder, h.as_bytes()));
-        let claims = crate::explain::claims(&token, &authority, lifted.as_ref());
+        let external = |i: usize| {
+            token
+                .block_external_key(i)
+                .ok()
+                .flatten()
+                .and_then(|k| PublicKey::from_biscuit(&k))
+        };
+        let links = match &lifted {
+            Some(l) => l
+                .blocks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| warrant_core::holder::Link {
+                    block: i,
+                    signed_by: external(i),
+                    names: if i == 0 {
+                        authority.holder.iter().cloned().collect()
+                    } else {
+                        b.holder.iter().cloned().collect()
+                    },
+                })
+                .collect(),
+            None => warrant_core::token::holder_links(
+                token.block_count(),
+                |i| token.print_block_source(i).ok(),
+                external,
+            ),
+        };
+        let holders = warrant_core::holder::holder_chain(&links).map_err(|e| {
+            let block = match &e {
+                warrant_core::holder::ChainError::NotSignedByHolder { block, .. }
+                | warrant_core::holder::ChainError::NoHolder { block, .. }
+                | warrant_core::holder::ChainError::SeveralHolders { block, .. }
+                | warrant_core::holder::ChainError::BadKey { block, .. } => *block,
+            };
+            let mut d = Denial::new(DenialKind::InvalidDelegation, e.to_string());
+            d.block = Some(block);
+            d.signer = Some(crate::explain::signer(&token, block));
+            d
+        });
+        let holder_digests = holders
+            .as_ref()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| digest(RevocationKind::Holder, h.to_string().as_bytes()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let claims = crate::explain::claims(
+            &token,
+            &authority,
+            lifted.as_ref(),
+            holders.as_ref().ok().and_then(|h| h.last()),
+        );
         let human = crate::explain::human_facts(&authority);
         Ok(Self {
             token,
@@ -129,7 +189,8 @@ impl VerifiedToken {
             human,
             revocation_ids,
             token_id,
-            holder,
+            holders,
+            holder_digests,
             claims,
         })
     }

@@ -50,8 +50,11 @@ pub struct Claims {
     pub verification_method: Option<String>,
     /// When the human was verified (RFC 3339).
     pub verified_at: Option<String>,
-    /// The key the token is bound to (`ed25519/<hex>`), if any.
+    /// The key the token is bound to now (`ed25519/<hex>`): the last holder of the chain,
+    /// whose DPoP proof the request carried. `None` for a bearer token.
     pub holder: Option<String>,
+    /// The JWK thumbprint (RFC 7638) of that key.
+    pub holder_thumbprint: Option<String>,
     /// The earliest expiry of any block (RFC 3339).
     pub expires_at: Option<String>,
     /// How many blocks the token has.
@@ -94,6 +97,11 @@ pub enum DenialKind {
     BearerRefused,
     /// The key set or revocation list could not be refreshed for too long.
     Stale,
+    /// The token is bound to a holder and the request's DPoP proof is missing, invalid,
+    /// replayed, or not by that holder.
+    InvalidProof,
+    /// A block names a holder without the current holder's signature.
+    InvalidDelegation,
 }
 
 impl DenialKind {
@@ -111,6 +119,8 @@ impl DenialKind {
                 | Self::NotWarrant
                 | Self::BearerRefused
                 | Self::Stale
+                | Self::InvalidProof
+                | Self::InvalidDelegation
         )
     }
 }

@@ -166,7 +166,7 @@ proptest! {
             token = attenuate(&token, g, now, &mut rand_core::OsRng).expect("attenuate");
         }
         let text = encode(&token);
-        let native = Verifier::new(KeySet::single(KeyId(1), key.public()));
+        let native = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(true);
         let datalog = native.clone().datalog_only();
         let bytes = warrant_core::token::decode_base64(&text).expect("bytes");
         prop_assert!(native.is_lifted(&bytes), "warrant-made tokens lift");

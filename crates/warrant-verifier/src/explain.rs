@@ -76,6 +76,7 @@ pub(crate) fn claims(
     token: &Biscuit,
     authority: &AuthorityFacts,
     lifted: Option<&Lifted>,
+    holder: Option<&PublicKey>,
 ) -> Claims {
     let expires_at = match lifted {
         Some(l) => l.blocks.iter().filter_map(|b| b.grant.expires_at).min(),
@@ -91,7 +92,8 @@ pub(crate) fn claims(
         human: authority.human.clone(),
         verification_method: authority.verification.as_ref().map(|(m, _)| m.clone()),
         verified_at: authority.verification.as_ref().map(|(_, t)| t.to_string()),
-        holder: authority.holder.clone(),
+        holder: holder.map(ToString::to_string),
+        holder_thumbprint: holder.map(PublicKey::jwk_thumbprint),
         expires_at: expires_at.map(|t| t.to_string()),
         block_count: token.block_count(),
     }

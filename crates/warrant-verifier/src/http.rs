@@ -1,12 +1,17 @@
 //! The tower layer for axum (feature `axum`): every request verified before it reaches
 //! the handler.
 //!
-//! [`WarrantLayer`] takes the token from `Authorization: Bearer …`, asks a user-supplied
+//! [`WarrantLayer`] takes the token from `Authorization: DPoP …` with its proof in the
+//! `DPoP` header (or, for bearer tokens an API accepts, `Authorization: Bearer …`), asks a
+//! user-supplied
 //! function what the HTTP request means (resource, action, attributes), verifies, and
 //! either passes the request on with the [`Claims`] in its extensions (the [`Warrant`]
 //! extractor reads them) or answers:
 //! - 401 when the token is missing or unusable (malformed, bad signature, unknown key,
-//!   expired, revoked…), with `WWW-Authenticate: Bearer error="invalid_token"`;
+//!   expired, revoked…), with `WWW-Authenticate: Bearer error="invalid_token"` (or `DPoP`
+//!   when the request used that scheme);
+//! - 401 with `WWW-Authenticate: DPoP error="invalid_dpop_proof"` when the token is bound
+//!   to a holder and the proof is missing, invalid, replayed or not the holder's;
 //! - 403 when the token is valid but does not permit the request, with
 //!   `WWW-Authenticate: Bearer error="insufficient_scope"`;
 //!
@@ -52,6 +57,7 @@ pub struct WarrantLayer {
     verifier: Verifier,
     mapper: Arc<dyn RequestMapper>,
     resource_metadata: Option<Arc<str>>,
+    origin: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for WarrantLayer {
@@ -69,7 +75,17 @@ impl WarrantLayer {
             verifier,
             mapper: Arc::new(mapper),
             resource_metadata: None,
+            origin: None,
         }
+    }
+
+    /// The scheme, host and port clients use to reach this API (`https://api.example`):
+    /// DPoP proofs name the full URL (`htu`), which a server behind a proxy cannot see.
+    /// Without it the URL is `http://` + the `Host` header + the path.
+    #[must_use]
+    pub fn with_public_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(Arc::from(origin.into().trim_end_matches('/')));
+        self
     }
 
     /// Names the RFC 9728 metadata URL in `WWW-Authenticate` (`resource_metadata="…"`),
@@ -136,8 +152,20 @@ fn quoted(s: &str) -> String {
 }
 
 impl WarrantLayer {
-    fn refuse(&self, status: StatusCode, denial: &Denial, error: Option<&str>) -> Response {
-        let mut challenge = String::from("Bearer realm=\"warrant\"");
+    fn refuse(
+        &self,
+        status: StatusCode,
+        denial: &Denial,
+        error: Option<&str>,
+        scheme: Scheme,
+    ) -> Response {
+        let mut challenge = match scheme {
+            Scheme::Bearer => String::from("Bearer realm=\"warrant\""),
+            Scheme::Dpop => String::from("DPoP realm=\"warrant\", algs=\"EdDSA\""),
+            Scheme::None => {
+                String::from("DPoP realm=\"warrant\", algs=\"EdDSA\", Bearer realm=\"warrant\"")
+            }
+        };
         if let Some(e) = error {
             challenge.push_str(&format!(
                 ", error=\"{e}\", error_description=\"{}\"",
@@ -179,7 +207,7 @@ impl WarrantLayer {
 
     /// Verifies one request head: the claims, or the refusal to send.
     fn admit(&self, parts: &Parts) -> Result<Claims, Box<Response>> {
-        let token = match bearer_token(parts) {
+        let (scheme, token) = match credentials(parts) {
             Ok(t) => t,
             Err(message) => {
                 let d = Denial::new(DenialKind::Malformed, message);
@@ -188,10 +216,15 @@ impl WarrantLayer {
                     .headers
                     .contains_key(header::AUTHORIZATION)
                     .then_some("invalid_request");
-                return Err(Box::new(self.refuse(StatusCode::UNAUTHORIZED, &d, error)));
+                return Err(Box::new(self.refuse(
+                    StatusCode::UNAUTHORIZED,
+                    &d,
+                    error,
+                    Scheme::None,
+                )));
             }
         };
-        let Some(request) = self.layer_map(parts) else {
+        let Some(mut request) = self.layer_map(parts) else {
             let d = Denial::new(
                 DenialKind::RuleNotMatched,
                 format!(
@@ -204,19 +237,43 @@ impl WarrantLayer {
                 StatusCode::FORBIDDEN,
                 &d,
                 Some("insufficient_scope"),
+                scheme,
             )));
         };
+        if scheme == Scheme::Dpop {
+            let proofs: Vec<&HeaderValue> = parts.headers.get_all("dpop").iter().collect();
+            // No header: the verifier explains that the token needs a proof. Several
+            // headers are refused (RFC 9449 section 4.3: exactly one).
+            let proof = match proofs.as_slice() {
+                [] => None,
+                [one] => Some(one.to_str().unwrap_or_default()),
+                _ => Some("several DPoP headers"),
+            };
+            if let Some(proof) = proof {
+                request = request.with_proof(proof, parts.method.as_str(), self.url(parts));
+            }
+        }
         match self.verifier.verify(token, &request) {
             Decision::Allowed(claims) => Ok(claims),
+            Decision::Denied(d) if d.kind == DenialKind::InvalidProof => {
+                Err(Box::new(self.refuse(
+                    StatusCode::UNAUTHORIZED,
+                    &d,
+                    Some("invalid_dpop_proof"),
+                    Scheme::Dpop,
+                )))
+            }
             Decision::Denied(d) if d.kind.is_invalid_token() => Err(Box::new(self.refuse(
                 StatusCode::UNAUTHORIZED,
                 &d,
                 Some("invalid_token"),
+                scheme,
             ))),
             Decision::Denied(d) => Err(Box::new(self.refuse(
                 StatusCode::FORBIDDEN,
                 &d,
                 Some("insufficient_scope"),
+                scheme,
             ))),
         }
     }
@@ -226,22 +283,59 @@ impl WarrantLayer {
     }
 }
 
-fn bearer_token(parts: &Parts) -> Result<&str, String> {
+/// The `Authorization` scheme a request used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// `Bearer`.
+    Bearer,
+    /// `DPoP` (RFC 9449).
+    Dpop,
+    /// None given.
+    None,
+}
+
+fn credentials(parts: &Parts) -> Result<(Scheme, &str), String> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Err("the request has no `Authorization: Bearer` token".to_owned());
+        return Err("the request has no `Authorization: DPoP` (or `Bearer`) token".to_owned());
     };
     let text = value
         .to_str()
         .map_err(|_| "the `Authorization` header is not ASCII".to_owned())?;
     let (scheme, token) = text
         .split_once(' ')
-        .ok_or_else(|| "the `Authorization` header is not `Bearer <token>`".to_owned())?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+        .ok_or_else(|| "the `Authorization` header is not `DPoP <token>`".to_owned())?;
+    let scheme = if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else {
         return Err(format!(
-            "the `Authorization` scheme `{scheme}` is not supported: use `Bearer`"
+            "the `Authorization` scheme `{scheme}` is not supported: use `DPoP` or `Bearer`"
         ));
+    };
+    Ok((scheme, token.trim()))
+}
+
+impl WarrantLayer {
+    /// The URL the request was made to, as its DPoP proof must name it.
+    fn url(&self, parts: &Parts) -> String {
+        let path = parts.uri.path();
+        match (
+            &self.origin,
+            parts.uri.authority(),
+            parts.headers.get(header::HOST),
+        ) {
+            (Some(origin), _, _) => format!("{origin}{path}"),
+            (None, Some(authority), _) => {
+                let scheme = parts.uri.scheme_str().unwrap_or("http");
+                format!("{scheme}://{authority}{path}")
+            }
+            (None, None, Some(host)) => {
+                format!("http://{}{path}", host.to_str().unwrap_or_default())
+            }
+            (None, None, None) => format!("http://localhost{path}"),
+        }
     }
-    Ok(token.trim())
 }
 
 impl<S> Service<HttpRequest> for WarrantService<S>

@@ -12,12 +12,26 @@ use warrant_core::value::Value;
 ///     .with_attr("reason", "duplicate charge");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request(pub(crate) warrant_core::request::Request);
+pub struct Request(
+    pub(crate) warrant_core::request::Request,
+    pub(crate) Option<ProofInput>,
+);
+
+/// A DPoP proof and the HTTP request it must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProofInput {
+    pub(crate) proof: String,
+    pub(crate) method: String,
+    pub(crate) url: String,
+}
 
 impl Request {
     /// `action` on `resource` at `time`.
     pub fn new(resource: impl Into<String>, action: impl Into<String>, time: Timestamp) -> Self {
-        Self(warrant_core::request::Request::new(resource, action, time))
+        Self(
+            warrant_core::request::Request::new(resource, action, time),
+            None,
+        )
     }
 
     /// `action` on `resource`, now.
@@ -41,6 +55,23 @@ impl Request {
     #[must_use]
     pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
         self.0.audience = Some(audience.into());
+        self
+    }
+
+    /// Adds the DPoP proof sent with the request (the `DPoP` header), and the HTTP method
+    /// and URL the request was made with, which the proof must name.
+    #[must_use]
+    pub fn with_proof(
+        mut self,
+        proof: impl Into<String>,
+        method: impl Into<String>,
+        url: impl Into<String>,
+    ) -> Self {
+        self.1 = Some(ProofInput {
+            proof: proof.into(),
+            method: method.into(),
+            url: url.into(),
+        });
         self
     }
 

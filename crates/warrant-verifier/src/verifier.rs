@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
-use warrant_core::eval::evaluate;
+use warrant_core::dpop::{check_proof, Expected, DEFAULT_PROOF_WINDOW};
+use warrant_core::eval::{evaluate, Shown};
 use warrant_core::keys::{KeySet, PublicKey};
 use warrant_core::lift::Lifted;
 use warrant_core::time::Span;
@@ -17,10 +19,11 @@ use crate::cache::{TokenCache, Trusted, VerifiedToken};
 use crate::config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES};
 use crate::decision::{Claims, Decision, Denial, DenialKind};
 use crate::explain;
+use crate::replay::{MemoryReplayCache, ReplayCache};
 use crate::request::Request;
 use crate::revocation::RevocationSet;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Config {
     audience: Option<String>,
     limits: Limits,
@@ -31,6 +34,23 @@ struct Config {
     cache_capacity: usize,
     /// Tests set this to compare native evaluation with Biscuit's.
     datalog_only: bool,
+    proof_window: Span,
+    replay: Arc<dyn ReplayCache>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("audience", &self.audience)
+            .field("limits", &self.limits)
+            .field("clock_skew", &self.clock_skew)
+            .field("allow_bearer", &self.allow_bearer)
+            .field("max_token_bytes", &self.max_token_bytes)
+            .field("max_staleness", &self.max_staleness)
+            .field("cache_capacity", &self.cache_capacity)
+            .field("proof_window", &self.proof_window)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A source's current copy and when it was last refreshed (`None`: loaded once, never stale).
@@ -99,11 +119,13 @@ impl Verifier {
             audience: None,
             limits: Limits::DEFAULT,
             clock_skew: DEFAULT_CLOCK_SKEW,
-            allow_bearer: true,
+            allow_bearer: false,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             max_staleness: None,
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             datalog_only: false,
+            proof_window: DEFAULT_PROOF_WINDOW,
+            replay: Arc::new(MemoryReplayCache::default()),
         };
         Self::from_parts(config, trusted, RevocationSet::new())
     }
@@ -178,11 +200,25 @@ impl Verifier {
         self.reconfigure(|c| c.clock_skew = skew)
     }
 
-    /// Whether tokens without a holder (bearer tokens) are accepted (default: yes, until
-    /// holder binding lands; then the default becomes no).
+    /// Whether tokens without a holder (bearer tokens) are accepted (default: no). A
+    /// bearer token that leaks is as good as its owner; a holder-bound one is useless
+    /// without the holder's key.
     #[must_use]
     pub fn allow_bearer(self, allow: bool) -> Self {
         self.reconfigure(|c| c.allow_bearer = allow)
+    }
+
+    /// How far a DPoP proof's `iat` may be from the request time, either way (default 60 s).
+    #[must_use]
+    pub fn with_proof_window(self, window: Duration) -> Self {
+        self.reconfigure(|c| c.proof_window = Span::from_seconds(window.as_secs()))
+    }
+
+    /// Where used DPoP proof ids are remembered (default: in memory, 100 000 ids). Share
+    /// one between the replicas of an API so a proof cannot be replayed to another.
+    #[must_use]
+    pub fn with_replay_cache(self, cache: Arc<dyn ReplayCache>) -> Self {
+        self.reconfigure(|c| c.replay = cache)
     }
 
     /// The largest token accepted, checked before parsing (default 64 KiB).
@@ -256,18 +292,24 @@ impl Verifier {
         (*read(&self.inner.revocations).value).clone()
     }
 
-    /// Verifies base64 token text for `request`.
+    /// Verifies base64 token text for `request`. A DPoP proof's `ath` must be the hash of
+    /// this text (surrounding whitespace aside).
     pub fn verify(&self, token: &str, request: &Request) -> Decision {
         let bytes = match decode_base64_limited(token, self.inner.config.max_token_bytes) {
             Ok(b) => b,
             Err(e) => return Decision::Denied(explain::decode_denial(&e)),
         };
-        self.verify_bytes(&bytes, request)
+        self.decide(&bytes, Some(token.trim()), request)
     }
 
-    /// Verifies raw token bytes for `request`.
+    /// Verifies raw token bytes for `request`. A DPoP proof's `ath` must then be the hash
+    /// of the bytes' padded URL-safe base64 (the form `warrant` prints).
     pub fn verify_bytes(&self, bytes: &[u8], request: &Request) -> Decision {
-        match self.check(bytes, request) {
+        self.decide(bytes, None, request)
+    }
+
+    fn decide(&self, bytes: &[u8], text: Option<&str>, request: &Request) -> Decision {
+        match self.check(bytes, text, request) {
             Ok(claims) => Decision::Allowed(claims),
             Err(denial) => Decision::Denied(*denial),
         }
@@ -291,7 +333,12 @@ impl Verifier {
         Ok(())
     }
 
-    fn check(&self, bytes: &[u8], request: &Request) -> Result<Claims, Box<Denial>> {
+    fn check(
+        &self,
+        bytes: &[u8],
+        text: Option<&str>,
+        request: &Request,
+    ) -> Result<Claims, Box<Denial>> {
         let config = &self.inner.config;
         if bytes.len() > config.max_token_bytes {
             return Err(Box::new(explain::decode_denial(&DecodeError::TooLarge {
@@ -316,11 +363,18 @@ impl Verifier {
                 }
             })?;
         self.check_revoked(&verified)?;
-        if !config.allow_bearer && verified.authority.holder.is_none() {
-            return Err(Box::new(Denial::new(
-                DenialKind::BearerRefused,
-                "the token is not bound to a holder key and this API refuses bearer tokens",
-            )));
+        if let Err(d) = &verified.holders {
+            return Err(Box::new(d.clone()));
+        }
+        match verified.holder() {
+            None if !config.allow_bearer => {
+                return Err(Box::new(Denial::new(
+                    DenialKind::BearerRefused,
+                    "the token is not bound to a holder key and this API refuses bearer tokens",
+                )))
+            }
+            None => {}
+            Some(holder) => self.check_proof(holder, bytes, text, request)?,
         }
         let req = self.effective_request(request);
         match &verified.lifted {
@@ -367,12 +421,65 @@ impl Verifier {
             let id = v.authority.token_id.as_deref().unwrap_or_default();
             return revoked(format!("the token `{id}` is revoked"), Some(0));
         }
-        if v.holder.as_ref().is_some_and(|d| set.contains(d)) {
-            let h = v.authority.holder.as_deref().unwrap_or_default();
-            return revoked(format!("every token of holder `{h}` is revoked"), Some(0));
+        if let Some(i) = v.holder_digests.iter().position(|d| set.contains(d)) {
+            let h = v
+                .holders
+                .as_ref()
+                .ok()
+                .and_then(|hs| hs.get(i))
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return revoked(format!("every token of holder `{h}` is revoked"), None);
         }
         if let Some(i) = v.revocation_ids.iter().position(|d| set.contains(d)) {
             return revoked(format!("block {i} of the token is revoked"), Some(i));
+        }
+        Ok(())
+    }
+
+    /// The DPoP proof of a holder-bound token: by the current holder, for this request,
+    /// fresh, for this token, and never seen before.
+    fn check_proof(
+        &self,
+        holder: &PublicKey,
+        bytes: &[u8],
+        text: Option<&str>,
+        request: &Request,
+    ) -> Result<(), Box<Denial>> {
+        let config = &self.inner.config;
+        let invalid = |message: String| Box::new(Denial::new(DenialKind::InvalidProof, message));
+        let Some(input) = &request.1 else {
+            return Err(invalid(format!(
+                "the token is bound to holder `{holder}`: the request needs a DPoP proof signed by that key"
+            )));
+        };
+        let encoded;
+        let token_text = match text {
+            Some(t) => t,
+            None => {
+                encoded = base64::engine::general_purpose::URL_SAFE.encode(bytes);
+                &encoded
+            }
+        };
+        let now = request.0.time;
+        let proof = check_proof(
+            &input.proof,
+            &Expected {
+                holder,
+                method: &input.method,
+                url: &input.url,
+                token: token_text,
+                now,
+                window: config.proof_window,
+            },
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        let until = proof.iat.plus(config.proof_window);
+        if !config.replay.first_use(&proof.jti, until, now) {
+            return Err(invalid(format!(
+                "the DPoP proof `{}` was already used: every request needs a fresh proof",
+                Shown(&proof.jti)
+            )));
         }
         Ok(())
     }
@@ -464,7 +571,7 @@ mod tests {
         fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
         assert_send_sync::<Verifier>();
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public()));
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(true);
         let token = minted(&key);
         let handles: Vec<_> = (0..4)
             .map(|_| {
@@ -480,7 +587,7 @@ mod tests {
     #[test]
     fn the_cache_never_serves_other_bytes() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public()));
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(true);
         let token = minted(&key);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
         let keys = Arc::clone(&read(&v.inner.keys).value);
@@ -509,7 +616,7 @@ mod tests {
     fn changing_the_keys_empties_the_cache() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
         let other = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(2)));
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public()));
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(true);
         let token = minted(&key);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
         v.set_keys(KeySet::single(KeyId(2), other.public()));
@@ -524,7 +631,9 @@ mod tests {
     #[test]
     fn a_cache_of_zero_still_verifies() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).with_cache_capacity(0);
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public()))
+            .allow_bearer(true)
+            .with_cache_capacity(0);
         let token = minted(&key);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
         assert!(v.verify_bytes(&token, &req()).is_allowed());
@@ -543,7 +652,7 @@ mod tests {
             .to_vec()
             .unwrap();
         let late = Request::new("r", "read", NOW.plus(Span::from_seconds(90)));
-        let strict = Verifier::new(KeySet::single(KeyId(1), key.public()));
+        let strict = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(true);
         assert_eq!(
             strict.verify_bytes(&token, &late).denial().map(|d| d.kind),
             Some(DenialKind::Expired)

@@ -37,9 +37,12 @@ pub fn test_limits() -> Limits {
     }
 }
 
-/// A verifier trusting [`key`] under key id 1.
+/// A verifier trusting [`key`] under key id 1, accepting bearer tokens (most tests here
+/// are about grants, not holders).
 pub fn verifier() -> Verifier {
-    Verifier::new(KeySet::single(KeyId(1), key().public())).with_limits(test_limits())
+    Verifier::new(KeySet::single(KeyId(1), key().public()))
+        .with_limits(test_limits())
+        .allow_bearer(true)
 }
 
 /// Parses a grant, panicking with the parser's message.

@@ -299,7 +299,9 @@ fn an_unknown_key_id_is_unknown_key() {
     assert!(d.kind.is_invalid_token());
     // Trusting key id 2 as well makes it valid.
     let both = key_set(&[(1, key().public()), (2, other.public())]);
-    let v = Verifier::new(both).with_limits(test_limits());
+    let v = Verifier::new(both)
+        .with_limits(test_limits())
+        .allow_bearer(true);
     assert!(v
         .verify(&text, &Request::new("r", "read", NOW))
         .is_allowed());
@@ -319,7 +321,9 @@ fn a_key_id_naming_another_key_is_a_bad_signature() {
         &verifier().verify(&text, &Request::new("r", "read", NOW)),
         DenialKind::BadSignature,
     );
-    let single = Verifier::from_public_key(key().public()).with_limits(test_limits());
+    let single = Verifier::from_public_key(key().public())
+        .with_limits(test_limits())
+        .allow_bearer(true);
     denied_as(
         &single.verify(&text, &Request::new("r", "read", NOW)),
         DenialKind::BadSignature,
@@ -337,13 +341,15 @@ fn a_token_without_key_id_needs_an_unambiguous_key_set() {
     .to_base64()
     .unwrap();
     let req = Request::new("r", "read", NOW);
-    let one =
-        Verifier::new(KeySet::single(KeyId(9), anonymous.public())).with_limits(test_limits());
+    let one = Verifier::new(KeySet::single(KeyId(9), anonymous.public()))
+        .with_limits(test_limits())
+        .allow_bearer(true);
     assert!(one.verify(&text, &req).is_allowed());
     let two = key_set(&[(1, key().public()), (9, anonymous.public())]);
     denied_as(
         &Verifier::new(two)
             .with_limits(test_limits())
+            .allow_bearer(true)
             .verify(&text, &req),
         DenialKind::UnknownKey,
     );

@@ -20,8 +20,11 @@ struct Api {
 
 fn api() -> Api {
     let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-    let verifier =
-        Verifier::new(KeySet::single(KeyId(1), key.public())).with_audience("support-api");
+    // These tests are about the layer's answers: bearer tokens keep them short. The DPoP
+    // tests below use a verifier that refuses bearer tokens, the default.
+    let verifier = Verifier::new(KeySet::single(KeyId(1), key.public()))
+        .with_audience("support-api")
+        .allow_bearer(true);
     Api {
         app: example::app(verifier),
         key,
@@ -126,8 +129,8 @@ async fn no_token_is_a_bare_401_challenge() {
     let (status, challenge, body) = api.send("GET", "/tickets/123/email", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(
-        challenge.starts_with("Bearer realm=\"warrant\""),
-        "{challenge}"
+        challenge.starts_with("DPoP realm=\"warrant\", algs=\"EdDSA\", Bearer realm=\"warrant\""),
+        "both schemes are offered: {challenge}"
     );
     assert!(!challenge.contains("error="), "{challenge}");
     assert!(challenge.contains(
@@ -247,4 +250,162 @@ async fn protected_resource_metadata_needs_no_token() {
     assert_eq!(body["resource"], "http://127.0.0.1:3000");
     assert_eq!(body["authorization_servers"][0], "offline");
     assert_eq!(body["bearer_methods_supported"][0], "header");
+}
+
+mod dpop {
+    use super::*;
+    use warrant_core::dpop::create_proof;
+
+    struct Bound {
+        key: SigningKey,
+        agent: SigningKey,
+        app: axum::Router,
+    }
+
+    fn bound() -> Bound {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let agent = SigningKey::generate(&mut rand_core::OsRng, None);
+        let verifier =
+            Verifier::new(KeySet::single(KeyId(1), key.public())).with_audience("support-api");
+        Bound {
+            app: example::app(verifier),
+            key,
+            agent,
+        }
+    }
+
+    impl Bound {
+        fn token(&self, holder: Option<&SigningKey>) -> String {
+            let g = Grant::from_json_str(
+                r#"{"audience": ["support-api"], "allow": [{"resources": ["tickets/*/email_address"], "actions": ["read"],
+                    "when": [{"attr": "ticket.status", "eq": "open"}]}]}"#,
+            )
+            .unwrap();
+            let mut req = MintRequest::offline(g);
+            req.holder = holder.map(SigningKey::public);
+            mint(&self.key, req, now(), &mut rand_core::OsRng)
+                .unwrap()
+                .token
+                .to_base64()
+                .unwrap()
+        }
+
+        fn proof(&self, by: &SigningKey, method: &str, url: &str, token: &str) -> String {
+            create_proof(by, method, url, token, now(), &mut rand_core::OsRng).unwrap()
+        }
+
+        async fn send(
+            &self,
+            path: &str,
+            auth: Option<String>,
+            proof: Option<&str>,
+        ) -> (StatusCode, String, serde_json::Value) {
+            let mut req = HttpRequest::builder()
+                .method("GET")
+                .uri(path)
+                .header(header::HOST, "api.test");
+            if let Some(a) = auth {
+                req = req.header(header::AUTHORIZATION, a);
+            }
+            if let Some(p) = proof {
+                req = req.header("dpop", p);
+            }
+            let res = self
+                .app
+                .clone()
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = res.status();
+            let challenge = res
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                status,
+                challenge,
+                serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            )
+        }
+    }
+
+    const URL: &str = "http://api.test/tickets/123/email";
+
+    #[tokio::test]
+    async fn a_bound_token_with_its_holders_proof_is_allowed_once() {
+        let b = bound();
+        let token = b.token(Some(&b.agent));
+        let proof = b.proof(&b.agent, "GET", URL, &token);
+        let auth = Some(format!("DPoP {token}"));
+        let (status, _, body) = b
+            .send("/tickets/123/email", auth.clone(), Some(&proof))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // The same proof again is a replay.
+        let (status, challenge, body) = b.send("/tickets/123/email", auth, Some(&proof)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(challenge.starts_with("DPoP "), "{challenge}");
+        assert!(
+            challenge.contains("error=\"invalid_dpop_proof\""),
+            "{challenge}"
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains("already used"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn proofs_that_do_not_fit_are_refused() {
+        let b = bound();
+        let token = b.token(Some(&b.agent));
+        let auth = || Some(format!("DPoP {token}"));
+        let thief = SigningKey::generate(&mut rand_core::OsRng, None);
+        for (proof, why) in [
+            (None, "needs a DPoP proof"),
+            (Some(b.proof(&thief, "GET", URL, &token)), "holder"),
+            (Some(b.proof(&b.agent, "POST", URL, &token)), "method"),
+            (
+                Some(b.proof(&b.agent, "GET", "http://api.test/tickets/124/email", &token)),
+                "tickets/124",
+            ),
+            (Some(b.proof(&b.agent, "GET", URL, "another-token")), "ath"),
+        ] {
+            let (status, challenge, body) =
+                b.send("/tickets/123/email", auth(), proof.as_deref()).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {body}");
+            assert!(
+                challenge.contains("invalid_dpop_proof"),
+                "{why}: {challenge}"
+            );
+            assert_eq!(body["kind"], "invalid_proof");
+            assert!(
+                body["detail"].as_str().unwrap().contains(why),
+                "{why}: {body}"
+            );
+        }
+        // A bound token sent as a bearer token is refused the same way.
+        let (status, challenge, _) = b
+            .send("/tickets/123/email", Some(format!("Bearer {token}")), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
+    }
+
+    #[tokio::test]
+    async fn bearer_tokens_are_refused_by_default() {
+        let b = bound();
+        let token = b.token(None);
+        let (status, challenge, body) = b
+            .send("/tickets/123/email", Some(format!("Bearer {token}")), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(challenge.starts_with("Bearer "), "{challenge}");
+        assert!(challenge.contains("invalid_token"));
+        assert_eq!(body["kind"], "bearer_refused");
+    }
 }

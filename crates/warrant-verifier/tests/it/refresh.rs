@@ -111,7 +111,9 @@ async fn eventually(mut f: impl FnMut() -> bool) -> bool {
 }
 
 fn empty_verifier() -> Verifier {
-    Verifier::new(KeySet::default()).with_limits(test_limits())
+    Verifier::new(KeySet::default())
+        .with_limits(test_limits())
+        .allow_bearer(true)
 }
 
 #[tokio::test]

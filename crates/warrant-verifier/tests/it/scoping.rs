@@ -33,6 +33,8 @@ fn append_third_party(token: &str, code: &str) -> String {
 }
 
 /// Every fact the verifier or the authority relies on, asserted by an attenuation block.
+/// (`holder` is left out: a later block naming a holder without the current holder's
+/// signature makes the whole token invalid; `holder.rs` tests that attack.)
 const FORGED: &str = r#"
     attr("amount", 1);
     attr("ticket.status", "open");
@@ -43,7 +45,6 @@ const FORGED: &str = r#"
     audience("support-api");
     human_verification("passkey", 2026-11-30T10:00:00Z);
     human_attr("kyc", true);
-    holder("ed25519/0000000000000000000000000000000000000000000000000000000000000000");
     warrant_profile(1);
     token_id("forged");
     issuer("https://evil.example");
@@ -243,7 +244,7 @@ fn claims_come_from_the_authority_block_only() {
     let Decision::Allowed(claims) = verifier().verify(&forged, &good_request()) else {
         panic!("expected allowed");
     };
-    assert_eq!(claims.holder, None, "a later block named a holder");
+    assert_eq!(claims.holder, None, "a bearer token stays a bearer token");
     assert_eq!(claims.verification_method.as_deref(), Some("unverified"));
     assert_eq!(claims.issuer.as_deref(), Some("offline"));
     assert_ne!(claims.token_id.as_deref(), Some("forged"));
