@@ -1,0 +1,8 @@
+// Run: cargo +nightly fuzz run verify_token   (from the repository root)
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::verify_input(data));
