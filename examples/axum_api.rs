@@ -12,8 +12,8 @@
 // Try it with the sub-agent's token from the walkthrough:
 //
 //   URL=http://127.0.0.1:3000/tickets/123/email
-//   PROOF=$(warrant proof --key demo/sub-agent.key --token "$SUB" --method GET --url $URL)
-//   curl -H "Authorization: DPoP $SUB" -H "DPoP: $PROOF" $URL
+//   PROOF=$(warrant proof --key demo/sub-agent.key --token "$SUBTOKEN" --method GET --url $URL)
+//   curl -H "Authorization: DPoP $SUBTOKEN" -H "DPoP: $PROOF" $URL
 //
 // RFC 9728 metadata is served without a token at /.well-known/oauth-protected-resource.
 

@@ -42,6 +42,22 @@ pub enum Command {
         warrant inspect --token \"$TOKEN\"\n  \
         warrant inspect --token \"$TOKEN\" --keys keys.json --json")]
     Inspect(InspectArgs),
+    /// Agent keys: `warrant agent keygen --out agent.key`.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Hand a holder-bound token on to a sub-agent (signed by the current holder's key).
+    #[command(after_help = "Examples:\n  \
+        warrant delegate --token \"$TOKEN\" --key agent.key --to ed25519/… --ttl 5m \\\n      \
+        --allow read:tickets/123/email_address\n\n\
+        The new block is a Biscuit third-party block signed by --key, which must be the\n\
+        token's current holder; it names the next holder and can only narrow the grant.")]
+    Delegate(DelegateArgs),
+    /// Make a DPoP proof (RFC 9449) for one request with a holder-bound token.
+    #[command(after_help = "Examples:\n  \
+        warrant proof --key agent.key --token \"$TOKEN\" --method GET --url https://api.example/tickets/123\n\n\
+        Send it as the `DPoP` header with `Authorization: DPoP <token>`. A proof is good for\n\
+        one request, about a minute.")]
+    Proof(ProofArgs),
     /// Check a token against one request; print `allowed` or `denied: <reason>`.
     #[command(after_help = "Examples:\n  \
         warrant verify --token \"$TOKEN\" --keys keys.json --audience support-api \\\n      \
@@ -50,6 +66,52 @@ pub enum Command {
         --attr amount=4999 --attr-json 'reason=\"duplicate\"' --at 2026-11-30T10:00:00Z\n\n\
         Exit codes: 0 allowed, 1 denied, 2 the token or the arguments could not be read.")]
     Verify(VerifyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create an agent key pair (PKCS#8 PEM, file mode 0600); print its public key and
+    /// its RFC 7638 JWK thumbprint.
+    #[command(after_help = "Examples:\n  warrant agent keygen --out agent.key")]
+    Keygen(AgentKeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentKeygenArgs {
+    /// Where to write the private key (must not exist yet).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DelegateArgs {
+    /// The token (`-` reads standard input).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: String,
+    /// The current holder's private key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The next holder's public key.
+    #[arg(long, value_name = "ed25519/HEX")]
+    pub to: String,
+    #[command(flatten)]
+    pub grant: GrantArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProofArgs {
+    /// The holder's private key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The token the proof goes with (`-` reads standard input).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: String,
+    /// The request's HTTP method.
+    #[arg(long)]
+    pub method: String,
+    /// The request's URL (query and fragment are ignored).
+    #[arg(long)]
+    pub url: String,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +236,18 @@ pub struct VerifyArgs {
     /// A revocation list (JSON, the feed format of docs/verifier.md): revoked tokens deny.
     #[arg(long, value_name = "FILE")]
     pub revocations: Option<PathBuf>,
+    /// The DPoP proof sent with the request (needed for holder-bound tokens).
+    #[arg(long, value_name = "JWT", requires_all = ["method", "url"])]
+    pub proof: Option<String>,
+    /// The request's HTTP method, which the proof must name.
+    #[arg(long, requires = "proof")]
+    pub method: Option<String>,
+    /// The request's URL, which the proof must name.
+    #[arg(long, requires = "proof")]
+    pub url: Option<String>,
+    /// Accept a token that is not bound to a holder (a bearer token).
+    #[arg(long)]
+    pub allow_bearer: bool,
     /// Print the decision as JSON.
     #[arg(long)]
     pub json: bool,

@@ -1,9 +1,12 @@
 //! One module per command.
 
+mod agent;
 mod attenuate;
+mod delegate;
 mod inspect;
 mod keygen;
 mod mint;
+mod proof;
 mod verify;
 
 use clap::ArgMatches;
@@ -20,6 +23,9 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, CliError> {
         Command::Mint(a) => mint::run(&a, sub()?),
         Command::Attenuate(a) => attenuate::run(&a, sub()?),
         Command::Inspect(a) => inspect::run(&a),
+        Command::Agent(crate::args::AgentCommand::Keygen(a)) => agent::keygen(&a),
+        Command::Delegate(a) => delegate::run(&a, sub()?),
+        Command::Proof(a) => proof::run(&a),
         Command::Verify(a) => verify::run(&a),
     }
 }

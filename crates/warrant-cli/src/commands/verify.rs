@@ -9,7 +9,7 @@ use crate::error::{CliError, Outcome};
 use crate::io;
 
 pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
-    let verifier = match (&a.keys.public_key, &a.keys.keys) {
+    let mut verifier = match (&a.keys.public_key, &a.keys.keys) {
         (Some(k), _) => Verifier::from_public_key(io::public_key(k)?),
         (None, Some(path)) => Verifier::new(io::key_set(path)?),
         (None, None) => {
@@ -18,6 +18,9 @@ pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
             ))
         }
     };
+    if a.allow_bearer {
+        verifier = verifier.allow_bearer(true);
+    }
     if let Some(path) = &a.revocations {
         let set = warrant_verifier::revocations_from_file(path)
             .map_err(|e| CliError::usage(e.to_string()))?;
@@ -45,6 +48,9 @@ pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
         let v = Value::from_json(&json)
             .map_err(|e| CliError::usage(format!("--attr-json `{spec}`: {e}")))?;
         req = req.with_attr(name, v);
+    }
+    if let (Some(proof), Some(method), Some(url)) = (&a.proof, &a.method, &a.url) {
+        req = req.with_proof(proof.trim(), method, url);
     }
     let decision = verifier.verify(&io::token_text(&a.token)?, &req);
     if let Decision::Denied(d) = &decision {

@@ -11,6 +11,7 @@ mod attenuate;
 mod biscuit_api;
 mod expiry;
 mod help;
+mod holder;
 mod inspect;
 mod keygen;
 mod mint;

@@ -1,6 +1,8 @@
 //! `warrant mint`: shorthand flags, grant files (JSON and TOML), both combined, errors.
 
-use crate::support::{issued_at, parse_utc, str_field, Issuer};
+use std::ffi::OsStr;
+
+use crate::support::{issued_at, parse_utc, str_field, warrant, Issuer};
 
 /// Seconds from `issued_at` to `expires_at` of a token's authority block.
 fn lifetime(issuer: &Issuer, token: &str) -> i64 {
@@ -41,10 +43,44 @@ fn shorthand_flags_make_a_working_token() {
         "--attr",
         "ticket.status=open",
     ];
-    issuer.verify(&token, &ok).ok().stdout_has("allowed");
+    // Bound to `holder`: each request needs a DPoP proof by the holder's key.
+    issuer
+        .verify(&token, &ok)
+        .denied()
+        .stdout_has("needs a DPoP proof");
+    let url = "https://api.example/tickets/123/email_address";
+    let proof = || {
+        let run = warrant([
+            OsStr::new("proof"),
+            OsStr::new("--key"),
+            holder.key.as_os_str(),
+            OsStr::new("--token"),
+            OsStr::new(&token),
+            OsStr::new("--method"),
+            OsStr::new("GET"),
+            OsStr::new("--url"),
+            OsStr::new(url),
+        ]);
+        run.ok();
+        run.stdout.trim().to_owned()
+    };
+    let p = proof();
+    let with_proof = [&ok[..], &["--proof", &p, "--method", "GET", "--url", url]].concat();
+    issuer
+        .verify(&token, &with_proof)
+        .ok()
+        .stdout_has("allowed");
 
+    let p = proof();
     let claims = issuer
-        .verify(&token, &[&ok[..], &["--json"]].concat())
+        .verify(
+            &token,
+            &[
+                &ok[..],
+                &["--proof", &p, "--method", "GET", "--url", url, "--json"],
+            ]
+            .concat(),
+        )
         .json();
     assert_eq!(claims["decision"], "allowed", "{claims:#}");
     assert_eq!(claims["human"], "alice", "{claims:#}");
@@ -67,7 +103,12 @@ fn shorthand_flags_make_a_working_token() {
     assert_eq!(lifetime(&issuer, &token), 3600);
 
     // Each flag narrows: the audience, the condition, the resource, the action.
-    let deny = |args: &[&str]| issuer.verify(&token, args).reason().to_owned();
+    let deny = |args: &[&str]| {
+        let p = proof();
+        let mut all = args.to_vec();
+        all.extend(["--proof", p.as_str(), "--method", "GET", "--url", url]);
+        issuer.verify(&token, &all).reason().to_owned()
+    };
     assert!(deny(&[
         "--audience",
         "billing-api",

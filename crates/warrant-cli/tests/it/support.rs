@@ -296,7 +296,8 @@ impl Issuer {
         single_token_line(&run)
     }
 
-    /// `warrant verify --token TOKEN --keys <key set> ARGS`.
+    /// `warrant verify --token TOKEN --keys <key set> --allow-bearer ARGS` (most tests mint
+    /// bearer tokens; `holder.rs` tests holder-bound ones without `--allow-bearer`).
     pub fn verify(&self, token: &str, args: &[&str]) -> Run {
         let mut all: Vec<&OsStr> = vec![
             OsStr::new("verify"),
@@ -304,6 +305,7 @@ impl Issuer {
             OsStr::new(token),
             OsStr::new("--keys"),
             self.key_set.as_os_str(),
+            OsStr::new("--allow-bearer"),
         ];
         all.extend(args.iter().map(OsStr::new));
         warrant(all)

@@ -53,6 +53,7 @@ fn allowed_with_the_public_key_instead_of_a_key_set() {
         &token,
         "--public-key",
         &issuer.public_key,
+        "--allow-bearer",
     ];
     args.extend(read_ticket("tickets/1", "ticket.status=open"));
     warrant(args).ok().stdout_has("allowed");
@@ -245,6 +246,7 @@ fn the_token_on_standard_input_with_surrounding_whitespace() {
         "-",
         "--keys",
         issuer.key_set.to_str().unwrap(),
+        "--allow-bearer",
     ];
     args.extend(read_ticket("tickets/1", "ticket.status=open"));
     warrant_stdin(args.clone(), &format!("\n\n  \t{token}  \r\n\n"))
@@ -285,6 +287,7 @@ fn padded_and_unpadded_base64_are_both_accepted() {
         "-",
         "--keys",
         issuer.key_set.to_str().unwrap(),
+        "--allow-bearer",
     ];
     stdin_args.extend(args);
     warrant_stdin(stdin_args, &format!("  {unpadded}\n")).ok();
