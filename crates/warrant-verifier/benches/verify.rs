@@ -13,11 +13,16 @@ use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::Signer as _;
+use std::sync::Arc;
 use warrant_core::grant::Grant;
 use warrant_core::keys::{KeyId, KeySet, SigningKey};
 use warrant_core::time::Timestamp;
-use warrant_core::token::{attenuate, decode_base64, decode_unverified, encode, mint, MintRequest};
-use warrant_verifier::{Request, Verifier};
+
+use warrant_core::dpop::create_proof;
+use warrant_core::token::{
+    attenuate, decode_base64, decode_unverified, delegate, encode, mint, MintRequest,
+};
+use warrant_verifier::{MemoryReplayCache, Request, Verifier};
 
 const GRANT: &str = r#"{
   "audience": ["support-api"],
@@ -48,6 +53,9 @@ struct Fixture {
         Vec<u8>,
         ed25519_dalek::Signature,
     )>,
+    /// A holder-bound token delegated once (authority + delegation block), its holder.
+    bound: String,
+    sub_agent: SigningKey,
 }
 
 fn fixture() -> Fixture {
@@ -68,6 +76,21 @@ fn fixture() -> Fixture {
     }
     let text = encode(&token);
     let bytes = decode_base64(&text).expect("bytes");
+
+    // Holder-bound: minted for an agent, delegated (narrowed) to a sub-agent.
+    let agent = SigningKey::generate(&mut rng, None);
+    let sub_agent = SigningKey::generate(&mut rng, None);
+    let mut req = MintRequest::offline(grant.clone());
+    req.holder = Some(agent.public());
+    let bound = mint(&key, req, now, &mut rng).expect("mint bound");
+    let bound = decode_unverified(&bound.token.to_base64().expect("b64")).expect("decode");
+    let narrower = Grant::from_json_str(
+        r#"{"ttl": "5m", "allow": [{"resources": ["tickets/123/*"], "actions": ["read"]}]}"#,
+    )
+    .expect("narrower");
+    let bound =
+        delegate(&bound, &agent, sub_agent.public(), narrower, now, &mut rng).expect("delegate");
+    let bound = encode(&bound);
     let request = Request::new("tickets/123/email_address", "read", now)
         .with_attr("ticket.status", "open")
         .with_audience("support-api");
@@ -122,6 +145,8 @@ fn fixture() -> Fixture {
         jwt,
         jwt_key,
         signatures,
+        bound,
+        sub_agent,
     }
 }
 
@@ -184,6 +209,51 @@ fn bench(c: &mut Criterion) {
                 .expect("jwt")
         })
     });
+    g.finish();
+
+    // Holder-bound, delegated once, with a fresh DPoP proof per request (made outside the
+    // timing). The floor here is the one Ed25519 verification the proof costs.
+    let url = "https://support.example/tickets/123/email_address";
+    let bound_verifier = Verifier::new(f.keys.clone())
+        .with_replay_cache(Arc::new(MemoryReplayCache::new(2_000_000)));
+    let with_proof = |now: Timestamp| {
+        let proof = create_proof(
+            &f.sub_agent,
+            "GET",
+            url,
+            &f.bound,
+            now,
+            &mut rand_core::OsRng,
+        )
+        .expect("proof");
+        f.request.clone().with_proof(proof, "GET", url)
+    };
+    let now = f.request.time();
+    assert!(bound_verifier
+        .verify(&f.bound, &with_proof(now))
+        .is_allowed());
+    let (k, msg, sig) = &f.signatures[0];
+    let mut g = c.benchmark_group("dpop");
+    g.bench_function("floor: one ed25519 verify_strict", |b| {
+        b.iter(|| {
+            k.verify_strict(black_box(msg), black_box(sig))
+                .expect("valid")
+        })
+    });
+    g.bench_function(
+        "warrant warm, holder-bound + delegation + DPoP proof",
+        |b| {
+            b.iter_batched(
+                || with_proof(now),
+                |req| {
+                    assert!(bound_verifier
+                        .verify(black_box(&f.bound), &req)
+                        .is_allowed())
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
     g.finish();
 }
 

@@ -9,8 +9,9 @@ use warrant_core::time::Timestamp;
 /// API can share one (a database or a cache server): implement it and pass it to
 /// [`crate::Verifier::with_replay_cache`].
 pub trait ReplayCache: Send + Sync + std::fmt::Debug {
-    /// Records `jti` as used until `until`; returns `false` if it was already recorded
-    /// and has not expired (a replay), or if it cannot be recorded (fail closed).
+    /// Records `jti` (qualified by the holder key: `<x>:<jti>`) as used until `until`;
+    /// returns `false` if it was already recorded and has not expired (a replay), or if it
+    /// cannot be recorded (fail closed).
     fn first_use(&self, jti: &str, until: Timestamp, now: Timestamp) -> bool;
 }
 

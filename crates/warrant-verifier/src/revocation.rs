@@ -63,6 +63,9 @@ pub enum RevocationError {
     /// Not the documented JSON.
     #[error("invalid revocation list: {0}")]
     Json(String),
+    /// A holder that is not an Ed25519 public key.
+    #[error("invalid revocation list: entries[{0}]: holder `{1}` is not an `ed25519/` public key")]
+    BadHolder(usize, String),
     /// A revocation id that is not hex.
     #[error("invalid revocation list: entries[{0}]: revocation id `{1}` is not hex")]
     BadId(usize, String),
@@ -120,9 +123,19 @@ impl RevocationSet {
                         .map_err(|_| RevocationError::BadId(i, e.value.clone()))?;
                     self.digests.insert(digest(e.kind, &bytes));
                 }
-                RevocationKind::TokenId | RevocationKind::Holder => {
+                RevocationKind::TokenId => {
                     self.digests
                         .insert(digest(e.kind, e.value.trim().as_bytes()));
+                }
+                RevocationKind::Holder => {
+                    // The canonical form, so that any spelling of the key revokes it.
+                    let key: warrant_core::keys::PublicKey = e
+                        .value
+                        .trim()
+                        .parse()
+                        .map_err(|_| RevocationError::BadHolder(i, e.value.clone()))?;
+                    self.digests
+                        .insert(digest(e.kind, key.to_string().as_bytes()));
                 }
             }
             if let Some(c) = e.cursor {
@@ -147,10 +160,10 @@ impl RevocationSet {
             .insert(digest(RevocationKind::RevocationId, id));
     }
 
-    /// Revokes every token bound to a holder key (`ed25519/<hex>`).
-    pub fn revoke_holder(&mut self, key: &str) {
+    /// Revokes every token bound to a holder key, anywhere along its holder chain.
+    pub fn revoke_holder(&mut self, key: &warrant_core::keys::PublicKey) {
         self.digests
-            .insert(digest(RevocationKind::Holder, key.as_bytes()));
+            .insert(digest(RevocationKind::Holder, key.to_string().as_bytes()));
     }
 
     /// The last feed cursor applied.
@@ -188,12 +201,22 @@ mod tests {
         assert!(set.contains(&digest(RevocationKind::TokenId, b"abc")));
         assert!(set.contains(&digest(RevocationKind::RevocationId, &[0, 255])));
         assert!(!set.contains(&digest(RevocationKind::Holder, b"abc")));
-        let page = RevocationSet::parse(
-            r#"{"entries": [{"cursor": 3, "kind": "holder", "value": "ed25519/aa"}]}"#,
-        )
+        let key = warrant_core::keys::SigningKey::generate(&mut rand_core::OsRng, None).public();
+        let upper = format!("ed25519/{}", hex::encode_upper(key.to_bytes()));
+        let page = RevocationSet::parse(&format!(
+            r#"{{"entries": [{{"cursor": 3, "kind": "holder", "value": "{upper}"}}]}}"#
+        ))
         .unwrap();
         set.apply(&page).unwrap();
         assert_eq!((set.cursor(), set.len()), (Some(3), 3));
+        assert!(set.contains(&digest(RevocationKind::Holder, key.to_string().as_bytes())));
+        let bad =
+            RevocationSet::parse(r#"{"entries": [{"kind": "holder", "value": "ed25519/aa"}]}"#)
+                .unwrap();
+        assert!(matches!(
+            set.apply(&bad),
+            Err(RevocationError::BadHolder(0, _))
+        ));
     }
 
     #[test]

@@ -475,7 +475,10 @@ impl Verifier {
         )
         .map_err(|e| invalid(e.to_string()))?;
         let until = proof.iat.plus(config.proof_window);
-        if !config.replay.first_use(&proof.jti, until, now) {
+        // Keyed by holder and `jti`: someone who sees a proof in flight cannot use up its
+        // `jti` with a proof of their own.
+        let id = format!("{}:{}", holder.jwk_x(), proof.jti);
+        if !config.replay.first_use(&id, until, now) {
             return Err(invalid(format!(
                 "the DPoP proof `{}` was already used: every request needs a fresh proof",
                 Shown(&proof.jti)
@@ -667,5 +670,49 @@ mod tests {
         let v = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(false);
         let d = v.verify_bytes(&minted(&key), &req());
         assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::BearerRefused));
+    }
+
+    #[test]
+    fn proof_ids_are_remembered_per_holder() {
+        #[derive(Debug, Default)]
+        struct Recorder(std::sync::Mutex<Vec<String>>);
+        impl ReplayCache for Recorder {
+            fn first_use(&self, jti: &str, _: Timestamp, _: Timestamp) -> bool {
+                self.0.lock().unwrap().push(jti.to_owned());
+                true
+            }
+        }
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let agent = SigningKey::generate(&mut rand_core::OsRng, None);
+        let g = Grant::from_json_str(r#"{"allow": [{"resources": ["r"], "actions": ["read"]}]}"#)
+            .unwrap();
+        let mut m = MintRequest::offline(g);
+        m.holder = Some(agent.public());
+        let token = mint(&key, m, NOW, &mut rand_core::OsRng)
+            .unwrap()
+            .token
+            .to_base64()
+            .unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public()))
+            .with_replay_cache(recorder.clone());
+        let url = "https://api.example/r";
+        let proof = warrant_core::dpop::create_proof(
+            &agent,
+            "GET",
+            url,
+            &token,
+            NOW,
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+        let jti = warrant_core::dpop::parse_proof(&proof).unwrap().jti;
+        assert!(v
+            .verify(&token, &req().with_proof(proof, "GET", url))
+            .is_allowed());
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            vec![format!("{}:{jti}", agent.public().jwk_x())]
+        );
     }
 }

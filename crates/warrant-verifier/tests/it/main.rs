@@ -7,6 +7,7 @@ mod common;
 mod errors;
 mod explain;
 mod fuzz_replay;
+mod holder;
 #[cfg(feature = "axum")]
 mod http;
 #[cfg(all(feature = "refresh", feature = "axum"))]
