@@ -95,3 +95,15 @@ fn write_error(path: &Path, e: &std::io::Error) -> CliError {
         CliError::usage(format!("cannot write `{}`: {e}", path.display()))
     }
 }
+
+/// Writes `text` and a newline to standard output. A reader that has gone away (`| head -1`)
+/// is not an error: there is no one left to tell.
+pub fn out(text: impl std::fmt::Display) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::usage(format!(
+            "cannot write to standard output: {e}"
+        ))),
+        _ => Ok(()),
+    }
+}

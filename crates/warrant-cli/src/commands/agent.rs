@@ -11,7 +11,7 @@ pub fn keygen(a: &AgentKeygenArgs) -> Result<Outcome, CliError> {
     let key = SigningKey::generate(&mut OsRng, None);
     io::write_private(&a.out, &key.to_pem()?)?;
     let public = key.public();
-    println!("{public}");
-    println!("jwk-thumbprint: {}", public.jwk_thumbprint());
+    io::out(public)?;
+    io::out(format_args!("jwk-thumbprint: {}", public.jwk_thumbprint()))?;
     Ok(Outcome::Ok)
 }

@@ -12,6 +12,6 @@ pub fn run(a: &AttenuateArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
     let token = decode_unverified(&io::token_text(&a.token)?)?;
     let grant = grant_flags::grant(&a.grant, sub)?;
     let narrower = attenuate(&token, grant, super::now(), &mut OsRng)?;
-    println!("{}", encode(&narrower));
+    io::out(encode(&narrower))?;
     Ok(Outcome::Ok)
 }

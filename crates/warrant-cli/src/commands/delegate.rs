@@ -14,6 +14,6 @@ pub fn run(a: &DelegateArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
     let next = io::public_key(&a.to)?;
     let grant = grant_flags::grant(&a.grant, sub)?;
     let delegated = delegate(&token, &key, next, grant, super::now(), &mut OsRng)?;
-    println!("{}", encode(&delegated));
+    io::out(encode(&delegated))?;
     Ok(Outcome::Ok)
 }

@@ -45,9 +45,9 @@ pub fn run(a: &InspectArgs) -> Result<Outcome, CliError> {
     let root = root.map(|k| k.to_biscuit()).transpose()?;
     let report = inspect(&bytes, root.as_ref())?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        io::out(serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", render(&report));
+        io::out(render(&report).trim_end())?;
     }
     Ok(match report.signatures {
         SignatureStatus::Invalid(_) => Outcome::Denied,

@@ -30,6 +30,6 @@ pub fn run(a: &KeygenArgs) -> Result<Outcome, CliError> {
             return Err(e);
         }
     }
-    println!("{}", key.public());
+    io::out(key.public())?;
     Ok(Outcome::Ok)
 }

@@ -28,6 +28,6 @@ pub fn run(a: &MintArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
     req.human_attrs = human_attrs;
     req.holder = holder;
     let minted = mint(&key, req, super::now(), &mut OsRng)?;
-    println!("{}", minted.token.to_base64()?);
+    io::out(minted.token.to_base64()?)?;
     Ok(Outcome::Ok)
 }

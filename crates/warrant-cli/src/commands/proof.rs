@@ -18,6 +18,6 @@ pub fn run(a: &ProofArgs) -> Result<Outcome, CliError> {
         super::now(),
         &mut OsRng,
     )?;
-    println!("{proof}");
+    io::out(proof)?;
     Ok(Outcome::Ok)
 }

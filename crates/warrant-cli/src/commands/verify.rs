@@ -59,11 +59,11 @@ pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
         }
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&decision)?);
+        io::out(serde_json::to_string_pretty(&decision)?)?;
     } else {
         match &decision {
-            Decision::Allowed(_) => println!("allowed"),
-            Decision::Denied(d) => println!("denied: {}", d.message),
+            Decision::Allowed(_) => io::out("allowed")?,
+            Decision::Denied(d) => io::out(format_args!("denied: {}", d.message))?,
         }
     }
     Ok(if decision.is_allowed() {

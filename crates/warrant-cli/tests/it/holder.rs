@@ -205,3 +205,30 @@ fn proof_and_verify_usage_errors() {
     run.input_error().stderr_has("is not an http(s) URL");
     verify(&issuer, &token, &["--proof", "x"]).input_error();
 }
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let issuer = Issuer::new();
+    let path = issuer.path("piped.key");
+    // The reader is gone before warrant writes (as after `| head -1`): every write to
+    // standard output fails with a broken pipe. warrant must exit quietly, not panic.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .args([
+            OsStr::new("agent"),
+            OsStr::new("keygen"),
+            OsStr::new("--out"),
+            path.as_os_str(),
+        ])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(path.exists());
+}
