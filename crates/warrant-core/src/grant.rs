@@ -63,6 +63,14 @@ pub enum Actions {
 }
 
 impl Actions {
+    /// Whether some action is in both.
+    pub fn overlaps(&self, other: &Actions) -> bool {
+        match (self, other) {
+            (Self::Any, _) | (_, Self::Any) => true,
+            (Self::Listed(a), Self::Listed(b)) => a.iter().any(|x| b.contains(x)),
+        }
+    }
+
     /// Whether `action` is covered.
     pub fn covers(&self, action: &str) -> bool {
         match self {

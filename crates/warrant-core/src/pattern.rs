@@ -128,6 +128,29 @@ impl ResourcePattern {
         rest.strip_prefix('/').is_some_and(|r| !r.is_empty())
     }
 
+    /// Whether some resource matches both patterns.
+    pub fn overlaps(&self, other: &ResourcePattern) -> bool {
+        let shared = self.prefix.len().min(other.prefix.len());
+        let compatible = self.prefix[..shared]
+            .iter()
+            .zip(&other.prefix[..shared])
+            .all(|pair| match pair {
+                (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                _ => true,
+            });
+        if !compatible {
+            return false;
+        }
+        let (a, b) = (self.prefix.len(), other.prefix.len());
+        match (self.subtree, other.subtree) {
+            (false, false) => a == b,
+            // A subtree below `prefix` holds resources with more segments than it.
+            (true, false) => b > a,
+            (false, true) => a > b,
+            (true, true) => true,
+        }
+    }
+
     /// How this pattern is tested in Datalog against the variable `var`.
     pub(crate) fn test(&self) -> PatternTest {
         let all_literal = self.prefix.iter().all(|s| matches!(s, Segment::Literal(_)));
@@ -343,6 +366,35 @@ mod tests {
             "x".repeat(513).parse::<ResourcePattern>(),
             Err(PatternError::TooLong)
         );
+    }
+
+    #[test]
+    fn overlapping_patterns() {
+        let yes = [
+            ("tickets/1", "tickets/1"),
+            ("tickets/*", "tickets/1"),
+            ("tickets/*", "tickets/1/email"),
+            ("tickets/*/email", "tickets/1/email"),
+            ("tickets/*/email", "tickets/*/*"),
+            ("*", "anything/at/all"),
+            ("a/**", "a/*/c/**"),
+        ];
+        for (a, b) in yes {
+            assert!(p(a).overlaps(&p(b)), "{a} ~ {b}");
+            assert!(p(b).overlaps(&p(a)), "{b} ~ {a}");
+        }
+        let no = [
+            ("tickets/1", "tickets/2"),
+            ("tickets/*", "tickets"),
+            ("tickets/*/email", "tickets/1/phone"),
+            ("tickets/*/email", "tickets/1"),
+            ("orders/**", "tickets/**"),
+            ("a/b", "a/b/c"),
+        ];
+        for (a, b) in no {
+            assert!(!p(a).overlaps(&p(b)), "{a} !~ {b}");
+            assert!(!p(b).overlaps(&p(a)), "{b} !~ {a}");
+        }
     }
 
     #[test]
