@@ -61,6 +61,11 @@ impl Timestamp {
         Self(self.0.saturating_sub(span.0))
     }
 
+    /// Seconds since the Unix epoch as `i64` (databases store them so), saturating.
+    pub fn unix_i64(self) -> i64 {
+        i64::try_from(self.0).unwrap_or(i64::MAX)
+    }
+
     /// Whole seconds from `earlier` to `self` (negative when `earlier` is later).
     pub fn seconds_since(self, earlier: Timestamp) -> i64 {
         let a = i128::from(self.0);

@@ -1,0 +1,53 @@
+//! The router: `app(state)`, with every layer stacked in one place.
+
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::routes;
+use crate::state::AppState;
+
+/// The issuer's HTTP API.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .route("/.well-known/warrant-keys", get(routes::key_set))
+        .route("/v1/challenges", post(routes::challenge))
+        .route("/v1/tokens", post(routes::mint_token))
+        .route(
+            "/v1/revocations",
+            post(routes::revoke).get(routes::revocations),
+        )
+        .route("/v1/audit", get(routes::audit_export))
+        .route("/v1/keys/rotate", post(routes::rotate_keys))
+        .with_state(state)
+        // Layers, outermost first:
+        .layer(
+            ServiceBuilder::new()
+                // 1. Authorization headers never reach the logs.
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::HeaderName::from_static("dpop"),
+                ]))
+                // 2. Every request gets an id, echoed in the response.
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                // 3. Structured request logs.
+                .layer(TraceLayer::new_for_http())
+                // 4. Bodies are bounded before anything reads them (413 past the limit).
+                .layer(RequestBodyLimitLayer::new(body_limit))
+                // 5. No request runs forever (408).
+                .layer(TimeoutLayer::with_status_code(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                )),
+        )
+}

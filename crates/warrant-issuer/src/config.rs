@@ -1,0 +1,359 @@
+//! The issuer's configuration: a TOML file, every field optional, defaults defined here.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8414"              # where to listen
+//! public_url = "http://127.0.0.1:8414"   # how clients reach it (in tokens and metadata)
+//! data_dir = "warrant-data"              # SQLite file, admin token
+//! database = "sqlite://warrant-data/warrant.db"   # or postgres://user@host/db
+//! max_ttl = "1h"                         # no token lives longer, whatever its role
+//! challenge_ttl = "2m"                   # how long a device-key challenge may be answered
+//! audit_sign_every = 100                 # sign the audit head every N entries
+//! body_limit = 65536                     # largest request body, bytes
+//! request_timeout = "10s"
+//!
+//! [[roles]]
+//! name = "support"
+//! max_ttl = "30m"
+//! ceiling = { audience = ["support-api"], allow = [
+//!   { resources = ["tickets/*/**"], actions = ["read"] },
+//!   { resources = ["orders/*"], actions = ["refund"], when = [ { attr = "amount", lt = 10000 } ] } ] }
+//!
+//! [[humans]]
+//! id = "alice"
+//! display_name = "Alice"
+//! roles = ["support"]
+//! device_keys = ["ed25519/…"]            # keys made with `warrant keygen`
+//! attrs = { kyc_complete = true }        # verified attributes the issuer vouches for
+//! ```
+//!
+//! The key-encryption key never goes in the file: it comes from `WARRANT_KEK`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use warrant_core::grant::Grant;
+use warrant_core::keys::PublicKey;
+use warrant_core::time::Span;
+
+/// Defaults, defined once.
+pub mod defaults {
+    /// Listen address.
+    pub const LISTEN: &str = "127.0.0.1:8414";
+    /// Data directory.
+    pub const DATA_DIR: &str = "warrant-data";
+    /// Longest token lifetime.
+    pub const MAX_TTL: &str = "1h";
+    /// Lifetime of a device-key challenge.
+    pub const CHALLENGE_TTL: &str = "2m";
+    /// Sign the audit head every this many entries.
+    pub const AUDIT_SIGN_EVERY: i64 = 100;
+    /// Largest request body.
+    pub const BODY_LIMIT: usize = 64 * 1024;
+    /// Longest request.
+    pub const REQUEST_TIMEOUT: &str = "10s";
+    /// Lifetime of the admin token made on first start.
+    pub const ADMIN_TOKEN_TTL: &str = "365d";
+}
+
+/// Why the configuration is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("cannot read `{0}`: {1}")]
+    Read(String, String),
+    /// Not valid TOML, or unknown fields.
+    #[error("invalid configuration: {0}")]
+    Toml(String),
+    /// A field with an invalid value.
+    #[error("invalid configuration: {field}: {message}")]
+    Field {
+        /// Where.
+        field: String,
+        /// What.
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    listen: Option<String>,
+    public_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+    max_ttl: Option<String>,
+    challenge_ttl: Option<String>,
+    audit_sign_every: Option<i64>,
+    body_limit: Option<usize>,
+    request_timeout: Option<String>,
+    #[serde(default)]
+    roles: Vec<RawRole>,
+    #[serde(default)]
+    humans: Vec<RawHuman>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRole {
+    name: String,
+    max_ttl: Option<String>,
+    ceiling: toml::Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHuman {
+    id: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    device_keys: Vec<String>,
+    #[serde(default)]
+    attrs: toml::Table,
+}
+
+/// A role: the most its humans may delegate.
+#[derive(Debug, Clone)]
+pub struct Role {
+    /// Name.
+    pub name: String,
+    /// The ceiling.
+    pub ceiling: Grant,
+    /// Longest token lifetime for this role.
+    pub max_ttl: Span,
+}
+
+/// A human seeded from the configuration.
+#[derive(Debug, Clone)]
+pub struct Human {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Enrolled device keys.
+    pub device_keys: Vec<PublicKey>,
+    /// Verified attributes, JSON.
+    pub attrs: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// How clients reach the issuer.
+    pub public_url: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL.
+    pub database: String,
+    /// Longest token lifetime.
+    pub max_ttl: Span,
+    /// Device-key challenge lifetime.
+    pub challenge_ttl: Span,
+    /// Sign the audit head every N entries.
+    pub audit_sign_every: i64,
+    /// Largest request body.
+    pub body_limit: usize,
+    /// Longest request.
+    pub request_timeout: Duration,
+    /// Roles to seed.
+    pub roles: Vec<Role>,
+    /// Humans to seed.
+    pub humans: Vec<Human>,
+}
+
+fn field(field: impl Into<String>, message: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Field {
+        field: field.into(),
+        message: message.to_string(),
+    }
+}
+
+fn span(name: &str, value: Option<String>, default: &str) -> Result<Span, ConfigError> {
+    value
+        .as_deref()
+        .unwrap_or(default)
+        .parse()
+        .map_err(|e| field(name, e))
+}
+
+fn toml_json(v: &toml::Value) -> serde_json::Value {
+    match v {
+        toml::Value::String(s) => s.clone().into(),
+        toml::Value::Integer(i) => (*i).into(),
+        toml::Value::Float(f) => serde_json::json!(f),
+        toml::Value::Boolean(b) => (*b).into(),
+        toml::Value::Datetime(d) => d.to_string().into(),
+        toml::Value::Array(a) => a.iter().map(toml_json).collect::<Vec<_>>().into(),
+        toml::Value::Table(t) => t
+            .iter()
+            .map(|(k, v)| (k.clone(), toml_json(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    }
+}
+
+impl Config {
+    /// The defaults (no file).
+    pub fn defaults() -> Result<Self, ConfigError> {
+        Self::from_raw(Raw::default())
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let raw: Raw =
+            toml::from_str(text).map_err(|e| ConfigError::Toml(e.message().to_owned()))?;
+        Self::from_raw(raw)
+    }
+
+    /// Reads a configuration file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read(path.display().to_string(), e.to_string()))?;
+        Self::from_toml(&text)
+    }
+
+    fn from_raw(raw: Raw) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = raw
+            .listen
+            .as_deref()
+            .unwrap_or(defaults::LISTEN)
+            .parse()
+            .map_err(|_| field("listen", "expected an address such as `127.0.0.1:8414`"))?;
+        let data_dir = raw
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR));
+        let database = raw
+            .database
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("warrant.db").display()));
+        let public_url = raw
+            .public_url
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let mut roles = Vec::new();
+        for (i, r) in raw.roles.into_iter().enumerate() {
+            let ceiling = Grant::from_json(&toml_json(&r.ceiling))
+                .map_err(|e| field(format!("roles[{i}].ceiling"), e))?;
+            if ceiling.allow.is_empty() {
+                return Err(field(
+                    format!("roles[{i}].ceiling"),
+                    "a ceiling needs at least one allow rule",
+                ));
+            }
+            if ceiling.ttl.is_some() || ceiling.expires_at.is_some() {
+                return Err(field(
+                    format!("roles[{i}].ceiling"),
+                    "put the lifetime in the role's `max_ttl`",
+                ));
+            }
+            roles.push(Role {
+                name: r.name,
+                ceiling,
+                max_ttl: span(&format!("roles[{i}].max_ttl"), r.max_ttl, defaults::MAX_TTL)?,
+            });
+        }
+        let mut humans = Vec::new();
+        for (i, h) in raw.humans.into_iter().enumerate() {
+            for role in &h.roles {
+                if !roles.iter().any(|r| &r.name == role) {
+                    return Err(field(
+                        format!("humans[{i}].roles"),
+                        format!("no role `{role}` is defined"),
+                    ));
+                }
+            }
+            let device_keys = h
+                .device_keys
+                .iter()
+                .map(|k| {
+                    k.parse()
+                        .map_err(|e| field(format!("humans[{i}].device_keys"), e))
+                })
+                .collect::<Result<_, _>>()?;
+            let attrs = match toml_json(&toml::Value::Table(h.attrs)) {
+                serde_json::Value::Object(m) => m,
+                _ => serde_json::Map::new(),
+            };
+            humans.push(Human {
+                display_name: h.display_name.unwrap_or_else(|| h.id.clone()),
+                id: h.id,
+                roles: h.roles,
+                device_keys,
+                attrs,
+            });
+        }
+        let request_timeout = span(
+            "request_timeout",
+            raw.request_timeout,
+            defaults::REQUEST_TIMEOUT,
+        )?;
+        Ok(Self {
+            listen,
+            public_url,
+            data_dir,
+            database,
+            max_ttl: span("max_ttl", raw.max_ttl, defaults::MAX_TTL)?,
+            challenge_ttl: span("challenge_ttl", raw.challenge_ttl, defaults::CHALLENGE_TTL)?,
+            audit_sign_every: raw
+                .audit_sign_every
+                .unwrap_or(defaults::AUDIT_SIGN_EVERY)
+                .max(1),
+            body_limit: raw.body_limit.unwrap_or(defaults::BODY_LIMIT),
+            request_timeout: Duration::from_secs(request_timeout.seconds()),
+            roles,
+            humans,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8414");
+        assert_eq!(c.database, "sqlite://warrant-data/warrant.db");
+        assert_eq!(c.max_ttl.seconds(), 3600);
+        assert_eq!(c.public_url, "http://127.0.0.1:8414");
+    }
+
+    #[test]
+    fn roles_and_humans_are_validated() {
+        let c = Config::from_toml(
+            r#"
+[[roles]]
+name = "support"
+max_ttl = "30m"
+ceiling = { audience = ["support-api"], allow = [ { resources = ["tickets/**"], actions = ["read"] } ] }
+[[humans]]
+id = "alice"
+roles = ["support"]
+attrs = { kyc_complete = true }
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.roles[0].max_ttl.seconds(), 1800);
+        assert_eq!(c.humans[0].attrs["kyc_complete"], true);
+        let e = Config::from_toml("[[humans]]\nid = \"bob\"\nroles = [\"nope\"]\n").unwrap_err();
+        assert!(e.to_string().contains("no role `nope`"), "{e}");
+        let e = Config::from_toml("listen = \"nowhere\"").unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid configuration: listen:"),
+            "{e}"
+        );
+        let e = Config::from_toml("colour = \"blue\"").unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        let e =
+            Config::from_toml("[[roles]]\nname = \"r\"\nceiling = { allow = [] }\n").unwrap_err();
+        assert!(e.to_string().contains("at least one allow rule"), "{e}");
+    }
+}

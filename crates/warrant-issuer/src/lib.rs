@@ -1,0 +1,40 @@
+//! warrant-issuer: the only place tokens are born.
+//!
+//! The service mints a token only for a human it has just verified (a device key answering
+//! a one-time challenge, consumed atomically so a replay fails on every replica), only
+//! within the ceiling of the human's role, and returns it only after the mint's audit
+//! entry is committed. Its state — keys, humans, challenges, tokens, revocations, the
+//! hash-chained audit log — lives in SQLite (one file, nothing to install) or PostgreSQL
+//! (several replicas), through one code path. [`app`] is the router; [`serve`] runs it.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use tower::ServiceExt;
+//! let state = warrant_issuer::State::open(
+//!     warrant_issuer::Config::defaults().unwrap(), "sqlite::memory:", None,
+//! ).await.unwrap();
+//! let app = warrant_issuer::app(state);
+//! let res = app
+//!     .oneshot(axum::http::Request::get("/.well-known/warrant-keys").body(axum::body::Body::empty()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(res.status(), 200);
+//! # });
+//! ```
+
+mod app;
+pub mod audit;
+pub mod config;
+mod error;
+pub mod keyring;
+mod routes;
+mod serve;
+mod state;
+pub mod store;
+
+pub use app::app;
+pub use config::Config;
+pub use error::ApiError;
+pub use routes::challenge_message;
+pub use serve::{serve, ServeError};
+pub use state::{AppState as State, Clock};

@@ -1,0 +1,448 @@
+//! The request handlers.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::Json;
+use ed25519_dalek::Verifier as _;
+use rand_core::{OsRng, RngCore};
+use serde::Deserialize;
+use serde_json::json;
+use warrant_core::grant::{Grant, Method};
+use warrant_core::keys::PublicKey;
+use warrant_core::time::Span;
+use warrant_core::token::{
+    attenuate, decode_unverified, encode, mint, MintRequest, Verification, DEFAULT_TTL,
+};
+use warrant_core::value::{AttrName, Value};
+
+use crate::error::{ApiError, Body};
+use crate::state::AppState;
+use crate::store::{HumanRow, Store};
+
+/// What a device key signs to answer a challenge.
+pub fn challenge_message(nonce: &str) -> String {
+    format!("warrant-device-key:{nonce}")
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the database answers.
+pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
+    if s.store.ping().await {
+        Ok("ready")
+    } else {
+        Err(ApiError::Internal("the database does not answer".into()))
+    }
+}
+
+/// `GET /.well-known/warrant-keys`: the key set verifiers trust.
+pub async fn key_set(State(s): State<AppState>) -> impl IntoResponse {
+    Json(s.keys().ring.published.clone())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeBody {
+    human: String,
+}
+
+/// `POST /v1/challenges {"human": "alice"}`: a one-time nonce for a device key to sign.
+pub async fn challenge(
+    State(s): State<AppState>,
+    Body(body): Body<ChallengeBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    if body.human.is_empty() || body.human.len() > 256 {
+        return Err(ApiError::BadRequest(
+            "`human` must be 1 to 256 characters".into(),
+        ));
+    }
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let nonce = hex::encode(bytes);
+    let now = s.now();
+    let expires = now.plus(s.config.challenge_ttl);
+    s.store
+        .put_challenge(&nonce, &body.human, expires.unix_i64())
+        .await?;
+    Ok(Json(json!({
+        "nonce": nonce,
+        "expires_at": expires.to_string(),
+        "sign": challenge_message(&nonce),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "method", deny_unknown_fields)]
+pub enum VerificationBody {
+    /// An enrolled Ed25519 key's signature over `warrant-device-key:<nonce>`.
+    #[serde(rename = "device-key")]
+    DeviceKey {
+        public_key: String,
+        nonce: String,
+        /// Hex.
+        signature: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintBody {
+    human: String,
+    verification: VerificationBody,
+    /// The grant asked for (docs/token-profile.md).
+    grant: serde_json::Value,
+    role: Option<String>,
+    holder: Option<String>,
+}
+
+/// Checks the human's verification; `Ok(method)` or a 401 (recorded in the audit log).
+async fn verify_human(
+    s: &AppState,
+    human: &HumanRow,
+    v: &VerificationBody,
+) -> Result<Method, ApiError> {
+    let now = s.now();
+    let VerificationBody::DeviceKey {
+        public_key,
+        nonce,
+        signature,
+    } = v;
+    let outcome: Result<(), &str> = async {
+        let key: PublicKey = public_key
+            .parse()
+            .map_err(|_| "the device key is not an `ed25519/` key")?;
+        let enrolled = s
+            .store
+            .device_keys(&human.id)
+            .await
+            .map_err(|_| "storage")?;
+        if !enrolled.iter().any(|k| k == &key.to_string()) {
+            return Err("this device key is not enrolled for the human");
+        }
+        let sig: [u8; 64] = hex::decode(signature)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or("the signature is not 64 bytes of hex")?;
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes())
+            .map_err(|_| "bad device key")?;
+        vk.verify(
+            challenge_message(nonce).as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| "the signature does not verify with the device key")?;
+        if !s
+            .store
+            .consume_challenge(nonce, &human.id, now.unix_i64())
+            .await
+            .map_err(|_| "storage")?
+        {
+            return Err("the challenge is unknown, expired or already used");
+        }
+        Ok(())
+    }
+    .await;
+    let detail = json!({ "method": "device-key", "human": human.id, "ok": outcome.is_ok(), "reason": outcome.err() });
+    s.audit("verification", &human.id, detail).await?;
+    match outcome {
+        Ok(()) => Ok(Method::DeviceKey),
+        Err("storage") => Err(ApiError::Internal(
+            "storage failed during verification".into(),
+        )),
+        Err(why) => Err(ApiError::Unauthorized(format!(
+            "verification failed: {why}"
+        ))),
+    }
+}
+
+/// Refuses a request the role's ceiling can never satisfy.
+fn within_ceiling(requested: &Grant, ceiling: &Grant, role: &str) -> Result<(), String> {
+    if requested.allow.is_empty() {
+        return Err("the grant needs at least one allow rule".into());
+    }
+    for (i, rule) in requested.allow.iter().enumerate() {
+        let fits = ceiling.allow.iter().any(|c| {
+            c.actions.overlaps(&rule.actions)
+                && c.resources
+                    .iter()
+                    .any(|cp| rule.resources.iter().any(|rp| cp.overlaps(rp)))
+        });
+        if !fits {
+            return Err(format!(
+                "allow[{i}] (`{}` on {}) is outside the ceiling of role `{role}`",
+                match &rule.actions {
+                    warrant_core::grant::Actions::Any => "*".to_owned(),
+                    warrant_core::grant::Actions::Listed(l) =>
+                        l.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(","),
+                },
+                rule.resources
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if !ceiling.audience.is_empty() {
+        if let Some(a) = requested
+            .audience
+            .iter()
+            .find(|a| !ceiling.audience.contains(a))
+        {
+            return Err(format!(
+                "audience `{a}` is outside the ceiling of role `{role}`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Records a refused mint; the 403 to answer with.
+async fn refusal(s: &AppState, human: &str, why: String) -> ApiError {
+    match s.audit("refusal", human, json!({ "reason": why })).await {
+        Ok(()) => ApiError::Forbidden(why),
+        Err(e) => e,
+    }
+}
+
+/// `POST /v1/tokens`: mint for a human verified just now, within their role's ceiling.
+pub async fn mint_token(
+    State(s): State<AppState>,
+    Body(body): Body<MintBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut requested =
+        Grant::from_json(&body.grant).map_err(|e| ApiError::BadRequest(format!("grant: {e}")))?;
+    let holder = body
+        .holder
+        .as_deref()
+        .map(|h| {
+            h.parse::<PublicKey>()
+                .map_err(|e| ApiError::BadRequest(format!("holder: {e}")))
+        })
+        .transpose()?;
+    let human = s
+        .store
+        .human(&body.human)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("verification failed: unknown human".into()))?;
+    let method = verify_human(&s, &human, &body.verification).await?;
+    let role_name = match (&body.role, human.roles.as_slice()) {
+        (Some(r), roles) if roles.contains(r) => r.clone(),
+        (Some(r), _) => {
+            return Err(refusal(&s, &human.id, format!("the human does not have role `{r}`")).await)
+        }
+        (None, [only]) => only.clone(),
+        (None, []) => {
+            return Err(refusal(
+                &s,
+                &human.id,
+                "the human has no role: there is nothing to delegate".into(),
+            )
+            .await)
+        }
+        (None, _) => {
+            return Err(ApiError::BadRequest(
+                "the human has several roles: name one in `role`".into(),
+            ))
+        }
+    };
+    let role = s
+        .store
+        .role(&role_name)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("role `{role_name}` is missing")))?;
+    let mut ceiling = Grant::from_json_str(&role.ceiling)
+        .map_err(|e| ApiError::Internal(format!("stored ceiling: {e}")))?;
+    let now = s.now();
+    let max = Span::from_seconds(u64::try_from(role.max_ttl).unwrap_or(0)).min(s.config.max_ttl);
+    let ttl = match (requested.ttl, requested.expires_at) {
+        (Some(t), _) => t,
+        (None, Some(e)) => {
+            Span::from_seconds(u64::try_from(e.seconds_since(now)).unwrap_or(0).max(1))
+        }
+        (None, None) => DEFAULT_TTL.min(max),
+    };
+    if ttl > max {
+        let why = format!("a ttl of {ttl} is longer than the {max} role `{role_name}` allows");
+        return Err(refusal(&s, &human.id, why).await);
+    }
+    if let Err(why) = within_ceiling(&requested, &ceiling, &role_name) {
+        return Err(refusal(&s, &human.id, why).await);
+    }
+    // The token carries both: the ceiling in the authority block, the request in a second
+    // block. Every check of both must pass, so it grants their intersection.
+    ceiling.ttl = Some(ttl);
+    requested.ttl = None;
+    requested.expires_at = None;
+    let mut attrs = std::collections::BTreeMap::new();
+    for (k, v) in &human.attrs {
+        if let (Ok(name), Ok(value)) = (k.parse::<AttrName>(), Value::from_json(v)) {
+            attrs.insert(name, value);
+        }
+    }
+    let keys = s.keys();
+    let request = MintRequest {
+        grant: ceiling,
+        human: Some(human.id.clone()),
+        verification: Some(Verification { method, at: now }),
+        human_attrs: attrs,
+        holder,
+        issuer: s.config.public_url.clone(),
+    };
+    let minted = mint(&keys.ring.active, request, now, &mut OsRng)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let text = minted
+        .token
+        .to_base64()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let token = decode_unverified(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let token = attenuate(&token, requested, now, &mut OsRng)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let text = encode(&token);
+    let kid = i64::from(keys.ring.active.key_id().map_or(0, |k| k.0));
+    // The token leaves only after its audit entry is committed.
+    let mut tx = s.store.begin().await?;
+    Store::insert_token(
+        &mut tx,
+        &minted.token_id,
+        &human.id,
+        holder.map(|h| h.to_string()).as_deref(),
+        kid,
+        now.unix_i64(),
+        minted.expires_at.unix_i64(),
+    )
+    .await?;
+    let detail = json!({
+        "token_id": minted.token_id, "role": role_name, "kid": kid,
+        "holder": holder.map(|h| h.to_string()), "expires_at": minted.expires_at.to_string(),
+    });
+    let entry = Store::append_audit(&mut tx, now.unix_i64(), "mint", &human.id, &detail).await?;
+    tx.commit()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    s.store
+        .note_expiry(kid, minted.expires_at.unix_i64())
+        .await?;
+    s.maybe_sign_head(entry.seq).await?;
+    Ok(Json(json!({
+        "token": text,
+        "token_id": minted.token_id,
+        "expires_at": minted.expires_at.to_string(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    kind: String,
+    value: String,
+}
+
+/// `POST /v1/revocations` (admin): revoke a token id, a block revocation id or a holder.
+pub async fn revoke(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body<RevokeBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = s.admin(&headers, "admin/revocations", "create")?;
+    let value = body.value.trim();
+    let canonical = match body.kind.as_str() {
+        "token_id"
+            if !value.is_empty()
+                && value.len() <= 64
+                && value.bytes().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            value.to_lowercase()
+        }
+        "revocation_id" if hex::decode(value).is_ok_and(|b| b.len() == 64) => value.to_lowercase(),
+        "holder" => value
+            .parse::<PublicKey>()
+            .map_err(|e| ApiError::BadRequest(format!("value: {e}")))?
+            .to_string(),
+        "token_id" | "revocation_id" => {
+            return Err(ApiError::BadRequest(format!(
+                "value `{value}` is not a valid {}",
+                body.kind
+            )))
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown kind `{other}`, expected `token_id`, `revocation_id` or `holder`"
+            )))
+        }
+    };
+    let cursor = s
+        .store
+        .revoke(&body.kind, &canonical, &actor, s.now().unix_i64())
+        .await?;
+    Ok(Json(json!({ "cursor": cursor })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Since {
+    since: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/revocations?since=CURSOR`: the feed verifiers poll (public).
+pub async fn revocations(
+    State(s): State<AppState>,
+    Query(q): Query<Since>,
+) -> Result<impl IntoResponse, ApiError> {
+    let since = q.since.unwrap_or(0).max(0);
+    let rows = s
+        .store
+        .revocations_since(since, q.limit.unwrap_or(1000).clamp(1, 1000))
+        .await?;
+    let next = rows.last().map_or(since, |r| r.cursor);
+    let entries: Vec<_> = rows
+        .iter()
+        .map(|r| json!({ "cursor": r.cursor, "kind": r.kind, "value": r.value }))
+        .collect();
+    Ok(Json(json!({ "entries": entries, "next_cursor": next })))
+}
+
+/// `GET /v1/audit?since=SEQ` (admin): the audit chain as JSON lines.
+pub async fn audit_export(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Since>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.admin(&headers, "admin/audit", "read")?;
+    let rows = s
+        .store
+        .audit_since(
+            q.since.unwrap_or(0).max(0),
+            q.limit.unwrap_or(10_000).clamp(1, 100_000),
+        )
+        .await?;
+    let mut body = String::new();
+    for r in &rows {
+        body.push_str(&serde_json::to_string(r).map_err(|e| ApiError::Internal(e.to_string()))?);
+        body.push('\n');
+    }
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        body,
+    ))
+}
+
+/// `POST /v1/keys/rotate` (admin): a new active key; the old one stays published.
+pub async fn rotate_keys(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = s.admin(&headers, "admin/keys", "rotate")?;
+    let ring = crate::keyring::rotate(&s.store, s.kek.as_ref(), s.now().unix_i64())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let kid = ring.active.key_id().map(|k| k.0);
+    let published = ring.published.clone();
+    s.set_keys(ring);
+    s.audit("key_rotation", &actor, json!({ "active_kid": kid }))
+        .await?;
+    Ok(Json(published))
+}

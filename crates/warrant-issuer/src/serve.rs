@@ -1,0 +1,236 @@
+//! Starting the service: storage, keys, seeding from the configuration, the first-run
+//! admin token, the listener, graceful shutdown.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rand_core::OsRng;
+use warrant_core::grant::Grant;
+use warrant_core::token::{mint, MintRequest};
+
+use crate::config::{defaults, Config};
+use crate::keyring::{self, Kek, KeyringError};
+use crate::state::{AppState, Clock, Keys, ADMIN_AUDIENCE};
+use crate::store::{HumanRow, RoleRow, Store, StoreError};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Storage.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Keys.
+    #[error("{0}")]
+    Keys(#[from] KeyringError),
+    /// Files or the listener.
+    #[error("{0}")]
+    Io(String),
+    /// Seeding from the configuration.
+    #[error("{0}")]
+    Seed(String),
+}
+
+impl AppState {
+    /// Opens storage at `database`, loads (or creates) the keys and seeds roles and humans
+    /// from `config`.
+    pub async fn open(
+        config: Config,
+        database: &str,
+        kek: Option<Kek>,
+    ) -> Result<Self, ServeError> {
+        let store = Store::connect(database).await?;
+        let clock = Clock::system();
+        let now = (clock.0)();
+        let ring = keyring::load(&store, kek.as_ref(), now.unix_i64()).await?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            keys: Arc::new(RwLock::new(Arc::new(Keys::new(ring)))),
+            kek,
+            clock,
+        };
+        state.seed().await?;
+        Ok(state)
+    }
+
+    async fn seed(&self) -> Result<(), ServeError> {
+        let now = self.now().unix_i64();
+        for r in &self.config.roles {
+            let row = RoleRow {
+                name: r.name.clone(),
+                ceiling: r.ceiling.to_json().to_string(),
+                max_ttl: i64::try_from(r.max_ttl.seconds()).unwrap_or(i64::MAX),
+            };
+            self.store.put_role(&row).await?;
+        }
+        for h in &self.config.humans {
+            let row = HumanRow {
+                id: h.id.clone(),
+                display_name: h.display_name.clone(),
+                roles: h.roles.clone(),
+                attrs: h.attrs.clone(),
+            };
+            self.store.put_human(&row, now).await?;
+            for k in &h.device_keys {
+                self.store
+                    .add_device_key(&h.id, &k.to_string(), now)
+                    .await?;
+            }
+        }
+        if !self.config.roles.is_empty() || !self.config.humans.is_empty() {
+            let detail = serde_json::json!({
+                "roles": self.config.roles.iter().map(|r| &r.name).collect::<Vec<_>>(),
+                "humans": self.config.humans.iter().map(|h| &h.id).collect::<Vec<_>>(),
+            });
+            self.audit("seed", "config", detail)
+                .await
+                .map_err(|e| ServeError::Seed(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Mints an admin token (bearer, audience `warrant-issuer`, every `admin/**` action).
+    pub async fn mint_admin_token(&self) -> Result<String, ServeError> {
+        let grant = Grant::from_json(&serde_json::json!({
+            "audience": [ADMIN_AUDIENCE],
+            "ttl": defaults::ADMIN_TOKEN_TTL,
+            "allow": [{ "resources": ["admin/**"], "actions": ["*"] }],
+        }))
+        .map_err(|e| ServeError::Seed(e.to_string()))?;
+        let mut req = MintRequest::offline(grant);
+        req.human = Some("admin".into());
+        req.issuer = self.config.public_url.clone();
+        let keys = self.keys();
+        let minted = mint(&keys.ring.active, req, self.now(), &mut OsRng)
+            .map_err(|e| ServeError::Seed(e.to_string()))?;
+        let kid = i64::from(keys.ring.active.key_id().map_or(0, |k| k.0));
+        self.store
+            .note_expiry(kid, minted.expires_at.unix_i64())
+            .await?;
+        self.audit(
+            "admin_token",
+            "issuer",
+            serde_json::json!({ "token_id": minted.token_id }),
+        )
+        .await
+        .map_err(|e| ServeError::Seed(e.to_string()))?;
+        minted
+            .token
+            .to_base64()
+            .map_err(|e| ServeError::Seed(e.to_string()))
+    }
+}
+
+fn io(what: &str, path: &Path, e: &std::io::Error) -> ServeError {
+    ServeError::Io(format!("cannot {what} `{}`: {e}", path.display()))
+}
+
+/// Creates `dir` (mode 0700 on Unix) if it does not exist.
+fn ensure_private_dir(dir: &Path) -> Result<(), ServeError> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(|e| io("create", dir, &e))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), ServeError> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| io("write", path, &e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| io("write", path, &e))
+}
+
+/// Runs the service until SIGTERM or ctrl-c.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    ensure_private_dir(&config.data_dir)?;
+    let kek = Kek::from_env()?;
+    let database = config.database.clone();
+    let listen = config.listen;
+    let public = config.public_url.clone();
+    let admin_path: PathBuf = config.data_dir.join("admin.token");
+    let state = AppState::open(config, &database, kek).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| ServeError::Io(format!("cannot listen on `{listen}`: {e}")))?;
+    let first_run = !admin_path.exists();
+    if first_run {
+        let token = state.mint_admin_token().await?;
+        write_private(&admin_path, &format!("{token}\n"))?;
+        println!(
+            "warrant issuer: first start. The admin token (shown once, also in {}):\n\n{token}\n",
+            admin_path.display()
+        );
+    }
+    println!("warrant issuer listening on {public}");
+    println!("  key set:     {public}/.well-known/warrant-keys");
+    println!("  revocations: {public}/v1/revocations");
+    println!("  try:         warrant verify --keys {public}/.well-known/warrant-keys --help");
+    tracing::info!(%listen, database = %redact(&database), "listening");
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| ServeError::Io(e.to_string()))
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:…@{}", &url[..s + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:…@h/db"
+        );
+        assert_eq!(
+            super::redact("sqlite://warrant-data/w.db"),
+            "sqlite://warrant-data/w.db"
+        );
+    }
+}

@@ -1,0 +1,564 @@
+//! Storage: one code path over sqlx's `Any` driver, SQLite by default, PostgreSQL by URL.
+//!
+//! Pitfalls this module is written around: the `Any` driver carries only bools, integers,
+//! floats, strings and bytes (times are Unix seconds, booleans 0/1 `BIGINT`s); the two
+//! databases get two migration folders, picked at run time; and everything that must be
+//! ordered across replicas (the audit chain, the revocation feed) is appended under a row
+//! lock taken by a no-op `UPDATE` of a head row, which both databases honour.
+
+use std::str::FromStr;
+
+use sqlx::any::{install_default_drivers, AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Row};
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded file (or memory).
+    Sqlite,
+    /// A server shared by several replicas.
+    Postgres,
+}
+
+/// Storage errors. Their text goes to logs, never to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not `sqlite:` or `postgres:`.
+    #[error("unsupported database URL `{0}`: use `sqlite://PATH` or `postgres://…`")]
+    Url(String),
+    /// A database error.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The issuer's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A signing key as stored.
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    /// Key id.
+    pub kid: i64,
+    /// `ed25519/<hex>`.
+    pub public_key: String,
+    /// PEM, or sealed PEM.
+    pub private_key: Vec<u8>,
+    /// Whether `private_key` is sealed with the key-encryption key.
+    pub encrypted: bool,
+    /// Creation time.
+    pub created_at: i64,
+    /// When it stopped signing.
+    pub retired_at: Option<i64>,
+    /// The latest expiry of a token it signed.
+    pub last_expiry: i64,
+}
+
+/// A human as stored.
+#[derive(Debug, Clone)]
+pub struct HumanRow {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Verified attributes (JSON object).
+    pub attrs: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A role as stored.
+#[derive(Debug, Clone)]
+pub struct RoleRow {
+    /// Name.
+    pub name: String,
+    /// The ceiling grant, JSON.
+    pub ceiling: String,
+    /// Longest token lifetime, seconds.
+    pub max_ttl: i64,
+}
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRow {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// When.
+    pub at: i64,
+    /// What happened.
+    pub kind: String,
+    /// Who did it.
+    pub actor: String,
+    /// Details (JSON text).
+    pub detail: String,
+    /// The previous entry's hash.
+    pub prev_hash: String,
+    /// This entry's hash.
+    pub hash: String,
+}
+
+/// One revocation feed entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRow {
+    /// Feed position.
+    pub cursor: i64,
+    /// `token_id`, `revocation_id` or `holder`.
+    pub kind: String,
+    /// What is revoked.
+    pub value: String,
+}
+
+fn b(v: bool) -> i64 {
+    i64::from(v)
+}
+
+impl Store {
+    /// Connects (creating a SQLite file if needed) and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Url(url.to_owned()));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') && !url.contains(":memory:") => {
+                format!("{url}?mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        // SQLite in memory lives in one connection; a file or a server can have several.
+        let max = if url.contains(":memory:") { 1 } else { 8 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await?;
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    // ---- signing keys ----
+
+    /// Every signing key, oldest first.
+    pub async fn signing_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, public_key, private_key, encrypted, created_at, retired_at, last_expiry \
+             FROM signing_keys ORDER BY kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(KeyRow {
+                    kid: r.try_get("kid")?,
+                    public_key: r.try_get("public_key")?,
+                    private_key: r.try_get("private_key")?,
+                    encrypted: r.try_get::<i64, _>("encrypted")? != 0,
+                    created_at: r.try_get("created_at")?,
+                    retired_at: r.try_get("retired_at")?,
+                    last_expiry: r.try_get("last_expiry")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a key and retires every other active key, in one transaction.
+    pub async fn add_active_key(&self, row: &KeyRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            .bind(row.created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, public_key, private_key, encrypted, created_at, retired_at, last_expiry) \
+             VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+        )
+        .bind(row.kid)
+        .bind(&row.public_key)
+        .bind(&row.private_key)
+        .bind(b(row.encrypted))
+        .bind(row.created_at)
+        .bind(row.last_expiry)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that `kid` signed a token expiring at `expires_at`.
+    pub async fn note_expiry(&self, kid: i64, expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE signing_keys SET last_expiry = $1 WHERE kid = $2 AND last_expiry < $1")
+            .bind(expires_at)
+            .bind(kid)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- roles and humans ----
+
+    /// Creates or replaces a role.
+    pub async fn put_role(&self, role: &RoleRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM roles WHERE name = $1")
+            .bind(&role.name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO roles (name, ceiling, max_ttl) VALUES ($1, $2, $3)")
+            .bind(&role.name)
+            .bind(&role.ceiling)
+            .bind(role.max_ttl)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A role by name.
+    pub async fn role(&self, name: &str) -> Result<Option<RoleRow>, StoreError> {
+        let row = sqlx::query("SELECT name, ceiling, max_ttl FROM roles WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(RoleRow {
+                name: r.try_get("name")?,
+                ceiling: r.try_get("ceiling")?,
+                max_ttl: r.try_get("max_ttl")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Creates or replaces a human (keeping their device keys).
+    pub async fn put_human(&self, h: &HumanRow, now: i64) -> Result<(), StoreError> {
+        let roles = serde_json::to_string(&h.roles).unwrap_or_else(|_| "[]".into());
+        let attrs = serde_json::Value::Object(h.attrs.clone()).to_string();
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE humans SET display_name = $1, roles = $2, attrs = $3 WHERE id = $4",
+        )
+        .bind(&h.display_name)
+        .bind(&roles)
+        .bind(&attrs)
+        .bind(&h.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            sqlx::query("INSERT INTO humans (id, display_name, roles, attrs, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&h.id)
+                .bind(&h.display_name)
+                .bind(&roles)
+                .bind(&attrs)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A human by id.
+    pub async fn human(&self, id: &str) -> Result<Option<HumanRow>, StoreError> {
+        let row = sqlx::query("SELECT id, display_name, roles, attrs FROM humans WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let roles: String = r.try_get("roles")?;
+            let attrs: String = r.try_get("attrs")?;
+            Ok(HumanRow {
+                id: r.try_get("id")?,
+                display_name: r.try_get("display_name")?,
+                roles: serde_json::from_str(&roles).unwrap_or_default(),
+                attrs: serde_json::from_str(&attrs).unwrap_or_default(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Enrols a device key for a human (idempotent).
+    pub async fn add_device_key(&self, human: &str, key: &str, now: i64) -> Result<(), StoreError> {
+        let exists =
+            sqlx::query("SELECT 1 FROM device_keys WHERE human_id = $1 AND public_key = $2")
+                .bind(human)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+        if !exists {
+            sqlx::query(
+                "INSERT INTO device_keys (human_id, public_key, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(human)
+            .bind(key)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A human's enrolled device keys.
+    pub async fn device_keys(&self, human: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT public_key FROM device_keys WHERE human_id = $1 ORDER BY public_key",
+        )
+        .bind(human)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("public_key")?)).collect()
+    }
+
+    // ---- challenges ----
+
+    /// Stores a one-time challenge.
+    pub async fn put_challenge(
+        &self,
+        nonce: &str,
+        human: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO challenges (nonce, human_id, expires_at, used) VALUES ($1, $2, $3, 0)",
+        )
+        .bind(nonce)
+        .bind(human)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Consumes a challenge: `true` for the first use of a live challenge issued to
+    /// `human`, `false` afterwards or once expired — atomically, across replicas.
+    pub async fn consume_challenge(
+        &self,
+        nonce: &str,
+        human: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE challenges SET used = 1 WHERE nonce = $1 AND human_id = $2 AND used = 0 AND expires_at >= $3",
+        )
+        .bind(nonce)
+        .bind(human)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    // ---- tokens, audit, revocations ----
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Records a minted token (inside the caller's transaction).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_token(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        token_id: &str,
+        human: &str,
+        holder: Option<&str>,
+        kid: i64,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tokens (token_id, human_id, holder, kid, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token_id)
+        .bind(human)
+        .bind(holder)
+        .bind(kid)
+        .bind(issued_at)
+        .bind(expires_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Who minted a token, if this issuer did.
+    pub async fn token_owner(&self, token_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT human_id FROM tokens WHERE token_id = $1")
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("human_id")?)).transpose()
+    }
+
+    /// Appends an audit entry inside the caller's transaction. The head row is locked
+    /// first (a no-op update), so appends from every replica form one chain.
+    pub async fn append_audit(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        at: i64,
+        kind: &str,
+        actor: &str,
+        detail: &serde_json::Value,
+    ) -> Result<AuditRow, StoreError> {
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(&mut **tx)
+            .await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut **tx)
+            .await?;
+        let prev_seq: i64 = head.try_get("seq")?;
+        let prev_hash: String = head.try_get("hash")?;
+        let mut row = AuditRow {
+            seq: prev_seq + 1,
+            at,
+            kind: kind.to_owned(),
+            actor: actor.to_owned(),
+            detail: detail.to_string(),
+            prev_hash,
+            hash: String::new(),
+        };
+        row.hash = crate::audit::entry_hash(&row);
+        sqlx::query(
+            "INSERT INTO audit (seq, at, kind, actor, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(row.seq)
+        .bind(row.at)
+        .bind(&row.kind)
+        .bind(&row.actor)
+        .bind(&row.detail)
+        .bind(&row.prev_hash)
+        .bind(&row.hash)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(row.seq)
+            .bind(&row.hash)
+            .execute(&mut **tx)
+            .await?;
+        Ok(row)
+    }
+
+    /// Appends one audit entry in its own transaction.
+    pub async fn audit(
+        &self,
+        at: i64,
+        kind: &str,
+        actor: &str,
+        detail: &serde_json::Value,
+    ) -> Result<AuditRow, StoreError> {
+        let mut tx = self.begin().await?;
+        let row = Self::append_audit(&mut tx, at, kind, actor, detail).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Audit entries after `seq`, at most `limit`.
+    pub async fn audit_since(&self, seq: i64, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, kind, actor, detail, prev_hash, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    actor: r.try_get("actor")?,
+                    detail: r.try_get("detail")?,
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends a revocation to the feed (and its audit entry) in one transaction; cursors
+    /// are handed out under the head row's lock, so they follow commit order.
+    pub async fn revoke(
+        &self,
+        kind: &str,
+        value: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE revocation_head SET cursor = cursor + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let cursor: i64 = sqlx::query("SELECT cursor FROM revocation_head WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("cursor")?;
+        sqlx::query("INSERT INTO revocations (cursor, kind, value, created_at, actor) VALUES ($1, $2, $3, $4, $5)")
+            .bind(cursor)
+            .bind(kind)
+            .bind(value)
+            .bind(now)
+            .bind(actor)
+            .execute(&mut *tx)
+            .await?;
+        let detail = serde_json::json!({ "cursor": cursor, "kind": kind, "value": value });
+        Self::append_audit(&mut tx, now, "revocation", actor, &detail).await?;
+        tx.commit().await?;
+        Ok(cursor)
+    }
+
+    /// Feed entries after `cursor`, at most `limit`.
+    pub async fn revocations_since(
+        &self,
+        cursor: i64,
+        limit: i64,
+    ) -> Result<Vec<RevocationRow>, StoreError> {
+        let rows = sqlx::query("SELECT cursor, kind, value FROM revocations WHERE cursor > $1 ORDER BY cursor LIMIT $2")
+            .bind(cursor)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RevocationRow {
+                    cursor: r.try_get("cursor")?,
+                    kind: r.try_get("kind")?,
+                    value: r.try_get("value")?,
+                })
+            })
+            .collect()
+    }
+}
