@@ -14,9 +14,12 @@
 //! [[roles]]
 //! name = "support"
 //! max_ttl = "30m"
-//! ceiling = { audience = ["support-api"], allow = [
+//! [roles.ceiling]                        # a grant: the most this role may delegate
+//! audience = ["support-api"]
+//! allow = [
 //!   { resources = ["tickets/*/**"], actions = ["read"] },
-//!   { resources = ["orders/*"], actions = ["refund"], when = [ { attr = "amount", lt = 10000 } ] } ] }
+//!   { resources = ["orders/*"], actions = ["refund"], when = [ { attr = "amount", lt = 10000 } ] },
+//! ]
 //!
 //! [[humans]]
 //! id = "alice"
@@ -333,7 +336,9 @@ mod tests {
 [[roles]]
 name = "support"
 max_ttl = "30m"
-ceiling = { audience = ["support-api"], allow = [ { resources = ["tickets/**"], actions = ["read"] } ] }
+[roles.ceiling]
+audience = ["support-api"]
+allow = [ { resources = ["tickets/**"], actions = ["read"] } ]
 [[humans]]
 id = "alice"
 roles = ["support"]

@@ -22,6 +22,9 @@ pub enum ApiError {
     /// No such thing.
     #[error("{0}")]
     NotFound(String),
+    /// The body is larger than the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// A failure of ours; the text is logged, never sent.
     #[error("{0}")]
     Internal(String),
@@ -40,6 +43,11 @@ impl IntoResponse for ApiError {
             Self::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d.as_str()),
             Self::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", d.as_str()),
             Self::NotFound(d) => (StatusCode::NOT_FOUND, "not found", d.as_str()),
+            Self::TooLarge(d) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload too large",
+                d.as_str(),
+            ),
             Self::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 (
@@ -80,6 +88,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
+                ApiError::TooLarge("the request body is larger than the issuer accepts".into()),
+            ),
             Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
         }
     }

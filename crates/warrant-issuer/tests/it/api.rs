@@ -1,0 +1,449 @@
+//! Every endpoint and its error paths.
+
+use axum::http::StatusCode;
+use serde_json::json;
+use warrant_core::keys::{KeySet, SigningKey};
+use warrant_verifier::{DenialKind, Request, Verifier};
+
+use crate::both;
+use crate::env::Env;
+
+fn read_grant() -> serde_json::Value {
+    json!({ "audience": ["support-api"], "ttl": "10m",
+            "allow": [{ "resources": ["tickets/123/email_address"], "actions": ["read"] }] })
+}
+
+async fn key_set(env: &Env) -> KeySet {
+    let (status, body) = env
+        .call("GET", "/.well-known/warrant-keys", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    KeySet::from_json(&body.to_string()).unwrap()
+}
+
+both!(health_and_key_set, |env: Env| async move {
+    assert_eq!(
+        env.call_raw("GET", "/healthz", None, None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        env.call_raw("GET", "/readyz", None, None).await.0,
+        StatusCode::OK
+    );
+    let keys = key_set(&env).await;
+    assert_eq!(keys.keys.len(), 1);
+    assert_eq!(keys.keys[0].kid.0, 1);
+});
+
+both!(
+    a_verified_human_gets_a_token_within_the_ceiling,
+    |env: Env| async move {
+        let agent = SigningKey::generate(&mut rand_core::OsRng, None);
+        let (status, body) = env
+            .mint(
+                "alice",
+                read_grant(),
+                json!({ "holder": agent.public().to_string() }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let token = body["token"].as_str().unwrap();
+        let verifier = Verifier::new(key_set(&env).await).with_audience("support-api");
+        let url = "https://support.example/tickets/123/email_address";
+        let proof = warrant_core::dpop::create_proof(
+            &agent,
+            "GET",
+            url,
+            token,
+            env.at(),
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+        let req = Request::new("tickets/123/email_address", "read", env.at())
+            .with_proof(proof, "GET", url);
+        let claims = verifier
+            .verify(token, &req)
+            .claims()
+            .cloned()
+            .expect("allowed");
+        assert_eq!(claims.human.as_deref(), Some("alice"));
+        assert_eq!(claims.verification_method.as_deref(), Some("device-key"));
+        assert_eq!(claims.block_count, 2, "ceiling and request");
+        assert_eq!(claims.token_id.as_deref(), body["token_id"].as_str());
+        // The ceiling's deny rule and the request's narrowing both hold.
+        let proof = warrant_core::dpop::create_proof(
+            &agent,
+            "GET",
+            url,
+            token,
+            env.at(),
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+        let other = Request::new("tickets/999/email_address", "read", env.at())
+            .with_proof(proof, "GET", url);
+        assert_eq!(
+            verifier.verify(token, &other).denial().unwrap().block,
+            Some(1)
+        );
+        // Its audit entry is there.
+        let audit = env.audit().await;
+        assert!(audit
+            .iter()
+            .any(|e| e.kind == "mint" && e.detail.contains(body["token_id"].as_str().unwrap())));
+    }
+);
+
+both!(
+    verification_failures_are_401_and_recorded,
+    |env: Env| async move {
+        // A replayed challenge.
+        let v = env.answer("alice", &env.device).await;
+        let mint = |v: serde_json::Value| json!({ "human": "alice", "verification": v, "grant": read_grant() });
+        assert_eq!(
+            env.call("POST", "/v1/tokens", None, Some(mint(v.clone())))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let (status, body) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            body["detail"].as_str().unwrap().contains("already used"),
+            "{body}"
+        );
+        // An expired challenge.
+        let v = env.answer("alice", &env.device).await;
+        env.advance(121);
+        let (status, body) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("expired"),
+            "{body}"
+        );
+        // A signature by a key that is not enrolled.
+        let stranger = SigningKey::generate(&mut rand_core::OsRng, None);
+        let v = env.answer("alice", &stranger).await;
+        let (status, body) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            body["detail"].as_str().unwrap().contains("not enrolled"),
+            "{body}"
+        );
+        // The enrolled key's public key with another key's signature.
+        let mut v = env.answer("alice", &stranger).await;
+        v["public_key"] = env.device.public().to_string().into();
+        let (status, body) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            body["detail"].as_str().unwrap().contains("does not verify"),
+            "{body}"
+        );
+        // A challenge issued to another human.
+        let v = env.answer("bob", &env.device).await;
+        let (status, _) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // An unknown human.
+        let v = env.answer("carol", &env.device).await;
+        let (status, _) = env
+            .call(
+                "POST",
+                "/v1/tokens",
+                None,
+                Some(json!({ "human": "carol", "verification": v, "grant": read_grant() })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let failures = env
+            .audit()
+            .await
+            .into_iter()
+            .filter(|e| e.kind == "verification" && e.detail.contains("\"ok\":false"))
+            .count();
+        assert_eq!(failures, 5);
+    }
+);
+
+both!(mints_beyond_the_ceiling_are_403, |env: Env| async move {
+    let cases = [
+        (
+            json!({ "allow": [{ "resources": ["accounts/1/password"], "actions": ["read"] }] }),
+            "outside the ceiling",
+        ),
+        (
+            json!({ "allow": [{ "resources": ["tickets/1/x"], "actions": ["delete"] }] }),
+            "outside the ceiling",
+        ),
+        (
+            json!({ "ttl": "2h", "allow": [{ "resources": ["tickets/1/x"], "actions": ["read"] }] }),
+            "longer than",
+        ),
+        (
+            json!({ "audience": ["billing-api"], "allow": [{ "resources": ["tickets/1/x"], "actions": ["read"] }] }),
+            "audience `billing-api`",
+        ),
+    ];
+    for (grant, why) in cases {
+        let (status, body) = env.mint("alice", grant.clone(), json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{grant}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(why),
+            "{grant}: {body}"
+        );
+    }
+    let (status, body) = env.mint("bob", read_grant(), json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "several roles: {body}");
+    let (status, body) = env
+        .mint("bob", read_grant(), json!({ "role": "nobody" }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        env.mint("bob", read_grant(), json!({ "role": "support" }))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let refusals = env
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "refusal")
+        .count();
+    assert_eq!(refusals, 5);
+});
+
+both!(
+    bad_input_is_400_and_changes_nothing,
+    |env: Env| async move {
+        let before = env.audit().await.len();
+        for body in [
+            "{",
+            "[]",
+            "{\"human\": 3}",
+            "{\"human\": \"alice\", \"extra\": 1}",
+        ] {
+            let (status, text) = env
+                .call_raw("POST", "/v1/challenges", None, Some(body.into()))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
+            assert!(text.contains("\"status\":400"), "{text}");
+        }
+        let v = env.answer("alice", &env.device).await;
+        let (status, body) = env
+        .call("POST", "/v1/tokens", None, Some(json!({ "human": "alice", "verification": v, "grant": { "allow": [{ "resources": ["a"], "actions": ["read"], "when": [{ "attr": "x", "lte": 1 }] }] } })))
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("unknown operator `lte`"),
+            "{body}"
+        );
+        let big = format!("{{\"human\": \"{}\"}}", "a".repeat(100_000));
+        assert_eq!(
+            env.call_raw("POST", "/v1/challenges", None, Some(big))
+                .await
+                .0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        // Only the admin tokens minted to read the audit were recorded in between.
+        let after = env.audit().await;
+        assert!(after
+            .iter()
+            .skip(before)
+            .all(|e| e.kind == "admin_token" || e.kind == "head_signature"));
+    }
+);
+
+both!(admin_endpoints_need_an_admin_token, |env: Env| async move {
+    let (status, _) = env.call("GET", "/v1/audit", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = env
+        .call("POST", "/v1/keys/rotate", Some("not-a-token"), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, minted) = env.mint("alice", read_grant(), json!({})).await;
+    let user_token = minted["token"].as_str().unwrap();
+    let (status, body) = env
+        .call(
+            "POST",
+            "/v1/revocations",
+            Some(user_token),
+            Some(json!({ "kind": "token_id", "value": "ab" })),
+        )
+        .await;
+    assert!(
+        status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN,
+        "{status}: {body}"
+    );
+});
+
+both!(revocations_feed_verifiers, |env: Env| async move {
+    let admin = env.admin_token().await;
+    let (_, a) = env.mint("alice", read_grant(), json!({})).await;
+    let (_, b) = env.mint("alice", read_grant(), json!({})).await;
+    let (status, body) = env
+        .call(
+            "POST",
+            "/v1/revocations",
+            Some(&admin),
+            Some(json!({ "kind": "token_id", "value": a["token_id"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["cursor"], 1);
+    let (status, body) = env
+        .call(
+            "POST",
+            "/v1/revocations",
+            Some(&admin),
+            Some(json!({ "kind": "holder", "value": "nobody" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, feed) = env.call("GET", "/v1/revocations?since=0", None, None).await;
+    assert_eq!(feed["next_cursor"], 1);
+    let set = warrant_verifier::RevocationSet::from_json(&feed.to_string()).unwrap();
+    let verifier = Verifier::new(key_set(&env).await)
+        .with_audience("support-api")
+        .allow_bearer(true);
+    verifier.set_revocations(set);
+    let req = Request::new("tickets/123/email_address", "read", env.at());
+    let d = verifier.verify(a["token"].as_str().unwrap(), &req);
+    assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::Revoked));
+    assert!(verifier
+        .verify(b["token"].as_str().unwrap(), &req)
+        .is_allowed());
+    let (_, later) = env.call("GET", "/v1/revocations?since=1", None, None).await;
+    assert_eq!(later["entries"].as_array().unwrap().len(), 0);
+    assert_eq!(later["next_cursor"], 1);
+});
+
+both!(
+    the_audit_chain_verifies_with_signed_heads,
+    |env: Env| async move {
+        for _ in 0..4 {
+            assert_eq!(
+                env.mint("alice", read_grant(), json!({})).await.0,
+                StatusCode::OK
+            );
+        }
+        let rows = env.audit().await;
+        let keys = key_set(&env).await;
+        let report = warrant_issuer::audit::verify_chain(&rows, Some(&keys)).unwrap();
+        assert!(report.signatures >= 2, "signed every 5 entries: {report:?}");
+        let mut tampered = rows.clone();
+        tampered[3].detail = tampered[3].detail.replace("alice", "mallory");
+        assert!(warrant_issuer::audit::verify_chain(&tampered, Some(&keys)).is_err());
+    }
+);
+
+both!(rotation_keeps_old_tokens_valid, |env: Env| async move {
+    let (_, old) = env.mint("alice", read_grant(), json!({})).await;
+    let admin = env.admin_token().await;
+    let (status, body) = env
+        .call("POST", "/v1/keys/rotate", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let keys = key_set(&env).await;
+    assert_eq!(
+        keys.keys.len(),
+        2,
+        "the retired key stays published while its tokens live"
+    );
+    let (_, new) = env.mint("alice", read_grant(), json!({})).await;
+    let verifier = Verifier::new(keys)
+        .with_audience("support-api")
+        .allow_bearer(true);
+    let req = Request::new("tickets/123/email_address", "read", env.at());
+    for t in [&old, &new] {
+        assert!(verifier
+            .verify(t["token"].as_str().unwrap(), &req)
+            .is_allowed());
+    }
+    let kid = |t: &serde_json::Value| {
+        warrant_core::token::decode_unverified(t["token"].as_str().unwrap())
+            .unwrap()
+            .root_key_id()
+    };
+    assert_eq!((kid(&old), kid(&new)), (Some(1), Some(2)));
+    // Once every token of the old key has expired (the admin tokens live a year), it goes.
+    env.advance(366 * 86_400);
+    assert_eq!(
+        key_set(&env).await.keys.len(),
+        2,
+        "the published set is computed at load"
+    );
+    let ring = warrant_issuer::keyring::load(&env.state.store, None, env.at().unix_i64())
+        .await
+        .unwrap();
+    assert_eq!(ring.published.keys.len(), 1);
+});
+
+both!(
+    concurrent_mints_and_revocations_keep_one_chain,
+    |env: Env| async move {
+        let admin = env.admin_token().await;
+        let env = std::sync::Arc::new(env);
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let env = std::sync::Arc::clone(&env);
+            let admin = admin.clone();
+            tasks.push(tokio::spawn(async move {
+                if i % 3 == 0 {
+                    let body = json!({ "kind": "token_id", "value": format!("{i:032x}") });
+                    env.call("POST", "/v1/revocations", Some(&admin), Some(body))
+                        .await
+                        .0
+                } else {
+                    env.mint("alice", read_grant(), json!({})).await.0
+                }
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), StatusCode::OK);
+        }
+        let rows = env.audit().await;
+        warrant_issuer::audit::verify_chain(&rows, None).unwrap();
+        let (_, feed) = env.call("GET", "/v1/revocations", None, None).await;
+        let cursors: Vec<i64> = feed["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["cursor"].as_i64().unwrap())
+            .collect();
+        assert_eq!(cursors, vec![1, 2, 3, 4]);
+    }
+);
+
+#[tokio::test]
+async fn keys_are_encrypted_at_rest_with_a_kek() {
+    let kek = warrant_issuer::keyring::Kek::parse(&"5a".repeat(32)).unwrap();
+    let env = Env::with_config(
+        crate::env::Db::Sqlite,
+        crate::env::CONFIG,
+        Some(kek.clone()),
+    )
+    .await
+    .unwrap();
+    let rows = env.state.store.signing_keys().await.unwrap();
+    assert!(rows[0].encrypted);
+    assert!(!String::from_utf8_lossy(&rows[0].private_key).contains("PRIVATE KEY"));
+    // Without the key-encryption key the issuer refuses to start, clearly.
+    let config = warrant_issuer::Config::defaults().unwrap();
+    let e = warrant_issuer::State::open(config.clone(), &env.database, None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("WARRANT_KEK"), "{e}");
+    let wrong = warrant_issuer::keyring::Kek::parse(&"77".repeat(32)).unwrap();
+    let e = warrant_issuer::State::open(config.clone(), &env.database, Some(wrong))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot be decrypted"), "{e}");
+    assert!(
+        warrant_issuer::State::open(config, &env.database, Some(kek))
+            .await
+            .is_ok()
+    );
+}

@@ -1,0 +1,6 @@
+//! API tests of the issuer, each run on SQLite and (when `WARRANT_TEST_DATABASE_URL` names a
+//! PostgreSQL server) on PostgreSQL, every test in a fresh database, without sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api;
+mod env;
