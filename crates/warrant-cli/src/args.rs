@@ -19,6 +19,25 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the issuer service (first start: creates ./warrant-data with a SQLite database,
+    /// a signing key and an admin token).
+    #[command(after_help = "Examples:\n  \
+        warrant serve\n  \
+        warrant serve --config warrant.toml\n  \
+        warrant serve --database postgres://postgres@127.0.0.1/warrant --listen 0.0.0.0:8414\n\n\
+        Set WARRANT_KEK (64 hex digits) to encrypt signing keys at rest.")]
+    Serve(ServeArgs),
+    /// Revoke a token, a block or every token of a holder, at an issuer.
+    #[command(after_help = "Examples:\n  \
+        warrant revoke --issuer http://127.0.0.1:8414 --admin-token warrant-data/admin.token --token \"$TOKEN\"\n  \
+        warrant revoke --issuer URL --admin-token FILE --holder ed25519/…")]
+    Revoke(RevokeArgs),
+    /// Signing keys at an issuer: `warrant keys rotate`.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// The audit chain: `warrant audit verify`.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Create a signing key (PKCS#8 PEM, file mode 0600) and print its public key.
     #[command(
         after_help = "Examples:\n  warrant keygen --out issuer.key --key-id 1 --public-out keys.json"
@@ -66,6 +85,90 @@ pub enum Command {
         --attr amount=4999 --attr-json 'reason=\"duplicate\"' --at 2026-11-30T10:00:00Z\n\n\
         Exit codes: 0 allowed, 1 denied, 2 the token or the arguments could not be read.")]
     Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file (see the issuer crate's documentation).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen address (overrides the file).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Database URL: sqlite://PATH or postgres://… (overrides the file).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// Data directory (overrides the file).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// An issuer and an admin token.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The issuer's URL.
+    #[arg(long, value_name = "URL")]
+    pub issuer: String,
+    /// The admin token, or a file holding it (warrant-data/admin.token).
+    #[arg(long, value_name = "TOKEN|FILE")]
+    pub admin_token: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// Revoke this token (by its token id).
+    #[arg(long, value_name = "TOKEN", group = "what")]
+    pub token: Option<String>,
+    /// Revoke by token id.
+    #[arg(long, value_name = "ID", group = "what")]
+    pub token_id: Option<String>,
+    /// Revoke a block (and every token containing it) by revocation id.
+    #[arg(long, value_name = "HEX", group = "what")]
+    pub revocation_id: Option<String>,
+    /// Revoke every token of a holder.
+    #[arg(long, value_name = "ed25519/HEX", group = "what")]
+    pub holder: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new active signing key; the old one stays published until its tokens expire.
+    Rotate(AdminArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check an audit export: every hash, every link, every head signature.
+    #[command(after_help = "Examples:\n  \
+        warrant audit verify --url http://127.0.0.1:8414 --admin-token warrant-data/admin.token\n  \
+        warrant audit verify --file audit.jsonl --keys keys.json")]
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The issuer to export from (needs --admin-token).
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "file",
+        requires = "admin_token"
+    )]
+    pub url: Option<String>,
+    /// The admin token, or a file holding it.
+    #[arg(long, value_name = "TOKEN|FILE")]
+    pub admin_token: Option<String>,
+    /// An export file (JSON lines).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The key set to check head signatures with (file or URL; with --url, the issuer's).
+    #[arg(long, value_name = "FILE|URL")]
+    pub keys: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,9 +255,23 @@ pub struct GrantArgs {
 
 #[derive(Debug, Args)]
 pub struct MintArgs {
-    /// The issuer's private key file.
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    /// The issuer's private key file (offline minting).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "issuer",
+        conflicts_with = "issuer"
+    )]
+    pub key: Option<PathBuf>,
+    /// Mint at an issuer instead: it verifies the human with --device-key first.
+    #[arg(long, value_name = "URL", requires_all = ["human", "device_key"])]
+    pub issuer: Option<String>,
+    /// The human's enrolled device key (a private key file made with `warrant keygen`).
+    #[arg(long, value_name = "FILE", requires = "issuer")]
+    pub device_key: Option<PathBuf>,
+    /// The role to mint under, when the human has several.
+    #[arg(long, requires = "issuer")]
+    pub role: Option<String>,
     #[command(flatten)]
     pub grant: GrantArgs,
     /// Bind the token to this agent key.
@@ -183,9 +300,10 @@ pub struct KeyArgs {
     /// The issuer's public key, `ed25519/<hex>`.
     #[arg(long, value_name = "ed25519/HEX", conflicts_with = "keys")]
     pub public_key: Option<String>,
-    /// A key-set JSON file (as written by `keygen --public-out`).
-    #[arg(long, value_name = "FILE")]
-    pub keys: Option<PathBuf>,
+    /// A key-set JSON file (as written by `keygen --public-out`) or its URL
+    /// (`https://issuer/.well-known/warrant-keys`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub keys: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -233,9 +351,10 @@ pub struct VerifyArgs {
     /// The request time (RFC 3339; default now).
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
-    /// A revocation list (JSON, the feed format of docs/verifier.md): revoked tokens deny.
-    #[arg(long, value_name = "FILE")]
-    pub revocations: Option<PathBuf>,
+    /// A revocation list (JSON, the feed format of docs/verifier.md), or the issuer's feed
+    /// URL: revoked tokens are denied.
+    #[arg(long, value_name = "FILE|URL")]
+    pub revocations: Option<String>,
     /// The DPoP proof sent with the request (needed for holder-bound tokens).
     #[arg(long, value_name = "JWT", requires_all = ["method", "url"])]
     pub proof: Option<String>,

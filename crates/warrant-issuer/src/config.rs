@@ -151,6 +151,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// How clients reach the issuer.
     pub public_url: String,
+    /// Whether `public_url` was derived from `listen` (then it follows the bound address).
+    pub public_url_is_default: bool,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Database URL.
@@ -235,6 +237,7 @@ impl Config {
         let database = raw
             .database
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("warrant.db").display()));
+        let public_url_is_default = raw.public_url.is_none();
         let public_url = raw
             .public_url
             .unwrap_or_else(|| format!("http://{listen}"))
@@ -300,6 +303,7 @@ impl Config {
         Ok(Self {
             listen,
             public_url,
+            public_url_is_default,
             data_dir,
             database,
             max_ttl: span("max_ttl", raw.max_ttl, defaults::MAX_TTL)?,

@@ -155,17 +155,23 @@ fn write_private(path: &Path, text: &str) -> Result<(), ServeError> {
 }
 
 /// Runs the service until SIGTERM or ctrl-c.
-pub async fn serve(config: Config) -> Result<(), ServeError> {
+pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     ensure_private_dir(&config.data_dir)?;
     let kek = Kek::from_env()?;
     let database = config.database.clone();
     let listen = config.listen;
-    let public = config.public_url.clone();
-    let admin_path: PathBuf = config.data_dir.join("admin.token");
-    let state = AppState::open(config, &database, kek).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| ServeError::Io(format!("cannot listen on `{listen}`: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| ServeError::Io(e.to_string()))?;
+    if config.public_url_is_default {
+        config.public_url = format!("http://{bound}");
+    }
+    let public = config.public_url.clone();
+    let admin_path: PathBuf = config.data_dir.join("admin.token");
+    let state = AppState::open(config, &database, kek).await?;
     let first_run = !admin_path.exists();
     if first_run {
         let token = state.mint_admin_token().await?;
@@ -178,8 +184,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     println!("warrant issuer listening on {public}");
     println!("  key set:     {public}/.well-known/warrant-keys");
     println!("  revocations: {public}/v1/revocations");
-    println!("  try:         warrant verify --keys {public}/.well-known/warrant-keys --help");
-    tracing::info!(%listen, database = %redact(&database), "listening");
+    println!(
+        "  next:        warrant mint --issuer {public} --human <id> --device-key <file> --allow read:<resource>"
+    );
+    tracing::info!(%bound, database = %redact(&database), "listening");
     axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown())
         .await

@@ -34,10 +34,7 @@ pub fn run(a: &InspectArgs) -> Result<Outcome, CliError> {
                 None => None,
             };
             Some(key.ok_or_else(|| {
-                CliError::denied(format!(
-                    "no key in `{}` for the token's key id",
-                    path.display()
-                ))
+                CliError::denied(format!("no key in `{path}` for the token's key id"))
             })?)
         }
         (None, None) => None,

@@ -1,9 +1,10 @@
-//! `warrant mint` (offline: whoever holds the root key is the issuer).
+//! `warrant mint`: offline with the root key, or at an issuer after a device-key challenge.
 
 use std::collections::BTreeMap;
 
 use clap::ArgMatches;
 use rand_core::OsRng;
+use serde_json::json;
 use warrant_core::token::{mint, MintRequest};
 use warrant_core::value::{AttrName, Value};
 
@@ -12,8 +13,51 @@ use crate::error::{CliError, Outcome};
 use crate::{grant_flags, io};
 
 pub fn run(a: &MintArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
-    let key = io::signing_key(&a.key)?;
     let grant = grant_flags::grant(&a.grant, sub)?;
+    let holder = a.holder.as_deref().map(io::public_key).transpose()?;
+    if let (Some(issuer), Some(device_key), Some(human)) = (&a.issuer, &a.device_key, &a.human) {
+        if !a.human_attr.is_empty() {
+            return Err(CliError::usage(
+                "--human-attr is for offline minting: an issuer stamps the attributes it has verified",
+            ));
+        }
+        let key = io::signing_key(device_key)?;
+        let base = issuer.trim_end_matches('/');
+        let challenge = io::post(
+            &format!("{base}/v1/challenges"),
+            None,
+            &json!({ "human": human }),
+        )?;
+        let message = challenge["sign"].as_str().ok_or_else(|| {
+            CliError::usage(format!("`{base}` answered a challenge without `sign`"))
+        })?;
+        let mut body = json!({
+            "human": human,
+            "verification": {
+                "method": "device-key",
+                "public_key": key.public().to_string(),
+                "nonce": challenge["nonce"],
+                "signature": hex::encode(key.sign(message.as_bytes())),
+            },
+            "grant": grant.to_json(),
+        });
+        if let Some(h) = holder {
+            body["holder"] = h.to_string().into();
+        }
+        if let Some(r) = &a.role {
+            body["role"] = r.clone().into();
+        }
+        let minted = io::post(&format!("{base}/v1/tokens"), None, &body)?;
+        let token = minted["token"]
+            .as_str()
+            .ok_or_else(|| CliError::usage(format!("`{base}` answered without a token")))?;
+        io::out(token)?;
+        return Ok(Outcome::Ok);
+    }
+    let key_path = a.key.as_deref().ok_or_else(|| {
+        CliError::usage("give --key (offline) or --issuer with --human and --device-key")
+    })?;
+    let key = io::signing_key(key_path)?;
     let mut human_attrs = BTreeMap::new();
     for spec in &a.human_attr {
         let (name, value) = spec.split_once('=').ok_or_else(|| {
@@ -22,7 +66,6 @@ pub fn run(a: &MintArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
         let name: AttrName = name.parse()?;
         human_attrs.insert(name, Value::infer(value));
     }
-    let holder = a.holder.as_deref().map(io::public_key).transpose()?;
     let mut req = MintRequest::offline(grant);
     req.human.clone_from(&a.human);
     req.human_attrs = human_attrs;

@@ -2,11 +2,15 @@
 
 mod agent;
 mod attenuate;
+mod audit;
 mod delegate;
 mod inspect;
 mod keygen;
+mod keys;
 mod mint;
 mod proof;
+mod revoke;
+mod serve;
 mod verify;
 
 use clap::ArgMatches;
@@ -19,6 +23,10 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, CliError> {
     let sub = matches.subcommand().map(|(_, m)| m);
     let sub = || sub.ok_or_else(|| CliError::usage("missing command"));
     match cli.command {
+        Command::Serve(a) => serve::run(&a),
+        Command::Revoke(a) => revoke::run(&a),
+        Command::Keys(k) => keys::run(&k),
+        Command::Audit(c) => audit::run(&c),
         Command::Keygen(a) => keygen::run(&a),
         Command::Mint(a) => mint::run(&a, sub()?),
         Command::Attenuate(a) => attenuate::run(&a, sub()?),

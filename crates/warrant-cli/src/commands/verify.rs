@@ -11,7 +11,7 @@ use crate::io;
 pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
     let mut verifier = match (&a.keys.public_key, &a.keys.keys) {
         (Some(k), _) => Verifier::from_public_key(io::public_key(k)?),
-        (None, Some(path)) => Verifier::new(io::key_set(path)?),
+        (None, Some(source)) => Verifier::new(io::key_set(source)?),
         (None, None) => {
             return Err(CliError::usage(
                 "give --public-key or --keys: the issuer's public key is needed to verify",
@@ -21,10 +21,8 @@ pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
     if a.allow_bearer {
         verifier = verifier.allow_bearer(true);
     }
-    if let Some(path) = &a.revocations {
-        let set = warrant_verifier::revocations_from_file(path)
-            .map_err(|e| CliError::usage(e.to_string()))?;
-        verifier.set_revocations(set);
+    if let Some(source) = &a.revocations {
+        verifier.set_revocations(io::revocations(source)?);
     }
     let at = match &a.at {
         Some(t) => t

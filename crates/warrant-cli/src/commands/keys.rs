@@ -1,0 +1,21 @@
+//! `warrant keys rotate`
+
+use crate::args::{AdminArgs, KeysCommand};
+use crate::error::{CliError, Outcome};
+use crate::io;
+
+pub fn run(cmd: &KeysCommand) -> Result<Outcome, CliError> {
+    let KeysCommand::Rotate(AdminArgs {
+        issuer,
+        admin_token,
+    }) = cmd;
+    let base = issuer.trim_end_matches('/');
+    let token = io::admin_token(admin_token)?;
+    let set = io::post(
+        &format!("{base}/v1/keys/rotate"),
+        Some(&token),
+        &serde_json::json!({}),
+    )?;
+    io::out(serde_json::to_string_pretty(&set)?)?;
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,44 @@
+//! `warrant revoke`
+
+use serde_json::json;
+use warrant_core::token::decode_unverified;
+
+use crate::args::RevokeArgs;
+use crate::error::{CliError, Outcome};
+use crate::io;
+
+pub fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
+    let (kind, value) = if let Some(t) = &a.token {
+        let token = decode_unverified(&io::token_text(t)?)?;
+        let id = token
+            .print_block_source(0)
+            .ok()
+            .and_then(|s| warrant_core::token::AuthorityFacts::read(&s).token_id)
+            .ok_or_else(|| {
+                CliError::usage("the token has no `token_id`: revoke it by --revocation-id")
+            })?;
+        ("token_id", id)
+    } else if let Some(id) = &a.token_id {
+        ("token_id", id.clone())
+    } else if let Some(id) = &a.revocation_id {
+        ("revocation_id", id.clone())
+    } else if let Some(h) = &a.holder {
+        ("holder", h.clone())
+    } else {
+        return Err(CliError::usage(
+            "say what to revoke: --token, --token-id, --revocation-id or --holder",
+        ));
+    };
+    let base = a.admin.issuer.trim_end_matches('/');
+    let token = io::admin_token(&a.admin.admin_token)?;
+    let answer = io::post(
+        &format!("{base}/v1/revocations"),
+        Some(&token),
+        &json!({ "kind": kind, "value": value }),
+    )?;
+    io::out(format_args!(
+        "revoked {kind} `{value}` (feed cursor {})",
+        answer["cursor"]
+    ))?;
+    Ok(Outcome::Ok)
+}
