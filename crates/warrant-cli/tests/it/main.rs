@@ -13,6 +13,7 @@ mod expiry;
 mod help;
 mod holder;
 mod inspect;
+mod issuer;
 mod keygen;
 mod mint;
 mod readme;

@@ -6,9 +6,12 @@ const README: &str = include_str!("../../../../README.md");
 const RUNNER: &str = r#"warrant() { cargo run -q --release -- "$@"; }"#;
 
 fn walkthrough() -> String {
-    let start = README
-        .find("## 60-second walkthrough")
-        .expect("walkthrough section");
+    section("## 60-second walkthrough")
+}
+
+/// The first `sh` block after `heading`.
+fn section(heading: &str) -> String {
+    let start = README.find(heading).expect("the README section");
     let rest = &README[start..];
     let open = rest.find("```sh\n").expect("sh block") + "```sh\n".len();
     let close = rest[open..].find("```").expect("end of block");
@@ -87,4 +90,62 @@ fn the_readme_walkthrough_runs_as_written() {
     assert_eq!(expected.len(), 6);
     assert!(stdout.contains("signatures: valid"));
     assert!(dir.path().join("demo/issuer.key").exists());
+}
+
+#[test]
+fn the_readme_issuer_section_runs_as_written() {
+    let script = section("## The issuer");
+    assert!(script.contains("ISSUER=http://127.0.0.1:8414"));
+    // A free port instead of the default one, so a running issuer does not get in the way.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = script
+        .replace(
+            "ISSUER=http://127.0.0.1:8414",
+            &format!("ISSUER=http://127.0.0.1:{port}"),
+        )
+        .replace(
+            "data_dir = \"demo/warrant-data\"",
+            &format!("data_dir = \"demo/warrant-data\"\nlisten = \"127.0.0.1:{port}\""),
+        );
+    // Job control, so `kill %1` stops the server as it does in a terminal.
+    let script =
+        format!("set -m\nwarrant() {{ \"$WARRANT_BIN\" \"$@\"; }}\nmkdir -p demo\n{script}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("WARRANT_BIN", env!("CARGO_BIN_EXE_warrant"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| *l == "allowed" || l.starts_with("denied: "))
+        .collect();
+    let printed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| *l == "allowed" || l.starts_with("denied: "))
+        .collect();
+    assert_eq!(
+        printed.len(),
+        expected.len(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for (got, want) in printed.iter().zip(&expected) {
+        assert!(matches(got, want), "expected `{want}`, got `{got}`");
+    }
+    assert!(stdout.contains("revoked token_id"), "{stdout}");
+    assert!(
+        stdout.contains("ok: "),
+        "the audit chain verifies: {stdout}"
+    );
+    assert!(dir.path().join("demo/warrant-data/admin.token").exists());
 }
