@@ -28,6 +28,12 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/audit", get(routes::audit_export))
         .route("/v1/keys/rotate", post(routes::rotate_keys))
+        .route("/v1/agents/challenges", post(routes::agent_challenge))
+        .route(
+            "/v1/agents",
+            post(routes::register_agent).get(routes::list_agents),
+        )
+        .route("/v1/agents/{id}/disable", post(routes::disable_agent))
         .with_state(state)
         // Layers, outermost first:
         .layer(

@@ -229,6 +229,14 @@ pub async fn mint_token(
         .await?
         .ok_or_else(|| ApiError::Unauthorized("verification failed: unknown human".into()))?;
     let method = verify_human(&s, &human, &body.verification).await?;
+    if let Some(h) = &holder {
+        if let Some(agent) = s.store.agent_by_key(&h.to_string()).await? {
+            if agent.disabled {
+                let why = format!("agent `{}` ({}) is disabled", agent.name, agent.id);
+                return Err(refusal(&s, &human.id, why).await);
+            }
+        }
+    }
     let role_name = match (&body.role, human.roles.as_slice()) {
         (Some(r), roles) if roles.contains(r) => r.clone(),
         (Some(r), _) => {
@@ -445,4 +453,146 @@ pub async fn rotate_keys(
     s.audit("key_rotation", &actor, json!({ "active_kid": kid }))
         .await?;
     Ok(Json(published))
+}
+
+/// What an agent's key signs to prove possession when it is registered.
+pub fn agent_challenge_message(nonce: &str) -> String {
+    format!("warrant-agent-registration:{nonce}")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentChallengeBody {
+    public_key: String,
+}
+
+/// `POST /v1/agents/challenges {"public_key": "ed25519/…"}`: a nonce for the agent's key to sign.
+pub async fn agent_challenge(
+    State(s): State<AppState>,
+    Body(body): Body<AgentChallengeBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key: PublicKey = body
+        .public_key
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("public_key: {e}")))?;
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let nonce = hex::encode(bytes);
+    let expires = s.now().plus(s.config.challenge_ttl);
+    s.store
+        .put_agent_challenge(&nonce, &key.to_string(), expires.unix_i64())
+        .await?;
+    Ok(Json(json!({
+        "nonce": nonce,
+        "expires_at": expires.to_string(),
+        "sign": agent_challenge_message(&nonce),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentBody {
+    name: String,
+    public_key: String,
+    nonce: String,
+    /// Hex Ed25519 signature of `warrant-agent-registration:<nonce>` by the agent's key.
+    signature: String,
+    owner: Option<String>,
+}
+
+/// `POST /v1/agents` (admin): registers an agent that proved it holds its key.
+pub async fn register_agent(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body<AgentBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = s.admin(&headers, "admin/agents", "create")?;
+    if body.name.trim().is_empty() || body.name.len() > 256 {
+        return Err(ApiError::BadRequest(
+            "`name` must be 1 to 256 characters".into(),
+        ));
+    }
+    let key: PublicKey = body
+        .public_key
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("public_key: {e}")))?;
+    if let Some(owner) = &body.owner {
+        if s.store.human(owner).await?.is_none() {
+            return Err(ApiError::BadRequest(format!(
+                "owner `{owner}` is not a known human"
+            )));
+        }
+    }
+    let sig: [u8; 64] = hex::decode(&body.signature)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| ApiError::BadRequest("`signature` must be 64 bytes of hex".into()))?;
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes())
+        .map_err(|_| ApiError::BadRequest("public_key is not a valid Ed25519 key".into()))?;
+    let now = s.now();
+    let proved = vk
+        .verify(
+            agent_challenge_message(&body.nonce).as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .is_ok()
+        && s.store
+            .consume_agent_challenge(&body.nonce, &key.to_string(), now.unix_i64())
+            .await?;
+    if !proved {
+        s.audit(
+            "agent_registration_refused",
+            &actor,
+            json!({ "public_key": key.to_string(), "reason": "no proof of possession" }),
+        )
+        .await?;
+        return Err(ApiError::Unauthorized(
+            "the agent did not prove it holds the key: sign a fresh challenge from /v1/agents/challenges".into(),
+        ));
+    }
+    let agent = crate::store::AgentRow {
+        id: key.jwk_thumbprint(),
+        name: body.name.trim().to_owned(),
+        public_key: key.to_string(),
+        owner: body.owner,
+        disabled: false,
+        created_at: now.unix_i64(),
+    };
+    if !s.store.add_agent(&agent, &actor).await? {
+        return Err(ApiError::BadRequest(format!(
+            "the key `{key}` is already registered"
+        )));
+    }
+    Ok((axum::http::StatusCode::CREATED, Json(agent)))
+}
+
+/// `GET /v1/agents` (admin): every registered agent.
+pub async fn list_agents(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    s.admin(&headers, "admin/agents", "read")?;
+    Ok(Json(json!({ "agents": s.store.agents().await? })))
+}
+
+/// `POST /v1/agents/{id}/disable` (admin): no more tokens for it, and its tokens revoked.
+pub async fn disable_agent(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = s.admin(&headers, "admin/agents", "disable")?;
+    let agent = s
+        .store
+        .agent(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no agent `{id}`")))?;
+    s.store.disable_agent(&id).await?;
+    let cursor = s
+        .store
+        .revoke("holder", &agent.public_key, &actor, s.now().unix_i64())
+        .await?;
+    Ok(Json(
+        json!({ "agent": id, "disabled": true, "revocation_cursor": cursor }),
+    ))
 }

@@ -447,3 +447,101 @@ async fn keys_are_encrypted_at_rest_with_a_kek() {
             .is_ok()
     );
 }
+
+async fn register(
+    env: &Env,
+    admin: &str,
+    agent: &SigningKey,
+    sign_with: &SigningKey,
+) -> (StatusCode, serde_json::Value) {
+    let (_, c) = env
+        .call(
+            "POST",
+            "/v1/agents/challenges",
+            None,
+            Some(json!({ "public_key": agent.public().to_string() })),
+        )
+        .await;
+    let sig = sign_with.sign(c["sign"].as_str().unwrap().as_bytes());
+    let body = json!({
+        "name": "triage bot", "public_key": agent.public().to_string(), "owner": "alice",
+        "nonce": c["nonce"], "signature": hex::encode(sig),
+    });
+    env.call("POST", "/v1/agents", Some(admin), Some(body))
+        .await
+}
+
+both!(
+    agents_register_with_proof_and_disabling_revokes_them,
+    |env: Env| async move {
+        let admin = env.admin_token().await;
+        let agent = SigningKey::generate(&mut rand_core::OsRng, None);
+        let thief = SigningKey::generate(&mut rand_core::OsRng, None);
+        let (status, body) = register(&env, &admin, &agent, &thief).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "no proof of possession: {body}"
+        );
+        let (status, body) = register(&env, &admin, &agent, &agent).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["id"], agent.public().jwk_thumbprint());
+        let (status, body) = register(&env, &admin, &agent, &agent).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "already registered: {body}"
+        );
+        let (status, _) = env.call("GET", "/v1/agents", None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (_, list) = env.call("GET", "/v1/agents", Some(&admin), None).await;
+        assert_eq!(list["agents"].as_array().unwrap().len(), 1);
+
+        let holder = json!({ "holder": agent.public().to_string() });
+        let (status, before) = env.mint("alice", read_grant(), holder.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        let id = agent.public().jwk_thumbprint();
+        let (status, body) = env
+            .call(
+                "POST",
+                &format!("/v1/agents/{id}/disable"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = env.mint("alice", read_grant(), holder).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(
+            body["detail"].as_str().unwrap().contains("is disabled"),
+            "{body}"
+        );
+        // Its earlier token is revoked through the feed.
+        let (_, feed) = env.call("GET", "/v1/revocations", None, None).await;
+        let verifier = Verifier::new(key_set(&env).await).with_audience("support-api");
+        verifier.set_revocations(
+            warrant_verifier::RevocationSet::from_json(&feed.to_string()).unwrap(),
+        );
+        let token = before["token"].as_str().unwrap();
+        let url = "https://support.example/tickets/123/email_address";
+        let proof = warrant_core::dpop::create_proof(
+            &agent,
+            "GET",
+            url,
+            token,
+            env.at(),
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+        let req = Request::new("tickets/123/email_address", "read", env.at())
+            .with_proof(proof, "GET", url);
+        assert_eq!(
+            verifier.verify(token, &req).denial().map(|d| d.kind),
+            Some(DenialKind::Revoked)
+        );
+        let (status, _) = env
+            .call("POST", "/v1/agents/nope/disable", Some(&admin), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+);
