@@ -19,6 +19,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(routes::metrics))
         .route("/.well-known/warrant-keys", get(routes::key_set))
         .route("/v1/challenges", post(routes::challenge))
         .route("/v1/tokens", post(routes::mint_token))
@@ -34,10 +35,12 @@ pub fn app(state: AppState) -> Router {
             post(routes::register_agent).get(routes::list_agents),
         )
         .route("/v1/agents/{id}/disable", post(routes::disable_agent))
-        .with_state(state)
+        .with_state(state.clone())
         // Layers, outermost first:
         .layer(
             ServiceBuilder::new()
+                // 0. Every request counted and timed for /metrics.
+                .layer(axum::middleware::from_fn_with_state(state, measure))
                 // 1. Authorization headers never reach the logs.
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     axum::http::header::AUTHORIZATION,
@@ -56,4 +59,19 @@ pub fn app(state: AppState) -> Router {
                     timeout,
                 )),
         )
+}
+
+/// Counts each request by status and records its latency.
+async fn measure(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let start = std::time::Instant::now();
+    let res = next.run(req).await;
+    state.metrics.observe(start.elapsed().as_secs_f64());
+    state
+        .metrics
+        .inc("warrant_http_requests_total", format!("status=\"{}\"", res.status().as_u16()));
+    res
 }

@@ -30,6 +30,14 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}
+
 /// `GET /readyz`: the database answers.
 pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
     if s.store.ping().await {
@@ -145,6 +153,11 @@ async fn verify_human(
         Ok(())
     }
     .await;
+    let result = if outcome.is_ok() { "success" } else { "failure" };
+    s.metrics.inc(
+        "warrant_verifications_total",
+        format!("method=\"device-key\",result=\"{result}\""),
+    );
     let detail = json!({ "method": "device-key", "human": human.id, "ok": outcome.is_ok(), "reason": outcome.err() });
     s.audit("verification", &human.id, detail).await?;
     match outcome {
@@ -202,6 +215,16 @@ fn within_ceiling(requested: &Grant, ceiling: &Grant, role: &str) -> Result<(), 
 
 /// Records a refused mint; the 403 to answer with.
 async fn refusal(s: &AppState, human: &str, why: String) -> ApiError {
+    let reason = if why.contains("ttl") {
+        "ttl"
+    } else if why.contains("role") && !why.contains("ceiling") {
+        "role"
+    } else if why.contains("disabled") {
+        "agent_disabled"
+    } else {
+        "ceiling"
+    };
+    s.metrics.inc("warrant_refusals_total", format!("reason=\"{reason}\""));
     match s.audit("refusal", human, json!({ "reason": why })).await {
         Ok(()) => ApiError::Forbidden(why),
         Err(e) => e,
@@ -334,6 +357,7 @@ pub async fn mint_token(
     s.store
         .note_expiry(kid, minted.expires_at.unix_i64())
         .await?;
+    s.metrics.inc("warrant_mints_total", String::new());
     s.maybe_sign_head(entry.seq).await?;
     Ok(Json(json!({
         "token": text,

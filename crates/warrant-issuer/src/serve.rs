@@ -48,6 +48,7 @@ impl AppState {
             keys: Arc::new(RwLock::new(Arc::new(Keys::new(ring)))),
             kek,
             clock,
+            metrics: Arc::default(),
         };
         state.seed().await?;
         Ok(state)

@@ -45,6 +45,76 @@ pub struct AppState {
     pub kek: Option<Kek>,
     /// The clock (tests move it).
     pub clock: Clock,
+    /// Counters and latencies for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The latency buckets of `warrant_http_request_duration_seconds`.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// Prometheus metrics, kept by hand: a few counters and one histogram.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
+    latency: std::sync::Mutex<(Vec<u64>, u64, f64)>,
+}
+
+/// The help text of each counter.
+const COUNTERS: [(&str, &str); 4] = [
+    ("warrant_mints_total", "Tokens minted."),
+    ("warrant_refusals_total", "Mints refused, by reason."),
+    ("warrant_verifications_total", "Human verifications, by method and result."),
+    ("warrant_http_requests_total", "HTTP requests, by status code."),
+];
+
+impl Metrics {
+    /// Adds one to `name{labels}` (`labels` already formatted: `method="device-key"`).
+    pub fn inc(&self, name: &'static str, labels: String) {
+        let mut c = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        *c.entry((name, labels)).or_insert(0) += 1;
+    }
+
+    /// Records one request's duration.
+    pub fn observe(&self, seconds: f64) {
+        let mut h = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        if h.0.is_empty() {
+            h.0 = vec![0; BUCKETS.len()];
+        }
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                h.0[i] += 1;
+            }
+        }
+        h.1 += 1;
+        h.2 += seconds;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        for (name, help) in COUNTERS {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for ((n, labels), v) in counters.iter().filter(|((n, _), _)| *n == name) {
+                if labels.is_empty() {
+                    let _ = writeln!(out, "{n} {v}");
+                } else {
+                    let _ = writeln!(out, "{n}{{{labels}}} {v}");
+                }
+            }
+        }
+        let h = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        let name = "warrant_http_request_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} HTTP request latency.\n# TYPE {name} histogram");
+        for (i, le) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {}", h.0.get(i).copied().unwrap_or(0));
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.1);
+        let _ = writeln!(out, "{name}_sum {}", h.2);
+        let _ = writeln!(out, "{name}_count {}", h.1);
+        out
+    }
 }
 
 /// Where the time comes from.

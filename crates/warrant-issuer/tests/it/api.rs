@@ -545,3 +545,21 @@ both!(
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 );
+
+both!(metrics_count_mints_refusals_and_verifications, |env: Env| async move {
+    assert_eq!(env.mint("alice", read_grant(), json!({})).await.0, StatusCode::OK);
+    let outside = json!({ "allow": [{ "resources": ["accounts/1"], "actions": ["read"] }] });
+    assert_eq!(env.mint("alice", outside, json!({})).await.0, StatusCode::FORBIDDEN);
+    let (status, text) = env.call_raw("GET", "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    for line in [
+        "warrant_mints_total 1",
+        "warrant_refusals_total{reason=\"ceiling\"} 1",
+        "warrant_verifications_total{method=\"device-key\",result=\"success\"} 2",
+        "# TYPE warrant_http_request_duration_seconds histogram",
+        "warrant_http_requests_total{status=\"200\"}",
+        "warrant_http_requests_total{status=\"403\"} 1",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in\n{text}");
+    }
+});
