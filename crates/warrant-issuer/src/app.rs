@@ -35,6 +35,8 @@ pub fn app(state: AppState) -> Router {
             post(routes::register_agent).get(routes::list_agents),
         )
         .route("/v1/agents/{id}/disable", post(routes::disable_agent))
+        .route("/v1/humans", post(routes::put_human))
+        .route("/v1/roles", post(routes::put_role))
         .with_state(state.clone())
         // Layers, outermost first:
         .layer(

@@ -8,6 +8,7 @@
 //! max_ttl = "1h"                         # no token lives longer, whatever its role
 //! challenge_ttl = "2m"                   # how long a device-key challenge may be answered
 //! audit_sign_every = 100                 # sign the audit head every N entries
+//! audit_sign_interval = "5m"             # and every T, if anything was appended
 //! body_limit = 65536                     # largest request body, bytes
 //! request_timeout = "10s"
 //!
@@ -52,6 +53,8 @@ pub mod defaults {
     pub const CHALLENGE_TTL: &str = "2m";
     /// Sign the audit head every this many entries.
     pub const AUDIT_SIGN_EVERY: i64 = 100;
+    /// And every this long.
+    pub const AUDIT_SIGN_INTERVAL: &str = "5m";
     /// Largest request body.
     pub const BODY_LIMIT: usize = 64 * 1024;
     /// Longest request.
@@ -89,6 +92,7 @@ struct Raw {
     max_ttl: Option<String>,
     challenge_ttl: Option<String>,
     audit_sign_every: Option<i64>,
+    audit_sign_interval: Option<String>,
     body_limit: Option<usize>,
     request_timeout: Option<String>,
     #[serde(default)]
@@ -163,6 +167,8 @@ pub struct Config {
     pub challenge_ttl: Span,
     /// Sign the audit head every N entries.
     pub audit_sign_every: i64,
+    /// And every T.
+    pub audit_sign_interval: Span,
     /// Largest request body.
     pub body_limit: usize,
     /// Longest request.
@@ -312,6 +318,11 @@ impl Config {
                 .audit_sign_every
                 .unwrap_or(defaults::AUDIT_SIGN_EVERY)
                 .max(1),
+            audit_sign_interval: span(
+                "audit_sign_interval",
+                raw.audit_sign_interval,
+                defaults::AUDIT_SIGN_INTERVAL,
+            )?,
             body_limit: raw.body_limit.unwrap_or(defaults::BODY_LIMIT),
             request_timeout: Duration::from_secs(request_timeout.seconds()),
             roles,

@@ -620,3 +620,96 @@ pub async fn disable_agent(
         json!({ "agent": id, "disabled": true, "revocation_cursor": cursor }),
     ))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HumanBody {
+    id: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    attrs: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    device_keys: Vec<String>,
+}
+
+/// `POST /v1/humans` (admin): creates or updates a human and enrols device keys.
+pub async fn put_human(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body<HumanBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = s.admin(&headers, "admin/humans", "write")?;
+    if body.id.is_empty() || body.id.len() > 256 || body.id.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest("`id` must be 1 to 256 printable characters".into()));
+    }
+    for r in &body.roles {
+        if s.store.role(r).await?.is_none() {
+            return Err(ApiError::BadRequest(format!("no role `{r}`")));
+        }
+    }
+    for (k, v) in &body.attrs {
+        k.parse::<AttrName>()
+            .map_err(|e| ApiError::BadRequest(format!("attrs: {e}")))?;
+        Value::from_json(v).map_err(|e| ApiError::BadRequest(format!("attrs.{k}: {e}")))?;
+    }
+    let keys = body
+        .device_keys
+        .iter()
+        .map(|k| k.parse::<PublicKey>().map_err(|e| ApiError::BadRequest(format!("device_keys: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let now = s.now().unix_i64();
+    let row = HumanRow {
+        display_name: body.display_name.unwrap_or_else(|| body.id.clone()),
+        id: body.id,
+        roles: body.roles,
+        attrs: body.attrs,
+    };
+    s.store.put_human(&row, now).await?;
+    for k in &keys {
+        s.store.add_device_key(&row.id, &k.to_string(), now).await?;
+    }
+    let detail = json!({
+        "human": row.id, "roles": row.roles,
+        "device_keys": keys.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    s.audit("human", &actor, detail).await?;
+    Ok(Json(json!({ "id": row.id, "roles": row.roles })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    name: String,
+    max_ttl: String,
+    ceiling: serde_json::Value,
+}
+
+/// `POST /v1/roles` (admin): creates or replaces a role and its ceiling.
+pub async fn put_role(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body<RoleBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let actor = s.admin(&headers, "admin/roles", "write")?;
+    let ceiling = Grant::from_json(&body.ceiling).map_err(|e| ApiError::BadRequest(format!("ceiling: {e}")))?;
+    if ceiling.allow.is_empty() || ceiling.ttl.is_some() || ceiling.expires_at.is_some() {
+        return Err(ApiError::BadRequest(
+            "ceiling: give at least one allow rule and no lifetime (use `max_ttl`)".into(),
+        ));
+    }
+    let max_ttl: Span = body
+        .max_ttl
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("max_ttl: {e}")))?;
+    let row = crate::store::RoleRow {
+        name: body.name.clone(),
+        ceiling: ceiling.to_json().to_string(),
+        max_ttl: i64::try_from(max_ttl.seconds()).unwrap_or(i64::MAX),
+    };
+    s.store.put_role(&row).await?;
+    s.audit("role", &actor, json!({ "role": row.name, "ceiling": ceiling.to_json(), "max_ttl": max_ttl.to_string() }))
+        .await?;
+    Ok(Json(json!({ "name": row.name })))
+}

@@ -189,10 +189,24 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         "  next:        warrant mint --issuer {public} --human <id> --device-key <file> --allow read:<resource>"
     );
     tracing::info!(%bound, database = %redact(&database), "listening");
-    axum::serve(listener, crate::app(state))
+    let signer = state.clone();
+    let every = std::time::Duration::from_secs(state.config.audit_sign_interval.seconds());
+    let ticker = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = signer.sign_current_head().await {
+                tracing::warn!(error = %e, "could not sign the audit head");
+            }
+        }
+    });
+    let served = axum::serve(listener, crate::app(state))
         .with_graceful_shutdown(shutdown())
         .await
-        .map_err(|e| ServeError::Io(e.to_string()))
+        .map_err(|e| ServeError::Io(e.to_string()));
+    ticker.abort();
+    served
 }
 
 /// A database URL without its password, for logs.

@@ -509,6 +509,15 @@ impl Store {
             .collect()
     }
 
+    /// The latest audit entry.
+    pub async fn audit_last(&self) -> Result<Option<AuditRow>, StoreError> {
+        let seq: i64 = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("seq")?;
+        Ok(self.audit_since(seq - 1, 1).await?.into_iter().next())
+    }
+
     /// Appends a revocation to the feed (and its audit entry) in one transaction; cursors
     /// are handed out under the head row's lock, so they follow commit order.
     pub async fn revoke(
