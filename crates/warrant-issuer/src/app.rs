@@ -20,6 +20,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
         .route("/.well-known/warrant-keys", get(routes::key_set))
         .route("/v1/challenges", post(routes::challenge))
         .route("/v1/tokens", post(routes::mint_token))
@@ -72,8 +73,9 @@ async fn measure(
     let start = std::time::Instant::now();
     let res = next.run(req).await;
     state.metrics.observe(start.elapsed().as_secs_f64());
-    state
-        .metrics
-        .inc("warrant_http_requests_total", format!("status=\"{}\"", res.status().as_u16()));
+    state.metrics.inc(
+        "warrant_http_requests_total",
+        format!("status=\"{}\"", res.status().as_u16()),
+    );
     res
 }

@@ -26,19 +26,25 @@ pub fn challenge_message(nonce: &str) -> String {
 }
 
 /// `GET /healthz`: the process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is up", body = String)))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
 /// `GET /metrics`: Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text", body = String)))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         s.metrics.render(),
     )
 }
 
 /// `GET /readyz`: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "the database answers", body = String), (status = 500, description = "it does not")))]
 pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
     if s.store.ping().await {
         Ok("ready")
@@ -48,17 +54,19 @@ pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError>
 }
 
 /// `GET /.well-known/warrant-keys`: the key set verifiers trust.
+#[utoipa::path(get, path = "/.well-known/warrant-keys", tag = "keys", responses((status = 200, description = "the key set verifiers trust", body = Object)))]
 pub async fn key_set(State(s): State<AppState>) -> impl IntoResponse {
     Json(s.keys().ring.published.clone())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeBody {
     human: String,
 }
 
 /// `POST /v1/challenges {"human": "alice"}`: a one-time nonce for a device key to sign.
+#[utoipa::path(post, path = "/v1/challenges", tag = "tokens", request_body = ChallengeBody, responses((status = 200, description = "a one-time nonce to sign", body = Object), (status = 400, description = "bad input")))]
 pub async fn challenge(
     State(s): State<AppState>,
     Body(body): Body<ChallengeBody>,
@@ -83,7 +91,7 @@ pub async fn challenge(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "method", deny_unknown_fields)]
 pub enum VerificationBody {
     /// An enrolled Ed25519 key's signature over `warrant-device-key:<nonce>`.
@@ -96,12 +104,13 @@ pub enum VerificationBody {
     },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MintBody {
     human: String,
     verification: VerificationBody,
     /// The grant asked for (docs/token-profile.md).
+    #[schema(value_type = Object)]
     grant: serde_json::Value,
     role: Option<String>,
     holder: Option<String>,
@@ -153,7 +162,11 @@ async fn verify_human(
         Ok(())
     }
     .await;
-    let result = if outcome.is_ok() { "success" } else { "failure" };
+    let result = if outcome.is_ok() {
+        "success"
+    } else {
+        "failure"
+    };
     s.metrics.inc(
         "warrant_verifications_total",
         format!("method=\"device-key\",result=\"{result}\""),
@@ -224,7 +237,8 @@ async fn refusal(s: &AppState, human: &str, why: String) -> ApiError {
     } else {
         "ceiling"
     };
-    s.metrics.inc("warrant_refusals_total", format!("reason=\"{reason}\""));
+    s.metrics
+        .inc("warrant_refusals_total", format!("reason=\"{reason}\""));
     match s.audit("refusal", human, json!({ "reason": why })).await {
         Ok(()) => ApiError::Forbidden(why),
         Err(e) => e,
@@ -232,6 +246,7 @@ async fn refusal(s: &AppState, human: &str, why: String) -> ApiError {
 }
 
 /// `POST /v1/tokens`: mint for a human verified just now, within their role's ceiling.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = MintBody, responses((status = 200, description = "the token", body = Object), (status = 400, description = "bad input"), (status = 401, description = "verification failed"), (status = 403, description = "beyond the role's ceiling")))]
 pub async fn mint_token(
     State(s): State<AppState>,
     Body(body): Body<MintBody>,
@@ -366,7 +381,7 @@ pub async fn mint_token(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeBody {
     kind: String,
@@ -374,6 +389,7 @@ pub struct RevokeBody {
 }
 
 /// `POST /v1/revocations` (admin): revoke a token id, a block revocation id or a holder.
+#[utoipa::path(post, path = "/v1/revocations", tag = "revocations", request_body = RevokeBody, responses((status = 200, description = "the feed cursor", body = Object), (status = 400, description = "bad input"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn revoke(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -413,13 +429,17 @@ pub async fn revoke(
     Ok(Json(json!({ "cursor": cursor })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Since {
+    /// Entries after this cursor or sequence number.
     since: Option<i64>,
+    /// At most this many.
     limit: Option<i64>,
 }
 
 /// `GET /v1/revocations?since=CURSOR`: the feed verifiers poll (public).
+#[utoipa::path(get, path = "/v1/revocations", tag = "revocations", params(Since), responses((status = 200, description = "feed entries after the cursor", body = Object)))]
 pub async fn revocations(
     State(s): State<AppState>,
     Query(q): Query<Since>,
@@ -438,6 +458,7 @@ pub async fn revocations(
 }
 
 /// `GET /v1/audit?since=SEQ` (admin): the audit chain as JSON lines.
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Since), responses((status = 200, description = "the audit chain as JSON lines", body = String, content_type = "application/x-ndjson"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn audit_export(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -463,6 +484,7 @@ pub async fn audit_export(
 }
 
 /// `POST /v1/keys/rotate` (admin): a new active key; the old one stays published.
+#[utoipa::path(post, path = "/v1/keys/rotate", tag = "keys", responses((status = 200, description = "the new key set", body = Object), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn rotate_keys(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -484,13 +506,14 @@ pub fn agent_challenge_message(nonce: &str) -> String {
     format!("warrant-agent-registration:{nonce}")
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentChallengeBody {
     public_key: String,
 }
 
 /// `POST /v1/agents/challenges {"public_key": "ed25519/…"}`: a nonce for the agent's key to sign.
+#[utoipa::path(post, path = "/v1/agents/challenges", tag = "agents", request_body = AgentChallengeBody, responses((status = 200, description = "a nonce for the agent key to sign", body = Object), (status = 400, description = "bad input")))]
 pub async fn agent_challenge(
     State(s): State<AppState>,
     Body(body): Body<AgentChallengeBody>,
@@ -513,7 +536,7 @@ pub async fn agent_challenge(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentBody {
     name: String,
@@ -525,6 +548,7 @@ pub struct AgentBody {
 }
 
 /// `POST /v1/agents` (admin): registers an agent that proved it holds its key.
+#[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = AgentBody, responses((status = 201, description = "registered", body = Object), (status = 400, description = "bad input"), (status = 401, description = "no admin token or no proof of possession")), security(("admin_token" = [])))]
 pub async fn register_agent(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -591,6 +615,7 @@ pub async fn register_agent(
 }
 
 /// `GET /v1/agents` (admin): every registered agent.
+#[utoipa::path(get, path = "/v1/agents", tag = "agents", responses((status = 200, description = "every agent", body = Object), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn list_agents(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -600,6 +625,7 @@ pub async fn list_agents(
 }
 
 /// `POST /v1/agents/{id}/disable` (admin): no more tokens for it, and its tokens revoked.
+#[utoipa::path(post, path = "/v1/agents/{id}/disable", tag = "agents", params(("id" = String, Path, description = "the agent id (its key's JWK thumbprint)")), responses((status = 200, description = "disabled and its tokens revoked", body = Object), (status = 404, description = "no such agent"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn disable_agent(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -621,7 +647,7 @@ pub async fn disable_agent(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HumanBody {
     id: String,
@@ -629,12 +655,14 @@ pub struct HumanBody {
     #[serde(default)]
     roles: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     attrs: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     device_keys: Vec<String>,
 }
 
 /// `POST /v1/humans` (admin): creates or updates a human and enrols device keys.
+#[utoipa::path(post, path = "/v1/humans", tag = "admin", request_body = HumanBody, responses((status = 200, description = "saved", body = Object), (status = 400, description = "bad input"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn put_human(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -642,7 +670,9 @@ pub async fn put_human(
 ) -> Result<impl IntoResponse, ApiError> {
     let actor = s.admin(&headers, "admin/humans", "write")?;
     if body.id.is_empty() || body.id.len() > 256 || body.id.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest("`id` must be 1 to 256 printable characters".into()));
+        return Err(ApiError::BadRequest(
+            "`id` must be 1 to 256 printable characters".into(),
+        ));
     }
     for r in &body.roles {
         if s.store.role(r).await?.is_none() {
@@ -657,7 +687,10 @@ pub async fn put_human(
     let keys = body
         .device_keys
         .iter()
-        .map(|k| k.parse::<PublicKey>().map_err(|e| ApiError::BadRequest(format!("device_keys: {e}"))))
+        .map(|k| {
+            k.parse::<PublicKey>()
+                .map_err(|e| ApiError::BadRequest(format!("device_keys: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let now = s.now().unix_i64();
     let row = HumanRow {
@@ -678,22 +711,25 @@ pub async fn put_human(
     Ok(Json(json!({ "id": row.id, "roles": row.roles })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     name: String,
     max_ttl: String,
+    #[schema(value_type = Object)]
     ceiling: serde_json::Value,
 }
 
 /// `POST /v1/roles` (admin): creates or replaces a role and its ceiling.
+#[utoipa::path(post, path = "/v1/roles", tag = "admin", request_body = RoleBody, responses((status = 200, description = "saved", body = Object), (status = 400, description = "bad input"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn put_role(
     State(s): State<AppState>,
     headers: HeaderMap,
     Body(body): Body<RoleBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let actor = s.admin(&headers, "admin/roles", "write")?;
-    let ceiling = Grant::from_json(&body.ceiling).map_err(|e| ApiError::BadRequest(format!("ceiling: {e}")))?;
+    let ceiling = Grant::from_json(&body.ceiling)
+        .map_err(|e| ApiError::BadRequest(format!("ceiling: {e}")))?;
     if ceiling.allow.is_empty() || ceiling.ttl.is_some() || ceiling.expires_at.is_some() {
         return Err(ApiError::BadRequest(
             "ceiling: give at least one allow rule and no lifetime (use `max_ttl`)".into(),
@@ -709,7 +745,11 @@ pub async fn put_role(
         max_ttl: i64::try_from(max_ttl.seconds()).unwrap_or(i64::MAX),
     };
     s.store.put_role(&row).await?;
-    s.audit("role", &actor, json!({ "role": row.name, "ceiling": ceiling.to_json(), "max_ttl": max_ttl.to_string() }))
-        .await?;
+    s.audit(
+        "role",
+        &actor,
+        json!({ "role": row.name, "ceiling": ceiling.to_json(), "max_ttl": max_ttl.to_string() }),
+    )
+    .await?;
     Ok(Json(json!({ "name": row.name })))
 }

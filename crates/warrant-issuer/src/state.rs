@@ -50,7 +50,9 @@ pub struct AppState {
 }
 
 /// The latency buckets of `warrant_http_request_duration_seconds`.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 /// Prometheus metrics, kept by hand: a few counters and one histogram.
 #[derive(Debug, Default)]
@@ -63,8 +65,14 @@ pub struct Metrics {
 const COUNTERS: [(&str, &str); 4] = [
     ("warrant_mints_total", "Tokens minted."),
     ("warrant_refusals_total", "Mints refused, by reason."),
-    ("warrant_verifications_total", "Human verifications, by method and result."),
-    ("warrant_http_requests_total", "HTTP requests, by status code."),
+    (
+        "warrant_verifications_total",
+        "Human verifications, by method and result.",
+    ),
+    (
+        "warrant_http_requests_total",
+        "HTTP requests, by status code.",
+    ),
 ];
 
 impl Metrics {
@@ -106,9 +114,16 @@ impl Metrics {
         }
         let h = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
         let name = "warrant_http_request_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} HTTP request latency.\n# TYPE {name} histogram");
+        let _ = writeln!(
+            out,
+            "# HELP {name} HTTP request latency.\n# TYPE {name} histogram"
+        );
         for (i, le) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {}", h.0.get(i).copied().unwrap_or(0));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{le}\"}} {}",
+                h.0.get(i).copied().unwrap_or(0)
+            );
         }
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.1);
         let _ = writeln!(out, "{name}_sum {}", h.2);

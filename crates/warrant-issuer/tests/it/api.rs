@@ -546,69 +546,115 @@ both!(
     }
 );
 
-both!(metrics_count_mints_refusals_and_verifications, |env: Env| async move {
-    assert_eq!(env.mint("alice", read_grant(), json!({})).await.0, StatusCode::OK);
-    let outside = json!({ "allow": [{ "resources": ["accounts/1"], "actions": ["read"] }] });
-    assert_eq!(env.mint("alice", outside, json!({})).await.0, StatusCode::FORBIDDEN);
-    let (status, text) = env.call_raw("GET", "/metrics", None, None).await;
-    assert_eq!(status, StatusCode::OK);
-    for line in [
-        "warrant_mints_total 1",
-        "warrant_refusals_total{reason=\"ceiling\"} 1",
-        "warrant_verifications_total{method=\"device-key\",result=\"success\"} 2",
-        "# TYPE warrant_http_request_duration_seconds histogram",
-        "warrant_http_requests_total{status=\"200\"}",
-        "warrant_http_requests_total{status=\"403\"} 1",
-    ] {
-        assert!(text.contains(line), "missing `{line}` in\n{text}");
+both!(
+    metrics_count_mints_refusals_and_verifications,
+    |env: Env| async move {
+        assert_eq!(
+            env.mint("alice", read_grant(), json!({})).await.0,
+            StatusCode::OK
+        );
+        let outside = json!({ "allow": [{ "resources": ["accounts/1"], "actions": ["read"] }] });
+        assert_eq!(
+            env.mint("alice", outside, json!({})).await.0,
+            StatusCode::FORBIDDEN
+        );
+        let (status, text) = env.call_raw("GET", "/metrics", None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        for line in [
+            "warrant_mints_total 1",
+            "warrant_refusals_total{reason=\"ceiling\"} 1",
+            "warrant_verifications_total{method=\"device-key\",result=\"success\"} 2",
+            "# TYPE warrant_http_request_duration_seconds histogram",
+            "warrant_http_requests_total{status=\"200\"}",
+            "warrant_http_requests_total{status=\"403\"} 1",
+        ] {
+            assert!(text.contains(line), "missing `{line}` in\n{text}");
+        }
     }
-});
+);
 
-both!(humans_and_roles_are_managed_through_the_admin_api, |env: Env| async move {
-    let admin = env.admin_token().await;
-    let carol_key = SigningKey::generate(&mut rand_core::OsRng, None);
-    let role = json!({ "name": "billing", "max_ttl": "5m",
+both!(
+    humans_and_roles_are_managed_through_the_admin_api,
+    |env: Env| async move {
+        let admin = env.admin_token().await;
+        let carol_key = SigningKey::generate(&mut rand_core::OsRng, None);
+        let role = json!({ "name": "billing", "max_ttl": "5m",
                        "ceiling": { "allow": [{ "resources": ["invoices/*"], "actions": ["read"] }] } });
-    let (status, body) = env.call("POST", "/v1/roles", Some(&admin), Some(role)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let human = json!({ "id": "carol", "roles": ["billing"], "device_keys": [carol_key.public().to_string()],
+        let (status, body) = env
+            .call("POST", "/v1/roles", Some(&admin), Some(role))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let human = json!({ "id": "carol", "roles": ["billing"], "device_keys": [carol_key.public().to_string()],
                         "attrs": { "kyc_complete": true } });
-    let (status, body) = env.call("POST", "/v1/humans", Some(&admin), Some(human)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let v = env.answer("carol", &carol_key).await;
-    let grant = json!({ "ttl": "5m", "allow": [{ "resources": ["invoices/7"], "actions": ["read"] }] });
-    let (status, body) = env
-        .call("POST", "/v1/tokens", None, Some(json!({ "human": "carol", "verification": v, "grant": grant })))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    // Bad input: unknown role, bad key, a grant as a ceiling with a lifetime, no token.
-    let (status, _) = env
-        .call("POST", "/v1/humans", Some(&admin), Some(json!({ "id": "dave", "roles": ["nope"] })))
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = env
-        .call("POST", "/v1/humans", Some(&admin), Some(json!({ "id": "dave", "device_keys": ["x"] })))
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let bad_role = json!({ "name": "r", "max_ttl": "5m", "ceiling": { "ttl": "1m", "allow": [{ "resources": ["a"], "actions": ["read"] }] } });
-    assert_eq!(env.call("POST", "/v1/roles", Some(&admin), Some(bad_role)).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        env.call("POST", "/v1/humans", None, Some(json!({ "id": "eve" }))).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    let kinds: Vec<String> = env.audit().await.into_iter().map(|e| e.kind).collect();
-    assert!(kinds.contains(&"human".to_owned()) && kinds.contains(&"role".to_owned()));
-});
+        let (status, body) = env
+            .call("POST", "/v1/humans", Some(&admin), Some(human))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let v = env.answer("carol", &carol_key).await;
+        let grant =
+            json!({ "ttl": "5m", "allow": [{ "resources": ["invoices/7"], "actions": ["read"] }] });
+        let (status, body) = env
+            .call(
+                "POST",
+                "/v1/tokens",
+                None,
+                Some(json!({ "human": "carol", "verification": v, "grant": grant })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // Bad input: unknown role, bad key, a grant as a ceiling with a lifetime, no token.
+        let (status, _) = env
+            .call(
+                "POST",
+                "/v1/humans",
+                Some(&admin),
+                Some(json!({ "id": "dave", "roles": ["nope"] })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = env
+            .call(
+                "POST",
+                "/v1/humans",
+                Some(&admin),
+                Some(json!({ "id": "dave", "device_keys": ["x"] })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let bad_role = json!({ "name": "r", "max_ttl": "5m", "ceiling": { "ttl": "1m", "allow": [{ "resources": ["a"], "actions": ["read"] }] } });
+        assert_eq!(
+            env.call("POST", "/v1/roles", Some(&admin), Some(bad_role))
+                .await
+                .0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            env.call("POST", "/v1/humans", None, Some(json!({ "id": "eve" })))
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+        let kinds: Vec<String> = env.audit().await.into_iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&"human".to_owned()) && kinds.contains(&"role".to_owned()));
+    }
+);
 
-both!(a_quiet_log_gets_its_head_signed_by_time, |env: Env| async move {
-    assert_eq!(env.mint("alice", read_grant(), json!({})).await.0, StatusCode::OK);
-    env.state.sign_current_head().await.unwrap();
-    env.state.sign_current_head().await.unwrap();
-    let rows = env.audit().await;
-    let signatures = rows.iter().filter(|r| r.kind == "head_signature").count();
-    let report = warrant_issuer::audit::verify_chain(&rows, Some(&key_set(&env).await)).unwrap();
-    assert_eq!(report.signatures, signatures);
-    // The second call found the head already signed and added nothing.
-    let last_two: Vec<&str> = rows.iter().rev().take(2).map(|r| r.kind.as_str()).collect();
-    assert_ne!(last_two, vec!["head_signature", "head_signature"]);
-});
+both!(
+    a_quiet_log_gets_its_head_signed_by_time,
+    |env: Env| async move {
+        assert_eq!(
+            env.mint("alice", read_grant(), json!({})).await.0,
+            StatusCode::OK
+        );
+        env.state.sign_current_head().await.unwrap();
+        env.state.sign_current_head().await.unwrap();
+        let rows = env.audit().await;
+        let signatures = rows.iter().filter(|r| r.kind == "head_signature").count();
+        let report =
+            warrant_issuer::audit::verify_chain(&rows, Some(&key_set(&env).await)).unwrap();
+        assert_eq!(report.signatures, signatures);
+        // The second call found the head already signed and added nothing.
+        let last_two: Vec<&str> = rows.iter().rev().take(2).map(|r| r.kind.as_str()).collect();
+        assert_ne!(last_two, vec!["head_signature", "head_signature"]);
+    }
+);
