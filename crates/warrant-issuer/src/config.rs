@@ -28,6 +28,13 @@
 //! roles = ["support"]
 //! device_keys = ["ed25519/…"]            # keys made with `warrant keygen`
 //! attrs = { kyc_complete = true }        # verified attributes the issuer vouches for
+//!
+//! [[oidc]]                               # an identity provider for `oidc` verification
+//! name = "corp"
+//! issuer = "https://login.example.com"
+//! audience = "warrant"                   # the client id the ID tokens are for
+//! jwks_url = "https://login.example.com/.well-known/jwks.json"
+//! human_claim = "sub"                    # the claim holding the human id (default `sub`)
 //! ```
 //!
 //! The key-encryption key never goes in the file: it comes from `WARRANT_KEK`.
@@ -99,6 +106,8 @@ struct Raw {
     roles: Vec<RawRole>,
     #[serde(default)]
     humans: Vec<RawHuman>,
+    #[serde(default)]
+    oidc: Vec<crate::oidc::OidcProviderConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,6 +186,8 @@ pub struct Config {
     pub roles: Vec<Role>,
     /// Humans to seed.
     pub humans: Vec<Human>,
+    /// Identity providers whose ID tokens verify humans (`[[oidc]]`).
+    pub oidc: Vec<crate::oidc::OidcProviderConfig>,
 }
 
 fn field(field: impl Into<String>, message: impl std::fmt::Display) -> ConfigError {
@@ -327,6 +338,7 @@ impl Config {
             request_timeout: Duration::from_secs(request_timeout.seconds()),
             roles,
             humans,
+            oidc: raw.oidc,
         })
     }
 }

@@ -102,6 +102,14 @@ pub enum VerificationBody {
         /// Hex.
         signature: String,
     },
+    /// An ID token from a configured identity provider. With `nonce` (a challenge from
+    /// `/v1/challenges` that the ID token carries as its `nonce` claim) it is single use.
+    #[serde(rename = "oidc")]
+    Oidc {
+        provider: String,
+        id_token: String,
+        nonce: Option<String>,
+    },
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -123,45 +131,54 @@ async fn verify_human(
     v: &VerificationBody,
 ) -> Result<Method, ApiError> {
     let now = s.now();
-    let VerificationBody::DeviceKey {
-        public_key,
-        nonce,
-        signature,
-    } = v;
-    let outcome: Result<(), &str> = async {
-        let key: PublicKey = public_key
-            .parse()
-            .map_err(|_| "the device key is not an `ed25519/` key")?;
-        let enrolled = s
-            .store
-            .device_keys(&human.id)
-            .await
-            .map_err(|_| "storage")?;
-        if !enrolled.iter().any(|k| k == &key.to_string()) {
-            return Err("this device key is not enrolled for the human");
+    let (method, outcome, extra): (Method, Result<(), String>, serde_json::Value) = match v {
+        VerificationBody::DeviceKey {
+            public_key,
+            nonce,
+            signature,
+        } => {
+            let outcome = device_key(s, human, public_key, nonce, signature).await;
+            (Method::DeviceKey, outcome.map_err(str::to_owned), json!({}))
         }
-        let sig: [u8; 64] = hex::decode(signature)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or("the signature is not 64 bytes of hex")?;
-        let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes())
-            .map_err(|_| "bad device key")?;
-        vk.verify(
-            challenge_message(nonce).as_bytes(),
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        )
-        .map_err(|_| "the signature does not verify with the device key")?;
-        if !s
-            .store
-            .consume_challenge(nonce, &human.id, now.unix_i64())
-            .await
-            .map_err(|_| "storage")?
-        {
-            return Err("the challenge is unknown, expired or already used");
+        VerificationBody::Oidc {
+            provider,
+            id_token,
+            nonce,
+        } => {
+            let mut extra = json!({ "provider": provider });
+            let outcome = match s
+                .oidc
+                .verify(provider, id_token, nonce.as_deref(), now)
+                .await
+            {
+                Ok(id) if id.human != human.id => Err(format!(
+                    "the ID token is for `{}`, not for `{}`",
+                    id.human, human.id
+                )),
+                Ok(id) => {
+                    extra = json!({ "provider": provider, "amr": id.amr, "acr": id.acr });
+                    match nonce {
+                        Some(n)
+                            if !s
+                                .store
+                                .consume_challenge(n, &human.id, now.unix_i64())
+                                .await? =>
+                        {
+                            Err("the nonce is unknown, expired or already used".to_owned())
+                        }
+                        _ => Ok(()),
+                    }
+                }
+                Err(crate::oidc::OidcError::UnknownProvider(p)) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "no identity provider `{p}` is configured"
+                    )))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            (Method::Oidc, outcome, extra)
         }
-        Ok(())
-    }
-    .await;
+    };
     let result = if outcome.is_ok() {
         "success"
     } else {
@@ -169,18 +186,56 @@ async fn verify_human(
     };
     s.metrics.inc(
         "warrant_verifications_total",
-        format!("method=\"device-key\",result=\"{result}\""),
+        format!("method=\"{method}\",result=\"{result}\""),
     );
-    let detail = json!({ "method": "device-key", "human": human.id, "ok": outcome.is_ok(), "reason": outcome.err() });
+    let detail = json!({
+        "method": method.as_str(), "human": human.id, "ok": outcome.is_ok(),
+        "reason": outcome.as_ref().err(), "details": extra,
+    });
     s.audit("verification", &human.id, detail).await?;
-    match outcome {
-        Ok(()) => Ok(Method::DeviceKey),
-        Err("storage") => Err(ApiError::Internal(
-            "storage failed during verification".into(),
-        )),
-        Err(why) => Err(ApiError::Unauthorized(format!(
-            "verification failed: {why}"
-        ))),
+    outcome
+        .map(|()| method)
+        .map_err(|why| ApiError::Unauthorized(format!("verification failed: {why}")))
+}
+
+/// A device key's answer to a challenge.
+async fn device_key(
+    s: &AppState,
+    human: &HumanRow,
+    public_key: &str,
+    nonce: &str,
+    signature: &str,
+) -> Result<(), &'static str> {
+    let key: PublicKey = public_key
+        .parse()
+        .map_err(|_| "the device key is not an `ed25519/` key")?;
+    let enrolled = s
+        .store
+        .device_keys(&human.id)
+        .await
+        .map_err(|_| "the enrolled keys could not be read")?;
+    if !enrolled.iter().any(|k| k == &key.to_string()) {
+        return Err("this device key is not enrolled for the human");
+    }
+    let sig: [u8; 64] = hex::decode(signature)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("the signature is not 64 bytes of hex")?;
+    let vk =
+        ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).map_err(|_| "bad device key")?;
+    vk.verify(
+        challenge_message(nonce).as_bytes(),
+        &ed25519_dalek::Signature::from_bytes(&sig),
+    )
+    .map_err(|_| "the signature does not verify with the device key")?;
+    match s
+        .store
+        .consume_challenge(nonce, &human.id, s.now().unix_i64())
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the challenge is unknown, expired or already used"),
+        Err(_) => Err("the challenge could not be checked"),
     }
 }
 

@@ -42,6 +42,8 @@ impl AppState {
         let clock = Clock::system();
         let now = (clock.0)();
         let ring = keyring::load(&store, kek.as_ref(), now.unix_i64()).await?;
+        let oidc = crate::oidc::OidcVerifier::new(config.oidc.clone())
+            .map_err(|e| ServeError::Seed(e.to_string()))?;
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -49,6 +51,7 @@ impl AppState {
             kek,
             clock,
             metrics: Arc::default(),
+            oidc,
         };
         state.seed().await?;
         Ok(state)

@@ -47,6 +47,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Counters and latencies for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Verifies ID tokens of the configured identity providers.
+    pub oidc: crate::oidc::OidcVerifier,
 }
 
 /// The latency buckets of `warrant_http_request_duration_seconds`.

@@ -658,3 +658,129 @@ both!(
         assert_ne!(last_two, vec!["head_signature", "head_signature"]);
     }
 );
+
+/// A loopback identity provider: its JWKS, and ID tokens signed with its Ed25519 key.
+struct Idp {
+    url: String,
+    key: ed25519_dalek::SigningKey,
+}
+
+impl Idp {
+    async fn start() -> Self {
+        use base64::Engine as _;
+        let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let x =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+        let jwks = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig" }] });
+        let app = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || async move { axum::Json(jwks) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            url: format!("http://{addr}"),
+            key,
+        }
+    }
+
+    fn id_token(&self, claims: serde_json::Value) -> String {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let der = self.key.to_pkcs8_der().unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
+        )
+        .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_oidc_id_token_verifies_the_human() {
+    let idp = Idp::start().await;
+    let config = format!(
+        "{}\n[[oidc]]\nname = \"corp\"\nissuer = \"{}\"\naudience = \"warrant\"\njwks_url = \"{}/jwks\"\n",
+        crate::env::CONFIG,
+        idp.url,
+        idp.url
+    );
+    let env = Env::with_config(crate::env::Db::Sqlite, &config, None)
+        .await
+        .unwrap();
+    let now = env.at().unix();
+    let claims = |sub: &str, aud: &str, exp: u64, nonce: Option<&str>| {
+        let mut c = json!({ "iss": idp.url, "sub": sub, "aud": aud, "exp": exp, "iat": now, "amr": ["pwd", "mfa"] });
+        if let Some(n) = nonce {
+            c["nonce"] = n.into();
+        }
+        c
+    };
+    let mint = |verification: serde_json::Value| json!({ "human": "alice", "verification": verification, "grant": read_grant() });
+    // A fresh nonce from the issuer, carried by the ID token: single use.
+    let (_, c) = env
+        .call(
+            "POST",
+            "/v1/challenges",
+            None,
+            Some(json!({ "human": "alice" })),
+        )
+        .await;
+    let nonce = c["nonce"].as_str().unwrap().to_owned();
+    let token = idp.id_token(claims("alice", "warrant", now + 300, Some(&nonce)));
+    let v = json!({ "method": "oidc", "provider": "corp", "id_token": token, "nonce": nonce });
+    let (status, body) = env
+        .call("POST", "/v1/tokens", None, Some(mint(v.clone())))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let verifier = Verifier::new(key_set(&env).await)
+        .with_audience("support-api")
+        .allow_bearer(true);
+    let req = Request::new("tickets/123/email_address", "read", env.at());
+    let claims_out = verifier
+        .verify(body["token"].as_str().unwrap(), &req)
+        .claims()
+        .cloned()
+        .unwrap();
+    assert_eq!(claims_out.verification_method.as_deref(), Some("oidc"));
+    let (status, body) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "replayed: {body}");
+    // Wrong audience, expired, another human's token, an unknown provider.
+    for (token, why) in [
+        (
+            idp.id_token(claims("alice", "other", now + 300, None)),
+            "audience",
+        ),
+        (
+            idp.id_token(claims("alice", "warrant", now - 3600, None)),
+            "expired",
+        ),
+        (
+            idp.id_token(claims("bob", "warrant", now + 300, None)),
+            "not for `alice`",
+        ),
+    ] {
+        let v = json!({ "method": "oidc", "provider": "corp", "id_token": token });
+        let (status, body) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(why),
+            "{why}: {body}"
+        );
+    }
+    let v = json!({ "method": "oidc", "provider": "nope", "id_token": "x" });
+    assert_eq!(
+        env.call("POST", "/v1/tokens", None, Some(mint(v))).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let audit = env.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.kind == "verification" && e.detail.contains("\"mfa\"")),
+        "amr recorded"
+    );
+}

@@ -1,0 +1,1414 @@
+//! OpenID Connect ID-token verification: a human proves who they are with an ID token
+//! from a configured identity provider.
+//!
+//! Each provider is one `[[oidc]]` entry of the configuration:
+//!
+//! ```toml
+//! [[oidc]]
+//! name = "corp"                                   # how requests name the provider
+//! issuer = "https://login.example.com"            # the token's `iss`, exactly
+//! audience = "warrant-issuer"                     # must be in the token's `aud`
+//! jwks_url = "https://login.example.com/jwks"     # https (http only to loopback)
+//! human_claim = "email"                           # the claim naming the human; `sub` by default
+//! ```
+//!
+//! [`OidcVerifier::verify`] checks the signature with the provider's key named by the
+//! token's `kid` (RS256, ES256 or EdDSA; never `none` or HMAC), then `iss`, `aud`, `exp`,
+//! `nbf` (with [`LEEWAY_SECONDS`] of leeway, against the `now` passed in), the `nonce`
+//! when one is expected, and the human claim. Keys are fetched on first use and cached by
+//! `kid`; a token naming an unknown `kid` triggers a refetch, at most once per
+//! [`REFETCH_INTERVAL`] per provider, so made-up key ids cannot flood the provider.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::Value;
+use warrant_core::time::Timestamp;
+
+/// Clock skew tolerated on `exp` and `nbf`, seconds.
+pub const LEEWAY_SECONDS: u64 = 60;
+/// The shortest time between two fetches of one provider's keys.
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// Cached keys older than this are refetched (and kept if the refetch fails).
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
+/// The longest a key fetch may take.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest key set accepted, bytes.
+pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
+/// The longest ID token accepted, bytes.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+/// The signature algorithms accepted.
+pub const ALGORITHMS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
+/// One identity provider: an `[[oidc]]` entry of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProviderConfig {
+    /// How requests name the provider.
+    pub name: String,
+    /// The `iss` of its tokens, compared exactly.
+    pub issuer: String,
+    /// What its tokens' `aud` must contain (our client id).
+    pub audience: String,
+    /// Where its key set (JWKS) is published.
+    pub jwks_url: String,
+    /// The claim naming the human (`sub` by default).
+    #[serde(default = "default_human_claim")]
+    pub human_claim: String,
+}
+
+fn default_human_claim() -> String {
+    "sub".to_owned()
+}
+
+/// A human as an identity provider vouches for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcIdentity {
+    /// The value of the provider's human claim.
+    pub human: String,
+    /// Authentication methods (`amr`), empty when absent.
+    pub amr: Vec<String>,
+    /// Authentication context class (`acr`).
+    pub acr: Option<String>,
+    /// The provider's name.
+    pub provider: String,
+}
+
+/// Why an ID token, or the OIDC configuration, was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OidcError {
+    /// An `[[oidc]]` entry is invalid.
+    #[error("invalid oidc provider `{provider}`: {reason}")]
+    Config {
+        /// The provider's name.
+        provider: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the http client for oidc key fetches: {0}")]
+    Client(String),
+    /// No provider of that name is configured.
+    #[error("unknown oidc provider `{0}`")]
+    UnknownProvider(String),
+    /// The provider's key set could not be fetched.
+    #[error("cannot fetch the keys of oidc provider `{provider}` from `{url}`: {reason}")]
+    Fetch {
+        /// The provider's name.
+        provider: String,
+        /// The key set's URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The provider publishes no key with the token's `kid`.
+    #[error("oidc provider `{provider}` has no key `{kid}`")]
+    NoKey {
+        /// The provider's name.
+        provider: String,
+        /// The token's key id.
+        kid: String,
+    },
+    /// The key named by `kid` is not for the token's algorithm.
+    #[error("the key `{kid}` of oidc provider `{provider}` cannot verify `{alg}` signatures")]
+    KeyMismatch {
+        /// The provider's name.
+        provider: String,
+        /// The token's key id.
+        kid: String,
+        /// The token's algorithm.
+        alg: String,
+    },
+    /// The signature does not verify.
+    #[error("the id token's signature does not verify with the key `{kid}` of oidc provider `{provider}`")]
+    BadSignature {
+        /// The provider's name.
+        provider: String,
+        /// The token's key id.
+        kid: String,
+    },
+    /// `iss` is not the provider's issuer.
+    #[error(
+        "the id token was issued by `{found}`, not by `{expected}` (oidc provider `{provider}`)"
+    )]
+    WrongIssuer {
+        /// The provider's name.
+        provider: String,
+        /// The configured issuer.
+        expected: String,
+        /// The token's issuer.
+        found: String,
+    },
+    /// `aud` does not contain the provider's audience.
+    #[error("the id token's audience does not include `{expected}` (oidc provider `{provider}`)")]
+    WrongAudience {
+        /// The provider's name.
+        provider: String,
+        /// The configured audience.
+        expected: String,
+    },
+    /// `exp` has passed.
+    #[error("the id token from oidc provider `{provider}` expired at {exp}")]
+    Expired {
+        /// The provider's name.
+        provider: String,
+        /// The token's `exp`.
+        exp: Timestamp,
+    },
+    /// `nbf` is still ahead.
+    #[error("the id token from oidc provider `{provider}` is not valid before {nbf}")]
+    NotYetValid {
+        /// The provider's name.
+        provider: String,
+        /// The token's `nbf`.
+        nbf: Timestamp,
+    },
+    /// `nonce` is missing or not the one expected.
+    #[error("the id token from oidc provider `{provider}` does not carry the expected nonce")]
+    NonceMismatch {
+        /// The provider's name.
+        provider: String,
+    },
+    /// A required claim is missing or empty.
+    #[error("the id token from oidc provider `{provider}` has no `{claim}` claim")]
+    MissingClaim {
+        /// The provider's name.
+        provider: String,
+        /// The claim.
+        claim: String,
+    },
+    /// The token's algorithm is not accepted.
+    #[error("the id token from oidc provider `{provider}` is signed with `{alg}`; accepted: RS256, ES256, EdDSA")]
+    UnsupportedAlgorithm {
+        /// The provider's name.
+        provider: String,
+        /// The token's `alg`.
+        alg: String,
+    },
+    /// The token is not a well-formed JWT.
+    #[error("malformed id token for oidc provider `{provider}`: {reason}")]
+    Malformed {
+        /// The provider's name.
+        provider: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A monotonic clock (tests move it).
+type Monotonic = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// A usable key from a provider's key set.
+struct CachedKey {
+    key: DecodingKey,
+    /// The key's `alg`, when the key set restricts it.
+    alg: Option<Algorithm>,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, Arc<CachedKey>>,
+    /// When the keys were last fetched successfully.
+    fetched_at: Option<Instant>,
+    /// When a fetch was last attempted.
+    attempted_at: Option<Instant>,
+    /// Why the last fetch failed, if it did.
+    last_error: Option<String>,
+}
+
+struct Provider {
+    config: OidcProviderConfig,
+    cache: tokio::sync::Mutex<KeyCache>,
+}
+
+struct Inner {
+    providers: HashMap<String, Provider>,
+    client: reqwest::Client,
+    clock: Monotonic,
+}
+
+/// Verifies ID tokens from the configured providers; cheap to clone.
+#[derive(Clone)]
+pub struct OidcVerifier {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for OidcVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.inner.providers.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("OidcVerifier")
+            .field("providers", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HTTP client settings for key fetches.
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(FETCH_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("warrant-issuer/", env!("CARGO_PKG_VERSION")))
+}
+
+fn check_config(p: &OidcProviderConfig) -> Result<(), String> {
+    if p.name.is_empty() {
+        return Err("`name` must not be empty".into());
+    }
+    if p.issuer.is_empty() {
+        return Err("`issuer` must not be empty".into());
+    }
+    if p.audience.is_empty() {
+        return Err("`audience` must not be empty".into());
+    }
+    if p.human_claim.is_empty() {
+        return Err("`human_claim` must not be empty".into());
+    }
+    let url = reqwest::Url::parse(&p.jwks_url)
+        .map_err(|e| format!("`jwks_url` `{}` is not a URL: {e}", p.jwks_url))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!(
+            "`jwks_url` `{}` must be https (http only to loopback)",
+            p.jwks_url
+        )),
+    }
+}
+
+impl OidcVerifier {
+    /// Checks the providers' configuration; no key is fetched until a token needs it.
+    pub fn new(providers: Vec<OidcProviderConfig>) -> Result<Self, OidcError> {
+        let client = client_builder()
+            .build()
+            .map_err(|e| OidcError::Client(error_chain(&e)))?;
+        Self::with_parts(providers, client, Arc::new(Instant::now))
+    }
+
+    fn with_parts(
+        providers: Vec<OidcProviderConfig>,
+        client: reqwest::Client,
+        clock: Monotonic,
+    ) -> Result<Self, OidcError> {
+        let mut map = HashMap::new();
+        for config in providers {
+            check_config(&config).map_err(|reason| OidcError::Config {
+                provider: config.name.clone(),
+                reason,
+            })?;
+            if map.contains_key(&config.name) {
+                return Err(OidcError::Config {
+                    provider: config.name,
+                    reason: "the name is used by another provider".into(),
+                });
+            }
+            map.insert(
+                config.name.clone(),
+                Provider {
+                    config,
+                    cache: tokio::sync::Mutex::new(KeyCache::default()),
+                },
+            );
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                providers: map,
+                client,
+                clock,
+            }),
+        })
+    }
+
+    /// The configured providers' names, sorted.
+    pub fn providers(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.providers.keys().cloned().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Verifies `id_token` from `provider` at `now`: the human it names, and how they
+    /// authenticated. `expected_nonce`, when given, must equal the token's `nonce`.
+    pub async fn verify(
+        &self,
+        provider: &str,
+        id_token: &str,
+        expected_nonce: Option<&str>,
+        now: Timestamp,
+    ) -> Result<OidcIdentity, OidcError> {
+        let p = self
+            .inner
+            .providers
+            .get(provider)
+            .ok_or_else(|| OidcError::UnknownProvider(provider.to_owned()))?;
+        let config = &p.config;
+        let name = || config.name.clone();
+        let malformed = |reason: String| OidcError::Malformed {
+            provider: name(),
+            reason,
+        };
+        if id_token.len() > MAX_TOKEN_BYTES {
+            return Err(malformed(format!("longer than {MAX_TOKEN_BYTES} bytes")));
+        }
+        let header = parse_header(id_token).map_err(malformed)?;
+        let alg = match header.alg.as_str() {
+            "RS256" => Algorithm::RS256,
+            "ES256" => Algorithm::ES256,
+            "EdDSA" => Algorithm::EdDSA,
+            other => {
+                return Err(OidcError::UnsupportedAlgorithm {
+                    provider: name(),
+                    alg: other.to_owned(),
+                })
+            }
+        };
+        let kid = match header.kid {
+            Some(kid) if !kid.is_empty() => kid,
+            _ => return Err(malformed("the header names no key (`kid`)".into())),
+        };
+        let key = self.key(p, &kid).await?;
+        if key.key.family() != alg.family() || key.alg.is_some_and(|a| a != alg) {
+            return Err(OidcError::KeyMismatch {
+                provider: name(),
+                kid,
+                alg: header.alg,
+            });
+        }
+
+        // Signature and algorithm only: every claim is checked below, against `now`.
+        let mut validation = Validation::new(alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        let claims =
+            jsonwebtoken::decode::<serde_json::Map<String, Value>>(id_token, &key.key, &validation)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::InvalidSignature => OidcError::BadSignature {
+                        provider: name(),
+                        kid: kid.clone(),
+                    },
+                    ErrorKind::InvalidAlgorithm
+                    | ErrorKind::InvalidKeyFormat
+                    | ErrorKind::InvalidEcdsaKey
+                    | ErrorKind::InvalidEddsaKey
+                    | ErrorKind::InvalidRsaKey(_) => OidcError::KeyMismatch {
+                        provider: name(),
+                        kid: kid.clone(),
+                        alg: header.alg.clone(),
+                    },
+                    _ => malformed(e.to_string()),
+                })?
+                .claims;
+
+        match claims.get("iss") {
+            Some(Value::String(iss)) if *iss == config.issuer => {}
+            Some(Value::String(iss)) => {
+                return Err(OidcError::WrongIssuer {
+                    provider: name(),
+                    expected: config.issuer.clone(),
+                    found: iss.clone(),
+                })
+            }
+            None | Some(Value::Null) => return Err(missing(config, "iss")),
+            Some(_) => return Err(malformed("`iss` is not a string".into())),
+        }
+
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => *aud == config.audience,
+            Some(Value::Array(auds)) => auds
+                .iter()
+                .any(|a| a.as_str() == Some(config.audience.as_str())),
+            None | Some(Value::Null) => return Err(missing(config, "aud")),
+            Some(_) => return Err(malformed("`aud` is not a string or an array".into())),
+        };
+        if !audience_ok {
+            return Err(OidcError::WrongAudience {
+                provider: name(),
+                expected: config.audience.clone(),
+            });
+        }
+
+        let exp = numeric_date(&claims, "exp")
+            .map_err(malformed)?
+            .ok_or_else(|| missing(config, "exp"))?;
+        if now.unix() >= exp.saturating_add(LEEWAY_SECONDS) {
+            return Err(OidcError::Expired {
+                provider: name(),
+                exp: Timestamp::from_unix(exp),
+            });
+        }
+        if let Some(nbf) = numeric_date(&claims, "nbf").map_err(malformed)? {
+            if nbf > now.unix().saturating_add(LEEWAY_SECONDS) {
+                return Err(OidcError::NotYetValid {
+                    provider: name(),
+                    nbf: Timestamp::from_unix(nbf),
+                });
+            }
+        }
+
+        if let Some(expected) = expected_nonce {
+            if claims.get("nonce").and_then(Value::as_str) != Some(expected) {
+                return Err(OidcError::NonceMismatch { provider: name() });
+            }
+        }
+
+        let human = match claims.get(&config.human_claim) {
+            Some(Value::String(h)) if !h.is_empty() => h.clone(),
+            _ => return Err(missing(config, &config.human_claim)),
+        };
+
+        let amr = match claims.get("amr") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| malformed("`amr` is not an array of strings".into()))?,
+            Some(_) => return Err(malformed("`amr` is not an array of strings".into())),
+        };
+        let acr = match claims.get("acr") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(malformed("`acr` is not a string".into())),
+        };
+
+        Ok(OidcIdentity {
+            human,
+            amr,
+            acr,
+            provider: name(),
+        })
+    }
+
+    /// The provider's key `kid`, fetching the key set when it is not known yet (or has
+    /// grown old), at most once per [`REFETCH_INTERVAL`].
+    async fn key(&self, p: &Provider, kid: &str) -> Result<Arc<CachedKey>, OidcError> {
+        let config = &p.config;
+        // Held across the fetch: concurrent requests wait for one fetch, not start their own.
+        let mut cache = p.cache.lock().await;
+        let now = (self.inner.clock)();
+        let fresh = cache
+            .fetched_at
+            .is_some_and(|t| now.saturating_duration_since(t) < KEYS_MAX_AGE);
+        if fresh {
+            if let Some(key) = cache.keys.get(kid) {
+                return Ok(Arc::clone(key));
+            }
+        }
+        let may_fetch = cache
+            .attempted_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= REFETCH_INTERVAL);
+        if may_fetch {
+            cache.attempted_at = Some(now);
+            match fetch_keys(&self.inner.client, &config.jwks_url).await {
+                Ok(keys) => {
+                    tracing::info!(
+                        provider = %config.name,
+                        url = %config.jwks_url,
+                        keys = keys.len(),
+                        "fetched oidc keys"
+                    );
+                    cache.keys = keys;
+                    cache.fetched_at = Some(now);
+                    cache.last_error = None;
+                }
+                Err(reason) => {
+                    tracing::warn!(
+                        provider = %config.name,
+                        url = %config.jwks_url,
+                        %reason,
+                        "cannot fetch oidc keys"
+                    );
+                    cache.last_error = Some(reason.clone());
+                    // A key already known stays usable while the provider is unreachable.
+                    if let Some(key) = cache.keys.get(kid) {
+                        return Ok(Arc::clone(key));
+                    }
+                    return Err(OidcError::Fetch {
+                        provider: config.name.clone(),
+                        url: config.jwks_url.clone(),
+                        reason,
+                    });
+                }
+            }
+        } else if cache.fetched_at.is_none() {
+            let last = cache.last_error.as_deref().unwrap_or("no keys yet");
+            return Err(OidcError::Fetch {
+                provider: config.name.clone(),
+                url: config.jwks_url.clone(),
+                reason: format!(
+                    "{last} (next attempt within {} s)",
+                    REFETCH_INTERVAL.as_secs()
+                ),
+            });
+        }
+        cache
+            .keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| OidcError::NoKey {
+                provider: config.name.clone(),
+                kid: kid.to_owned(),
+            })
+    }
+}
+
+fn missing(config: &OidcProviderConfig, claim: &str) -> OidcError {
+    OidcError::MissingClaim {
+        provider: config.name.clone(),
+        claim: claim.to_owned(),
+    }
+}
+
+/// The header fields read before the signature is checked.
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    kid: Option<String>,
+}
+
+/// Reads the header without trusting it: `alg: none` must be refused, not unparsable.
+fn parse_header(token: &str) -> Result<RawHeader, String> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("not three dot-separated parts".into());
+    };
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| "the header is not base64url".to_owned())?;
+    serde_json::from_slice(&json).map_err(|e| format!("the header is not valid: {e}"))
+}
+
+/// A NumericDate claim, in whole seconds.
+fn numeric_date(
+    claims: &serde_json::Map<String, Value>,
+    claim: &str,
+) -> Result<Option<u64>, String> {
+    let Some(v) = claims.get(claim) else {
+        return Ok(None);
+    };
+    if v.is_null() {
+        return Ok(None);
+    }
+    if let Some(n) = v.as_u64() {
+        return Ok(Some(n));
+    }
+    match v.as_f64() {
+        // Whole seconds; fractions are truncated. `as` saturates at `u64::MAX`.
+        Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
+        _ => Err(format!("`{claim}` is not a date in seconds since 1970")),
+    }
+}
+
+/// Fetches and parses a key set; `Err` is a reason for the logs and the error message.
+async fn fetch_keys(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<HashMap<String, Arc<CachedKey>>, String> {
+    let mut res = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| error_chain(&e))?;
+    if !res.status().is_success() {
+        return Err(format!("status {}", res.status()));
+    }
+    let too_big = || format!("the key set is larger than {MAX_JWKS_BYTES} bytes");
+    if res
+        .content_length()
+        .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| error_chain(&e))? {
+        if body.len() + chunk.len() > MAX_JWKS_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_jwks(&body)
+}
+
+/// The usable signing keys of a key set, by `kid`. Keys without a `kid`, for encryption,
+/// of other types or curves, or for other algorithms are skipped.
+fn parse_jwks(body: &[u8]) -> Result<HashMap<String, Arc<CachedKey>>, String> {
+    #[derive(Deserialize)]
+    struct RawSet {
+        keys: Vec<Value>,
+    }
+    let set: RawSet =
+        serde_json::from_slice(body).map_err(|e| format!("not a JSON key set: {e}"))?;
+    let mut keys = HashMap::new();
+    for raw in set.keys {
+        let Ok(jwk) = serde_json::from_value::<Jwk>(raw) else {
+            continue;
+        };
+        let Some(kid) = jwk.common.key_id.clone() else {
+            continue;
+        };
+        if jwk
+            .common
+            .public_key_use
+            .as_ref()
+            .is_some_and(|u| *u != PublicKeyUse::Signature)
+        {
+            continue;
+        }
+        if jwk
+            .common
+            .key_operations
+            .as_ref()
+            .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+        {
+            continue;
+        }
+        let usable = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => true,
+            AlgorithmParameters::EllipticCurve(ec) => ec.curve == EllipticCurve::P256,
+            AlgorithmParameters::OctetKeyPair(okp) => okp.curve == EllipticCurve::Ed25519,
+            _ => false,
+        };
+        if !usable {
+            continue;
+        }
+        let alg = match jwk.common.key_algorithm {
+            None => None,
+            Some(KeyAlgorithm::RS256) => Some(Algorithm::RS256),
+            Some(KeyAlgorithm::ES256) => Some(Algorithm::ES256),
+            Some(KeyAlgorithm::EdDSA) => Some(Algorithm::EdDSA),
+            Some(_) => continue,
+        };
+        let Ok(key) = DecodingKey::from_jwk(&jwk) else {
+            continue;
+        };
+        keys.entry(kid)
+            .or_insert_with(|| Arc::new(CachedKey { key, alg }));
+    }
+    Ok(keys)
+}
+
+/// An error and its sources, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    const ISSUER: &str = "https://idp.example";
+    const AUDIENCE: &str = "warrant-issuer";
+    const NOW: u64 = 1_800_000_000;
+
+    /// Test-only P-256 key (PKCS#8 DER).
+    const EC_KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgRFUIz6RmU53IZ3b84w6QNdhdxs8zsO4D2OIa6o35uYahRANCAAQ4Z2e9lbJ9vy43lVvFtwBzM+EjHhDUQIH47Fx7W/1DhtH7OYGOAErA1y5Mwy4DLppTC2m/fL1vqZq6JdmlwM1g";
+    /// Test-only RSA-2048 key (PKCS#1 DER).
+    const RSA_KEY: &str = "
+MIIEowIBAAKCAQEA3HpV/3UKCPf/Q6J7NTHGYOwPoD905eQIhhh3LRCYTFcw6/Fftk2Yezvl4T5dagRy74Jzc4dTnpN1Xxci
+niNKJt/unfpWTBVvTjrzq0gXgTeajWqHImT2EpSuPhsh7LCap6EzK6eMvc4xljlllC5fTxgGAT+qHqWGjMfY/z+m7NCYkOFi
+pbw6mF8R1PlLmoH7PBRggMlDP5O23TQZLHTTiHsbqV1NdYxwjUxxiitKX96dGWe6W18cCROjdrJuyZXVWf3yPt0FFzQun5MY
+K6lj8vfJKX5tYtZP2wZiUXz/Ae+rf/CPySe9uJLmJJB3gBxEmQmm3tyIB1C6SeEl4Kp7iQIDAQABAoIBAFzc7CbmUX04k1wV
+7iYYGnHNS8GXqLGBi/OLD3s8L6GL4e+m4UTkRvK05lyqS2cxi4WE4QLKf3ZdroSINoz72SopjJQekkWGi7ScEPDWMww6cs7Y
+jSV398sYs5E2FWJfeixbsbVT42w4klsvPrEcnQkv2auh+JHi7xqRvDy6PyEj7Fjq8jPJdqXMLOrMC+OU1nLDimgpyWw9zf9f
+ab6ckcCwbJHl3PpoB/vLqOVMc4+5nyfF3DYDqI1KvAgPptKaaGA1TGF6IQOdJZM9bbhS3CV/wx1a46+Fp+bipEby2JIJuDrc
+hexolFeyAFWdS9z/T13s8yJJh/v8gYsVGRiXwC8CgYEA/q+198J4FViWWLYoD8E80U0ykhzpkIPdObK3r59ZFPEgiqJtnFQE
+OnDej1M9MyIETgzXinG5upuJyl2AK0dREJHnuCdzho7LTuoFPAMcww+Av6YSNziAMjrkFnlXuwEsGca5nv2xBZSgEXvPQu6X
+iH3anIMQyIoSL/fSfUK3gYsCgYEA3Z10v1YaLi/il2sR7JTAGPXeyS933kQZ/6zgkor6H0gP/rlMThp13jigRe5Wd+oB/n/F
+i9zeDfS+gi2R7ZJnULIN68qlGXvT5p6YiiKZZQjEQMNkMGScubbehg2LkaqFRaRXOK38WBXK/29wY+pBxsPB+Ik5VXsBMijH
++6ph8bsCgYACw1c/C94PpTlkVv2SRi9pueOtkCC8j6GryZOSlTD7OC55Mo/r3UF6fNT9SxLj5h+T1THVb6xrKNrS1jbYwVpQ
+yrRv3AW11QDBp2pNH1+FgjqMWbni3XsOkHL/B2v7PGUFFpHW9ruf6t/dsLEr8bi1I2BmyEk7U7wkxxSChWHGRwKBgA29OEKw
+dNkOMO8QPUE8i5hAjfpNDhJiiHYYYqfTI+SSlCNHm5pv+4S2YAFV4Fh40nzTsQyVudKFrNXnO1fOLseK8l/+5TNqQN3YUT6n
+HHluDLSzKF/zrN+6nZsT9eYm+zIxGRMzfiR73WTupLodCMzoz/q3jy1kfdN9QcCxdHcHAoGBAOq25xZ0dfG2HRkrtguTu87+
+OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYmwSthwRgmsOotWmEb
+2f7lt2CogmHAajmDNNBZ2AKULCyUqpeDJu4TUvtDmXhuz09UnZcP";
+
+    fn der(b64: &str) -> Vec<u8> {
+        let clean: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(clean)
+            .unwrap()
+    }
+
+    fn b64url(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A signing key and its public JWK.
+    struct TestKey {
+        kid: String,
+        alg: Algorithm,
+        encoding: EncodingKey,
+        jwk: Value,
+    }
+
+    fn ed_key(kid: &str) -> TestKey {
+        let signing = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let pkcs8 = signing.to_pkcs8_der().unwrap();
+        TestKey {
+            kid: kid.into(),
+            alg: Algorithm::EdDSA,
+            encoding: EncodingKey::from_ed_der(pkcs8.as_bytes()),
+            jwk: json!({
+                "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid,
+                "x": b64url(signing.verifying_key().as_bytes()),
+            }),
+        }
+    }
+
+    fn fixed_key(kid: &str, alg: Algorithm) -> TestKey {
+        let encoding = match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_der(&der(EC_KEY)),
+            _ => EncodingKey::from_rsa_der(&der(RSA_KEY)),
+        };
+        let mut jwk =
+            serde_json::to_value(Jwk::from_encoding_key(&encoding, alg).unwrap()).unwrap();
+        jwk["kid"] = json!(kid);
+        TestKey {
+            kid: kid.into(),
+            alg,
+            encoding,
+            jwk,
+        }
+    }
+
+    impl TestKey {
+        fn sign(&self, claims: &Value) -> String {
+            let mut header = Header::new(self.alg);
+            header.kid = Some(self.kid.clone());
+            jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+        }
+    }
+
+    /// A JWKS server on loopback that counts its fetches.
+    struct Idp {
+        url: String,
+        keys: Arc<Mutex<Vec<Value>>>,
+        fetches: Arc<AtomicUsize>,
+    }
+
+    impl Idp {
+        async fn start(keys: Vec<Value>) -> Self {
+            let keys = Arc::new(Mutex::new(keys));
+            let fetches = Arc::new(AtomicUsize::new(0));
+            let (k, f) = (Arc::clone(&keys), Arc::clone(&fetches));
+            let app = axum::Router::new()
+                .route(
+                    "/jwks",
+                    axum::routing::get(move || {
+                        let (k, f) = (Arc::clone(&k), Arc::clone(&f));
+                        async move {
+                            f.fetch_add(1, Ordering::SeqCst);
+                            let keys = k.lock().unwrap().clone();
+                            axum::Json(json!({ "keys": keys }))
+                        }
+                    }),
+                )
+                .route(
+                    "/big",
+                    axum::routing::get(|| async { "x".repeat(MAX_JWKS_BYTES + 1) }),
+                )
+                .route(
+                    "/broken",
+                    axum::routing::get(|| async {
+                        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down")
+                    }),
+                );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                axum::serve(listener, app).await.unwrap();
+            });
+            Self {
+                url: format!("http://{addr}"),
+                keys,
+                fetches,
+            }
+        }
+
+        fn fetches(&self) -> usize {
+            self.fetches.load(Ordering::SeqCst)
+        }
+
+        fn add(&self, key: &TestKey) {
+            self.keys.lock().unwrap().push(key.jwk.clone());
+        }
+    }
+
+    /// A monotonic clock the test moves.
+    #[derive(Clone)]
+    struct TestClock {
+        base: Instant,
+        offset: Arc<AtomicU64>,
+    }
+
+    impl TestClock {
+        fn new() -> Self {
+            Self {
+                base: Instant::now(),
+                offset: Arc::new(AtomicU64::new(0)),
+            }
+        }
+
+        fn advance(&self, d: Duration) {
+            self.offset.fetch_add(d.as_secs(), Ordering::SeqCst);
+        }
+
+        fn monotonic(&self) -> Monotonic {
+            let c = self.clone();
+            Arc::new(move || c.base + Duration::from_secs(c.offset.load(Ordering::SeqCst)))
+        }
+    }
+
+    fn provider(name: &str, jwks_url: String) -> OidcProviderConfig {
+        OidcProviderConfig {
+            name: name.into(),
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            jwks_url,
+            human_claim: "email".into(),
+        }
+    }
+
+    fn verifier(providers: Vec<OidcProviderConfig>, clock: &TestClock) -> OidcVerifier {
+        let client = client_builder().no_proxy().build().unwrap();
+        OidcVerifier::with_parts(providers, client, clock.monotonic()).unwrap()
+    }
+
+    fn claims() -> Value {
+        json!({
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "00u1",
+            "email": "alice@example.com",
+            "iat": NOW - 10,
+            "exp": NOW + 300,
+            "nonce": "n-0S6",
+            "amr": ["pwd", "hwk"],
+            "acr": "urn:example:loa:2",
+        })
+    }
+
+    fn with(mut c: Value, k: &str, v: Value) -> Value {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v;
+        }
+        c
+    }
+
+    async fn setup() -> (Idp, TestKey, OidcVerifier, TestClock) {
+        let key = ed_key("k1");
+        let idp = Idp::start(vec![key.jwk.clone()]).await;
+        let clock = TestClock::new();
+        let v = verifier(vec![provider("corp", format!("{}/jwks", idp.url))], &clock);
+        (idp, key, v, clock)
+    }
+
+    fn at(t: u64) -> Timestamp {
+        Timestamp::from_unix(t)
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_names_the_human() {
+        let (idp, key, v, _) = setup().await;
+        assert_eq!(idp.fetches(), 0, "keys are fetched lazily");
+        let id = v
+            .verify("corp", &key.sign(&claims()), Some("n-0S6"), at(NOW))
+            .await
+            .unwrap();
+        assert_eq!(
+            id,
+            OidcIdentity {
+                human: "alice@example.com".into(),
+                amr: vec!["pwd".into(), "hwk".into()],
+                acr: Some("urn:example:loa:2".into()),
+                provider: "corp".into(),
+            }
+        );
+        // No nonce expected: the token's nonce is not looked at; an array audience works.
+        let c = with(claims(), "aud", json!(["other", AUDIENCE]));
+        let c = with(c, "amr", Value::Null);
+        let c = with(c, "acr", Value::Null);
+        let id = v
+            .verify("corp", &key.sign(&c), None, at(NOW))
+            .await
+            .unwrap();
+        assert!(id.amr.is_empty());
+        assert_eq!(id.acr, None);
+        assert_eq!(idp.fetches(), 1, "keys are cached");
+        // Clones share the cache.
+        v.clone()
+            .verify("corp", &key.sign(&claims()), None, at(NOW))
+            .await
+            .unwrap();
+        assert_eq!(idp.fetches(), 1);
+    }
+
+    #[tokio::test]
+    async fn rs256_and_es256_are_accepted() {
+        let rsa = fixed_key("rsa", Algorithm::RS256);
+        let ec = fixed_key("ec", Algorithm::ES256);
+        let idp = Idp::start(vec![rsa.jwk.clone(), ec.jwk.clone()]).await;
+        let clock = TestClock::new();
+        let v = verifier(vec![provider("corp", format!("{}/jwks", idp.url))], &clock);
+        for key in [&rsa, &ec] {
+            let id = v
+                .verify("corp", &key.sign(&claims()), None, at(NOW))
+                .await
+                .unwrap();
+            assert_eq!(id.human, "alice@example.com");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_default_human_claim_is_sub() {
+        let key = ed_key("k1");
+        let idp = Idp::start(vec![key.jwk.clone()]).await;
+        let text = format!(
+            "name = \"corp\"\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\njwks_url = \"{}/jwks\"\n",
+            idp.url
+        );
+        let config: OidcProviderConfig = toml::from_str(&text).unwrap();
+        assert_eq!(config.human_claim, "sub");
+        let e = toml::from_str::<OidcProviderConfig>(&format!("{text}colour = \"blue\"\n"))
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        let v = verifier(vec![config], &TestClock::new());
+        let id = v
+            .verify("corp", &key.sign(&claims()), None, at(NOW))
+            .await
+            .unwrap();
+        assert_eq!(id.human, "00u1");
+    }
+
+    #[tokio::test]
+    async fn wrong_issuer_and_audience_are_refused() {
+        let (_idp, key, v, _) = setup().await;
+        let c = with(claims(), "iss", json!("https://evil.example"));
+        let e = v
+            .verify("corp", &key.sign(&c), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::WrongIssuer { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "the id token was issued by `https://evil.example`, not by `https://idp.example` (oidc provider `corp`)"
+        );
+        let c = with(claims(), "iss", Value::Null);
+        let e = v
+            .verify("corp", &key.sign(&c), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, OidcError::MissingClaim { ref claim, .. } if claim == "iss"),
+            "{e}"
+        );
+
+        for aud in [json!("someone-else"), json!(["a", "b"]), json!([])] {
+            let c = with(claims(), "aud", aud);
+            let e = v
+                .verify("corp", &key.sign(&c), None, at(NOW))
+                .await
+                .unwrap_err();
+            assert!(matches!(e, OidcError::WrongAudience { .. }), "{e}");
+            assert!(e.to_string().contains("`warrant-issuer`"), "{e}");
+            assert!(e.to_string().contains("`corp`"), "{e}");
+        }
+        let c = with(claims(), "aud", Value::Null);
+        let e = v
+            .verify("corp", &key.sign(&c), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, OidcError::MissingClaim { ref claim, .. } if claim == "aud"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn time_is_checked_against_now_with_leeway() {
+        let (_idp, key, v, _) = setup().await;
+        let token = key.sign(&claims()); // exp = NOW + 300
+        let exp = NOW + 300;
+        v.verify("corp", &token, None, at(exp + LEEWAY_SECONDS - 1))
+            .await
+            .unwrap();
+        let e = v
+            .verify("corp", &token, None, at(exp + LEEWAY_SECONDS))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::Expired { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`corp` expired at 2027-01-15T08:05:00Z"),
+            "{e}"
+        );
+
+        let c = with(claims(), "nbf", json!(NOW + 120));
+        let token = key.sign(&c);
+        let e = v.verify("corp", &token, None, at(NOW)).await.unwrap_err();
+        assert!(matches!(e, OidcError::NotYetValid { .. }), "{e}");
+        assert!(e.to_string().contains("`corp`"), "{e}");
+        v.verify("corp", &token, None, at(NOW + 120 - LEEWAY_SECONDS))
+            .await
+            .unwrap();
+
+        let c = with(claims(), "exp", Value::Null);
+        let e = v
+            .verify("corp", &key.sign(&c), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, OidcError::MissingClaim { ref claim, .. } if claim == "exp"),
+            "{e}"
+        );
+        let c = with(claims(), "exp", json!("tomorrow"));
+        let e = v
+            .verify("corp", &key.sign(&c), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::Malformed { .. }), "{e}");
+    }
+
+    #[tokio::test]
+    async fn the_nonce_must_match_when_expected() {
+        let (_idp, key, v, _) = setup().await;
+        let e = v
+            .verify("corp", &key.sign(&claims()), Some("other"), at(NOW))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the id token from oidc provider `corp` does not carry the expected nonce"
+        );
+        let c = with(claims(), "nonce", Value::Null);
+        let e = v
+            .verify("corp", &key.sign(&c), Some("n-0S6"), at(NOW))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::NonceMismatch { .. }), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_key_outside_the_set_does_not_verify() {
+        let (_idp, _key, v, _) = setup().await;
+        let impostor = ed_key("k1"); // same kid, different key
+        let e = v
+            .verify("corp", &impostor.sign(&claims()), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the id token's signature does not verify with the key `k1` of oidc provider `corp`"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_refetches_at_most_once_per_interval() {
+        let (idp, key, v, clock) = setup().await;
+        v.verify("corp", &key.sign(&claims()), None, at(NOW))
+            .await
+            .unwrap();
+        assert_eq!(idp.fetches(), 1);
+
+        // The provider rotates in a new key.
+        let k2 = ed_key("k2");
+        idp.add(&k2);
+        clock.advance(REFETCH_INTERVAL);
+        let id = v
+            .verify("corp", &k2.sign(&claims()), None, at(NOW))
+            .await
+            .unwrap();
+        assert_eq!(id.human, "alice@example.com");
+        assert_eq!(idp.fetches(), 2, "one refetch found the new key");
+
+        // Made-up kids within the interval do not reach the provider.
+        for i in 0..5 {
+            let made_up = ed_key(&format!("bogus-{i}"));
+            let e = v
+                .verify("corp", &made_up.sign(&claims()), None, at(NOW))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("oidc provider `corp` has no key `bogus-{i}`")
+            );
+        }
+        assert_eq!(idp.fetches(), 2);
+        // Known keys still work meanwhile, without fetching.
+        v.verify("corp", &key.sign(&claims()), None, at(NOW))
+            .await
+            .unwrap();
+        assert_eq!(idp.fetches(), 2);
+
+        // Once the interval has passed, an unknown kid may refetch again: once.
+        clock.advance(REFETCH_INTERVAL);
+        let k3 = ed_key("k3");
+        for _ in 0..3 {
+            let e = v
+                .verify("corp", &k3.sign(&claims()), None, at(NOW))
+                .await
+                .unwrap_err();
+            assert!(matches!(e, OidcError::NoKey { .. }), "{e}");
+        }
+        assert_eq!(idp.fetches(), 3);
+    }
+
+    #[tokio::test]
+    async fn old_keys_are_refreshed_and_removed_keys_dropped() {
+        let (idp, key, v, clock) = setup().await;
+        v.verify("corp", &key.sign(&claims()), None, at(NOW))
+            .await
+            .unwrap();
+        // The provider withdraws k1; after KEYS_MAX_AGE the cache notices.
+        let k2 = ed_key("k2");
+        *idp.keys.lock().unwrap() = vec![k2.jwk.clone()];
+        clock.advance(KEYS_MAX_AGE);
+        let e = v
+            .verify("corp", &key.sign(&claims()), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::NoKey { .. }), "{e}");
+        assert_eq!(idp.fetches(), 2);
+    }
+
+    #[tokio::test]
+    async fn none_and_hmac_are_refused() {
+        let (idp, key, v, _) = setup().await;
+        let header = b64url(br#"{"alg":"none","kid":"k1"}"#);
+        let body = b64url(claims().to_string().as_bytes());
+        for token in [format!("{header}.{body}."), format!("{header}.{body}")] {
+            let e = v.verify("corp", &token, None, at(NOW)).await.unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    OidcError::UnsupportedAlgorithm { .. } | OidcError::Malformed { .. }
+                ),
+                "{e}"
+            );
+        }
+        let e = v
+            .verify("corp", &format!("{header}.{body}."), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the id token from oidc provider `corp` is signed with `none`; accepted: RS256, ES256, EdDSA"
+        );
+
+        // HS256 keyed with the public key's bytes (the classic confusion) or anything else.
+        let x = key.jwk["x"].as_str().unwrap().to_owned();
+        for secret in [x.as_bytes(), b"secret".as_slice()] {
+            let mut h = Header::new(Algorithm::HS256);
+            h.kid = Some("k1".into());
+            let token =
+                jsonwebtoken::encode(&h, &claims(), &EncodingKey::from_secret(secret).unwrap())
+                    .unwrap();
+            let e = v.verify("corp", &token, None, at(NOW)).await.unwrap_err();
+            assert!(
+                matches!(e, OidcError::UnsupportedAlgorithm { ref alg, .. } if alg == "HS256"),
+                "{e}"
+            );
+        }
+
+        // A token claiming RS256 with the Ed25519 key's kid.
+        let mut header: Value = json!({"alg": "RS256", "kid": "k1"});
+        let signed = key.sign(&claims());
+        let sig = signed.rsplit('.').next().unwrap();
+        header["typ"] = json!("JWT");
+        let token = format!("{}.{body}.{sig}", b64url(header.to_string().as_bytes()));
+        let e = v.verify("corp", &token, None, at(NOW)).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the key `k1` of oidc provider `corp` cannot verify `RS256` signatures"
+        );
+        assert_eq!(
+            idp.fetches(),
+            1,
+            "refused algorithms fetch nothing but the first key set"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_human_claim_must_be_a_non_empty_string() {
+        let (_idp, key, v, _) = setup().await;
+        for value in [Value::Null, json!(""), json!(42)] {
+            let c = with(claims(), "email", value);
+            let e = v
+                .verify("corp", &key.sign(&c), None, at(NOW))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "the id token from oidc provider `corp` has no `email` claim"
+            );
+        }
+        let c = with(claims(), "amr", json!("pwd"));
+        let e = v
+            .verify("corp", &key.sign(&c), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::Malformed { .. }), "{e}");
+    }
+
+    #[tokio::test]
+    async fn unknown_providers_and_malformed_tokens_are_refused() {
+        let (idp, key, v, _) = setup().await;
+        let e = v
+            .verify("other", &key.sign(&claims()), None, at(NOW))
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "unknown oidc provider `other`");
+        for token in ["", "a.b", "a.b.c.d", "!!!.b.c", "e30.e30.AA"] {
+            let e = v.verify("corp", token, None, at(NOW)).await.unwrap_err();
+            assert!(matches!(e, OidcError::Malformed { .. }), "{token}: {e}");
+            assert!(e.to_string().contains("`corp`"), "{e}");
+        }
+        let long = "a".repeat(MAX_TOKEN_BYTES + 1);
+        let e = v.verify("corp", &long, None, at(NOW)).await.unwrap_err();
+        assert!(matches!(e, OidcError::Malformed { .. }), "{e}");
+        assert_eq!(idp.fetches(), 0);
+    }
+
+    #[tokio::test]
+    async fn fetch_failures_are_reported_and_rate_limited() {
+        let key = ed_key("k1");
+        let idp = Idp::start(vec![key.jwk.clone()]).await;
+        let clock = TestClock::new();
+        let v = verifier(
+            vec![
+                provider("big", format!("{}/big", idp.url)),
+                provider("broken", format!("{}/broken", idp.url)),
+                provider("gone", "http://127.0.0.1:9/jwks".into()),
+            ],
+            &clock,
+        );
+        let token = key.sign(&claims());
+        let e = v.verify("big", &token, None, at(NOW)).await.unwrap_err();
+        assert!(e.to_string().contains("larger than 1048576 bytes"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("cannot fetch the keys of oidc provider `big`"),
+            "{e}"
+        );
+        let e = v.verify("broken", &token, None, at(NOW)).await.unwrap_err();
+        assert!(e.to_string().contains("status 500"), "{e}");
+        let e = v.verify("gone", &token, None, at(NOW)).await.unwrap_err();
+        assert!(matches!(e, OidcError::Fetch { .. }), "{e}");
+        // Within the interval a failed provider is not asked again.
+        let e = v.verify("broken", &token, None, at(NOW)).await.unwrap_err();
+        assert!(
+            e.to_string().contains("status 500")
+                && e.to_string().ends_with("(next attempt within 60 s)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn configuration_is_checked() {
+        let clock = TestClock::new();
+        let client = || client_builder().no_proxy().build().unwrap();
+        let ok = provider("corp", "https://idp.example/jwks".into());
+        let cases = [
+            (
+                provider("corp", "http://idp.example/jwks".into()),
+                "must be https",
+            ),
+            (provider("corp", "idp.example/jwks".into()), "is not a URL"),
+            (
+                OidcProviderConfig {
+                    audience: String::new(),
+                    ..ok.clone()
+                },
+                "`audience` must not be empty",
+            ),
+        ];
+        for (config, message) in cases {
+            let e =
+                OidcVerifier::with_parts(vec![config], client(), clock.monotonic()).unwrap_err();
+            assert!(
+                e.to_string().starts_with("invalid oidc provider `corp`: "),
+                "{e}"
+            );
+            assert!(e.to_string().contains(message), "{e}");
+        }
+        let e = OidcVerifier::with_parts(vec![ok.clone(), ok.clone()], client(), clock.monotonic())
+            .unwrap_err();
+        assert!(e.to_string().contains("used by another provider"), "{e}");
+        for url in [
+            "http://localhost:8080/jwks",
+            "http://[::1]/jwks",
+            "https://idp.example/jwks",
+        ] {
+            OidcVerifier::with_parts(
+                vec![provider("corp", url.into())],
+                client(),
+                clock.monotonic(),
+            )
+            .unwrap();
+        }
+        let v = OidcVerifier::new(vec![ok]).unwrap();
+        assert_eq!(v.providers(), vec!["corp".to_owned()]);
+        assert!(format!("{v:?}").contains("corp"));
+    }
+
+    #[test]
+    fn key_sets_keep_only_usable_signing_keys() {
+        let ed = ed_key("ed");
+        let mut enc = ed_key("enc").jwk;
+        enc["use"] = json!("enc");
+        let mut no_kid = ed_key("x").jwk;
+        no_kid.as_object_mut().unwrap().remove("kid");
+        let mut other_alg = ed_key("ps").jwk;
+        other_alg["alg"] = json!("PS256");
+        let body = json!({ "keys": [
+            ed.jwk, enc, no_kid, other_alg,
+            { "kty": "oct", "kid": "hmac", "k": "c2VjcmV0" },
+            { "kty": "EC", "crv": "P-384", "kid": "p384", "x": "AA", "y": "AA" },
+            { "kty": "weird", "kid": "weird" },
+            "not even an object",
+        ]});
+        let keys = parse_jwks(body.to_string().as_bytes()).unwrap();
+        let mut kids: Vec<&String> = keys.keys().collect();
+        kids.sort();
+        assert_eq!(kids, vec!["ed"]);
+        assert!(parse_jwks(b"[]").is_err());
+    }
+}
