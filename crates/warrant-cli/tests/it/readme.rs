@@ -44,6 +44,30 @@ fn matches(got: &str, want: &str) -> bool {
     rest.is_empty()
 }
 
+/// Checks that every `# allowed` / `# denied: …` comment of `script` is what the command
+/// above it printed, in order; returns how many there are.
+fn outputs_as_commented(script: &str, stdout: &str, stderr: &str) -> usize {
+    let is_decision = |l: &&str| *l == "allowed" || l.starts_with("denied: ");
+    let expected: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(is_decision)
+        .collect();
+    let printed: Vec<&str> = stdout.lines().filter(is_decision).collect();
+    assert_eq!(
+        printed.len(),
+        expected.len(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for (got, want) in printed.iter().zip(&expected) {
+        assert!(
+            matches(got, want),
+            "expected `{want}`\n     got `{got}`\nstdout:\n{stdout}"
+        );
+    }
+    expected.len()
+}
+
 #[test]
 fn the_readme_walkthrough_runs_as_written() {
     let script = walkthrough();
@@ -70,24 +94,7 @@ fn the_readme_walkthrough_runs_as_written() {
         out.status.success() || out.status.code() == Some(1),
         "{stderr}"
     );
-    // Every `# allowed` / `# denied: …` comment is what the command above it prints, in order.
-    let expected: Vec<&str> = script
-        .lines()
-        .filter_map(|l| l.strip_prefix("# "))
-        .filter(|l| *l == "allowed" || l.starts_with("denied: "))
-        .collect();
-    let printed: Vec<&str> = stdout
-        .lines()
-        .filter(|l| *l == "allowed" || l.starts_with("denied: "))
-        .collect();
-    assert_eq!(printed.len(), expected.len(), "full output:\n{stdout}");
-    for (got, want) in printed.iter().zip(&expected) {
-        assert!(
-            matches(got, want),
-            "expected `{want}`\n     got `{got}`\nfull output:\n{stdout}"
-        );
-    }
-    assert_eq!(expected.len(), 6);
+    assert_eq!(outputs_as_commented(&script, &stdout, &stderr), 6);
     assert!(stdout.contains("signatures: valid"));
     assert!(dir.path().join("demo/issuer.key").exists());
 }
@@ -125,23 +132,7 @@ fn the_readme_issuer_section_runs_as_written() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let expected: Vec<&str> = script
-        .lines()
-        .filter_map(|l| l.strip_prefix("# "))
-        .filter(|l| *l == "allowed" || l.starts_with("denied: "))
-        .collect();
-    let printed: Vec<&str> = stdout
-        .lines()
-        .filter(|l| *l == "allowed" || l.starts_with("denied: "))
-        .collect();
-    assert_eq!(
-        printed.len(),
-        expected.len(),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    for (got, want) in printed.iter().zip(&expected) {
-        assert!(matches(got, want), "expected `{want}`, got `{got}`");
-    }
+    assert_eq!(outputs_as_commented(&script, &stdout, &stderr), 2);
     assert!(stdout.contains("revoked token_id"), "{stdout}");
     assert!(
         stdout.contains("ok: "),
