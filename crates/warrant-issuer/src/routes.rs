@@ -441,16 +441,39 @@ pub async fn mint_token(
 pub struct RevokeBody {
     kind: String,
     value: String,
+    /// Without an admin token: the human who minted the token, verified now (they may
+    /// revoke their own tokens by `token_id`).
+    human: Option<String>,
+    verification: Option<VerificationBody>,
 }
 
-/// `POST /v1/revocations` (admin): revoke a token id, a block revocation id or a holder.
+/// `POST /v1/revocations` (admin, or the human who minted the token): revoke a token id,
+/// a block revocation id or a holder.
 #[utoipa::path(post, path = "/v1/revocations", tag = "revocations", request_body = RevokeBody, responses((status = 200, description = "the feed cursor", body = Object), (status = 400, description = "bad input"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn revoke(
     State(s): State<AppState>,
     headers: HeaderMap,
     Body(body): Body<RevokeBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let actor = s.admin(&headers, "admin/revocations", "create")?;
+    let actor = match (&body.human, &body.verification) {
+        (Some(human_id), Some(v)) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
+            let human = s.store.human(human_id).await?.ok_or_else(|| {
+                ApiError::Unauthorized("verification failed: unknown human".into())
+            })?;
+            verify_human(&s, &human, v).await?;
+            let owner = match body.kind.as_str() {
+                "token_id" => s.store.token_owner(body.value.trim()).await?,
+                _ => None,
+            };
+            if owner.as_deref() != Some(human.id.as_str()) {
+                return Err(ApiError::Forbidden(
+                    "a human may revoke only, by `token_id`, a token minted for them; an admin may revoke anything".into(),
+                ));
+            }
+            human.id
+        }
+        _ => s.admin(&headers, "admin/revocations", "create")?,
+    };
     let value = body.value.trim();
     let canonical = match body.kind.as_str() {
         "token_id"

@@ -784,3 +784,44 @@ async fn an_oidc_id_token_verifies_the_human() {
         "amr recorded"
     );
 }
+
+both!(a_human_may_revoke_their_own_tokens, |env: Env| async move {
+    let (_, mine) = env.mint("alice", read_grant(), json!({})).await;
+    let (_, bobs) = env
+        .mint("bob", read_grant(), json!({ "role": "support" }))
+        .await;
+    let revoke = |v: serde_json::Value, id: &serde_json::Value| json!({ "kind": "token_id", "value": id, "human": "alice", "verification": v });
+    let v = env.answer("alice", &env.device).await;
+    let (status, body) = env
+        .call(
+            "POST",
+            "/v1/revocations",
+            None,
+            Some(revoke(v, &bobs["token_id"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not hers: {body}");
+    let v = env.answer("alice", &env.device).await;
+    let (status, body) = env
+        .call(
+            "POST",
+            "/v1/revocations",
+            None,
+            Some(revoke(v.clone(), &mine["token_id"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = env
+        .call(
+            "POST",
+            "/v1/revocations",
+            None,
+            Some(revoke(v, &mine["token_id"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the challenge was used");
+    let audit = env.audit().await;
+    assert!(audit
+        .iter()
+        .any(|e| e.kind == "revocation" && e.actor == "alice"));
+});
