@@ -112,6 +112,8 @@ pub struct Keyring {
     /// Every key a verifier may still need: the active one and retired ones whose tokens
     /// have not all expired.
     pub published: KeySet,
+    /// The stored keys this was made from (see [`version`]).
+    pub version: Vec<(i64, Option<i64>)>,
 }
 
 fn published(rows: &[KeyRow], now: i64) -> KeySet {
@@ -171,6 +173,16 @@ pub async fn load(store: &Store, kek: Option<&Kek>, now: i64) -> Result<Keyring,
         create(store, kek, 1, now).await?;
         rows = store.signing_keys().await?;
     }
+    from_rows(&rows, kek, now)
+}
+
+/// What identifies a version of the stored keys: each key's id and retirement.
+pub fn version(rows: &[KeyRow]) -> Vec<(i64, Option<i64>)> {
+    rows.iter().map(|r| (r.kid, r.retired_at)).collect()
+}
+
+/// The keyring stored `rows` describe at `now`.
+pub fn from_rows(rows: &[KeyRow], kek: Option<&Kek>, now: i64) -> Result<Keyring, KeyringError> {
     let active_row = rows
         .iter()
         .rev()
@@ -178,7 +190,8 @@ pub async fn load(store: &Store, kek: Option<&Kek>, now: i64) -> Result<Keyring,
         .ok_or(KeyringError::Corrupt(0))?;
     Ok(Keyring {
         active: unlock(active_row, kek)?,
-        published: published(&rows, now),
+        published: published(rows, now),
+        version: version(rows),
     })
 }
 

@@ -55,8 +55,10 @@ pub async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError>
 
 /// `GET /.well-known/warrant-keys`: the key set verifiers trust.
 #[utoipa::path(get, path = "/.well-known/warrant-keys", tag = "keys", responses((status = 200, description = "the key set verifiers trust", body = Object)))]
-pub async fn key_set(State(s): State<AppState>) -> impl IntoResponse {
-    Json(s.keys().ring.published.clone())
+pub async fn key_set(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    // Another replica may have rotated: publish what the database holds.
+    s.reload_keys().await?;
+    Ok(Json(s.keys().ring.published.clone()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -384,6 +386,7 @@ pub async fn mint_token(
             attrs.insert(name, value);
         }
     }
+    s.reload_keys().await?;
     let keys = s.keys();
     let request = MintRequest {
         grant: ceiling,

@@ -180,18 +180,29 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     if first_run {
         let token = state.mint_admin_token().await?;
         write_private(&admin_path, &format!("{token}\n"))?;
-        println!(
+        say(format_args!(
             "warrant issuer: first start. The admin token (shown once, also in {}):\n\n{token}\n",
             admin_path.display()
-        );
+        ));
     }
-    println!("warrant issuer listening on {public}");
-    println!("  key set:     {public}/.well-known/warrant-keys");
-    println!("  revocations: {public}/v1/revocations");
-    println!(
-        "  next:        warrant mint --issuer {public} --human <id> --device-key <file> --allow read:<resource>"
-    );
+    say(format_args!(
+        "warrant issuer listening on {public}\n  key set:     {public}/.well-known/warrant-keys\n  \
+         revocations: {public}/v1/revocations\n  \
+         next:        warrant mint --issuer {public} --human <id> --device-key <file> --allow read:<resource>"
+    ));
     tracing::info!(%bound, database = %redact(&database), "listening");
+    let reloader = state.clone();
+    let keys_ticker = tokio::spawn(async move {
+        // Admin tokens and the audit signer use the keys too: follow rotations by other
+        // replicas even when no key set is fetched and nothing is minted here.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            if let Err(e) = reloader.reload_keys().await {
+                tracing::warn!(error = %e, "could not reload the signing keys");
+            }
+        }
+    });
     let signer = state.clone();
     let every = std::time::Duration::from_secs(state.config.audit_sign_interval.seconds());
     let ticker = tokio::spawn(async move {
@@ -209,7 +220,15 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         .await
         .map_err(|e| ServeError::Io(e.to_string()));
     ticker.abort();
+    keys_ticker.abort();
     served
+}
+
+/// Prints to standard output; a reader that went away is no reason to stop serving.
+fn say(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
 /// A database URL without its password, for logs.

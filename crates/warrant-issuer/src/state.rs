@@ -164,6 +164,28 @@ impl AppState {
         Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Reloads the keys from the database when another replica rotated them, and
+    /// recomputes which retired keys are still published.
+    pub async fn reload_keys(&self) -> Result<(), ApiError> {
+        let rows = self.store.signing_keys().await?;
+        let now = self.now().unix_i64();
+        let current = self.keys();
+        let published_now = rows
+            .iter()
+            .filter(|r| r.retired_at.is_none() || r.last_expiry > now)
+            .count();
+        if crate::keyring::version(&rows) == current.ring.version
+            && published_now == current.ring.published.keys.len()
+        {
+            return Ok(());
+        }
+        let ring = crate::keyring::from_rows(&rows, self.kek.as_ref(), now)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        tracing::info!(keys = ring.published.keys.len(), "signing keys reloaded");
+        self.set_keys(ring);
+        Ok(())
+    }
+
     /// Replaces the keys.
     pub fn set_keys(&self, ring: Keyring) {
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Keys::new(ring));

@@ -194,16 +194,13 @@ impl Store {
             .collect()
     }
 
-    /// Adds a key and retires every other active key, in one transaction.
+    /// Adds a key and retires every other active key, in one transaction. Idempotent when
+    /// two replicas race to add the same key id: the first one's key wins.
     pub async fn add_active_key(&self, row: &KeyRow) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-            .bind(row.created_at)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, public_key, private_key, encrypted, created_at, retired_at, last_expiry) \
-             VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+             VALUES ($1, $2, $3, $4, $5, NULL, $6) ON CONFLICT (kid) DO NOTHING",
         )
         .bind(row.kid)
         .bind(&row.public_key)
@@ -211,6 +208,13 @@ impl Store {
         .bind(b(row.encrypted))
         .bind(row.created_at)
         .bind(row.last_expiry)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2",
+        )
+        .bind(row.created_at)
+        .bind(row.kid)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -229,20 +233,17 @@ impl Store {
 
     // ---- roles and humans ----
 
-    /// Creates or replaces a role.
+    /// Creates or replaces a role (an upsert: replicas may seed at the same time).
     pub async fn put_role(&self, role: &RoleRow) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM roles WHERE name = $1")
-            .bind(&role.name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO roles (name, ceiling, max_ttl) VALUES ($1, $2, $3)")
-            .bind(&role.name)
-            .bind(&role.ceiling)
-            .bind(role.max_ttl)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "INSERT INTO roles (name, ceiling, max_ttl) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET ceiling = excluded.ceiling, max_ttl = excluded.max_ttl",
+        )
+        .bind(&role.name)
+        .bind(&role.ceiling)
+        .bind(role.max_ttl)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -262,32 +263,21 @@ impl Store {
         .transpose()
     }
 
-    /// Creates or replaces a human (keeping their device keys).
+    /// Creates or replaces a human, keeping their device keys (an upsert).
     pub async fn put_human(&self, h: &HumanRow, now: i64) -> Result<(), StoreError> {
         let roles = serde_json::to_string(&h.roles).unwrap_or_else(|_| "[]".into());
         let attrs = serde_json::Value::Object(h.attrs.clone()).to_string();
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE humans SET display_name = $1, roles = $2, attrs = $3 WHERE id = $4",
+        sqlx::query(
+            "INSERT INTO humans (id, display_name, roles, attrs, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, roles = excluded.roles, attrs = excluded.attrs",
         )
+        .bind(&h.id)
         .bind(&h.display_name)
         .bind(&roles)
         .bind(&attrs)
-        .bind(&h.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            sqlx::query("INSERT INTO humans (id, display_name, roles, attrs, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&h.id)
-                .bind(&h.display_name)
-                .bind(&roles)
-                .bind(&attrs)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -312,23 +302,15 @@ impl Store {
 
     /// Enrols a device key for a human (idempotent).
     pub async fn add_device_key(&self, human: &str, key: &str, now: i64) -> Result<(), StoreError> {
-        let exists =
-            sqlx::query("SELECT 1 FROM device_keys WHERE human_id = $1 AND public_key = $2")
-                .bind(human)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?
-                .is_some();
-        if !exists {
-            sqlx::query(
-                "INSERT INTO device_keys (human_id, public_key, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(human)
-            .bind(key)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        }
+        sqlx::query(
+            "INSERT INTO device_keys (human_id, public_key, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (human_id, public_key) DO NOTHING",
+        )
+        .bind(human)
+        .bind(key)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
