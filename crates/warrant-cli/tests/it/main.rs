@@ -9,6 +9,7 @@ mod support;
 
 mod attenuate;
 mod biscuit_api;
+mod crash;
 mod expiry;
 mod help;
 mod holder;
@@ -19,4 +20,5 @@ mod mint;
 mod readme;
 mod revocation;
 mod samples;
+mod scale;
 mod verify;
