@@ -10,6 +10,8 @@
 //! audit_sign_every = 100                 # sign the audit head every N entries
 //! audit_sign_interval = "5m"             # and every T, if anything was appended
 //! body_limit = 65536                     # largest request body, bytes
+//! mints_per_minute = 30                  # per human, across replicas (429 beyond)
+//! challenges_per_minute = 60             # per human
 //! request_timeout = "10s"
 //!
 //! [[roles]]
@@ -66,6 +68,10 @@ pub mod defaults {
     pub const BODY_LIMIT: usize = 64 * 1024;
     /// Longest request.
     pub const REQUEST_TIMEOUT: &str = "10s";
+    /// Mints a human may ask for per minute.
+    pub const MINTS_PER_MINUTE: i64 = 30;
+    /// Challenges a human may ask for per minute.
+    pub const CHALLENGES_PER_MINUTE: i64 = 60;
     /// Lifetime of the admin token made on first start.
     pub const ADMIN_TOKEN_TTL: &str = "365d";
 }
@@ -102,6 +108,8 @@ struct Raw {
     audit_sign_interval: Option<String>,
     body_limit: Option<usize>,
     request_timeout: Option<String>,
+    mints_per_minute: Option<i64>,
+    challenges_per_minute: Option<i64>,
     #[serde(default)]
     roles: Vec<RawRole>,
     #[serde(default)]
@@ -182,6 +190,10 @@ pub struct Config {
     pub body_limit: usize,
     /// Longest request.
     pub request_timeout: Duration,
+    /// Mints per human per minute.
+    pub mints_per_minute: i64,
+    /// Challenges per human per minute.
+    pub challenges_per_minute: i64,
     /// Roles to seed.
     pub roles: Vec<Role>,
     /// Humans to seed.
@@ -336,6 +348,14 @@ impl Config {
             )?,
             body_limit: raw.body_limit.unwrap_or(defaults::BODY_LIMIT),
             request_timeout: Duration::from_secs(request_timeout.seconds()),
+            mints_per_minute: raw
+                .mints_per_minute
+                .unwrap_or(defaults::MINTS_PER_MINUTE)
+                .max(1),
+            challenges_per_minute: raw
+                .challenges_per_minute
+                .unwrap_or(defaults::CHALLENGES_PER_MINUTE)
+                .max(1),
             roles,
             humans,
             oidc: raw.oidc,

@@ -25,6 +25,9 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("{0}")]
     TooLarge(String),
+    /// Too many requests; retry after this many seconds.
+    #[error("{0}")]
+    TooMany(String, u64),
     /// A failure of ours; the text is logged, never sent.
     #[error("{0}")]
     Internal(String),
@@ -48,6 +51,11 @@ impl IntoResponse for ApiError {
                 "payload too large",
                 d.as_str(),
             ),
+            Self::TooMany(d, _) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests",
+                d.as_str(),
+            ),
             Self::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 (
@@ -68,6 +76,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Self::TooMany(_, after) = &self {
+            if let Ok(v) = HeaderValue::from_str(&after.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -68,7 +68,7 @@ pub struct ChallengeBody {
 }
 
 /// `POST /v1/challenges {"human": "alice"}`: a one-time nonce for a device key to sign.
-#[utoipa::path(post, path = "/v1/challenges", tag = "tokens", request_body = ChallengeBody, responses((status = 200, description = "a one-time nonce to sign", body = Object), (status = 400, description = "bad input")))]
+#[utoipa::path(post, path = "/v1/challenges", tag = "tokens", request_body = ChallengeBody, responses((status = 200, description = "a one-time nonce to sign", body = Object), (status = 400, description = "bad input"), (status = 429, description = "too many challenges for this human this minute")))]
 pub async fn challenge(
     State(s): State<AppState>,
     Body(body): Body<ChallengeBody>,
@@ -78,6 +78,8 @@ pub async fn challenge(
             "`human` must be 1 to 256 characters".into(),
         ));
     }
+    s.rate_limit("challenge", &body.human, s.config.challenges_per_minute)
+        .await?;
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let nonce = hex::encode(bytes);
@@ -318,6 +320,8 @@ pub async fn mint_token(
                 .map_err(|e| ApiError::BadRequest(format!("holder: {e}")))
         })
         .transpose()?;
+    s.rate_limit("mint", &body.human, s.config.mints_per_minute)
+        .await?;
     let human = s
         .store
         .human(&body.human)

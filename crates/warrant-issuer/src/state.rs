@@ -223,6 +223,24 @@ impl AppState {
         }
     }
 
+    /// Counts one `what` event for `who`; a 429 past `per_minute` in the current minute.
+    pub async fn rate_limit(&self, what: &str, who: &str, per_minute: i64) -> Result<(), ApiError> {
+        let now = self.now().unix_i64();
+        let window = now - now.rem_euclid(60);
+        let count = self
+            .store
+            .count_event(&format!("{what}:{who}"), window)
+            .await?;
+        if count > per_minute {
+            let after = u64::try_from(window + 60 - now).unwrap_or(60);
+            return Err(ApiError::TooMany(
+                format!("more than {per_minute} {what} requests a minute for `{who}`: retry in {after}s"),
+                after,
+            ));
+        }
+        Ok(())
+    }
+
     /// Appends an audit entry, and signs the head when it is time.
     pub async fn audit(
         &self,

@@ -553,6 +553,28 @@ impl Store {
             .collect()
     }
 
+    // ---- rate limits ----
+
+    /// Counts one event in `bucket` for the window starting at `window_start`; the count
+    /// so far, this one included. Shared by every replica; old windows are pruned.
+    pub async fn count_event(&self, bucket: &str, window_start: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO rate_counters (bucket, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_counters.count + 1 \
+             RETURNING count",
+        )
+        .bind(bucket)
+        .bind(window_start)
+        .fetch_one(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM rate_counters WHERE bucket = $1 AND window_start < $2")
+            .bind(bucket)
+            .bind(window_start)
+            .execute(&self.pool)
+            .await?;
+        Ok(row.try_get("count")?)
+    }
+
     // ---- agents ----
 
     /// Stores a one-time agent-registration challenge for `public_key`.

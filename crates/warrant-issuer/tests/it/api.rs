@@ -820,3 +820,68 @@ both!(a_human_may_revoke_their_own_tokens, |env: Env| async move {
         .iter()
         .any(|e| e.kind == "revocation" && e.actor == "alice"));
 });
+
+#[tokio::test]
+async fn mints_and_challenges_are_rate_limited_per_human_sqlite() {
+    rate_limits(crate::env::Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn mints_and_challenges_are_rate_limited_per_human_postgres() {
+    rate_limits(crate::env::Db::Postgres).await;
+}
+
+async fn rate_limits(db: crate::env::Db) {
+    let config = format!(
+        "mints_per_minute = 2\nchallenges_per_minute = 4\n{}",
+        crate::env::CONFIG
+    );
+    let Some(env) = Env::with_config(db, &config, None).await else {
+        return;
+    };
+    assert_eq!(
+        env.mint("alice", read_grant(), json!({})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        env.mint("alice", read_grant(), json!({})).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = env.mint("alice", read_grant(), json!({})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("`alice`"),
+        "{body}"
+    );
+    // Four challenges were used by the three mints and one more is the fifth.
+    let (status, _) = env
+        .call(
+            "POST",
+            "/v1/challenges",
+            None,
+            Some(json!({ "human": "alice" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = env
+        .call(
+            "POST",
+            "/v1/challenges",
+            None,
+            Some(json!({ "human": "alice" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another human is not affected; the next minute starts afresh.
+    assert_eq!(
+        env.mint("bob", read_grant(), json!({ "role": "support" }))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    env.advance(60);
+    assert_eq!(
+        env.mint("alice", read_grant(), json!({})).await.0,
+        StatusCode::OK
+    );
+}
