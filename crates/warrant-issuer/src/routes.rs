@@ -305,7 +305,7 @@ async fn refusal(s: &AppState, human: &str, why: String) -> ApiError {
 }
 
 /// `POST /v1/tokens`: mint for a human verified just now, within their role's ceiling.
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = MintBody, responses((status = 200, description = "the token", body = Object), (status = 400, description = "bad input"), (status = 401, description = "verification failed"), (status = 403, description = "beyond the role's ceiling")))]
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = MintBody, responses((status = 200, description = "the token", body = Object), (status = 400, description = "bad input"), (status = 401, description = "verification failed"), (status = 403, description = "beyond the role's ceiling"), (status = 429, description = "too many mints for this human this minute")))]
 pub async fn mint_token(
     State(s): State<AppState>,
     Body(body): Body<MintBody>,
