@@ -141,7 +141,7 @@ async fn verify_human(
             nonce,
             signature,
         } => {
-            let outcome = device_key(s, human, public_key, nonce, signature).await;
+            let outcome = device_key(s, human, public_key, nonce, signature).await?;
             (Method::DeviceKey, outcome.map_err(str::to_owned), json!({}))
         }
         VerificationBody::Oidc {
@@ -209,38 +209,39 @@ async fn device_key(
     public_key: &str,
     nonce: &str,
     signature: &str,
-) -> Result<(), &'static str> {
-    let key: PublicKey = public_key
-        .parse()
-        .map_err(|_| "the device key is not an `ed25519/` key")?;
-    let enrolled = s
-        .store
-        .device_keys(&human.id)
-        .await
-        .map_err(|_| "the enrolled keys could not be read")?;
+) -> Result<Result<(), &'static str>, ApiError> {
+    let Ok(key) = public_key.parse::<PublicKey>() else {
+        return Ok(Err("the device key is not an `ed25519/` key"));
+    };
+    // A storage failure is ours (500), not the human's (401).
+    let enrolled = s.store.device_keys(&human.id).await?;
     if !enrolled.iter().any(|k| k == &key.to_string()) {
-        return Err("this device key is not enrolled for the human");
+        return Ok(Err("this device key is not enrolled for the human"));
     }
-    let sig: [u8; 64] = hex::decode(signature)
+    let Some(sig) = hex::decode(signature)
         .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or("the signature is not 64 bytes of hex")?;
-    let vk =
-        ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).map_err(|_| "bad device key")?;
-    vk.verify(
-        challenge_message(nonce).as_bytes(),
-        &ed25519_dalek::Signature::from_bytes(&sig),
-    )
-    .map_err(|_| "the signature does not verify with the device key")?;
-    match s
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+    else {
+        return Ok(Err("the signature is not 64 bytes of hex"));
+    };
+    let signed = ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).is_ok_and(|vk| {
+        vk.verify(
+            challenge_message(nonce).as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .is_ok()
+    });
+    if !signed {
+        return Ok(Err("the signature does not verify with the device key"));
+    }
+    if !s
         .store
         .consume_challenge(nonce, &human.id, s.now().unix_i64())
-        .await
+        .await?
     {
-        Ok(true) => Ok(()),
-        Ok(false) => Err("the challenge is unknown, expired or already used"),
-        Err(_) => Err("the challenge could not be checked"),
+        return Ok(Err("the challenge is unknown, expired or already used"));
     }
+    Ok(Ok(()))
 }
 
 /// Refuses a request the role's ceiling can never satisfy.
