@@ -710,19 +710,47 @@ pub async fn list_agents(
     Ok(Json(json!({ "agents": s.store.agents().await? })))
 }
 
-/// `POST /v1/agents/{id}/disable` (admin): no more tokens for it, and its tokens revoked.
-#[utoipa::path(post, path = "/v1/agents/{id}/disable", tag = "agents", params(("id" = String, Path, description = "the agent id (its key's JWK thumbprint)")), responses((status = 200, description = "disabled and its tokens revoked", body = Object), (status = 404, description = "no such agent"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerBody {
+    /// The agent's owner.
+    human: String,
+    verification: VerificationBody,
+}
+
+/// `POST /v1/agents/{id}/disable` (admin, or the agent's owner verified in the body): no
+/// more tokens for it, and every token of its key revoked.
+#[utoipa::path(post, path = "/v1/agents/{id}/disable", tag = "agents", params(("id" = String, Path, description = "the agent id (its key's JWK thumbprint)")), request_body(content = OwnerBody, description = "without an admin token: the owner, verified now"), responses((status = 200, description = "disabled and its tokens revoked", body = Object), (status = 404, description = "no such agent"), (status = 401, description = "no admin token and no verified owner"), (status = 403, description = "not the agent's owner")), security(("admin_token" = [])))]
 pub async fn disable_agent(
     State(s): State<AppState>,
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let actor = s.admin(&headers, "admin/agents", "disable")?;
     let agent = s
         .store
         .agent(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no agent `{id}`")))?;
+    let actor = if headers.contains_key(axum::http::header::AUTHORIZATION) || body.is_empty() {
+        s.admin(&headers, "admin/agents", "disable")?
+    } else {
+        let owner: OwnerBody = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!("the body is not an owner and a verification: {e}"))
+        })?;
+        let human =
+            s.store.human(&owner.human).await?.ok_or_else(|| {
+                ApiError::Unauthorized("verification failed: unknown human".into())
+            })?;
+        verify_human(&s, &human, &owner.verification).await?;
+        if agent.owner.as_deref() != Some(human.id.as_str()) {
+            return Err(ApiError::Forbidden(format!(
+                "`{}` does not own agent `{id}`",
+                human.id
+            )));
+        }
+        human.id
+    };
     s.store.disable_agent(&id).await?;
     let cursor = s
         .store

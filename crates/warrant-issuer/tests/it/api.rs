@@ -885,3 +885,41 @@ async fn rate_limits(db: crate::env::Db) {
         StatusCode::OK
     );
 }
+
+both!(an_agents_owner_may_disable_it, |env: Env| async move {
+    let admin = env.admin_token().await;
+    let agent = SigningKey::generate(&mut rand_core::OsRng, None);
+    assert_eq!(
+        register(&env, &admin, &agent, &agent).await.0,
+        StatusCode::CREATED
+    );
+    let id = agent.public().jwk_thumbprint();
+    let path = format!("/v1/agents/{id}/disable");
+    // Bob is not the owner (alice is).
+    let v = env.answer("bob", &env.device).await;
+    let (status, body) = env
+        .call(
+            "POST",
+            &path,
+            None,
+            Some(json!({ "human": "bob", "verification": v })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let v = env.answer("alice", &env.device).await;
+    let (status, body) = env
+        .call(
+            "POST",
+            &path,
+            None,
+            Some(json!({ "human": "alice", "verification": v })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, feed) = env.call("GET", "/v1/revocations", None, None).await;
+    assert_eq!(feed["entries"][0]["value"], agent.public().to_string());
+    assert_eq!(
+        env.call("POST", &path, None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+});
