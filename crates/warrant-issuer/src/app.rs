@@ -1,5 +1,6 @@
 //! The router: `app(state)`, with every layer stacked in one place.
 
+use axum::response::IntoResponse as _;
 use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceBuilder;
@@ -39,6 +40,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/humans", post(routes::put_human))
         .route("/v1/roles", post(routes::put_role))
         .with_state(state.clone())
+        // Innermost: a handler, once started, runs to completion even if the client goes
+        // away or the timeout answers first. Dropping it half-way could leave a pooled
+        // PostgreSQL connection inside `BEGIN` (sqlx 0.9.0's `begin` is not cancel-safe,
+        // upstream sqlx#4393), holding row locks.
+        .layer(axum::middleware::from_fn(run_to_completion))
         // Layers, outermost first:
         .layer(
             ServiceBuilder::new()
@@ -78,4 +84,17 @@ async fn measure(
         format!("status=\"{}\"", res.status().as_u16()),
     );
     res
+}
+
+/// Runs the rest of the stack in its own task, so cancelling the request does not cancel
+/// a database transaction half-way.
+async fn run_to_completion(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(res) => res,
+        Err(e) => crate::error::ApiError::Internal(format!("the request task failed: {e}"))
+            .into_response(),
+    }
 }
