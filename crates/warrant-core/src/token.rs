@@ -78,6 +78,22 @@ pub struct Minted {
     pub expires_at: Timestamp,
 }
 
+/// A compilation error becomes the operation's own `Grant` or `Biscuit` error.
+macro_rules! from_compile_error {
+    ($($error:ty),*) => {$(
+        impl From<CompileError> for $error {
+            fn from(e: CompileError) -> Self {
+                match e {
+                    CompileError::Grant(g) => Self::Grant(g),
+                    CompileError::Biscuit(b) => Self::Biscuit(b),
+                }
+            }
+        }
+    )*};
+}
+
+from_compile_error!(MintError, AttenuateError, DelegateError);
+
 /// Why a token could not be minted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MintError {
@@ -90,15 +106,6 @@ pub enum MintError {
     /// Biscuit refused to build the token.
     #[error("could not build the token: {0}")]
     Biscuit(String),
-}
-
-impl From<CompileError> for MintError {
-    fn from(e: CompileError) -> Self {
-        match e {
-            CompileError::Grant(g) => Self::Grant(g),
-            CompileError::Biscuit(b) => Self::Biscuit(b),
-        }
-    }
 }
 
 /// Replaces `ttl` by the absolute `expires_at` it means at `now`; a grant with neither
@@ -246,15 +253,6 @@ pub enum AttenuateError {
     Biscuit(String),
 }
 
-impl From<CompileError> for AttenuateError {
-    fn from(e: CompileError) -> Self {
-        match e {
-            CompileError::Grant(g) => Self::Grant(g),
-            CompileError::Biscuit(b) => Self::Biscuit(b),
-        }
-    }
-}
-
 /// Appends an attenuation block compiled from `grant` (its `ttl` counted from `now`).
 /// Offline: no key is needed and no signature is checked.
 pub fn attenuate(
@@ -307,15 +305,6 @@ pub enum DelegateError {
     /// Biscuit refused the block.
     #[error("could not append the delegation block: {0}")]
     Biscuit(String),
-}
-
-impl From<CompileError> for DelegateError {
-    fn from(e: CompileError) -> Self {
-        match e {
-            CompileError::Grant(g) => Self::Grant(g),
-            CompileError::Biscuit(b) => Self::Biscuit(b),
-        }
-    }
 }
 
 /// Every `holder(…)` fact a block's printed Datalog states.
