@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/agents",
             post(routes::register_agent).get(routes::list_agents),
         )
+        .route("/v1/agents/mine", post(routes::my_agents))
         .route("/v1/agents/{id}/disable", post(routes::disable_agent))
         .route("/v1/humans", post(routes::put_human))
         .route("/v1/roles", post(routes::put_role))

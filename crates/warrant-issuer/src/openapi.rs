@@ -31,7 +31,7 @@ impl Modify for AdminToken {
         routes::healthz, routes::readyz, routes::metrics, routes::key_set,
         routes::challenge, routes::mint_token,
         routes::revoke, routes::revocations, routes::audit_export, routes::rotate_keys,
-        routes::agent_challenge, routes::register_agent, routes::list_agents, routes::disable_agent,
+        routes::agent_challenge, routes::register_agent, routes::list_agents, routes::my_agents, routes::disable_agent,
         routes::put_human, routes::put_role, openapi_json,
     ),
     modifiers(&AdminToken),

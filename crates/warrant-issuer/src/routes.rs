@@ -718,6 +718,29 @@ pub struct OwnerBody {
     verification: VerificationBody,
 }
 
+/// `POST /v1/agents/mine {"human", "verification"}`: the agents a human owns, for that
+/// human, verified in the request.
+#[utoipa::path(post, path = "/v1/agents/mine", tag = "agents", request_body = OwnerBody, responses((status = 200, description = "the human's agents", body = Object), (status = 401, description = "verification failed")))]
+pub async fn my_agents(
+    State(s): State<AppState>,
+    Body(owner): Body<OwnerBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let human = s
+        .store
+        .human(&owner.human)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("verification failed: unknown human".into()))?;
+    verify_human(&s, &human, &owner.verification).await?;
+    let mine: Vec<_> = s
+        .store
+        .agents()
+        .await?
+        .into_iter()
+        .filter(|a| a.owner.as_deref() == Some(human.id.as_str()))
+        .collect();
+    Ok(Json(json!({ "agents": mine })))
+}
+
 /// `POST /v1/agents/{id}/disable` (admin, or the agent's owner verified in the body): no
 /// more tokens for it, and every token of its key revoked.
 #[utoipa::path(post, path = "/v1/agents/{id}/disable", tag = "agents", params(("id" = String, Path, description = "the agent id (its key's JWK thumbprint)")), request_body(content = OwnerBody, description = "without an admin token: the owner, verified now"), responses((status = 200, description = "disabled and its tokens revoked", body = Object), (status = 404, description = "no such agent"), (status = 401, description = "no admin token and no verified owner"), (status = 403, description = "not the agent's owner")), security(("admin_token" = [])))]

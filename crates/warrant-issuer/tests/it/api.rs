@@ -894,6 +894,27 @@ both!(an_agents_owner_may_disable_it, |env: Env| async move {
         StatusCode::CREATED
     );
     let id = agent.public().jwk_thumbprint();
+    let v = env.answer("alice", &env.device).await;
+    let (status, mine) = env
+        .call(
+            "POST",
+            "/v1/agents/mine",
+            None,
+            Some(json!({ "human": "alice", "verification": v })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["agents"][0]["id"], id.as_str());
+    let v = env.answer("bob", &env.device).await;
+    let (_, theirs) = env
+        .call(
+            "POST",
+            "/v1/agents/mine",
+            None,
+            Some(json!({ "human": "bob", "verification": v })),
+        )
+        .await;
+    assert_eq!(theirs["agents"].as_array().unwrap().len(), 0);
     let path = format!("/v1/agents/{id}/disable");
     // Bob is not the owner (alice is).
     let v = env.answer("bob", &env.device).await;
