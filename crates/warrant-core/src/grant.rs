@@ -310,7 +310,7 @@ impl Grant {
     pub fn from_toml_str(text: &str) -> Result<Self, GrantError> {
         let v: toml::Value = toml::from_str(text)
             .map_err(|e| GrantError::new("grant", format!("not valid TOML: {}", e.message())))?;
-        Self::from_json(&toml_to_json(v))
+        Self::from_json(&toml_to_json(&v))
     }
 
     /// Parses and validates a grant from a JSON value.
@@ -781,17 +781,20 @@ impl HumanRequirement {
     }
 }
 
-fn toml_to_json(v: toml::Value) -> J {
+/// A TOML value as JSON (TOML dates become RFC 3339 strings, which grants read as dates).
+pub fn toml_to_json(v: &toml::Value) -> J {
     match v {
-        toml::Value::String(s) => J::String(s),
-        toml::Value::Integer(i) => J::from(i),
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
         toml::Value::Float(f) => json!(f),
-        toml::Value::Boolean(b) => J::Bool(b),
+        toml::Value::Boolean(b) => J::Bool(*b),
         toml::Value::Datetime(d) => J::String(d.to_string()),
-        toml::Value::Array(a) => J::Array(a.into_iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => {
-            J::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
-        }
+        toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
     }
 }
 

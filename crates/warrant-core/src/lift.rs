@@ -36,21 +36,16 @@ pub struct Lifted {
     pub blocks: Vec<LiftedBlock>,
 }
 
-impl Lifted {
-    /// The human facts the checks see.
-    pub fn human(&self) -> Option<HumanFacts> {
-        self.authority
-            .verification
-            .as_ref()
-            .map(|(method, at)| HumanFacts {
-                method: method.clone(),
-                verified_at: *at,
-                attrs: self.authority.human_attrs.clone(),
-            })
-    }
-}
-
 impl AuthorityFacts {
+    /// The human facts the checks see (`human_verification`, `human_attr`).
+    pub fn human_facts(&self) -> Option<HumanFacts> {
+        self.verification.as_ref().map(|(method, at)| HumanFacts {
+            method: method.clone(),
+            verified_at: *at,
+            attrs: self.human_attrs.clone(),
+        })
+    }
+
     /// The facts as Biscuit prints the authority block [`crate::token::mint`] makes, or
     /// `None` if a required fact is missing.
     pub fn render(&self) -> Option<String> {

@@ -46,7 +46,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
-use warrant_core::grant::Grant;
+use warrant_core::grant::{toml_to_json, Grant};
 use warrant_core::keys::PublicKey;
 use warrant_core::time::Span;
 
@@ -217,22 +217,6 @@ fn span(name: &str, value: Option<String>, default: &str) -> Result<Span, Config
         .map_err(|e| field(name, e))
 }
 
-fn toml_json(v: &toml::Value) -> serde_json::Value {
-    match v {
-        toml::Value::String(s) => s.clone().into(),
-        toml::Value::Integer(i) => (*i).into(),
-        toml::Value::Float(f) => serde_json::json!(f),
-        toml::Value::Boolean(b) => (*b).into(),
-        toml::Value::Datetime(d) => d.to_string().into(),
-        toml::Value::Array(a) => a.iter().map(toml_json).collect::<Vec<_>>().into(),
-        toml::Value::Table(t) => t
-            .iter()
-            .map(|(k, v)| (k.clone(), toml_json(v)))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-    }
-}
-
 impl Config {
     /// The defaults (no file).
     pub fn defaults() -> Result<Self, ConfigError> {
@@ -274,7 +258,7 @@ impl Config {
             .to_owned();
         let mut roles = Vec::new();
         for (i, r) in raw.roles.into_iter().enumerate() {
-            let ceiling = Grant::from_json(&toml_json(&r.ceiling))
+            let ceiling = Grant::from_json(&toml_to_json(&r.ceiling))
                 .map_err(|e| field(format!("roles[{i}].ceiling"), e))?;
             if ceiling.allow.is_empty() {
                 return Err(field(
@@ -312,7 +296,7 @@ impl Config {
                         .map_err(|e| field(format!("humans[{i}].device_keys"), e))
                 })
                 .collect::<Result<_, _>>()?;
-            let attrs = match toml_json(&toml::Value::Table(h.attrs)) {
+            let attrs = match toml_to_json(&toml::Value::Table(h.attrs)) {
                 serde_json::Value::Object(m) => m,
                 _ => serde_json::Map::new(),
             };

@@ -181,7 +181,7 @@ impl VerifiedToken {
             lifted.as_ref(),
             holders.as_ref().ok().and_then(|h| h.last()),
         );
-        let human = crate::explain::human_facts(&authority);
+        let human = authority.human_facts();
         Ok(Self {
             token,
             lifted,

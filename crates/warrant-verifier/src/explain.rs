@@ -3,7 +3,7 @@
 use biscuit_auth::error::{FailedCheck, Format, Logic, Token as BiscuitError};
 use biscuit_auth::Biscuit;
 use warrant_core::compile::{render, CheckRole, CompileContext};
-use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, HumanFacts, RuleMiss};
+use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, RuleMiss};
 use warrant_core::grant::Grant;
 use warrant_core::keys::PublicKey;
 use warrant_core::lift::Lifted;
@@ -59,17 +59,6 @@ pub(crate) fn signer(token: &Biscuit, block: usize) -> Signer {
         },
         _ => Signer::Attenuation,
     }
-}
-
-pub(crate) fn human_facts(authority: &AuthorityFacts) -> Option<HumanFacts> {
-    authority
-        .verification
-        .as_ref()
-        .map(|(method, at)| HumanFacts {
-            method: method.clone(),
-            verified_at: *at,
-            attrs: authority.human_attrs.clone(),
-        })
 }
 
 pub(crate) fn claims(
@@ -195,7 +184,7 @@ fn explain_block(
     if !source.ends_with(&printed) {
         return None;
     }
-    let failures = evaluate(&grant, human_facts(authority).as_ref(), req);
+    let failures = evaluate(&grant, authority.human_facts().as_ref(), req);
     Some(BlockExplanation {
         grant,
         roles,
