@@ -1,0 +1,172 @@
+//! A token's blocks read from its bytes as data, never from printed text.
+//!
+//! Biscuit prints strings without escaping them, so a value holding a newline and a
+//! fact's syntax reads back as a second fact. Every decision warrant makes about a token
+//! (its authority facts, its holder chain, whether a block is in the profile, whether a
+//! block is within the evaluation budget) is taken from the structures here: the
+//! protobuf blocks of Biscuit's public schema, their symbol indices resolved the way
+//! Biscuit resolves them (first-party blocks share one growing table, a third-party
+//! block has its own), converted to Biscuit's builder types.
+
+use biscuit_auth::builder::{Check, Convert, Fact, Rule, Scope};
+use biscuit_auth::datalog::SymbolTable;
+use biscuit_auth::format::{convert, schema};
+use biscuit_auth::PublicKey;
+use prost::Message as _;
+
+/// One block of a token, as data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockData {
+    /// The block's facts.
+    pub facts: Vec<Fact>,
+    /// The block's rules.
+    pub rules: Vec<Rule>,
+    /// The block's checks (`check if`, `check all`, `reject if`).
+    pub checks: Vec<Check>,
+    /// Block-level `trusting` scopes.
+    pub scopes: Vec<Scope>,
+    /// The third-party key that signed the block, if it is a third-party block.
+    pub external_key: Option<PublicKey>,
+    /// The block's datalog version.
+    pub version: u32,
+    /// The block's `context` string, if any.
+    pub context: Option<String>,
+}
+
+/// Why a token's blocks could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the token's blocks cannot be read: {0}")]
+pub struct BlocksError(String);
+
+fn err(e: impl std::fmt::Display) -> BlocksError {
+    BlocksError(e.to_string())
+}
+
+/// Reads every block of serialized token `bytes`, authority first. Signatures are not
+/// checked here: read the bytes a [`biscuit_auth::Biscuit`] was verified from.
+pub fn read_blocks(bytes: &[u8]) -> Result<Vec<BlockData>, BlocksError> {
+    let token = schema::Biscuit::decode(bytes).map_err(err)?;
+    let mut first_party_symbols: Vec<String> = Vec::new();
+    let mut first_party_keys: Vec<PublicKey> = Vec::new();
+    let mut out = Vec::with_capacity(token.blocks.len() + 1);
+    for signed in std::iter::once(&token.authority).chain(token.blocks.iter()) {
+        let block = schema::Block::decode(signed.block.as_slice()).map_err(err)?;
+        let keys = block
+            .public_keys
+            .iter()
+            .map(PublicKey::from_proto)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        let external_key = signed
+            .external_signature
+            .as_ref()
+            .map(|s| PublicKey::from_proto(&s.public_key))
+            .transpose()
+            .map_err(err)?;
+        let table = if external_key.is_some() {
+            SymbolTable::from_symbols_and_public_keys(block.symbols.clone(), keys)
+        } else {
+            first_party_symbols.extend(block.symbols.iter().cloned());
+            first_party_keys.extend(keys);
+            SymbolTable::from_symbols_and_public_keys(
+                first_party_symbols.clone(),
+                first_party_keys.clone(),
+            )
+        }
+        .map_err(err)?;
+        let data = convert::proto_block_to_token_block(&block, None).map_err(err)?;
+        out.push(BlockData {
+            facts: data
+                .facts
+                .iter()
+                .map(|f| Fact::convert_from(f, &table))
+                .collect::<Result<_, _>>()
+                .map_err(err)?,
+            rules: data
+                .rules
+                .iter()
+                .map(|r| Rule::convert_from(r, &table))
+                .collect::<Result<_, _>>()
+                .map_err(err)?,
+            checks: data
+                .checks
+                .iter()
+                .map(|c| Check::convert_from(c, &table))
+                .collect::<Result<_, _>>()
+                .map_err(err)?,
+            scopes: data
+                .scopes
+                .iter()
+                .map(|s| Scope::convert_from(s, &table))
+                .collect::<Result<_, _>>()
+                .map_err(err)?,
+            external_key,
+            version: data.version,
+            context: data.context,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use biscuit_auth::builder::Term;
+    use biscuit_auth::{Biscuit, BlockBuilder, KeyPair};
+
+    #[test]
+    fn strings_with_newlines_stay_one_term() {
+        let root = KeyPair::new();
+        let evil = "x\");\ntoken_id(\"000\");\nhuman(\"admin";
+        let mut params = std::collections::HashMap::new();
+        params.insert("h".to_owned(), Term::Str(evil.to_owned()));
+        let token = Biscuit::builder()
+            .code_with_params("human({h});", params, Default::default())
+            .unwrap()
+            .build(&root)
+            .unwrap()
+            .append(BlockBuilder::new().code("check if action(\"read\");").unwrap())
+            .unwrap();
+        let blocks = read_blocks(&token.to_vec().unwrap()).unwrap();
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].facts.len(), 1);
+        assert_eq!(blocks[0].facts[0].predicate.name, "human");
+        assert_eq!(
+            blocks[0].facts[0].predicate.terms,
+            vec![Term::Str(evil.to_owned())]
+        );
+        assert_eq!(blocks[1].checks.len(), 1);
+        assert_eq!(
+            blocks[1].checks[0].to_string(),
+            "check if action(\"read\")"
+        );
+    }
+
+    #[test]
+    fn third_party_blocks_use_their_own_symbols() {
+        let root = KeyPair::new();
+        let third = KeyPair::new();
+        let token = Biscuit::builder()
+            .code("right(\"a\"); zeta(\"shared\");")
+            .unwrap()
+            .build(&root)
+            .unwrap();
+        let request = token.third_party_request().unwrap();
+        let block = request
+            .create_block(
+                &third.private(),
+                BlockBuilder::new().code("gamma(\"other\");").unwrap(),
+            )
+            .unwrap();
+        let token = token
+            .append_third_party(third.public(), block)
+            .unwrap()
+            .append(BlockBuilder::new().code("check if zeta($x);").unwrap())
+            .unwrap();
+        let blocks = read_blocks(&token.to_vec().unwrap()).unwrap();
+        assert_eq!(blocks[1].external_key, Some(third.public()));
+        assert_eq!(blocks[1].facts[0].to_string(), "gamma(\"other\")");
+        assert_eq!(blocks[2].checks[0].to_string(), "check if zeta($x)");
+        assert!(read_blocks(b"not a token").is_err());
+    }
+}
