@@ -125,7 +125,11 @@ mod tests {
             .unwrap()
             .build(&root)
             .unwrap()
-            .append(BlockBuilder::new().code("check if action(\"read\");").unwrap())
+            .append(
+                BlockBuilder::new()
+                    .code("check if action(\"read\");")
+                    .unwrap(),
+            )
             .unwrap();
         let blocks = read_blocks(&token.to_vec().unwrap()).unwrap();
         assert_eq!(blocks.len(), 2);
@@ -136,10 +140,7 @@ mod tests {
             vec![Term::Str(evil.to_owned())]
         );
         assert_eq!(blocks[1].checks.len(), 1);
-        assert_eq!(
-            blocks[1].checks[0].to_string(),
-            "check if action(\"read\")"
-        );
+        assert_eq!(blocks[1].checks[0].to_string(), "check if action(\"read\")");
     }
 
     #[test]

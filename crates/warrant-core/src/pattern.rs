@@ -2,10 +2,15 @@
 //!
 //! A resource is a `/`-separated path such as `tickets/123/email_address`. A pattern is
 //! - exact: `tickets/123/email_address`;
-//! - `*` standing for exactly one non-empty segment anywhere but at the end: `orders/*/order_status`;
-//! - a subtree when its last segment is `**` or `*`: `orders/**` and `orders/*` both match
-//!   `orders/42` and `orders/42/items`, but not `orders` itself. A bare `*` or `**` matches
-//!   every resource.
+//! - `*` standing for exactly one segment, wherever it stands: `orders/*/order_status`,
+//!   `orders/*` (`orders/42`, not `orders/42/items`), `*` (every one-segment resource);
+//! - a subtree when its last segment is `**`: `orders/**` matches `orders/42` and
+//!   `orders/42/items`, but not `orders` itself. A bare `**` matches every resource.
+//!
+//! Resources are canonical logical names, not raw URL paths: no empty, `.` or `..`
+//! segment (so no leading or trailing `/`), no control character ([`check_resource`]).
+//! Patterns obey the same rules, so `tickets/123/**` can never be walked out of with
+//! `tickets/123/../124`.
 //!
 //! Patterns compile to Biscuit expressions without regex injection: literal segments are
 //! escaped, and only whole segments may be wildcards.
@@ -51,6 +56,53 @@ pub enum PatternError {
     /// Control characters.
     #[error("`{0}` contains a control character")]
     Control(String),
+    /// `a/./b` or `a/../b`.
+    #[error("`{0}` has a `.` or `..` segment: resources are logical names, not file paths")]
+    DotSegment(String),
+}
+
+/// Why a request's resource is not a canonical resource name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResourceError {
+    /// Empty.
+    #[error("the resource is empty")]
+    Empty,
+    /// Too long.
+    #[error("the resource is longer than {MAX_NAME_LEN} bytes")]
+    TooLong,
+    /// Control characters.
+    #[error("the resource `{0}` contains a control character")]
+    Control(String),
+    /// `a//b`, `/a`, `a/`.
+    #[error("the resource `{0}` has an empty path segment: map URLs to resource names without leading, trailing or doubled `/`")]
+    EmptySegment(String),
+    /// `a/./b`, `a/../b`.
+    #[error(
+        "the resource `{0}` has a `.` or `..` segment: resources are logical names, not file paths"
+    )]
+    DotSegment(String),
+}
+
+/// Checks that `resource` is a canonical resource name: 1 to [`MAX_NAME_LEN`] bytes, no
+/// control character, and no empty, `.` or `..` segment.
+pub fn check_resource(resource: &str) -> Result<(), ResourceError> {
+    if resource.is_empty() {
+        return Err(ResourceError::Empty);
+    }
+    if resource.len() > MAX_NAME_LEN {
+        return Err(ResourceError::TooLong);
+    }
+    if resource.chars().any(char::is_control) {
+        return Err(ResourceError::Control(resource.escape_debug().to_string()));
+    }
+    for segment in resource.split('/') {
+        match segment {
+            "" => return Err(ResourceError::EmptySegment(resource.to_owned())),
+            "." | ".." => return Err(ResourceError::DotSegment(resource.to_owned())),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl FromStr for ResourcePattern {
@@ -73,9 +125,9 @@ impl FromStr for ResourcePattern {
         for (i, part) in parts.iter().enumerate() {
             match *part {
                 "" => return Err(PatternError::EmptySegment(s.to_owned())),
+                "." | ".." => return Err(PatternError::DotSegment(s.to_owned())),
                 "**" if i == last => subtree = true,
                 "**" => return Err(PatternError::InnerDoubleStar(s.to_owned())),
-                "*" if i == last => subtree = true,
                 "*" => prefix.push(Segment::One),
                 p if p.contains('*') => return Err(PatternError::PartialWildcard(s.to_owned())),
                 p => prefix.push(Segment::Literal(p.to_owned())),
@@ -151,7 +203,8 @@ impl ResourcePattern {
         }
     }
 
-    /// How this pattern is tested in Datalog against the variable `var`.
+    /// How this pattern is tested in Datalog against a resource (canonical: for names
+    /// [`check_resource`] refuses, the test and [`Self::matches`] may differ).
     pub(crate) fn test(&self) -> PatternTest {
         let all_literal = self.prefix.iter().all(|s| matches!(s, Segment::Literal(_)));
         let literal_path = || {
@@ -176,11 +229,11 @@ impl ResourcePattern {
                     }
                     match seg {
                         Segment::Literal(l) => re.push_str(&regex::escape(l)),
-                        Segment::One => re.push_str("[^/]+"),
+                        Segment::One => re.push_str(ONE_SEGMENT),
                     }
                 }
                 if self.subtree {
-                    re.push_str("/(?s:.+)");
+                    re.push_str("/.+");
                 }
                 re.push('$');
                 PatternTest::Regex(re)
@@ -189,14 +242,79 @@ impl ResourcePattern {
     }
 }
 
+impl ResourcePattern {
+    /// The pattern a [`PatternTest`] was made from (the inverse of [`Self::test`]), or
+    /// `None` if no pattern makes it. Decompilation relies on
+    /// `from_test(&p.test()) == Some(p)`.
+    pub(crate) fn from_test(test: &PatternTest) -> Option<Self> {
+        let text = match test {
+            PatternTest::Any => "**".to_owned(),
+            PatternTest::Equals(s) => s.clone(),
+            PatternTest::Below(prefix) => {
+                prefix.strip_suffix('/')?;
+                format!("{prefix}**")
+            }
+            PatternTest::Regex(re) => {
+                let body = re.strip_prefix('^')?.strip_suffix('$')?;
+                let (body, subtree) = match body.strip_suffix("/.+") {
+                    Some(b) => (b, true),
+                    None => (body, false),
+                };
+                // Segments are `[^/]+` (whose `/` is no separator) or escaped literals.
+                let mut segments = Vec::new();
+                let mut rest = body;
+                loop {
+                    let (segment, after) = match rest.strip_prefix(ONE_SEGMENT) {
+                        Some(after) => ("*".to_owned(), after),
+                        None => {
+                            let end = rest.find('/').unwrap_or(rest.len());
+                            let (literal, after) = rest.split_at(end);
+                            (unescape(literal)?, after)
+                        }
+                    };
+                    segments.push(segment);
+                    match after.strip_prefix('/') {
+                        Some(next) => rest = next,
+                        None if after.is_empty() => break,
+                        None => return None,
+                    }
+                }
+                if subtree {
+                    segments.push("**".to_owned());
+                }
+                segments.join("/")
+            }
+        };
+        let pattern: Self = text.parse().ok()?;
+        (pattern.test() == *test).then_some(pattern)
+    }
+}
+
+/// The regular expression of a `*` segment.
+const ONE_SEGMENT: &str = "[^/]+";
+
+/// The literal text `regex::escape` made `escaped` from, or `None` if it is not such.
+fn unescape(escaped: &str) -> Option<String> {
+    let mut out = String::with_capacity(escaped.len());
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?),
+            c if regex::escape(&c.to_string()).len() == c.len_utf8() => out.push(c),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
 /// The Datalog test a pattern compiles to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PatternTest {
-    /// `$r != ""` (any non-empty resource)
+    /// No test: every resource (`**`).
     Any,
     /// `$r == "…"`
     Equals(String),
-    /// `$r.starts_with("…/") && $r != "…/"`
+    /// `$r.starts_with("…/")`
     Below(String),
     /// `$r.matches("^…$")`
     Regex(String),
@@ -298,26 +416,105 @@ mod tests {
 
     #[test]
     fn subtrees() {
-        for text in ["orders/**", "orders/*"] {
-            let pat = p(text);
-            assert!(pat.matches("orders/42"), "{text}");
-            assert!(pat.matches("orders/42/items"), "{text}");
-            assert!(!pat.matches("orders"), "{text}");
-            assert!(!pat.matches("orders/"), "{text}");
-            assert!(!pat.matches("ordersx/1"), "{text}");
-            assert_eq!(pat.test(), PatternTest::Below("orders/".into()));
-        }
+        let pat = p("orders/**");
+        assert!(pat.matches("orders/42"));
+        assert!(pat.matches("orders/42/items"));
+        assert!(!pat.matches("orders"));
+        assert!(!pat.matches("orders/"));
+        assert!(!pat.matches("ordersx/1"));
+        assert_eq!(pat.test(), PatternTest::Below("orders/".into()));
         let mixed = p("customers/*/**");
         assert!(mixed.matches("customers/7/payment_card"));
         assert!(!mixed.matches("customers/7"));
         assert_eq!(
             mixed.test(),
-            PatternTest::Regex("^customers/[^/]+/(?s:.+)$".into())
+            PatternTest::Regex("^customers/[^/]+/.+$".into())
         );
-        for all in ["*", "**"] {
-            assert!(p(all).matches("anything/at/all"));
-            assert!(!p(all).matches(""));
-            assert_eq!(p(all).test(), PatternTest::Any);
+        assert!(p("**").matches("anything/at/all"));
+        assert!(!p("**").matches(""));
+        assert_eq!(p("**").test(), PatternTest::Any);
+    }
+
+    #[test]
+    fn a_trailing_star_is_one_segment() {
+        let pat = p("orders/*");
+        assert!(pat.matches("orders/42"));
+        assert!(!pat.matches("orders/42/items"));
+        assert!(!pat.matches("orders"));
+        assert_eq!(pat.test(), PatternTest::Regex("^orders/[^/]+$".into()));
+        assert!(p("*").matches("anything"));
+        assert!(!p("*").matches("anything/at/all"));
+        assert_eq!(p("*").test(), PatternTest::Regex("^[^/]+$".into()));
+    }
+
+    #[test]
+    fn tests_invert_to_their_patterns() {
+        for text in [
+            "a",
+            "a/b",
+            "**",
+            "*",
+            "a/**",
+            "a/*",
+            "*/b",
+            "a/*/b/**",
+            "x.y/a+b/*/(z)",
+            "é/*/ü",
+        ] {
+            let pat = p(text);
+            assert_eq!(ResourcePattern::from_test(&pat.test()), Some(pat), "{text}");
+        }
+        for bad in [
+            PatternTest::Regex("^a.b$".into()),
+            PatternTest::Regex("a$".into()),
+            PatternTest::Below("a".into()),
+            PatternTest::Equals("a/*".into()),
+        ] {
+            assert_eq!(ResourcePattern::from_test(&bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn resources_are_canonical() {
+        for ok in ["a", "tickets/123/email_address", "a/*/b", "é"] {
+            assert_eq!(check_resource(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_resource(""), Err(ResourceError::Empty));
+        for bad in ["/a", "a/", "a//b"] {
+            assert!(
+                matches!(check_resource(bad), Err(ResourceError::EmptySegment(_))),
+                "{bad}"
+            );
+        }
+        for bad in [
+            ".",
+            "..",
+            "a/./b",
+            "a/../b",
+            "tickets/123/../124/email",
+            "a/..",
+        ] {
+            assert!(
+                matches!(check_resource(bad), Err(ResourceError::DotSegment(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            check_resource("a\nb"),
+            Err(ResourceError::Control(_))
+        ));
+        assert_eq!(
+            check_resource(&"x".repeat(513)),
+            Err(ResourceError::TooLong)
+        );
+        for bad in ["a/./b", "../a", "a/..", "."] {
+            assert!(
+                matches!(
+                    bad.parse::<ResourcePattern>(),
+                    Err(PatternError::DotSegment(_))
+                ),
+                "{bad}"
+            );
         }
     }
 
@@ -373,10 +570,11 @@ mod tests {
         let yes = [
             ("tickets/1", "tickets/1"),
             ("tickets/*", "tickets/1"),
-            ("tickets/*", "tickets/1/email"),
+            ("tickets/**", "tickets/1/email"),
             ("tickets/*/email", "tickets/1/email"),
             ("tickets/*/email", "tickets/*/*"),
-            ("*", "anything/at/all"),
+            ("**", "anything/at/all"),
+            ("*", "anything"),
             ("a/**", "a/*/c/**"),
         ];
         for (a, b) in yes {
@@ -386,6 +584,8 @@ mod tests {
         let no = [
             ("tickets/1", "tickets/2"),
             ("tickets/*", "tickets"),
+            ("tickets/*", "tickets/1/email"),
+            ("*", "a/b"),
             ("tickets/*/email", "tickets/1/phone"),
             ("tickets/*/email", "tickets/1"),
             ("orders/**", "tickets/**"),
