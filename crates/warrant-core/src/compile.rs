@@ -1,12 +1,20 @@
 //! Compilation of a [`Grant`] to Biscuit Datalog.
 //!
-//! The output is fixed by the token profile (`docs/token-profile.md`). Every user value
-//! reaches Datalog as a parameter, never spliced into source text, so no value can
-//! inject Datalog; resource wildcards become escaped regular expressions.
+//! The output is fixed by the token profile (`docs/token-profile.md`, version 2): checks
+//! built directly as Biscuit's structures, never as source text, so no value can inject
+//! Datalog; resource wildcards become escaped regular expressions. The form is the
+//! leanest that keeps the semantics, and [`crate::lift`] recognises it by structure:
+//! a block is in the profile when decompiling and compiling it again gives the very same
+//! checks.
+//!
+//! Deny rules fail closed: a deny rule is a check that passes only when the request's
+//! resource or action is outside the rule, or one of its conditions can be evaluated and
+//! is false. A missing or mistyped attribute lets the deny rule fire.
 
-use std::collections::HashMap;
-
-use biscuit_auth::builder::{BlockBuilder, Term};
+use biscuit_auth::builder::{
+    Binary, BlockBuilder, Check, CheckKind, Expression, Op as DOp, Predicate, Rule as Query, Term,
+    Unary,
+};
 
 use crate::grant::{Actions, Condition, Grant, GrantError, HumanRequirement, Op, Rule};
 use crate::pattern::PatternTest;
@@ -69,173 +77,173 @@ pub enum CompileError {
     Biscuit(String),
 }
 
-/// Datalog text in two forms at once: `src` with `{pN}` parameters for Biscuit's builder,
-/// and `out` exactly as Biscuit prints the resulting block (values printed in place).
-#[derive(Debug, Default, Clone)]
-struct Dual {
-    src: String,
-    out: String,
-}
+/// The variable names compiled checks use (short: every name is a symbol in the token).
+mod v {
+    pub const TIME: &str = "t";
+    pub const RESOURCE: &str = "r";
+    pub const ACTION: &str = "a";
+    pub const AUDIENCE: &str = "a";
+    pub const METHOD: &str = "m";
+    pub const VERIFIED_AT: &str = "h";
 
-impl Dual {
-    fn text(s: &str) -> Self {
-        Self {
-            src: s.to_owned(),
-            out: s.to_owned(),
-        }
-    }
-
-    fn push(&mut self, other: &Dual) {
-        self.src.push_str(&other.src);
-        self.out.push_str(&other.out);
-    }
-
-    fn push_text(&mut self, s: &str) {
-        self.src.push_str(s);
-        self.out.push_str(s);
-    }
-
-    fn join(items: &[Dual], sep: &str) -> Self {
-        let mut d = Dual::default();
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                d.push_text(sep);
-            }
-            d.push(item);
-        }
-        d
+    /// The variable of condition `i`.
+    pub fn cond(i: usize) -> String {
+        format!("v{i}")
     }
 }
 
-/// Builds [`Dual`] text from literal pieces and values.
-macro_rules! dual {
-    ($e:expr; $($piece:expr),* $(,)?) => {{
-        let mut d = Dual::default();
-        $( Piece::from($piece).append(&mut d, $e); )*
-        d
-    }};
-}
+/// Expressions in Biscuit's postfix form.
+pub(crate) mod ops {
+    use biscuit_auth::builder::{Binary, Expression, Op, Term, Unary};
 
-enum Piece<'a> {
-    Text(&'a str),
-    Value(Term),
-    Dual(&'a Dual),
-}
+    pub fn var(name: &str) -> Vec<Op> {
+        vec![Op::Value(Term::Variable(name.to_owned()))]
+    }
 
-impl<'a> From<&'a str> for Piece<'a> {
-    fn from(s: &'a str) -> Self {
-        Piece::Text(s)
+    pub fn val(t: Term) -> Vec<Op> {
+        vec![Op::Value(t)]
+    }
+
+    pub fn bin(mut left: Vec<Op>, right: Vec<Op>, op: Binary) -> Vec<Op> {
+        left.extend(right);
+        left.push(Op::Binary(op));
+        left
+    }
+
+    /// `!(e)`
+    pub fn not(mut e: Vec<Op>) -> Vec<Op> {
+        e.push(Op::Unary(Unary::Parens));
+        e.push(Op::Unary(Unary::Negate));
+        e
+    }
+
+    /// `a || b || …` (`None` for no terms), in Biscuit's lazy form: the right operand
+    /// is a closure without parameters, as Biscuit's parser makes it.
+    pub fn any(tests: Vec<Vec<Op>>) -> Option<Vec<Op>> {
+        let mut it = tests.into_iter();
+        let first = it.next()?;
+        Some(it.fold(first, |mut acc, t| {
+            acc.push(Op::Closure(Vec::new(), t));
+            acc.push(Op::Binary(Binary::LazyOr));
+            acc
+        }))
+    }
+
+    pub fn expr(ops: Vec<Op>) -> Expression {
+        Expression { ops }
     }
 }
 
-impl From<Term> for Piece<'_> {
-    fn from(t: Term) -> Self {
-        Piece::Value(t)
-    }
+fn pred(name: &str, terms: Vec<Term>) -> Predicate {
+    Predicate::new(name.to_owned(), terms)
 }
 
-impl<'a> From<&'a Dual> for Piece<'a> {
-    fn from(d: &'a Dual) -> Self {
-        Piece::Dual(d)
-    }
+fn var(name: &str) -> Term {
+    Term::Variable(name.to_owned())
 }
 
-impl Piece<'_> {
-    fn append(self, d: &mut Dual, e: &mut Emitter) {
-        match self {
-            Piece::Text(s) => d.push_text(s),
-            Piece::Dual(x) => d.push(x),
-            Piece::Value(t) => {
-                d.out.push_str(&print_term(&t));
-                let name = format!("p{}", e.params.len());
-                d.src.push('{');
-                d.src.push_str(&name);
-                d.src.push('}');
-                e.params.insert(name, t);
-            }
-        }
-    }
-}
-
-/// A term as Biscuit prints it.
-pub(crate) fn print_term(t: &Term) -> String {
-    match t {
-        Term::Str(s) => format!("\"{s}\""),
-        Term::Integer(i) => i.to_string(),
-        Term::Date(d) => Timestamp::from_unix(*d).to_string(),
-        Term::Bool(b) => b.to_string(),
-        Term::Bytes(b) => format!("hex:{}", hex::encode(b)),
-        Term::Array(items) => format!(
-            "[{}]",
-            items.iter().map(print_term).collect::<Vec<_>>().join(", ")
-        ),
-        other => other.to_string(),
-    }
-}
-
-struct Emitter {
-    params: HashMap<String, Term>,
+fn str_term(s: &str) -> Term {
+    Term::Str(s.to_owned())
 }
 
 fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Term {
-    Term::Array(items.into_iter().map(|s| Term::Str(s.to_owned())).collect())
+    Term::Array(items.into_iter().map(str_term).collect())
 }
 
-/// A compiled grant: the builder source with parameters, the printed block, check roles.
-struct Emitted {
-    src: String,
-    params: HashMap<String, Term>,
-    printed: String,
-    roles: Vec<CheckRole>,
+/// One query of a check: `body, expressions` (an empty query is `true`).
+fn query(body: Vec<Predicate>, mut expressions: Vec<Expression>) -> Query {
+    if body.is_empty() && expressions.is_empty() {
+        expressions.push(ops::expr(ops::val(Term::Bool(true))));
+    }
+    Query {
+        head: pred("query", Vec::new()),
+        body,
+        expressions,
+        parameters: None,
+        scopes: Vec::new(),
+        scope_parameters: None,
+    }
 }
 
-fn emit(grant: &Grant, ctx: CompileContext) -> Result<Emitted, GrantError> {
+fn check_if(queries: Vec<Query>) -> Check {
+    Check {
+        queries,
+        kind: CheckKind::One,
+    }
+}
+
+/// A compiled grant: its checks, with the role of each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    /// The checks, in block order.
+    pub checks: Vec<Check>,
+    /// What each check stands for.
+    pub roles: Vec<CheckRole>,
+}
+
+/// The checks `grant` (whose `ttl` must already be resolved to `expires_at`) compiles
+/// to, raw Datalog aside: the profile's exact form, which a verifier recognises to
+/// evaluate the block natively.
+pub fn compile_checks(grant: &Grant, ctx: CompileContext) -> Result<Compiled, GrantError> {
     if grant.ttl.is_some() {
         return Err(GrantError::new(
             "ttl",
             "must be resolved to `expires_at` before compiling",
         ));
     }
-    let mut e = Emitter {
-        params: HashMap::new(),
-    };
-    let mut block = Dual::default();
+    let mut checks = Vec::new();
     let mut roles = Vec::new();
-    let grant_json = grant.to_json().to_string();
-    block.push(&dual!(&mut e; "warrant_grant(", Term::Bytes(grant_json.into_bytes()), ");\n"));
+    let time = || pred("time", vec![var(v::TIME)]);
     if let Some(t) = grant.expires_at {
-        block.push(&dual!(&mut e; "check if time($t), $t <= ", Term::Date(t.unix()), ";\n"));
+        let e = ops::bin(
+            ops::var(v::TIME),
+            ops::val(Term::Date(t.unix())),
+            Binary::LessOrEqual,
+        );
+        checks.push(check_if(vec![query(vec![time()], vec![ops::expr(e)])]));
         roles.push(CheckRole::Expiry(t));
     }
     if let Some(t) = grant.not_before {
-        block.push(&dual!(&mut e; "check if time($t), $t >= ", Term::Date(t.unix()), ";\n"));
+        let e = ops::bin(
+            ops::var(v::TIME),
+            ops::val(Term::Date(t.unix())),
+            Binary::GreaterOrEqual,
+        );
+        checks.push(check_if(vec![query(vec![time()], vec![ops::expr(e)])]));
         roles.push(CheckRole::NotBefore(t));
     }
-    if !grant.audience.is_empty() {
-        let list = strings(grant.audience.iter().map(|a| a.as_str()));
-        block.push(&dual!(&mut e; "check if audience($aud), ", list, ".contains($aud);\n"));
-        roles.push(CheckRole::Audience);
+    match grant.audience.as_slice() {
+        [] => {}
+        [one] => {
+            checks.push(check_if(vec![query(
+                vec![pred("audience", vec![str_term(one.as_str())])],
+                Vec::new(),
+            )]));
+            roles.push(CheckRole::Audience);
+        }
+        many => {
+            let list = strings(many.iter().map(|a| a.as_str()));
+            let e = ops::bin(ops::val(list), ops::var(v::AUDIENCE), Binary::Contains);
+            checks.push(check_if(vec![query(
+                vec![pred("audience", vec![var(v::AUDIENCE)])],
+                vec![ops::expr(e)],
+            )]));
+            roles.push(CheckRole::Audience);
+        }
     }
     if !grant.allow.is_empty() {
-        let mut bodies = Vec::with_capacity(grant.allow.len());
+        let mut queries = Vec::with_capacity(grant.allow.len());
         for (i, rule) in grant.allow.iter().enumerate() {
-            bodies.push(rule_body(&mut e, rule, ctx, &format!("allow[{i}]"))?);
+            queries.push(allow_query(rule, ctx, &format!("allow[{i}]"))?);
         }
-        let body = Dual::join(&bodies, " or ");
-        block.push(&dual!(&mut e; "check if ", &body, ";\n"));
+        checks.push(check_if(queries));
         roles.push(CheckRole::Allow);
     }
     for (i, rule) in grant.deny.iter().enumerate() {
-        let body = rule_body(&mut e, rule, ctx, &format!("deny[{i}]"))?;
-        block.push(&dual!(&mut e; "reject if ", &body, ";\n"));
+        checks.push(check_if(deny_branches(rule)));
         roles.push(CheckRole::Deny(i));
     }
-    Ok(Emitted {
-        src: block.src,
-        params: e.params,
-        printed: block.out,
-        roles,
-    })
+    Ok(Compiled { checks, roles })
 }
 
 /// The Datalog block for `grant` (whose `ttl` must already be resolved to `expires_at`),
@@ -244,15 +252,13 @@ pub fn compile(
     grant: &Grant,
     ctx: CompileContext,
 ) -> Result<(BlockBuilder, Vec<CheckRole>), CompileError> {
-    let Emitted {
-        src,
-        params,
-        mut roles,
-        ..
-    } = emit(grant, ctx)?;
-    let mut block = BlockBuilder::new()
-        .code_with_params(&src, params, HashMap::new())
-        .map_err(|err| CompileError::Biscuit(err.to_string()))?;
+    let Compiled { checks, mut roles } = compile_checks(grant, ctx)?;
+    let mut block = BlockBuilder::new();
+    for c in checks {
+        block = block
+            .check(c)
+            .map_err(|err| CompileError::Biscuit(err.to_string()))?;
+    }
     if let Some(raw) = &grant.datalog {
         let raw_block = parse_raw(raw)?;
         roles.extend(raw_block.checks.iter().map(|_| CheckRole::Raw));
@@ -261,108 +267,234 @@ pub fn compile(
     Ok((block, roles))
 }
 
-/// The block [`compile`] makes for `grant`, printed exactly as Biscuit prints it, with the
-/// role of each check; `None` for a grant with raw Datalog, whose printing only Biscuit
-/// knows. Cheap: no Datalog is parsed.
-///
-/// A verifier that finds this text equal to a token block's printed source (and no
-/// string in the token containing `"`, so the printing is unambiguous) knows the block is
-/// exactly this grant and may evaluate it natively.
-pub fn render(grant: &Grant, ctx: CompileContext) -> Option<(String, Vec<CheckRole>)> {
-    if grant.datalog.is_some() {
+/// The test that `$r` matches one of `patterns` (`None`: every resource matches).
+fn resource_test(patterns: &[crate::pattern::ResourcePattern]) -> Option<Vec<DOp>> {
+    let tests: Vec<PatternTest> = patterns.iter().map(|p| p.test()).collect();
+    if tests.iter().any(|t| *t == PatternTest::Any) {
         return None;
     }
-    emit(grant, ctx).ok().map(|e| (e.printed, e.roles))
+    let r = || ops::var(v::RESOURCE);
+    if tests.len() > 1 && tests.iter().all(|t| matches!(t, PatternTest::Equals(_))) {
+        let list = Term::Array(
+            tests
+                .iter()
+                .filter_map(|t| match t {
+                    PatternTest::Equals(s) => Some(str_term(s)),
+                    _ => None,
+                })
+                .collect(),
+        );
+        return Some(ops::bin(ops::val(list), r(), Binary::Contains));
+    }
+    ops::any(
+        tests
+            .into_iter()
+            .filter_map(|t| match t {
+                PatternTest::Any => None,
+                PatternTest::Equals(s) => Some(ops::bin(
+                    r(),
+                    ops::val(Term::Str(s)),
+                    Binary::HeterogeneousEqual,
+                )),
+                PatternTest::Below(p) => {
+                    Some(ops::bin(r(), ops::val(Term::Str(p)), Binary::Prefix))
+                }
+                PatternTest::Regex(re) => {
+                    Some(ops::bin(r(), ops::val(Term::Str(re)), Binary::Regex))
+                }
+            })
+            .collect(),
+    )
 }
 
-/// A rule body: predicates first, then expressions (the order Biscuit prints them in).
-fn rule_body(
-    e: &mut Emitter,
-    rule: &Rule,
-    ctx: CompileContext,
-    path: &str,
-) -> Result<Dual, GrantError> {
-    let mut preds = vec![Dual::text("resource($r)"), Dual::text("action($a)")];
-    let mut exprs = Vec::new();
-    let tests: Vec<Dual> = rule
-        .resources
-        .iter()
-        .map(|pat| match pat.test() {
-            PatternTest::Any => Dual::text("$r != \"\""),
-            PatternTest::Equals(s) => dual!(e; "$r == ", Term::Str(s)),
-            PatternTest::Below(prefix) => dual!(e;
-                "$r.starts_with(", Term::Str(prefix.clone()), ") && $r != ", Term::Str(prefix)),
-            PatternTest::Regex(re) => dual!(e; "$r.matches(", Term::Str(re), ")"),
-        })
-        .collect();
-    exprs.push(if tests.len() == 1 {
-        Dual::join(&tests, "")
-    } else {
-        let wrapped: Vec<Dual> = tests.iter().map(|t| dual!(e; "(", t, ")")).collect();
-        Dual::join(&wrapped, " || ")
-    });
-    if let Actions::Listed(actions) = &rule.actions {
-        let list = strings(actions.iter().map(|a| a.as_str()));
-        exprs.push(dual!(e; list, ".contains($a)"));
+/// The test that `$a` is one of `actions` (`None` for a single action, tested by a
+/// constant in the predicate, or for every action).
+fn action_test(actions: &Actions) -> Option<Vec<DOp>> {
+    match actions {
+        Actions::Listed(list) if list.len() > 1 => Some(ops::bin(
+            ops::val(strings(list.iter().map(|a| a.as_str()))),
+            ops::var(v::ACTION),
+            Binary::Contains,
+        )),
+        _ => None,
     }
+}
+
+/// `resource(…)` and `action(…)` predicates of a rule, with the tests they need.
+fn covers(rule: &Rule, body: &mut Vec<Predicate>, exprs: &mut Vec<Expression>) {
+    let single_exact = match rule.resources.as_slice() {
+        [one] => match one.test() {
+            PatternTest::Equals(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(s) = single_exact {
+        body.push(pred("resource", vec![Term::Str(s)]));
+    } else if let Some(test) = resource_test(&rule.resources) {
+        body.push(pred("resource", vec![var(v::RESOURCE)]));
+        exprs.push(ops::expr(test));
+    }
+    match &rule.actions {
+        Actions::Any => {}
+        Actions::Listed(list) => match list.as_slice() {
+            [one] => body.push(pred("action", vec![str_term(one.as_str())])),
+            _ => {
+                body.push(pred("action", vec![var(v::ACTION)]));
+                if let Some(test) = action_test(&rule.actions) {
+                    exprs.push(ops::expr(test));
+                }
+            }
+        },
+    }
+}
+
+/// The predicate binding condition `i`'s attribute, and the test that holds when the
+/// condition holds (`None` for `present`).
+fn condition_parts(c: &Condition, i: usize) -> (Predicate, Option<Vec<DOp>>) {
+    let name = str_term(c.attr.as_str());
+    let x = v::cond(i);
+    if let Op::Within(span) = &c.op {
+        let limit = Term::Integer(i64::try_from(span.seconds()).unwrap_or(i64::MAX));
+        return (
+            pred("attr_age", vec![name, var(&x)]),
+            Some(ops::bin(ops::var(&x), ops::val(limit), Binary::LessOrEqual)),
+        );
+    }
+    let cmp = |val: &Value, op: Binary| ops::bin(ops::var(&x), ops::val(val.to_term()), op);
+    let test = match &c.op {
+        Op::Eq(val) => Some(cmp(val, Binary::HeterogeneousEqual)),
+        Op::Ne(val) => Some(cmp(val, Binary::HeterogeneousNotEqual)),
+        Op::Lt(val) => Some(cmp(val, Binary::LessThan)),
+        Op::Le(val) => Some(cmp(val, Binary::LessOrEqual)),
+        Op::Gt(val) => Some(cmp(val, Binary::GreaterThan)),
+        Op::Ge(val) => Some(cmp(val, Binary::GreaterOrEqual)),
+        Op::In(vals) => Some(ops::bin(
+            ops::val(Term::Array(vals.iter().map(Value::to_term).collect())),
+            ops::var(&x),
+            Binary::Contains,
+        )),
+        Op::Prefix(p) => Some(ops::bin(
+            ops::var(&x),
+            ops::val(str_term(p)),
+            Binary::Prefix,
+        )),
+        Op::Present | Op::Within(_) => None,
+    };
+    (pred("attr", vec![name, var(&x)]), test)
+}
+
+/// `$x.type() == "…"`: guards a test whose operator would be an evaluation error (or,
+/// for `ne`, true) on a value of another type. `eq` and `in` need none in allow rules:
+/// their heterogeneous comparisons are simply false.
+fn type_guard(c: &Condition, i: usize) -> Option<Vec<DOp>> {
+    let t = c.op.expected_type()?;
+    let mut e = ops::var(&v::cond(i));
+    e.push(DOp::Unary(Unary::TypeOf));
+    Some(ops::bin(
+        e,
+        ops::val(str_term(t.name())),
+        Binary::HeterogeneousEqual,
+    ))
+}
+
+fn needs_guard_in_allow(op: &Op) -> bool {
+    !matches!(op, Op::Eq(_) | Op::In(_) | Op::Present | Op::Within(_))
+}
+
+/// An allow rule as one query: it holds when the rule matches.
+fn allow_query(rule: &Rule, ctx: CompileContext, path: &str) -> Result<Query, GrantError> {
+    let mut body = Vec::new();
+    let mut exprs = Vec::new();
+    covers(rule, &mut body, &mut exprs);
     for (i, c) in rule.when.iter().enumerate() {
-        condition(e, c, i, &mut preds, &mut exprs);
+        let (p, test) = condition_parts(c, i);
+        body.push(p);
+        if needs_guard_in_allow(&c.op) {
+            if let Some(g) = type_guard(c, i) {
+                exprs.push(ops::expr(g));
+            }
+        }
+        if let Some(t) = test {
+            exprs.push(ops::expr(t));
+        }
     }
     if let Some(h) = &rule.human {
-        human(e, h, ctx, path, &mut preds, &mut exprs)?;
+        human(h, ctx, path, &mut body, &mut exprs)?;
     }
-    preds.extend(exprs);
-    Ok(Dual::join(&preds, ", "))
+    Ok(query(body, exprs))
 }
 
-fn condition(
-    e: &mut Emitter,
-    c: &Condition,
-    i: usize,
-    preds: &mut Vec<Dual>,
-    exprs: &mut Vec<Dual>,
-) {
-    let v = format!("$v{i}");
-    let name = Term::Str(c.attr.as_str().to_owned());
-    if let Op::Within(span) = &c.op {
-        preds.push(dual!(e; "attr_age(", name, ", ", v.as_str(), ")"));
-        let limit = Term::Integer(i64::try_from(span.seconds()).unwrap_or(i64::MAX));
-        exprs.push(dual!(e; v.as_str(), " <= ", limit));
-        return;
+/// A deny rule as the branches of one check: the check passes (the rule does not fire)
+/// when the resource or the action is outside the rule, or some condition can be
+/// evaluated and is false. A condition on a missing or mistyped attribute cannot be
+/// evaluated, so it lets the rule fire: deny rules fail closed.
+fn deny_branches(rule: &Rule) -> Vec<Query> {
+    let mut branches = Vec::new();
+    if let Some(test) = resource_test(&rule.resources) {
+        branches.push(query(
+            vec![pred("resource", vec![var(v::RESOURCE)])],
+            vec![ops::expr(ops::not(test))],
+        ));
     }
-    preds.push(dual!(e; "attr(", name, ", ", v.as_str(), ")"));
-    if let Some(t) = c.op.expected_type() {
-        exprs.push(dual!(e; v.as_str(), ".type() == ", Term::Str(t.name().to_owned())));
+    if let Actions::Listed(list) = &rule.actions {
+        let test = match list.as_slice() {
+            [one] => ops::bin(
+                ops::var(v::ACTION),
+                ops::val(str_term(one.as_str())),
+                Binary::HeterogeneousEqual,
+            ),
+            _ => action_test(&rule.actions).unwrap_or_default(),
+        };
+        branches.push(query(
+            vec![pred("action", vec![var(v::ACTION)])],
+            vec![ops::expr(ops::not(test))],
+        ));
     }
-    let cmp = |e: &mut Emitter, op: &str, val: &Value| dual!(e; v.as_str(), op, val.to_term());
-    let test = match &c.op {
-        Op::Eq(x) => cmp(e, " == ", x),
-        Op::Ne(x) => cmp(e, " != ", x),
-        Op::Lt(x) => cmp(e, " < ", x),
-        Op::Le(x) => cmp(e, " <= ", x),
-        Op::Gt(x) => cmp(e, " > ", x),
-        Op::Ge(x) => cmp(e, " >= ", x),
-        Op::In(xs) => {
-            let list = Term::Array(xs.iter().map(Value::to_term).collect());
-            dual!(e; list, ".contains(", v.as_str(), ")")
+    for (i, c) in rule.when.iter().enumerate() {
+        let (p, test) = condition_parts(c, i);
+        let Some(test) = test else { continue };
+        let mut exprs = Vec::new();
+        // `attr_age` exists only for dates: a `within` needs no guard.
+        if !matches!(c.op, Op::Within(_)) {
+            if let Some(g) = type_guard(c, i) {
+                exprs.push(ops::expr(g));
+            }
         }
-        Op::Prefix(s) => dual!(e; v.as_str(), ".starts_with(", Term::Str(s.clone()), ")"),
-        Op::Present | Op::Within(_) => return,
-    };
-    exprs.push(test);
+        exprs.push(ops::expr(ops::not(test)));
+        branches.push(query(vec![p], exprs));
+    }
+    if branches.is_empty() {
+        branches.push(query(
+            Vec::new(),
+            vec![ops::expr(ops::val(Term::Bool(false)))],
+        ));
+    }
+    branches
 }
 
 fn human(
-    e: &mut Emitter,
     h: &HumanRequirement,
     ctx: CompileContext,
     path: &str,
-    preds: &mut Vec<Dual>,
-    exprs: &mut Vec<Dual>,
+    body: &mut Vec<Predicate>,
+    exprs: &mut Vec<Expression>,
 ) -> Result<(), GrantError> {
-    preds.push(Dual::text("human_verification($hm, $hat)"));
-    let methods = strings(h.methods.iter().map(|m| m.as_str()));
-    exprs.push(dual!(e; methods, ".contains($hm)"));
+    let method = match h.methods.as_slice() {
+        [one] => str_term(one.as_str()),
+        many => {
+            exprs.push(ops::expr(ops::bin(
+                ops::val(strings(many.iter().map(|m| m.as_str()))),
+                ops::var(v::METHOD),
+                Binary::Contains,
+            )));
+            var(v::METHOD)
+        }
+    };
+    body.push(pred(
+        "human_verification",
+        vec![method, var(v::VERIFIED_AT)],
+    ));
     if let Some(max_age) = h.max_age {
         let at = ctx.human_verified_at.ok_or_else(|| {
             GrantError::new(
@@ -370,18 +502,18 @@ fn human(
                 "the token records no human verification time to measure it from",
             )
         })?;
-        preds.push(Dual::text("time($ht)"));
-        exprs.push(dual!(e; "$ht <= ", Term::Date(at.plus(max_age).unix())));
+        body.push(pred("time", vec![var(v::TIME)]));
+        exprs.push(ops::expr(ops::bin(
+            ops::var(v::TIME),
+            ops::val(Term::Date(at.plus(max_age).unix())),
+            Binary::LessOrEqual,
+        )));
     }
-    for (i, (name, value)) in h.attrs.iter().enumerate() {
-        let var = format!("$ha{i}");
-        preds.push(
-            dual!(e; "human_attr(", Term::Str(name.as_str().to_owned()), ", ", var.as_str(), ")"),
-        );
-        exprs.push(
-            dual!(e; var.as_str(), ".type() == ", Term::Str(value.value_type().name().to_owned())),
-        );
-        exprs.push(dual!(e; var.as_str(), " == ", value.to_term()));
+    for (name, value) in &h.attrs {
+        body.push(pred(
+            "human_attr",
+            vec![str_term(name.as_str()), value.to_term()],
+        ));
     }
     Ok(())
 }
@@ -463,17 +595,7 @@ mod tests {
     }
 
     #[test]
-    fn render_is_what_biscuit_prints() {
-        for g in grants() {
-            let (block, roles) = compile(&g, ctx()).unwrap();
-            let (printed, rendered_roles) = render(&g, ctx()).unwrap();
-            assert_eq!(printed, block.to_string());
-            assert_eq!(roles, rendered_roles);
-        }
-    }
-
-    #[test]
-    fn render_matches_real_tokens() {
+    fn compiled_checks_are_what_the_token_holds() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
         let mut gs = grants();
         let authority = gs.remove(0);
@@ -483,23 +605,58 @@ mod tests {
             at: NOW,
         });
         let minted = mint(&key, req, NOW, &mut rand_core::OsRng).unwrap();
-        let (printed, _) = render(&authority, ctx()).unwrap();
-        let source = minted.token.print_block_source(0).unwrap();
-        assert!(source.ends_with(&printed), "{source}\n---\n{printed}");
+        let blocks = crate::blocks::read_blocks(&minted.token.to_vec().unwrap()).unwrap();
+        assert_eq!(
+            blocks[0].checks,
+            compile_checks(&authority, ctx()).unwrap().checks
+        );
         let mut token = decode_unverified(&minted.token.to_base64().unwrap()).unwrap();
-        for (i, g) in gs.into_iter().enumerate() {
+        for g in &gs {
             token = attenuate(&token, g.clone(), NOW, &mut rand_core::OsRng).unwrap();
+        }
+        let blocks = crate::blocks::read_blocks(&token.to_vec().unwrap()).unwrap();
+        for (i, g) in gs.iter().enumerate() {
             assert_eq!(
-                token.print_block_source(i + 1).unwrap(),
-                render(&g, ctx()).unwrap().0
+                blocks[i + 1].checks,
+                compile_checks(g, ctx()).unwrap().checks
             );
         }
     }
 
     #[test]
-    fn raw_datalog_is_not_rendered() {
+    fn the_form_is_lean_and_readable() {
+        let g = Grant::from_json_str(
+            r#"{"audience": ["support-api"], "expires_at": "2026-11-30T10:10:00Z",
+                "allow": [{"resources": ["tickets/123/email_address"], "actions": ["read"],
+                           "when": [{"attr": "ticket.status", "eq": "open"}]},
+                          {"resources": ["orders/*"], "actions": ["refund"], "when": [{"attr": "amount", "lt": 5000}]}],
+                "deny": [{"resources": ["customers/*/payment_card"], "actions": ["*"]},
+                         {"resources": ["orders/**"], "actions": ["refund"], "when": [{"attr": "amount", "ge": 10000}]}]}"#,
+        )
+        .unwrap();
+        let printed: Vec<String> = compile_checks(&g, ctx())
+            .unwrap()
+            .checks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            printed,
+            [
+                "check if time($t), $t <= 2026-11-30T10:10:00Z",
+                "check if audience(\"support-api\")",
+                "check if resource(\"tickets/123/email_address\"), action(\"read\"), attr(\"ticket.status\", $v0), $v0 == \"open\" \
+                 or resource($r), action(\"refund\"), attr(\"amount\", $v0), $r.matches(\"^orders/[^/]+$\"), $v0.type() == \"integer\", $v0 < 5000",
+                "check if resource($r), !($r.matches(\"^customers/[^/]+/payment_card$\"))",
+                "check if resource($r), !($r.starts_with(\"orders/\")) or action($a), !($a == \"refund\") \
+                 or attr(\"amount\", $v0), $v0.type() == \"integer\", !($v0 >= 10000)",
+            ]
+        );
+    }
+
+    #[test]
+    fn raw_datalog_adds_raw_checks() {
         let g = Grant::from_json_str(r#"{"datalog": "check if true;"}"#).unwrap();
-        assert!(render(&g, ctx()).is_none());
         let (_, roles) = compile(&g, ctx()).unwrap();
         assert_eq!(roles, vec![CheckRole::Raw]);
     }
@@ -523,6 +680,7 @@ mod tests {
         .unwrap();
         let (block, roles) = compile(&g, ctx()).unwrap();
         assert_eq!(block.checks.len(), 1);
+        assert!(block.facts.is_empty() && block.rules.is_empty());
         assert_eq!(roles, vec![CheckRole::Allow]);
     }
 }

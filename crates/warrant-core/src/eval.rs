@@ -88,8 +88,15 @@ pub enum Failure {
         /// (rule index, why) of the closest rule, if any covers the request.
         closest: Option<(usize, RuleMiss)>,
     },
-    /// The deny rule at this index matches.
-    DeniedByRule(usize),
+    /// The deny rule at this index matches. Deny rules fail closed: when a condition
+    /// could not be evaluated (attribute missing or mistyped), `unevaluated` says which
+    /// (the first such condition) and why.
+    DeniedByRule {
+        /// The deny rule's index.
+        rule: usize,
+        /// (condition index, why) of the first condition that could not be evaluated.
+        unevaluated: Option<(usize, ConditionMiss)>,
+    },
 }
 
 impl Failure {
@@ -100,7 +107,7 @@ impl Failure {
             Self::NotYetValid(t) => CheckRole::NotBefore(*t),
             Self::Audience { .. } => CheckRole::Audience,
             Self::NoAllowRule { .. } => CheckRole::Allow,
-            Self::DeniedByRule(i) => CheckRole::Deny(*i),
+            Self::DeniedByRule { rule, .. } => CheckRole::Deny(*rule),
         }
     }
 }
@@ -156,11 +163,34 @@ pub fn evaluate(grant: &Grant, human: Option<&HumanFacts>, req: &Request) -> Vec
         }
     }
     for (i, rule) in grant.deny.iter().enumerate() {
-        if rule_miss(rule, human, req).is_none() {
-            out.push(Failure::DeniedByRule(i));
+        if let Some(unevaluated) = deny_fires(rule, req) {
+            out.push(Failure::DeniedByRule {
+                rule: i,
+                unevaluated,
+            });
         }
     }
     out
+}
+
+/// Whether deny rule `rule` fires for `req`: `Some(None)` when it matches outright,
+/// `Some(Some(..))` when it fires because a condition cannot be evaluated (fail closed),
+/// `None` when the resource or action is outside it or a condition is false.
+fn deny_fires(rule: &Rule, req: &Request) -> Option<Option<(usize, ConditionMiss)>> {
+    if !rule.covers(&req.resource, &req.action) {
+        return None;
+    }
+    let mut unevaluated = None;
+    for (i, c) in rule.when.iter().enumerate() {
+        match condition_miss(c, req) {
+            None => {}
+            Some(miss @ (ConditionMiss::Missing | ConditionMiss::WrongType { .. })) => {
+                unevaluated.get_or_insert((i, miss));
+            }
+            Some(ConditionMiss::Mismatch(_)) => return None,
+        }
+    }
+    Some(unevaluated)
 }
 
 /// Why `rule` does not match `req`, or `None` when it matches.
@@ -298,11 +328,12 @@ impl fmt::Display for Describe<'_> {
                     ),
                 }
             }
-            Failure::DeniedByRule(i) => {
-                let pats = self
-                    .grant
-                    .deny
-                    .get(*i)
+            Failure::DeniedByRule {
+                rule: i,
+                unevaluated,
+            } => {
+                let rule = self.grant.deny.get(*i);
+                let pats = rule
                     .map(|r| {
                         r.resources
                             .iter()
@@ -315,7 +346,17 @@ impl fmt::Display for Describe<'_> {
                     f,
                     "deny[{i}] forbids `{}` on `{}` (matches {pats})",
                     action, resource
-                )
+                )?;
+                match (unevaluated, rule) {
+                    (Some((ci, miss)), Some(r)) => match r.when.get(*ci) {
+                        Some(c) => {
+                            write!(f, ": its condition when[{ci}] cannot be evaluated, so the rule applies (deny rules fail closed): ")?;
+                            describe_condition(f, c, miss, req)
+                        }
+                        None => Ok(()),
+                    },
+                    _ => Ok(()),
+                }
             }
             Failure::NoAllowRule { closest: None } => write!(
                 f,

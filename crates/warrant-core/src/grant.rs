@@ -251,8 +251,23 @@ fn kind(v: &J) -> &'static str {
 }
 
 fn string<'a>(v: &'a J, path: &str) -> Result<&'a str, GrantError> {
-    v.as_str()
-        .ok_or_else(|| GrantError::new(path, format!("expected a string, found {}", kind(v))))
+    let s = v
+        .as_str()
+        .ok_or_else(|| GrantError::new(path, format!("expected a string, found {}", kind(v))))?;
+    no_control(s, path)?;
+    Ok(s)
+}
+
+/// Every string a token carries is printable: a control character is refused, so no
+/// value can break a line of a log, an explanation or a printed block.
+fn no_control(s: &str, path: &str) -> Result<(), GrantError> {
+    if s.chars().any(char::is_control) {
+        return Err(GrantError::new(
+            path,
+            format!("`{}` contains a control character", s.escape_debug()),
+        ));
+    }
+    Ok(())
 }
 
 /// A string or a list of strings, each parsed with `parse`.
@@ -295,7 +310,11 @@ fn strings<T>(
 }
 
 fn value(v: &J, path: &str) -> Result<Value, GrantError> {
-    Value::from_json(v).map_err(|e| GrantError::new(path, e))
+    let value = Value::from_json(v).map_err(|e| GrantError::new(path, e))?;
+    if let Value::String(s) = &value {
+        no_control(s, path)?;
+    }
+    Ok(value)
 }
 
 impl Grant {
@@ -537,7 +556,15 @@ impl Rule {
                 ));
             }
             for (i, c) in list.iter().enumerate() {
-                when.push(Condition::from_json(c, &format!("{wpath}[{i}]"))?);
+                let cpath = format!("{wpath}[{i}]");
+                let condition = Condition::from_json(c, &cpath)?;
+                if !is_allow && condition.op == Op::Present {
+                    return Err(GrantError::new(
+                        format!("{cpath}.present"),
+                        "a deny condition `present` always holds (deny rules fail closed on a missing attribute): drop it, and the rule applies whenever its resources and actions match",
+                    ));
+                }
+                when.push(condition);
             }
         }
         let human = match map.get("human") {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::grant::{Actions, Condition, Grant, Op, Rule};
 use crate::keys::PublicKey;
-use crate::token::{embedded_grant, AuthorityFacts, DecodeError, UNVERIFIED};
+use crate::token::{AuthorityFacts, DecodeError, UNVERIFIED};
 
 /// What was learned about the signatures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,13 +94,15 @@ pub fn inspect(
         Some(t) => t.print_block_source(i),
         None => token.print_block_source(i),
     };
-    let authority = print(0)
-        .map(|s| AuthorityFacts::read(&s))
+    let data = crate::blocks::read_blocks(bytes).unwrap_or_default();
+    let authority = data
+        .first()
+        .map(|b| AuthorityFacts::from_facts(&b.facts))
         .unwrap_or_default();
     let mut blocks = Vec::with_capacity(token.block_count());
     for index in 0..token.block_count() {
         let datalog = print(index).unwrap_or_else(|e| format!("<unreadable block: {e}>"));
-        let grant = embedded_grant(&datalog);
+        let grant = crate::lift::lift_block(&data, index).map(|b| b.grant);
         let external_key = external
             .get(index)
             .cloned()

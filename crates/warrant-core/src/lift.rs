@@ -1,18 +1,30 @@
-//! Lifting a verified token back into grants, so it can be evaluated natively.
+//! Recognising profile blocks by their structure, and decompiling them into grants so a
+//! verifier can evaluate them natively.
 //!
-//! A block is lifted only when its Datalog is, to the letter, what [`crate::compile`]
-//! makes of the grant the block embeds (and, for the authority block, of the facts
-//! [`crate::token::mint`] stamps). Biscuit prints strings without escaping them, so the
-//! comparison is trusted only when no string in the token contains `"`: then the printed
-//! text determines the Datalog uniquely. Anything else — raw Datalog, a block written by
-//! another Biscuit library, an unexpected fact — is left to Biscuit's own evaluation.
+//! Nothing here reads printed text. A block is read as data ([`crate::blocks`]), its
+//! checks are decompiled into a [`Grant`], and the grant is compiled again
+//! ([`crate::compile::compile_checks`]): the block is in the profile only if that gives
+//! the very same checks, term for term, and the block has exactly the facts the profile
+//! allows it (the authority facts [`crate::token::mint`] stamps; nothing in an
+//! attenuation block; one `holder` in a delegation block), no rules and no scopes.
+//! Anything else (raw Datalog, a block written by another Biscuit library, an
+//! unexpected fact) is left to Biscuit's own evaluation, within the evaluation budget
+//! ([`crate::budget`]).
 
-use biscuit_auth::Biscuit;
+use std::collections::BTreeMap;
 
-use crate::compile::{print_term, render, CheckRole, CompileContext};
+use biscuit_auth::builder::{
+    Binary, Check, CheckKind, Op as DOp, Predicate, Rule as Query, Term, Unary,
+};
+
+use crate::blocks::BlockData;
+use crate::compile::{compile_checks, CheckRole, CompileContext, Compiled};
 use crate::eval::HumanFacts;
-use crate::grant::Grant;
-use crate::token::{embedded_grant, AuthorityFacts, PROFILE_VERSION};
+use crate::grant::{Actions, Condition, Grant, HumanRequirement, Method, Op, Rule};
+use crate::pattern::{PatternTest, ResourcePattern};
+use crate::time::{Span, Timestamp};
+use crate::token::{AuthorityFacts, PROFILE_VERSION};
+use crate::value::Value;
 
 /// One block understood natively.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +33,10 @@ pub struct LiftedBlock {
     pub grant: Grant,
     /// The role of each check, in block order.
     pub roles: Vec<CheckRole>,
-    /// The text of each check, in block order, as Biscuit prints it (without `;`).
+    /// The text of each check, in block order, as Biscuit prints it (for explanations
+    /// only: no decision reads it).
     pub checks: Vec<String>,
-    /// The holder a delegation block names (`holder(…)` before the grant).
+    /// The holder a delegation block names.
     pub holder: Option<String>,
 }
 
@@ -45,346 +58,453 @@ impl AuthorityFacts {
             attrs: self.human_attrs.clone(),
         })
     }
-
-    /// The facts as Biscuit prints the authority block [`crate::token::mint`] makes, or
-    /// `None` if a required fact is missing.
-    pub fn render(&self) -> Option<String> {
-        let mut out = String::new();
-        let s = |v: &str| print_term(&biscuit_auth::builder::Term::Str(v.to_owned()));
-        let d = |t: crate::time::Timestamp| t.to_string();
-        out.push_str(&format!("warrant_profile({});\n", self.profile?));
-        out.push_str(&format!("token_id({});\n", s(self.token_id.as_deref()?)));
-        out.push_str(&format!("issuer({});\n", s(self.issuer.as_deref()?)));
-        out.push_str(&format!("issued_at({});\n", d(self.issued_at?)));
-        if let Some(h) = &self.human {
-            out.push_str(&format!("human({});\n", s(h)));
-        }
-        let (method, at) = self.verification.as_ref()?;
-        out.push_str(&format!("human_verification({}, {});\n", s(method), d(*at)));
-        for (k, v) in &self.human_attrs {
-            out.push_str(&format!(
-                "human_attr({}, {});\n",
-                s(k),
-                print_term(&v.to_term())
-            ));
-        }
-        if let Some(h) = &self.holder {
-            out.push_str(&format!("holder({});\n", s(h)));
-        }
-        Some(out)
-    }
 }
 
-/// Lifts one block's printed source: `prefix` is what must precede the compiled grant
-/// (the authority facts, or nothing).
-fn lift_block(source: &str, prefix: &str, ctx: CompileContext) -> Option<LiftedBlock> {
-    let compiled = source.strip_prefix(prefix)?;
-    let grant = embedded_grant(compiled)?;
-    let (printed, roles) = render(&grant, ctx)?;
-    if printed != compiled {
+/// Lifts a token's blocks (read from the bytes its signatures were verified on), or
+/// `None` if any block is outside the profile.
+pub fn lift(blocks: &[BlockData]) -> Option<Lifted> {
+    let authority = profile_authority(blocks)?;
+    let lifted = (0..blocks.len())
+        .map(|i| lift_block(blocks, i))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Lifted {
+        authority,
+        blocks: lifted,
+    })
+}
+
+/// The authority facts of a profile token (`None` for another profile version, or an
+/// authority block with facts beyond the profile's).
+fn profile_authority(blocks: &[BlockData]) -> Option<AuthorityFacts> {
+    let first = blocks.first()?;
+    let authority = AuthorityFacts::from_facts(&first.facts);
+    (authority.profile == Some(PROFILE_VERSION)
+        && first.external_key.is_none()
+        && authority.to_facts()? == first.facts)
+        .then_some(authority)
+}
+
+/// Lifts block `index` of a token on its own (for inspection; a verifier lifts all or
+/// nothing with [`lift`]).
+pub fn lift_block(blocks: &[BlockData], index: usize) -> Option<LiftedBlock> {
+    let authority = profile_authority(blocks)?;
+    let block = blocks.get(index)?;
+    let ctx = CompileContext {
+        human_verified_at: authority.verification.as_ref().map(|(_, at)| *at),
+    };
+    let holder = match (index, &block.external_key, block.facts.as_slice()) {
+        (0, _, _) | (_, None, []) => None,
+        (_, Some(_), [fact]) => match (
+            fact.predicate.name.as_str(),
+            fact.predicate.terms.as_slice(),
+        ) {
+            ("holder", [Term::Str(h)]) => Some(h.clone()),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let mut lifted = lift_checks(block, ctx)?;
+    if index == 0 && lifted.grant.allow.is_empty() {
         return None;
     }
-    let checks: Vec<String> = printed
-        .lines()
-        .skip(1)
-        .map(|l| l.trim_end_matches(';').to_owned())
-        .collect();
-    if checks.len() != roles.len() {
+    lifted.holder = holder;
+    Some(lifted)
+}
+
+/// The grant of a block whose checks are exactly a compiled grant (facts are the
+/// caller's to check).
+fn lift_checks(block: &BlockData, ctx: CompileContext) -> Option<LiftedBlock> {
+    if !block.rules.is_empty() || !block.scopes.is_empty() {
+        return None;
+    }
+    let grant = decompile(&block.checks, ctx)?;
+    let Compiled { checks, roles } = compile_checks(&grant, ctx).ok()?;
+    if checks != block.checks {
         return None;
     }
     Some(LiftedBlock {
         grant,
         roles,
-        checks,
+        checks: checks.iter().map(ToString::to_string).collect(),
         holder: None,
     })
 }
 
-/// A delegation block: `holder("ed25519/…");` then a compiled grant.
-fn lift_delegation(source: &str, ctx: CompileContext) -> Option<LiftedBlock> {
-    let (first, _) = source.split_once('\n')?;
-    let holders = crate::token::holder_facts(first);
-    let [named] = holders.as_slice() else {
-        return None;
-    };
-    let prefix = format!("{first}\n");
-    if prefix
-        != format!(
-            "holder({});\n",
-            print_term(&biscuit_auth::builder::Term::Str(named.clone()))
-        )
-    {
-        return None;
-    }
-    let mut block = lift_block(source, &prefix, ctx)?;
-    block.holder = Some(named.clone());
-    Some(block)
+/// A postfix expression as a tree (closures with parameters are never in the profile; a
+/// lazy `||`'s right operand, a closure without any, is read as its body).
+#[derive(Debug)]
+enum Node<'a> {
+    Val(&'a Term),
+    Un(&'a Unary, Box<Node<'a>>),
+    Bin(&'a Binary, Box<Node<'a>>, Box<Node<'a>>),
 }
 
-/// Just enough of Biscuit's protobuf to see each block's block-level `trusting` scopes,
-/// which Biscuit's printing leaves out (unknown fields are skipped).
-mod wire {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Token {
-        #[prost(message, optional, tag = "2")]
-        pub authority: Option<Signed>,
-        #[prost(message, repeated, tag = "3")]
-        pub blocks: Vec<Signed>,
+fn tree(ops: &[DOp]) -> Option<Node<'_>> {
+    let mut stack: Vec<Node<'_>> = Vec::new();
+    for op in ops {
+        let node = match op {
+            DOp::Value(t) => Node::Val(t),
+            DOp::Unary(u) => Node::Un(u, Box::new(stack.pop()?)),
+            DOp::Binary(b) => {
+                let right = stack.pop()?;
+                let left = stack.pop()?;
+                Node::Bin(b, Box::new(left), Box::new(right))
+            }
+            // The right operand of a lazy `||`: a closure without parameters.
+            DOp::Closure(params, inner) if params.is_empty() => tree(inner)?,
+            DOp::Closure(..) => return None,
+        };
+        stack.push(node);
     }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Signed {
-        #[prost(bytes = "vec", tag = "1")]
-        pub block: Vec<u8>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Block {
-        #[prost(message, repeated, tag = "7")]
-        pub scope: Vec<Scope>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Scope {}
+    let top = stack.pop()?;
+    stack.is_empty().then_some(top)
 }
 
-/// Whether no block of the serialized token declares block-level scopes.
-fn no_block_scopes(bytes: &[u8], count: usize) -> bool {
-    use prost::Message as _;
-    let Ok(token) = wire::Token::decode(bytes) else {
-        return false;
-    };
-    let blocks: Vec<&wire::Signed> = token.authority.iter().chain(token.blocks.iter()).collect();
-    blocks.len() == count
-        && blocks.iter().all(|b| {
-            wire::Block::decode(b.block.as_slice()).is_ok_and(|block| block.scope.is_empty())
-        })
+fn is_var(n: &Node<'_>, name: &str) -> bool {
+    matches!(n, Node::Val(Term::Variable(v)) if v == name)
 }
 
-/// Lifts a verified token (`bytes` are the bytes it was verified from), or `None` if any
-/// block is outside the profile.
-pub fn lift(token: &Biscuit, bytes: &[u8]) -> Option<Lifted> {
-    let count = token.block_count();
-    if !no_block_scopes(bytes, count) {
-        return None;
+fn string<'a>(n: &Node<'a>) -> Option<&'a str> {
+    match n {
+        Node::Val(Term::Str(s)) => Some(s),
+        _ => None,
     }
-    for i in 0..count {
-        if token.block_symbols(i).ok()?.iter().any(|s| s.contains('"')) {
+}
+
+fn string_list(n: &Node<'_>) -> Option<Vec<String>> {
+    match n {
+        Node::Val(Term::Array(items)) => items
+            .iter()
+            .map(|t| match t {
+                Term::Str(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// `!(e)` → `e`
+fn negated<'a, 'b>(n: &'b Node<'a>) -> Option<&'b Node<'a>> {
+    match n {
+        Node::Un(Unary::Negate, inner) => match inner.as_ref() {
+            Node::Un(Unary::Parens, e) => Some(e),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn decompile(checks: &[Check], ctx: CompileContext) -> Option<Grant> {
+    let mut g = Grant::default();
+    for check in checks {
+        if check.kind != CheckKind::One {
             return None;
         }
-    }
-    let source0 = token.print_block_source(0).ok()?;
-    let authority = AuthorityFacts::read(&source0);
-    if authority.profile != Some(PROFILE_VERSION) {
-        return None;
-    }
-    let prefix = authority.render()?;
-    let ctx = CompileContext {
-        human_verified_at: authority.verification.as_ref().map(|(_, at)| *at),
-    };
-    let mut blocks = Vec::with_capacity(count);
-    blocks.push(lift_block(&source0, &prefix, ctx)?);
-    if blocks[0].grant.allow.is_empty() {
-        return None;
-    }
-    for i in 1..count {
-        let source = token.print_block_source(i).ok()?;
-        let block = if source.starts_with("holder(") {
-            lift_delegation(&source, ctx)?
+        let queries = check.queries.as_slice();
+        let trees: Vec<Vec<Node<'_>>> = queries
+            .iter()
+            .map(|q| {
+                q.expressions
+                    .iter()
+                    .map(|e| tree(&e.ops))
+                    .collect::<Option<_>>()
+            })
+            .collect::<Option<_>>()?;
+        if let ([q], [exprs]) = (queries, trees.as_slice()) {
+            if let Some(done) = time_or_audience(q, exprs, &mut g) {
+                done?;
+                continue;
+            }
+        }
+        let is_deny = trees.iter().all(|exprs| {
+            exprs
+                .last()
+                .is_some_and(|e| negated(e).is_some() || matches!(e, Node::Val(Term::Bool(false))))
+        });
+        if is_deny {
+            g.deny.push(deny_rule(queries, &trees)?);
         } else {
-            lift_block(&source, "", ctx)?
-        };
-        blocks.push(block);
+            if !g.allow.is_empty() {
+                return None;
+            }
+            g.allow = queries
+                .iter()
+                .zip(&trees)
+                .map(|(q, exprs)| allow_rule(q, exprs, ctx))
+                .collect::<Option<_>>()?;
+        }
     }
-    Some(Lifted { authority, blocks })
+    Some(g)
+}
+
+/// Expiry, not-before and audience checks: `Some(Some(()))` when read, `Some(None)` when
+/// it has their shape but not their content, `None` when it is another check.
+fn time_or_audience(q: &Query, exprs: &[Node<'_>], g: &mut Grant) -> Option<Option<()>> {
+    match (q.body.as_slice(), exprs) {
+        ([p], [Node::Bin(op, l, r)]) if p.name == "time" => {
+            let Node::Val(Term::Date(d)) = r.as_ref() else {
+                return Some(None);
+            };
+            if !is_var(l, "t") {
+                return Some(None);
+            }
+            let at = Some(Timestamp::from_unix(*d));
+            match op {
+                Binary::LessOrEqual if g.expires_at.is_none() => g.expires_at = at,
+                Binary::GreaterOrEqual if g.not_before.is_none() => g.not_before = at,
+                _ => return Some(None),
+            }
+            Some(Some(()))
+        }
+        ([p], []) if p.name == "audience" => Some(match p.terms.as_slice() {
+            [Term::Str(a)] => a.parse().ok().map(|a| g.audience = vec![a]),
+            _ => None,
+        }),
+        ([p], [Node::Bin(Binary::Contains, list, x)]) if p.name == "audience" && is_var(x, "a") => {
+            Some(string_list(list).and_then(|l| {
+                g.audience = l.iter().map(|a| a.parse().ok()).collect::<Option<_>>()?;
+                Some(())
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// The patterns a resource test stands for.
+fn resource_patterns(n: &Node<'_>) -> Option<Vec<ResourcePattern>> {
+    let test = |t: PatternTest| ResourcePattern::from_test(&t).map(|p| vec![p]);
+    match n {
+        Node::Bin(Binary::LazyOr, l, r) => {
+            let mut out = resource_patterns(l)?;
+            out.extend(resource_patterns(r)?);
+            Some(out)
+        }
+        Node::Bin(Binary::Contains, list, x) if is_var(x, "r") => string_list(list)?
+            .into_iter()
+            .map(|s| ResourcePattern::from_test(&PatternTest::Equals(s)))
+            .collect(),
+        Node::Bin(op, x, val) if is_var(x, "r") => {
+            let s = string(val)?.to_owned();
+            match op {
+                Binary::HeterogeneousEqual => test(PatternTest::Equals(s)),
+                Binary::Prefix => test(PatternTest::Below(s)),
+                Binary::Regex => test(PatternTest::Regex(s)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn action_list(list: Vec<String>) -> Option<Actions> {
+    Some(Actions::Listed(
+        list.iter().map(|a| a.parse().ok()).collect::<Option<_>>()?,
+    ))
+}
+
+fn value(t: &Term) -> Option<Value> {
+    crate::token::term_value(t)
+}
+
+/// The operator of a condition test on variable `x` (`attr_age` tests are `within`).
+fn condition_op(n: &Node<'_>, x: &str, age: bool) -> Option<Op> {
+    match n {
+        Node::Bin(Binary::Contains, list, v) if is_var(v, x) && !age => match list.as_ref() {
+            Node::Val(Term::Array(items)) => {
+                Some(Op::In(items.iter().map(value).collect::<Option<_>>()?))
+            }
+            _ => None,
+        },
+        Node::Bin(op, v, val) if is_var(v, x) => {
+            let Node::Val(t) = val.as_ref() else {
+                return None;
+            };
+            if age {
+                return match (op, t) {
+                    (Binary::LessOrEqual, Term::Integer(s)) => {
+                        Some(Op::Within(Span::from_seconds(u64::try_from(*s).ok()?)))
+                    }
+                    _ => None,
+                };
+            }
+            let val = || value(t);
+            Some(match op {
+                Binary::HeterogeneousEqual => Op::Eq(val()?),
+                Binary::HeterogeneousNotEqual => Op::Ne(val()?),
+                Binary::LessThan => Op::Lt(val()?),
+                Binary::LessOrEqual => Op::Le(val()?),
+                Binary::GreaterThan => Op::Gt(val()?),
+                Binary::GreaterOrEqual => Op::Ge(val()?),
+                Binary::Prefix => match t {
+                    Term::Str(p) => Op::Prefix(p.clone()),
+                    _ => return None,
+                },
+                _ => return None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `$x.type() == "…"`
+fn is_type_guard(n: &Node<'_>) -> bool {
+    matches!(n, Node::Bin(Binary::HeterogeneousEqual, l, r)
+        if matches!(l.as_ref(), Node::Un(Unary::TypeOf, _)) && string(r).is_some())
+}
+
+/// A condition predicate: `attr("name", $x)` or `attr_age("name", $x)`.
+fn condition_pred(p: &Predicate) -> Option<(crate::value::AttrName, &str, bool)> {
+    let age = match p.name.as_str() {
+        "attr" => false,
+        "attr_age" => true,
+        _ => return None,
+    };
+    match p.terms.as_slice() {
+        [Term::Str(name), Term::Variable(x)] => Some((name.parse().ok()?, x.as_str(), age)),
+        _ => None,
+    }
+}
+
+fn allow_rule(q: &Query, exprs: &[Node<'_>], ctx: CompileContext) -> Option<Rule> {
+    let mut resources = None;
+    let mut actions = Actions::Any;
+    let mut conditions = Vec::new();
+    let mut human: Option<HumanRequirement> = None;
+    let mut methods: Option<Vec<Method>> = None;
+    for p in &q.body {
+        match (p.name.as_str(), p.terms.as_slice()) {
+            ("resource", [Term::Str(s)]) => {
+                resources = Some(vec![ResourcePattern::from_test(&PatternTest::Equals(
+                    s.clone(),
+                ))?]);
+            }
+            ("resource", [Term::Variable(_)]) => {}
+            ("action", [Term::Str(a)]) => actions = action_list(vec![a.clone()])?,
+            ("action", [Term::Variable(_)]) => {}
+            ("human_verification", [m, Term::Variable(_)]) => {
+                if let Term::Str(m) = m {
+                    methods = Some(vec![Method::parse(m)?]);
+                }
+                human.get_or_insert_with(empty_human);
+            }
+            ("time", [Term::Variable(_)]) => {}
+            ("human_attr", [Term::Str(name), v]) => {
+                human
+                    .get_or_insert_with(empty_human)
+                    .attrs
+                    .insert(name.parse().ok()?, value(v)?);
+            }
+            _ => {
+                let (name, x, age) = condition_pred(p)?;
+                let op = exprs
+                    .iter()
+                    .filter(|e| !is_type_guard(e))
+                    .find_map(|e| condition_op(e, x, age));
+                let op = match op {
+                    Some(op) => op,
+                    None if !age => Op::Present,
+                    None => return None,
+                };
+                conditions.push(Condition { attr: name, op });
+            }
+        }
+    }
+    for e in exprs {
+        match e {
+            Node::Bin(Binary::Contains, list, x) if is_var(x, "a") => {
+                actions = action_list(string_list(list)?)?;
+            }
+            Node::Bin(Binary::Contains, list, x) if is_var(x, "m") => {
+                methods = Some(
+                    string_list(list)?
+                        .iter()
+                        .map(|m| Method::parse(m))
+                        .collect::<Option<_>>()?,
+                );
+            }
+            Node::Bin(Binary::LessOrEqual, x, d) if is_var(x, "t") => {
+                let Node::Val(Term::Date(d)) = d.as_ref() else {
+                    return None;
+                };
+                let at = ctx.human_verified_at?;
+                let secs = d.checked_sub(at.unix())?;
+                human.get_or_insert_with(empty_human).max_age = Some(Span::from_seconds(secs));
+            }
+            _ if resource_var(e) => resources = Some(resource_patterns(e)?),
+            _ => {}
+        }
+    }
+    if let (Some(h), Some(m)) = (human.as_mut(), methods) {
+        h.methods = m;
+    }
+    Some(Rule {
+        resources: resources.unwrap_or_else(every_resource),
+        actions,
+        when: conditions,
+        human,
+    })
+}
+
+fn empty_human() -> HumanRequirement {
+    HumanRequirement {
+        methods: Method::ALL.to_vec(),
+        max_age: None,
+        attrs: BTreeMap::new(),
+    }
+}
+
+fn every_resource() -> Vec<ResourcePattern> {
+    ResourcePattern::from_test(&PatternTest::Any)
+        .into_iter()
+        .collect()
+}
+
+/// Whether an expression tests the resource variable.
+fn resource_var(n: &Node<'_>) -> bool {
+    match n {
+        Node::Bin(Binary::LazyOr, l, _) => resource_var(l),
+        Node::Bin(Binary::Contains, _, x) => is_var(x, "r"),
+        Node::Bin(_, x, _) => is_var(x, "r"),
+        _ => false,
+    }
+}
+
+fn deny_rule(queries: &[Query], trees: &[Vec<Node<'_>>]) -> Option<Rule> {
+    let mut resources = None;
+    let mut actions = Actions::Any;
+    let mut conditions = Vec::new();
+    for (q, exprs) in queries.iter().zip(trees) {
+        let test = exprs.last().and_then(negated);
+        match (q.body.as_slice(), test) {
+            ([], None) => {}
+            ([p], Some(t)) if p.name == "resource" => resources = Some(resource_patterns(t)?),
+            ([p], Some(t)) if p.name == "action" => {
+                actions = match t {
+                    Node::Bin(Binary::HeterogeneousEqual, x, a) if is_var(x, "a") => {
+                        action_list(vec![string(a)?.to_owned()])?
+                    }
+                    Node::Bin(Binary::Contains, list, x) if is_var(x, "a") => {
+                        action_list(string_list(list)?)?
+                    }
+                    _ => return None,
+                };
+            }
+            ([p], Some(t)) => {
+                let (name, x, age) = condition_pred(p)?;
+                let op = condition_op(t, x, age)?;
+                conditions.push(Condition { attr: name, op });
+            }
+            _ => return None,
+        }
+    }
+    Some(Rule {
+        resources: resources.unwrap_or_else(every_resource),
+        actions,
+        when: conditions,
+        human: None,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::keys::{KeyId, PublicKey, SigningKey};
-    use crate::time::Timestamp;
-    use crate::token::{attenuate, decode_unverified, encode, mint, MintRequest};
-    use crate::value::Value;
-
-    const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
-
-    fn verified(text: &str, key: &SigningKey) -> (Biscuit, Vec<u8>) {
-        let bytes = crate::token::decode_base64(text).unwrap();
-        (
-            Biscuit::from(&bytes, key.public().to_biscuit().unwrap()).unwrap(),
-            bytes,
-        )
-    }
-
-    fn lift_text(text: &str, key: &SigningKey) -> Option<Lifted> {
-        let (t, b) = verified(text, key);
-        lift(&t, &b)
-    }
-
-    fn lift_token(t: &Biscuit) -> Option<Lifted> {
-        lift(t, &t.to_vec().unwrap())
-    }
-
-    fn minted(grant: &str, key: &SigningKey) -> String {
-        let mut req = MintRequest::offline(Grant::from_json_str(grant).unwrap());
-        req.human = Some("alice".into());
-        req.human_attrs
-            .insert("kyc".parse().unwrap(), Value::Bool(true));
-        req.holder = Some(SigningKey::generate(&mut rand_core::OsRng, None).public());
-        mint(key, req, NOW, &mut rand_core::OsRng)
-            .unwrap()
-            .token
-            .to_base64()
-            .unwrap()
-    }
-
-    #[test]
-    fn warrant_tokens_lift() {
-        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let text = minted(
-            r#"{"audience": ["api"], "allow": [{"resources": ["a/*"], "actions": ["read", "write"],
-                "when": [{"attr": "n", "in": [1, 2]}]}], "deny": [{"resources": ["a/x"], "actions": ["*"]}]}"#,
-            &key,
-        );
-        let lifted = lift_text(&text, &key).expect("a minted token lifts");
-        assert_eq!(lifted.authority.human.as_deref(), Some("alice"));
-        assert_eq!(lifted.blocks[0].roles.len(), 4);
-        assert!(lifted.blocks[0].checks[3].starts_with("reject if"));
-        let narrower = Grant::from_json_str(
-            r#"{"ttl": "1m", "allow": [{"resources": ["a/b"], "actions": ["read"]}]}"#,
-        )
-        .unwrap();
-        let child = attenuate(
-            &decode_unverified(&text).unwrap(),
-            narrower,
-            NOW,
-            &mut rand_core::OsRng,
-        )
-        .unwrap();
-        let lifted = lift_text(&encode(&child), &key).expect("an attenuated token lifts");
-        assert_eq!(lifted.blocks.len(), 2);
-    }
-
-    #[test]
-    fn delegated_tokens_lift_with_their_holders() {
-        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let agent = SigningKey::generate(&mut rand_core::OsRng, None);
-        let sub = SigningKey::generate(&mut rand_core::OsRng, None);
-        let mut req = MintRequest::offline(
-            Grant::from_json_str(r#"{"allow": [{"resources": ["a/*"], "actions": ["read"]}]}"#)
-                .unwrap(),
-        );
-        req.holder = Some(agent.public());
-        let text = mint(&key, req, NOW, &mut rand_core::OsRng)
-            .unwrap()
-            .token
-            .to_base64()
-            .unwrap();
-        let token = decode_unverified(&text).unwrap();
-        let narrower =
-            Grant::from_json_str(r#"{"allow": [{"resources": ["a/b"], "actions": ["read"]}]}"#)
-                .unwrap();
-        // Only the current holder can delegate.
-        let e = crate::token::delegate(
-            &token,
-            &sub,
-            sub.public(),
-            Grant::default(),
-            NOW,
-            &mut rand_core::OsRng,
-        )
-        .unwrap_err();
-        assert!(
-            matches!(e, crate::token::DelegateError::NotHolder { .. }),
-            "{e}"
-        );
-        let child = crate::token::delegate(
-            &token,
-            &agent,
-            sub.public(),
-            narrower,
-            NOW,
-            &mut rand_core::OsRng,
-        )
-        .unwrap();
-        let lifted = lift_text(&encode(&child), &key).expect("a delegated token lifts");
-        assert_eq!(lifted.blocks[1].holder, Some(sub.public().to_string()));
-        assert_eq!(lifted.blocks[1].grant.allow.len(), 1);
-        // An empty narrowing is fine too: the block then only names the holder.
-        let bare = crate::token::delegate(
-            &token,
-            &agent,
-            sub.public(),
-            Grant::default(),
-            NOW,
-            &mut rand_core::OsRng,
-        )
-        .unwrap();
-        assert!(lift_text(&encode(&bare), &key).is_some());
-        let (verified_child, _) = verified(&encode(&child), &key);
-        assert_eq!(
-            verified_child
-                .block_external_key(1)
-                .unwrap()
-                .map(|k| PublicKey::from_biscuit(&k).unwrap()),
-            Some(agent.public())
-        );
-    }
-
-    #[test]
-    fn blocks_outside_the_profile_do_not_lift() {
-        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let text = minted(
-            r#"{"allow": [{"resources": ["a"], "actions": ["read"]}]}"#,
-            &key,
-        );
-        let (token, _) = verified(&text, &key);
-        assert!(lift_token(&token).is_some());
-        // A block from another Biscuit library.
-        let foreign = token
-            .append(
-                biscuit_auth::BlockBuilder::new()
-                    .code("check if time($t), $t <= 2030-01-01T00:00:00Z;")
-                    .unwrap(),
-            )
-            .unwrap();
-        assert!(lift_token(&foreign).is_none());
-        // A block whose embedded grant lies about its Datalog.
-        let g = Grant::from_json_str(r#"{"allow": [{"resources": ["a"], "actions": ["read"]}]}"#)
-            .unwrap();
-        let (mut lying, _) = crate::compile::compile(&g, CompileContext::default()).unwrap();
-        lying.checks.clear();
-        lying = lying.code("check if false;").unwrap();
-        assert!(lift_token(&token.append(lying).unwrap()).is_none());
-        // The same Datalog as a compiled grant, but trusting every earlier block: Biscuit
-        // does not print block-level scopes, so only the wire format shows it.
-        let (scoped, _) = crate::compile::compile(&g, CompileContext::default()).unwrap();
-        let scoped = scoped.scope(biscuit_auth::builder::Scope::Previous);
-        let appended = token.append(scoped).unwrap();
-        assert_eq!(
-            appended.print_block_source(1).unwrap(),
-            render(&g, CompileContext::default()).unwrap().0
-        );
-        assert!(lift_token(&appended).is_none());
-        // Raw Datalog.
-        let raw = minted(
-            r#"{"allow": [{"resources": ["a"], "actions": ["read"]}], "datalog": "check if true;"}"#,
-            &key,
-        );
-        assert!(lift_text(&raw, &key).is_none());
-        // A string with a quote anywhere in the token.
-        let quoted = minted(
-            r#"{"allow": [{"resources": ["a"], "actions": ["read"], "when": [{"attr": "x", "eq": "say \"hi\""}]}]}"#,
-            &key,
-        );
-        assert!(lift_text(&quoted, &key).is_none());
-        // A token that is not a warrant token.
-        let plain = biscuit_auth::Biscuit::builder()
-            .code("right(\"a\");")
-            .unwrap()
-            .build(key.key_pair())
-            .unwrap();
-        assert!(lift_token(&plain).is_none());
-    }
-}
+mod tests;

@@ -2,8 +2,7 @@
 //!
 //! Core never reads the clock or the OS random generator: `now` and `rng` are arguments.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use biscuit_auth::builder::{Fact, Term};
@@ -16,8 +15,8 @@ use crate::keys::{PublicKey, SigningKey};
 use crate::time::{Span, Timestamp};
 use crate::value::{AttrName, Value};
 
-/// The profile version stamped as `warrant_profile(1)` in every authority block.
-pub const PROFILE_VERSION: i64 = 1;
+/// The profile version, the first term of the `warrant(…)` fact of every authority block.
+pub const PROFILE_VERSION: i64 = 2;
 /// A token's lifetime when the grant gives none: ten minutes.
 pub const DEFAULT_TTL: Span = Span::from_seconds(600);
 /// The `human_verification` method of a token minted offline by whoever holds the root key.
@@ -103,6 +102,9 @@ pub enum MintError {
     /// A human id that cannot be recorded.
     #[error("`{0}` is not a human id: use 1 to 256 characters without quotes, backslashes or control characters")]
     HumanId(String),
+    /// A human attribute value that cannot be recorded.
+    #[error("human attribute `{0}` has a control character in its value: attribute values are printable text")]
+    HumanAttr(String),
     /// Biscuit refused to build the token.
     #[error("could not build the token: {0}")]
     Biscuit(String),
@@ -165,60 +167,48 @@ pub fn mint(
     let expires_at = grant.expires_at.unwrap_or(now.plus(DEFAULT_TTL));
     for text in human.iter().chain(std::iter::once(&issuer)) {
         if !valid_text(text) {
-            return Err(MintError::HumanId(text.clone()));
+            return Err(MintError::HumanId(text.escape_debug().to_string()));
+        }
+    }
+    for (name, value) in &human_attrs {
+        if matches!(value, Value::String(s) if s.chars().any(char::is_control)) {
+            return Err(MintError::HumanAttr(name.to_string()));
         }
     }
     let mut id = [0u8; 16];
     rng.fill_bytes(&mut id);
-    let token_id = hex::encode(id);
-
-    let mut src = String::new();
-    let mut params: HashMap<String, Term> = HashMap::new();
-    let mut param = |t: Term| {
-        let name = format!("a{}", params.len());
-        params.insert(name.clone(), t);
-        format!("{{{name}}}")
-    };
-    let _ = writeln!(
-        src,
-        "warrant_profile({});",
-        param(Term::Integer(PROFILE_VERSION))
-    );
-    let _ = writeln!(src, "token_id({});", param(Term::Str(token_id.clone())));
-    let _ = writeln!(src, "issuer({});", param(Term::Str(issuer)));
-    let _ = writeln!(src, "issued_at({});", param(Term::Date(now.unix())));
-    if let Some(h) = human {
-        let _ = writeln!(src, "human({});", param(Term::Str(h)));
-    }
     let (method, at) = match verification {
-        Some(v) => (v.method.as_str(), v.at),
-        None => (UNVERIFIED, now),
+        Some(v) => (v.method.as_str().to_owned(), v.at),
+        None => (UNVERIFIED.to_owned(), now),
     };
-    let _ = writeln!(
-        src,
-        "human_verification({}, {});",
-        param(Term::Str(method.to_owned())),
-        param(Term::Date(at.unix()))
-    );
-    for (name, value) in &human_attrs {
-        let _ = writeln!(
-            src,
-            "human_attr({}, {});",
-            param(Term::Str(name.as_str().to_owned())),
-            param(value.to_term())
-        );
-    }
-    if let Some(h) = holder {
-        let _ = writeln!(src, "holder({});", param(Term::Str(h.to_string())));
-    }
+    let facts = AuthorityFacts {
+        profile: Some(PROFILE_VERSION),
+        token_id: Some(hex::encode(id)),
+        issuer: Some(issuer),
+        issued_at: Some(now),
+        human,
+        verification: Some((method, at)),
+        human_attrs: human_attrs
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+            .collect(),
+        holder: holder.map(|h| h.to_string()),
+    };
+    let token_id = hex::encode(id);
     let ctx = CompileContext {
         human_verified_at: Some(at),
     };
     let (block, _) = compile(&grant, ctx)?;
-    let mut builder = BiscuitBuilder::new()
-        .code_with_params(&src, params, HashMap::new())
-        .map_err(|e| MintError::Biscuit(e.to_string()))?
-        .merge(block);
+    let mut builder = BiscuitBuilder::new();
+    for fact in facts
+        .to_facts()
+        .ok_or_else(|| MintError::Biscuit("incomplete authority facts".into()))?
+    {
+        builder = builder
+            .fact(fact)
+            .map_err(|e| MintError::Biscuit(e.to_string()))?;
+    }
+    let mut builder = builder.merge(block);
     if let Some(kid) = key.key_id() {
         builder = builder.root_key_id(kid.0);
     }
@@ -265,13 +255,7 @@ pub fn attenuate(
         return Err(AttenuateError::Empty);
     }
     resolve_lifetime(&mut grant, now, None)?;
-    let authority = token
-        .print_block_source(0)
-        .map(|s| AuthorityFacts::read(&s))
-        .unwrap_or_default();
-    let ctx = CompileContext {
-        human_verified_at: authority.verification.map(|(_, at)| at),
-    };
+    let ctx = unverified_context(&read_unverified(token));
     let (block, _) = compile(&grant, ctx)?;
     let next = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
     token
@@ -307,35 +291,6 @@ pub enum DelegateError {
     Biscuit(String),
 }
 
-/// Every `holder(…)` fact a block's printed Datalog states.
-pub fn holder_facts(source: &str) -> Vec<String> {
-    source
-        .lines()
-        .filter(|l| l.trim_start().starts_with("holder("))
-        .filter_map(|l| Fact::try_from(l.trim().trim_end_matches(';')).ok())
-        .filter_map(|f| match f.predicate.terms.as_slice() {
-            [Term::Str(s)] if f.predicate.name == "holder" => Some(s.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The holder chain links of a token (see [`crate::holder`]); `print` gives a block's
-/// Datalog and `external` its third-party key.
-pub fn holder_links(
-    count: usize,
-    print: impl Fn(usize) -> Option<String>,
-    external: impl Fn(usize) -> Option<PublicKey>,
-) -> Vec<crate::holder::Link> {
-    (0..count)
-        .map(|block| crate::holder::Link {
-            block,
-            signed_by: external(block),
-            names: print(block).map(|s| holder_facts(&s)).unwrap_or_default(),
-        })
-        .collect()
-}
-
 /// Hands a holder-bound token on to `next`: appends a third-party block, signed by the
 /// current holder's `key`, that names `next` as the holder and narrows by `grant` (which
 /// may be empty). Offline; only the current holder can do it.
@@ -347,18 +302,8 @@ pub fn delegate(
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<UnverifiedBiscuit, DelegateError> {
-    let externals = token.external_public_keys();
-    let links = holder_links(
-        token.block_count(),
-        |i| token.print_block_source(i).ok(),
-        |i| {
-            externals
-                .get(i)
-                .cloned()
-                .flatten()
-                .and_then(|k| PublicKey::from_biscuit(&k))
-        },
-    );
+    let blocks = read_unverified(token);
+    let links = holder_links(&blocks);
     let chain = crate::holder::holder_chain(&links)?;
     let current = chain.last().ok_or(DelegateError::Bearer)?;
     if *current != key.public() {
@@ -368,18 +313,12 @@ pub fn delegate(
         });
     }
     resolve_lifetime(&mut grant, now, None)?;
-    let authority = token
-        .print_block_source(0)
-        .map(|s| AuthorityFacts::read(&s))
-        .unwrap_or_default();
-    let ctx = CompileContext {
-        human_verified_at: authority.verification.map(|(_, at)| at),
-    };
-    let (compiled, _) = compile(&grant, ctx)?;
-    let mut params = HashMap::new();
-    params.insert("next".to_owned(), Term::Str(next.to_string()));
+    let (compiled, _) = compile(&grant, unverified_context(&blocks))?;
     let block = biscuit_auth::BlockBuilder::new()
-        .code_with_params("holder({next});", params, HashMap::new())
+        .fact(Fact::new(
+            "holder".to_owned(),
+            vec![Term::Str(next.to_string())],
+        ))
         .map_err(|e| DelegateError::Biscuit(e.to_string()))?
         .merge(compiled);
     let biscuit_err = |e: biscuit_auth::error::Token| DelegateError::Biscuit(e.to_string());
@@ -392,6 +331,27 @@ pub fn delegate(
     token
         .append_third_party_with_keypair(&signed, next_pair)
         .map_err(biscuit_err)
+}
+
+/// The blocks of a token whose signatures have not been checked (none if they cannot be
+/// read: then attenuating or delegating it fails on its own).
+fn read_unverified(token: &UnverifiedBiscuit) -> Vec<crate::blocks::BlockData> {
+    token
+        .to_vec()
+        .ok()
+        .and_then(|bytes| crate::blocks::read_blocks(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// What compiling a block for this token depends on: when its human was verified.
+fn unverified_context(blocks: &[crate::blocks::BlockData]) -> CompileContext {
+    let authority = blocks
+        .first()
+        .map(|b| AuthorityFacts::from_facts(&b.facts))
+        .unwrap_or_default();
+    CompileContext {
+        human_verified_at: authority.verification.map(|(_, at)| at),
+    }
 }
 
 /// Why token text could not be decoded.
@@ -483,38 +443,41 @@ pub struct AuthorityFacts {
 }
 
 impl AuthorityFacts {
-    /// Reads the warrant facts of a block's printed Datalog; other statements are ignored.
-    pub fn read(source: &str) -> Self {
+    /// Reads the warrant facts of an authority block's facts (see [`crate::blocks`]);
+    /// other facts are ignored, and of a repeated fact the first counts. A v1 token's
+    /// `warrant_profile(1)` is read as profile 1, so that it can be refused by name.
+    pub fn from_facts(facts: &[Fact]) -> Self {
         let mut out = Self::default();
-        for stmt in source.lines() {
-            let stmt = stmt.trim().trim_end_matches(';');
-            let Ok(fact) = Fact::try_from(stmt) else {
-                continue;
-            };
-            let terms = &fact.predicate.terms;
-            let s = |i: usize| match terms.get(i) {
-                Some(Term::Str(s)) => Some(s.clone()),
+        for fact in facts {
+            let terms = fact.predicate.terms.as_slice();
+            let s = |t: &Term| match t {
+                Term::Str(s) => Some(s.clone()),
                 _ => None,
             };
-            let d = |i: usize| match terms.get(i) {
-                Some(Term::Date(d)) => Some(Timestamp::from_unix(*d)),
+            let d = |t: &Term| match t {
+                Term::Date(d) => Some(Timestamp::from_unix(*d)),
                 _ => None,
             };
-            match (fact.predicate.name.as_str(), terms.len()) {
-                ("warrant_profile", 1) => {
-                    if let Some(Term::Integer(i)) = terms.first() {
-                        out.profile = Some(*i);
-                    }
+            match (fact.predicate.name.as_str(), terms) {
+                ("warrant", [Term::Integer(v), Term::Bytes(id), issuer, at])
+                    if out.profile.is_none() =>
+                {
+                    out.profile = Some(*v);
+                    out.token_id = (id.len() == 16).then(|| hex::encode(id));
+                    out.issuer = s(issuer);
+                    out.issued_at = d(at);
                 }
-                ("token_id", 1) => out.token_id = s(0),
-                ("issuer", 1) => out.issuer = s(0),
-                ("issued_at", 1) => out.issued_at = d(0),
-                ("human", 1) => out.human = s(0),
-                ("holder", 1) => out.holder = s(0),
-                ("human_verification", 2) => out.verification = s(0).zip(d(1)),
-                ("human_attr", 2) => {
-                    if let (Some(name), Some(v)) = (s(0), terms.get(1).and_then(term_value)) {
-                        out.human_attrs.insert(name, v);
+                ("warrant_profile", [Term::Integer(v)]) if out.profile.is_none() => {
+                    out.profile = Some(*v);
+                }
+                ("human", [h]) if out.human.is_none() => out.human = s(h),
+                ("holder", [h]) if out.holder.is_none() => out.holder = s(h),
+                ("human_verification", [m, at]) if out.verification.is_none() => {
+                    out.verification = s(m).zip(d(at));
+                }
+                ("human_attr", [name, value]) => {
+                    if let (Some(name), Some(v)) = (s(name), term_value(value)) {
+                        out.human_attrs.entry(name).or_insert(v);
                     }
                 }
                 _ => {}
@@ -522,9 +485,72 @@ impl AuthorityFacts {
         }
         out
     }
+
+    /// The facts [`mint`] stamps for these, in block order; `None` if a required fact
+    /// (profile, token id, issuer, issue time, verification) is missing or the token id
+    /// is not 32 hex digits.
+    pub fn to_facts(&self) -> Option<Vec<Fact>> {
+        let id = hex::decode(self.token_id.as_deref()?)
+            .ok()
+            .filter(|b| b.len() == 16)?;
+        let date = |t: Timestamp| Term::Date(t.unix());
+        let string = |s: &str| Term::Str(s.to_owned());
+        let fact = |name: &str, terms: Vec<Term>| Fact {
+            predicate: biscuit_auth::builder::Predicate::new(name.to_owned(), terms),
+            parameters: None,
+        };
+        let (method, at) = self.verification.as_ref()?;
+        let mut out = vec![
+            fact(
+                "warrant",
+                vec![
+                    Term::Integer(self.profile?),
+                    Term::Bytes(id),
+                    string(self.issuer.as_deref()?),
+                    date(self.issued_at?),
+                ],
+            ),
+            fact("human_verification", vec![string(method), date(*at)]),
+        ];
+        if let Some(h) = &self.human {
+            out.push(fact("human", vec![string(h)]));
+        }
+        for (k, v) in &self.human_attrs {
+            out.push(fact("human_attr", vec![string(k), v.to_term()]));
+        }
+        if let Some(h) = &self.holder {
+            out.push(fact("holder", vec![string(h)]));
+        }
+        Some(out)
+    }
 }
 
-fn term_value(t: &Term) -> Option<Value> {
+/// The `holder(…)` facts of a block, as data.
+pub fn holder_facts(facts: &[Fact]) -> Vec<String> {
+    facts
+        .iter()
+        .filter(|f| f.predicate.name == "holder")
+        .filter_map(|f| match f.predicate.terms.as_slice() {
+            [Term::Str(s)] => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The holder chain links of a token read with [`crate::blocks::read_blocks`].
+pub fn holder_links(blocks: &[crate::blocks::BlockData]) -> Vec<crate::holder::Link> {
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(block, data)| crate::holder::Link {
+            block,
+            signed_by: data.external_key.as_ref().and_then(PublicKey::from_biscuit),
+            names: holder_facts(&data.facts),
+        })
+        .collect()
+}
+
+pub(crate) fn term_value(t: &Term) -> Option<Value> {
     Some(match t {
         Term::Str(s) => Value::String(s.clone()),
         Term::Integer(i) => Value::Integer(*i),
@@ -532,18 +558,6 @@ fn term_value(t: &Term) -> Option<Value> {
         Term::Date(d) => Value::Date(Timestamp::from_unix(*d)),
         _ => return None,
     })
-}
-
-/// The grant a warrant block embeds as `warrant_grant(hex:…)`, if it has one that parses.
-pub fn embedded_grant(source: &str) -> Option<Grant> {
-    let hex_text = source
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("warrant_grant(hex:"))?
-        .trim_end_matches(';')
-        .trim_end_matches(')');
-    let bytes = hex::decode(hex_text).ok()?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Grant::from_json(&json).ok()
 }
 
 /// Decodes raw token bytes into a token whose signatures have not been checked.

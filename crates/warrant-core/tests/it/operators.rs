@@ -472,7 +472,8 @@ fn conditions_are_anded_rules_are_ored_and_deny_wins() {
             false,
         ),
         (vec![("amount", i(50_000))], "orders/vip", true),
-        (vec![], "orders/vip", true),
+        // Deny rules fail closed: without `amount` the deny rule cannot be evaluated.
+        (vec![], "orders/vip", false),
         (vec![("amount", i(100_000))], "orders/vip", false),
         (vec![("amount", i(99_999))], "orders/vip", true),
     ];
