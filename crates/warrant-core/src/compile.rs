@@ -23,13 +23,14 @@ use crate::value::Value;
 
 /// Predicates a raw Datalog escape hatch may not define: the request facts the verifier
 /// supplies and the authority facts the issuer stamps.
-pub const RESERVED_PREDICATES: [&str; 15] = [
+pub const RESERVED_PREDICATES: [&str; 16] = [
     "time",
     "resource",
     "action",
     "audience",
     "attr",
     "attr_age",
+    "warrant",
     "warrant_profile",
     "warrant_grant",
     "token_id",
@@ -61,7 +62,7 @@ pub enum CheckRole {
 /// Facts from the authority block that compilation depends on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompileContext {
-    /// When the delegating human was verified (`human_verification`'s date): `max_age`
+    /// When the delegating human was verified (the date of the `human` fact): `max_age`
     /// on a rule becomes a fixed deadline from it.
     pub human_verified_at: Option<Timestamp>,
 }
@@ -84,6 +85,7 @@ mod v {
     pub const ACTION: &str = "a";
     pub const AUDIENCE: &str = "a";
     pub const METHOD: &str = "m";
+    pub const HUMAN: &str = "i";
     pub const VERIFIED_AT: &str = "h";
 
     /// The variable of condition `i`.
@@ -385,8 +387,8 @@ fn condition_parts(c: &Condition, i: usize) -> (Predicate, Option<Vec<DOp>>) {
 }
 
 /// `$x.type() == "…"`: guards a test whose operator would be an evaluation error (or,
-/// for `ne`, true) on a value of another type. `eq` and `in` need none in allow rules:
-/// their heterogeneous comparisons are simply false.
+/// for `ne`, true) on a value of another type. `in` needs none in allow rules (its
+/// `contains` is simply false), nor `eq` (a constant term in the predicate).
 fn type_guard(c: &Condition, i: usize) -> Option<Vec<DOp>> {
     let t = c.op.expected_type()?;
     let mut e = ops::var(&v::cond(i));
@@ -399,7 +401,7 @@ fn type_guard(c: &Condition, i: usize) -> Option<Vec<DOp>> {
 }
 
 fn needs_guard_in_allow(op: &Op) -> bool {
-    !matches!(op, Op::Eq(_) | Op::In(_) | Op::Present | Op::Within(_))
+    !matches!(op, Op::In(_) | Op::Present | Op::Within(_))
 }
 
 /// An allow rule as one query: it holds when the rule matches.
@@ -408,6 +410,11 @@ fn allow_query(rule: &Rule, ctx: CompileContext, path: &str) -> Result<Query, Gr
     let mut exprs = Vec::new();
     covers(rule, &mut body, &mut exprs);
     for (i, c) in rule.when.iter().enumerate() {
+        // `eq` is a constant in the predicate: Biscuit matches terms by type and value.
+        if let Op::Eq(val) = &c.op {
+            body.push(pred("attr", vec![str_term(c.attr.as_str()), val.to_term()]));
+            continue;
+        }
         let (p, test) = condition_parts(c, i);
         body.push(p);
         if needs_guard_in_allow(&c.op) {
@@ -492,8 +499,8 @@ fn human(
         }
     };
     body.push(pred(
-        "human_verification",
-        vec![method, var(v::VERIFIED_AT)],
+        "human",
+        vec![var(v::HUMAN), method, var(v::VERIFIED_AT)],
     ));
     if let Some(max_age) = h.max_age {
         let at = ctx.human_verified_at.ok_or_else(|| {
@@ -645,7 +652,7 @@ mod tests {
             [
                 "check if time($t), $t <= 2026-11-30T10:10:00Z",
                 "check if audience(\"support-api\")",
-                "check if resource(\"tickets/123/email_address\"), action(\"read\"), attr(\"ticket.status\", $v0), $v0 == \"open\" \
+                "check if resource(\"tickets/123/email_address\"), action(\"read\"), attr(\"ticket.status\", \"open\") \
                  or resource($r), action(\"refund\"), attr(\"amount\", $v0), $r.matches(\"^orders/[^/]+$\"), $v0.type() == \"integer\", $v0 < 5000",
                 "check if resource($r), !($r.matches(\"^customers/[^/]+/payment_card$\"))",
                 "check if resource($r), !($r.starts_with(\"orders/\")) or action($a), !($a == \"refund\") \

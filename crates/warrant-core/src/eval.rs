@@ -14,7 +14,7 @@ use crate::request::Request;
 use crate::time::Timestamp;
 use crate::value::{Value, ValueType};
 
-/// The human facts of the authority block (`human_verification`, `human_attr`).
+/// The human facts of the authority block (`human`, `human_attr`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HumanFacts {
     /// `passkey`, `device-key`, `oidc` or `unverified`.

@@ -50,7 +50,7 @@ pub struct Lifted {
 }
 
 impl AuthorityFacts {
-    /// The human facts the checks see (`human_verification`, `human_attr`).
+    /// The human facts the checks see (`human`, `human_attr`).
     pub fn human_facts(&self) -> Option<HumanFacts> {
         self.verification.as_ref().map(|(method, at)| HumanFacts {
             method: method.clone(),
@@ -94,13 +94,11 @@ pub fn lift_block(blocks: &[BlockData], index: usize) -> Option<LiftedBlock> {
     };
     let holder = match (index, &block.external_key, block.facts.as_slice()) {
         (0, _, _) | (_, None, []) => None,
-        (_, Some(_), [fact]) => match (
-            fact.predicate.name.as_str(),
-            fact.predicate.terms.as_slice(),
-        ) {
-            ("holder", [Term::Str(h)]) => Some(h.clone()),
-            _ => return None,
-        },
+        (_, Some(_), [fact]) if fact.predicate.name == "holder" => {
+            let named = crate::token::holder_facts(std::slice::from_ref(fact));
+            let key: crate::keys::PublicKey = named.first()?.parse().ok()?;
+            Some(key.to_string())
+        }
         _ => return None,
     };
     let mut lifted = lift_checks(block, ctx)?;
@@ -382,13 +380,19 @@ fn allow_rule(q: &Query, exprs: &[Node<'_>], ctx: CompileContext) -> Option<Rule
             ("resource", [Term::Variable(_)]) => {}
             ("action", [Term::Str(a)]) => actions = action_list(vec![a.clone()])?,
             ("action", [Term::Variable(_)]) => {}
-            ("human_verification", [m, Term::Variable(_)]) => {
+            ("human", [Term::Variable(_), m, Term::Variable(_)]) => {
                 if let Term::Str(m) = m {
                     methods = Some(vec![Method::parse(m)?]);
                 }
                 human.get_or_insert_with(empty_human);
             }
             ("time", [Term::Variable(_)]) => {}
+            ("attr", [Term::Str(name), v]) if !matches!(v, Term::Variable(_)) => {
+                conditions.push(Condition {
+                    attr: name.parse().ok()?,
+                    op: Op::Eq(value(v)?),
+                });
+            }
             ("human_attr", [Term::Str(name), v]) => {
                 human
                     .get_or_insert_with(empty_human)

@@ -19,7 +19,8 @@ use crate::value::{AttrName, Value};
 pub const PROFILE_VERSION: i64 = 2;
 /// A token's lifetime when the grant gives none: ten minutes.
 pub const DEFAULT_TTL: Span = Span::from_seconds(600);
-/// The `human_verification` method of a token minted offline by whoever holds the root key.
+/// The verification method recorded for a human named in a token minted offline by
+/// whoever holds the root key (`human("alice", "unverified", …)`): no rule accepts it.
 pub const UNVERIFIED: &str = "unverified";
 /// The `issuer` of a token minted offline.
 pub const OFFLINE_ISSUER: &str = "offline";
@@ -177,17 +178,19 @@ pub fn mint(
     }
     let mut id = [0u8; 16];
     rng.fill_bytes(&mut id);
-    let (method, at) = match verification {
-        Some(v) => (v.method.as_str().to_owned(), v.at),
-        None => (UNVERIFIED.to_owned(), now),
+    let verification = match (verification, &human) {
+        (Some(v), _) => Some((v.method.as_str().to_owned(), v.at)),
+        (None, Some(_)) => Some((UNVERIFIED.to_owned(), now)),
+        (None, None) => None,
     };
+    let at = verification.as_ref().map(|(_, at)| *at);
     let facts = AuthorityFacts {
         profile: Some(PROFILE_VERSION),
         token_id: Some(hex::encode(id)),
         issuer: Some(issuer),
         issued_at: Some(now),
         human,
-        verification: Some((method, at)),
+        verification,
         human_attrs: human_attrs
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
@@ -196,7 +199,7 @@ pub fn mint(
     };
     let token_id = hex::encode(id);
     let ctx = CompileContext {
-        human_verified_at: Some(at),
+        human_verified_at: at,
     };
     let (block, _) = compile(&grant, ctx)?;
     let mut builder = BiscuitBuilder::new();
@@ -317,7 +320,7 @@ pub fn delegate(
     let block = biscuit_auth::BlockBuilder::new()
         .fact(Fact::new(
             "holder".to_owned(),
-            vec![Term::Str(next.to_string())],
+            vec![Term::Bytes(next.to_bytes().to_vec())],
         ))
         .map_err(|e| DelegateError::Biscuit(e.to_string()))?
         .merge(compiled);
@@ -424,21 +427,22 @@ pub fn encode(token: &UnverifiedBiscuit) -> String {
 /// What the authority block of a warrant token states, read from its Datalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthorityFacts {
-    /// `warrant_profile(N)`.
+    /// `warrant(N, …)` (a v1 token's `warrant_profile(N)`).
     pub profile: Option<i64>,
-    /// `token_id`.
+    /// `warrant(_, hex:id, …)`: 16 bytes, as 32 hex digits.
     pub token_id: Option<String>,
-    /// `issuer`.
+    /// `warrant(_, _, issuer, _)`.
     pub issuer: Option<String>,
-    /// `issued_at`.
+    /// `warrant(_, _, _, issued_at)`.
     pub issued_at: Option<Timestamp>,
-    /// `human`.
+    /// The human's id (`human(id, …)`; `None` when the fact is absent or the id empty).
     pub human: Option<String>,
-    /// `human_verification(method, at)`; the method is `unverified` for offline mints.
+    /// `human(_, method, at)`: how and when the human was verified; the method is
+    /// `unverified` for a human named in an offline mint, `None` when no human is named.
     pub verification: Option<(String, Timestamp)>,
     /// `human_attr(name, value)`.
     pub human_attrs: BTreeMap<String, Value>,
-    /// `holder`.
+    /// `holder(hex:…)`, as the key's text `ed25519/<hex>`.
     pub holder: Option<String>,
 }
 
@@ -470,11 +474,11 @@ impl AuthorityFacts {
                 ("warrant_profile", [Term::Integer(v)]) if out.profile.is_none() => {
                     out.profile = Some(*v);
                 }
-                ("human", [h]) if out.human.is_none() => out.human = s(h),
-                ("holder", [h]) if out.holder.is_none() => out.holder = s(h),
-                ("human_verification", [m, at]) if out.verification.is_none() => {
+                ("human", [id, m, at]) if out.verification.is_none() => {
+                    out.human = s(id).filter(|id| !id.is_empty());
                     out.verification = s(m).zip(d(at));
                 }
+                ("holder", [h]) if out.holder.is_none() => out.holder = Some(holder_text(h)),
                 ("human_attr", [name, value]) => {
                     if let (Some(name), Some(v)) = (s(name), term_value(value)) {
                         out.human_attrs.entry(name).or_insert(v);
@@ -499,40 +503,52 @@ impl AuthorityFacts {
             predicate: biscuit_auth::builder::Predicate::new(name.to_owned(), terms),
             parameters: None,
         };
-        let (method, at) = self.verification.as_ref()?;
-        let mut out = vec![
-            fact(
-                "warrant",
-                vec![
-                    Term::Integer(self.profile?),
-                    Term::Bytes(id),
-                    string(self.issuer.as_deref()?),
-                    date(self.issued_at?),
-                ],
-            ),
-            fact("human_verification", vec![string(method), date(*at)]),
-        ];
-        if let Some(h) = &self.human {
-            out.push(fact("human", vec![string(h)]));
+        let mut out = vec![fact(
+            "warrant",
+            vec![
+                Term::Integer(self.profile?),
+                Term::Bytes(id),
+                string(self.issuer.as_deref()?),
+                date(self.issued_at?),
+            ],
+        )];
+        if let Some((method, at)) = &self.verification {
+            let id = self.human.as_deref().unwrap_or_default();
+            out.push(fact("human", vec![string(id), string(method), date(*at)]));
         }
         for (k, v) in &self.human_attrs {
             out.push(fact("human_attr", vec![string(k), v.to_term()]));
         }
         if let Some(h) = &self.holder {
-            out.push(fact("holder", vec![string(h)]));
+            let key: PublicKey = h.parse().ok()?;
+            out.push(fact("holder", vec![Term::Bytes(key.to_bytes().to_vec())]));
         }
         Some(out)
     }
 }
 
-/// The `holder(…)` facts of a block, as data.
+/// A `holder` term as a key's text: `ed25519/<hex>` for the profile's 32 raw bytes;
+/// anything else as text that no key parses from, so a block naming it breaks the chain.
+fn holder_text(t: &Term) -> String {
+    match t {
+        Term::Bytes(b) => match <[u8; 32]>::try_from(b.as_slice()) {
+            Ok(k) => PublicKey::from_bytes(k).to_string(),
+            Err(_) => format!("hex:{}", hex::encode(b)),
+        },
+        Term::Str(s) => format!("string:{}", s.escape_debug()),
+        other => format!("term:{other}"),
+    }
+}
+
+/// Every `holder(…)` fact of a block, as data (any single-term `holder` fact counts, so a
+/// malformed one breaks the chain instead of being ignored).
 pub fn holder_facts(facts: &[Fact]) -> Vec<String> {
     facts
         .iter()
         .filter(|f| f.predicate.name == "holder")
-        .filter_map(|f| match f.predicate.terms.as_slice() {
-            [Term::Str(s)] => Some(s.clone()),
-            _ => None,
+        .map(|f| match f.predicate.terms.as_slice() {
+            [t] => holder_text(t),
+            terms => format!("terms:{}", terms.len()),
         })
         .collect()
 }

@@ -78,6 +78,7 @@ fn attenuated_and_delegated_tokens_lift() {
     let agent = SigningKey::generate(&mut rand_core::OsRng, None);
     let sub = SigningKey::generate(&mut rand_core::OsRng, None);
     let mut req = MintRequest::offline(Grant::from_json_str(GRANTS[1]).unwrap());
+    req.human = Some("alice".into());
     req.holder = Some(agent.public());
     let token = mint(&key, req, NOW, &mut rand_core::OsRng).unwrap().token;
     let mut t = decode_unverified(&token.to_base64().unwrap()).unwrap();

@@ -29,6 +29,8 @@ fn run_case(
     let minted = mint(
         key(),
         MintRequest {
+            // A named human: offline (no verification) it is recorded as `unverified`.
+            human: Some("alice".into()),
             verification,
             human_attrs: human_attrs.clone(),
             ..MintRequest::offline(g.clone())

@@ -8,3 +8,4 @@ mod gen;
 mod operators;
 mod patterns;
 mod roundtrip;
+mod sizes;
