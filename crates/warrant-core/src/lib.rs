@@ -43,6 +43,7 @@
 //! ```
 
 pub mod blocks;
+pub mod budget;
 pub mod compile;
 pub mod dpop;
 pub mod eval;
