@@ -145,13 +145,26 @@ pub fn grant_input(data: &[u8]) {
             human_verified_at: Some(NOW),
         };
         let _ = warrant_core::compile::compile(&grant, ctx);
-        let _ = warrant_core::compile::render(&grant, ctx);
         for req in &fixture().requests {
             let _ = warrant_core::eval::evaluate(&grant, None, &req_core(req));
         }
         if !grant.allow.is_empty() {
             let key = SigningKey::from_secret_bytes(&[9u8; 32], Some(KeyId(1))).expect("key");
-            let _ = mint(&key, MintRequest::offline(grant), NOW, &mut Counter(1));
+            let mut req = MintRequest::offline(grant.clone());
+            req.human = Some("alice".into());
+            if let Ok(minted) = mint(&key, req, NOW, &mut Counter(1)) {
+                // A minted block is recognised by its structure and decompiles to the
+                // very grant it was compiled from (raw Datalog aside).
+                let bytes = minted.token.to_vec().expect("serialize");
+                let blocks = warrant_core::blocks::read_blocks(&bytes).expect("blocks");
+                let lifted = warrant_core::lift::lift(&blocks);
+                if grant.datalog.is_none() {
+                    let lifted = lifted.expect("a minted token is in the profile");
+                    assert_eq!(lifted.blocks[0].grant, grant, "decompiling {text:?}");
+                } else {
+                    assert!(lifted.is_none(), "raw Datalog is outside the profile");
+                }
+            }
         }
     }
 }

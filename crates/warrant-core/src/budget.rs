@@ -512,11 +512,9 @@ impl<'a> Model<'a> {
 
     fn candidates(&self, pred: &Predicate) -> u64 {
         let key = (pred.name.clone(), pred.terms.len());
-        let written = self
-            .facts
-            .get(&key)
-            .map_or(0, |fs| fs.iter().filter(|f| compatible(&pred.terms, f)).count())
-            as u64;
+        let written = self.facts.get(&key).map_or(0, |fs| {
+            fs.iter().filter(|f| compatible(&pred.terms, f)).count()
+        }) as u64;
         let derived = self.derived.get(&key).map_or(0, |ds| {
             ds.iter()
                 .filter(|d| compatible(&pred.terms, d.head))
@@ -637,10 +635,13 @@ impl<'a> Model<'a> {
                         ),
                     ));
                 }
-                self.derived.entry(key(&rule.head)).or_default().push(Derived {
-                    head: &rule.head.terms,
-                    count: combinations,
-                });
+                self.derived
+                    .entry(key(&rule.head))
+                    .or_default()
+                    .push(Derived {
+                        head: &rule.head.terms,
+                        count: combinations,
+                    });
                 self.rules_cost = add(self.rules_cost, cost);
                 self.iterations = self.iterations.max(add(d, 1));
                 self.total_check(b)?;
@@ -853,7 +854,8 @@ mod tests {
         r.audience = Some("support-api".to_owned());
         r.attrs
             .insert("ticket.status".to_owned(), Value::String("open".to_owned()));
-        r.attrs.insert("order.placed_at".to_owned(), Value::Date(NOW));
+        r.attrs
+            .insert("order.placed_at".to_owned(), Value::Date(NOW));
         r
     }
 
@@ -994,7 +996,10 @@ mod tests {
             "check 0 matches a regex that is not a string literal",
         );
         refused(
-            &format!("check if resource($r), $r.matches(\"{}\");", "a".repeat(1100)),
+            &format!(
+                "check if resource($r), $r.matches(\"{}\");",
+                "a".repeat(1100)
+            ),
             "regex of 1100 bytes, more than the 1024 allowed",
         );
         let many: String = (0..40)
@@ -1005,7 +1010,10 @@ mod tests {
 
     #[test]
     fn every_count_limit_is_enforced() {
-        refused(&facts("f", 600), "the token has 606 facts, more than the 512 allowed");
+        refused(
+            &facts("f", 600),
+            "the token has 606 facts, more than the 512 allowed",
+        );
         let rules: String = (0..40).map(|i| format!("r{i}($x) <- a($x);")).collect();
         refused(&rules, "the token has 40 rules, more than the 32 allowed");
         let checks: String = (0..130).map(|_| "check if true;".to_owned()).collect();
@@ -1014,12 +1022,17 @@ mod tests {
             "check if a($a), b($b), c($c), d($d), e($e), f($f), g($g), h($h), i($i);",
             "check 0 has 9 predicates, more than the 8 allowed",
         );
-        let long = (0..200).map(|i| i.to_string()).collect::<Vec<_>>().join(" + ");
+        let long = (0..200)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(" + ");
         refused(
             &format!("check if {long} > 0;"),
             "an expression of 401 ops, more than the 256 allowed",
         );
-        let strings: Vec<String> = (0..5).map(|i| format!("\"{}\"", "s".repeat(4000 + i))).collect();
+        let strings: Vec<String> = (0..5)
+            .map(|i| format!("\"{}\"", "s".repeat(4000 + i)))
+            .collect();
         refused(
             &format!("check if {} == \"x\";", strings.join(" + ")),
             "whose values could reach",
@@ -1041,7 +1054,9 @@ mod tests {
         // The attacks really are expensive for Biscuit (so the budget is needed), and the
         // budget's refusal itself is quick. Scaled down to stay fast in debug builds.
         let a = array(150);
-        let token = with_block(&format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));"));
+        let token = with_block(&format!(
+            "check if {a}.any($x -> {a}.any($y -> $x + $y == -1));"
+        ));
         let start = Instant::now();
         assert!(check(&blocks(&token), &Budget::DEFAULT).is_err());
         let refusal = start.elapsed();
@@ -1082,18 +1097,96 @@ mod tests {
     #[ignore = "a measurement, run in release"]
     fn calibrate() {
         let families: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
-            ("join of two", Box::new(|n| format!("{} check if big($a), big($b), $a + $b == -1;", facts("big", n)))),
-            ("join of three", Box::new(|n| format!("{} check if big($a), big($b), big($c), $a + $b == $c + 1000000;", facts("big", n)))),
-            ("join, many checks", Box::new(|n| format!("{} {}", facts("big", 60), "check if big($a), big($b), $a + $b == -1;".repeat(n)))),
-            ("closure", Box::new(|n| format!("check if {}.any($x -> $x == -1);", array(n)))),
-            ("nested closures", Box::new(|n| { let a = array(n); format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));") })),
-            ("nested closures, many checks", Box::new(|n| { let a = array(20); format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));").repeat(n) })),
-            ("string concat in closures", Box::new(|n| { let w: Vec<String> = (0..n).map(|i| format!("\"w{i}\"")).collect(); let a = format!("[{}]", w.join(",")); format!("check if {a}.any($x -> {a}.any($y -> ($x + $y).length() < 0));") })),
-            ("regexes", Box::new(|n| (0..n).map(|i| format!("check if resource($r), $r.matches(\"^(a|b|c|d|e|f|g|h)*[0-9]{{1,{}}}x{i}$\");", 20 + i)).collect())),
-            ("regex per combination", Box::new(|n| format!("{} check if big($a), resource($r), $r.matches(\"^(t|u|v)+[a-z]{{1,40}}/x$\");", facts("big", n)))),
-            ("rules", Box::new(|n| format!("{} d1($x, $y) <- big($x), big($y); d2($x, $y) <- d1($x, $y); check if d2($a, $b), $a == -1;", facts("big", n)))),
-            ("many facts", Box::new(|n| format!("{} check if f($x), $x < 0; check if f($x), f($y), $x == -1;", facts("f", n)))),
-            ("unnamed attrs", Box::new(|n| format!("check if attr($a, $x), attr($b, $y), $x == $y;{}", " check if attr($a, $x), attr($b, $y), $x == $y;".repeat(n)))),
+            (
+                "join of two",
+                Box::new(|n| {
+                    format!(
+                        "{} check if big($a), big($b), $a + $b == -1;",
+                        facts("big", n)
+                    )
+                }),
+            ),
+            (
+                "join of three",
+                Box::new(|n| {
+                    format!(
+                        "{} check if big($a), big($b), big($c), $a + $b == $c + 1000000;",
+                        facts("big", n)
+                    )
+                }),
+            ),
+            (
+                "join, many checks",
+                Box::new(|n| {
+                    format!(
+                        "{} {}",
+                        facts("big", 60),
+                        "check if big($a), big($b), $a + $b == -1;".repeat(n)
+                    )
+                }),
+            ),
+            (
+                "closure",
+                Box::new(|n| format!("check if {}.any($x -> $x == -1);", array(n))),
+            ),
+            (
+                "nested closures",
+                Box::new(|n| {
+                    let a = array(n);
+                    format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));")
+                }),
+            ),
+            (
+                "nested closures, many checks",
+                Box::new(|n| {
+                    let a = array(20);
+                    format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));").repeat(n)
+                }),
+            ),
+            (
+                "string concat in closures",
+                Box::new(|n| {
+                    let w: Vec<String> = (0..n).map(|i| format!("\"w{i}\"")).collect();
+                    let a = format!("[{}]", w.join(","));
+                    format!("check if {a}.any($x -> {a}.any($y -> ($x + $y).length() < 0));")
+                }),
+            ),
+            (
+                "regexes",
+                Box::new(|n| {
+                    (0..n).map(|i| format!("check if resource($r), $r.matches(\"^(a|b|c|d|e|f|g|h)*[0-9]{{1,{}}}x{i}$\");", 20 + i)).collect()
+                }),
+            ),
+            (
+                "regex per combination",
+                Box::new(|n| {
+                    format!("{} check if big($a), resource($r), $r.matches(\"^(t|u|v)+[a-z]{{1,40}}/x$\");", facts("big", n))
+                }),
+            ),
+            (
+                "rules",
+                Box::new(|n| {
+                    format!("{} d1($x, $y) <- big($x), big($y); d2($x, $y) <- d1($x, $y); check if d2($a, $b), $a == -1;", facts("big", n))
+                }),
+            ),
+            (
+                "many facts",
+                Box::new(|n| {
+                    format!(
+                        "{} check if f($x), $x < 0; check if f($x), f($y), $x == -1;",
+                        facts("f", n)
+                    )
+                }),
+            ),
+            (
+                "unnamed attrs",
+                Box::new(|n| {
+                    format!(
+                        "check if attr($a, $x), attr($b, $y), $x == $y;{}",
+                        " check if attr($a, $x), attr($b, $y), $x == $y;".repeat(n)
+                    )
+                }),
+            ),
         ];
         let mut worst = Duration::ZERO;
         for (name, make) in &families {

@@ -19,8 +19,9 @@ use crate::value::{AttrName, Value};
 pub const PROFILE_VERSION: i64 = 2;
 /// A token's lifetime when the grant gives none: ten minutes.
 pub const DEFAULT_TTL: Span = Span::from_seconds(600);
-/// The verification method recorded for a human named in a token minted offline by
-/// whoever holds the root key (`human("alice", "unverified", …)`): no rule accepts it.
+/// The verification method a token minted offline by whoever holds the root key records
+/// (`human("alice", "unverified", …)`, or `human("", …)` with no human named): no rule
+/// accepts it.
 pub const UNVERIFIED: &str = "unverified";
 /// The `issuer` of a token minted offline.
 pub const OFFLINE_ISSUER: &str = "offline";
@@ -178,11 +179,12 @@ pub fn mint(
     }
     let mut id = [0u8; 16];
     rng.fill_bytes(&mut id);
-    let verification = match (verification, &human) {
-        (Some(v), _) => Some((v.method.as_str().to_owned(), v.at)),
-        (None, Some(_)) => Some((UNVERIFIED.to_owned(), now)),
-        (None, None) => None,
-    };
+    // An offline mint records `human(id or "", "unverified", now)`: no rule accepts the
+    // method, and a rule's `max_age` still has a time to count from.
+    let verification = Some(match verification {
+        Some(v) => (v.method.as_str().to_owned(), v.at),
+        None => (UNVERIFIED.to_owned(), now),
+    });
     let at = verification.as_ref().map(|(_, at)| *at);
     let facts = AuthorityFacts {
         profile: Some(PROFILE_VERSION),
@@ -438,7 +440,7 @@ pub struct AuthorityFacts {
     /// The human's id (`human(id, …)`; `None` when the fact is absent or the id empty).
     pub human: Option<String>,
     /// `human(_, method, at)`: how and when the human was verified; the method is
-    /// `unverified` for a human named in an offline mint, `None` when no human is named.
+    /// `unverified` for an offline mint.
     pub verification: Option<(String, Timestamp)>,
     /// `human_attr(name, value)`.
     pub human_attrs: BTreeMap<String, Value>,

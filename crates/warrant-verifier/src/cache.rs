@@ -13,9 +13,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use biscuit_auth::Biscuit;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
+use warrant_core::blocks::{read_blocks, BlockData};
+use warrant_core::budget::Budget;
 use warrant_core::keys::{KeyId, PublicKey};
 use warrant_core::lift::{lift, Lifted};
-use warrant_core::token::AuthorityFacts;
+use warrant_core::token::{AuthorityFacts, PROFILE_VERSION};
 
 use crate::decision::{Claims, Denial, DenialKind};
 use crate::revocation::{digest, Digest16, RevocationKind};
@@ -60,6 +62,12 @@ pub(crate) struct VerifiedToken {
     pub(crate) token: Biscuit,
     /// The token's grants, when every block is in the warrant profile.
     pub(crate) lifted: Option<Lifted>,
+    /// The blocks as data, kept for Biscuit's evaluation and its explanations when some
+    /// block is outside the profile (`None` when `lifted` is).
+    pub(crate) blocks: Option<Vec<BlockData>>,
+    /// Whether the token may be evaluated at all: a warrant token of this profile
+    /// version, and (outside the profile) within the evaluation budget.
+    pub(crate) admission: Result<(), Denial>,
     pub(crate) authority: AuthorityFacts,
     /// The human facts the checks see (from the authority block).
     pub(crate) human: Option<warrant_core::eval::HumanFacts>,
@@ -110,14 +118,19 @@ impl VerifiedToken {
                     .unwrap_or_else(|| Box::new(crate::explain::format_denial(&e))))
             }
         };
-        let lifted = lift(&token, bytes);
+        // Every decision below reads the blocks as data, from the very bytes whose
+        // signatures Biscuit just verified.
+        let blocks = read_blocks(bytes)
+            .map_err(|e| Box::new(Denial::new(DenialKind::Malformed, e.to_string())))?;
+        let lifted = lift(&blocks);
         let authority = match &lifted {
             Some(l) => l.authority.clone(),
-            None => token
-                .print_block_source(0)
-                .map(|s| AuthorityFacts::read(&s))
+            None => blocks
+                .first()
+                .map(|b| AuthorityFacts::from_facts(&b.facts))
                 .unwrap_or_default(),
         };
+        let admission = admit(&authority, lifted.is_some(), &blocks);
         let revocation_ids = token
             .revocation_identifiers()
             .iter()
@@ -127,34 +140,7 @@ impl VerifiedToken {
             .token_id
             .as_deref()
             .map(|id| digest(RevocationKind::TokenId, id.as_bytes()));
-        let external = |i: usize| {
-            token
-                .block_external_key(i)
-                .ok()
-                .flatten()
-                .and_then(|k| PublicKey::from_biscuit(&k))
-        };
-        let links = match &lifted {
-            Some(l) => l
-                .blocks
-                .iter()
-                .enumerate()
-                .map(|(i, b)| warrant_core::holder::Link {
-                    block: i,
-                    signed_by: external(i),
-                    names: if i == 0 {
-                        authority.holder.iter().cloned().collect()
-                    } else {
-                        b.holder.iter().cloned().collect()
-                    },
-                })
-                .collect(),
-            None => warrant_core::token::holder_links(
-                token.block_count(),
-                |i| token.print_block_source(i).ok(),
-                external,
-            ),
-        };
+        let links = warrant_core::token::holder_links(&blocks);
         let holders = warrant_core::holder::holder_chain(&links).map_err(|e| {
             let block = match &e {
                 warrant_core::holder::ChainError::NotSignedByHolder { block, .. }
@@ -178,12 +164,15 @@ impl VerifiedToken {
         let claims = crate::explain::claims(
             &token,
             &authority,
+            &blocks,
             lifted.as_ref(),
             holders.as_ref().ok().and_then(|h| h.last()),
         );
         let human = authority.human_facts();
         Ok(Self {
             token,
+            blocks: lifted.is_none().then_some(blocks),
+            admission,
             lifted,
             authority,
             human,
@@ -194,6 +183,38 @@ impl VerifiedToken {
             claims,
         })
     }
+}
+
+/// Whether a verified token may be evaluated: it must be a warrant token of this profile
+/// version; a token with a block outside the profile must fit the evaluation budget.
+fn admit(authority: &AuthorityFacts, lifted: bool, blocks: &[BlockData]) -> Result<(), Denial> {
+    match authority.profile {
+        Some(PROFILE_VERSION) => {}
+        Some(v) => {
+            return Err(Denial::new(
+                DenialKind::NotWarrant,
+                format!(
+                    "the token uses warrant profile {v}; this verifier accepts profile {PROFILE_VERSION}: ask the issuer for a new token"
+                ),
+            ))
+        }
+        None => {
+            return Err(Denial::new(
+                DenialKind::NotWarrant,
+                "the token is signed by a trusted key but is not a warrant token: its authority block has no `warrant(…)` fact",
+            ))
+        }
+    }
+    if lifted {
+        return Ok(());
+    }
+    warrant_core::budget::check(blocks, &Budget::DEFAULT)
+        .map(|_| ())
+        .map_err(|e| {
+            let mut d = Denial::new(DenialKind::OverBudget, e.to_string());
+            d.block = Some(e.block);
+            d
+        })
 }
 
 const SHARDS: usize = 16;

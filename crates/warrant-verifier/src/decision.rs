@@ -102,6 +102,12 @@ pub enum DenialKind {
     InvalidProof,
     /// A block names a holder without the current holder's signature.
     InvalidDelegation,
+    /// A block outside the profile is beyond the evaluation budget: evaluating it could
+    /// take more than a small fixed CPU time or memory, so it is refused unevaluated.
+    OverBudget,
+    /// The request cannot be evaluated: a resource that is not a canonical name, too many
+    /// attributes, or a value too long.
+    InvalidRequest,
 }
 
 impl DenialKind {
@@ -121,6 +127,7 @@ impl DenialKind {
                 | Self::Stale
                 | Self::InvalidProof
                 | Self::InvalidDelegation
+                | Self::OverBudget
         )
     }
 }

@@ -31,7 +31,7 @@ fn value() -> impl Strategy<Value = J> {
     ]
 }
 
-fn condition() -> impl Strategy<Value = J> {
+fn condition(allow: bool) -> impl Strategy<Value = J> {
     let attr = prop::sample::select(vec!["n", "s", "d"]);
     (
         attr,
@@ -39,7 +39,7 @@ fn condition() -> impl Strategy<Value = J> {
         value(),
         prop::collection::vec(value(), 1..3),
     )
-        .prop_filter_map("well-typed condition", |(attr, op, v, mut vs)| {
+        .prop_filter_map("well-typed condition", move |(attr, op, v, mut vs)| {
             let kind = |x: &J| {
                 (
                     x.is_i64(),
@@ -58,7 +58,8 @@ fn condition() -> impl Strategy<Value = J> {
                 4 if ordered => json!({"attr": attr, "gt": v}),
                 5 if ordered => json!({"attr": attr, "ge": v}),
                 6 => json!({"attr": attr, "in": vs}),
-                7 => json!({"attr": attr, "present": true}),
+                // In a deny rule `present` always holds: grants refuse it there.
+                7 if allow => json!({"attr": attr, "present": true}),
                 8 => json!({"attr": attr, "prefix": "x"}),
                 9 => json!({"attr": attr, "within": "2h"}),
                 _ => return None,
@@ -77,7 +78,7 @@ fn rule(allow: bool) -> impl Strategy<Value = J> {
     (
         prop::collection::vec(prop_oneof![3 => pattern(), 1 => Just("*".to_owned())], 1..3),
         actions,
-        prop::collection::vec(condition(), 0..2),
+        prop::collection::vec(condition(allow), 0..2),
         prop::option::weighted(0.3, (any::<bool>(), 1u64..3)),
     )
         .prop_map(move |(resources, actions, when, human)| {

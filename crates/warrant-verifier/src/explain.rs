@@ -2,13 +2,14 @@
 
 use biscuit_auth::error::{FailedCheck, Format, Logic, Token as BiscuitError};
 use biscuit_auth::Biscuit;
-use warrant_core::compile::{render, CheckRole, CompileContext};
-use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, RuleMiss};
+use warrant_core::blocks::BlockData;
+use warrant_core::compile::CheckRole;
+use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, RuleMiss, Shown};
 use warrant_core::grant::Grant;
 use warrant_core::keys::PublicKey;
 use warrant_core::lift::Lifted;
 use warrant_core::request::Request;
-use warrant_core::token::{embedded_grant, AuthorityFacts, DecodeError, PROFILE_VERSION};
+use warrant_core::token::{AuthorityFacts, DecodeError};
 
 use crate::decision::{Claims, Denial, DenialKind, Signer};
 
@@ -64,15 +65,15 @@ pub(crate) fn signer(token: &Biscuit, block: usize) -> Signer {
 pub(crate) fn claims(
     token: &Biscuit,
     authority: &AuthorityFacts,
+    blocks: &[BlockData],
     lifted: Option<&Lifted>,
     holder: Option<&PublicKey>,
 ) -> Claims {
     let expires_at = match lifted {
         Some(l) => l.blocks.iter().filter_map(|b| b.grant.expires_at).min(),
-        None => (0..token.block_count())
-            .filter_map(|i| token.print_block_source(i).ok())
-            .filter_map(|s| embedded_grant(&s))
-            .filter_map(|g| g.expires_at)
+        None => (0..blocks.len())
+            .filter_map(|i| warrant_core::lift::lift_block(blocks, i))
+            .filter_map(|b| b.grant.expires_at)
             .min(),
     };
     Claims {
@@ -116,7 +117,7 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &Request) ->
         Failure::Expired(_) => DenialKind::Expired,
         Failure::NotYetValid(_) => DenialKind::NotYetValid,
         Failure::Audience { .. } => DenialKind::Audience,
-        Failure::DeniedByRule(_) => DenialKind::DeniedByRule,
+        Failure::DeniedByRule { .. } => DenialKind::DeniedByRule,
         Failure::NoAllowRule {
             closest: Some((_, RuleMiss::Condition(_, ConditionMiss::Missing))),
         } => DenialKind::MissingAttribute,
@@ -131,15 +132,27 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &Request) ->
         }
         .to_string(),
     );
-    if let Failure::NoAllowRule {
-        closest: Some((i, RuleMiss::Condition(ci, _))),
-    } = failure
-    {
-        d.attribute = grant
-            .allow
-            .get(*i)
-            .and_then(|r| r.when.get(*ci))
-            .map(|c| c.attr.to_string());
+    match failure {
+        Failure::NoAllowRule {
+            closest: Some((i, RuleMiss::Condition(ci, _))),
+        } => {
+            d.attribute = grant
+                .allow
+                .get(*i)
+                .and_then(|r| r.when.get(*ci))
+                .map(|c| c.attr.to_string());
+        }
+        Failure::DeniedByRule {
+            rule,
+            unevaluated: Some((ci, _)),
+        } => {
+            d.attribute = grant
+                .deny
+                .get(*rule)
+                .and_then(|r| r.when.get(*ci))
+                .map(|c| c.attr.to_string());
+        }
+        _ => {}
     }
     d
 }
@@ -161,7 +174,15 @@ pub(crate) fn locate(
     d
 }
 
-/// The explained failures of one block whose embedded grant is exactly its Datalog.
+/// Where the profile blocks of a token evaluated by Biscuit are read from.
+pub(crate) enum ProfileBlocks<'a> {
+    /// Every block is in the profile (a verifier told to evaluate with Datalog anyway).
+    Lifted(&'a Lifted),
+    /// The blocks as data: those in the profile are lifted one by one.
+    Data(&'a [BlockData]),
+}
+
+/// The explained failures of one profile block of a token that is not all in the profile.
 struct BlockExplanation {
     grant: Grant,
     roles: Vec<CheckRole>,
@@ -169,25 +190,19 @@ struct BlockExplanation {
 }
 
 fn explain_block(
-    token: &Biscuit,
+    profile: &ProfileBlocks<'_>,
     block: usize,
     authority: &AuthorityFacts,
     req: &Request,
 ) -> Option<BlockExplanation> {
-    let source = token.print_block_source(block).ok()?;
-    let grant = embedded_grant(&source)?;
-    let ctx = CompileContext {
-        human_verified_at: authority.verification.as_ref().map(|(_, at)| *at),
+    let lifted = match profile {
+        ProfileBlocks::Lifted(l) => l.blocks.get(block)?.clone(),
+        ProfileBlocks::Data(blocks) => warrant_core::lift::lift_block(blocks, block)?,
     };
-    let (printed, roles) = render(&grant, ctx)?;
-    // Explain from the embedded grant only if it is what the block's Datalog says.
-    if !source.ends_with(&printed) {
-        return None;
-    }
-    let failures = evaluate(&grant, authority.human_facts().as_ref(), req);
+    let failures = evaluate(&lifted.grant, authority.human_facts().as_ref(), req);
     Some(BlockExplanation {
-        grant,
-        roles,
+        grant: lifted.grant,
+        roles: lifted.roles,
         failures,
     })
 }
@@ -195,13 +210,15 @@ fn explain_block(
 /// Explains a refusal by Biscuit's own evaluation (tokens outside the profile).
 pub(crate) fn from_biscuit(
     token: &Biscuit,
+    blocks: &ProfileBlocks<'_>,
     authority: &AuthorityFacts,
     req: &Request,
     e: &BiscuitError,
 ) -> Denial {
-    let (checks, policy_failed) = match e {
-        BiscuitError::FailedLogic(Logic::Unauthorized { checks, .. }) => (checks.as_slice(), false),
-        BiscuitError::FailedLogic(Logic::NoMatchingPolicy { checks }) => (checks.as_slice(), true),
+    let checks = match e {
+        BiscuitError::FailedLogic(
+            Logic::Unauthorized { checks, .. } | Logic::NoMatchingPolicy { checks },
+        ) => checks.as_slice(),
         BiscuitError::RunLimit(limit) => {
             return Denial::new(
                 DenialKind::LimitsExceeded,
@@ -238,7 +255,7 @@ pub(crate) fn from_biscuit(
             continue;
         };
         if !explained.iter().any(|(i, _)| *i == block) {
-            explained.push((block, explain_block(token, block, authority, req)));
+            explained.push((block, explain_block(blocks, block, authority, req)));
         }
         let x = explained
             .iter()
@@ -255,19 +272,13 @@ pub(crate) fn from_biscuit(
             Some((f, grant)) => failure_denial(f, grant, req),
             None => Denial::new(
                 DenialKind::CheckFailed,
-                format!("check failed: `{}`", b.rule),
+                format!("check failed: `{}`", Shown(&b.rule)),
             ),
         };
         keep_best(&mut best, locate(d, token, block, Some(b.rule.clone())));
     }
     if let Some(d) = best {
         return d;
-    }
-    if policy_failed && authority.profile != Some(PROFILE_VERSION) {
-        return Denial::new(
-            DenialKind::NotWarrant,
-            "the token is signed by a trusted key but its authority block has no `warrant_profile(1)` fact",
-        );
     }
     Denial::new(
         DenialKind::CheckFailed,

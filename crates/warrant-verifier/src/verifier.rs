@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
+use warrant_core::budget::{MAX_REQUEST_ATTRS, MAX_REQUEST_STRING_BYTES};
 use warrant_core::dpop::{check_proof, Expected, DEFAULT_PROOF_WINDOW};
 use warrant_core::eval::{evaluate, Shown};
 use warrant_core::keys::{KeySet, PublicKey};
@@ -362,24 +363,33 @@ impl Verifier {
                     }
                 }
             })?;
+        if let Err(d) = &verified.admission {
+            return Err(Box::new(d.clone()));
+        }
+        check_request(&request.0)?;
         self.check_revoked(&verified)?;
         if let Err(d) = &verified.holders {
             return Err(Box::new(d.clone()));
         }
-        match verified.holder() {
+        let proof = match verified.holder() {
             None if !config.allow_bearer => {
                 return Err(Box::new(Denial::new(
                     DenialKind::BearerRefused,
                     "the token is not bound to a holder key and this API refuses bearer tokens",
                 )))
             }
-            None => {}
-            Some(holder) => self.check_proof(holder, bytes, text, request)?,
-        }
+            None => None,
+            Some(holder) => Some(self.check_proof(holder, bytes, text, request)?),
+        };
         let req = self.effective_request(request);
         match &verified.lifted {
             Some(lifted) if !config.datalog_only => native(&verified, lifted, &req)?,
             _ => self.datalog(&verified, &req)?,
+        }
+        // Only a request that passed every other check uses up its proof's id: proofs
+        // riding on an expired, revoked or useless token cannot fill the replay cache.
+        if let Some(proof) = proof {
+            self.record_proof(&proof)?;
         }
         Ok(verified.claims.clone())
     }
@@ -438,14 +448,15 @@ impl Verifier {
     }
 
     /// The DPoP proof of a holder-bound token: by the current holder, for this request,
-    /// fresh, for this token, and never seen before.
+    /// fresh and for this token. Whether it was seen before is checked last
+    /// ([`Self::record_proof`]), once every other check has passed.
     fn check_proof(
         &self,
         holder: &PublicKey,
         bytes: &[u8],
         text: Option<&str>,
         request: &Request,
-    ) -> Result<(), Box<Denial>> {
+    ) -> Result<ProofUse, Box<Denial>> {
         let config = &self.inner.config;
         let invalid = |message: String| Box::new(Denial::new(DenialKind::InvalidProof, message));
         let Some(input) = &request.1 else {
@@ -474,14 +485,30 @@ impl Verifier {
             },
         )
         .map_err(|e| invalid(e.to_string()))?;
-        let until = proof.iat.plus(config.proof_window);
-        // Keyed by holder and `jti`: someone who sees a proof in flight cannot use up its
-        // `jti` with a proof of their own.
-        let id = format!("{}:{}", holder.jwk_x(), proof.jti);
-        if !config.replay.first_use(&id, until, now) {
-            return Err(invalid(format!(
-                "the DPoP proof `{}` was already used: every request needs a fresh proof",
-                Shown(&proof.jti)
+        Ok(ProofUse {
+            id: format!("{}:{}", holder.jwk_x(), proof.jti),
+            jti: proof.jti,
+            until: proof.iat.plus(config.proof_window),
+            now,
+        })
+    }
+
+    /// Records a checked proof's id as used; refuses it if it was used before. Keyed by
+    /// holder and `jti`: someone who sees a proof in flight cannot use up its `jti` with
+    /// a proof of their own.
+    fn record_proof(&self, proof: &ProofUse) -> Result<(), Box<Denial>> {
+        if !self
+            .inner
+            .config
+            .replay
+            .first_use(&proof.id, proof.until, proof.now)
+        {
+            return Err(Box::new(Denial::new(
+                DenialKind::InvalidProof,
+                format!(
+                    "the DPoP proof `{}` was already used: every request needs a fresh proof",
+                    Shown(&proof.jti)
+                ),
             )));
         }
         Ok(())
@@ -502,19 +529,88 @@ impl Verifier {
                 max_time: limits.max_time,
             })
             .code_with_params(&src, params, Default::default())
-            .and_then(|b| b.policy(format!("allow if warrant_profile({PROFILE_VERSION})").as_str()))
+            .and_then(|b| {
+                b.policy(
+                    format!("allow if warrant({PROFILE_VERSION}, $id, $issuer, $issued_at)")
+                        .as_str(),
+                )
+            })
             .and_then(|b| b.build(&v.token))
             .and_then(|mut a| a.authorize());
         match run {
             Ok(_) => Ok(()),
             Err(e) => Err(Box::new(explain::from_biscuit(
                 &v.token,
+                &match (&v.lifted, &v.blocks) {
+                    (Some(l), _) => explain::ProfileBlocks::Lifted(l),
+                    (None, b) => explain::ProfileBlocks::Data(b.as_deref().unwrap_or_default()),
+                },
                 &v.authority,
                 req,
                 &e,
             ))),
         }
     }
+}
+
+/// A checked DPoP proof whose id is still to be recorded.
+struct ProofUse {
+    id: String,
+    jti: String,
+    until: warrant_core::time::Timestamp,
+    now: warrant_core::time::Timestamp,
+}
+
+/// The request itself must make sense before any token is evaluated against it: a
+/// canonical resource name, and no more attributes than the evaluation budget assumes.
+fn check_request(req: &warrant_core::request::Request) -> Result<(), Box<Denial>> {
+    if let Err(e) = warrant_core::pattern::check_resource(&req.resource) {
+        return Err(Box::new(Denial::new(
+            DenialKind::InvalidRequest,
+            e.to_string(),
+        )));
+    }
+    let too_long = |what: &str, s: &str| {
+        (s.len() > MAX_REQUEST_STRING_BYTES).then(|| {
+            Box::new(Denial::new(
+                DenialKind::InvalidRequest,
+                format!(
+                    "the request's {what} is {} bytes, more than the {MAX_REQUEST_STRING_BYTES} a verifier evaluates",
+                    s.len()
+                ),
+            ))
+        })
+    };
+    if let Some(d) = too_long("action", &req.action) {
+        return Err(d);
+    }
+    if let Some(d) = req
+        .audience
+        .as_deref()
+        .and_then(|a| too_long("audience", a))
+    {
+        return Err(d);
+    }
+    for (name, value) in &req.attrs {
+        if let Some(d) = too_long("attribute name", name) {
+            return Err(d);
+        }
+        if let warrant_core::value::Value::String(v) = value {
+            if let Some(d) = too_long(&format!("attribute `{}`", Shown(name)), v) {
+                return Err(d);
+            }
+        }
+    }
+    if req.attrs.len() > MAX_REQUEST_ATTRS {
+        return Err(Box::new(Denial::new(
+            DenialKind::InvalidRequest,
+            format!(
+                "the request has {} attributes, more than the {MAX_REQUEST_ATTRS} a verifier evaluates",
+                req.attrs.len()
+            ),
+        )));
+    }
+    Ok(())
 }
 
 /// Native evaluation of a token whose every block is in the profile: the same checks as
