@@ -348,12 +348,22 @@ fn read_unverified(token: &UnverifiedBiscuit) -> Vec<crate::blocks::BlockData> {
         .unwrap_or_default()
 }
 
-/// What compiling a block for this token depends on: when its human was verified.
-fn unverified_context(blocks: &[crate::blocks::BlockData]) -> CompileContext {
-    let authority = blocks
+/// The authority facts of a token whose signatures have not been checked, read as data
+/// (empty if its blocks cannot be read).
+pub fn unverified_authority(token: &UnverifiedBiscuit) -> AuthorityFacts {
+    authority_of(&read_unverified(token))
+}
+
+fn authority_of(blocks: &[crate::blocks::BlockData]) -> AuthorityFacts {
+    blocks
         .first()
         .map(|b| AuthorityFacts::from_facts(&b.facts))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// What compiling a block for this token depends on: when its human was verified.
+fn unverified_context(blocks: &[crate::blocks::BlockData]) -> CompileContext {
+    let authority = authority_of(blocks);
     CompileContext {
         human_verified_at: authority.verification.map(|(_, at)| at),
     }

@@ -10,12 +10,10 @@ use crate::io;
 pub fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
     let (kind, value) = if let Some(t) = &a.token {
         let token = decode_unverified(&io::token_text(t)?)?;
-        let id = token
-            .print_block_source(0)
-            .ok()
-            .and_then(|s| warrant_core::token::AuthorityFacts::read(&s).token_id)
+        let id = warrant_core::token::unverified_authority(&token)
+            .token_id
             .ok_or_else(|| {
-                CliError::usage("the token has no `token_id`: revoke it by --revocation-id")
+                CliError::usage("the token has no token id: revoke it by --revocation-id")
             })?;
         ("token_id", id)
     } else if let Some(id) = &a.token_id {
