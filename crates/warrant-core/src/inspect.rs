@@ -33,7 +33,9 @@ pub struct BlockInfo {
     pub external_key: Option<String>,
     /// The revocation id (hex).
     pub revocation_id: String,
-    /// The block's Datalog.
+    /// The block's Datalog, one statement a line, control characters escaped (Biscuit
+    /// prints strings unescaped, so its own printing could split a line or carry terminal
+    /// escapes).
     pub datalog: String,
     /// The block's own expiry, if it has a warrant grant with one.
     pub expires_at: Option<String>,
@@ -50,6 +52,8 @@ pub struct Inspection {
     pub signatures: SignatureStatus,
     /// The earliest expiry over all blocks.
     pub expires_at: Option<String>,
+    /// The token id of a warrant token (32 hex digits), as revocation lists name it.
+    pub token_id: Option<String>,
     /// The blocks, authority first (empty when they could not be decoded).
     pub blocks: Vec<BlockInfo>,
     /// Why the blocks could not be decoded, if they could not.
@@ -61,14 +65,10 @@ pub fn inspect(
     bytes: &[u8],
     root: Option<&biscuit_auth::PublicKey>,
 ) -> Result<Inspection, DecodeError> {
-    let mut verified = None;
     let signatures = match root {
         None => SignatureStatus::NotChecked,
         Some(k) => match Biscuit::from(bytes, *k) {
-            Ok(t) => {
-                verified = Some(t);
-                SignatureStatus::Valid
-            }
+            Ok(_) => SignatureStatus::Valid,
             Err(e) => SignatureStatus::Invalid(biscuit_error(&e)),
         },
     };
@@ -80,6 +80,7 @@ pub fn inspect(
                 root_key_id: None,
                 signatures,
                 expires_at: None,
+                token_id: None,
                 blocks: Vec::new(),
                 decode_error: Some(biscuit_error(&e)),
             })
@@ -88,12 +89,6 @@ pub fn inspect(
     };
     let external = token.external_public_keys();
     let revocation = token.revocation_identifiers();
-    // biscuit-auth 6.0.0 prints the `trusting` keys of third-party blocks of an unverified
-    // token against the wrong key table; the verified token prints them right.
-    let print = |i: usize| match &verified {
-        Some(t) => t.print_block_source(i),
-        None => token.print_block_source(i),
-    };
     let data = crate::blocks::read_blocks(bytes).unwrap_or_default();
     let authority = data
         .first()
@@ -101,7 +96,9 @@ pub fn inspect(
         .unwrap_or_default();
     let mut blocks = Vec::with_capacity(token.block_count());
     for index in 0..token.block_count() {
-        let datalog = print(index).unwrap_or_else(|e| format!("<unreadable block: {e}>"));
+        let datalog = data
+            .get(index)
+            .map_or_else(|| "<unreadable block>".to_owned(), printed);
         let grant = crate::lift::lift_block(&data, index).map(|b| b.grant);
         let external_key = external
             .get(index)
@@ -146,9 +143,28 @@ pub fn inspect(
         root_key_id: token.root_key_id(),
         signatures,
         expires_at,
+        token_id: authority.token_id.clone(),
         blocks,
         decode_error: None,
     })
+}
+
+/// A block's statements, one a line, each printed by Biscuit with control characters
+/// escaped.
+fn printed(block: &crate::blocks::BlockData) -> String {
+    let mut out = String::new();
+    let mut line = |stmt: String| {
+        out.push_str(&crate::eval::Shown(&stmt).to_string());
+        out.push_str(";\n");
+    };
+    if !block.scopes.is_empty() {
+        let scopes: Vec<String> = block.scopes.iter().map(ToString::to_string).collect();
+        line(format!("trusting {}", scopes.join(", ")));
+    }
+    block.facts.iter().for_each(|f| line(f.to_string()));
+    block.rules.iter().for_each(|r| line(r.to_string()));
+    block.checks.iter().for_each(|c| line(c.to_string()));
+    out
 }
 
 /// Biscuit's error in one lowercase line, with the detail its top-level message hides.

@@ -86,19 +86,9 @@ fn render(r: &Inspection) -> String {
         }
         let _ = writeln!(s, "  datalog:");
         for line in b.datalog.lines() {
-            let _ = writeln!(s, "    {}", abbreviate_grant(line));
+            let _ = writeln!(s, "    {line}");
         }
     }
     s
 }
 
-/// The embedded grant is summarised above; its hex would drown the Datalog.
-fn abbreviate_grant(line: &str) -> String {
-    match line.strip_prefix("warrant_grant(hex:") {
-        Some(rest) => format!(
-            "warrant_grant(hex:…);  // {} bytes: the grant summarised above (--json shows it whole)",
-            rest.trim_end_matches(");").len() / 2
-        ),
-        None => line.to_owned(),
-    }
-}

@@ -31,10 +31,14 @@ fn a_minted_token_parses_and_its_authorizer_sees_the_profile() {
         .set_limits(limits())
         .build(&biscuit)
         .unwrap();
-    let profile: Vec<(i64,)> = authorizer.query("data($v) <- warrant_profile($v)").unwrap();
-    assert_eq!(profile, vec![(1,)]);
-    let human: Vec<(String,)> = authorizer.query("data($h) <- human($h)").unwrap();
-    assert_eq!(human, vec![("alice".to_owned(),)]);
+    let profile: Vec<(i64, String)> = authorizer
+        .query("data($v, $issuer) <- warrant($v, $id, $issuer, $at)")
+        .unwrap();
+    assert_eq!(profile, vec![(2, "offline".to_owned())]);
+    let human: Vec<(String, String)> = authorizer
+        .query("data($h, $m) <- human($h, $m, $at)")
+        .unwrap();
+    assert_eq!(human, vec![("alice".to_owned(), "unverified".to_owned())]);
 }
 
 #[test]
@@ -44,7 +48,7 @@ fn a_plain_biscuit_authorizer_enforces_the_minted_rules() {
     let biscuit = parse(&issuer, &token);
     let authorize = |resource: &str, action: &str| {
         let code = format!(
-            "time({}); resource(\"{resource}\"); action(\"{action}\"); allow if warrant_profile(1);",
+            "time({}); resource(\"{resource}\"); action(\"{action}\"); allow if warrant(2, $id, $issuer, $at);",
             format_utc(now_unix())
         );
         AuthorizerBuilder::new()

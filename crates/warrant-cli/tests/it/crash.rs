@@ -183,15 +183,10 @@ fn dechunk(mut body: &str) -> String {
 pub(crate) fn token_id(token: &str) -> String {
     let run = warrant(["inspect", "--token", token, "--json"]);
     run.ok();
-    let datalog = run.json()["blocks"][0]["datalog"]
+    let report = run.json();
+    report["token_id"]
         .as_str()
-        .expect("blocks[0].datalog")
-        .to_owned();
-    datalog
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("token_id(\""))
-        .and_then(|l| l.strip_suffix("\");"))
-        .unwrap_or_else(|| panic!("no token_id fact in {datalog}"))
+        .unwrap_or_else(|| panic!("no token_id in {report:#}"))
         .to_owned()
 }
 

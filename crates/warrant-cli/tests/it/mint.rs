@@ -89,7 +89,7 @@ fn shorthand_flags_make_a_working_token() {
 
     let report = issuer.inspect_json(&token);
     let datalog = str_field(&report, "/blocks/0/datalog");
-    assert!(datalog.contains("human(\"alice\");"), "{datalog}");
+    assert!(datalog.contains("human(\"alice\", \"unverified\", "), "{datalog}");
     // --human-attr values are typed: 3 is an integer, `support` a string.
     assert!(datalog.contains("human_attr(\"level\", 3);"), "{datalog}");
     assert!(
@@ -97,7 +97,10 @@ fn shorthand_flags_make_a_working_token() {
         "{datalog}"
     );
     assert!(
-        datalog.contains(&format!("holder(\"{}\");", holder.public_key)),
+        datalog.contains(&format!(
+            "holder(hex:{});",
+            holder.public_key.trim_start_matches("ed25519/")
+        )),
         "{datalog}"
     );
     assert_eq!(lifetime(&issuer, &token), 3600);

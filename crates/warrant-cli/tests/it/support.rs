@@ -358,14 +358,20 @@ pub fn str_field<'a>(v: &'a J, pointer: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no string at {pointer} in {v:#}"))
 }
 
-/// The date of `issued_at(<date>);` in a block's Datalog.
+/// The issue date of `warrant(2, hex:…, "…", <date>);` in a block's Datalog (a test
+/// helper reading what `inspect` prints for people; warrant itself reads tokens as data).
 #[track_caller]
 pub fn issued_at(datalog: &str) -> i64 {
     let line = datalog
         .lines()
-        .find_map(|l| l.strip_prefix("issued_at("))
-        .unwrap_or_else(|| panic!("no issued_at fact in {datalog}"));
-    parse_utc(line.trim_end_matches(");"))
+        .find_map(|l| l.strip_prefix("warrant(2, "))
+        .unwrap_or_else(|| panic!("no warrant fact in {datalog}"));
+    let date = line
+        .trim_end_matches(");")
+        .rsplit(", ")
+        .next()
+        .unwrap_or_else(|| panic!("no date in {line}"));
+    parse_utc(date)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` to Unix seconds.
