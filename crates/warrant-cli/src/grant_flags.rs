@@ -39,6 +39,11 @@ pub fn condition(spec: &str) -> Result<J, CliError> {
             "--when `{spec}`: expected 'ATTR OP VALUE', such as 'amount lt 5000'"
         ))
     };
+    let typed = |v: &str| -> Result<J, CliError> {
+        Value::infer(v)
+            .map(|v| v.to_json())
+            .map_err(|e| CliError::usage(format!("--when `{spec}`: {e}")))
+    };
     let mut parts = spec.trim().splitn(3, char::is_whitespace);
     let attr = parts.next().filter(|s| !s.is_empty()).ok_or_else(bad)?;
     let op_text = parts.next().ok_or_else(bad)?;
@@ -59,10 +64,10 @@ pub fn condition(spec: &str) -> Result<J, CliError> {
         "in" => J::Array(
             value
                 .split(',')
-                .map(|v| Value::infer(v.trim()).to_json())
-                .collect(),
+                .map(|v| typed(v.trim()))
+                .collect::<Result<_, _>>()?,
         ),
-        _ => Value::infer(value).to_json(),
+        _ => typed(value)?,
     };
     let mut m = Map::new();
     m.insert("attr".into(), attr.into());
