@@ -190,7 +190,7 @@ fn field_errors_name_the_field() {
         ),
         (
             json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": 1.5}]}))]}),
-            "allow[0].when[0].eq: a fractional or out-of-range number is not a supported value",
+            "allow[0].when[0].eq: `1.5` is not an integer in i64",
         ),
         (
             json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": null}]}))]}),
