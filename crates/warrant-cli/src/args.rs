@@ -49,7 +49,9 @@ pub enum Command {
         --allow read:tickets/123/email_address --when 'ticket.status eq open'\n  \
         warrant mint --key issuer.key --grant grant.json --holder ed25519/…\n\n\
         Conditions: eq ne lt le gt ge in present prefix within (or == != < <= > >=).\n\
-        Values are typed: 4999 is an integer, true/false are bools, RFC 3339 is a date.")]
+        Values are typed: 4999 is an integer, true/false are bools, RFC 3339 is a date.\n\
+        Integers are i64, money in minor units: 49.99 is written 4999 (20000.0 is an error).\n\
+        Write values bare: 'status eq open', 'status in open,pending' (no quotes or brackets).")]
     Mint(MintArgs),
     /// Narrow a token offline: append a block that only adds checks.
     #[command(after_help = "Examples:\n  \
@@ -246,7 +248,7 @@ pub struct GrantArgs {
     #[arg(long, value_name = "'ATTR OP VALUE'", allow_hyphen_values = true)]
     pub when: Vec<String>,
     /// Lifetime from now, such as 10m, 1h30m, 7d.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub ttl: Option<String>,
     /// The API the token is for; repeatable.
     #[arg(long, value_name = "NAME")]
@@ -340,6 +342,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub action: String,
     /// A request attribute, typed: amount=4999, verified=true, placed_at=2026-11-30T10:00:00Z.
+    /// Numbers are integers in i64 (money in minor units): 20000.0 or 1e4 is an error.
     #[arg(long, value_name = "NAME=VALUE")]
     pub attr: Vec<String>,
     /// A request attribute with a JSON value for exact typing: reason="4999", d={"date":"…"}.

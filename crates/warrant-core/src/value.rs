@@ -58,6 +58,11 @@ pub enum ValueError {
     /// A JSON type Biscuit cannot carry.
     #[error("{0} is not a supported value: use a string, an integer, a bool or an RFC 3339 date")]
     Unsupported(&'static str),
+    /// A number that is not an integer in `i64`: a fraction, an exponent, digit
+    /// separators, or out of range. Never read as a string, so a rule comparing
+    /// integers cannot be side-stepped by writing `20000.0`.
+    #[error("`{0}` is not an integer in i64: write whole numbers from -9223372036854775808 to 9223372036854775807, money in minor units (`4999` for 49.99)")]
+    NotAnInteger(String),
     /// A tagged `{"date": …}` that is not a date.
     #[error("{0}")]
     Date(#[from] crate::time::TimestampError),
@@ -79,21 +84,29 @@ impl Value {
 
     /// Reads a value typed the way a command line is: `4999` is an integer, `true` and
     /// `false` are bools, an RFC 3339 date is a date, anything else is a string.
-    pub fn infer(text: &str) -> Self {
+    ///
+    /// Text that reads as a number but is not an integer in `i64` (`20000.0`, `1e4`,
+    /// `20_000`, `20,000`, `99999999999999999999`) is an error, never a string: a
+    /// rule such as `amount ge 10000` must not be side-stepped by the way a number is
+    /// written. [`Value::from`] a `&str` makes a string without inference.
+    pub fn infer(text: &str) -> Result<Self, ValueError> {
         if let Ok(i) = text.parse::<i64>() {
-            return Self::Integer(i);
+            return Ok(Self::Integer(i));
+        }
+        if looks_numeric(text.trim()) {
+            return Err(ValueError::NotAnInteger(text.to_owned()));
         }
         match text {
-            "true" => return Self::Bool(true),
-            "false" => return Self::Bool(false),
+            "true" => return Ok(Self::Bool(true)),
+            "false" => return Ok(Self::Bool(false)),
             _ => {}
         }
         if looks_like_date(text) {
             if let Ok(t) = text.parse::<Timestamp>() {
-                return Self::Date(t);
+                return Ok(Self::Date(t));
             }
         }
-        Self::String(text.to_owned())
+        Ok(Self::String(text.to_owned()))
     }
 
     /// Reads a value from JSON: strings (an RFC 3339 string is a date), integers, bools.
@@ -102,9 +115,10 @@ impl Value {
         use serde_json::Value as J;
         match v {
             J::Bool(b) => Ok(Self::Bool(*b)),
-            J::Number(n) => n.as_i64().map(Self::Integer).ok_or(ValueError::Unsupported(
-                "a fractional or out-of-range number",
-            )),
+            J::Number(n) => n
+                .as_i64()
+                .map(Self::Integer)
+                .ok_or_else(|| ValueError::NotAnInteger(n.to_string())),
             J::String(s) => Ok(if looks_like_date(s) {
                 s.parse::<Timestamp>()
                     .map_or_else(|_| Self::String(s.clone()), Self::Date)
@@ -177,6 +191,27 @@ impl From<Timestamp> for Value {
     }
 }
 
+/// Whether `text` is written as a number: an optional sign, digits (`_` or `,` may
+/// separate them), an optional fraction and an optional exponent (`-1_000.5e3`, `.5`).
+/// Words such as `inf` and `NaN` are not numbers here.
+fn looks_numeric(text: &str) -> bool {
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => (body.get(..at).unwrap_or(""), body.get(at + 1..)),
+        None => (body, None),
+    };
+    let (whole, fraction) = match mantissa.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (mantissa, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    let grouped = |s: &str| !s.is_empty() && s.split(['_', ',']).all(digits);
+    let whole_ok = grouped(whole) || (whole.is_empty() && fraction.is_some_and(digits));
+    let fraction_ok = fraction.is_none_or(|f| f.is_empty() || digits(f));
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    whole_ok && fraction_ok && exponent_ok
+}
+
 fn looks_like_date(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b't')
@@ -237,19 +272,98 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn infer(text: &str) -> Value {
+        Value::infer(text).unwrap()
+    }
+
     #[test]
     fn command_line_values_are_typed() {
-        assert_eq!(Value::infer("4999"), Value::Integer(4999));
-        assert_eq!(Value::infer("-3"), Value::Integer(-3));
-        assert_eq!(Value::infer("true"), Value::Bool(true));
-        assert_eq!(Value::infer("false"), Value::Bool(false));
+        assert_eq!(infer("4999"), Value::Integer(4999));
+        assert_eq!(infer("-3"), Value::Integer(-3));
+        assert_eq!(infer("+3"), Value::Integer(3));
+        assert_eq!(infer("9223372036854775807"), Value::Integer(i64::MAX));
+        assert_eq!(infer("-9223372036854775808"), Value::Integer(i64::MIN));
+        assert_eq!(infer("true"), Value::Bool(true));
+        assert_eq!(infer("false"), Value::Bool(false));
         assert_eq!(
-            Value::infer("2026-11-30T10:00:00Z"),
+            infer("2026-11-30T10:00:00Z"),
             Value::Date("2026-11-30T10:00:00Z".parse().unwrap())
         );
-        assert_eq!(Value::infer("open"), Value::String("open".into()));
-        assert_eq!(Value::infer("4.5"), Value::String("4.5".into()));
-        assert_eq!(Value::infer(""), Value::String(String::new()));
+        assert_eq!(infer("open"), Value::String("open".into()));
+        assert_eq!(infer(""), Value::String(String::new()));
+        // Not numbers: stay strings.
+        for text in [
+            "2026-11-30",
+            "1.2.3",
+            "10.0.0.1",
+            "12:30",
+            "inf",
+            "NaN",
+            "1e",
+            "e5",
+            "+",
+            "-",
+            ".",
+            "v1.5",
+            "1.5x",
+            "0x10",
+        ] {
+            assert_eq!(infer(text), Value::String(text.into()), "{text}");
+        }
+    }
+
+    #[test]
+    fn numbers_that_are_not_i64_are_errors_not_strings() {
+        for text in [
+            "4.5",
+            "20000.0",
+            "20000.",
+            ".5",
+            "-0.5",
+            "1e4",
+            "1E+4",
+            "2.5e-3",
+            "20_000",
+            "20,000",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999999",
+            " 20000",
+            "20000 ",
+        ] {
+            let err = Value::infer(text).unwrap_err();
+            assert_eq!(err, ValueError::NotAnInteger(text.into()));
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("`{text}`")), "{msg}");
+            assert!(msg.contains("i64") && msg.contains("minor units"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_that_are_not_i64_are_errors() {
+        for (v, shown) in [
+            (json!(20000.0), "20000.0"),
+            (json!(1.5), "1.5"),
+            (json!(u64::MAX), "18446744073709551615"),
+            (json!(9_223_372_036_854_775_808_u64), "9223372036854775808"),
+        ] {
+            let err = Value::from_json(&v).unwrap_err();
+            assert_eq!(err, ValueError::NotAnInteger(shown.into()));
+        }
+        let big: serde_json::Value = serde_json::from_str("1e30").unwrap();
+        assert!(matches!(
+            Value::from_json(&big),
+            Err(ValueError::NotAnInteger(_))
+        ));
+        // A quoted number is a string: the writer said so.
+        assert_eq!(
+            Value::from_json(&json!("20000")).unwrap(),
+            Value::String("20000".into())
+        );
+        assert_eq!(
+            Value::from_json(&json!(i64::MIN)).unwrap(),
+            Value::Integer(i64::MIN)
+        );
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub use config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX
 pub use decision::{Claims, Decision, Denial, DenialKind, Signer};
 pub use load::{key_set_from_file, revocations_from_file, LoadError};
 pub use replay::{MemoryReplayCache, ReplayCache, DEFAULT_REPLAY_CAPACITY};
-pub use request::Request;
+pub use request::{Request, RequestError, MAX_REQUEST_ATTRS};
 pub use revocation::{
     RevocationEntry, RevocationError, RevocationFeed, RevocationKind, RevocationSet,
 };

@@ -64,7 +64,9 @@ pub fn run(a: &MintArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
             CliError::usage(format!("--human-attr `{spec}`: expected NAME=VALUE"))
         })?;
         let name: AttrName = name.parse()?;
-        human_attrs.insert(name, Value::infer(value));
+        let value = Value::infer(value)
+            .map_err(|e| CliError::usage(format!("--human-attr `{spec}`: {e}")))?;
+        human_attrs.insert(name, value);
     }
     let mut req = MintRequest::offline(grant);
     req.human.clone_from(&a.human);

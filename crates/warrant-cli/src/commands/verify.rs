@@ -1,8 +1,7 @@
 //! `warrant verify`
 
 use warrant_core::time::Timestamp;
-use warrant_core::value::Value;
-use warrant_verifier::{Decision, DenialKind, Request, Verifier};
+use warrant_verifier::{Decision, DenialKind, Request, RequestError, Verifier};
 
 use crate::args::VerifyArgs;
 use crate::error::{CliError, Outcome};
@@ -30,22 +29,27 @@ pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
             .map_err(|e| CliError::usage(format!("--at: {e}")))?,
         None => super::now(),
     };
-    let mut req = Request::new(&a.resource, &a.action, at);
+    let mut req = Request::try_new(&a.resource, &a.action, at).map_err(|e| match e {
+        RequestError::Action(e) => CliError::usage(format!("--action: {e}")),
+        e => CliError::usage(format!("--resource: {e}")),
+    })?;
     if let Some(aud) = &a.audience {
         req = req.with_audience(aud);
     }
     for spec in &a.attr {
         let (name, value) = split(spec, "--attr")?;
-        req = req.with_attr(name, Value::infer(value));
+        req = req
+            .try_with_attr_text(name, value)
+            .map_err(|e| attr_error("--attr", spec, e, Some((name, value))))?;
     }
     for spec in &a.attr_json {
         let (name, value) = split(spec, "--attr-json")?;
         let json: serde_json::Value = serde_json::from_str(value).map_err(|e| {
             CliError::usage(format!("--attr-json `{spec}`: the value is not JSON: {e}"))
         })?;
-        let v = Value::from_json(&json)
-            .map_err(|e| CliError::usage(format!("--attr-json `{spec}`: {e}")))?;
-        req = req.with_attr(name, v);
+        req = req
+            .try_with_attr_json(name, &json)
+            .map_err(|e| attr_error("--attr-json", spec, e, None))?;
     }
     if let (Some(proof), Some(method), Some(url)) = (&a.proof, &a.method, &a.url) {
         req = req.with_proof(proof.trim(), method, url);
@@ -69,6 +73,20 @@ pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
     } else {
         Outcome::Denied
     })
+}
+
+/// An attribute the request refused, named by its flag. A number that is not an integer
+/// (`amount=20000.0`) says how to send text instead, when `text` is given.
+fn attr_error(flag: &str, spec: &str, e: RequestError, text: Option<(&str, &str)>) -> CliError {
+    match (e, text) {
+        (RequestError::AttrValue { source, .. }, Some((name, value))) => CliError::usage(format!(
+            "{flag} `{spec}`: {source}; to send text, use --attr-json '{name}=\"{value}\"'"
+        )),
+        (RequestError::AttrValue { source, .. }, None) => {
+            CliError::usage(format!("{flag} `{spec}`: {source}"))
+        }
+        (e, _) => CliError::usage(format!("{flag} `{spec}`: {e}")),
+    }
 }
 
 fn split<'a>(spec: &'a str, flag: &str) -> Result<(&'a str, &'a str), CliError> {

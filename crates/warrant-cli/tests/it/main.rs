@@ -13,6 +13,7 @@ mod crash;
 mod expiry;
 mod help;
 mod holder;
+mod inputs;
 mod inspect;
 mod issuer;
 mod keygen;

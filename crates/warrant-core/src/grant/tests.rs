@@ -190,7 +190,7 @@ fn field_errors_name_the_field() {
         ),
         (
             json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": 1.5}]}))]}),
-            "allow[0].when[0].eq: a fractional or out-of-range number is not a supported value",
+            "allow[0].when[0].eq: `1.5` is not an integer in i64",
         ),
         (
             json!({"allow": [rule(json!({"when": [{"attr": "a", "eq": null}]}))]}),
@@ -334,4 +334,83 @@ fn merge_combines_file_and_flags() {
     assert_eq!((file.allow.len(), file.deny.len()), (1, 1));
     assert!(!file.is_empty());
     assert!(Grant::default().is_empty());
+}
+
+#[test]
+fn condition_numbers_must_be_i64_naming_the_field() {
+    let when = |c: J| json!({"allow": [rule(json!({"when": [c]}))]});
+    for (c, field, shown) in [
+        (
+            json!({"attr": "amount", "ge": 10000.0}),
+            "allow[0].when[0].ge",
+            "10000.0",
+        ),
+        (
+            json!({"attr": "amount", "eq": 1.5}),
+            "allow[0].when[0].eq",
+            "1.5",
+        ),
+        (
+            json!({"attr": "amount", "lt": 9_223_372_036_854_775_808_u64}),
+            "allow[0].when[0].lt",
+            "9223372036854775808",
+        ),
+        (
+            json!({"attr": "amount", "in": [1, 2.5]}),
+            "allow[0].when[0].in[1]",
+            "2.5",
+        ),
+    ] {
+        let msg = err(when(c));
+        assert!(
+            msg.contains(field) && msg.contains(&format!("`{shown}` is not an integer in i64")),
+            "{msg}"
+        );
+        assert!(msg.contains("minor units"), "{msg}");
+    }
+    let deny = json!({"deny": [rule(json!({"when": [{"attr": "amount", "ge": 1e4}]}))]});
+    assert!(err(deny).contains("deny[0].when[0].ge"));
+    // Beyond what JSON numbers can hold as integers: a parse error or a field error, never
+    // a string.
+    let text = r#"{"allow": [{"resources": ["a"], "actions": ["read"],
+        "when": [{"attr": "amount", "ge": 100000000000000000000000}]}]}"#;
+    let msg = Grant::from_json_str(text).unwrap_err().to_string();
+    assert!(msg.contains("allow[0].when[0].ge"), "{msg}");
+    // A quoted number is a string, as written.
+    let g = Grant::from_json(&when(json!({"attr": "code", "eq": "10000.0"}))).unwrap();
+    assert_eq!(
+        g.allow[0].when[0].op,
+        Op::Eq(Value::String("10000.0".into()))
+    );
+    assert_eq!(
+        Grant::from_json(&when(json!({"attr": "amount", "ge": i64::MIN})))
+            .unwrap()
+            .allow[0]
+            .when[0]
+            .op,
+        Op::Ge(Value::Integer(i64::MIN))
+    );
+}
+
+#[test]
+fn toml_condition_floats_are_grant_errors() {
+    let msg = Grant::from_toml_str(
+        r#"
+[[deny]]
+resources = ["orders/*"]
+actions = ["refund"]
+when = [{ attr = "amount", ge = 10000.0 }]
+"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        msg.contains("deny[0].when[0].ge") && msg.contains("`10000.0` is not an integer in i64"),
+        "{msg}"
+    );
+    // TOML integers beyond i64 do not parse at all.
+    assert!(Grant::from_toml_str(
+        "[[allow]]\nresources = [\"a\"]\nactions = [\"read\"]\nwhen = [{ attr = \"n\", ge = 9223372036854775808 }]\n"
+    )
+    .is_err());
 }

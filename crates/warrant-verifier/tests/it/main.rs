@@ -12,4 +12,5 @@ mod holder;
 mod http;
 #[cfg(all(feature = "refresh", feature = "axum"))]
 mod refresh;
+mod requests;
 mod scoping;
