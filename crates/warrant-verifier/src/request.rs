@@ -4,8 +4,8 @@ use warrant_core::pattern::{check_resource, Action, ActionError, ResourceError};
 use warrant_core::time::Timestamp;
 use warrant_core::value::{AttrName, AttrNameError, Value, ValueError};
 
-/// The most attributes one request may carry.
-pub const MAX_REQUEST_ATTRS: usize = 64;
+/// The most attributes one request may carry (the evaluation budget assumes no more).
+pub use warrant_core::budget::MAX_REQUEST_ATTRS;
 
 /// Why a request could not be built: its resource, action or an attribute would not
 /// mean what it says.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
-use warrant_core::budget::{MAX_REQUEST_ATTRS, MAX_REQUEST_STRING_BYTES};
+use warrant_core::budget::MAX_REQUEST_STRING_BYTES;
 use warrant_core::dpop::{check_proof, Expected, DEFAULT_PROOF_WINDOW};
 use warrant_core::eval::{evaluate, Shown};
 use warrant_core::keys::{KeySet, PublicKey};
@@ -366,7 +366,7 @@ impl Verifier {
         if let Err(d) = &verified.admission {
             return Err(Box::new(d.clone()));
         }
-        check_request(&request.0)?;
+        check_request(request)?;
         self.check_revoked(&verified)?;
         if let Err(d) = &verified.holders {
             return Err(Box::new(d.clone()));
@@ -562,53 +562,32 @@ struct ProofUse {
 }
 
 /// The request itself must make sense before any token is evaluated against it: a
-/// canonical resource name, and no more attributes than the evaluation budget assumes.
-fn check_request(req: &warrant_core::request::Request) -> Result<(), Box<Denial>> {
-    if let Err(e) = warrant_core::pattern::check_resource(&req.resource) {
-        return Err(Box::new(Denial::new(
-            DenialKind::InvalidRequest,
-            e.to_string(),
-        )));
-    }
+/// canonical resource name, a well-formed action and attribute names, no more attributes
+/// and no longer values than the evaluation budget assumes.
+fn check_request(request: &Request) -> Result<(), Box<Denial>> {
+    let invalid = |message: String| Box::new(Denial::new(DenialKind::InvalidRequest, message));
+    request.check().map_err(|e| invalid(e.to_string()))?;
+    let req = &request.0;
     let too_long = |what: &str, s: &str| {
         (s.len() > MAX_REQUEST_STRING_BYTES).then(|| {
-            Box::new(Denial::new(
-                DenialKind::InvalidRequest,
-                format!(
-                    "the request's {what} is {} bytes, more than the {MAX_REQUEST_STRING_BYTES} a verifier evaluates",
-                    s.len()
-                ),
+            invalid(format!(
+                "the request's {what} is {} bytes, more than the {MAX_REQUEST_STRING_BYTES} a verifier evaluates",
+                s.len()
             ))
         })
     };
-    if let Some(d) = too_long("action", &req.action) {
-        return Err(d);
-    }
-    if let Some(d) = req
-        .audience
-        .as_deref()
-        .and_then(|a| too_long("audience", a))
-    {
-        return Err(d);
-    }
-    for (name, value) in &req.attrs {
-        if let Some(d) = too_long("attribute name", name) {
+    let strings = std::iter::once(("action".to_owned(), req.action.as_str()))
+        .chain(req.audience.as_deref().map(|a| ("audience".to_owned(), a)))
+        .chain(req.attrs.iter().filter_map(|(name, value)| match value {
+            warrant_core::value::Value::String(v) => {
+                Some((format!("attribute `{}`", Shown(name)), v.as_str()))
+            }
+            _ => None,
+        }));
+    for (what, s) in strings {
+        if let Some(d) = too_long(&what, s) {
             return Err(d);
         }
-        if let warrant_core::value::Value::String(v) = value {
-            if let Some(d) = too_long(&format!("attribute `{}`", Shown(name)), v) {
-                return Err(d);
-            }
-        }
-    }
-    if req.attrs.len() > MAX_REQUEST_ATTRS {
-        return Err(Box::new(Denial::new(
-            DenialKind::InvalidRequest,
-            format!(
-                "the request has {} attributes, more than the {MAX_REQUEST_ATTRS} a verifier evaluates",
-                req.attrs.len()
-            ),
-        )));
     }
     Ok(())
 }
