@@ -23,7 +23,7 @@ fn run_case(
     verification: Option<Verification>,
     human_attrs: &std::collections::BTreeMap<AttrName, Value>,
     requests: &[Request],
-) -> Result<usize, TestCaseError> {
+) -> Result<Outcomes, TestCaseError> {
     let g = Grant::from_json(gj)
         .map_err(|e| TestCaseError::fail(format!("generated grant refused: {e}")))?;
     let minted = mint(
@@ -73,12 +73,19 @@ fn run_case(
     prop_assert_eq!(&facts.human_attrs, &human.attrs);
     prop_assert_eq!(Some(minted.expires_at), resolved.expires_at);
 
-    let mut allowed = 0;
+    let mut outcomes = Outcomes::default();
     for req in requests {
-        let native: Vec<CheckRole> = evaluate(&resolved, Some(&human), req)
-            .iter()
-            .map(Failure::role)
-            .collect();
+        let failures = evaluate(&resolved, Some(&human), req);
+        outcomes.fail_closed += usize::from(failures.iter().any(|f| {
+            matches!(
+                f,
+                Failure::DeniedByRule {
+                    unevaluated: Some(_),
+                    ..
+                }
+            )
+        }));
+        let native: Vec<CheckRole> = failures.iter().map(Failure::role).collect();
         let biscuit: Vec<CheckRole> = failed_authority_checks(&token, req)
             .into_iter()
             .map(|i| roles[i].clone())
@@ -91,9 +98,17 @@ fn run_case(
             req,
             human
         );
-        allowed += usize::from(native.is_empty());
+        outcomes.allowed += usize::from(native.is_empty());
     }
-    Ok(allowed)
+    Ok(outcomes)
+}
+
+/// How many requests of a case were allowed, and how many denied by a deny rule that
+/// fired because an attribute was missing or mistyped (fail closed).
+#[derive(Debug, Default)]
+struct Outcomes {
+    allowed: usize,
+    fail_closed: usize,
 }
 
 /// Random requests plus requests aimed at the grant's own rules.
@@ -136,13 +151,21 @@ fn differential_cases_cover_both_outcomes() {
         proptest::collection::vec(any::<u64>(), 6),
     );
     let mut allowed = 0;
+    let mut fail_closed = 0;
     let mut total = 0;
     for _ in 0..40 {
         let (gj, v, h, random, seeds) = strategy.new_tree(&mut runner).unwrap().current();
         let reqs = with_near(&gj, random, &seeds);
-        allowed += run_case(&gj, v, &h, &reqs).unwrap();
+        let o = run_case(&gj, v, &h, &reqs).unwrap();
+        allowed += o.allowed;
+        fail_closed += o.fail_closed;
         total += reqs.len();
     }
+    // Deny rules firing on a missing or mistyped attribute are compared too.
+    assert!(
+        fail_closed * 50 >= total,
+        "only {fail_closed} of {total} requests met a deny rule failing closed"
+    );
     assert!(
         allowed * 10 >= total,
         "only {allowed} of {total} random requests were allowed"
