@@ -272,7 +272,7 @@ pub fn compile(
 /// The test that `$r` matches one of `patterns` (`None`: every resource matches).
 fn resource_test(patterns: &[crate::pattern::ResourcePattern]) -> Option<Vec<DOp>> {
     let tests: Vec<PatternTest> = patterns.iter().map(|p| p.test()).collect();
-    if tests.iter().any(|t| *t == PatternTest::Any) {
+    if tests.contains(&PatternTest::Any) {
         return None;
     }
     let r = || ops::var(v::RESOURCE);
