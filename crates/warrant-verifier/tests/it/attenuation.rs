@@ -6,7 +6,7 @@ use proptest::sample::{select, subsequence};
 use rand_core::OsRng;
 use serde_json::{json, Map, Value as J};
 use warrant_core::compile::{compile, CompileContext};
-use warrant_core::eval::{condition_miss, evaluate, HumanFacts};
+use warrant_core::eval::{condition_miss, evaluate, ConditionMiss, HumanFacts};
 use warrant_core::grant::{Actions, Grant, Method, Op, Rule};
 use warrant_core::request::Request as CoreRequest;
 use warrant_core::token::{
@@ -30,7 +30,16 @@ fn value() -> BoxedStrategy<Value> {
     .boxed()
 }
 
-fn condition() -> BoxedStrategy<J> {
+/// A condition of an allow rule (`allow`) or of a deny rule. Profile v2 refuses `present`
+/// in a deny rule (deny rules fail closed, so it would always hold): only allow rules get it.
+fn condition(allow: bool) -> BoxedStrategy<J> {
+    let present = if allow {
+        Just(("present", json!(true))).boxed()
+    } else {
+        (select(vec!["eq", "ne"]), value())
+            .prop_map(|(o, v)| (o, v.to_json()))
+            .boxed()
+    };
     (
         select(ATTRS.to_vec()),
         prop_oneof![
@@ -44,7 +53,7 @@ fn condition() -> BoxedStrategy<J> {
             )
                 .prop_map(|(o, v)| (o, v.to_json())),
             subsequence(vec!["open", "closed", "op"], 1..=2).prop_map(|l| ("in", json!(l))),
-            Just(("present", json!(true))),
+            present,
             select(vec!["o", "op", "cl"]).prop_map(|p| ("prefix", json!(p))),
             select(vec!["1m", "1h"]).prop_map(|s| ("within", json!(s))),
         ],
@@ -96,7 +105,7 @@ fn rule(allow: bool) -> BoxedStrategy<J> {
             1 => Just(json!(["*"])),
             3 => subsequence(vec!["read", "write"], 1..=2).prop_map(|a| json!(a)),
         ],
-        proptest::collection::vec(condition(), 0..=2),
+        proptest::collection::vec(condition(allow), 0..=2),
         human,
     )
         .prop_map(|(resources, actions, when, human)| {
@@ -276,10 +285,16 @@ fn to_verifier_request(r: &CoreRequest) -> Request {
     out
 }
 
-/// Whether `rule` matches `req` (resources, actions and every condition).
+/// Whether deny rule `rule` fires for `req`: its resources and actions cover the request
+/// and no condition is evaluated false. Profile v2 deny rules fail closed, so a condition
+/// whose attribute is missing or mistyped does not stop the rule (only a value that
+/// fails the test does).
 fn deny_matches(rule: &Rule, req: &CoreRequest) -> bool {
     rule.covers(&req.resource, &req.action)
-        && rule.when.iter().all(|c| condition_miss(c, req).is_none())
+        && rule
+            .when
+            .iter()
+            .all(|c| !matches!(condition_miss(c, req), Some(ConditionMiss::Mismatch(_))))
 }
 
 fn check_decision(d: &Decision) {
@@ -462,7 +477,7 @@ fn run(case: &Case, specs: &[ReqSpec]) -> Result<(usize, usize), TestCaseError> 
 fn child_of(parent: &J) -> BoxedStrategy<J> {
     let rules: Vec<J> = parent["allow"].as_array().cloned().unwrap_or_default();
     let n = rules.len();
-    let narrowed = (0..n, proptest::option::of(condition()), any::<bool>()).prop_map(
+    let narrowed = (0..n, proptest::option::of(condition(true)), any::<bool>()).prop_map(
         move |(i, extra, literal)| {
             let mut r = rules[i].clone();
             if let Some(c) = extra {

@@ -8,7 +8,7 @@ use serde_json::Value as J;
 use warrant_core::grant::Grant;
 use warrant_core::keys::SigningKey;
 use warrant_core::time::Span;
-use warrant_core::token::{mint, MintRequest, Minted};
+use warrant_core::token::{mint, MintRequest, Minted, PROFILE_VERSION};
 use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Limits, Timestamp, Verifier};
 
 /// The fixed "now" of every mint: 2026-11-30T10:00:00Z.
@@ -92,8 +92,10 @@ pub fn denied_as(decision: &Decision, kind: DenialKind) -> &Denial {
     d
 }
 
-/// Biscuit's own answer, bypassing the verifier: the request facts and the policy
-/// `allow if warrant_profile(1)`. Panics if Biscuit fails other than by refusing.
+/// Biscuit's own answer, bypassing the verifier: the request facts and the verifier's
+/// policy `allow if warrant(2, $id, $issuer, $issued_at)` (profile v2: the v1 policy
+/// `allow if warrant_profile(1)` matches no current token). Panics if Biscuit fails other
+/// than by refusing.
 pub fn biscuit_allows(token: &biscuit_auth::Biscuit, req: &warrant_core::request::Request) -> bool {
     use biscuit_auth::error::{Logic, Token as E};
     let (src, params) = req.datalog();
@@ -104,7 +106,11 @@ pub fn biscuit_allows(token: &biscuit_auth::Biscuit, req: &warrant_core::request
             max_time: Duration::from_millis(200),
         })
         .code_with_params(&src, params, Default::default())
-        .and_then(|b| b.policy("allow if warrant_profile(1)"))
+        .and_then(|b| {
+            b.policy(
+                format!("allow if warrant({PROFILE_VERSION}, $id, $issuer, $issued_at)").as_str(),
+            )
+        })
         .and_then(|b| b.build(token))
         .and_then(|mut a| a.authorize());
     match run {

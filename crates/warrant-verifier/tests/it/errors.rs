@@ -122,14 +122,15 @@ fn a_flipped_byte_in_any_signature_is_refused() {
 fn a_flipped_byte_in_any_payload_is_refused() {
     let (text, token_id) = three_blocks();
     let bytes = bytes_of(&text);
-    // A string only block 0, 1 or 2 holds: the token id, one audience of each block.
+    // Bytes only block 0, 1 or 2 holds: the token id (16 raw bytes in profile v2's
+    // `warrant(2, hex:id, …)`), one audience of each block.
     for (block, marker) in [
-        (0, token_id.as_bytes().to_vec()),
+        (0, hex::decode(&token_id).unwrap()),
         (1, b"aud-one-x".to_vec()),
         (2, b"aud-two-y".to_vec()),
     ] {
         // The first occurrence lies in the block named (an audience of block 1 is
-        // repeated in block 2, and each block also embeds its grant's JSON).
+        // repeated in block 2).
         let start = bytes
             .windows(marker.len())
             .position(|w| w == marker.as_slice())
@@ -485,12 +486,17 @@ fn oversized_tokens_are_refused_before_parsing() {
         .contains("more than"));
 }
 
-/// A valid token of about 75 KiB: five attenuation blocks of 15 KiB of Datalog each.
+/// A valid token of about 78 KiB: five attenuation blocks of four 3900-byte facts each.
+/// Profile v2 tokens are smaller: every filler string is distinct (Biscuit stores a
+/// repeated string once, in the shared symbol table) and each fact stays within the
+/// evaluation budget's term size, so the token is still evaluated when admitted.
 fn genuine_big_token() -> (String, Vec<u8>) {
     let text = mint_text(&json!({"allow": [{"resources": ["r"], "actions": ["read"]}]}));
     let mut token = decode_unverified(&text).unwrap();
-    let filler = format!("n(\"{}\");", "x".repeat(15 * 1024));
-    for _ in 0..5 {
+    for b in 0..5 {
+        let filler: String = (0..4)
+            .map(|f| format!("n(\"{b}-{f}-{}\");", "x".repeat(3900)))
+            .collect();
         token = attenuate(&token, grant(&json!({"datalog": filler})), NOW, &mut OsRng).unwrap();
     }
     let bytes = token.to_vec().unwrap();
@@ -534,7 +540,7 @@ fn regression_a_lowered_size_limit_is_misreported() {
 /// `warrant_core::token::decode_base64`, which refuses anything over the fixed
 /// `MAX_TOKEN_BYTES` (64 KiB) before `check` applies the configured
 /// `with_max_token_bytes` limit. A verifier configured for larger tokens accepts a
-/// 75 KiB token as bytes (`verify_bytes`) but refuses the same token as text (`verify`)
+/// 78 KiB token as bytes (`verify_bytes`) but refuses the same token as text (`verify`)
 /// with "the token is N bytes, more than the 65536 allowed". Expected: both honour the
 /// configured limit.
 #[test]

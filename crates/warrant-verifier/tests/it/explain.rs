@@ -2,6 +2,7 @@
 
 use rand_core::OsRng;
 use serde_json::json;
+use warrant_core::compile::{compile_checks, CheckRole, CompileContext, Compiled};
 use warrant_core::grant::Method;
 use warrant_core::token::{attenuate, decode_unverified, encode, mint, MintRequest, Verification};
 use warrant_verifier::{DenialKind, Request, Signer};
@@ -45,21 +46,26 @@ fn a_missing_attribute_is_named() {
 
 #[test]
 fn a_deny_rule_is_named_and_wins_over_a_missing_allow() {
-    let text = mint_text(&json!({
+    let g = json!({
         "allow": [{"resources": ["customers/*"], "actions": ["read"], "when": [{"attr": "x", "eq": 1}]}],
         "deny": [{"resources": ["tickets/*"], "actions": ["*"]},
                  {"resources": ["customers/*/payment_card"], "actions": ["*"]}]
-    }));
+    });
+    let text = mint_text(&g);
     let d = verifier().verify(
         &text,
         &Request::new("customers/7/payment_card", "read", NOW),
     );
     let d = denied_as(&d, DenialKind::DeniedByRule);
     assert!(d.message.starts_with("deny[1] forbids"), "{d:?}");
-    assert!(d
-        .check
-        .as_deref()
-        .is_some_and(|c| c.starts_with("reject if")));
+    // Profile v2 compiles a deny rule to a fail-closed `check if` (v1: `reject if`): the
+    // denial names exactly the check deny[1] compiles to.
+    let Compiled { checks, roles } = compile_checks(&grant(&g), CompileContext::default()).unwrap();
+    let deny1 = roles.iter().position(|r| *r == CheckRole::Deny(1)).unwrap();
+    let expected = checks[deny1].to_string();
+    assert!(expected.starts_with("check if "), "{expected}");
+    assert!(expected.contains("payment_card"), "{expected}");
+    assert_eq!(d.check.as_deref(), Some(expected.as_str()), "{d:?}");
 }
 
 #[test]

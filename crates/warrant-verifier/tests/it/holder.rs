@@ -97,7 +97,14 @@ fn append_third_party(text: &str, signer: &SigningKey, code: &str) -> String {
     encode(&token.append_third_party(&signed).unwrap())
 }
 
+/// The profile v2 holder fact: the key's 32 raw bytes.
 fn holder_fact(k: &SigningKey) -> String {
+    format!("holder(hex:{});", hex::encode(k.public().to_bytes()))
+}
+
+/// The profile v1 holder fact (`holder("ed25519/…")`), which an attacker may try too: no
+/// v2 holder chain accepts it.
+fn holder_fact_v1(k: &SigningKey) -> String {
     format!("holder(\"{}\");", k.public())
 }
 
@@ -190,6 +197,8 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
 
     // Raw Datalog naming the thief (outside the warrant profile: Biscuit's path).
     let raw = append_plain(&token, &holder_fact(&thief));
+    // The same in the profile v1 form (a string): not a v2 holder, still refused.
+    let raw_v1 = append_plain(&token, &holder_fact_v1(&thief));
     // The same block a delegation would make, but appended as a plain attenuation
     // (inside the profile: the native path).
     let narrowing = grant(&json!({"allow": [{"resources": ["tickets/1"], "actions": ["read"]}]}));
@@ -197,7 +206,7 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
     let mut params = std::collections::HashMap::new();
     params.insert(
         "next".to_owned(),
-        biscuit_auth::builder::Term::Str(thief.public().to_string()),
+        biscuit_auth::builder::Term::Bytes(thief.public().to_bytes().to_vec()),
     );
     let block = biscuit_auth::BlockBuilder::new()
         .code_with_params("holder({next});", params, std::collections::HashMap::new())
@@ -222,12 +231,24 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
             assert_contains(&d.message, "(it is a plain attenuation)");
         }
     }
+    // A v1 holder fact is not a key at all in profile v2: the chain is broken.
+    for signer in [&thief, &agent] {
+        let d = v.verify(&raw_v1, &read_by(signer, &raw_v1, "tickets/1"));
+        let d = denied_as(&d, DenialKind::InvalidDelegation);
+        assert_eq!(d.block, Some(1), "{d:?}");
+        assert_eq!(d.signer, Some(Signer::Attenuation), "{d:?}");
+        assert_contains(&d.message, "which is not an `ed25519/` public key");
+    }
     // Even a verifier accepting bearer tokens refuses it.
-    let stolen = append_plain(&token, &holder_fact(&thief));
-    let d = strict()
-        .allow_bearer(true)
-        .verify(&stolen, &read_by(&thief, &stolen, "tickets/1"));
-    denied_as(&d, DenialKind::InvalidDelegation);
+    for stolen in [
+        append_plain(&token, &holder_fact(&thief)),
+        append_plain(&token, &holder_fact_v1(&thief)),
+    ] {
+        let d = strict()
+            .allow_bearer(true)
+            .verify(&stolen, &read_by(&thief, &stolen, "tickets/1"));
+        denied_as(&d, DenialKind::InvalidDelegation);
+    }
 }
 
 // 4.
@@ -271,6 +292,16 @@ fn a_delegation_block_signed_by_someone_else_is_refused() {
             sub.public()
         ),
     );
+
+    // In the profile v1 form (a string), signed by the thief or even by the holder: a
+    // holder fact that is not a v2 key breaks the chain.
+    for signer in [&thief, &agent] {
+        let stolen = append_third_party(&token, signer, &holder_fact_v1(&thief));
+        let d = v.verify(&stolen, &read_by(&thief, &stolen, "tickets/1"));
+        let d = denied_as(&d, DenialKind::InvalidDelegation);
+        assert_eq!(d.block, Some(1));
+        assert_contains(&d.message, "which is not an `ed25519/` public key");
+    }
 
     // A bearer token cannot be bound after the fact, whoever signs.
     let bearer = mint_for(None, &parent_grant());
@@ -583,12 +614,15 @@ fn a_delegated_token_is_a_plain_biscuit() {
     for i in 1..4 {
         let k = token.block_external_key(i).unwrap().unwrap();
         assert_eq!(PublicKey::from_biscuit(&k), Some(keys[i - 1].public()));
+        // Profile v2: the holder is the key's 32 raw bytes.
         let source = token.print_block_source(i).unwrap();
         assert!(
-            source.starts_with(&format!("holder(\"{}\")", keys[i].public())),
+            source.starts_with(&format!(
+                "holder(hex:{})",
+                hex::encode(keys[i].public().to_bytes())
+            )),
             "block {i}: {source}"
         );
-        assert!(source.starts_with("holder(\"ed25519/"), "{source}");
     }
     assert_eq!(token.block_external_key(0).unwrap(), None);
     // Biscuit's own authorizer agrees with warrant.
@@ -615,10 +649,14 @@ fn a_delegated_token_is_a_plain_biscuit() {
         d.claims().unwrap().holder,
         Some(keys[3].public().to_string())
     );
-    denied_as(
-        &v.verify(&narrowed, &read_by(&keys[3], &narrowed, "tickets/2")),
-        DenialKind::CheckFailed,
-    );
+    // Profile v2 recognises blocks by structure: this hand-written check is exactly the
+    // compiled form of an allow rule on `tickets/1`, so it is explained as one.
+    let d = v.verify(&narrowed, &read_by(&keys[3], &narrowed, "tickets/2"));
+    let d = denied_as(&d, DenialKind::RuleNotMatched);
+    assert_eq!(d.block, Some(4), "{d:?}");
+    assert_eq!(d.signer, Some(Signer::Attenuation), "{d:?}");
+    assert_eq!(d.check.as_deref(), Some("check if resource(\"tickets/1\")"));
+    assert_contains(&d.message, "tickets/2");
     denied_as(
         &v.verify(&narrowed, &read_by(&keys[2], &narrowed, "tickets/1")),
         DenialKind::InvalidProof,

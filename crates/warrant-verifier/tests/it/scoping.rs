@@ -32,7 +32,9 @@ fn append_third_party(token: &str, code: &str) -> String {
     )
 }
 
-/// Every fact the verifier or the authority relies on, asserted by an attenuation block.
+/// Every fact the verifier or the authority relies on, asserted by an attenuation block:
+/// the request facts, and the authority facts under their profile v2 names (`warrant`,
+/// `human`, `human_attr`) and their v1 names (an attacker would try both).
 /// (`holder` is left out: a later block naming a holder without the current holder's
 /// signature makes the whole token invalid; `holder.rs` tests that attack.)
 const FORGED: &str = r#"
@@ -43,26 +45,68 @@ const FORGED: &str = r#"
     action("read");
     time(2020-01-01T00:00:00Z);
     audience("support-api");
-    human_verification("passkey", 2026-11-30T10:00:00Z);
+    warrant(2, hex:00000000000000000000000000000000, "https://evil.example", 2020-01-01T00:00:00Z);
+    human("admin", "passkey", 2026-11-30T10:00:00Z);
     human_attr("kyc", true);
     warrant_profile(1);
     token_id("forged");
     issuer("https://evil.example");
+    issued_at(2020-01-01T00:00:00Z);
+    human_verification("passkey", 2026-11-30T10:00:00Z);
 "#;
 
 /// The same facts derived by rules rather than stated, some with `trusting` annotations.
+/// Not recursive: every rule derives from `seed`, a fact the block states itself, so the
+/// block is within the evaluation budget and Biscuit evaluates it.
 const FORGED_RULES: &str = r#"
+    seed(1);
+    attr("amount", 1) <- seed($x);
+    attr_age("placed_at", 0) <- seed($x);
+    resource("tickets/1") <- seed($x);
+    action("read") <- seed($x);
+    time(2020-01-01T00:00:00Z) <- seed($x) trusting previous;
+    audience("support-api") <- seed($x) trusting authority;
+    warrant(2, hex:00000000000000000000000000000000, "https://evil.example", 2020-01-01T00:00:00Z) <- seed($x);
+    human("admin", "passkey", 2026-11-30T10:00:00Z) <- seed($x);
+    human_attr("kyc", true) <- seed($x) trusting previous;
+    warrant_profile(1) <- seed($x);
+    human_verification("passkey", 2026-11-30T10:00:00Z) <- seed($x);
+"#;
+
+/// Forged facts derived by a recursive rule set (`resource` and `action` from each
+/// other). Profile v2 refuses recursive rules unevaluated: the token is over the
+/// evaluation budget, whatever the rules would derive.
+const FORGED_RECURSIVE_RULES: &str = r#"
     attr("amount", 1) <- time($t);
     resource("tickets/1") <- action($a);
     action("read") <- resource($r);
     time(2020-01-01T00:00:00Z) <- resource($r) trusting previous;
     audience("support-api") <- resource($r) trusting authority;
+    warrant(2, hex:00000000000000000000000000000000, "https://evil.example", 2020-01-01T00:00:00Z) <- time($t);
+    human("admin", "passkey", 2026-11-30T10:00:00Z) <- action($a);
     human_verification("passkey", 2026-11-30T10:00:00Z) <- time($t);
     warrant_profile(1) <- time($t);
 "#;
 
+/// Asserts that `token` with a block of recursive forged rules appended (as block
+/// `block`, plainly or by a third party) is refused unevaluated as over budget.
+fn recursive_rules_are_over_budget(token: &str, req: &Request, block: usize) {
+    let v = verifier();
+    for forged in [
+        append(token, FORGED_RECURSIVE_RULES),
+        append_third_party(token, FORGED_RECURSIVE_RULES),
+    ] {
+        let after = v.verify(&forged, req);
+        let d = denied_as(&after, DenialKind::OverBudget);
+        assert_eq!(d.block, Some(block), "{d:?}");
+        assert!(d.message.contains("recursive"), "{d:?}");
+        assert!(d.kind.is_invalid_token());
+    }
+}
+
 /// Asserts that `req` is denied (as `kind`) by `token`, and still denied as `kind` with
-/// every forged block appended, one block or several.
+/// every forged block appended, one block or several; a recursive forged rule set gets
+/// the token refused as over budget instead.
 fn stays_denied(token: &str, req: &Request, kind: DenialKind) {
     let v = verifier();
     let before = v.verify(token, req);
@@ -79,6 +123,7 @@ fn stays_denied(token: &str, req: &Request, kind: DenialKind) {
         assert_eq!(d.block, before.block, "the same block still refuses: {d:?}");
         assert_eq!(d.attribute, before.attribute);
     }
+    recursive_rules_are_over_budget(token, req, 1);
 }
 
 fn amount_grant() -> J {
@@ -230,10 +275,18 @@ fn an_attenuation_check_ignores_facts_of_blocks_after_it() {
     ] {
         let before = v.verify(&narrowed, &req);
         assert_eq!(denied(&before).block, Some(1));
-        for forged in [append(&narrowed, FORGED), append(&narrowed, FORGED_RULES)] {
+        for forged in [
+            append(&narrowed, FORGED),
+            append(&narrowed, FORGED_RULES),
+            append(&append(&narrowed, FORGED), FORGED_RULES),
+            append_third_party(&narrowed, FORGED),
+            append_third_party(&narrowed, FORGED_RULES),
+        ] {
             let after = v.verify(&forged, &req);
             assert_eq!(denied(&after).block, Some(1), "{after:?}");
         }
+        // Recursive forged rules (block 2) are refused unevaluated.
+        recursive_rules_are_over_budget(&narrowed, &req, 2);
     }
 }
 
@@ -246,8 +299,13 @@ fn claims_come_from_the_authority_block_only() {
     };
     assert_eq!(claims.holder, None, "a bearer token stays a bearer token");
     assert_eq!(claims.verification_method.as_deref(), Some("unverified"));
+    assert_eq!(claims.verified_at.as_deref(), Some("2026-11-30T10:00:00Z"));
+    assert_eq!(claims.human, None, "the offline mint named no human");
     assert_eq!(claims.issuer.as_deref(), Some("offline"));
-    assert_ne!(claims.token_id.as_deref(), Some("forged"));
+    let id = claims.token_id.as_deref().unwrap();
+    assert_eq!(id.len(), 32, "{id}");
+    assert_ne!(id, "forged");
+    assert_ne!(id, "00000000000000000000000000000000");
     assert_eq!(claims.block_count, 2);
 }
 
@@ -264,30 +322,67 @@ fn raw_authority(code: &str) -> String {
         .unwrap()
 }
 
+/// A well-formed v2 `warrant(…)` fact, as an issuer would state it.
+const WARRANT_V2: &str =
+    r#"warrant(2, hex:0123456789abcdef0123456789abcdef, "offline", 2026-11-30T10:00:00Z);"#;
+
 #[test]
 fn an_authority_without_the_profile_fact_is_not_a_warrant() {
     let req = Request::new("tickets/1", "read", NOW);
-    for code in [
+    // Profile v2: the profile fact is `warrant(2, hex:id, issuer, issued_at)`.
+    let without = [
         r#"token_id("x"); issuer("offline");"#,
         "warrant_profile(2);",
         r#"warrant_profile("1");"#,
         "warrant_profile(1, 1);",
+        "warrant(2);",
+        r#"warrant(2, hex:0123456789abcdef0123456789abcdef, "offline");"#,
+        r#"warrant("2", hex:0123456789abcdef0123456789abcdef, "offline", 2026-11-30T10:00:00Z);"#,
+        r#"warrant(2, "0123456789abcdef0123456789abcdef", "offline", 2026-11-30T10:00:00Z);"#,
         "right(\"tickets/1\", \"read\");",
-    ] {
+    ];
+    // Another profile version, named in the message (v1 tokens are refused by name).
+    let other_profile = [
+        ("warrant_profile(1);", "profile 1"),
+        (
+            r#"warrant_profile(1); token_id("0123456789abcdef0123456789abcdef"); issuer("offline"); issued_at(2026-11-30T10:00:00Z); human_verification("unverified", 2026-11-30T10:00:00Z);"#,
+            "profile 1",
+        ),
+        (
+            r#"warrant(1, hex:0123456789abcdef0123456789abcdef, "offline", 2026-11-30T10:00:00Z);"#,
+            "profile 1",
+        ),
+        (
+            r#"warrant(3, hex:0123456789abcdef0123456789abcdef, "offline", 2026-11-30T10:00:00Z);"#,
+            "profile 3",
+        ),
+    ];
+    let cases = without
+        .iter()
+        .map(|code| (*code, "`warrant(…)`"))
+        .chain(other_profile);
+    for (code, named) in cases {
         let token = raw_authority(code);
         let d = verifier().verify(&token, &req);
         let d = denied_as(&d, DenialKind::NotWarrant);
-        assert!(d.message.contains("warrant_profile"), "{d:?}");
+        assert!(d.message.contains(named), "{code}: {d:?}");
         assert!(d.kind.is_invalid_token());
-        // Nor can a later block supply the profile fact.
-        let forged = append(&token, FORGED);
-        denied_as(&verifier().verify(&forged, &req), DenialKind::NotWarrant);
-        let forged = append(&token, FORGED_RULES);
-        denied_as(&verifier().verify(&forged, &req), DenialKind::NotWarrant);
+        // Nor can a later block supply the profile fact, stated or derived, in either
+        // profile's names.
+        for forged in [
+            append(&token, FORGED),
+            append(&token, FORGED_RULES),
+            append(&token, FORGED_RECURSIVE_RULES),
+            append_third_party(&token, FORGED),
+            append_third_party(&token, FORGED_RULES),
+        ] {
+            let d = verifier().verify(&forged, &req);
+            denied_as(&d, DenialKind::NotWarrant);
+        }
     }
     // The profile fact, stated by the issuer, is all the policy needs.
     assert!(verifier()
-        .verify(&raw_authority("warrant_profile(1);"), &req)
+        .verify(&raw_authority(WARRANT_V2), &req)
         .is_allowed());
 }
 
