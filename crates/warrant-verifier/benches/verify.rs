@@ -21,6 +21,7 @@ use warrant_core::time::Timestamp;
 use warrant_core::dpop::create_proof;
 use warrant_core::token::{
     attenuate, decode_base64, decode_unverified, delegate, encode, mint, MintRequest,
+    PROFILE_VERSION,
 };
 use warrant_verifier::{MemoryReplayCache, Request, Verifier};
 
@@ -187,7 +188,12 @@ fn bench(c: &mut Criterion) {
             let mut authorizer = AuthorizerBuilder::new()
                 .set_limits(limits.clone())
                 .code_with_params(&src, params, Default::default())
-                .and_then(|a| a.policy("allow if warrant_profile(1)"))
+                .and_then(|a| {
+                    a.policy(
+                        format!("allow if warrant({PROFILE_VERSION}, $id, $issuer, $issued_at)")
+                            .as_str(),
+                    )
+                })
                 .and_then(|a| a.build(&token))
                 .expect("authorizer");
             authorizer.authorize().expect("allowed");
