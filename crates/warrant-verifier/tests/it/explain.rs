@@ -198,6 +198,13 @@ fn regression_request_values_break_the_one_line_message() {
         &json!({"audience": ["api"], "allow": [{"resources": ["r"], "actions": ["read"]}]}),
     );
     let v = verifier();
+    // Profile v2: a resource with a line break is not canonical, so it is refused before
+    // the token is evaluated (still with a one-line message, checked below).
+    let d = v.verify(
+        &text,
+        &Request::new("r\nforged: allowed", "read", NOW).with_audience("api"),
+    );
+    denied_as(&d, DenialKind::InvalidRequest);
     let offenders: Vec<String> = [
         Request::new("r\nforged: allowed", "read", NOW).with_audience("api"),
         Request::new("r", "write\r\nx", NOW).with_audience("api"),

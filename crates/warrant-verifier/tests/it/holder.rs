@@ -350,6 +350,37 @@ fn a_replayed_proof_is_refused() {
     allowed(&v.verify(&token, &read_by(&agent, &token, "tickets/1")));
 }
 
+/// Profile v2 records a proof's id only once every other check has passed: a request the
+/// token refuses (or a revoked token) does not use the proof up, so proofs riding on
+/// useless requests cannot fill the replay cache; the first allowed use does.
+#[test]
+fn a_proof_is_used_up_only_by_an_allowed_request() {
+    let agent = new_key();
+    let token = mint_for(Some(&agent), &parent_grant());
+    let v = strict();
+    let proof = proof_at(&agent, &token, NOW);
+    let req =
+        |resource: &str| Request::new(resource, "read", NOW).with_proof(proof.clone(), "GET", URL);
+    let mut revoked = RevocationSet::new();
+    revoked.revoke_holder(&agent.public());
+    v.set_revocations(revoked);
+    denied_as(&v.verify(&token, &req("tickets/1")), DenialKind::Revoked);
+    v.set_revocations(RevocationSet::new());
+    denied_as(
+        &v.verify(&token, &req("orders/1")),
+        DenialKind::RuleNotMatched,
+    );
+    allowed(&v.verify(&token, &req("tickets/1")));
+    let d = v.verify(&token, &req("tickets/1"));
+    assert_contains(
+        &denied_as(&d, DenialKind::InvalidProof).message,
+        "already used",
+    );
+    // A request the token refuses is refused for that first: the replay check comes last.
+    let d = v.verify(&token, &req("orders/1"));
+    denied_as(&d, DenialKind::RuleNotMatched);
+}
+
 // 6.
 #[test]
 fn proofs_outside_the_time_window_are_refused() {
