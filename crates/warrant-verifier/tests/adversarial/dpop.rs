@@ -1,0 +1,397 @@
+//! DPoP: replays, wrong method/URL/time, missing or foreign `ath`, `alg` confusion,
+//! foreign `jwk`, oversized proofs, and proofs riding on refused tokens (they must not use
+//! up the replay cache).
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Value as J};
+use warrant_core::dpop::{ath, parse_proof};
+use warrant_core::keys::SigningKey;
+use warrant_verifier::{
+    DenialKind, MemoryReplayCache, ReplayCache, Request, RevocationSet, Timestamp, Verifier,
+};
+
+use crate::{
+    allowed, at, attack, denied, mint_for, new_key, proof_at, run_table, strict_verifier, NOW, URL,
+};
+
+fn grant() -> J {
+    json!({"audience": ["support-api"], "ttl": "1m",
+           "allow": [{"resources": ["tickets/*"], "actions": ["read"]}]})
+}
+
+/// A compact JWS with `header` and `claims`, signed by `signer`.
+fn craft(signer: &SigningKey, header: &J, claims: &J) -> String {
+    let h = URL_SAFE_NO_PAD.encode(header.to_string());
+    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let input = format!("{h}.{c}");
+    let sig = URL_SAFE_NO_PAD.encode(signer.sign(input.as_bytes()));
+    format!("{input}.{sig}")
+}
+
+fn header(k: &SigningKey) -> J {
+    json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": k.public().to_jwk()})
+}
+
+fn claims(token: &str, jti: &str, iat: Timestamp) -> J {
+    json!({"htm": "GET", "htu": URL, "iat": iat.unix(), "jti": jti, "ath": ath(token)})
+}
+
+fn with(mut v: J, k: &str, x: J) -> J {
+    v[k] = x;
+    v
+}
+
+fn without(mut v: J, k: &str) -> J {
+    v.as_object_mut().unwrap().remove(k);
+    v
+}
+
+fn req(proof: String) -> Request {
+    Request::new("tickets/1", "read", NOW).with_proof(proof, "GET", URL)
+}
+
+fn v() -> Verifier {
+    strict_verifier().with_audience("support-api")
+}
+
+#[test]
+fn forged_and_mismatched_proofs_are_refused() {
+    let (agent, thief) = (new_key(), new_key());
+    let t = mint_for(Some(&agent), &grant());
+    let other = mint_for(Some(&agent), &grant());
+    let c = || claims(&t, "jti-1", NOW);
+    let ok = craft(&agent, &header(&agent), &c());
+    assert!(
+        v().verify(&t, &req(ok)).is_allowed(),
+        "the crafted proof is valid"
+    );
+    let foreign_jwk = craft(&thief, &header(&agent), &c());
+    let private_jwk = craft(
+        &agent,
+        &with(
+            header(&agent),
+            "jwk",
+            with(agent.public().to_jwk(), "d", json!("AAAA")),
+        ),
+        &c(),
+    );
+    let oversized = craft(
+        &agent,
+        &header(&agent),
+        &with(c(), "pad", json!("p".repeat(5000))),
+    );
+    run_table(
+        &v(),
+        vec![
+            attack(
+                "wrong htm",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &header(&agent),
+                    &with(c(), "htm", json!("POST")),
+                )),
+                DenialKind::InvalidProof,
+                &["is for method `POST`, the request is `GET`"],
+            ),
+            attack(
+                "lowercase htm",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &header(&agent),
+                    &with(c(), "htm", json!("get")),
+                )),
+                DenialKind::InvalidProof,
+                &["is for method `get`"],
+            ),
+            attack(
+                "wrong htu host",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &header(&agent),
+                    &with(c(), "htu", json!("https://evil.example/tickets/1")),
+                )),
+                DenialKind::InvalidProof,
+                &["is for `https://evil.example/tickets/1`"],
+            ),
+            attack(
+                "wrong htu path",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &header(&agent),
+                    &with(c(), "htu", json!("https://api.example/tickets/2")),
+                )),
+                DenialKind::InvalidProof,
+                &["is for `https://api.example/tickets/2`"],
+            ),
+            attack(
+                "http instead of https",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &header(&agent),
+                    &with(c(), "htu", json!("http://api.example/tickets/1")),
+                )),
+                DenialKind::InvalidProof,
+                &["is for `http://api.example/tickets/1`"],
+            ),
+            attack(
+                "iat 61 s old",
+                t.clone(),
+                req(craft(&agent, &header(&agent), &claims(&t, "j", at(-61)))),
+                DenialKind::InvalidProof,
+                &["more than 1m before the request time"],
+            ),
+            attack(
+                "iat 61 s ahead",
+                t.clone(),
+                req(craft(&agent, &header(&agent), &claims(&t, "j", at(61)))),
+                DenialKind::InvalidProof,
+                &["more than 1m after the request time"],
+            ),
+            attack(
+                "iat negative",
+                t.clone(),
+                req(craft(&agent, &header(&agent), &with(c(), "iat", json!(-1)))),
+                DenialKind::InvalidProof,
+                &["`iat` is missing or not a number"],
+            ),
+            attack(
+                "iat as a string",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &header(&agent),
+                    &with(c(), "iat", json!(NOW.unix().to_string())),
+                )),
+                DenialKind::InvalidProof,
+                &["`iat` is missing or not a number"],
+            ),
+            attack(
+                "ath missing",
+                t.clone(),
+                req(craft(&agent, &header(&agent), &without(c(), "ath"))),
+                DenialKind::InvalidProof,
+                &["the claim `ath` is missing"],
+            ),
+            attack(
+                "ath of another token",
+                t.clone(),
+                req(craft(&agent, &header(&agent), &claims(&other, "j", NOW))),
+                DenialKind::InvalidProof,
+                &["`ath` does not match the token"],
+            ),
+            attack(
+                "jti missing",
+                t.clone(),
+                req(craft(&agent, &header(&agent), &without(c(), "jti"))),
+                DenialKind::InvalidProof,
+                &["`jti` must be 1 to 256 characters"],
+            ),
+            attack(
+                "jti empty",
+                t.clone(),
+                req(craft(&agent, &header(&agent), &with(c(), "jti", json!("")))),
+                DenialKind::InvalidProof,
+                &["`jti` must be 1 to 256 characters"],
+            ),
+            attack(
+                "alg none, no signature",
+                t.clone(),
+                req(format!(
+                    "{}.{}.",
+                    URL_SAFE_NO_PAD.encode(with(header(&agent), "alg", json!("none")).to_string()),
+                    URL_SAFE_NO_PAD.encode(c().to_string())
+                )),
+                DenialKind::InvalidProof,
+                &["`alg` is `none`, expected `EdDSA`"],
+            ),
+            attack(
+                "alg HS256",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &with(header(&agent), "alg", json!("HS256")),
+                    &c(),
+                )),
+                DenialKind::InvalidProof,
+                &["`alg` is `HS256`"],
+            ),
+            attack(
+                "typ missing",
+                t.clone(),
+                req(craft(&agent, &without(header(&agent), "typ"), &c())),
+                DenialKind::InvalidProof,
+                &["`typ` is ``, expected `dpop+jwt`"],
+            ),
+            attack(
+                "jwk of the holder, signed by the thief",
+                t.clone(),
+                req(foreign_jwk),
+                DenialKind::InvalidProof,
+                &["signature does not verify with its `jwk`"],
+            ),
+            attack(
+                "jwk of the thief, signed by the thief",
+                t.clone(),
+                req(craft(&thief, &header(&thief), &c())),
+                DenialKind::InvalidProof,
+                &[&format!(
+                    "signed by `{}`, but the token's holder is `{}`",
+                    thief.public(),
+                    agent.public()
+                )],
+            ),
+            attack(
+                "jwk with a private part",
+                t.clone(),
+                req(private_jwk),
+                DenialKind::InvalidProof,
+                &["`jwk` is not an Ed25519 public key"],
+            ),
+            attack(
+                "jwk of another curve",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &with(
+                        header(&agent),
+                        "jwk",
+                        json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}),
+                    ),
+                    &c(),
+                )),
+                DenialKind::InvalidProof,
+                &["`jwk` is not an Ed25519 public key"],
+            ),
+            attack(
+                "oversized proof",
+                t.clone(),
+                req(oversized),
+                DenialKind::InvalidProof,
+                &["longer than 4096 bytes"],
+            ),
+            attack(
+                "four parts",
+                t.clone(),
+                req(format!("{}.x", craft(&agent, &header(&agent), &c()))),
+                DenialKind::InvalidProof,
+                &["expected three `.`-separated parts"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_replayed_jti_is_refused_and_another_holder_cannot_burn_it() {
+    let (agent, thief) = (new_key(), new_key());
+    let t = mint_for(Some(&agent), &grant());
+    let theirs = mint_for(Some(&thief), &grant());
+    let v = v();
+    // The thief, seeing `jti-x` in flight, uses it first with their own token and key.
+    let burn = craft(&thief, &header(&thief), &claims(&theirs, "jti-x", NOW));
+    allowed(&v.verify(&theirs, &req(burn)));
+    // The agent's proof with that jti is still accepted, once.
+    let proof = craft(&agent, &header(&agent), &claims(&t, "jti-x", NOW));
+    allowed(&v.verify(&t, &req(proof.clone())));
+    denied(
+        &v.verify(&t, &req(proof.clone())),
+        DenialKind::InvalidProof,
+        &["the DPoP proof `jti-x` was already used"],
+    );
+    // Same jti in a different, fresh proof (other iat) by the same holder: still a replay.
+    let again = craft(&agent, &header(&agent), &claims(&t, "jti-x", at(5)));
+    denied(
+        &v.verify(
+            &t,
+            &Request::new("tickets/1", "read", at(5)).with_proof(again, "GET", URL),
+        ),
+        DenialKind::InvalidProof,
+        &["already used"],
+    );
+}
+
+#[test]
+fn proofs_on_refused_tokens_do_not_use_up_the_replay_cache() {
+    let agent = new_key();
+    let t = mint_for(Some(&agent), &grant());
+    // 16 ids in 16 shards: one live id per shard. Any wrongly recorded id would show.
+    let cache = Arc::new(MemoryReplayCache::new(16));
+    let v = v().with_replay_cache(cache.clone());
+    let revoked = {
+        let mut r = RevocationSet::new();
+        // (Its id, learnt through another verifier: this one's cache stays empty.)
+        let id = strict_verifier()
+            .with_audience("support-api")
+            .verify(&t, &req(proof_at(&agent, &t, NOW)))
+            .claims()
+            .unwrap()
+            .token_id
+            .clone()
+            .unwrap();
+        r.revoke_token_id(&id);
+        r
+    };
+    // One proof, refused four ways on the token's side.
+    let made = at(50);
+    let proof = proof_at(&agent, &t, made);
+    let jti = parse_proof(&proof).unwrap().jti;
+    let with_proof = |r: Request| r.with_proof(proof.clone(), "GET", URL);
+    // Expired (ttl 1m; the proof's iat is within the window).
+    denied(
+        &v.verify(&t, &with_proof(Request::new("tickets/1", "read", at(61)))),
+        DenialKind::Expired,
+        &["expired"],
+    );
+    // Wrong audience.
+    denied(
+        &v.verify(
+            &t,
+            &with_proof(Request::new("tickets/1", "read", made).with_audience("billing-api")),
+        ),
+        DenialKind::Audience,
+        &["billing-api"],
+    );
+    // Denied by its rules.
+    denied(
+        &v.verify(&t, &with_proof(Request::new("tickets/1", "delete", made))),
+        DenialKind::RuleNotMatched,
+        &["no allow rule covers action `delete`"],
+    );
+    // Revoked.
+    v.set_revocations(revoked);
+    denied(
+        &v.verify(&t, &with_proof(Request::new("tickets/1", "read", made))),
+        DenialKind::Revoked,
+        &["is revoked"],
+    );
+    v.set_revocations(RevocationSet::new());
+    // A flood of fresh proofs on a refused request leaves no trace either.
+    for i in 0..200 {
+        let p = proof_at(&agent, &t, made);
+        let d = v.verify(
+            &t,
+            &Request::new("tickets/1", "delete", made).with_proof(p, "GET", URL),
+        );
+        assert!(!d.is_allowed(), "flood {i}");
+    }
+    // The same proof on a valid request: accepted exactly once.
+    allowed(&v.verify(&t, &with_proof(Request::new("tickets/1", "read", made))));
+    denied(
+        &v.verify(&t, &with_proof(Request::new("tickets/1", "read", made))),
+        DenialKind::InvalidProof,
+        &[&format!("`{jti}` was already used")],
+    );
+    // Through the public cache API: the used id is recorded (keyed by holder and jti).
+    let id = format!("{}:{jti}", agent.public().jwk_x());
+    assert!(
+        !cache.first_use(&id, at(200), made),
+        "the used proof id is recorded"
+    );
+}

@@ -1,0 +1,351 @@
+//! The adversarial suite: an attacker holding an ordinary token (or none) tries to forge,
+//! smuggle, exhaust, walk out of patterns, confuse types, stretch time, re-bind, replay,
+//! evade revocation and poison the cache. Every attack asserts the denial's kind and its
+//! explanation; a few benign look-alikes assert that they are allowed, so the suite does
+//! not pass by denying everything.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod attributes;
+mod cache;
+mod dpop;
+mod exhaustion;
+mod forgery;
+mod holder;
+mod patterns;
+mod revocation;
+mod smuggling;
+mod time;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rand_core::OsRng;
+use serde_json::Value as J;
+use warrant_core::grant::Grant;
+use warrant_core::keys::SigningKey;
+use warrant_core::time::Span;
+use warrant_core::token::{decode_unverified, encode, mint, MintRequest};
+use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Request, Timestamp, Verifier};
+
+/// The longest a single `verify` may take, in a debug build on a slow shared machine.
+/// Generous on purpose: the point is that no token, however hostile, takes *seconds*.
+pub const TIME_BOUND: Duration = Duration::from_millis(500);
+
+/// The fixed "now" of every mint: 2026-11-30T10:00:00Z.
+pub const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
+
+/// The URL every DPoP request here is made to.
+pub const URL: &str = "https://api.example/tickets/1";
+
+/// `NOW + seconds` (negative: before).
+pub fn at(seconds: i64) -> Timestamp {
+    if seconds >= 0 {
+        NOW.plus(Span::from_seconds(seconds.unsigned_abs()))
+    } else {
+        NOW.minus(Span::from_seconds(seconds.unsigned_abs()))
+    }
+}
+
+/// The trusted issuer key (key id 1).
+pub fn key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate(&mut OsRng, Some(KeyId(1))))
+}
+
+/// A fresh Ed25519 key (an agent, a thief, a stranger).
+pub fn new_key() -> SigningKey {
+    SigningKey::generate(&mut OsRng, None)
+}
+
+/// A verifier trusting [`key`] under key id 1 that accepts bearer tokens.
+pub fn bearer_verifier() -> Verifier {
+    Verifier::new(KeySet::single(KeyId(1), key().public())).allow_bearer(true)
+}
+
+/// A verifier trusting [`key`] under key id 1 that refuses bearer tokens (the default).
+pub fn strict_verifier() -> Verifier {
+    Verifier::new(KeySet::single(KeyId(1), key().public()))
+}
+
+/// Parses a grant, panicking with the parser's message.
+pub fn grant(v: &J) -> Grant {
+    Grant::from_json(v).unwrap_or_else(|e| panic!("invalid test grant {v}: {e}"))
+}
+
+/// Mints `v` offline at [`NOW`] with [`key`], bound to `holder` (bearer for `None`).
+pub fn mint_for(holder: Option<&SigningKey>, v: &J) -> String {
+    let mut req = MintRequest::offline(grant(v));
+    req.holder = holder.map(SigningKey::public);
+    mint_req(req)
+}
+
+/// Mints a prepared request at [`NOW`] with [`key`].
+pub fn mint_req(req: MintRequest) -> String {
+    mint(key(), req, NOW, &mut OsRng)
+        .unwrap()
+        .token
+        .to_base64()
+        .unwrap()
+}
+
+/// A bearer token for `v`.
+pub fn bearer(v: &J) -> String {
+    mint_for(None, v)
+}
+
+/// Appends a plain (first-party) Biscuit block written in Datalog.
+pub fn append_plain(text: &str, code: &str) -> String {
+    let token = decode_unverified(text).unwrap();
+    let block = biscuit_auth::BlockBuilder::new()
+        .code(code)
+        .unwrap_or_else(|e| panic!("block `{code}` does not parse: {e:?}"));
+    encode(&token.append(block).unwrap())
+}
+
+/// Appends a prepared plain block.
+pub fn append_block(text: &str, block: biscuit_auth::BlockBuilder) -> String {
+    let token = decode_unverified(text).unwrap();
+    encode(&token.append(block).unwrap())
+}
+
+/// Appends a third-party block written in Datalog, signed by `signer`.
+pub fn append_third_party(text: &str, signer: &SigningKey, code: &str) -> String {
+    let block = biscuit_auth::BlockBuilder::new()
+        .code(code)
+        .unwrap_or_else(|e| panic!("block `{code}` does not parse: {e:?}"));
+    append_third_party_block(text, signer, block)
+}
+
+/// Appends a prepared third-party block signed by `signer`.
+pub fn append_third_party_block(
+    text: &str,
+    signer: &SigningKey,
+    block: biscuit_auth::BlockBuilder,
+) -> String {
+    let token = decode_unverified(text).unwrap();
+    let signed = token
+        .third_party_request()
+        .unwrap()
+        .create_block(&signer.key_pair().private(), block)
+        .unwrap()
+        .serialize()
+        .unwrap();
+    encode(&token.append_third_party(&signed).unwrap())
+}
+
+/// The profile v2 holder fact naming `k`.
+pub fn holder_fact(k: &SigningKey) -> String {
+    format!("holder(hex:{});", hex::encode(k.public().to_bytes()))
+}
+
+/// A DPoP proof by `signer` for `GET URL` with `token`, made at `made`.
+pub fn proof_at(signer: &SigningKey, token: &str, made: Timestamp) -> String {
+    warrant_core::dpop::create_proof(signer, "GET", URL, token, made, &mut OsRng).unwrap()
+}
+
+/// `action` on `resource` at [`NOW`] with a fresh proof by `signer` for `GET URL`.
+pub fn proven(signer: &SigningKey, token: &str, resource: &str, action: &str) -> Request {
+    Request::new(resource, action, NOW).with_proof(proof_at(signer, token, NOW), "GET", URL)
+}
+
+/// Verifies and measures: panics if one verification takes longer than [`TIME_BOUND`].
+pub fn timed(v: &Verifier, token: &str, req: &Request) -> (Decision, Duration) {
+    let start = Instant::now();
+    let d = v.verify(token, req);
+    let took = start.elapsed();
+    assert!(
+        took < TIME_BOUND,
+        "one verification took {took:?}, more than {TIME_BOUND:?}: {d:?}"
+    );
+    record_time(took);
+    (d, took)
+}
+
+/// The slowest verification measured by [`timed`] in this run, for the report.
+pub fn record_time(took: Duration) {
+    static SLOWEST: std::sync::Mutex<Duration> = std::sync::Mutex::new(Duration::ZERO);
+    let mut s = SLOWEST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if took > *s {
+        *s = took;
+        eprintln!("slowest verification so far: {took:?}");
+    }
+}
+
+/// Asserts the rules every denial follows: a non-empty single line (no log injection).
+pub fn assert_message(d: &Denial) {
+    let m = &d.message;
+    assert!(!m.trim().is_empty(), "empty message in {d:?}");
+    assert!(
+        !m.contains('\n') && !m.contains('\r'),
+        "multi-line message in {d:?}"
+    );
+}
+
+/// Asserts `decision` is a denial of `kind` whose message contains every one of `parts`.
+#[track_caller]
+pub fn denied<'a>(decision: &'a Decision, kind: DenialKind, parts: &[&str]) -> &'a Denial {
+    let d = decision
+        .denial()
+        .unwrap_or_else(|| panic!("ATTACK GOT THROUGH: expected {kind:?}, got {decision:?}"));
+    assert_message(d);
+    assert_eq!(d.kind, kind, "unexpected denial kind: {d:?}");
+    for p in parts {
+        assert!(
+            d.message.contains(p),
+            "denial message `{}` does not contain `{p}` ({d:?})",
+            d.message
+        );
+    }
+    d
+}
+
+/// Asserts `decision` is allowed.
+#[track_caller]
+pub fn allowed(decision: &Decision) {
+    assert!(decision.is_allowed(), "expected allowed, got {decision:?}");
+}
+
+/// A table row: one named attack, its token and request, the expected denial.
+#[derive(Debug)]
+pub struct Attack {
+    pub name: &'static str,
+    pub token: String,
+    pub request: Request,
+    pub kind: DenialKind,
+    pub parts: Vec<String>,
+    pub block: Option<usize>,
+    pub attribute: Option<&'static str>,
+}
+
+/// Runs every row, reporting every failing attack by name.
+pub fn run_table(v: &Verifier, attacks: Vec<Attack>) {
+    let mut failures = Vec::new();
+    for a in attacks {
+        let start = Instant::now();
+        let d = v.verify(&a.token, &a.request);
+        let took = start.elapsed();
+        record_time(took);
+        let mut problems = Vec::new();
+        if took >= TIME_BOUND {
+            problems.push(format!("took {took:?}"));
+        }
+        match d.denial() {
+            None => problems.push(format!("ATTACK GOT THROUGH: allowed {d:?}")),
+            Some(den) => {
+                if den.kind != a.kind {
+                    problems.push(format!("kind {:?}, expected {:?}", den.kind, a.kind));
+                }
+                if den.message.contains('\n') || den.message.contains('\r') {
+                    problems.push("multi-line message".to_owned());
+                }
+                for p in &a.parts {
+                    if !den.message.contains(p.as_str()) {
+                        problems.push(format!("message lacks `{p}`"));
+                    }
+                }
+                if a.block.is_some() && den.block != a.block {
+                    problems.push(format!("block {:?}, expected {:?}", den.block, a.block));
+                }
+                if a.attribute.is_some() && den.attribute.as_deref() != a.attribute {
+                    problems.push(format!(
+                        "attribute {:?}, expected {:?}",
+                        den.attribute, a.attribute
+                    ));
+                }
+                if !problems.is_empty() {
+                    problems.push(format!("denial: {den:?}"));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}", a.name, problems.join("; ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "attacks failed:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Shorthand for a row.
+pub fn attack(
+    name: &'static str,
+    token: String,
+    request: Request,
+    kind: DenialKind,
+    parts: &[&str],
+) -> Attack {
+    Attack {
+        name,
+        token,
+        request,
+        kind,
+        parts: parts.iter().map(|s| (*s).to_owned()).collect(),
+        block: None,
+        attribute: None,
+    }
+}
+
+impl Attack {
+    /// Also expects the denial to name `block`.
+    pub fn block(mut self, block: usize) -> Self {
+        self.block = Some(block);
+        self
+    }
+
+    /// Also expects the denial to name `attribute`.
+    pub fn attribute(mut self, attribute: &'static str) -> Self {
+        self.attribute = Some(attribute);
+        self
+    }
+}
+
+/// The top-level fields of a serialized Biscuit (protobuf): `root_key_id` (1),
+/// `authority` (2), `blocks` (3), `proof` (4), each as its raw encoded field.
+pub fn split_fields(bytes: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    fn varint(b: &[u8], i: &mut usize) -> u64 {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = b[*i];
+            *i += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let tag = varint(bytes, &mut i);
+        match tag & 7 {
+            0 => {
+                varint(bytes, &mut i);
+            }
+            2 => {
+                let len = usize::try_from(varint(bytes, &mut i)).unwrap();
+                i += len;
+            }
+            w => panic!("unexpected wire type {w}"),
+        }
+        out.push((tag >> 3, bytes[start..i].to_vec()));
+    }
+    out
+}
+
+/// Decodes base64 token text to bytes.
+pub fn token_bytes(text: &str) -> Vec<u8> {
+    warrant_core::token::decode_base64(text).unwrap()
+}
+
+/// Encodes token bytes as base64 text.
+pub fn token_text(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE.encode(bytes)
+}
