@@ -126,7 +126,8 @@ impl VerifiedToken {
         let token_id = authority
             .token_id
             .as_deref()
-            .map(|id| digest(RevocationKind::TokenId, id.as_bytes()));
+            // Compared in lower case, as revocation lists are read.
+            .map(|id| digest(RevocationKind::TokenId, id.to_ascii_lowercase().as_bytes()));
         let external = |i: usize| {
             token
                 .block_external_key(i)
