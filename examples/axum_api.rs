@@ -16,16 +16,27 @@
 //   curl -H "Authorization: DPoP $SUBTOKEN" -H "DPoP: $PROOF" $URL
 //
 // RFC 9728 metadata is served without a token at /.well-known/oauth-protected-resource.
+// Its `resource` (http://127.0.0.1:3000) is also the layer's public origin: proofs must
+// name that URL, whatever `Host` a request carries.
+//
+// Paths become resources through `resource_from_path`: percent-decoded once, as the
+// handlers' `Path` extractor decodes them, and refused when not canonical
+// (`/tickets/../email`, `/tickets/%2e%2e/email`, `/tickets//email`).
+
+use std::collections::HashSet;
 
 use axum::extract::Path;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use warrant_verifier::http::{
-    protected_resource_metadata, ProtectedResourceMetadata, Warrant, WarrantLayer,
-    PROTECTED_RESOURCE_METADATA_PATH,
+    protected_resource_metadata, resource_from_path, LayerError, ProtectedResourceMetadata,
+    ResourcePathError, Warrant, WarrantLayer,
 };
 use warrant_verifier::{Request, Verifier};
+
+/// Where clients reach the API: the origin DPoP proofs must name.
+pub const ORIGIN: &str = "http://127.0.0.1:3000";
 
 /// The API's own data: the status of each ticket.
 fn ticket_status(id: &str) -> Option<&'static str> {
@@ -36,10 +47,13 @@ fn ticket_status(id: &str) -> Option<&'static str> {
     }
 }
 
-/// What each HTTP request means to a warrant token; `None` refuses it.
-fn map(parts: &Parts) -> Option<Request> {
-    let segments: Vec<&str> = parts.uri.path().trim_matches('/').split('/').collect();
-    match (parts.method.as_str(), segments.as_slice()) {
+/// What each HTTP request means to a warrant token; `Ok(None)` or an error refuses it.
+fn map(parts: &Parts) -> Result<Option<Request>, ResourcePathError> {
+    // Decoded once and canonical, as the handlers see it: `..`, `%2e%2e`, `//` and a
+    // trailing `/` are refused, never normalised into another ticket.
+    let path = resource_from_path("/", parts.uri.path())?;
+    let segments: Vec<&str> = path.split('/').collect();
+    Ok(match (parts.method.as_str(), segments.as_slice()) {
         ("GET", ["tickets", id, "email"]) => {
             let mut req = Request::now(format!("tickets/{id}/email_address"), "read");
             if let Some(status) = ticket_status(id) {
@@ -49,17 +63,29 @@ fn map(parts: &Parts) -> Option<Request> {
         }
         ("POST", ["orders", id, "refund"]) => {
             let mut req = Request::now(format!("orders/{id}"), "refund");
-            for pair in parts.uri.query().unwrap_or("").split('&') {
-                match pair.split_once('=') {
-                    Some(("amount", v)) => req = req.with_attr("amount", v.parse::<i64>().ok()?),
-                    Some(("reason", v)) if !v.is_empty() => req = req.with_attr("reason", v),
+            let mut seen = HashSet::new();
+            let query = parts.uri.query().unwrap_or("");
+            for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+                // One value per name: `amount=1&amount=9000` is refused, so the value the
+                // token checked is the only one the handler can read.
+                if !seen.insert(name.clone()) {
+                    return Ok(None);
+                }
+                match &*name {
+                    "amount" => match value.parse::<i64>() {
+                        Ok(amount) => req = req.with_attr("amount", amount),
+                        Err(_) => return Ok(None),
+                    },
+                    "reason" if !value.is_empty() => {
+                        req = req.with_attr("reason", value.into_owned());
+                    }
                     _ => {}
                 }
             }
             Some(req)
         }
         _ => None,
-    }
+    })
 }
 
 async fn email(Path(id): Path<String>, Warrant(claims): Warrant) -> Json<serde_json::Value> {
@@ -75,17 +101,16 @@ async fn refund(Path(id): Path<String>, Warrant(claims): Warrant) -> Json<serde_
 }
 
 /// The API: guarded routes, plus the metadata outside the guard.
-pub fn app(verifier: Verifier) -> Router {
+pub fn app(verifier: Verifier) -> Result<Router, LayerError> {
+    let metadata = ProtectedResourceMetadata::new(ORIGIN, "offline");
+    let layer = WarrantLayer::builder(verifier, map)
+        .protected_resource(&metadata)
+        .build()?;
     let guarded = Router::new()
         .route("/tickets/{id}/email", get(email))
         .route("/orders/{id}/refund", post(refund))
-        .layer(
-            WarrantLayer::new(verifier, map).with_resource_metadata(format!(
-                "http://127.0.0.1:3000{PROTECTED_RESOURCE_METADATA_PATH}"
-            )),
-        );
-    let metadata = ProtectedResourceMetadata::new("http://127.0.0.1:3000", "offline");
-    guarded.merge(protected_resource_metadata(metadata))
+        .layer(layer);
+    Ok(guarded.merge(protected_resource_metadata(metadata)))
 }
 
 #[tokio::main]
@@ -97,7 +122,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = warrant_verifier::key_set_from_file(&path)?;
     let verifier = Verifier::new(keys).with_audience("support-api");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    println!("support API on http://127.0.0.1:3000 (keys from {path})");
-    axum::serve(listener, app(verifier)).await?;
+    println!("support API on {ORIGIN} (keys from {path})");
+    axum::serve(listener, app(verifier)?).await?;
     Ok(())
 }

@@ -485,9 +485,9 @@ pub async fn revoke(
     let value = body.value.trim();
     let canonical = match body.kind.as_str() {
         "token_id"
-            if !value.is_empty()
-                && value.len() <= 64
-                && value.bytes().all(|c| c.is_ascii_hexdigit()) =>
+            // What verifiers accept: 32 hex digits. Anything else in the feed would make
+            // every verifier refuse the whole feed.
+            if value.len() == 32 && value.bytes().all(|c| c.is_ascii_hexdigit()) =>
         {
             value.to_lowercase()
         }

@@ -15,6 +15,11 @@
 //! every token bound to that agent key. Entries are never removed or reordered; a verifier
 //! polls with the last `next_cursor` it saw. `cursor` and `next_cursor` are optional in a
 //! file.
+//!
+//! Token ids are 32 hex digits and revocation ids 128, in either case (they are compared
+//! in lower case). An entry whose value is not a valid id or key is an error naming the
+//! entry, and nothing of that list is applied: a list that was meant to revoke something
+//! is never silently read as revoking less.
 
 use std::collections::HashSet;
 
@@ -66,9 +71,24 @@ pub enum RevocationError {
     /// A holder that is not an Ed25519 public key.
     #[error("invalid revocation list: entries[{0}]: holder `{1}` is not an `ed25519/` public key")]
     BadHolder(usize, String),
-    /// A revocation id that is not hex.
-    #[error("invalid revocation list: entries[{0}]: revocation id `{1}` is not hex")]
+    /// A revocation id that is not 128 hex digits (a 64-byte Ed25519 signature).
+    #[error("invalid revocation list: entries[{0}]: revocation id `{1}` is not 128 hex digits: copy it from `warrant inspect`")]
     BadId(usize, String),
+    /// A token id that is not 32 hex digits.
+    #[error("invalid revocation list: entries[{0}]: token id `{1}` is not 32 hex digits: copy it from the token's `token_id`")]
+    BadTokenId(usize, String),
+}
+
+/// The length of a token id, in hex digits.
+const TOKEN_ID_HEX: usize = 32;
+/// The length of a block's revocation id (an Ed25519 signature), in bytes.
+const REVOCATION_ID_BYTES: usize = 64;
+
+/// A token id in its canonical form (lower case), if it is one.
+pub(crate) fn canonical_token_id(id: &str) -> Option<String> {
+    let id = id.trim();
+    (id.len() == TOKEN_ID_HEX && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| id.to_ascii_lowercase())
 }
 
 /// A 16-byte digest: memory stays small however long the ids are.
@@ -114,18 +134,23 @@ impl RevocationSet {
         serde_json::from_str(text).map_err(|e| RevocationError::Json(e.to_string()))
     }
 
-    /// Adds a feed page's entries and remembers its cursor.
+    /// Adds a feed page's entries and remembers its cursor. A page with an invalid entry
+    /// is refused whole: nothing of it is applied.
     pub fn apply(&mut self, feed: &RevocationFeed) -> Result<(), RevocationError> {
+        let mut digests = Vec::with_capacity(feed.entries.len());
         for (i, e) in feed.entries.iter().enumerate() {
-            match e.kind {
+            let d = match e.kind {
                 RevocationKind::RevocationId => {
                     let bytes = hex::decode(e.value.trim())
-                        .map_err(|_| RevocationError::BadId(i, e.value.clone()))?;
-                    self.digests.insert(digest(e.kind, &bytes));
+                        .ok()
+                        .filter(|b| b.len() == REVOCATION_ID_BYTES)
+                        .ok_or_else(|| RevocationError::BadId(i, e.value.clone()))?;
+                    digest(e.kind, &bytes)
                 }
                 RevocationKind::TokenId => {
-                    self.digests
-                        .insert(digest(e.kind, e.value.trim().as_bytes()));
+                    let id = canonical_token_id(&e.value)
+                        .ok_or_else(|| RevocationError::BadTokenId(i, e.value.clone()))?;
+                    digest(e.kind, id.as_bytes())
                 }
                 RevocationKind::Holder => {
                     // The canonical form, so that any spelling of the key revokes it.
@@ -134,24 +159,26 @@ impl RevocationSet {
                         .trim()
                         .parse()
                         .map_err(|_| RevocationError::BadHolder(i, e.value.clone()))?;
-                    self.digests
-                        .insert(digest(e.kind, key.to_string().as_bytes()));
+                    digest(e.kind, key.to_string().as_bytes())
                 }
-            }
-            if let Some(c) = e.cursor {
-                self.cursor = Some(self.cursor.map_or(c, |old| old.max(c)));
-            }
+            };
+            digests.push(d);
         }
-        if let Some(c) = feed.next_cursor {
+        self.digests.extend(digests);
+        let cursors = feed.entries.iter().filter_map(|e| e.cursor);
+        for c in cursors.chain(feed.next_cursor) {
             self.cursor = Some(self.cursor.map_or(c, |old| old.max(c)));
         }
         Ok(())
     }
 
-    /// Revokes a token id.
-    pub fn revoke_token_id(&mut self, token_id: &str) {
+    /// Revokes a token id (32 hex digits, either case).
+    pub fn revoke_token_id(&mut self, token_id: &str) -> Result<(), RevocationError> {
+        let id = canonical_token_id(token_id)
+            .ok_or_else(|| RevocationError::BadTokenId(0, token_id.to_owned()))?;
         self.digests
-            .insert(digest(RevocationKind::TokenId, token_id.as_bytes()));
+            .insert(digest(RevocationKind::TokenId, id.as_bytes()));
+        Ok(())
     }
 
     /// Revokes a block by its revocation id bytes.
@@ -193,14 +220,14 @@ mod tests {
     #[test]
     fn feed_pages_apply_and_keep_the_cursor() {
         let mut set = RevocationSet::from_json(
-            r#"{"entries": [{"cursor": 1, "kind": "token_id", "value": "abc"},
-                            {"cursor": 2, "kind": "revocation_id", "value": "00ff"}], "next_cursor": 2}"#,
+            &format!(r#"{{"entries": [{{"cursor": 1, "kind": "token_id", "value": "{ID}"}},
+                            {{"cursor": 2, "kind": "revocation_id", "value": "{}"}}], "next_cursor": 2}}"#, "00ff".repeat(32)),
         )
         .unwrap();
         assert_eq!(set.cursor(), Some(2));
-        assert!(set.contains(&digest(RevocationKind::TokenId, b"abc")));
-        assert!(set.contains(&digest(RevocationKind::RevocationId, &[0, 255])));
-        assert!(!set.contains(&digest(RevocationKind::Holder, b"abc")));
+        assert!(set.contains(&digest(RevocationKind::TokenId, ID.as_bytes())));
+        assert!(set.contains(&digest(RevocationKind::RevocationId, &[0, 255].repeat(32))));
+        assert!(!set.contains(&digest(RevocationKind::Holder, ID.as_bytes())));
         let key = warrant_core::keys::SigningKey::generate(&mut rand_core::OsRng, None).public();
         let upper = format!("ed25519/{}", hex::encode_upper(key.to_bytes()));
         let page = RevocationSet::parse(&format!(
@@ -229,5 +256,78 @@ mod tests {
             RevocationSet::from_json(r#"{"entries": [{"kind": "revocation_id", "value": "zz"}]}"#),
             Err(RevocationError::BadId(0, "zz".into()))
         );
+    }
+
+    const ID: &str = "dfeed54edf0df03b6586530a2a35c24e";
+
+    #[test]
+    fn token_ids_in_either_case_revoke_the_token() {
+        let upper = ID.to_uppercase();
+        let set = RevocationSet::from_json(&format!(
+            r#"{{"entries": [{{"kind": "token_id", "value": " {upper} "}}]}}"#
+        ))
+        .unwrap();
+        assert!(set.contains(&digest(RevocationKind::TokenId, ID.as_bytes())));
+        let mut set = RevocationSet::new();
+        set.revoke_token_id("DfEeD54EdF0dF03b6586530A2a35C24e")
+            .unwrap();
+        assert!(set.contains(&digest(RevocationKind::TokenId, ID.as_bytes())));
+        // Revocation ids too, whatever the case.
+        let rid = "AB".repeat(64);
+        let set = RevocationSet::from_json(&format!(
+            r#"{{"entries": [{{"kind": "revocation_id", "value": "{rid}"}}]}}"#
+        ))
+        .unwrap();
+        assert!(set.contains(&digest(RevocationKind::RevocationId, &[0xab; 64])));
+    }
+
+    #[test]
+    fn an_entry_that_is_not_an_id_is_an_error_naming_it() {
+        for (value, why) in [
+            ("abc", "32 hex digits"),
+            ("", "32 hex digits"),
+            (&"a".repeat(31), "32 hex digits"),
+            (&"a".repeat(33), "32 hex digits"),
+            (&"g".repeat(32), "32 hex digits"),
+            (&format!("{ID}x"), "32 hex digits"),
+        ] {
+            let text = format!(
+                r#"{{"entries": [{{"kind": "token_id", "value": "{ID}"}},
+                                 {{"cursor": 7, "kind": "token_id", "value": "{value}"}}]}}"#
+            );
+            let err = RevocationSet::from_json(&text).unwrap_err();
+            assert_eq!(
+                err,
+                RevocationError::BadTokenId(1, value.to_owned()),
+                "{value}"
+            );
+            let msg = err.to_string();
+            assert!(
+                msg.contains("entries[1]")
+                    && msg.contains(&format!("`{value}`"))
+                    && msg.contains(why),
+                "{msg}"
+            );
+            // Nothing of a bad page is applied, not even its good entries.
+            let mut set = RevocationSet::new();
+            assert!(set.apply(&RevocationSet::parse(&text).unwrap()).is_err());
+            assert!(set.is_empty());
+            assert_eq!(set.cursor(), None);
+        }
+        for value in ["", "zz", "00ff", &"ab".repeat(63)] {
+            let text =
+                format!(r#"{{"entries": [{{"kind": "revocation_id", "value": "{value}"}}]}}"#);
+            assert_eq!(
+                RevocationSet::from_json(&text),
+                Err(RevocationError::BadId(0, value.to_owned())),
+                "{value}"
+            );
+        }
+        let mut set = RevocationSet::new();
+        assert_eq!(
+            set.revoke_token_id("not-an-id"),
+            Err(RevocationError::BadTokenId(0, "not-an-id".into()))
+        );
+        assert!(set.is_empty());
     }
 }

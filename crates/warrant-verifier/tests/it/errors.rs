@@ -637,3 +637,44 @@ fn raw_datalog_checks_are_explained_as_check_failed() {
     let d = denied_as(&d, DenialKind::CheckFailed);
     assert_eq!(d.check.as_deref(), Some("check if action(\"read\")"));
 }
+
+#[test]
+fn a_revocation_file_with_an_upper_case_token_id_revokes_the_token() {
+    let minted = crate::common::mint_with(
+        crate::common::key(),
+        &json!({"audience": ["a"], "allow": [{"resources": ["**"], "actions": ["*"]}]}),
+    );
+    let token = minted.token.to_base64().unwrap();
+    let request = Request::new("x", "read", crate::common::NOW).with_audience("a");
+    let v = crate::common::verifier();
+    assert!(v.verify(&token, &request).is_allowed());
+    let dir = std::env::temp_dir().join(format!("warrant-revoke-case-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("revocations.json");
+    let upper = minted.token_id.to_uppercase();
+    std::fs::write(
+        &file,
+        format!(r#"{{"entries": [{{"kind": "token_id", "value": "{upper}"}}]}}"#),
+    )
+    .unwrap();
+    v.set_revocations(warrant_verifier::revocations_from_file(&file).unwrap());
+    crate::common::denied_as(&v.verify(&token, &request), DenialKind::Revoked);
+    // An entry that is no token id fails the load, naming the file and the entry.
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"entries": [{{"kind": "token_id", "value": "{upper}"}}, {{"kind": "token_id", "value": "{upper}-typo"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let err = warrant_verifier::revocations_from_file(&file)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&file.display().to_string())
+            && err.contains("entries[1]")
+            && err.contains(&format!("`{upper}-typo`")),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -5,13 +5,17 @@
 mod example;
 
 use axum::body::Body;
+use axum::http::request::Parts;
 use axum::http::{header, Request as HttpRequest, StatusCode};
 use tower::ServiceExt;
 use warrant_core::grant::Grant;
 use warrant_core::keys::{KeyId, KeySet, SigningKey};
 use warrant_core::time::Timestamp;
 use warrant_core::token::{mint, MintRequest};
-use warrant_verifier::Verifier;
+use warrant_verifier::http::{
+    resource_from_path, LayerError, ProtectedResourceMetadata, WarrantLayer,
+};
+use warrant_verifier::{Request, Verifier};
 
 struct Api {
     key: SigningKey,
@@ -26,7 +30,7 @@ fn api() -> Api {
         .with_audience("support-api")
         .allow_bearer(true);
     Api {
-        app: example::app(verifier),
+        app: example::app(verifier).unwrap(),
         key,
     }
 }
@@ -241,6 +245,127 @@ async fn unmapped_routes_are_refused_by_default() {
 }
 
 #[tokio::test]
+async fn paths_map_to_resources_decoded_once_and_canonical() {
+    let api = api();
+    let any_ticket = api.token(
+        r#"{"audience": ["support-api"], "allow": [{"resources": ["tickets/*/email_address"], "actions": ["read"]}]}"#,
+        now(),
+    );
+    // `..`, `.` and their encodings are refused with 403, naming the path: never walked
+    // into another resource, never mapped to a name the token's patterns could match.
+    for path in [
+        "/tickets/../email",
+        "/tickets/%2e%2e/email",
+        "/tickets/%2E%2e/email",
+        "/tickets/./email",
+        "/tickets/%2e/email",
+    ] {
+        let (status, challenge, body) = api.send("GET", path, bearer(&any_ticket)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(challenge.contains("insufficient_scope"), "{challenge}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("`GET {path}` names no resource"))
+                && detail.contains("`.` or `..` segment"),
+            "{path}: {detail}"
+        );
+    }
+    // Decoded exactly once, as the handler's `Path` decodes it: the token is checked
+    // against the ticket the handler serves.
+    for (path, ticket) in [
+        ("/tickets/12%33/email", "123"),
+        ("/tickets/%252e/email", "%2e"),
+    ] {
+        let (status, _, body) = api.send("GET", path, bearer(&any_ticket)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body["ticket"], ticket, "{path}");
+    }
+    // `12%33` is ticket 123, open: its status reaches the token.
+    let (status, _, body) = api
+        .send("GET", "/tickets/12%33/email", bearer(&api.support_token()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn the_layer_refuses_non_canonical_resources_from_any_mapper() {
+    let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+    let verifier = Verifier::new(KeySet::single(KeyId(1), key.public()))
+        .with_audience("files")
+        .allow_bearer(true);
+    // A careless mapper: the raw path as the resource.
+    let layer = WarrantLayer::new(
+        verifier,
+        |parts: &Parts| {
+            Some(Request::now(
+                parts.uri.path().trim_start_matches('/').to_owned(),
+                "read",
+            ))
+        },
+        "https://files.example",
+    )
+    .unwrap();
+    let app = axum::Router::new()
+        .route("/{*rest}", axum::routing::get(|| async { "ok" }))
+        .layer(layer);
+    let g = Grant::from_json_str(
+        r#"{"audience": ["files"], "allow": [{"resources": ["public/**"], "actions": ["read"]}]}"#,
+    )
+    .unwrap();
+    let token = mint(&key, MintRequest::offline(g), now(), &mut rand_core::OsRng)
+        .unwrap()
+        .token
+        .to_base64()
+        .unwrap();
+    let api = Api { key, app };
+    let (status, _, body) = api.send("GET", "/public/a", bearer(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (path, resource) in [
+        ("/public/../secret", "public/../secret"),
+        ("/public/./a", "public/./a"),
+        ("/public//a", "public//a"),
+        ("/public/a/", "public/a/"),
+    ] {
+        let (status, _, body) = api.send("GET", path, bearer(&token)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("not canonical") && detail.contains(&format!("`{resource}`")),
+            "{path}: {detail}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_query_parameter_given_twice_is_refused() {
+    let api = api();
+    let token = api.support_token();
+    let (status, _, body) = api
+        .send(
+            "POST",
+            "/orders/7/refund?amount=4999&reason=duplicate%20charge",
+            bearer(&token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The token checked one `amount`; a handler reading the other would refund 900000.
+    for query in [
+        "amount=900000&amount=1&reason=x",
+        "amount=1&reason=x&amount=900000",
+        "amount=1&reason=x&reason=y",
+    ] {
+        let (status, _, body) = api
+            .send("POST", &format!("/orders/7/refund?{query}"), bearer(&token))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{query}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("not mapped"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn protected_resource_metadata_needs_no_token() {
     let api = api();
     let (status, _, body) = api
@@ -268,13 +393,27 @@ mod dpop {
         let verifier =
             Verifier::new(KeySet::single(KeyId(1), key.public())).with_audience("support-api");
         Bound {
-            app: example::app(verifier),
+            app: example::app(verifier).unwrap(),
             key,
             agent,
         }
     }
 
     impl Bound {
+        fn token_for(&self, holder: Option<&SigningKey>, resources: &str) -> String {
+            let g = Grant::from_json_str(&format!(
+                r#"{{"audience": ["support-api"], "allow": [{{"resources": ["{resources}"], "actions": ["read"]}}]}}"#
+            ))
+            .unwrap();
+            let mut req = MintRequest::offline(g);
+            req.holder = holder.map(SigningKey::public);
+            mint(&self.key, req, now(), &mut rand_core::OsRng)
+                .unwrap()
+                .token
+                .to_base64()
+                .unwrap()
+        }
+
         fn token(&self, holder: Option<&SigningKey>) -> String {
             let g = Grant::from_json_str(
                 r#"{"audience": ["support-api"], "allow": [{"resources": ["tickets/*/email_address"], "actions": ["read"],
@@ -303,7 +442,7 @@ mod dpop {
             let mut req = HttpRequest::builder()
                 .method("GET")
                 .uri(path)
-                .header(header::HOST, "api.test");
+                .header(header::HOST, "127.0.0.1:3000");
             if let Some(a) = auth {
                 req = req.header(header::AUTHORIZATION, a);
             }
@@ -333,7 +472,221 @@ mod dpop {
         }
     }
 
-    const URL: &str = "http://api.test/tickets/123/email";
+    const URL: &str = "http://127.0.0.1:3000/tickets/123/email";
+
+    /// Sends `GET uri` with extra headers, a DPoP token and proof, to `app`.
+    async fn send_raw(
+        app: &axum::Router,
+        uri: &str,
+        headers: &[(&str, &str)],
+        token: &str,
+        proof: &str,
+    ) -> (StatusCode, String, serde_json::Value) {
+        let mut req = HttpRequest::builder()
+            .method("GET")
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("DPoP {token}"))
+            .header("dpop", proof);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let challenge = res
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            challenge,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_proof_for_another_host_replayed_with_that_host_is_refused() {
+        let b = bound();
+        let token = b.token(Some(&b.agent));
+        let other = "https://other.example/tickets/123/email";
+        // The agent made this proof for another API; that API replays it here, with its
+        // own `Host`, then as an absolute-form request naming itself.
+        for (uri, host) in [
+            ("/tickets/123/email", "other.example"),
+            (other, "other.example"),
+            ("http://other.example/tickets/123/email", "127.0.0.1:3000"),
+        ] {
+            let proof = b.proof(&b.agent, "GET", other, &token);
+            let (status, challenge, body) =
+                send_raw(&b.app, uri, &[("host", host)], &token, &proof).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri} {host}: {body}");
+            assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
+            let detail = body["detail"].as_str().unwrap();
+            assert!(
+                detail.contains(&format!("is for `{other}`"))
+                    && detail
+                        .contains("the request is for `http://127.0.0.1:3000/tickets/123/email`"),
+                "{detail}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_layers_origin_and_the_path_make_the_url_whatever_the_request_says() {
+        let b = bound();
+        let token = b.token(Some(&b.agent));
+        for (uri, host) in [
+            // `Host` and absolute-form targets are ignored...
+            ("/tickets/123/email", "evil.example"),
+            ("https://evil.example/tickets/123/email", "evil.example"),
+            // ...and so is the query (RFC 9449: `htu` has none).
+            ("/tickets/123/email?x=1", "127.0.0.1:3000"),
+        ] {
+            let proof = b.proof(&b.agent, "GET", URL, &token);
+            let (status, _, body) = send_raw(&b.app, uri, &[("host", host)], &token, &proof).await;
+            assert_eq!(status, StatusCode::OK, "{uri} {host}: {body}");
+        }
+    }
+
+    /// A layer that trusts `Host`, guarding every path, resources named by the path.
+    fn trusting(b: &Bound) -> axum::Router {
+        let verifier =
+            Verifier::new(KeySet::single(KeyId(1), b.key.public())).with_audience("support-api");
+        let layer = WarrantLayer::builder(verifier, |parts: &Parts| {
+            resource_from_path("/", parts.uri.path()).map(|r| Request::now(r, "read"))
+        })
+        .dangerous_trust_host_header()
+        .build()
+        .unwrap();
+        axum::Router::new()
+            .route("/{*rest}", axum::routing::get(|| async { "ok" }))
+            .layer(layer)
+    }
+
+    #[tokio::test]
+    async fn trusting_the_host_header_is_an_opt_in_that_still_refuses_odd_hosts() {
+        let b = bound();
+        let app = trusting(&b);
+        let token = b.token_for(Some(&b.agent), "tickets/**");
+        let proof = |url: &str| b.proof(&b.agent, "GET", url, &token);
+        let url = "http://other.example/tickets/1";
+        let (status, _, body) = send_raw(
+            &app,
+            "/tickets/1",
+            &[("host", "other.example")],
+            &token,
+            &proof(url),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, _, body) = send_raw(
+            &app,
+            "/tickets/1",
+            &[("host", "other.example:8443")],
+            &token,
+            &proof("http://other.example:8443/tickets/1"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // A `Host` that smuggles a path or user info, several hosts, or none: refused,
+        // where `http://` + `other.example/x?` + path would have named `/x`.
+        for (headers, why) in [
+            (vec![("host", "other.example/tickets/1?")], "not a plain"),
+            (vec![("host", "me@other.example")], "not a plain"),
+            (
+                vec![("host", "other.example"), ("host", "b.example")],
+                "several `Host`",
+            ),
+            (vec![], "no `Host`"),
+        ] {
+            let (status, challenge, body) =
+                send_raw(&app, "/tickets/2", &headers, &token, &proof(url)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}: {body}");
+            assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
+            assert!(body["detail"].as_str().unwrap().contains(why), "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_layer_is_not_built_without_an_origin() {
+        let b = bound();
+        let verifier = || Verifier::new(KeySet::single(KeyId(1), b.key.public()));
+        let unmapped = |_: &Parts| None::<Request>;
+        let err = WarrantLayer::builder(verifier(), unmapped)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, LayerError::NoOrigin);
+        assert!(err.to_string().contains("set `public_origin("), "{err}");
+        for bad in [
+            "api.example",
+            "/relative",
+            "ftp://api.example",
+            "https://api.example/v1",
+            "https://me@api.example",
+            "https://api.example?x",
+            "https://api.example#x",
+        ] {
+            let err = WarrantLayer::new(verifier(), unmapped, bad).unwrap_err();
+            assert_eq!(err, LayerError::BadOrigin(bad.to_owned()), "{bad}");
+        }
+        let metadata = ProtectedResourceMetadata::new("https://api.example/v1", "offline");
+        assert_eq!(
+            WarrantLayer::builder(verifier(), unmapped)
+                .public_origin("https://other.example")
+                .protected_resource(&metadata)
+                .build()
+                .unwrap_err(),
+            LayerError::Conflict("https://other.example".into(), "https://api.example".into())
+        );
+        assert!(matches!(
+            WarrantLayer::builder(verifier(), unmapped)
+                .public_origin("https://api.example")
+                .dangerous_trust_host_header()
+                .build(),
+            Err(LayerError::OriginAndHost(_))
+        ));
+        assert!(matches!(
+            WarrantLayer::builder(verifier(), unmapped)
+                .protected_resource(&ProtectedResourceMetadata::new("urn:x", "offline"))
+                .build(),
+            Err(LayerError::BadResource(_))
+        ));
+        // The same origin twice, spelled differently, is one origin.
+        assert!(WarrantLayer::builder(verifier(), unmapped)
+            .public_origin("HTTPS://API.example:443/")
+            .protected_resource(&metadata)
+            .build()
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_configured_origin_is_normalised() {
+        let b = bound();
+        let verifier =
+            Verifier::new(KeySet::single(KeyId(1), b.key.public())).with_audience("support-api");
+        let layer = WarrantLayer::new(
+            verifier,
+            |parts: &Parts| {
+                resource_from_path("/", parts.uri.path()).map(|r| Request::now(r, "read"))
+            },
+            "HTTPS://Api.Example:443/",
+        )
+        .unwrap();
+        let app = axum::Router::new()
+            .route("/{*rest}", axum::routing::get(|| async { "ok" }))
+            .layer(layer);
+        let token = b.token_for(Some(&b.agent), "tickets/**");
+        let proof = b.proof(&b.agent, "GET", "https://api.example/tickets/1", &token);
+        let (status, _, body) = send_raw(&app, "/tickets/1", &[], &token, &proof).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 
     #[tokio::test]
     async fn a_bound_token_with_its_holders_proof_is_allowed_once() {
@@ -370,7 +723,12 @@ mod dpop {
             (Some(b.proof(&thief, "GET", URL, &token)), "holder"),
             (Some(b.proof(&b.agent, "POST", URL, &token)), "method"),
             (
-                Some(b.proof(&b.agent, "GET", "http://api.test/tickets/124/email", &token)),
+                Some(b.proof(
+                    &b.agent,
+                    "GET",
+                    "http://127.0.0.1:3000/tickets/124/email",
+                    &token,
+                )),
                 "tickets/124",
             ),
             (Some(b.proof(&b.agent, "GET", URL, "another-token")), "ath"),

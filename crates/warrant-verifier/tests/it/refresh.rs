@@ -225,7 +225,11 @@ async fn the_revocation_feed_is_followed_with_a_cursor() {
     let state = Shared::default();
     {
         let mut s = state.lock().unwrap();
-        s.feed = vec![entry(1, "x"), entry(2, "y"), entry(3, &a.token_id)];
+        s.feed = vec![
+            entry(1, &"0".repeat(32)),
+            entry(2, &"1".repeat(32)),
+            entry(3, &a.token_id),
+        ];
     }
     let base = serve(Arc::clone(&state)).await;
     let verifier = crate::common::verifier();
