@@ -42,6 +42,19 @@ fn err(e: impl std::fmt::Display) -> BlocksError {
     BlocksError(e.to_string())
 }
 
+/// The most blocks a token may have (authority included): a verifier refuses a longer
+/// token before checking any signature, so its cost stays bounded (Biscuit's own
+/// verification grows faster than linearly with the number of blocks). Real chains are
+/// short: an authority, a few attenuations, a few delegations.
+pub const MAX_BLOCKS: usize = 32;
+
+/// How many blocks serialized token `bytes` has (authority included), from its outer
+/// structure alone: no block is decoded and no signature checked.
+pub fn block_count(bytes: &[u8]) -> Result<usize, BlocksError> {
+    let token = schema::Biscuit::decode(bytes).map_err(err)?;
+    Ok(token.blocks.len() + 1)
+}
+
 /// Reads every block of serialized token `bytes`, authority first. Signatures are not
 /// checked here: read the bytes a [`biscuit_auth::Biscuit`] was verified from.
 pub fn read_blocks(bytes: &[u8]) -> Result<Vec<BlockData>, BlocksError> {

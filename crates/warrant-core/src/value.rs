@@ -249,7 +249,7 @@ impl FromStr for AttrName {
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(AttrNameError(s.to_owned()))
+            Err(AttrNameError(s.escape_debug().to_string()))
         }
     }
 }

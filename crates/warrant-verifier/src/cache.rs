@@ -14,7 +14,7 @@ use biscuit_auth::builder::Term;
 use biscuit_auth::Biscuit;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
-use warrant_core::blocks::{read_blocks, BlockData};
+use warrant_core::blocks::{read_blocks, BlockData, MAX_BLOCKS};
 use warrant_core::budget::Budget;
 use warrant_core::keys::{KeyId, PublicKey};
 use warrant_core::lift::{lift, Lifted};
@@ -111,6 +111,22 @@ impl VerifiedToken {
                 Err(biscuit_auth::error::Format::UnknownPublicKey)
             }
         };
+        // Bounded before any signature is checked: Biscuit's verification of a token
+        // grows faster than linearly with its blocks.
+        let count = warrant_core::blocks::block_count(bytes).map_err(|e| {
+            Box::new(Denial::new(
+                DenialKind::Malformed,
+                format!("the token is not a Biscuit token: {e}"),
+            ))
+        })?;
+        if count > MAX_BLOCKS {
+            return Err(Box::new(Denial::new(
+                DenialKind::Malformed,
+                format!(
+                    "the token has {count} blocks, more than the {MAX_BLOCKS} a verifier accepts: ask for a token with fewer attenuations or delegations"
+                ),
+            )));
+        }
         let token = match Biscuit::from(bytes, provider) {
             Ok(t) => t,
             Err(e) => {

@@ -566,7 +566,9 @@ struct ProofUse {
 /// and no longer values than the evaluation budget assumes.
 fn check_request(request: &Request) -> Result<(), Box<Denial>> {
     let invalid = |message: String| Box::new(Denial::new(DenialKind::InvalidRequest, message));
-    request.check().map_err(|e| invalid(e.to_string()))?;
+    request
+        .check()
+        .map_err(|e| invalid(Shown(&e.to_string()).to_string()))?;
     let req = &request.0;
     let too_long = |what: &str, s: &str| {
         (s.len() > MAX_REQUEST_STRING_BYTES).then(|| {

@@ -27,9 +27,12 @@ use warrant_core::time::Span;
 use warrant_core::token::{decode_unverified, encode, mint, MintRequest};
 use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Request, Timestamp, Verifier};
 
-/// The longest a single `verify` may take, in a debug build on a slow shared machine.
-/// Generous on purpose: the point is that no token, however hostile, takes *seconds*.
-pub const TIME_BOUND: Duration = Duration::from_millis(500);
+/// The longest a single `verify` may take, in a debug build on a slow shared machine with
+/// the other tests running in parallel (a debug build is 20 to 300 times slower than
+/// release here: the worst token the verifier accepts, 32 blocks, takes about 1.5 ms in
+/// release and up to 0.7 s in a loaded debug run). Generous on purpose: the attacks this
+/// suite replays took 20 to 80 seconds each before the evaluation budget.
+pub const TIME_BOUND: Duration = Duration::from_secs(2);
 
 /// The fixed "now" of every mint: 2026-11-30T10:00:00Z.
 pub const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
