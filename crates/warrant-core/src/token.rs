@@ -188,6 +188,7 @@ pub fn mint(
     let at = verification.as_ref().map(|(_, at)| *at);
     let facts = AuthorityFacts {
         profile: Some(PROFILE_VERSION),
+        legacy_profile: None,
         token_id: Some(hex::encode(id)),
         issuer: Some(issuer),
         issued_at: Some(now),
@@ -439,8 +440,11 @@ pub fn encode(token: &UnverifiedBiscuit) -> String {
 /// What the authority block of a warrant token states, read from its Datalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthorityFacts {
-    /// `warrant(N, …)` (a v1 token's `warrant_profile(N)`).
+    /// `warrant(N, …)`: the profile version (only the `warrant` fact states one).
     pub profile: Option<i64>,
+    /// A version 1 token's `warrant_profile(N)`, read only so that such a token can be
+    /// refused by name: it never makes a token one of this profile.
+    pub legacy_profile: Option<i64>,
     /// `warrant(_, hex:id, …)`: 16 bytes, as 32 hex digits.
     pub token_id: Option<String>,
     /// `warrant(_, _, issuer, _)`.
@@ -461,7 +465,7 @@ pub struct AuthorityFacts {
 impl AuthorityFacts {
     /// Reads the warrant facts of an authority block's facts (see [`crate::blocks`]);
     /// other facts are ignored, and of a repeated fact the first counts. A v1 token's
-    /// `warrant_profile(1)` is read as profile 1, so that it can be refused by name.
+    /// `warrant_profile(1)` is read as its `legacy_profile`, so it can be refused by name.
     pub fn from_facts(facts: &[Fact]) -> Self {
         let mut out = Self::default();
         for fact in facts {
@@ -483,8 +487,8 @@ impl AuthorityFacts {
                     out.issuer = s(issuer);
                     out.issued_at = d(at);
                 }
-                ("warrant_profile", [Term::Integer(v)]) if out.profile.is_none() => {
-                    out.profile = Some(*v);
+                ("warrant_profile", [Term::Integer(v)]) if out.legacy_profile.is_none() => {
+                    out.legacy_profile = Some(*v);
                 }
                 ("human", [id, m, at]) if out.verification.is_none() => {
                     out.human = s(id).filter(|id| !id.is_empty());

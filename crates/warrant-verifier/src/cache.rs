@@ -10,7 +10,6 @@
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use biscuit_auth::builder::Term;
 use biscuit_auth::Biscuit;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
@@ -205,22 +204,11 @@ impl VerifiedToken {
 /// Whether a verified token may be evaluated: it must be a warrant token of this profile
 /// version; a token with a block outside the profile must fit the evaluation budget.
 fn admit(authority: &AuthorityFacts, lifted: bool, blocks: &[BlockData]) -> Result<(), Denial> {
-    // The profile is read from `warrant(N, …)`, or from a v1 `warrant_profile(N)` so that
-    // a v1 token is refused by name; only the former makes a token of this profile (a
-    // `warrant_profile(2)` never existed and states none of the v2 facts).
-    let states_warrant = blocks.first().is_some_and(|b| {
-        b.facts.iter().any(|f| {
-            f.predicate.name == "warrant"
-                && matches!(
-                    f.predicate.terms.as_slice(),
-                    [Term::Integer(PROFILE_VERSION), Term::Bytes(_), _, _]
-                )
-        })
-    });
     let refuse = |message: String| Err(Denial::new(DenialKind::NotWarrant, message));
-    match authority.profile {
-        Some(PROFILE_VERSION) if states_warrant => {}
-        Some(v) if v != PROFILE_VERSION => {
+    match (authority.profile, authority.legacy_profile) {
+        (Some(PROFILE_VERSION), _) => {}
+        // (A `warrant_profile(2)` never existed: it states none of this profile's facts.)
+        (Some(v), _) | (None, Some(v)) if v != PROFILE_VERSION => {
             return refuse(format!(
                 "the token uses warrant profile {v}; this verifier accepts profile {PROFILE_VERSION}: ask the issuer for a new token"
             ))

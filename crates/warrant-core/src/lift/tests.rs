@@ -188,7 +188,7 @@ fn blocks_outside_the_profile_do_not_lift() {
         .unwrap();
     assert!(lift_biscuit(&v1).is_none());
     let facts = AuthorityFacts::from_facts(&read_blocks(&v1.to_vec().unwrap()).unwrap()[0].facts);
-    assert_eq!(facts.profile, Some(1));
+    assert_eq!((facts.profile, facts.legacy_profile), (None, Some(1)));
 }
 
 #[test]
