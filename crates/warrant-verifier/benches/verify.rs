@@ -54,6 +54,9 @@ struct Fixture {
         Vec<u8>,
         ed25519_dalek::Signature,
     )>,
+    /// The same token with one more block written by another Biscuit tool, outside the
+    /// profile: checked against the evaluation budget, then evaluated by Biscuit.
+    foreign: String,
     /// A holder-bound token delegated once (authority + delegation block), its holder.
     bound: String,
     sub_agent: SigningKey,
@@ -77,6 +80,15 @@ fn fixture() -> Fixture {
     }
     let text = encode(&token);
     let bytes = decode_base64(&text).expect("bytes");
+    let foreign = encode(
+        &token
+            .append(
+                biscuit_auth::BlockBuilder::new()
+                    .code("check if resource($r), $r.starts_with(\"tickets/\")")
+                    .expect("block"),
+            )
+            .expect("append"),
+    );
 
     // Holder-bound: minted for an agent, delegated (narrowed) to a sub-agent.
     let agent = SigningKey::generate(&mut rng, None);
@@ -146,6 +158,7 @@ fn fixture() -> Fixture {
         jwt,
         jwt_key,
         signatures,
+        foreign,
         bound,
         sub_agent,
     }
@@ -215,6 +228,27 @@ fn bench(c: &mut Criterion) {
                 .expect("jwt")
         })
     });
+    assert!(verifier.verify(&f.foreign, &f.request).is_allowed());
+    g.bench_function(
+        "6 warrant cold, a 4th block outside the profile (budget + Biscuit)",
+        |b| {
+            b.iter_batched(
+                || Verifier::new(f.keys.clone()).allow_bearer(true),
+                |fresh| assert!(fresh.verify(black_box(&f.foreign), &f.request).is_allowed()),
+                BatchSize::SmallInput,
+            )
+        },
+    );
+    g.bench_function(
+        "7 warrant warm, a 4th block outside the profile (Biscuit)",
+        |b| {
+            b.iter(|| {
+                assert!(verifier
+                    .verify(black_box(&f.foreign), &f.request)
+                    .is_allowed())
+            })
+        },
+    );
     g.finish();
 
     // Holder-bound, delegated once, with a fresh DPoP proof per request (made outside the
