@@ -10,9 +10,10 @@
 //!
 //! # Cost model
 //!
-//! The unit of cost is one step of Biscuit's evaluator on small values (one fact scanned
-//! while matching a predicate, one expression op, one variable binding). Work on a value
-//! costs one unit more per [`BYTES_PER_UNIT`] bytes (or elements) of the value.
+//! The unit of cost is one expression op on small values (about 5 to 10 ns in release on
+//! the reference machine). Work on a value costs one unit more per [`BYTES_PER_UNIT`]
+//! bytes of the value; scanning a fact costs [`SCAN_COST`], binding a combination of facts
+//! [`COMBINATION_COST`], a fact derived by a rule [`FACT_COST`].
 //!
 //! - **Visible facts** `N`: every fact of every block (scoping is ignored, which only
 //!   makes the bound larger), the request facts the verifier adds (`time`, `resource`,
@@ -25,17 +26,18 @@
 //! - **A query** (each body of a check, `check if`, `check all`, `reject if`, and each rule)
 //!   with predicates `p1..pn`: Biscuit scans all `N` visible facts for `p1`, then for each
 //!   match all `N` again for `p2`, and so on. Its combinations are `C = c1 × … × cn`, its
-//!   cost `Σi (c1 × … × ci-1) × N × (1 + size(pi)/U) + Σi (c1 × … × ci) × (1 + bindings) +
-//!   C × (1 + expressions + I²)`, where `I` counts the ops that may insert a new string
+//!   cost `Σi (c1 × … × ci-1) × N × (SCAN + 1 + size(pi)/U) + Σi (c1 × … × ci) ×
+//!   (COMBINATION + 1 + bindings/U) + C × (1 + expressions + I²)`, where `I` counts the ops that may insert a new string
 //!   into Biscuit's per-combination temporary symbol table (string `+`, `.type()`), whose
 //!   insertion is a linear search. A rule also pays `C × (1 + size(head)/U)` for the facts
-//!   it builds.
+//!   it builds, plus [`FACT_COST`] each.
 //! - **An expression** costs the sum of its ops. Every value an expression handles is at
 //!   most `B` bytes, the sum of the sizes of all its literals and variables (a variable is
 //!   at most the largest term of the token, or [`MAX_REQUEST_STRING_BYTES`]): no op makes
 //!   a value larger than its operands together, and closures return booleans. An op costs
 //!   `1 + B/U`; a literal or variable `1 + size/U`. A closure with a parameter (`.any`,
-//!   `.all`) runs its body at most `B` times (no collection has more elements than `B`),
+//!   `.all`) runs its body at most `L` times, `L` the sum of the element counts of the
+//!   expression's literals and variables (no op makes a collection larger than that),
 //!   and Biscuit clones the body each time; nested closures multiply. A regex (`.matches`)
 //!   costs [`Budget::regex_cost`] (Biscuit compiles it at every evaluation); its pattern
 //!   must be a string literal (a regex from a variable is refused), at most
@@ -78,6 +80,18 @@ pub const MAX_REQUEST_STRING_BYTES: usize = 1024;
 
 /// Bytes (or collection elements) of a value that cost one unit of work.
 pub const BYTES_PER_UNIT: u64 = 64;
+
+/// The cost of scanning one visible fact while matching a predicate (name and terms
+/// compared, origin checked), in units.
+pub const SCAN_COST: u64 = 10;
+
+/// The cost of one combination of facts bound by a query (Biscuit clones the bindings and
+/// the set of origins, and builds a temporary symbol table), in units.
+pub const COMBINATION_COST: u64 = 200;
+
+/// The cost of one fact a rule produces (hashed into a fact set and merged at every
+/// iteration), in units.
+pub const FACT_COST: u64 = 300;
 
 /// The limits a token must fit. All counts are per token (every block together) unless
 /// stated otherwise.
@@ -122,7 +136,7 @@ impl Budget {
     /// The budget warrant verifies with: the worst token it accepts evaluates in a few
     /// milliseconds (see the module documentation).
     pub const DEFAULT: Budget = Budget {
-        max_cost: 200_000,
+        max_cost: 1_000_000,
         max_facts: 512,
         max_rules: 32,
         max_checks: 128,
@@ -136,7 +150,7 @@ impl Budget {
         max_regexes: 32,
         max_regex_bytes: 1024,
         regex_size_limit: 64 * 1024,
-        regex_cost: 400,
+        regex_cost: 50_000,
     };
 }
 
@@ -187,12 +201,15 @@ pub fn check(blocks: &[BlockData], budget: &Budget) -> Result<Cost, BudgetError>
 struct Shape {
     /// The largest term of the token, or a request string.
     variable_bytes: u64,
+    /// The most elements of a term of the token (request values are scalars or strings).
+    variable_elements: u64,
 }
 
 impl Shape {
     fn read(blocks: &[BlockData], budget: &Budget) -> Result<Self, BudgetError> {
         let (mut facts, mut rules, mut checks) = (0usize, 0usize, 0usize);
         let mut largest = 0u64;
+        let mut most_elements = 1u64;
         let mut regexes: HashSet<&str> = HashSet::new();
         for (b, block) in blocks.iter().enumerate() {
             facts = facts.saturating_add(block.facts.len());
@@ -343,10 +360,12 @@ impl Shape {
                     ));
                 }
                 largest = largest.max(size);
+                most_elements = most_elements.max(elements(t));
             }
         }
         Ok(Shape {
             variable_bytes: largest.max(MAX_REQUEST_STRING_BYTES as u64),
+            variable_elements: most_elements,
         })
     }
 }
@@ -445,6 +464,7 @@ struct Model<'a> {
     token_facts: u64,
     derived_facts: u64,
     variable_bytes: u64,
+    variable_elements: u64,
     total: u64,
     rules_cost: u64,
     iterations: u64,
@@ -496,6 +516,7 @@ impl<'a> Model<'a> {
             token_facts,
             derived_facts: 0,
             variable_bytes: shape.variable_bytes,
+            variable_elements: shape.variable_elements,
             total: 0,
             rules_cost: 0,
             iterations: 1,
@@ -512,11 +533,9 @@ impl<'a> Model<'a> {
 
     fn candidates(&self, pred: &Predicate) -> u64 {
         let key = (pred.name.clone(), pred.terms.len());
-        let written = self
-            .facts
-            .get(&key)
-            .map_or(0, |fs| fs.iter().filter(|f| compatible(&pred.terms, f)).count())
-            as u64;
+        let written = self.facts.get(&key).map_or(0, |fs| {
+            fs.iter().filter(|f| compatible(&pred.terms, f)).count()
+        }) as u64;
         let derived = self.derived.get(&key).map_or(0, |ds| {
             ds.iter()
                 .filter(|d| compatible(&pred.terms, d.head))
@@ -544,10 +563,10 @@ impl<'a> Model<'a> {
         let mut cost = 0u64;
         for p in &rule.body {
             let size: u64 = p.terms.iter().map(term_size).fold(0, add);
-            cost = add(cost, mul(mul(prefix, n), units(size)));
+            cost = add(cost, mul(mul(prefix, n), add(SCAN_COST, units(size))));
             prefix = mul(prefix, self.candidates(p));
             let bindings = mul(p.terms.len() as u64, self.variable_bytes);
-            cost = add(cost, mul(prefix, units(bindings)));
+            cost = add(cost, mul(prefix, add(COMBINATION_COST, units(bindings))));
         }
         let combinations = prefix;
         if combinations > self.budget.max_combinations {
@@ -581,6 +600,7 @@ impl<'a> Model<'a> {
         }
         let mut cost = Walk {
             bound,
+            elements: element_bound(&e.ops, self.variable_elements),
             variable_bytes: self.variable_bytes,
             regex_cost: self.budget.regex_cost,
             cost: 0,
@@ -625,7 +645,13 @@ impl<'a> Model<'a> {
                 let (combinations, cost) = self.query(rule, &what).map_err(|r| refuse(b, r))?;
                 let head_size: u64 = rule.head.terms.iter().map(term_size).fold(0, add);
                 let head_bytes = mul(rule.head.terms.len() as u64, self.variable_bytes);
-                let cost = add(cost, mul(combinations, units(head_size.max(head_bytes))));
+                let cost = add(
+                    cost,
+                    mul(
+                        combinations,
+                        add(FACT_COST, units(head_size.max(head_bytes))),
+                    ),
+                );
                 self.max_combinations = self.max_combinations.max(combinations);
                 self.derived_facts = add(self.derived_facts, combinations);
                 if self.derived_facts > self.budget.max_derived_facts {
@@ -637,10 +663,13 @@ impl<'a> Model<'a> {
                         ),
                     ));
                 }
-                self.derived.entry(key(&rule.head)).or_default().push(Derived {
-                    head: &rule.head.terms,
-                    count: combinations,
-                });
+                self.derived
+                    .entry(key(&rule.head))
+                    .or_default()
+                    .push(Derived {
+                        head: &rule.head.terms,
+                        count: combinations,
+                    });
                 self.rules_cost = add(self.rules_cost, cost);
                 self.iterations = self.iterations.max(add(d, 1));
                 self.total_check(b)?;
@@ -728,6 +757,30 @@ fn value_bound(ops: &[Op], variable_bytes: u64) -> u64 {
         .fold(1, add)
 }
 
+/// `L`: the most elements a collection handled by an expression may have, the sum of the
+/// element counts of its literals and variables (a union adds its operands' elements).
+fn element_bound(ops: &[Op], variable_elements: u64) -> u64 {
+    ops.iter()
+        .map(|op| match op {
+            Op::Value(Term::Variable(_)) => variable_elements,
+            Op::Value(t) => elements(t),
+            Op::Closure(_, body) => element_bound(body, variable_elements),
+            Op::Unary(_) | Op::Binary(_) => 0,
+        })
+        .fold(1, add)
+}
+
+/// Elements of a term, nested ones included (one for a scalar or a string).
+fn elements(t: &Term) -> u64 {
+    let sum = |it: &mut dyn Iterator<Item = u64>| it.fold(1u64, u64::saturating_add);
+    match t {
+        Term::Array(a) => sum(&mut a.iter().map(elements)),
+        Term::Set(s) => sum(&mut s.iter().map(elements)),
+        Term::Map(m) => sum(&mut m.values().map(|v| add(1, elements(v)))),
+        _ => 1,
+    }
+}
+
 /// The size of ops as Biscuit clones them (a closure's body at each iteration).
 fn ops_size(ops: &[Op]) -> u64 {
     ops.iter()
@@ -741,6 +794,7 @@ fn ops_size(ops: &[Op]) -> u64 {
 
 struct Walk {
     bound: u64,
+    elements: u64,
     variable_bytes: u64,
     regex_cost: u64,
     cost: u64,
@@ -766,7 +820,7 @@ impl Walk {
                 }
                 Op::Binary(_) => per_op,
                 Op::Closure(params, body) => {
-                    let runs = if params.is_empty() { 1 } else { self.bound };
+                    let runs = if params.is_empty() { 1 } else { self.elements };
                     let body_size = add(1, ops_size(body));
                     // Pushing the closure, then a clone of the body and of the bound
                     // variables at every run, then the body itself.
@@ -789,7 +843,6 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit, BlockBuilder};
-    use proptest::prelude::*;
 
     use super::*;
     use crate::blocks::read_blocks;
@@ -853,7 +906,8 @@ mod tests {
         r.audience = Some("support-api".to_owned());
         r.attrs
             .insert("ticket.status".to_owned(), Value::String("open".to_owned()));
-        r.attrs.insert("order.placed_at".to_owned(), Value::Date(NOW));
+        r.attrs
+            .insert("order.placed_at".to_owned(), Value::Date(NOW));
         r
     }
 
@@ -994,7 +1048,10 @@ mod tests {
             "check 0 matches a regex that is not a string literal",
         );
         refused(
-            &format!("check if resource($r), $r.matches(\"{}\");", "a".repeat(1100)),
+            &format!(
+                "check if resource($r), $r.matches(\"{}\");",
+                "a".repeat(1100)
+            ),
             "regex of 1100 bytes, more than the 1024 allowed",
         );
         let many: String = (0..40)
@@ -1005,7 +1062,10 @@ mod tests {
 
     #[test]
     fn every_count_limit_is_enforced() {
-        refused(&facts("f", 600), "the token has 606 facts, more than the 512 allowed");
+        refused(
+            &facts("f", 600),
+            "the token has 606 facts, more than the 512 allowed",
+        );
         let rules: String = (0..40).map(|i| format!("r{i}($x) <- a($x);")).collect();
         refused(&rules, "the token has 40 rules, more than the 32 allowed");
         let checks: String = (0..130).map(|_| "check if true;".to_owned()).collect();
@@ -1014,12 +1074,17 @@ mod tests {
             "check if a($a), b($b), c($c), d($d), e($e), f($f), g($g), h($h), i($i);",
             "check 0 has 9 predicates, more than the 8 allowed",
         );
-        let long = (0..200).map(|i| i.to_string()).collect::<Vec<_>>().join(" + ");
+        let long = (0..200)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(" + ");
         refused(
             &format!("check if {long} > 0;"),
             "an expression of 401 ops, more than the 256 allowed",
         );
-        let strings: Vec<String> = (0..5).map(|i| format!("\"{}\"", "s".repeat(4000 + i))).collect();
+        let strings: Vec<String> = (0..5)
+            .map(|i| format!("\"{}\"", "s".repeat(4000 + i)))
+            .collect();
         refused(
             &format!("check if {} == \"x\";", strings.join(" + ")),
             "whose values could reach",
@@ -1041,7 +1106,9 @@ mod tests {
         // The attacks really are expensive for Biscuit (so the budget is needed), and the
         // budget's refusal itself is quick. Scaled down to stay fast in debug builds.
         let a = array(150);
-        let token = with_block(&format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));"));
+        let token = with_block(&format!(
+            "check if {a}.any($x -> {a}.any($y -> $x + $y == -1));"
+        ));
         let start = Instant::now();
         assert!(check(&blocks(&token), &Budget::DEFAULT).is_err());
         let refusal = start.elapsed();
@@ -1082,18 +1149,102 @@ mod tests {
     #[ignore = "a measurement, run in release"]
     fn calibrate() {
         let families: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
-            ("join of two", Box::new(|n| format!("{} check if big($a), big($b), $a + $b == -1;", facts("big", n)))),
-            ("join of three", Box::new(|n| format!("{} check if big($a), big($b), big($c), $a + $b == $c + 1000000;", facts("big", n)))),
-            ("join, many checks", Box::new(|n| format!("{} {}", facts("big", 60), "check if big($a), big($b), $a + $b == -1;".repeat(n)))),
-            ("closure", Box::new(|n| format!("check if {}.any($x -> $x == -1);", array(n)))),
-            ("nested closures", Box::new(|n| { let a = array(n); format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));") })),
-            ("nested closures, many checks", Box::new(|n| { let a = array(20); format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));").repeat(n) })),
-            ("string concat in closures", Box::new(|n| { let w: Vec<String> = (0..n).map(|i| format!("\"w{i}\"")).collect(); let a = format!("[{}]", w.join(",")); format!("check if {a}.any($x -> {a}.any($y -> ($x + $y).length() < 0));") })),
-            ("regexes", Box::new(|n| (0..n).map(|i| format!("check if resource($r), $r.matches(\"^(a|b|c|d|e|f|g|h)*[0-9]{{1,{}}}x{i}$\");", 20 + i)).collect())),
-            ("regex per combination", Box::new(|n| format!("{} check if big($a), resource($r), $r.matches(\"^(t|u|v)+[a-z]{{1,40}}/x$\");", facts("big", n)))),
-            ("rules", Box::new(|n| format!("{} d1($x, $y) <- big($x), big($y); d2($x, $y) <- d1($x, $y); check if d2($a, $b), $a == -1;", facts("big", n)))),
-            ("many facts", Box::new(|n| format!("{} check if f($x), $x < 0; check if f($x), f($y), $x == -1;", facts("f", n)))),
-            ("unnamed attrs", Box::new(|n| format!("check if attr($a, $x), attr($b, $y), $x == $y;{}", " check if attr($a, $x), attr($b, $y), $x == $y;".repeat(n)))),
+            (
+                "join of two",
+                Box::new(|n| {
+                    format!(
+                        "{} check if big($a), big($b), $a + $b == -1;",
+                        facts("big", n)
+                    )
+                }),
+            ),
+            (
+                "join of three",
+                Box::new(|n| {
+                    format!(
+                        "{} check if big($a), big($b), big($c), $a + $b == $c + 1000000;",
+                        facts("big", n)
+                    )
+                }),
+            ),
+            (
+                "join, many checks",
+                Box::new(|n| {
+                    format!(
+                        "{} {}",
+                        facts("big", 60),
+                        "check if big($a), big($b), $a + $b == -1;".repeat(n)
+                    )
+                }),
+            ),
+            (
+                "closure",
+                Box::new(|n| format!("check if {}.any($x -> $x == -1);", array(n))),
+            ),
+            (
+                "nested closures",
+                Box::new(|n| {
+                    let a = array(n);
+                    format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));")
+                }),
+            ),
+            (
+                "nested closures, many checks",
+                Box::new(|n| {
+                    let a = array(20);
+                    format!("check if {a}.any($x -> {a}.any($y -> $x + $y == -1));").repeat(n)
+                }),
+            ),
+            (
+                "string concat in closures",
+                Box::new(|n| {
+                    let w: Vec<String> = (0..n).map(|i| format!("\"w{i}\"")).collect();
+                    let a = format!("[{}]", w.join(","));
+                    format!("check if {a}.any($x -> {a}.any($y -> ($x + $y).length() < 0));")
+                }),
+            ),
+            (
+                "regexes",
+                Box::new(|n| {
+                    (0..n).map(|i| format!("check if resource($r), $r.matches(\"^(a|b|c|d|e|f|g|h)*[0-9]{{1,{}}}x{i}$\");", 20 + i)).collect()
+                }),
+            ),
+            (
+                "regex per combination",
+                Box::new(|n| {
+                    format!("{} check if big($a), resource($r), $r.matches(\"^(t|u|v)+[a-z]{{1,40}}/x$\");", facts("big", n))
+                }),
+            ),
+            (
+                "unicode regex per combination",
+                Box::new(|n| {
+                    format!("{} check if big($a), resource($r), $r.matches(\"^\\\\w{{1,40}}[a-z]{{1,100}}(x|y|z){{1,30}}\\\\d{{2,9}}$\");", facts("big", n))
+                }),
+            ),
+            (
+                "rules",
+                Box::new(|n| {
+                    format!("{} d1($x, $y) <- big($x), big($y); d2($x, $y) <- d1($x, $y); check if d2($a, $b), $a == -1;", facts("big", n))
+                }),
+            ),
+            (
+                "many facts",
+                Box::new(|n| {
+                    format!(
+                        "{} check if f($x), $x < 0; check if f($x), f($y), $x == -1;",
+                        facts("f", n)
+                    )
+                }),
+            ),
+            (
+                "unnamed attrs",
+                Box::new(|n| {
+                    format!(
+                        "check if attr($a, $x), attr($b, $y), $x == $y;{}",
+                        " check if attr($a, $x), attr($b, $y), $x == $y;".repeat(n)
+                    )
+                }),
+            ),
         ];
         let mut worst = Duration::ZERO;
         for (name, make) in &families {
