@@ -56,12 +56,23 @@
 //!
 //! # Calibration
 //!
-//! `Budget::DEFAULT` was calibrated in release mode on a 2-core shared machine with the
+//! `Budget::DEFAULT` was calibrated in release mode on the 2-core shared machine with the
 //! `calibrate` test below (`cargo test --release -p warrant-core budget::tests::calibrate
-//! -- --ignored --nocapture`), which builds tokens at the edge of each limit (a join, nested
-//! closures, regexes, string concatenation, rules, many facts) and times Biscuit on them:
-//! see `docs/budget.md` for the figures. The property test `accepted_blocks_evaluate_quickly`
-//! checks random blocks the budget accepts against a generous time bound.
+//! -- --ignored --nocapture`): for each family of blocks (a join of two, a join of three,
+//! one closure over a large array, nested closures, string concatenation in closures,
+//! distinct regexes, a regex per combination, two chained rules, many facts) it finds the
+//! largest block the budget accepts and times Biscuit on it (median of 5, the verifier's
+//! request facts). Measured: the worst accepted block evaluated in 1.3 ms (many facts, a
+//! join of 49 × 49), the others between 0.2 and 1.2 ms; `check` itself took 0.2 to 0.7 ms
+//! (up to 10 ms on a token of 40 000 bytes of facts). The same machine under heavy load
+//! (other builds on both cores) ran the same kind of blocks up to 20 to 40 times slower,
+//! which is why the weights stay conservative. The attacks, refused: nested closures over
+//! two arrays of 400 took 147 ms, a join of three over 120 facts 3.8 s (over 300 facts
+//! it runs for minutes), a rule copying 2 000 bytes into 40 000 facts 17.9 s.
+//!
+//! The property test `accepted_blocks_evaluate_quickly` (crates/warrant-core/tests/it)
+//! and the fuzz target `adversarial_block` check random blocks the budget accepts against a
+//! time bound (2 s in debug builds, 100 ms in release, 500 ms in the instrumented fuzzer).
 
 use std::collections::{HashMap, HashSet};
 
