@@ -2,6 +2,7 @@
 //! the grant format's documented meaning and against the native evaluator.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod budget;
 mod common;
 mod differential;
 mod gen;
