@@ -91,7 +91,7 @@ fn a_cached_allow_is_not_reused_for_revocation_time_or_another_request() {
         .clone()
         .unwrap();
     let mut r = RevocationSet::new();
-    r.revoke_token_id(&id);
+    r.revoke_token_id(&id).unwrap();
     v.set_revocations(r);
     denied(&v.verify(&t, &read()), DenialKind::Revoked, &[&id]);
     v.set_revocations(RevocationSet::new());
@@ -109,7 +109,7 @@ fn a_cached_allow_is_not_reused_for_revocation_time_or_another_request() {
     );
     // Clones share the cache and the revocations.
     let mut r = RevocationSet::new();
-    r.revoke_token_id(&id);
+    r.revoke_token_id(&id).unwrap();
     v.clone().set_revocations(r);
     denied(&v.verify(&t, &read()), DenialKind::Revoked, &[&id]);
 }

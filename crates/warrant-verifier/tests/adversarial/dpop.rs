@@ -335,7 +335,7 @@ fn proofs_on_refused_tokens_do_not_use_up_the_replay_cache() {
             .token_id
             .clone()
             .unwrap();
-        r.revoke_token_id(&id);
+        r.revoke_token_id(&id).unwrap();
         r
     };
     // One proof, refused four ways on the token's side.

@@ -60,7 +60,7 @@ fn v1_style_forgery_through_a_human_attribute_value() {
     );
     // The token id the verifier sees is the minted one: revoking it still works.
     let mut revoked = RevocationSet::new();
-    revoked.revoke_token_id(&id);
+    revoked.revoke_token_id(&id).unwrap();
     v.set_revocations(revoked);
     let d = v.verify(&text, &Request::new("admin/users", "delete", NOW));
     denied(&d, DenialKind::Revoked, &[&id]);
