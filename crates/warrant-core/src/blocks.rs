@@ -89,36 +89,25 @@ pub fn read_blocks(bytes: &[u8]) -> Result<Vec<BlockData>, BlocksError> {
         .map_err(err)?;
         let data = convert::proto_block_to_token_block(&block, None).map_err(err)?;
         out.push(BlockData {
-            facts: data
-                .facts
-                .iter()
-                .map(|f| Fact::convert_from(f, &table))
-                .collect::<Result<_, _>>()
-                .map_err(err)?,
-            rules: data
-                .rules
-                .iter()
-                .map(|r| Rule::convert_from(r, &table))
-                .collect::<Result<_, _>>()
-                .map_err(err)?,
-            checks: data
-                .checks
-                .iter()
-                .map(|c| Check::convert_from(c, &table))
-                .collect::<Result<_, _>>()
-                .map_err(err)?,
-            scopes: data
-                .scopes
-                .iter()
-                .map(|s| Scope::convert_from(s, &table))
-                .collect::<Result<_, _>>()
-                .map_err(err)?,
+            facts: resolve(&data.facts, &table)?,
+            rules: resolve(&data.rules, &table)?,
+            checks: resolve(&data.checks, &table)?,
+            scopes: resolve(&data.scopes, &table)?,
             external_key,
             version: data.version,
             context: data.context,
         });
     }
     Ok(out)
+}
+
+/// Biscuit's datalog items with their symbols resolved through `table`.
+fn resolve<D, B: Convert<D>>(items: &[D], table: &SymbolTable) -> Result<Vec<B>, BlocksError> {
+    items
+        .iter()
+        .map(|item| B::convert_from(item, table))
+        .collect::<Result<_, _>>()
+        .map_err(err)
 }
 
 #[cfg(test)]
