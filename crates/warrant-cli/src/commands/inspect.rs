@@ -91,4 +91,3 @@ fn render(r: &Inspection) -> String {
     }
     s
 }
-

@@ -89,7 +89,10 @@ fn shorthand_flags_make_a_working_token() {
 
     let report = issuer.inspect_json(&token);
     let datalog = str_field(&report, "/blocks/0/datalog");
-    assert!(datalog.contains("human(\"alice\", \"unverified\", "), "{datalog}");
+    assert!(
+        datalog.contains("human(\"alice\", \"unverified\", "),
+        "{datalog}"
+    );
     // --human-attr values are typed: 3 is an integer, `support` a string.
     assert!(datalog.contains("human_attr(\"level\", 3);"), "{datalog}");
     assert!(
