@@ -1074,7 +1074,7 @@ mod tests {
     #[test]
     fn every_count_limit_is_enforced() {
         // The appended 600 facts and the minted authority block's own.
-        let authority_facts = blocks(&minted())[0].facts.len();
+        let authority_facts = blocks(minted())[0].facts.len();
         refused(
             &facts("f", 600),
             &format!(
