@@ -187,6 +187,7 @@ pub struct Compiled {
 /// to, raw Datalog aside: the profile's exact form, which a verifier recognises to
 /// evaluate the block natively.
 pub fn compile_checks(grant: &Grant, ctx: CompileContext) -> Result<Compiled, GrantError> {
+    grant.validate()?;
     if grant.ttl.is_some() {
         return Err(GrantError::new(
             "ttl",

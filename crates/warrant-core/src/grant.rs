@@ -416,6 +416,7 @@ impl Grant {
             crate::compile::check_raw_datalog(text)?;
             g.datalog = Some(text.to_owned());
         }
+        g.validate()?;
         Ok(g)
     }
 
@@ -487,6 +488,66 @@ impl Grant {
     /// Whether the grant says nothing at all.
     pub fn is_empty(&self) -> bool {
         *self == Grant::default()
+    }
+
+    /// Checks what the types alone do not: the rules [`Grant::from_json`] enforces on
+    /// every grant it returns. A grant built in code is held to them too (compiling
+    /// calls this), and so is a grant read back from a token, so that no grant exists
+    /// whose native evaluation and Datalog could disagree: an ordered comparison on a
+    /// string, a mixed-type `in` list, a `present` deny condition.
+    ///
+    /// ```
+    /// use warrant_core::grant::{Condition, Grant, Op};
+    ///
+    /// let mut grant = Grant::from_json_str(
+    ///     r#"{"allow": [{"resources": "tickets/*", "actions": "read"}]}"#,
+    /// )?;
+    /// assert!(grant.validate().is_ok());
+    /// grant.allow[0].when.push(Condition {
+    ///     attr: "status".parse()?,
+    ///     op: Op::Lt("open".into()),
+    /// });
+    /// assert_eq!(
+    ///     grant.validate().unwrap_err().to_string(),
+    ///     "allow[0].when[0].lt: `lt` compares integers or dates, not a string",
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn validate(&self) -> Result<(), GrantError> {
+        if self.audience.len() > MAX_ITEMS {
+            return Err(GrantError::new(
+                "audience",
+                format!("at most {MAX_ITEMS} entries are allowed"),
+            ));
+        }
+        if self.ttl.is_some() && self.expires_at.is_some() {
+            return Err(GrantError::new(
+                "ttl",
+                "give either `ttl` or `expires_at`, not both",
+            ));
+        }
+        for (field, rules, is_allow) in [("allow", &self.allow, true), ("deny", &self.deny, false)]
+        {
+            if rules.len() > MAX_RULES {
+                return Err(GrantError::new(
+                    field,
+                    format!("at most {MAX_RULES} rules are allowed"),
+                ));
+            }
+            for (i, rule) in rules.iter().enumerate() {
+                rule.validate(&format!("{field}[{i}]"), is_allow)?;
+            }
+        }
+        if let Some(d) = &self.datalog {
+            if d.len() > MAX_DATALOG_LEN {
+                return Err(GrantError::new(
+                    "datalog",
+                    format!("longer than {MAX_DATALOG_LEN} bytes"),
+                ));
+            }
+            no_control(d, "datalog")?;
+        }
+        Ok(())
     }
 }
 
@@ -606,9 +667,105 @@ impl Rule {
         J::Object(m)
     }
 
+    fn validate(&self, path: &str, is_allow: bool) -> Result<(), GrantError> {
+        let many = |field: &str, n: usize| {
+            if n == 0 {
+                Err(GrantError::new(
+                    format!("{path}.{field}"),
+                    format!("list at least one {}", field.trim_end_matches('s')),
+                ))
+            } else if n > MAX_ITEMS {
+                Err(GrantError::new(
+                    format!("{path}.{field}"),
+                    format!("at most {MAX_ITEMS} entries are allowed"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        many("resources", self.resources.len())?;
+        if let Actions::Listed(list) = &self.actions {
+            many("actions", list.len())?;
+        }
+        if self.when.len() > MAX_ITEMS {
+            return Err(GrantError::new(
+                format!("{path}.when"),
+                format!("at most {MAX_ITEMS} conditions are allowed"),
+            ));
+        }
+        for (i, c) in self.when.iter().enumerate() {
+            let cpath = format!("{path}.when[{i}]");
+            if !is_allow && c.op == Op::Present {
+                return Err(GrantError::new(
+                    format!("{cpath}.present"),
+                    "a deny condition `present` always holds (deny rules fail closed on a missing attribute): drop it, and the rule applies whenever its resources and actions match",
+                ));
+            }
+            c.op.validate(&format!("{cpath}.{}", c.op.name()))?;
+        }
+        match &self.human {
+            Some(_) if !is_allow => Err(GrantError::new(
+                format!("{path}.human"),
+                "only allow rules can require a verified human",
+            )),
+            Some(h) => h.validate(&format!("{path}.human")),
+            None => Ok(()),
+        }
+    }
+
     /// Whether the rule's resources and actions cover a request (conditions aside).
     pub fn covers(&self, resource: &str, action: &str) -> bool {
         self.actions.covers(action) && self.resources.iter().any(|p| p.matches(resource))
+    }
+}
+
+impl Op {
+    fn validate(&self, path: &str) -> Result<(), GrantError> {
+        let printable = |v: &Value, p: &str| match v {
+            Value::String(s) => no_control(s, p),
+            _ => Ok(()),
+        };
+        match self {
+            Self::Eq(v) | Self::Ne(v) => printable(v, path),
+            Self::Lt(v) | Self::Le(v) | Self::Gt(v) | Self::Ge(v) => match v.value_type() {
+                ValueType::Integer | ValueType::Date => Ok(()),
+                t => Err(GrantError::new(
+                    path,
+                    format!("`{}` compares integers or dates, not a {t}", self.name()),
+                )),
+            },
+            Self::In(values) => {
+                let Some(first) = values.first() else {
+                    return Err(GrantError::new(
+                        path,
+                        format!("list 1 to {MAX_ITEMS} values"),
+                    ));
+                };
+                if values.len() > MAX_ITEMS {
+                    return Err(GrantError::new(
+                        path,
+                        format!("list 1 to {MAX_ITEMS} values"),
+                    ));
+                }
+                let t = first.value_type();
+                for (i, v) in values.iter().enumerate() {
+                    let p = format!("{path}[{i}]");
+                    if v.value_type() != t {
+                        return Err(GrantError::new(
+                            p,
+                            format!(
+                                "all values must have one type: found `{}` after `{t}`",
+                                v.value_type()
+                            ),
+                        ));
+                    }
+                    printable(v, &p)?;
+                }
+                Ok(())
+            }
+            Self::Prefix(s) => no_control(s, path),
+            Self::Present | Self::Within(_) => Ok(()),
+        }
     }
 }
 
@@ -641,50 +798,29 @@ impl Condition {
             ));
         }
         let opath = format!("{path}.{name}");
-        let ordered = |arg: &J| -> Result<Value, GrantError> {
-            let v = value(arg, &opath)?;
-            match v.value_type() {
-                ValueType::Integer | ValueType::Date => Ok(v),
-                t => Err(GrantError::new(
-                    &opath,
-                    format!("`{name}` compares integers or dates, not a {t}"),
-                )),
-            }
-        };
         let op = match name.as_str() {
             "eq" => Op::Eq(value(arg, &opath)?),
             "ne" => Op::Ne(value(arg, &opath)?),
-            "lt" => Op::Lt(ordered(arg)?),
-            "le" => Op::Le(ordered(arg)?),
-            "gt" => Op::Gt(ordered(arg)?),
-            "ge" => Op::Ge(ordered(arg)?),
+            "lt" => Op::Lt(value(arg, &opath)?),
+            "le" => Op::Le(value(arg, &opath)?),
+            "gt" => Op::Gt(value(arg, &opath)?),
+            "ge" => Op::Ge(value(arg, &opath)?),
             "in" => {
                 let list = arg.as_array().ok_or_else(|| {
                     GrantError::new(&opath, format!("expected a list, found {}", kind(arg)))
                 })?;
-                if list.is_empty() || list.len() > MAX_ITEMS {
+                if list.len() > MAX_ITEMS {
                     return Err(GrantError::new(
                         &opath,
                         format!("list 1 to {MAX_ITEMS} values"),
                     ));
                 }
-                let values = list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| value(x, &format!("{opath}[{i}]")))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let t = values[0].value_type();
-                if let Some((i, odd)) = values.iter().enumerate().find(|(_, v)| v.value_type() != t)
-                {
-                    return Err(GrantError::new(
-                        format!("{opath}[{i}]"),
-                        format!("all values must have one type: found a {} after a {t}", odd.value_type()),
-                    ));
-                }
-                let mut values = values;
-                values.sort();
-                values.dedup();
-                Op::In(values)
+                Op::In(
+                    list.iter()
+                        .enumerate()
+                        .map(|(i, x)| value(x, &format!("{opath}[{i}]")))
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
             }
             "present" => match arg {
                 J::Bool(true) => Op::Present,
@@ -714,6 +850,16 @@ impl Condition {
                 ))
             }
         };
+        // The types the operator accepts, checked once for parsed and built grants.
+        op.validate(&opath)?;
+        let op = match op {
+            Op::In(mut values) => {
+                values.sort();
+                values.dedup();
+                Op::In(values)
+            }
+            op => op,
+        };
         Ok(Self { attr, op })
     }
 
@@ -733,6 +879,21 @@ impl Condition {
 }
 
 impl HumanRequirement {
+    fn validate(&self, path: &str) -> Result<(), GrantError> {
+        if self.methods.is_empty() {
+            return Err(GrantError::new(
+                format!("{path}.methods"),
+                "list at least one method",
+            ));
+        }
+        for (k, v) in &self.attrs {
+            if let Value::String(s) = v {
+                no_control(s, &format!("{path}.attrs.{k}"))?;
+            }
+        }
+        Ok(())
+    }
+
     fn from_json(v: &J, path: &str) -> Result<Self, GrantError> {
         let map = object(v, path, &["methods", "max_age", "attrs"])?;
         let mut methods = match map.get("methods") {

@@ -414,3 +414,94 @@ when = [{ attr = "amount", ge = 10000.0 }]
     )
     .is_err());
 }
+
+/// A grant built in code is held to what the parser enforces: compiling (and so minting
+/// and attenuating) refuses it with the same words.
+#[test]
+fn grants_built_in_code_are_validated_like_parsed_ones() {
+    let base = || {
+        Grant::from_json(&json!({"allow": [rule(json!({}))], "deny": [rule(json!({}))]})).unwrap()
+    };
+    let cond = |op: Op| Condition {
+        attr: "x".parse().unwrap(),
+        op,
+    };
+    type Spoil<'a> = Box<dyn Fn(&mut Grant) + 'a>;
+    let cases: Vec<(Spoil<'_>, &str)> =
+        vec![
+        (
+            Box::new(|g| g.allow[0].when.push(cond(Op::Lt("m".into())))),
+            "allow[0].when[0].lt: `lt` compares integers or dates, not a string",
+        ),
+        (
+            Box::new(|g| g.deny[0].when.push(cond(Op::Ge(Value::Bool(true))))),
+            "deny[0].when[0].ge: `ge` compares integers or dates, not a bool",
+        ),
+        (
+            Box::new(|g| g.allow[0].when.push(cond(Op::In(vec!["open".into(), 3.into()])))),
+            "allow[0].when[0].in[1]: all values must have one type: found `integer` after `string`",
+        ),
+        (
+            Box::new(|g| g.allow[0].when.push(cond(Op::In(Vec::new())))),
+            "allow[0].when[0].in: list 1 to 64 values",
+        ),
+        (
+            Box::new(|g| g.deny[0].when.push(cond(Op::Present))),
+            "deny[0].when[0].present: a deny condition `present` always holds",
+        ),
+        (
+            Box::new(|g| g.allow[0].when.push(cond(Op::Eq("a\nb".into())))),
+            "allow[0].when[0].eq: `a\\nb` contains a control character",
+        ),
+        (
+            Box::new(|g| g.allow[0].when.push(cond(Op::Prefix("\u{7}".into())))),
+            "allow[0].when[0].prefix: `\\u{7}` contains a control character",
+        ),
+        (
+            Box::new(|g| g.allow[0].resources.clear()),
+            "allow[0].resources: list at least one resource",
+        ),
+        (
+            Box::new(|g| g.deny[0].actions = Actions::Listed(Vec::new())),
+            "deny[0].actions: list at least one action",
+        ),
+        (
+            Box::new(|g| {
+                g.deny[0].human = Some(HumanRequirement {
+                    methods: vec![Method::Passkey],
+                    max_age: None,
+                    attrs: BTreeMap::new(),
+                })
+            }),
+            "deny[0].human: only allow rules can require a verified human",
+        ),
+        (
+            Box::new(|g| {
+                g.allow[0].human = Some(HumanRequirement {
+                    methods: Vec::new(),
+                    max_age: None,
+                    attrs: BTreeMap::new(),
+                })
+            }),
+            "allow[0].human.methods: list at least one method",
+        ),
+        (
+            Box::new(|g| {
+                g.ttl = Some("1h".parse().unwrap());
+                g.expires_at = Some("2030-01-01T00:00:00Z".parse().unwrap());
+            }),
+            "ttl: give either `ttl` or `expires_at`, not both",
+        ),
+    ];
+    assert!(base().validate().is_ok());
+    for (spoil, expected) in cases {
+        let mut g = base();
+        spoil(&mut g);
+        let e = g.validate().unwrap_err().to_string();
+        assert!(e.starts_with(expected), "{e}\nexpected: {expected}");
+        if g.expires_at.is_none() {
+            let compiled = crate::compile::compile_checks(&g, Default::default());
+            assert_eq!(compiled.unwrap_err().to_string(), e);
+        }
+    }
+}

@@ -223,3 +223,38 @@ fn printed_text_cannot_forge_authority_facts() {
     // (An authority block with facts beyond what the profile stamps is not lifted.)
     assert!(lift(&blocks).is_none());
 }
+
+/// Checks in the compiled form of a grant that [`Grant::from_json`] would refuse: were
+/// they lifted, the native evaluation (Rust ordering, the first element's type) and
+/// Biscuit (a type error, a heterogeneous set) would decide differently.
+#[test]
+fn grants_the_parser_refuses_do_not_lift() {
+    let key = key();
+    let token = minted(
+        r#"{"allow": [{"resources": ["a"], "actions": ["read"]}]}"#,
+        &key,
+    );
+    let append = |code: &str| {
+        token
+            .append(biscuit_auth::BlockBuilder::new().code(code).unwrap())
+            .unwrap()
+    };
+    // The well-typed forms lift...
+    for good in [
+        r#"check if resource("a"), action("read"), attr("x", $v0), $v0.type() == "integer", $v0 < 5;"#,
+        r#"check if resource("a"), action("read"), attr("x", $v0), ["open", "shut"].contains($v0);"#,
+        r#"check if resource($r), !($r == "a") or action($a), !($a == "read") or attr("x", $v0), $v0.type() == "integer", !($v0 >= 5);"#,
+    ] {
+        assert!(lift_biscuit(&append(good)).is_some(), "{good}");
+    }
+    // ...and the same shapes on the wrong types do not.
+    for bad in [
+        r#"check if resource("a"), action("read"), attr("x", $v0), $v0.type() == "string", $v0 < "m";"#,
+        r#"check if resource("a"), action("read"), attr("x", $v0), $v0.type() == "bool", $v0 >= false;"#,
+        r#"check if resource("a"), action("read"), attr("x", $v0), ["open", 3].contains($v0);"#,
+        r#"check if resource("a"), action("read"), attr("x", $v0), [].contains($v0);"#,
+        r#"check if resource($r), !($r == "a") or action($a), !($a == "read") or attr("x", $v0), $v0.type() == "string", !($v0 >= "m");"#,
+    ] {
+        assert!(lift_biscuit(&append(bad)).is_none(), "{bad}");
+    }
+}

@@ -336,3 +336,56 @@ fn control_characters_in_request_values_do_not_reach_explanations() {
         &["`read\\nok` is not an action"],
     );
 }
+
+/// Blocks in the compiled shape of a grant the grant parser refuses (an ordered
+/// comparison on a string or bool, a mixed-type `in`) are evaluated by Biscuit, not
+/// read as grants: the native evaluation would order strings and type an `in` list by
+/// its first element, and decide otherwise than the token's own Datalog.
+#[test]
+fn mistyped_grant_shapes_are_decided_as_biscuit_decides() {
+    let t = bearer(&json!({"allow": [{"resources": ["**"], "actions": ["*"]}]}));
+    let v = bearer_verifier();
+    let req = |x: warrant_verifier::Value| Request::new("orders/1", "read", NOW).with_attr("x", x);
+    // `"a" < "m"` holds in Rust and is a type error in Biscuit.
+    let lt = append_plain(
+        &t,
+        r#"check if resource("orders/1"), action("read"), attr("x", $v0), $v0.type() == "string", $v0 < "m";"#,
+    );
+    denied(
+        &v.verify(&lt, &req("a".into())),
+        DenialKind::Evaluation,
+        &["evaluating the token failed"],
+    );
+    let ge_bool = append_plain(
+        &t,
+        r#"check if resource("orders/1"), action("read"), attr("x", $v0), $v0.type() == "bool", $v0 >= false;"#,
+    );
+    denied(
+        &v.verify(&ge_bool, &req(true.into())),
+        DenialKind::Evaluation,
+        &["evaluating the token failed"],
+    );
+    // A deny rule on a string bound: Biscuit's type error denies whatever the value.
+    let deny_ge = append_plain(
+        &t,
+        r#"check if resource($r), !($r == "orders/1") or action($a), !($a == "read") or attr("x", $v0), $v0.type() == "string", !($v0 >= "m");"#,
+    );
+    denied(
+        &v.verify(&deny_ge, &req("a".into())),
+        DenialKind::Evaluation,
+        &["evaluating the token failed"],
+    );
+    // `["open", 3].contains("open")` holds in Biscuit; a native evaluation typing the
+    // list by its first element would agree here but not on `3`.
+    let mixed = append_plain(
+        &t,
+        r#"check if resource("orders/1"), action("read"), attr("x", $v0), ["open", 3].contains($v0);"#,
+    );
+    allowed(&v.verify(&mixed, &req("open".into())));
+    allowed(&v.verify(&mixed, &req(3.into())));
+    denied(
+        &v.verify(&mixed, &req("shut".into())),
+        DenialKind::CheckFailed,
+        &[],
+    );
+}
