@@ -19,10 +19,15 @@
 //!   makes the bound larger), the request facts the verifier adds (`time`, `resource`,
 //!   `action`, `audience`: one each; `attr` and `attr_age`: [`MAX_REQUEST_ATTRS`] each),
 //!   and every fact the token's rules could derive.
-//! - **Candidates** of a body predicate: the visible facts with its name and arity whose
-//!   constant terms equal the predicate's constants (request predicates: one for `time`,
-//!   `resource`, `action`, `audience`; one for `attr`/`attr_age` with a constant name,
-//!   [`MAX_REQUEST_ATTRS`] otherwise; rule heads: the rule's combinations).
+//! - **Candidates** of a body predicate: the facts with its name and arity whose constant
+//!   terms equal the predicate's constants, among those the query may read (request
+//!   predicates: one for `time`, `resource`, `action`, `audience`; one for
+//!   `attr`/`attr_age` with a constant name, [`MAX_REQUEST_ATTRS`] otherwise; rule heads:
+//!   the rule's combinations). A query with no `trusting` scope, in a block with none,
+//!   reads only the facts of the authority block, of its own block and of the verifier,
+//!   and those derived by rules of these blocks (Biscuit's default scope: a fact derived
+//!   by a rule of block `r` has `r` among its origins); a query with any scope is costed
+//!   as reading every block.
 //! - **A query** (each body of a check, `check if`, `check all`, `reject if`, and each rule)
 //!   with predicates `p1..pn`: Biscuit scans all `N` visible facts for `p1`, then for each
 //!   match all `N` again for `p2`, and so on. Its combinations are `C = c1 × … × cn`, its
@@ -462,15 +467,45 @@ type Key = (String, usize);
 const REQUEST_SINGLE: [&str; 4] = ["time", "resource", "action", "audience"];
 const REQUEST_ATTRS: [&str; 2] = ["attr", "attr_age"];
 
-/// The derived facts a rule may add under one key: its head, and how many.
+/// The derived facts a rule may add under one key: its head, how many, and the block of
+/// the rule (every fact it derives has that block among its origins).
 struct Derived<'a> {
     head: &'a [Term],
     count: u64,
+    block: usize,
+}
+
+/// The blocks whose facts a query may read. A query with no `trusting` scope, in a block
+/// with none, reads the authority block's facts, its own block's and the verifier's
+/// (Biscuit's default); any scope is costed as reading every block.
+#[derive(Clone, Copy)]
+enum Trusted {
+    Default(usize),
+    All,
+}
+
+impl Trusted {
+    fn of(blocks: &[BlockData], block: usize, rule: &Rule) -> Self {
+        let block_scopes = blocks.get(block).map_or(&[][..], |b| b.scopes.as_slice());
+        if rule.scopes.is_empty() && block_scopes.is_empty() {
+            Self::Default(block)
+        } else {
+            Self::All
+        }
+    }
+
+    fn reads(self, origin: usize) -> bool {
+        match self {
+            Self::Default(b) => origin == 0 || origin == b,
+            Self::All => true,
+        }
+    }
 }
 
 struct Model<'a> {
     budget: &'a Budget,
-    facts: HashMap<Key, Vec<&'a [Term]>>,
+    /// The token's facts by name and arity, each with its block.
+    facts: HashMap<Key, Vec<(usize, &'a [Term])>>,
     derived: HashMap<Key, Vec<Derived<'a>>>,
     token_facts: u64,
     derived_facts: u64,
@@ -508,15 +543,15 @@ fn compatible(pred: &[Term], fact: &[Term]) -> bool {
 
 impl<'a> Model<'a> {
     fn new(blocks: &'a [BlockData], budget: &'a Budget, shape: &Shape) -> Self {
-        let mut facts: HashMap<Key, Vec<&'a [Term]>> = HashMap::new();
+        let mut facts: HashMap<Key, Vec<(usize, &'a [Term])>> = HashMap::new();
         let mut token_facts = 0u64;
-        for block in blocks {
+        for (b, block) in blocks.iter().enumerate() {
             for fact in &block.facts {
                 let p = &fact.predicate;
                 facts
                     .entry((p.name.clone(), p.terms.len()))
                     .or_default()
-                    .push(&p.terms);
+                    .push((b, p.terms.as_slice()));
                 token_facts = add(token_facts, 1);
             }
         }
@@ -542,14 +577,16 @@ impl<'a> Model<'a> {
         add(add(self.token_facts, request), self.derived_facts)
     }
 
-    fn candidates(&self, pred: &Predicate) -> u64 {
+    fn candidates(&self, pred: &Predicate, trusted: Trusted) -> u64 {
         let key = (pred.name.clone(), pred.terms.len());
         let written = self.facts.get(&key).map_or(0, |fs| {
-            fs.iter().filter(|f| compatible(&pred.terms, f)).count()
+            fs.iter()
+                .filter(|(b, f)| trusted.reads(*b) && compatible(&pred.terms, f))
+                .count()
         }) as u64;
         let derived = self.derived.get(&key).map_or(0, |ds| {
             ds.iter()
-                .filter(|d| compatible(&pred.terms, d.head))
+                .filter(|d| trusted.reads(d.block) && compatible(&pred.terms, d.head))
                 .map(|d| d.count)
                 .fold(0, add)
         });
@@ -568,14 +605,14 @@ impl<'a> Model<'a> {
     }
 
     /// The combinations and cost of one query, or the reason it is refused.
-    fn query(&self, rule: &Rule, what: &str) -> Result<(u64, u64), String> {
+    fn query(&self, rule: &Rule, trusted: Trusted, what: &str) -> Result<(u64, u64), String> {
         let n = self.scanned;
         let mut prefix = 1u64;
         let mut cost = 0u64;
         for p in &rule.body {
             let size: u64 = p.terms.iter().map(term_size).fold(0, add);
             cost = add(cost, mul(mul(prefix, n), add(SCAN_COST, units(size))));
-            prefix = mul(prefix, self.candidates(p));
+            prefix = mul(prefix, self.candidates(p, trusted));
             let bindings = mul(p.terms.len() as u64, self.variable_bytes);
             cost = add(cost, mul(prefix, add(COMBINATION_COST, units(bindings))));
         }
@@ -653,7 +690,9 @@ impl<'a> Model<'a> {
                     continue;
                 }
                 let what = format!("rule {i}");
-                let (combinations, cost) = self.query(rule, &what).map_err(|r| refuse(b, r))?;
+                let trusted = Trusted::of(blocks, b, rule);
+                let (combinations, cost) =
+                    self.query(rule, trusted, &what).map_err(|r| refuse(b, r))?;
                 let head_size: u64 = rule.head.terms.iter().map(term_size).fold(0, add);
                 let head_bytes = mul(rule.head.terms.len() as u64, self.variable_bytes);
                 let cost = add(
@@ -680,6 +719,7 @@ impl<'a> Model<'a> {
                     .push(Derived {
                         head: &rule.head.terms,
                         count: combinations,
+                        block: b,
                     });
                 self.rules_cost = add(self.rules_cost, cost);
                 self.iterations = self.iterations.max(add(d, 1));
@@ -716,7 +756,9 @@ impl<'a> Model<'a> {
                     } else {
                         format!("check {i} (body {j})")
                     };
-                    let (combinations, cost) = self.query(q, &what).map_err(|r| refuse(b, r))?;
+                    let trusted = Trusted::of(blocks, b, q);
+                    let (combinations, cost) =
+                        self.query(q, trusted, &what).map_err(|r| refuse(b, r))?;
                     self.max_combinations = self.max_combinations.max(combinations);
                     self.total = add(self.total, cost);
                     self.total_check(b)?;
@@ -1009,6 +1051,57 @@ mod tests {
             "check if attr($a, $x), attr($b, $y), attr($c, $z), $x == $y;",
             "262144 combinations",
         );
+    }
+
+    /// Biscuit's default scope hides a block's facts (and the facts its rules derive) from
+    /// the checks of other blocks but the authority's: a third-party block's facts do not
+    /// multiply the authority block's checks. A `trusting` scope widens what is counted.
+    #[test]
+    fn facts_count_only_where_biscuit_lets_them_be_read() {
+        let join = "check if big($a), big($b), $a + $b == 1;";
+        let token = with_block(&facts("big", 150));
+        let later = |code: &str| {
+            token
+                .append(BlockBuilder::new().code(code).unwrap())
+                .unwrap()
+        };
+        let default_scope = check(&blocks(&later(join)), &Budget::DEFAULT).unwrap();
+        assert_eq!(default_scope.max_combinations, 1);
+        let e = check(
+            &blocks(&later(
+                "check if big($a), big($b), $a + $b == 1 trusting previous;",
+            )),
+            &Budget::DEFAULT,
+        )
+        .unwrap_err();
+        assert_eq!(e.block, 2, "{e}");
+        assert!(e.reason.contains("22500 combinations"), "{e}");
+        // A block-level scope, and facts derived by a rule of the hidden block.
+        let scoped = token
+            .append(
+                BlockBuilder::new()
+                    .code(join)
+                    .unwrap()
+                    .scope(biscuit_auth::builder::Scope::Previous),
+            )
+            .unwrap();
+        assert!(check(&blocks(&scoped), &Budget::DEFAULT).is_err());
+        let derived = with_block(&format!("{} huge($x) <- big($x);", facts("big", 150)))
+            .append(
+                BlockBuilder::new()
+                    .code("check if huge($a), huge($b), $a + $b == 1;")
+                    .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            check(&blocks(&derived), &Budget::DEFAULT)
+                .unwrap()
+                .max_combinations,
+            150
+        );
+        // Biscuit agrees: the check in the later block sees none of the facts.
+        let d = evaluate(&later(join));
+        assert!(d < Duration::from_secs(1), "{d:?}");
     }
 
     #[test]
