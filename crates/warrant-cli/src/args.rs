@@ -38,7 +38,7 @@ pub enum Command {
     /// The audit chain: `warrant audit verify`.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Create a signing key (PKCS#8 PEM, file mode 0600) and print its public key.
+    /// Create a signing key (PKCS#8 v1 PEM, as OpenSSL reads it; file mode 0600) and print its public key.
     #[command(
         after_help = "Examples:\n  warrant keygen --out issuer.key --key-id 1 --public-out keys.json"
     )]
@@ -175,7 +175,7 @@ pub struct AuditVerifyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
-    /// Create an agent key pair (PKCS#8 PEM, file mode 0600); print its public key and
+    /// Create an agent key pair (PKCS#8 v1 PEM, as OpenSSL reads it; file mode 0600); print its public key and
     /// its RFC 7638 JWK thumbprint.
     #[command(after_help = "Examples:\n  warrant agent keygen --out agent.key")]
     Keygen(AgentKeygenArgs),

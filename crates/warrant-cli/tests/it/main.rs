@@ -15,6 +15,7 @@ mod help;
 mod holder;
 mod inputs;
 mod inspect;
+mod interop;
 mod issuer;
 mod keygen;
 mod mint;
