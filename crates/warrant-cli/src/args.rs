@@ -123,13 +123,16 @@ pub struct AdminArgs {
 pub struct RevokeArgs {
     #[command(flatten)]
     pub admin: AdminArgs,
-    /// Revoke this token (by its token id).
+    /// Revoke this token (by its token id; `-` reads standard input).
     #[arg(long, value_name = "TOKEN", group = "what")]
     pub token: Option<String>,
-    /// Revoke by token id.
+    /// Revoke the token in this file (base64 text or raw Biscuit bytes).
+    #[arg(long, value_name = "FILE", group = "what")]
+    pub token_file: Option<PathBuf>,
+    /// Revoke by token id (32 hex digits, as `warrant inspect` shows).
     #[arg(long, value_name = "ID", group = "what")]
     pub token_id: Option<String>,
-    /// Revoke a block (and every token containing it) by revocation id.
+    /// Revoke a block (and every token containing it) by revocation id (128 hex digits).
     #[arg(long, value_name = "HEX", group = "what")]
     pub revocation_id: Option<String>,
     /// Revoke every token of a holder.
@@ -190,9 +193,8 @@ pub struct AgentKeygenArgs {
 
 #[derive(Debug, Args)]
 pub struct DelegateArgs {
-    /// The token (`-` reads standard input).
-    #[arg(long, value_name = "TOKEN")]
-    pub token: String,
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// The current holder's private key file.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -208,15 +210,19 @@ pub struct ProofArgs {
     /// The holder's private key file.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// The token the proof goes with (`-` reads standard input).
-    #[arg(long, value_name = "TOKEN")]
-    pub token: String,
+    /// The token the proof goes with.
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// The request's HTTP method.
     #[arg(long)]
     pub method: String,
     /// The request's URL (query and fragment are ignored).
     #[arg(long)]
     pub url: String,
+    /// Make the proof even when --key is not the token's current holder (every verifier
+    /// denies it: for showing and testing exactly that).
+    #[arg(long)]
+    pub dangerous_any_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -289,11 +295,26 @@ pub struct MintArgs {
 
 #[derive(Debug, Args)]
 pub struct AttenuateArgs {
-    /// The token (`-` reads standard input).
-    #[arg(long, value_name = "TOKEN")]
-    pub token: String,
+    #[command(flatten)]
+    pub token: TokenArgs,
     #[command(flatten)]
     pub grant: GrantArgs,
+}
+
+/// The token a command works on: `--token` or `--token-file`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The token (`-` reads standard input).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        required_unless_present = "token_file",
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// Read the token from a file: base64 text or raw Biscuit bytes.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Where the trusted root key comes from.
@@ -310,17 +331,8 @@ pub struct KeyArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The token (`-` reads standard input).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        required_unless_present = "token_file",
-        conflicts_with = "token_file"
-    )]
-    pub token: Option<String>,
-    /// Read the token from a file: base64 text or raw Biscuit bytes.
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub token: TokenArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// Print JSON.
@@ -330,9 +342,8 @@ pub struct InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The token (`-` reads standard input).
-    #[arg(long, value_name = "TOKEN")]
-    pub token: String,
+    #[command(flatten)]
+    pub token: TokenArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// The resource requested, such as tickets/123/email_address.

@@ -354,10 +354,7 @@ mod tests {
         use base64::Engine as _;
         let key = SigningKey::generate(&mut OsRng, None);
         let pem = key.to_pem().unwrap();
-        let body: String = pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         let der = base64::engine::general_purpose::STANDARD
             .decode(body)
             .unwrap();

@@ -6,10 +6,10 @@ use std::process::{Child, Command, Stdio};
 
 use crate::support::warrant;
 
-struct Server {
+pub struct Server {
     child: Child,
-    url: String,
-    dir: tempfile::TempDir,
+    pub url: String,
+    pub dir: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -19,13 +19,22 @@ impl Drop for Server {
     }
 }
 
-fn start(config: &str, dir: tempfile::TempDir) -> Server {
+pub fn start(config: &str, dir: tempfile::TempDir) -> Server {
+    start_on(config, dir, "127.0.0.1:0")
+}
+
+/// An issuer with no roles or humans, listening on `listen`.
+pub fn start_listening(listen: &str) -> Server {
+    start_on("", tempfile::tempdir().unwrap(), listen)
+}
+
+fn start_on(config: &str, dir: tempfile::TempDir, listen: &str) -> Server {
     let config_path = dir.path().join("warrant.toml");
     std::fs::write(&config_path, config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_warrant"))
         .args(["serve", "--config"])
         .arg(&config_path)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["--listen", listen, "--data-dir"])
         .arg(dir.path().join("data"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -174,7 +183,7 @@ device_keys = ["{device_pub}"]
         "--admin-token",
         "nonsense",
         "--token-id",
-        "00",
+        "0123456789abcdef0123456789abcdef",
     ])
     .denied()
     .stderr_has("401");

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod advice;
 mod attenuate;
 mod biscuit_api;
 mod crash;
