@@ -35,10 +35,13 @@ pub enum Command {
     /// Signing keys at an issuer: `warrant keys rotate`.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// The audit chain: `warrant audit verify`.
+    /// The audit chain: `warrant audit export`, `warrant audit verify`.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Create a signing key (PKCS#8 PEM, file mode 0600) and print its public key.
+    /// Humans at an issuer: `warrant humans add alice --role support --device-key …`.
+    #[command(subcommand)]
+    Humans(HumansCommand),
+    /// Create a signing key (PKCS#8 v1 PEM, as OpenSSL reads it; file mode 0600) and print its public key.
     #[command(
         after_help = "Examples:\n  warrant keygen --out issuer.key --key-id 1 --public-out keys.json"
     )]
@@ -63,8 +66,8 @@ pub enum Command {
         warrant inspect --token \"$TOKEN\"\n  \
         warrant inspect --token \"$TOKEN\" --keys keys.json --json")]
     Inspect(InspectArgs),
-    /// Agent keys: `warrant agent keygen --out agent.key`.
-    #[command(subcommand)]
+    /// Agent keys: `warrant agent keygen`, and `warrant agents register` at an issuer.
+    #[command(subcommand, visible_alias = "agents")]
     Agent(AgentCommand),
     /// Hand a holder-bound token on to a sub-agent (signed by the current holder's key).
     #[command(after_help = "Examples:\n  \
@@ -111,8 +114,8 @@ pub struct ServeArgs {
 /// An issuer and an admin token.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// The issuer's URL.
-    #[arg(long, value_name = "URL")]
+    /// The issuer's URL (`--url` works too).
+    #[arg(long, value_name = "URL", visible_alias = "url")]
     pub issuer: String,
     /// The admin token, or a file holding it (warrant-data/admin.token).
     #[arg(long, value_name = "TOKEN|FILE")]
@@ -123,13 +126,16 @@ pub struct AdminArgs {
 pub struct RevokeArgs {
     #[command(flatten)]
     pub admin: AdminArgs,
-    /// Revoke this token (by its token id).
+    /// Revoke this token (by its token id; `-` reads standard input).
     #[arg(long, value_name = "TOKEN", group = "what")]
     pub token: Option<String>,
-    /// Revoke by token id.
+    /// Revoke the token in this file (base64 text or raw Biscuit bytes).
+    #[arg(long, value_name = "FILE", group = "what")]
+    pub token_file: Option<PathBuf>,
+    /// Revoke by token id (32 hex digits, as `warrant inspect` shows).
     #[arg(long, value_name = "ID", group = "what")]
     pub token_id: Option<String>,
-    /// Revoke a block (and every token containing it) by revocation id.
+    /// Revoke a block (and every token containing it) by revocation id (128 hex digits).
     #[arg(long, value_name = "HEX", group = "what")]
     pub revocation_id: Option<String>,
     /// Revoke every token of a holder.
@@ -145,11 +151,58 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
+    /// Download the whole audit chain as JSON lines (to check with `audit verify --file`).
+    #[command(after_help = "Examples:\n  \
+        warrant audit export --url http://127.0.0.1:8414 --admin-token warrant-data/admin.token --out audit.jsonl\n  \
+        warrant audit verify --file audit.jsonl --keys http://127.0.0.1:8414/.well-known/warrant-keys")]
+    Export(AuditExportArgs),
     /// Check an audit export: every hash, every link, every head signature.
     #[command(after_help = "Examples:\n  \
         warrant audit verify --url http://127.0.0.1:8414 --admin-token warrant-data/admin.token\n  \
         warrant audit verify --file audit.jsonl --keys keys.json")]
     Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// Write to this file (created with mode 0600; must not exist yet) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HumansCommand {
+    /// Enrol a human (or update one): roles, device keys, verified attributes.
+    #[command(after_help = "Examples:\n  \
+        warrant humans add alice --role support --device-key ed25519/… \\\n      \
+        --url http://127.0.0.1:8414 --admin-token warrant-data/admin.token\n  \
+        warrant humans add bob --role support --device-key bob-device.key --attr team=emea \\\n      \
+        --url URL --admin-token FILE\n\n\
+        A device key is `ed25519/…` or a key file made with `warrant keygen` (its public half is sent).")]
+    Add(HumanAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HumanAddArgs {
+    /// The human's id (such as their login).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// A role the human may mint under (it must exist at the issuer); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub role: Vec<String>,
+    /// A device key to enrol: `ed25519/…`, or a key file; repeatable.
+    #[arg(long, value_name = "ed25519/HEX|FILE")]
+    pub device_key: Vec<String>,
+    /// A verified attribute stamped on the human's tokens (typed value); repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub attr: Vec<String>,
+    /// The name shown for the human (default: the id).
+    #[arg(long, value_name = "TEXT")]
+    pub display_name: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminArgs,
 }
 
 #[derive(Debug, Args)]
@@ -175,10 +228,31 @@ pub struct AuditVerifyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
-    /// Create an agent key pair (PKCS#8 PEM, file mode 0600); print its public key and
+    /// Create an agent key pair (PKCS#8 v1 PEM, as OpenSSL reads it; file mode 0600); print its public key and
     /// its RFC 7638 JWK thumbprint.
     #[command(after_help = "Examples:\n  warrant agent keygen --out agent.key")]
     Keygen(AgentKeygenArgs),
+    /// Register an agent at an issuer: the agent's key signs the issuer's challenge, so
+    /// only a key you hold can be registered.
+    #[command(after_help = "Examples:\n  \
+        warrant agents register --key agent.key --name triage-bot --owner alice \\\n      \
+        --url http://127.0.0.1:8414 --admin-token warrant-data/admin.token")]
+    Register(AgentRegisterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentRegisterArgs {
+    /// The agent's private key file (made with `warrant agent keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The agent's name (default: the key file's name without extension).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The human who owns the agent (they may list and disable it).
+    #[arg(long, value_name = "HUMAN")]
+    pub owner: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminArgs,
 }
 
 #[derive(Debug, Args)]
@@ -190,9 +264,8 @@ pub struct AgentKeygenArgs {
 
 #[derive(Debug, Args)]
 pub struct DelegateArgs {
-    /// The token (`-` reads standard input).
-    #[arg(long, value_name = "TOKEN")]
-    pub token: String,
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// The current holder's private key file.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -208,15 +281,19 @@ pub struct ProofArgs {
     /// The holder's private key file.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// The token the proof goes with (`-` reads standard input).
-    #[arg(long, value_name = "TOKEN")]
-    pub token: String,
+    /// The token the proof goes with.
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// The request's HTTP method.
     #[arg(long)]
     pub method: String,
     /// The request's URL (query and fragment are ignored).
     #[arg(long)]
     pub url: String,
+    /// Make the proof even when --key is not the token's current holder (every verifier
+    /// denies it: for showing and testing exactly that).
+    #[arg(long)]
+    pub dangerous_any_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -289,11 +366,26 @@ pub struct MintArgs {
 
 #[derive(Debug, Args)]
 pub struct AttenuateArgs {
-    /// The token (`-` reads standard input).
-    #[arg(long, value_name = "TOKEN")]
-    pub token: String,
+    #[command(flatten)]
+    pub token: TokenArgs,
     #[command(flatten)]
     pub grant: GrantArgs,
+}
+
+/// The token a command works on: `--token` or `--token-file`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The token (`-` reads standard input).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        required_unless_present = "token_file",
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// Read the token from a file: base64 text or raw Biscuit bytes.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Where the trusted root key comes from.
@@ -310,17 +402,8 @@ pub struct KeyArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The token (`-` reads standard input).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        required_unless_present = "token_file",
-        conflicts_with = "token_file"
-    )]
-    pub token: Option<String>,
-    /// Read the token from a file: base64 text or raw Biscuit bytes.
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub token: TokenArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// Print JSON.
@@ -330,9 +413,8 @@ pub struct InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The token (`-` reads standard input).
-    #[arg(long, value_name = "TOKEN")]
-    pub token: String,
+    #[command(flatten)]
+    pub token: TokenArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// The resource requested, such as tickets/123/email_address.

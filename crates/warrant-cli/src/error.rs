@@ -44,6 +44,11 @@ impl CliError {
         }
     }
 
+    /// The exit code as a number.
+    pub const fn code(&self) -> u8 {
+        self.code
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> std::process::ExitCode {
         std::process::ExitCode::from(self.code)

@@ -7,19 +7,110 @@ use std::path::Path;
 use warrant_core::grant::Grant;
 use warrant_core::keys::{KeySet, PublicKey, SigningKey};
 
+use crate::args::TokenArgs;
 use crate::error::CliError;
 
-/// Reads `-` as standard input, anything else as the value itself.
-pub fn token_text(arg: &str) -> Result<String, CliError> {
-    if arg == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| {
-            CliError::usage(format!("cannot read the token from standard input: {e}"))
-        })?;
-        Ok(s)
-    } else {
-        Ok(arg.to_owned())
+/// Reads standard input, for `-`.
+fn stdin_text(what: &str) -> Result<String, CliError> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| CliError::usage(format!("cannot read {what} from standard input: {e}")))?;
+    Ok(s)
+}
+
+/// The token a command was given, as URL-safe base64 text: every command that takes a
+/// token reads it here, so each gets the same checks and the same advice.
+pub fn token(args: &TokenArgs) -> Result<String, CliError> {
+    match (&args.token, &args.token_file) {
+        (Some(t), _) => token_arg(t),
+        (None, Some(path)) => token_file(path),
+        (None, None) => Err(CliError::usage(
+            "give --token (`-` reads standard input) or --token-file",
+        )),
     }
+}
+
+/// `--token TEXT`, or `-` for standard input.
+pub fn token_arg(arg: &str) -> Result<String, CliError> {
+    if arg == "-" {
+        return token_text(&stdin_text("the token")?, "the token on standard input");
+    }
+    let trimmed = arg.trim();
+    // URL-safe base64 has no `/`, `\` or `.`: such a value is a file name or a JWT.
+    if trimmed.contains(['/', '\\', '.']) && !trimmed.contains(char::is_whitespace) {
+        if Path::new(trimmed).is_file() {
+            return Err(CliError::usage(format!(
+                "--token `{trimmed}` is a file name, not a token: use --token-file {trimmed} \
+                 (or --token \"$(cat {trimmed})\")"
+            )));
+        }
+        if trimmed.starts_with("eyJ") && trimmed.matches('.').count() == 2 {
+            return Err(CliError::usage(
+                "--token: this is a JWT (such as a DPoP proof), not a warrant token: \
+                 give the token itself (what `warrant mint` printed)",
+            ));
+        }
+        return Err(CliError::usage(format!(
+            "--token `{trimmed}` is neither a token (URL-safe base64 has no `/`, `\\` or `.`) \
+             nor an existing file: check the file name, and read a file with --token-file FILE"
+        )));
+    }
+    token_text(arg, "--token")
+}
+
+/// `--token-file FILE`: base64 text (checked as `--token` is) or raw Biscuit bytes.
+pub fn token_file(path: &Path) -> Result<String, CliError> {
+    let raw = fs::read(path)
+        .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
+    let what = format!("`{}`", path.display());
+    match std::str::from_utf8(&raw) {
+        Ok(text) if looks_like_text(text) => token_text(text, &what),
+        _ => {
+            use base64::Engine as _;
+            Ok(base64::engine::general_purpose::URL_SAFE.encode(&raw))
+        }
+    }
+}
+
+/// Whether a token file holds text (the base64 form, perhaps wrapped or with a scheme)
+/// rather than raw Biscuit bytes.
+fn looks_like_text(text: &str) -> bool {
+    !text.trim().is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_=+/ \t\r\n".contains(c))
+}
+
+/// Checks token text from `what`; the token without surrounding white space.
+///
+/// The mistakes refused here are the ones that otherwise end in a bare "not base64":
+/// a token wrapped over several lines, and a token copied with its `Authorization` scheme.
+pub fn token_text(text: &str, what: &str) -> Result<String, CliError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(CliError::usage(format!("{what}: the token is empty")));
+    }
+    if let Some((scheme, _)) = t.split_once(char::is_whitespace) {
+        if ["bearer", "dpop"].contains(&scheme.to_ascii_lowercase().as_str()) {
+            return Err(CliError::usage(format!(
+                "{what} starts with `{scheme} `, the HTTP authorization scheme: give the token alone, without it"
+            )));
+        }
+    }
+    if let Some((at, c)) = t.chars().enumerate().find(|(_, c)| c.is_whitespace()) {
+        let kind = if c == '\n' || c == '\r' {
+            "a line break"
+        } else {
+            "white space"
+        };
+        return Err(CliError::usage(format!(
+            "{what} contains {kind} at character {}: a token is one line of URL-safe base64, so it \
+             was probably wrapped when copied; join the lines (such as with `tr -d ' \\n'`) and try again",
+            at + 1
+        )));
+    }
+    Ok(t.to_owned())
 }
 
 /// Reads a file, naming it in the error.
@@ -31,7 +122,7 @@ pub fn read_file(path: &Path) -> Result<String, CliError> {
 /// Reads a grant file: TOML when it ends in `.toml`, JSON otherwise; `-` is JSON on stdin.
 pub fn grant_file(path: &Path) -> Result<Grant, CliError> {
     let text = if path.as_os_str() == "-" {
-        token_text("-")?
+        stdin_text("the grant")?
     } else {
         read_file(path)?
     };
@@ -83,15 +174,30 @@ fn answer(url: &str, res: reqwest::blocking::Response) -> Result<String, CliErro
     }
 }
 
+/// Why `url` could not be reached, by the innermost cause (reqwest's own message names
+/// only the URL), and what to check.
+fn unreachable(url: &str, e: &reqwest::Error) -> CliError {
+    let cause = if e.is_timeout() {
+        "no answer within 15 seconds".to_owned()
+    } else {
+        let mut inner: &dyn std::error::Error = e;
+        while let Some(next) = inner.source() {
+            inner = next;
+        }
+        inner.to_string()
+    };
+    CliError::usage(format!(
+        "cannot reach `{url}`: {cause}; check the URL and that the server is running"
+    ))
+}
+
 /// GETs `url` (with an optional bearer token).
 pub fn get(url: &str, bearer: Option<&str>) -> Result<String, CliError> {
     let mut req = client()?.get(url);
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
     }
-    let res = req
-        .send()
-        .map_err(|e| CliError::usage(format!("cannot reach `{url}`: {e}")))?;
+    let res = req.send().map_err(|e| unreachable(url, &e))?;
     answer(url, res)
 }
 
@@ -105,9 +211,7 @@ pub fn post(
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
     }
-    let res = req
-        .send()
-        .map_err(|e| CliError::usage(format!("cannot reach `{url}`: {e}")))?;
+    let res = req.send().map_err(|e| unreachable(url, &e))?;
     let text = answer(url, res)?;
     serde_json::from_str(&text)
         .map_err(|e| CliError::usage(format!("`{url}` answered with invalid JSON: {e}")))
@@ -126,8 +230,20 @@ pub fn fetch(source: &str) -> Result<String, CliError> {
 pub fn key_set(source: &str) -> Result<KeySet, CliError> {
     if is_url(source) {
         KeySet::from_json(&fetch(source)?).map_err(|e| CliError::usage(format!("{source}: {e}")))
+    } else if source.starts_with("ed25519/") {
+        Err(CliError::usage(format!(
+            "--keys `{source}` is a public key, not a key-set file: give it as --public-key {source}"
+        )))
     } else {
-        warrant_verifier::key_set_from_file(source).map_err(|e| CliError::usage(e.to_string()))
+        let text = read_file(Path::new(source))?;
+        if text.contains("PRIVATE KEY-----") {
+            return Err(CliError::usage(format!(
+                "--keys `{source}` is a private key: verifiers need only the public key set \
+                 (`warrant keygen --public-out keys.json` writes it) or --public-key ed25519/…; \
+                 keep the private key with the issuer"
+            )));
+        }
+        KeySet::from_json(&text).map_err(|e| CliError::usage(format!("`{source}`: {e}")))
     }
 }
 
@@ -155,14 +271,46 @@ pub fn revocations(source: &str) -> Result<warrant_verifier::RevocationSet, CliE
     }
 }
 
-/// An admin token given inline or as a file.
+/// An admin token given inline or as a file (sent as `Authorization: Bearer …`).
+///
+/// A value that names no file but looks like a path (it has a `/` or `\\`, or ends in
+/// `.token`) is a mistyped file name: it is refused rather than sent as the token.
 pub fn admin_token(arg: &str) -> Result<String, CliError> {
     let p = Path::new(arg);
     if p.exists() {
-        Ok(read_file(p)?.trim().to_owned())
-    } else {
-        Ok(arg.trim().to_owned())
+        return token_text(&read_file(p)?, &format!("--admin-token file `{arg}`"));
     }
+    let t = arg.trim();
+    if t.contains(['/', '\\']) || t.ends_with(".token") {
+        return Err(CliError::usage(format!(
+            "--admin-token `{t}`: no such file; give the admin token, or the file holding it \
+             (the issuer writes it to warrant-data/admin.token)"
+        )));
+    }
+    token_text(t, "--admin-token")
+}
+
+/// An HTTP method as a DPoP proof names it: methods are case-sensitive (RFC 9110) and a
+/// proof for `get` does not match a `GET` request, so lower case is refused, naming the
+/// upper-case form.
+pub fn http_method(text: &str) -> Result<&str, CliError> {
+    const TCHAR: &str = "!#$%&'*+-.^_`|~";
+    if text.is_empty()
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || TCHAR.contains(c))
+    {
+        return Err(CliError::usage(format!(
+            "--method `{text}` is not an HTTP method: write it as the request does, such as GET or POST"
+        )));
+    }
+    if text.chars().any(|c| c.is_ascii_lowercase()) {
+        return Err(CliError::usage(format!(
+            "--method `{text}`: HTTP methods are case-sensitive and a request's is upper case: write --method {}",
+            text.to_ascii_uppercase()
+        )));
+    }
+    Ok(text)
 }
 
 /// Parses `ed25519/<hex>`.

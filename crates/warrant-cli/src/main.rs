@@ -22,8 +22,8 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let text = e.render().to_string();
-            eprintln!("warrant: {}", text.trim_start_matches("error: ").trim_end());
-            return ExitCode::from(2);
+            let e = error::CliError::usage(text.trim_start_matches("error: ").trim_end());
+            return report(&e);
         }
     };
     let result = args::Cli::from_arg_matches(&matches)
@@ -31,9 +31,22 @@ fn main() -> ExitCode {
         .and_then(|cli| commands::run(cli, &matches));
     match result {
         Ok(code) => code.into(),
-        Err(e) => {
-            eprintln!("warrant: {e}");
-            e.exit_code()
-        }
+        Err(e) => report(&e),
     }
+}
+
+/// Prints an error as `warrant: <message>` on stderr and, when the command line asks for
+/// JSON (`--json`), also as `{"error": …, "exit_code": …}` on stdout, so a program reading
+/// stdout always gets JSON.
+fn report(e: &error::CliError) -> ExitCode {
+    eprintln!("warrant: {e}");
+    let wants_json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    if wants_json {
+        let body = serde_json::json!({ "error": e.to_string(), "exit_code": e.code() });
+        let _ = io::out(body);
+    }
+    e.exit_code()
 }

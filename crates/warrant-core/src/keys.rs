@@ -12,6 +12,13 @@ use zeroize::Zeroizing;
 /// The header line a warrant key file may carry before its PEM block.
 const KEY_ID_HEADER: &str = "warrant-key-id:";
 
+/// The DER of an RFC 8410 Ed25519 PKCS#8 v1 `OneAsymmetricKey` up to its 32-byte secret:
+/// SEQUENCE (46 bytes) { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING (34 bytes)
+/// { OCTET STRING (32 bytes) … } }.
+const PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
 /// The id of a signing key, carried in a token as Biscuit's `root_key_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -190,17 +197,29 @@ impl SigningKey {
         Ok(Self { pair, key_id })
     }
 
-    /// The key file text: the `warrant-key-id` line when the key has an id, then PKCS#8 PEM.
+    /// The key file text: the `warrant-key-id` line when the key has an id, then a PKCS#8
+    /// v1 PEM block (RFC 8410: the secret only). Version 1, not the version 2 that also
+    /// carries the public key, because that is what every other toolkit reads: OpenSSL 3
+    /// calls v2 Ed25519 keys "unsupported" and Python `cryptography` "extra data".
+    /// [`SigningKey::from_pem`] reads both.
     pub fn to_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-        let pem = self
-            .pair
-            .to_private_key_pem()
-            .map_err(|_| KeyError::PrivateKey)?;
+        use base64::Engine as _;
+        let secret = self.pair.private().to_bytes();
+        if secret.len() != 32 {
+            return Err(KeyError::PrivateKey);
+        }
+        let mut der = Zeroizing::new(Vec::with_capacity(PKCS8_V1_PREFIX.len() + 32));
+        der.extend_from_slice(&PKCS8_V1_PREFIX);
+        der.extend_from_slice(&secret);
+        // 48 bytes: one line of 64 base64 characters.
+        let body = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(der.as_slice()));
         let mut out = Zeroizing::new(String::new());
         if let Some(id) = self.key_id {
             out.push_str(&format!("{KEY_ID_HEADER} {id}\n"));
         }
-        out.push_str(&pem);
+        out.push_str("-----BEGIN PRIVATE KEY-----\n");
+        out.push_str(&body);
+        out.push_str("\n-----END PRIVATE KEY-----\n");
         Ok(out)
     }
 
@@ -328,6 +347,35 @@ mod tests {
         let back = SigningKey::from_pem(no_id.to_pem().unwrap().as_str()).unwrap();
         assert_eq!(back.key_id(), None);
         assert!(!format!("{key:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn key_files_are_pkcs8_v1_and_v2_files_still_read() {
+        use base64::Engine as _;
+        let key = SigningKey::generate(&mut OsRng, None);
+        let pem = key.to_pem().unwrap();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        // RFC 8410 section 10.3's example layout: version 0 (v1), no public key.
+        assert_eq!(der.len(), 48);
+        assert_eq!(der[..16], PKCS8_V1_PREFIX);
+        assert_eq!(der[4], 0, "version v1");
+        assert_eq!(der[16..], key.pair.private().to_bytes()[..]);
+        // RFC 8410's own example private key reads as the secret it encodes.
+        let rfc = "-----BEGIN PRIVATE KEY-----\n\
+                   MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n\
+                   -----END PRIVATE KEY-----\n";
+        let from_rfc = SigningKey::from_pem(rfc).unwrap();
+        assert_eq!(
+            hex::encode(from_rfc.pair.private().to_bytes()),
+            "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"
+        );
+        // Files written before (PKCS#8 v2, with the public key) still read.
+        let v2 = key.pair.to_private_key_pem().unwrap();
+        assert!(v2.len() > pem.len());
+        assert_eq!(SigningKey::from_pem(&v2).unwrap().public(), key.public());
     }
 
     #[test]

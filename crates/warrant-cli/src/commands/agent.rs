@@ -1,9 +1,10 @@
-//! `warrant agent keygen`
+//! `warrant agent keygen`, `warrant agents register`
 
 use rand_core::OsRng;
+use serde_json::json;
 use warrant_core::keys::SigningKey;
 
-use crate::args::AgentKeygenArgs;
+use crate::args::{AgentKeygenArgs, AgentRegisterArgs};
 use crate::error::{CliError, Outcome};
 use crate::io;
 
@@ -13,5 +14,50 @@ pub fn keygen(a: &AgentKeygenArgs) -> Result<Outcome, CliError> {
     let public = key.public();
     io::out(public)?;
     io::out(format_args!("jwk-thumbprint: {}", public.jwk_thumbprint()))?;
+    Ok(Outcome::Ok)
+}
+
+/// `warrant agents register`: asks the issuer for a challenge for the agent's public key,
+/// signs it with the agent's key, and registers the agent with the signature.
+pub fn register(a: &AgentRegisterArgs) -> Result<Outcome, CliError> {
+    let key = io::signing_key(&a.key)?;
+    let public = key.public().to_string();
+    let name = match &a.name {
+        Some(n) => n.clone(),
+        None => a
+            .key
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| CliError::usage("give the agent a name with --name"))?,
+    };
+    let base = a.admin.issuer.trim_end_matches('/');
+    let token = io::admin_token(&a.admin.admin_token)?;
+    let challenge = io::post(
+        &format!("{base}/v1/agents/challenges"),
+        None,
+        &json!({ "public_key": public }),
+    )?;
+    let (Some(message), Some(nonce)) = (challenge["sign"].as_str(), challenge["nonce"].as_str())
+    else {
+        return Err(CliError::usage(format!(
+            "`{base}` answered the challenge request without `sign` and `nonce`"
+        )));
+    };
+    let mut body = json!({
+        "name": name,
+        "public_key": public,
+        "nonce": nonce,
+        "signature": hex::encode(key.sign(message.as_bytes())),
+    });
+    if let Some(owner) = &a.owner {
+        body["owner"] = owner.clone().into();
+    }
+    let agent = io::post(&format!("{base}/v1/agents"), Some(&token), &body)?;
+    io::out(format_args!(
+        "registered agent `{}` ({public}) as `{}`",
+        agent["name"].as_str().unwrap_or(&name),
+        agent["id"].as_str().unwrap_or_default()
+    ))?;
     Ok(Outcome::Ok)
 }

@@ -9,7 +9,7 @@ use crate::error::{CliError, Outcome};
 use crate::{grant_flags, io};
 
 pub fn run(a: &AttenuateArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
-    let token = decode_unverified(&io::token_text(&a.token)?)?;
+    let token = decode_unverified(&io::token(&a.token)?)?;
     let grant = grant_flags::grant(&a.grant, sub)?;
     let narrower = attenuate(&token, grant, super::now(), &mut OsRng)?;
     io::out(encode(&narrower))?;

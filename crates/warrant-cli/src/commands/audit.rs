@@ -1,14 +1,79 @@
-//! `warrant audit verify`
+//! `warrant audit export`, `warrant audit verify`
 
 use warrant_issuer::audit::{parse_export, verify_chain};
 
-use crate::args::{AuditCommand, AuditVerifyArgs};
+use crate::args::{AuditCommand, AuditExportArgs, AuditVerifyArgs};
 use crate::error::{CliError, Outcome};
 use crate::io;
 
+/// Rows asked for per request (the issuer answers at most 100 000).
+const PAGE: usize = 10_000;
+
 pub fn run(cmd: &AuditCommand) -> Result<Outcome, CliError> {
-    let AuditCommand::Verify(a) = cmd;
-    verify(a)
+    match cmd {
+        AuditCommand::Verify(a) => verify(a),
+        AuditCommand::Export(a) => export(a),
+    }
+}
+
+/// The whole chain from `base`, page by page (`since` is the last sequence number read).
+fn download(base: &str, admin_token: &str) -> Result<String, CliError> {
+    let mut all = String::new();
+    let mut since = 0_i64;
+    loop {
+        let page = io::get(
+            &format!("{base}/v1/audit?since={since}&limit={PAGE}"),
+            Some(admin_token),
+        )?;
+        let lines: Vec<&str> = page.lines().filter(|l| !l.trim().is_empty()).collect();
+        let Some(last) = lines.last() else {
+            return Ok(all);
+        };
+        let seq = serde_json::from_str::<serde_json::Value>(last)
+            .ok()
+            .and_then(|v| v["seq"].as_i64())
+            .filter(|s| *s > since)
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "`{base}/v1/audit` answered a row without a sequence number after {since}"
+                ))
+            })?;
+        for l in &lines {
+            all.push_str(l);
+            all.push('\n');
+        }
+        if lines.len() < PAGE {
+            return Ok(all);
+        }
+        since = seq;
+    }
+}
+
+fn export(a: &AuditExportArgs) -> Result<Outcome, CliError> {
+    let base = a.admin.issuer.trim_end_matches('/');
+    let token = io::admin_token(&a.admin.admin_token)?;
+    if let Some(path) = a.out.as_deref().filter(|p| p.exists()) {
+        return Err(CliError::usage(format!(
+            "`{}` already exists: refusing to overwrite it",
+            path.display()
+        )));
+    }
+    let export = download(base, &token)?;
+    let entries = export.lines().count();
+    match &a.out {
+        Some(path) => {
+            // Audit entries name humans and agents: owner-only, like the admin token.
+            io::write_private(path, &export)?;
+            io::out(format_args!(
+                "wrote {entries} audit entries to `{}`; check them with `warrant audit verify --file {} --keys {base}/.well-known/warrant-keys`",
+                path.display(),
+                path.display()
+            ))?;
+        }
+        None if export.is_empty() => {}
+        None => io::out(export.trim_end())?,
+    }
+    Ok(Outcome::Ok)
 }
 
 fn verify(a: &AuditVerifyArgs) -> Result<Outcome, CliError> {
@@ -20,10 +85,7 @@ fn verify(a: &AuditVerifyArgs) -> Result<Outcome, CliError> {
                 .keys
                 .clone()
                 .unwrap_or_else(|| format!("{base}/.well-known/warrant-keys"));
-            (
-                io::get(&format!("{base}/v1/audit"), Some(&token))?,
-                Some(keys),
-            )
+            (download(base, &token)?, Some(keys))
         }
         (None, Some(file)) => (io::read_file(file)?, a.keys.clone()),
         (None, None) => return Err(CliError::usage("give --url (with --admin-token) or --file")),

@@ -9,7 +9,7 @@ use crate::error::{CliError, Outcome};
 use crate::{grant_flags, io};
 
 pub fn run(a: &DelegateArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
-    let token = decode_unverified(&io::token_text(&a.token)?)?;
+    let token = decode_unverified(&io::token(&a.token)?)?;
     let key = io::signing_key(&a.key)?;
     let next = io::public_key(&a.to)?;
     let grant = grant_flags::grant(&a.grant, sub)?;

@@ -9,18 +9,7 @@ use crate::error::{CliError, Outcome};
 use crate::io;
 
 pub fn run(a: &InspectArgs) -> Result<Outcome, CliError> {
-    let bytes = match (&a.token, &a.token_file) {
-        (Some(t), _) => decode_base64(&io::token_text(t)?)?,
-        (None, Some(path)) => {
-            let raw = std::fs::read(path)
-                .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
-            match std::str::from_utf8(&raw).ok().map(decode_base64) {
-                Some(Ok(b)) => b,
-                _ => raw,
-            }
-        }
-        (None, None) => return Err(CliError::usage("give --token or --token-file")),
-    };
+    let bytes = decode_base64(&io::token(&a.token)?)?;
     let root = match (&a.keys.public_key, &a.keys.keys) {
         (Some(k), _) => Some(io::public_key(k)?),
         (None, Some(path)) => {

@@ -4,6 +4,7 @@ mod agent;
 mod attenuate;
 mod audit;
 mod delegate;
+mod humans;
 mod inspect;
 mod keygen;
 mod keys;
@@ -32,6 +33,8 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, CliError> {
         Command::Attenuate(a) => attenuate::run(&a, sub()?),
         Command::Inspect(a) => inspect::run(&a),
         Command::Agent(crate::args::AgentCommand::Keygen(a)) => agent::keygen(&a),
+        Command::Agent(crate::args::AgentCommand::Register(a)) => agent::register(&a),
+        Command::Humans(crate::args::HumansCommand::Add(a)) => humans::add(&a),
         Command::Delegate(a) => delegate::run(&a, sub()?),
         Command::Proof(a) => proof::run(&a),
         Command::Verify(a) => verify::run(&a),

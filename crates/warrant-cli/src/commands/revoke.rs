@@ -3,13 +3,17 @@
 use serde_json::json;
 use warrant_core::token::decode_unverified;
 
-use crate::args::RevokeArgs;
+use crate::args::{RevokeArgs, TokenArgs};
 use crate::error::{CliError, Outcome};
 use crate::io;
 
 pub fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
-    let (kind, value) = if let Some(t) = &a.token {
-        let token = decode_unverified(&io::token_text(t)?)?;
+    let (kind, value) = if a.token.is_some() || a.token_file.is_some() {
+        let text = io::token(&TokenArgs {
+            token: a.token.clone(),
+            token_file: a.token_file.clone(),
+        })?;
+        let token = decode_unverified(&text)?;
         let id = warrant_core::token::unverified_authority(&token)
             .token_id
             .ok_or_else(|| {
@@ -17,14 +21,22 @@ pub fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
             })?;
         ("token_id", id)
     } else if let Some(id) = &a.token_id {
-        ("token_id", id.clone())
+        ("token_id", hex_id(id, 16, "--token-id", "a token id is 32 hex digits, as `warrant inspect` shows it (or give the token with --token)")?)
     } else if let Some(id) = &a.revocation_id {
-        ("revocation_id", id.clone())
+        (
+            "revocation_id",
+            hex_id(
+                id,
+                64,
+                "--revocation-id",
+                "a revocation id is 128 hex digits, as `warrant inspect` shows it for each block",
+            )?,
+        )
     } else if let Some(h) = &a.holder {
-        ("holder", h.clone())
+        ("holder", io::public_key(h)?.to_string())
     } else {
         return Err(CliError::usage(
-            "say what to revoke: --token, --token-id, --revocation-id or --holder",
+            "say what to revoke: --token, --token-file, --token-id, --revocation-id or --holder",
         ));
     };
     let base = a.admin.issuer.trim_end_matches('/');
@@ -39,4 +51,15 @@ pub fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
         answer["cursor"]
     ))?;
     Ok(Outcome::Ok)
+}
+
+/// An id of `bytes` bytes in hex, lower-cased; anything else is refused before it reaches
+/// the issuer (a revocation that matches nothing would look like success).
+fn hex_id(text: &str, bytes: usize, flag: &str, form: &str) -> Result<String, CliError> {
+    let t = text.trim();
+    if t.len() == bytes * 2 && t.bytes().all(|c| c.is_ascii_hexdigit()) {
+        Ok(t.to_ascii_lowercase())
+    } else {
+        Err(CliError::usage(format!("{flag} `{t}`: {form}")))
+    }
 }

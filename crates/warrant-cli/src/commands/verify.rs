@@ -52,9 +52,9 @@ pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
             .map_err(|e| attr_error("--attr-json", spec, e, None))?;
     }
     if let (Some(proof), Some(method), Some(url)) = (&a.proof, &a.method, &a.url) {
-        req = req.with_proof(proof.trim(), method, url);
+        req = req.with_proof(proof.trim(), io::http_method(method)?, url);
     }
-    let decision = verifier.verify(&io::token_text(&a.token)?, &req);
+    let decision = verifier.verify(&io::token(&a.token)?, &req);
     if let Decision::Denied(d) = &decision {
         if d.kind == DenialKind::Malformed {
             return Err(CliError::usage(d.message.clone()));

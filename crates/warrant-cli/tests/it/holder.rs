@@ -28,8 +28,25 @@ fn agent(dir: &Issuer, name: &str) -> (std::path::PathBuf, String) {
 }
 
 fn proof(key: &std::path::Path, token: &str, method: &str, url: &str) -> String {
-    let run = warrant([
-        OsStr::new("proof"),
+    proof_with(&[], key, token, method, url)
+}
+
+/// A proof by a key that is not the token's holder, which `warrant proof` makes only when
+/// told `--dangerous-any-key`: what a misbehaving agent would send.
+fn forged_proof(key: &std::path::Path, token: &str, method: &str, url: &str) -> String {
+    proof_with(&["--dangerous-any-key"], key, token, method, url)
+}
+
+fn proof_with(
+    extra: &[&str],
+    key: &std::path::Path,
+    token: &str,
+    method: &str,
+    url: &str,
+) -> String {
+    let mut args = vec![OsStr::new("proof")];
+    args.extend(extra.iter().map(OsStr::new));
+    let run = warrant(args.into_iter().chain([
         OsStr::new("--key"),
         key.as_os_str(),
         OsStr::new("--token"),
@@ -38,7 +55,7 @@ fn proof(key: &std::path::Path, token: &str, method: &str, url: &str) -> String 
         OsStr::new(method),
         OsStr::new("--url"),
         OsStr::new(url),
-    ]);
+    ]));
     run.ok();
     run.stdout.trim().to_owned()
 }
@@ -100,7 +117,7 @@ fn a_bound_token_needs_its_holders_proof() {
     .stdout_has("allowed");
     // The same proof again is a replay only within one verifier; the CLI starts afresh,
     // so the replay cache is the library's (tested there). Another key's proof fails:
-    let p = proof(&other_key, &token, "GET", URL);
+    let p = forged_proof(&other_key, &token, "GET", URL);
     verify(
         &issuer,
         &token,
@@ -160,7 +177,7 @@ fn only_the_current_holder_delegates() {
         &["--proof", &p, "--method", "GET", "--url", URL],
     )
     .ok();
-    let p = proof(&agent_key, &child, "GET", URL);
+    let p = forged_proof(&agent_key, &child, "GET", URL);
     verify(
         &issuer,
         &child,

@@ -243,3 +243,36 @@ fn human_attribute_numbers_must_be_i64() {
         "{err}"
     );
 }
+
+#[test]
+fn a_past_expiry_and_spaced_attribute_names_are_refused_everywhere() {
+    let issuer = Issuer::new();
+    let past = issuer.write(
+        "past.json",
+        r#"{"allow": [{"resources": ["x"], "actions": ["read"]}], "expires_at": "2020-01-01T00:00:00Z"}"#,
+    );
+    let past = past.to_str().unwrap();
+    let err = mint_refusal(&issuer, &["--grant", past]);
+    assert!(
+        err.contains("expires_at: `2020-01-01T00:00:00Z` is not after the current time"),
+        "{err}"
+    );
+    let token = issuer.mint(&["--allow", "read:x"]);
+    warrant(["attenuate", "--token", &token, "--grant", past])
+        .input_error()
+        .stderr_has("is not after the current time");
+    let spaced = issuer.write(
+        "spaced.json",
+        r#"{"allow": [{"resources": ["x"], "actions": ["read"], "when": [{"attr": "ticket status", "eq": "open"}]}]}"#,
+    );
+    let err = mint_refusal(&issuer, &["--grant", spaced.to_str().unwrap()]);
+    assert!(
+        err.contains("`ticket status` is not an attribute name"),
+        "{err}"
+    );
+    let err = mint_refusal(
+        &issuer,
+        &["--allow", "read:x", "--human", "a", "--human-attr", "a b=1"],
+    );
+    assert!(err.contains("`a b` is not an attribute name"), "{err}");
+}

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod advice;
 mod attenuate;
 mod biscuit_api;
 mod crash;
@@ -15,6 +16,7 @@ mod help;
 mod holder;
 mod inputs;
 mod inspect;
+mod interop;
 mod issuer;
 mod keygen;
 mod mint;

@@ -138,5 +138,13 @@ fn the_readme_issuer_section_runs_as_written() {
         stdout.contains("ok: "),
         "the audit chain verifies: {stdout}"
     );
+    for printed in [
+        "enrolled human `bob` (roles: support;",
+        "registered agent `triage`",
+        "audit entries to `demo/audit.jsonl`",
+    ] {
+        assert!(stdout.contains(printed), "{printed}: {stdout}\n{stderr}");
+    }
+    assert_eq!(stdout.matches("ok: ").count(), 2, "{stdout}");
     assert!(dir.path().join("demo/warrant-data/admin.token").exists());
 }

@@ -1,0 +1,76 @@
+//! `warrant humans add`
+
+use std::path::Path;
+
+use serde_json::{json, Map};
+use warrant_core::value::{AttrName, Value};
+
+use crate::args::HumanAddArgs;
+use crate::error::{CliError, Outcome};
+use crate::io;
+
+pub fn add(a: &HumanAddArgs) -> Result<Outcome, CliError> {
+    let device_keys = a
+        .device_key
+        .iter()
+        .map(|k| device_key(k).map(|k| k.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut attrs = Map::new();
+    for spec in &a.attr {
+        let (name, value) = spec
+            .split_once('=')
+            .ok_or_else(|| CliError::usage(format!("--attr `{spec}`: expected NAME=VALUE")))?;
+        let name: AttrName = name
+            .parse()
+            .map_err(|e| CliError::usage(format!("--attr `{spec}`: {e}")))?;
+        let value =
+            Value::infer(value).map_err(|e| CliError::usage(format!("--attr `{spec}`: {e}")))?;
+        attrs.insert(name.to_string(), value.to_json());
+    }
+    let mut body = json!({
+        "id": a.id,
+        "roles": a.role,
+        "device_keys": device_keys,
+        "attrs": attrs,
+    });
+    if let Some(d) = &a.display_name {
+        body["display_name"] = d.clone().into();
+    }
+    let base = a.admin.issuer.trim_end_matches('/');
+    let token = io::admin_token(&a.admin.admin_token)?;
+    io::post(&format!("{base}/v1/humans"), Some(&token), &body)?;
+    io::out(format_args!(
+        "enrolled human `{}` (roles: {}; device keys: {})",
+        a.id,
+        if a.role.is_empty() {
+            "none".to_owned()
+        } else {
+            a.role.join(", ")
+        },
+        if device_keys.is_empty() {
+            "none".to_owned()
+        } else {
+            device_keys.join(", ")
+        },
+    ))?;
+    Ok(Outcome::Ok)
+}
+
+/// `ed25519/…`, or a key file: a private key made with `warrant keygen` gives its public
+/// half (only the public key is sent).
+fn device_key(text: &str) -> Result<warrant_core::keys::PublicKey, CliError> {
+    if text.starts_with("ed25519/") {
+        return io::public_key(text);
+    }
+    let path = Path::new(text);
+    if !path.is_file() {
+        return Err(CliError::usage(format!(
+            "--device-key `{text}` is neither a public key (`ed25519/` and 64 hex digits) nor a key file"
+        )));
+    }
+    let contents = io::read_file(path)?;
+    match contents.trim().parse() {
+        Ok(k) => Ok(k),
+        Err(_) => io::signing_key(path).map(|k| k.public()),
+    }
+}
