@@ -30,7 +30,8 @@ pub enum Command {
     /// Revoke a token, a block or every token of a holder, at an issuer.
     #[command(after_help = "Examples:\n  \
         warrant revoke --issuer http://127.0.0.1:8414 --admin-token warrant-data/admin.token --token \"$TOKEN\"\n  \
-        warrant revoke --issuer URL --admin-token FILE --holder ed25519/…")]
+        warrant revoke --issuer URL --admin-token FILE --holder ed25519/…\n  \
+        warrant revoke --issuer URL --admin-token FILE --admin-credential ID")]
     Revoke(RevokeArgs),
     /// Signing keys at an issuer: `warrant keys rotate`.
     #[command(subcommand)]
@@ -41,6 +42,9 @@ pub enum Command {
     /// Humans at an issuer: `warrant humans add alice --role support --device-key …`.
     #[command(subcommand)]
     Humans(HumansCommand),
+    /// Admin credentials at an issuer: `warrant admin rotate`.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Create a signing key (PKCS#8 v1 PEM, as OpenSSL reads it; file mode 0600) and print its public key.
     #[command(
         after_help = "Examples:\n  warrant keygen --out issuer.key --key-id 1 --public-out keys.json"
@@ -141,6 +145,18 @@ pub struct RevokeArgs {
     /// Revoke every token of a holder.
     #[arg(long, value_name = "ed25519/HEX", group = "what")]
     pub holder: Option<String>,
+    /// Revoke an admin credential by its id (binds at once; not in the public feed).
+    #[arg(long, value_name = "ID", group = "what")]
+    pub admin_credential: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Issue a new admin credential and revoke the one presented. When --admin-token names
+    /// a file, the new credential replaces it; otherwise it is printed.
+    #[command(after_help = "Examples:\n  \
+        warrant admin rotate --issuer http://127.0.0.1:8414 --admin-token warrant-data/admin.token")]
+    Rotate(AdminArgs),
 }
 
 #[derive(Debug, Subcommand)]

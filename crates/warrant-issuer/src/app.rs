@@ -40,6 +40,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agents/{id}/disable", post(routes::disable_agent))
         .route("/v1/humans", post(routes::put_human))
         .route("/v1/roles", post(routes::put_role))
+        .route("/v1/admin/rotate", post(crate::admin_routes::rotate))
+        .route("/v1/admin/credentials", get(crate::admin_routes::list))
         .with_state(state.clone())
         // Innermost: a handler, once started, runs to completion even if the client goes
         // away or the timeout answers first. Dropping it half-way could leave a pooled

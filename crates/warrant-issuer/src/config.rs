@@ -13,6 +13,7 @@
 //! mints_per_minute = 30                  # per human, across replicas (429 beyond)
 //! challenges_per_minute = 60             # per human
 //! request_timeout = "10s"
+//! admin_token_ttl = "30d"                # lifetime of an admin credential (first start, rotation)
 //!
 //! [[roles]]
 //! name = "support"
@@ -72,8 +73,8 @@ pub mod defaults {
     pub const MINTS_PER_MINUTE: i64 = 30;
     /// Challenges a human may ask for per minute.
     pub const CHALLENGES_PER_MINUTE: i64 = 60;
-    /// Lifetime of the admin token made on first start.
-    pub const ADMIN_TOKEN_TTL: &str = "365d";
+    /// Lifetime of an admin credential (made on first start, or by rotation).
+    pub const ADMIN_TOKEN_TTL: &str = "30d";
 }
 
 /// Why the configuration is invalid.
@@ -110,6 +111,7 @@ struct Raw {
     request_timeout: Option<String>,
     mints_per_minute: Option<i64>,
     challenges_per_minute: Option<i64>,
+    admin_token_ttl: Option<String>,
     #[serde(default)]
     roles: Vec<RawRole>,
     #[serde(default)]
@@ -194,6 +196,8 @@ pub struct Config {
     pub mints_per_minute: i64,
     /// Challenges per human per minute.
     pub challenges_per_minute: i64,
+    /// Lifetime of an admin credential.
+    pub admin_token_ttl: Span,
     /// Roles to seed.
     pub roles: Vec<Role>,
     /// Humans to seed.
@@ -272,6 +276,8 @@ impl Config {
                     "put the lifetime in the role's `max_ttl`",
                 ));
             }
+            crate::admin::reserved(&ceiling, &ceiling.audience)
+                .map_err(|e| field(format!("roles[{i}].ceiling"), e))?;
             roles.push(Role {
                 name: r.name,
                 ceiling,
@@ -340,6 +346,11 @@ impl Config {
                 .challenges_per_minute
                 .unwrap_or(defaults::CHALLENGES_PER_MINUTE)
                 .max(1),
+            admin_token_ttl: span(
+                "admin_token_ttl",
+                raw.admin_token_ttl,
+                defaults::ADMIN_TOKEN_TTL,
+            )?,
             roles,
             humans,
             oidc: raw.oidc,
@@ -391,5 +402,26 @@ attrs = { kyc_complete = true }
         let e =
             Config::from_toml("[[roles]]\nname = \"r\"\nceiling = { allow = [] }\n").unwrap_err();
         assert!(e.to_string().contains("at least one allow rule"), "{e}");
+        assert_eq!(c.admin_token_ttl.seconds(), 30 * 86_400);
+    }
+
+    #[test]
+    fn roles_cannot_name_the_issuer() {
+        for ceiling in [
+            r#"{ audience = ["warrant-issuer"], allow = [ { resources = ["tickets/**"], actions = ["read"] } ] }"#,
+            r#"{ allow = [ { resources = ["admin/**"], actions = ["*"] } ] }"#,
+        ] {
+            let e = Config::from_toml(&format!("[[roles]]\nname = \"r\"\nceiling = {ceiling}\n"))
+                .unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("invalid configuration: roles[0].ceiling:"),
+                "{e}"
+            );
+        }
+        Config::from_toml(
+            "[[roles]]\nname = \"r\"\nceiling = { allow = [ { resources = [\"**\"], actions = [\"read\"] } ] }\n",
+        )
+        .unwrap();
     }
 }

@@ -22,6 +22,8 @@
 //! # });
 //! ```
 
+pub mod admin;
+mod admin_routes;
 mod app;
 pub mod audit;
 pub mod config;

@@ -16,7 +16,7 @@ impl Modify for AdminToken {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("warrant token (audience warrant-issuer)")
+                    .bearer_format("admin credential: warrant-admin.<id>.<secret>")
                     .build(),
             ),
         );
@@ -32,7 +32,7 @@ impl Modify for AdminToken {
         routes::challenge, routes::mint_token,
         routes::revoke, routes::revocations, routes::audit_export, routes::rotate_keys,
         routes::agent_challenge, routes::register_agent, routes::list_agents, routes::my_agents, routes::disable_agent,
-        routes::put_human, routes::put_role, openapi_json,
+        routes::put_human, routes::put_role, crate::admin_routes::rotate, crate::admin_routes::list, openapi_json,
     ),
     modifiers(&AdminToken),
 )]

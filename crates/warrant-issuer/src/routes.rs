@@ -313,6 +313,11 @@ pub async fn mint_token(
 ) -> Result<impl IntoResponse, ApiError> {
     let mut requested =
         Grant::from_json(&body.grant).map_err(|e| ApiError::BadRequest(format!("grant: {e}")))?;
+    // With no audience of its own the request inherits its role's, checked below.
+    if !requested.audience.is_empty() {
+        crate::admin::reserved(&requested, &requested.audience)
+            .map_err(|e| ApiError::BadRequest(format!("grant: {e}")))?;
+    }
     let holder = body
         .holder
         .as_deref()
@@ -378,6 +383,19 @@ pub async fn mint_token(
         return Err(refusal(&s, &human.id, why).await);
     }
     if let Err(why) = within_ceiling(&requested, &ceiling, &role_name) {
+        return Err(refusal(&s, &human.id, why).await);
+    }
+    let applies = if requested.audience.is_empty() {
+        &ceiling.audience
+    } else {
+        &requested.audience
+    };
+    if let Err(why) = crate::admin::reserved(&requested, applies) {
+        return Err(ApiError::BadRequest(format!("grant: {why}")));
+    }
+    // A role stored before these checks existed is held to them too.
+    if let Err(why) = crate::admin::reserved(&ceiling, &ceiling.audience) {
+        let why = format!("the ceiling of role `{role_name}` is refused: {why}");
         return Err(refusal(&s, &human.id, why).await);
     }
     // The token carries both: the ceiling in the authority block, the request in a second
@@ -480,9 +498,17 @@ pub async fn revoke(
             }
             human.id
         }
-        _ => s.admin(&headers, "admin/revocations", "create")?,
+        _ => s.admin(&headers, "admin/revocations create").await?,
     };
     let value = body.value.trim();
+    if body.kind == "admin_credential" {
+        // Not in the public feed: only the issuer checks admin credentials, and it reads
+        // their rows on every request.
+        s.revoke_admin_credential(value, &actor).await?;
+        return Ok(Json(
+            json!({ "admin_credential": value.to_lowercase(), "revoked": true }),
+        ));
+    }
     let canonical = match body.kind.as_str() {
         "token_id"
             // What verifiers accept: 32 hex digits. Anything else in the feed would make
@@ -504,7 +530,7 @@ pub async fn revoke(
         }
         other => {
             return Err(ApiError::BadRequest(format!(
-                "unknown kind `{other}`, expected `token_id`, `revocation_id` or `holder`"
+                "unknown kind `{other}`, expected `token_id`, `revocation_id`, `holder` or `admin_credential`"
             )))
         }
     };
@@ -550,7 +576,7 @@ pub async fn audit_export(
     headers: HeaderMap,
     Query(q): Query<Since>,
 ) -> Result<impl IntoResponse, ApiError> {
-    s.admin(&headers, "admin/audit", "read")?;
+    s.admin(&headers, "admin/audit read").await?;
     let rows = s
         .store
         .audit_since(
@@ -575,7 +601,7 @@ pub async fn rotate_keys(
     State(s): State<AppState>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let actor = s.admin(&headers, "admin/keys", "rotate")?;
+    let actor = s.admin(&headers, "admin/keys rotate").await?;
     let ring = crate::keyring::rotate(&s.store, s.kek.as_ref(), s.now().unix_i64())
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -640,7 +666,7 @@ pub async fn register_agent(
     headers: HeaderMap,
     Body(body): Body<AgentBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let actor = s.admin(&headers, "admin/agents", "create")?;
+    let actor = s.admin(&headers, "admin/agents create").await?;
     if body.name.trim().is_empty() || body.name.len() > 256 {
         return Err(ApiError::BadRequest(
             "`name` must be 1 to 256 characters".into(),
@@ -706,7 +732,7 @@ pub async fn list_agents(
     State(s): State<AppState>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    s.admin(&headers, "admin/agents", "read")?;
+    s.admin(&headers, "admin/agents read").await?;
     Ok(Json(json!({ "agents": s.store.agents().await? })))
 }
 
@@ -750,13 +776,19 @@ pub async fn disable_agent(
     axum::extract::Path(id): axum::extract::Path<String>,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
+    // The credential first: without one, whether an agent exists is not to be learnt here.
+    let admin = if headers.contains_key(axum::http::header::AUTHORIZATION) || body.is_empty() {
+        Some(s.admin(&headers, "admin/agents disable").await?)
+    } else {
+        None
+    };
     let agent = s
         .store
         .agent(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no agent `{id}`")))?;
-    let actor = if headers.contains_key(axum::http::header::AUTHORIZATION) || body.is_empty() {
-        s.admin(&headers, "admin/agents", "disable")?
+    let actor = if let Some(actor) = admin {
+        actor
     } else {
         let owner: OwnerBody = serde_json::from_slice(&body).map_err(|e| {
             ApiError::BadRequest(format!("the body is not an owner and a verification: {e}"))
@@ -805,7 +837,7 @@ pub async fn put_human(
     headers: HeaderMap,
     Body(body): Body<HumanBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let actor = s.admin(&headers, "admin/humans", "write")?;
+    let actor = s.admin(&headers, "admin/humans write").await?;
     if body.id.is_empty() || body.id.len() > 256 || body.id.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(
             "`id` must be 1 to 256 printable characters".into(),
@@ -864,8 +896,10 @@ pub async fn put_role(
     headers: HeaderMap,
     Body(body): Body<RoleBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let actor = s.admin(&headers, "admin/roles", "write")?;
+    let actor = s.admin(&headers, "admin/roles write").await?;
     let ceiling = Grant::from_json(&body.ceiling)
+        .map_err(|e| ApiError::BadRequest(format!("ceiling: {e}")))?;
+    crate::admin::reserved(&ceiling, &ceiling.audience)
         .map_err(|e| ApiError::BadRequest(format!("ceiling: {e}")))?;
     if ceiling.allow.is_empty() || ceiling.ttl.is_some() || ceiling.expires_at.is_some() {
         return Err(ApiError::BadRequest(

@@ -4,13 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use rand_core::OsRng;
-use warrant_core::grant::Grant;
-use warrant_core::token::{mint, MintRequest};
-
-use crate::config::{defaults, Config};
+use crate::config::Config;
 use crate::keyring::{self, Kek, KeyringError};
-use crate::state::{AppState, Clock, Keys, ADMIN_AUDIENCE};
+use crate::state::{AppState, Clock, Keys};
 use crate::store::{HumanRow, RoleRow, Store, StoreError};
 
 /// Why the service could not start.
@@ -93,34 +89,12 @@ impl AppState {
         Ok(())
     }
 
-    /// Mints an admin token (bearer, audience `warrant-issuer`, every `admin/**` action).
+    /// Issues an admin credential (crate::admin) for the first start or the tests: the
+    /// text to present as `Authorization: Bearer …`.
     pub async fn mint_admin_token(&self) -> Result<String, ServeError> {
-        let grant = Grant::from_json(&serde_json::json!({
-            "audience": [ADMIN_AUDIENCE],
-            "ttl": defaults::ADMIN_TOKEN_TTL,
-            "allow": [{ "resources": ["admin/**"], "actions": ["*"] }],
-        }))
-        .map_err(|e| ServeError::Seed(e.to_string()))?;
-        let mut req = MintRequest::offline(grant);
-        req.human = Some("admin".into());
-        req.issuer = self.config.public_url.clone();
-        let keys = self.keys();
-        let minted = mint(&keys.ring.active, req, self.now(), &mut OsRng)
-            .map_err(|e| ServeError::Seed(e.to_string()))?;
-        let kid = i64::from(keys.ring.active.key_id().map_or(0, |k| k.0));
-        self.store
-            .note_expiry(kid, minted.expires_at.unix_i64())
-            .await?;
-        self.audit(
-            "admin_token",
-            "issuer",
-            serde_json::json!({ "token_id": minted.token_id }),
-        )
-        .await
-        .map_err(|e| ServeError::Seed(e.to_string()))?;
-        minted
-            .token
-            .to_base64()
+        self.issue_admin_credential("issuer")
+            .await
+            .map(|c| c.token)
             .map_err(|e| ServeError::Seed(e.to_string()))
     }
 }
@@ -158,6 +132,15 @@ fn write_private(path: &Path, text: &str) -> Result<(), ServeError> {
         .map_err(|e| io("write", path, &e))
 }
 
+/// Replaces `path` with a new private file holding `text` (written beside it, then renamed
+/// over it, so a crash leaves the old file or the new one).
+fn replace_private(path: &Path, text: &str) -> Result<(), ServeError> {
+    let tmp = path.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, text)?;
+    std::fs::rename(&tmp, path).map_err(|e| io("replace", path, &e))
+}
+
 /// Runs the service until SIGTERM or ctrl-c.
 pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     ensure_private_dir(&config.data_dir)?;
@@ -176,14 +159,28 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let public = config.public_url.clone();
     let admin_path: PathBuf = config.data_dir.join("admin.token");
     let state = AppState::open(config, &database, kek).await?;
-    let first_run = !admin_path.exists();
-    if first_run {
-        let token = state.mint_admin_token().await?;
-        write_private(&admin_path, &format!("{token}\n"))?;
-        say(format_args!(
-            "warrant issuer: first start. The admin token (shown once, also in {}):\n\n{token}\n",
-            admin_path.display()
-        ));
+    match std::fs::read_to_string(&admin_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = state.mint_admin_token().await?;
+            write_private(&admin_path, &format!("{token}\n"))?;
+            say(format_args!(
+                "warrant issuer: first start. The admin credential (shown once, also in {}):\n\n{token}\n",
+                admin_path.display()
+            ));
+        }
+        Err(e) => return Err(io("read", &admin_path, &e)),
+        // A data directory from before admin credentials: its admin token (a warrant
+        // token) no longer works at the issuer. Replace it, so the upgrade keeps an admin.
+        Ok(old) if !crate::admin::is_credential(&old) => {
+            let token = state.mint_admin_token().await?;
+            replace_private(&admin_path, &format!("{token}\n"))?;
+            say(format_args!(
+                "warrant issuer: the admin token in {0} was a warrant token, which is no longer an admin credential; \
+                 {0} now holds a new admin credential:\n\n{token}\n",
+                admin_path.display()
+            ));
+        }
+        Ok(_) => {}
     }
     say(format_args!(
         "warrant issuer listening on {public}\n  key set:     {public}/.well-known/warrant-keys\n  \

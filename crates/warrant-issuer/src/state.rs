@@ -3,32 +3,24 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use warrant_core::time::Timestamp;
-use warrant_verifier::{Request, Verifier};
 
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::keyring::{Kek, Keyring};
 use crate::store::Store;
 
-/// The audience of admin tokens.
-pub const ADMIN_AUDIENCE: &str = "warrant-issuer";
-
-/// The keys in use and a verifier for admin tokens made from them.
+/// The keys in use. They sign warrant tokens and audit heads, never admin credentials
+/// (crate::admin).
 #[derive(Debug)]
 pub struct Keys {
     /// Signing and published keys.
     pub ring: Keyring,
-    /// Verifies admin tokens against the published keys.
-    pub admin: Verifier,
 }
 
 impl Keys {
     /// Wraps a keyring.
     pub fn new(ring: Keyring) -> Self {
-        let admin = Verifier::new(ring.published.clone())
-            .with_audience(ADMIN_AUDIENCE)
-            .allow_bearer(true);
-        Self { ring, admin }
+        Self { ring }
     }
 }
 
@@ -189,38 +181,6 @@ impl AppState {
     /// Replaces the keys.
     pub fn set_keys(&self, ring: Keyring) {
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Keys::new(ring));
-    }
-
-    /// Checks the admin token of a request for `action` on `resource` (`admin/…`); the
-    /// actor's name for the audit log.
-    pub fn admin(
-        &self,
-        headers: &axum::http::HeaderMap,
-        resource: &str,
-        action: &str,
-    ) -> Result<String, ApiError> {
-        let token = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "this endpoint needs an admin token: `Authorization: Bearer <token>`".into(),
-                )
-            })?;
-        let req = Request::new(resource, action, self.now());
-        match self.keys().admin.verify(token, &req) {
-            warrant_verifier::Decision::Allowed(claims) => {
-                Ok(claims.human.unwrap_or_else(|| "admin".into()))
-            }
-            warrant_verifier::Decision::Denied(d) if d.kind.is_invalid_token() => Err(
-                ApiError::Unauthorized(format!("invalid admin token: {}", d.message)),
-            ),
-            warrant_verifier::Decision::Denied(d) => Err(ApiError::Forbidden(format!(
-                "the admin token does not permit this: {}",
-                d.message
-            ))),
-        }
     }
 
     /// Counts one `what` event for `who`; a 429 past `per_minute` in the current minute.

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod admin;
 mod agent;
 mod attenuate;
 mod audit;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, CliError> {
         Command::Revoke(a) => revoke::run(&a),
         Command::Keys(k) => keys::run(&k),
         Command::Audit(c) => audit::run(&c),
+        Command::Admin(c) => admin::run(&c),
         Command::Keygen(a) => keygen::run(&a),
         Command::Mint(a) => mint::run(&a, sub()?),
         Command::Attenuate(a) => attenuate::run(&a, sub()?),

@@ -34,9 +34,11 @@ pub fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
         )
     } else if let Some(h) = &a.holder {
         ("holder", io::public_key(h)?.to_string())
+    } else if let Some(id) = &a.admin_credential {
+        ("admin_credential", id.clone())
     } else {
         return Err(CliError::usage(
-            "say what to revoke: --token, --token-file, --token-id, --revocation-id or --holder",
+            "say what to revoke: --token, --token-file, --token-id, --revocation-id, --holder or --admin-credential",
         ));
     };
     let base = a.admin.issuer.trim_end_matches('/');
@@ -46,10 +48,14 @@ pub fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
         Some(&token),
         &json!({ "kind": kind, "value": value }),
     )?;
-    io::out(format_args!(
-        "revoked {kind} `{value}` (feed cursor {})",
-        answer["cursor"]
-    ))?;
+    if kind == "admin_credential" {
+        io::out(format_args!("revoked admin credential `{value}`"))?;
+    } else {
+        io::out(format_args!(
+            "revoked {kind} `{value}` (feed cursor {})",
+            answer["cursor"]
+        ))?;
+    }
     Ok(Outcome::Ok)
 }
 

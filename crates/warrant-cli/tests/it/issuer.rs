@@ -177,6 +177,39 @@ device_keys = ["{device_pub}"]
     ])
     .ok()
     .stdout_has("ok: ");
+    // Rotation: the file gets a new credential, the old one is refused at once.
+    let before = std::fs::read_to_string(&admin).unwrap();
+    warrant([
+        "admin",
+        "rotate",
+        "--issuer",
+        url,
+        "--admin-token",
+        admin.to_str().unwrap(),
+    ])
+    .ok()
+    .stdout_has("rotated: admin credential");
+    let after = std::fs::read_to_string(&admin).unwrap();
+    assert_ne!(before.trim(), after.trim());
+    warrant([
+        "admin",
+        "rotate",
+        "--issuer",
+        url,
+        "--admin-token",
+        before.trim(),
+    ])
+    .denied()
+    .stderr_has("is revoked");
+    warrant([
+        "audit",
+        "verify",
+        "--url",
+        url,
+        "--admin-token",
+        admin.to_str().unwrap(),
+    ])
+    .ok();
     // Without the admin token nothing changes.
     warrant([
         "revoke",

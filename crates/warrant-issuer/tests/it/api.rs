@@ -247,12 +247,12 @@ both!(
                 .0,
             StatusCode::PAYLOAD_TOO_LARGE
         );
-        // Only the admin tokens minted to read the audit were recorded in between.
+        // Only the admin credentials issued to read the audit were recorded in between.
         let after = env.audit().await;
         assert!(after
             .iter()
             .skip(before)
-            .all(|e| e.kind == "admin_token" || e.kind == "head_signature"));
+            .all(|e| e.kind == "admin_credential" || e.kind == "head_signature"));
     }
 );
 
@@ -368,7 +368,7 @@ both!(rotation_keeps_old_tokens_valid, |env: Env| async move {
             .root_key_id()
     };
     assert_eq!((kid(&old), kid(&new)), (Some(1), Some(2)));
-    // Once every token of the old key has expired (the admin tokens live a year), it is
+    // Once every token of the old key has expired, it is
     // no longer published.
     env.advance(366 * 86_400);
     let keys = key_set(&env).await;

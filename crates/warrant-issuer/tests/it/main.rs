@@ -2,6 +2,7 @@
 //! PostgreSQL server) on PostgreSQL, every test in a fresh database, without sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
 mod api;
 mod env;
 mod openapi;

@@ -1,0 +1,50 @@
+//! `warrant admin rotate`
+
+use std::path::Path;
+
+use crate::args::{AdminArgs, AdminCommand};
+use crate::error::{CliError, Outcome};
+use crate::io;
+
+pub fn run(cmd: &AdminCommand) -> Result<Outcome, CliError> {
+    let AdminCommand::Rotate(AdminArgs {
+        issuer,
+        admin_token,
+    }) = cmd;
+    let base = issuer.trim_end_matches('/');
+    let token = io::admin_token(admin_token)?;
+    let answer = io::post(
+        &format!("{base}/v1/admin/rotate"),
+        Some(&token),
+        &serde_json::json!({}),
+    )?;
+    let new = answer["token"]
+        .as_str()
+        .ok_or_else(|| CliError::usage("the issuer's answer has no `token`"))?;
+    let text = |k: &str| answer[k].as_str().unwrap_or_default().to_owned();
+    let (id, expires, revoked) = (text("id"), text("expires_at"), text("revoked"));
+    let file = Path::new(admin_token);
+    if file.is_file() {
+        // The old credential is revoked already: replace the file (beside it, then renamed
+        // over it), and on failure still hand the new one over.
+        let tmp = file.with_extension("new");
+        let _ = std::fs::remove_file(&tmp);
+        let replaced = io::write_private(&tmp, &format!("{new}\n")).and_then(|()| {
+            std::fs::rename(&tmp, file)
+                .map_err(|e| CliError::usage(format!("cannot replace `{}`: {e}", file.display())))
+        });
+        if let Err(e) = replaced {
+            io::out(new)?;
+            return Err(CliError::usage(format!(
+                "{e}: the new admin credential (printed above) is the only live one, keep it"
+            )));
+        }
+        io::out(format_args!(
+            "rotated: admin credential {id} (expires {expires}) is in `{}`; {revoked} is revoked",
+            file.display()
+        ))?;
+    } else {
+        io::out(new)?;
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,254 @@
+//! The issuer's own admin authority: admin credentials, and what the mint path refuses.
+//!
+//! An admin credential is `warrant-admin.<id>.<secret>`: 16 random bytes of id and 32 of
+//! secret, in hex. It is not a warrant token and nothing signs it: the issuer keeps the
+//! SHA-256 of the secret in `admin_credentials` with the credential's expiry and
+//! revocation, and reads that row on every admin request. So
+//! - no token a human mints through `POST /v1/tokens` is ever an admin credential, whatever
+//!   its grant says (the two cannot be confused: one is a Biscuit, the other is not);
+//! - a revocation takes effect on the next request, on every replica (no cache);
+//! - checking a credential is a parse, one indexed read and a hash: no Datalog runs, so an
+//!   appended block cannot make the check expensive;
+//! - rotating the signing keys neither extends nor ends an admin credential.
+//!
+//! The mint path also refuses what could only be meant for the issuer ([`reserved`]): the
+//! audience `warrant-issuer`, and, in a grant that reaches every audience (none named),
+//! patterns that name the issuer's `admin/…` resources.
+
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use warrant_core::grant::Grant;
+use warrant_core::pattern::ResourcePattern;
+use warrant_core::time::{Span, Timestamp};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::AdminCredentialRow;
+
+/// The audience reserved for the issuer itself: no grant may name it.
+pub const ADMIN_AUDIENCE: &str = "warrant-issuer";
+
+/// How every admin credential begins.
+pub const PREFIX: &str = "warrant-admin.";
+
+/// A newly issued admin credential (the only time its secret is known).
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The credential to present: `warrant-admin.<id>.<secret>`.
+    pub token: String,
+    /// Its id (what `POST /v1/revocations {"kind": "admin_credential"}` takes).
+    pub id: String,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+/// Splits a credential into its id and secret, if it has the shape of one.
+pub fn parse(token: &str) -> Option<(&str, &str)> {
+    let (id, secret) = token.strip_prefix(PREFIX)?.split_once('.')?;
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|c| c.is_ascii_hexdigit());
+    (hex(id, 32) && hex(secret, 64)).then_some((id, secret))
+}
+
+/// Whether `text` has the shape of an admin credential (not whether it is live).
+pub fn is_credential(text: &str) -> bool {
+    parse(text.trim()).is_some()
+}
+
+fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.to_ascii_lowercase().as_bytes()))
+}
+
+/// Compares two strings in time independent of where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+const MISSING: &str =
+    "this endpoint needs an admin credential: `Authorization: Bearer warrant-admin.…` (warrant-data/admin.token)";
+
+impl AppState {
+    /// Checks the admin credential of a request; the actor's name for the audit log
+    /// (`admin:<id>`). `what` names the operation, for the log.
+    ///
+    /// Cheap first and nothing else: the shape, then the credential's row read from the
+    /// database on every call (so a revocation binds every replica at once), its secret's
+    /// hash, revocation and expiry. A warrant token is never an admin credential.
+    pub async fn admin(
+        &self,
+        headers: &axum::http::HeaderMap,
+        what: &str,
+    ) -> Result<String, ApiError> {
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::Unauthorized(MISSING.into()))?;
+        let row = self.admin_credential(presented.trim()).await?;
+        tracing::debug!(credential = %row.id, what, "admin request");
+        Ok(format!("admin:{}", row.id))
+    }
+
+    /// The live credential row behind `presented`, or a 401 saying why not.
+    pub async fn admin_credential(&self, presented: &str) -> Result<AdminCredentialRow, ApiError> {
+        let Some((id, secret)) = parse(presented) else {
+            return Err(ApiError::Unauthorized(
+                "invalid admin credential: expected `warrant-admin.<id>.<secret>` as written to warrant-data/admin.token (a warrant token is never an admin credential)".into(),
+            ));
+        };
+        let id = id.to_ascii_lowercase();
+        let unknown = || {
+            ApiError::Unauthorized("invalid admin credential: unknown id or wrong secret".into())
+        };
+        let row = self
+            .store
+            .admin_credential(&id)
+            .await?
+            .ok_or_else(unknown)?;
+        if !same(&row.secret_hash, &hash(secret)) {
+            return Err(unknown());
+        }
+        if row.revoked_at.is_some() {
+            return Err(ApiError::Unauthorized(format!(
+                "invalid admin credential: `{id}` is revoked: use a current one, or delete warrant-data/admin.token and restart the issuer for a new one"
+            )));
+        }
+        if row.expires_at <= self.now().unix_i64() {
+            return Err(ApiError::Unauthorized(format!(
+                "invalid admin credential: `{id}` has expired: rotate before expiry with `warrant admin rotate`, or delete warrant-data/admin.token and restart the issuer for a new one"
+            )));
+        }
+        Ok(row)
+    }
+
+    /// Issues an admin credential living `admin_token_ttl`, recorded in the audit log in
+    /// the same transaction (its id only; the secret is never stored).
+    pub async fn issue_admin_credential(&self, actor: &str) -> Result<Issued, ApiError> {
+        self.issue_admin_credential_for(actor, self.config.admin_token_ttl)
+            .await
+    }
+
+    async fn issue_admin_credential_for(&self, actor: &str, ttl: Span) -> Result<Issued, ApiError> {
+        let id = random_hex(16);
+        let secret = random_hex(32);
+        let now = self.now();
+        let expires_at = now.plus(ttl);
+        let row = AdminCredentialRow {
+            id: id.clone(),
+            secret_hash: hash(&secret),
+            created_at: now.unix_i64(),
+            expires_at: expires_at.unix_i64(),
+            revoked_at: None,
+            created_by: actor.to_owned(),
+        };
+        let detail = serde_json::json!({ "id": id, "expires_at": expires_at.to_string() });
+        let seq = self
+            .store
+            .add_admin_credential(&row, "admin_credential", actor, &detail)
+            .await?;
+        self.maybe_sign_head(seq).await?;
+        Ok(Issued {
+            token: format!("{PREFIX}{id}.{secret}"),
+            id,
+            expires_at,
+        })
+    }
+
+    /// Revokes admin credential `id` (audited); a 404 if there is none.
+    pub async fn revoke_admin_credential(&self, id: &str, actor: &str) -> Result<(), ApiError> {
+        let id = id.trim().to_ascii_lowercase();
+        let detail = serde_json::json!({ "id": id });
+        match self
+            .store
+            .revoke_admin_credential(&id, self.now().unix_i64(), actor, &detail)
+            .await?
+        {
+            Some(seq) => self.maybe_sign_head(seq).await,
+            None => Err(ApiError::NotFound(format!(
+                "no admin credential `{id}`: `GET /v1/admin/credentials` lists them"
+            ))),
+        }
+    }
+}
+
+/// Whether a grant with this audience reaches the issuer: one naming no audience reaches
+/// every audience, the issuer's included.
+fn reaches_issuer(audience: &[warrant_core::pattern::Audience]) -> bool {
+    audience.is_empty() || audience.iter().any(|a| a.as_str() == ADMIN_AUDIENCE)
+}
+
+/// Whether `p` names the issuer's `admin/…` resources: it covers some of them and no
+/// resource outside `admin/`. `**`, `*/**` and `*/x` name no namespace in particular and
+/// pass; `admin/**`, `admin/*`, `admin/audit` do not.
+fn names_admin(p: &ResourcePattern) -> bool {
+    let (Ok(admin), Ok(elsewhere)) = (
+        "admin/**".parse::<ResourcePattern>(),
+        "not-the-issuer/**".parse::<ResourcePattern>(),
+    ) else {
+        return true;
+    };
+    p.overlaps(&admin) && !p.overlaps(&elsewhere)
+}
+
+/// Refuses a grant that could only be meant for the issuer itself: the audience
+/// `warrant-issuer`, or — when it reaches the issuer's audience (`audience`, the audience
+/// that applies: a request naming none inherits its ceiling's) — an allow rule naming
+/// `admin/…`. The reason, one line, for a 400 or a refusal.
+pub fn reserved(grant: &Grant, audience: &[warrant_core::pattern::Audience]) -> Result<(), String> {
+    if grant.audience.iter().any(|a| a.as_str() == ADMIN_AUDIENCE) {
+        return Err(format!(
+            "audience `{ADMIN_AUDIENCE}` is reserved for the issuer's own admin credentials: no grant may name it"
+        ));
+    }
+    if !reaches_issuer(audience) {
+        return Ok(());
+    }
+    for (i, rule) in grant.allow.iter().enumerate() {
+        if let Some(p) = rule.resources.iter().find(|p| names_admin(p)) {
+            return Err(format!(
+                "allow[{i}]: `{p}` names the issuer's `admin/…` resources, and the grant names no audience: name the API it is for in `audience` (the issuer's admin authority is an admin credential, never a grant)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn credentials_parse_strictly() {
+        let t = format!("{PREFIX}{}.{}", "a".repeat(32), "b".repeat(64));
+        assert!(parse(&t).is_some());
+        assert!(parse(&t[..t.len() - 1]).is_none());
+        assert!(parse(&format!("{t}.x")).is_none());
+        assert!(parse("En0KEwoEYWRtaW4").is_none());
+    }
+
+    #[test]
+    fn admin_patterns_are_named_or_not() {
+        for (p, named) in [
+            ("admin/**", true),
+            ("admin/*", true),
+            ("admin/audit", true),
+            ("**", false),
+            ("*/**", false),
+            ("*/audit", false),
+            ("tickets/**", false),
+            ("admin", false),
+        ] {
+            assert_eq!(names_admin(&p.parse().unwrap()), named, "{p}");
+        }
+    }
+}
