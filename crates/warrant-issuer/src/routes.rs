@@ -560,6 +560,7 @@ pub async fn revoke(
         .store
         .revoke(&body.kind, &canonical, &actor, s.now().unix_i64())
         .await?;
+    s.sign_head_if_due().await?;
     Ok(Json(json!({ "cursor": cursor })))
 }
 
@@ -591,7 +592,8 @@ pub async fn revocations(
     Ok(Json(json!({ "entries": entries, "next_cursor": next })))
 }
 
-/// `GET /v1/audit?since=SEQ` (admin): the audit chain as JSON lines.
+/// `GET /v1/audit?since=SEQ&limit=N` (admin): the audit chain as JSON lines, at most
+/// `limit` (default 10000, at most 100000) entries after `since`, the head signed first.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Since), responses((status = 200, description = "the audit chain as JSON lines", body = String, content_type = "application/x-ndjson"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn audit_export(
     State(s): State<AppState>,
@@ -599,6 +601,9 @@ pub async fn audit_export(
     Query(q): Query<Since>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.admin(&headers, "admin/audit", "read")?;
+    // Every export ends with a signed head, so `warrant audit verify` can hold the whole
+    // export to a signature (a no-op when the head is a signature already).
+    s.sign_current_head().await?;
     let rows = s
         .store
         .audit_since(
@@ -749,6 +754,7 @@ pub async fn register_agent(
             "the key `{key}` is already registered"
         )));
     }
+    s.sign_head_if_due().await?;
     Ok((axum::http::StatusCode::CREATED, Json(agent)))
 }
 
@@ -832,6 +838,7 @@ pub async fn disable_agent(
         .store
         .revoke("holder", &agent.public_key, &actor, s.now().unix_i64())
         .await?;
+    s.sign_head_if_due().await?;
     Ok(Json(
         json!({ "agent": id, "disabled": true, "revocation_cursor": cursor }),
     ))

@@ -572,6 +572,19 @@ impl Store {
             .collect()
     }
 
+    /// Whether a head signature is among the audit entries after `from`, up to `to`.
+    pub async fn head_signed_within(&self, from: i64, to: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit WHERE seq > $1 AND seq <= $2 AND kind = $3",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(crate::audit::HEAD_SIGNATURE)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     /// The latest audit entry.
     pub async fn audit_last(&self) -> Result<Option<AuditRow>, StoreError> {
         let seq: i64 = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")

@@ -8,6 +8,7 @@
 mod support;
 
 mod attenuate;
+mod audit;
 mod biscuit_api;
 mod crash;
 mod expiry;

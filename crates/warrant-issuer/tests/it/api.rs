@@ -331,11 +331,11 @@ both!(
         }
         let rows = env.audit().await;
         let keys = key_set(&env).await;
-        let report = warrant_issuer::audit::verify_chain(&rows, Some(&keys)).unwrap();
+        let report = warrant_issuer::audit::verify_chain(&rows, &keys).unwrap();
         assert!(report.signatures >= 2, "signed every 5 entries: {report:?}");
         let mut tampered = rows.clone();
         tampered[3].detail = tampered[3].detail.replace("alice", "mallory");
-        assert!(warrant_issuer::audit::verify_chain(&tampered, Some(&keys)).is_err());
+        assert!(warrant_issuer::audit::verify_chain(&tampered, &keys).is_err());
     }
 );
 
@@ -400,7 +400,7 @@ both!(
             assert_eq!(t.await.unwrap(), StatusCode::OK);
         }
         let rows = env.audit().await;
-        warrant_issuer::audit::verify_chain(&rows, None).unwrap();
+        warrant_issuer::audit::verify_chain(&rows, &key_set(&env).await).unwrap();
         let (_, feed) = env.call("GET", "/v1/revocations", None, None).await;
         let cursors: Vec<i64> = feed["entries"]
             .as_array()
@@ -645,8 +645,7 @@ both!(
         env.state.sign_current_head().await.unwrap();
         let rows = env.audit().await;
         let signatures = rows.iter().filter(|r| r.kind == "head_signature").count();
-        let report =
-            warrant_issuer::audit::verify_chain(&rows, Some(&key_set(&env).await)).unwrap();
+        let report = warrant_issuer::audit::verify_chain(&rows, &key_set(&env).await).unwrap();
         assert_eq!(report.signatures, signatures);
         // The second call found the head already signed and added nothing.
         let last_two: Vec<&str> = rows.iter().rev().take(2).map(|r| r.kind.as_str()).collect();
