@@ -85,6 +85,25 @@ impl AppState {
     }
 }
 
+/// How long `/metrics` reuses its count of the stored rows: anyone may scrape it, and
+/// counting a large table on every request would be theirs to trigger.
+pub const SIZES_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl AppState {
+    /// The stored rows, counted at most once every [`SIZES_MAX_AGE`] (one count at a time).
+    pub async fn table_sizes(&self) -> Result<crate::store::TableSizes, ApiError> {
+        let mut cached = self.metrics.sizes.lock().await;
+        if let Some((at, sizes)) = *cached {
+            if at.elapsed() < SIZES_MAX_AGE {
+                return Ok(sizes);
+            }
+        }
+        let sizes = self.store.table_sizes(self.now().unix_i64()).await?;
+        *cached = Some((std::time::Instant::now(), sizes));
+        Ok(sizes)
+    }
+}
+
 /// The stored rows as Prometheus gauges.
 pub fn render_sizes(t: &crate::store::TableSizes) -> String {
     use std::fmt::Write as _;

@@ -61,6 +61,8 @@ const BUCKETS: [f64; 12] = [
 pub struct Metrics {
     counters: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
     latency: std::sync::Mutex<(Vec<u64>, u64, f64)>,
+    /// The stored rows, counted at most every [`crate::limits::SIZES_MAX_AGE`].
+    pub(crate) sizes: tokio::sync::Mutex<Option<(std::time::Instant, crate::store::TableSizes)>>,
 }
 
 /// The help text of each counter.

@@ -425,7 +425,7 @@ impl Store {
                (SELECT COUNT(*) FROM challenges) AS challenges, \
                (SELECT COUNT(*) FROM agent_challenges) AS agent_challenges, \
                (SELECT COUNT(*) FROM tokens) AS tokens, \
-               (SELECT COUNT(*) FROM revocations) AS revocations, \
+               (SELECT cursor FROM revocation_head WHERE id = 1) AS revocations, \
                (SELECT seq FROM audit_head WHERE id = 1) AS audit, \
                (SELECT COUNT(*) FROM used_id_tokens) AS used_id_tokens, \
                (SELECT COUNT(*) FROM rate_counters) AS rate_counters",

@@ -283,8 +283,14 @@ with_config!(expired_challenges_are_pruned, "", |env: Env| async move {
             .0,
         StatusCode::OK
     );
+    // ID tokens used: one expiring with the challenges, one later.
+    let now = env.at().unix_i64();
+    let store = &env.state.store;
+    assert!(store.use_id_token("soon", now + 60).await.unwrap());
+    assert!(store.use_id_token("later", now + 3600).await.unwrap());
     let s = sizes(&env).await;
     assert_eq!((s.challenges, s.agent_challenges), (4, 1), "{s:?}");
+    assert_eq!(s.used_id_tokens, 2);
     assert!(s.rate_counters > 0);
     // Still live: nothing is pruned.
     assert_eq!(env.state.prune().await.unwrap(), 0);
@@ -296,12 +302,16 @@ with_config!(expired_challenges_are_pruned, "", |env: Env| async move {
             s.challenges,
             s.agent_challenges,
             s.live_challenges,
-            s.rate_counters
+            s.rate_counters,
+            s.used_id_tokens
         ),
-        (0, 0, 0, 0),
+        (0, 0, 0, 0, 1),
         "{s:?}"
     );
-    assert!(pruned >= 5, "{pruned}");
+    assert!(pruned >= 6, "{pruned}");
+    // A pruned ID-token record is of a token refused as expired anyway; the live one
+    // still refuses a second use.
+    assert!(!store.use_id_token("later", now + 3600).await.unwrap());
     // Minted tokens, revocations and the audit log are kept.
     assert_eq!(s.tokens, 1);
     assert!(s.audit > 0);
