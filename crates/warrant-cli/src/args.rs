@@ -172,10 +172,16 @@ pub enum AuditCommand {
         warrant audit export --url http://127.0.0.1:8414 --admin-token warrant-data/admin.token --out audit.jsonl\n  \
         warrant audit verify --file audit.jsonl --keys http://127.0.0.1:8414/.well-known/warrant-keys")]
     Export(AuditExportArgs),
-    /// Check an audit export: every hash, every link, every head signature.
+    /// Check an audit export: every hash, every link, every head signature, and that
+    /// signed heads vouch for the whole export.
     #[command(after_help = "Examples:\n  \
         warrant audit verify --url http://127.0.0.1:8414 --admin-token warrant-data/admin.token\n  \
-        warrant audit verify --file audit.jsonl --keys keys.json")]
+        warrant audit verify --file audit.jsonl --keys keys.json\n\n\
+        Hashes alone do not show tampering: whoever can rewrite the log can recompute them.\n\
+        A head signature by a key of the key set vouches for its entry and every one before\n\
+        it. Verification fails when no head signature verifies, or when more than\n\
+        --max-unsigned entries follow the last signed head. The issuer signs its head before\n\
+        every export, so an export fetched with --url ends with a signature.")]
     Verify(AuditVerifyArgs),
 }
 
@@ -223,7 +229,7 @@ pub struct HumanAddArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditVerifyArgs {
-    /// The issuer to export from (needs --admin-token).
+    /// The issuer to export from (needs --admin-token); every page of the chain is read.
     #[arg(
         long,
         value_name = "URL",
@@ -234,12 +240,20 @@ pub struct AuditVerifyArgs {
     /// The admin token, or a file holding it.
     #[arg(long, value_name = "TOKEN|FILE")]
     pub admin_token: Option<String>,
-    /// An export file (JSON lines).
+    /// An export file (JSON lines); needs --keys.
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// The key set to check head signatures with (file or URL; with --url, the issuer's).
+    /// The key set to check head signatures with (file or URL; with --url, the issuer's
+    /// by default). Pass a copy you trust to catch an issuer that lies about its keys.
     #[arg(long, value_name = "FILE|URL")]
     pub keys: Option<String>,
+    /// The most entries allowed after the last signed head (the issuer signs every
+    /// `audit_sign_every` entries, 100 by default).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_unsigned: usize,
+    /// Entries fetched per request with --url.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub page_size: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,15 @@
 //! entry's `prev_hash` is 64 zeros. A `head_signature` entry carries
 //! `{"seq", "hash", "kid", "signature"}`: an Ed25519 signature by signing key `kid` over
 //! `warrant-audit-head:<seq>:<hash>`.
+//!
+//! Hashes alone prove nothing against someone who can rewrite the log: they can recompute
+//! every hash. What vouches for the entries is a head signature by a key of the issuer's
+//! key set: it covers the entry it names and, through the links, every entry before it.
+//! [`verify_chain`] therefore needs the key set and reports how far the last verified
+//! signature reaches; [`ChainReport::check_coverage`] fails an export with no verified
+//! head signature, or with more unsigned entries after the last signed head than allowed
+//! (the issuer signs every `audit_sign_every` entries, every `audit_sign_interval`, and
+//! before each export).
 
 use ed25519_dalek::Verifier as _;
 use sha2::{Digest, Sha256};
@@ -71,6 +80,26 @@ pub enum ChainBreak {
         /// Why.
         why: String,
     },
+    /// No head signature in the export verifies: nothing vouches for it.
+    #[error("no head signature verifies with the key set: nothing vouches for these {entries} entries (were the signatures removed and the hashes recomputed?)")]
+    NoSignedHead {
+        /// Entries in the export.
+        entries: usize,
+    },
+    /// Too many entries after the last signed head.
+    #[error("entries {first} to {last} ({count} entries) come after the last signed head (entry {signed_through}); at most {max} may: they may have been altered (raise the limit with --max-unsigned if the issuer signs less often)")]
+    UnsignedTail {
+        /// The last entry a verified signature covers.
+        signed_through: i64,
+        /// The first entry after it.
+        first: i64,
+        /// The last entry of the export.
+        last: i64,
+        /// How many entries follow the signed head.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A line that is not an entry.
     #[error("line {line}: not an audit entry: {why}")]
     Parse {
@@ -86,10 +115,43 @@ pub enum ChainBreak {
 pub struct ChainReport {
     /// Entries checked.
     pub entries: usize,
+    /// The first entry's position (an export may start mid-chain).
+    pub first: Option<i64>,
     /// The last entry's position and hash.
     pub head: Option<(i64, String)>,
-    /// Head signatures checked against the key set.
+    /// Head signatures verified with the key set.
     pub signatures: usize,
+    /// Head signatures by keys not in the key set (retired keys the issuer no longer
+    /// publishes): not checked, they vouch for nothing.
+    pub unverifiable: usize,
+    /// The last entry a verified signature covers: it and every entry before it in the
+    /// export are vouched for.
+    pub signed_through: Option<i64>,
+    /// Entries after `signed_through` (all of them when nothing is signed).
+    pub unsigned_tail: usize,
+}
+
+impl ChainReport {
+    /// Fails unless a verified head signature covers the export, up to at most
+    /// `max_unsigned` entries at its end.
+    pub fn check_coverage(&self, max_unsigned: usize) -> Result<(), ChainBreak> {
+        let Some(signed_through) = self.signed_through else {
+            return Err(ChainBreak::NoSignedHead {
+                entries: self.entries,
+            });
+        };
+        if self.unsigned_tail > max_unsigned {
+            let last = self.head.as_ref().map_or(signed_through, |(seq, _)| *seq);
+            return Err(ChainBreak::UnsignedTail {
+                signed_through,
+                first: signed_through + 1,
+                last,
+                count: self.unsigned_tail,
+                max: max_unsigned,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Parses an export (JSON lines).
@@ -106,10 +168,14 @@ pub fn parse_export(text: &str) -> Result<Vec<AuditRow>, ChainBreak> {
         .collect()
 }
 
-/// Checks an export: every hash, every link, and (given the key set) every head
-/// signature. An export may start anywhere in the chain.
-pub fn verify_chain(rows: &[AuditRow], keys: Option<&KeySet>) -> Result<ChainReport, ChainBreak> {
+/// Checks an export: every hash, every link and every head signature whose key is in
+/// `keys` (a signature by a key of the set that does not verify, or that signs another
+/// hash than the entry it names, breaks the chain). An export may start anywhere in the
+/// chain. Whether the signatures cover enough is [`ChainReport::check_coverage`].
+pub fn verify_chain(rows: &[AuditRow], keys: &KeySet) -> Result<ChainReport, ChainBreak> {
     let mut signatures = 0;
+    let mut unverifiable = 0;
+    let mut signed_through: Option<i64> = None;
     for (i, row) in rows.iter().enumerate() {
         if entry_hash(row) != row.hash {
             return Err(ChainBreak::Hash { seq: row.seq });
@@ -127,24 +193,47 @@ pub fn verify_chain(rows: &[AuditRow], keys: Option<&KeySet>) -> Result<ChainRep
             _ => {}
         }
         if row.kind == HEAD_SIGNATURE {
-            if let Some(keys) = keys {
-                check_head_signature(row, rows, keys)?;
-                signatures += 1;
+            match check_head_signature(row, rows, keys)? {
+                Signed::Covers(seq) => {
+                    signatures += 1;
+                    signed_through = Some(signed_through.map_or(seq, |s| s.max(seq)));
+                }
+                Signed::Elsewhere => signatures += 1,
+                Signed::UnknownKey => unverifiable += 1,
             }
         }
     }
+    let last = rows.last().map(|r| r.seq);
+    let unsigned_tail = match (signed_through, last) {
+        (Some(s), Some(l)) => usize::try_from(l - s).unwrap_or(0),
+        _ => rows.len(),
+    };
     Ok(ChainReport {
         entries: rows.len(),
+        first: rows.first().map(|r| r.seq),
         head: rows.last().map(|r| (r.seq, r.hash.clone())),
         signatures,
+        unverifiable,
+        signed_through,
+        unsigned_tail,
     })
+}
+
+/// What a head signature vouches for.
+enum Signed {
+    /// The entry of this position in the export, and every one before it.
+    Covers(i64),
+    /// An entry outside the export.
+    Elsewhere,
+    /// Nothing: its key is not in the key set.
+    UnknownKey,
 }
 
 fn check_head_signature(
     row: &AuditRow,
     rows: &[AuditRow],
     keys: &KeySet,
-) -> Result<(), ChainBreak> {
+) -> Result<Signed, ChainBreak> {
     let bad = |why: &str| ChainBreak::Signature {
         seq: row.seq,
         why: why.to_owned(),
@@ -161,21 +250,27 @@ fn check_head_signature(
         .and_then(|s| hex::decode(s).ok())
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| bad("no 64-byte `signature`"))?;
-    if let Some(signed) = rows.iter().find(|r| r.seq == seq) {
+    let signed = rows.iter().find(|r| r.seq == seq);
+    if let Some(signed) = signed {
         if signed.hash != hash {
             return Err(bad("it signs another hash than the entry it names"));
         }
     }
-    let key = keys
-        .get(KeyId(kid))
-        .ok_or_else(|| bad("its key id is not in the key set"))?;
+    let Some(key) = keys.get(KeyId(kid)) else {
+        return Ok(Signed::UnknownKey);
+    };
     let vk =
         ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).map_err(|_| bad("bad key"))?;
     vk.verify(
         head_message(seq, hash).as_bytes(),
         &ed25519_dalek::Signature::from_bytes(&sig),
     )
-    .map_err(|_| bad("wrong signature"))
+    .map_err(|_| bad("wrong signature"))?;
+    Ok(if signed.is_some() {
+        Signed::Covers(seq)
+    } else {
+        Signed::Elsewhere
+    })
 }
 
 #[cfg(test)]
@@ -183,84 +278,180 @@ mod tests {
     use super::*;
     use warrant_core::keys::SigningKey;
 
+    fn push(rows: &mut Vec<AuditRow>, kind: &str, detail: String) {
+        let (seq, prev) = rows
+            .last()
+            .map_or((1, GENESIS.to_owned()), |r| (r.seq + 1, r.hash.clone()));
+        let mut r = AuditRow {
+            seq,
+            at: 1000 + seq,
+            kind: kind.into(),
+            actor: "alice".into(),
+            detail,
+            prev_hash: prev,
+            hash: String::new(),
+        };
+        r.hash = entry_hash(&r);
+        rows.push(r);
+    }
+
     fn chain(n: i64) -> Vec<AuditRow> {
+        let mut rows = Vec::new();
+        for i in 1..=n {
+            push(&mut rows, "mint", format!("{{\"n\":{i}}}"));
+        }
+        rows
+    }
+
+    /// Appends a head signature over the current last entry.
+    fn sign(rows: &mut Vec<AuditRow>, key: &SigningKey, kid: u32) {
+        let head = rows.last().cloned().unwrap();
+        let sig = key.sign(head_message(head.seq, &head.hash).as_bytes());
+        let detail = serde_json::json!({"seq": head.seq, "hash": head.hash, "kid": kid, "signature": hex::encode(sig)});
+        push(rows, HEAD_SIGNATURE, detail.to_string());
+    }
+
+    fn key() -> (SigningKey, KeySet) {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let set = KeySet::single(KeyId(1), key.public());
+        (key, set)
+    }
+
+    /// Rewrites seq, links and hashes from `rows[0]` on, as someone with write access to
+    /// the database could.
+    fn rehash(rows: &mut [AuditRow]) {
         let mut prev = GENESIS.to_owned();
-        (1..=n)
-            .map(|seq| {
-                let mut r = AuditRow {
-                    seq,
-                    at: 1000 + seq,
-                    kind: "mint".into(),
-                    actor: "alice".into(),
-                    detail: format!("{{\"n\":{seq}}}"),
-                    prev_hash: prev.clone(),
-                    hash: String::new(),
-                };
-                r.hash = entry_hash(&r);
-                prev = r.hash.clone();
-                r
-            })
-            .collect()
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.seq = i64::try_from(i).unwrap() + 1;
+            r.prev_hash = prev;
+            r.hash = entry_hash(r);
+            prev = r.hash.clone();
+        }
     }
 
     #[test]
-    fn an_intact_chain_verifies() {
-        let rows = chain(5);
-        let report = verify_chain(&rows, None).unwrap();
-        assert_eq!(report.entries, 5);
-        assert_eq!(
-            verify_chain(&rows[2..], None).unwrap().entries,
-            3,
-            "an export may start mid-chain"
-        );
+    fn an_intact_signed_chain_verifies() {
+        let (k, keys) = key();
+        let mut rows = chain(5);
+        sign(&mut rows, &k, 1);
+        let report = verify_chain(&rows, &keys).unwrap();
+        assert_eq!(report.entries, 6);
+        assert_eq!(report.signatures, 1);
+        assert_eq!(report.signed_through, Some(5));
+        assert_eq!(report.unsigned_tail, 1, "the signature entry itself");
+        report.check_coverage(1).unwrap();
+        let report = verify_chain(&rows[2..], &keys).unwrap();
+        assert_eq!(report.entries, 4, "an export may start mid-chain");
+        assert_eq!((report.first, report.signed_through), (Some(3), Some(5)));
     }
 
     #[test]
     fn the_first_broken_entry_is_named() {
+        let (_, keys) = key();
         let mut rows = chain(5);
         rows[2].actor = "mallory".into();
-        assert_eq!(verify_chain(&rows, None), Err(ChainBreak::Hash { seq: 3 }));
+        assert_eq!(verify_chain(&rows, &keys), Err(ChainBreak::Hash { seq: 3 }));
         let mut rows = chain(5);
         rows.remove(2);
         assert_eq!(
-            verify_chain(&rows, None),
+            verify_chain(&rows, &keys),
             Err(ChainBreak::Link { seq: 4, prev: 2 })
         );
         let mut rows = chain(5);
         rows.swap(1, 2);
         assert!(matches!(
-            verify_chain(&rows, None),
+            verify_chain(&rows, &keys),
             Err(ChainBreak::Link { .. })
         ));
     }
 
     #[test]
     fn head_signatures_verify_with_the_key_set() {
-        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let (k, keys) = key();
         let mut rows = chain(3);
-        let head = rows[2].clone();
-        let sig = key.sign(head_message(head.seq, &head.hash).as_bytes());
-        let mut r = AuditRow {
-            seq: 4,
-            at: 2000,
-            kind: HEAD_SIGNATURE.into(),
-            actor: "issuer".into(),
-            detail: serde_json::json!({"seq": 3, "hash": head.hash, "kid": 1, "signature": hex::encode(sig)}).to_string(),
-            prev_hash: head.hash.clone(),
-            hash: String::new(),
-        };
-        r.hash = entry_hash(&r);
-        rows.push(r);
-        let keys = KeySet::single(KeyId(1), key.public());
-        assert_eq!(verify_chain(&rows, Some(&keys)).unwrap().signatures, 1);
+        sign(&mut rows, &k, 1);
+        assert_eq!(verify_chain(&rows, &keys).unwrap().signatures, 1);
         let other = KeySet::single(
             KeyId(1),
             SigningKey::generate(&mut rand_core::OsRng, None).public(),
         );
         assert!(matches!(
-            verify_chain(&rows, Some(&other)),
+            verify_chain(&rows, &other),
             Err(ChainBreak::Signature { seq: 4, .. })
         ));
+    }
+
+    #[test]
+    fn a_stripped_and_rehashed_chain_does_not_verify() {
+        let (k, keys) = key();
+        let mut rows = chain(3);
+        sign(&mut rows, &k, 1);
+        push(&mut rows, "mint", "{\"n\":4}".into());
+        sign(&mut rows, &k, 1);
+        verify_chain(&rows, &keys)
+            .unwrap()
+            .check_coverage(1)
+            .unwrap();
+        // Remove the signatures, alter an entry, recompute every hash: the links hold…
+        rows.retain(|r| r.kind != HEAD_SIGNATURE);
+        rows[1].actor = "mallory".into();
+        rehash(&mut rows);
+        let report = verify_chain(&rows, &keys).unwrap();
+        assert_eq!((report.signatures, report.signed_through), (0, None));
+        // …but nothing vouches for them.
+        let e = report.check_coverage(100).unwrap_err();
+        assert_eq!(e, ChainBreak::NoSignedHead { entries: 4 });
+        assert_eq!(
+            e.to_string(),
+            "no head signature verifies with the key set: nothing vouches for these 4 entries (were the signatures removed and the hashes recomputed?)"
+        );
+        // Keeping an old signature and rewriting after it breaks that signature, or
+        // leaves the rewritten entries unsigned.
+        let mut rows = chain(3);
+        sign(&mut rows, &k, 1);
+        for n in 4..=9 {
+            push(&mut rows, "mint", format!("{{\"n\":{n}}}"));
+        }
+        sign(&mut rows, &k, 1);
+        rows.truncate(9);
+        rows[6].actor = "mallory".into();
+        rehash(&mut rows);
+        let report = verify_chain(&rows, &keys).unwrap();
+        assert_eq!((report.signed_through, report.unsigned_tail), (Some(3), 6));
+        let e = report.check_coverage(2).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "entries 4 to 9 (6 entries) come after the last signed head (entry 3); at most 2 may: they may have been altered (raise the limit with --max-unsigned if the issuer signs less often)"
+        );
+        // Rewriting before a signature breaks it.
+        let mut rows = chain(3);
+        sign(&mut rows, &k, 1);
+        rows[1].actor = "mallory".into();
+        rehash(&mut rows);
+        assert_eq!(
+            verify_chain(&rows, &keys).unwrap_err().to_string(),
+            "entry 4: the head signature does not verify: it signs another hash than the entry it names"
+        );
+    }
+
+    #[test]
+    fn signatures_by_keys_outside_the_set_vouch_for_nothing() {
+        let (k, keys) = key();
+        let retired = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(7)));
+        let mut rows = chain(2);
+        sign(&mut rows, &retired, 7);
+        let report = verify_chain(&rows, &keys).unwrap();
+        assert_eq!((report.signatures, report.unverifiable), (0, 1));
+        assert!(matches!(
+            report.check_coverage(100),
+            Err(ChainBreak::NoSignedHead { .. })
+        ));
+        // A later signature by a key of the set covers everything before it.
+        push(&mut rows, "mint", "{}".into());
+        sign(&mut rows, &k, 1);
+        let report = verify_chain(&rows, &keys).unwrap();
+        assert_eq!(report.signed_through, Some(4));
+        report.check_coverage(1).unwrap();
     }
 
     #[test]

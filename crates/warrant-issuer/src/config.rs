@@ -12,6 +12,10 @@
 //! body_limit = 65536                     # largest request body, bytes
 //! mints_per_minute = 30                  # per human, across replicas (429 beyond)
 //! challenges_per_minute = 60             # per human
+//! challenges_per_minute_per_client = 120  # per client address, device-key and agent challenges
+//! max_live_challenges = 100000           # unexpired challenges stored, all clients (429 beyond)
+//! trusted_proxies = []                   # peers whose X-Forwarded-For names the client
+//! oidc_max_age = "5m"                    # ID tokens issued longer ago are refused
 //! request_timeout = "10s"
 //! admin_token_ttl = "30d"                # lifetime of an admin credential (first start, rotation)
 //!
@@ -75,6 +79,12 @@ pub mod defaults {
     pub const CHALLENGES_PER_MINUTE: i64 = 60;
     /// Lifetime of an admin credential (made on first start, or by rotation).
     pub const ADMIN_TOKEN_TTL: &str = "30d";
+    /// Challenges one client address may ask for per minute.
+    pub const CHALLENGES_PER_MINUTE_PER_CLIENT: i64 = 120;
+    /// Unexpired challenges stored at once, device-key and agent ones together.
+    pub const MAX_LIVE_CHALLENGES: i64 = 100_000;
+    /// The oldest ID token (by `iat`) accepted.
+    pub const OIDC_MAX_AGE: &str = "5m";
 }
 
 /// Why the configuration is invalid.
@@ -112,6 +122,11 @@ struct Raw {
     mints_per_minute: Option<i64>,
     challenges_per_minute: Option<i64>,
     admin_token_ttl: Option<String>,
+    challenges_per_minute_per_client: Option<i64>,
+    max_live_challenges: Option<i64>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    oidc_max_age: Option<String>,
     #[serde(default)]
     roles: Vec<RawRole>,
     #[serde(default)]
@@ -198,6 +213,15 @@ pub struct Config {
     pub challenges_per_minute: i64,
     /// Lifetime of an admin credential.
     pub admin_token_ttl: Span,
+    /// Challenges per client address per minute.
+    pub challenges_per_minute_per_client: i64,
+    /// Unexpired challenges stored at once (device-key and agent ones together).
+    pub max_live_challenges: i64,
+    /// Peers (reverse proxies) whose `X-Forwarded-For` names the client; empty: the
+    /// connection's peer address is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The oldest ID token accepted, by its `iat`.
+    pub oidc_max_age: Span,
     /// Roles to seed.
     pub roles: Vec<Role>,
     /// Humans to seed.
@@ -314,6 +338,18 @@ impl Config {
                 attrs,
             });
         }
+        let trusted_proxies = raw
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse().map_err(|_| {
+                    field(
+                        "trusted_proxies",
+                        format!("`{p}` is not an IP address such as `10.0.0.1`"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
         let request_timeout = span(
             "request_timeout",
             raw.request_timeout,
@@ -351,6 +387,16 @@ impl Config {
                 raw.admin_token_ttl,
                 defaults::ADMIN_TOKEN_TTL,
             )?,
+            challenges_per_minute_per_client: raw
+                .challenges_per_minute_per_client
+                .unwrap_or(defaults::CHALLENGES_PER_MINUTE_PER_CLIENT)
+                .max(1),
+            max_live_challenges: raw
+                .max_live_challenges
+                .unwrap_or(defaults::MAX_LIVE_CHALLENGES)
+                .max(1),
+            trusted_proxies,
+            oidc_max_age: span("oidc_max_age", raw.oidc_max_age, defaults::OIDC_MAX_AGE)?,
             roles,
             humans,
             oidc: raw.oidc,
@@ -369,6 +415,17 @@ mod tests {
         assert_eq!(c.database, "sqlite://warrant-data/warrant.db");
         assert_eq!(c.max_ttl.seconds(), 3600);
         assert_eq!(c.public_url, "http://127.0.0.1:8414");
+        assert_eq!(c.oidc_max_age.seconds(), 300);
+        assert_eq!(c.max_live_challenges, 100_000);
+        assert!(
+            c.trusted_proxies.is_empty(),
+            "X-Forwarded-For is not trusted"
+        );
+        let e = Config::from_toml("trusted_proxies = [\"proxy\"]").unwrap_err();
+        assert!(
+            e.to_string().contains("`proxy` is not an IP address"),
+            "{e}"
+        );
     }
 
     #[test]

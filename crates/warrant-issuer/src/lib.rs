@@ -29,6 +29,7 @@ pub mod audit;
 pub mod config;
 mod error;
 pub mod keyring;
+pub mod limits;
 pub mod oidc;
 pub mod openapi;
 mod routes;

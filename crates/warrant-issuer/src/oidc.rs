@@ -14,8 +14,11 @@
 //!
 //! [`OidcVerifier::verify`] checks the signature with the provider's key named by the
 //! token's `kid` (RS256, ES256 or EdDSA; never `none` or HMAC), then `iss`, `aud`, `exp`,
-//! `nbf` (with [`LEEWAY_SECONDS`] of leeway, against the `now` passed in), the `nonce`
-//! when one is expected, and the human claim. Keys are fetched on first use and cached by
+//! `nbf` (with [`LEEWAY_SECONDS`] of leeway, against the `now` passed in), `iat` (required,
+//! no older than the configured `oidc_max_age`, not ahead of `now` by more than the
+//! leeway), the `nonce` (required: the issuer's one-time challenge, which the caller then
+//! consumes) and the human claim. The identity carries the time the human authenticated:
+//! `auth_time`, or `iat` when the provider sends none (never later than `now`). Keys are fetched on first use and cached by
 //! `kid`; a token naming an unknown `kid` triggers a refetch, at most once per
 //! [`REFETCH_INTERVAL`] per provider, so made-up key ids cannot flood the provider.
 
@@ -31,7 +34,7 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
-use warrant_core::time::Timestamp;
+use warrant_core::time::{Span, Timestamp};
 
 /// Clock skew tolerated on `exp` and `nbf`, seconds.
 pub const LEEWAY_SECONDS: u64 = 60;
@@ -80,6 +83,10 @@ pub struct OidcIdentity {
     pub acr: Option<String>,
     /// The provider's name.
     pub provider: String,
+    /// When the human authenticated: `auth_time`, else `iat`; never after `now`.
+    pub authenticated_at: Timestamp,
+    /// The token's `exp`.
+    pub expires_at: Timestamp,
 }
 
 /// Why an ID token, or the OIDC configuration, was refused.
@@ -171,6 +178,16 @@ pub enum OidcError {
         /// The token's `nbf`.
         nbf: Timestamp,
     },
+    /// `iat` is older than the configured maximum age.
+    #[error("the id token from oidc provider `{provider}` was issued at {iat}, more than {max_age} ago: sign in again for a fresh one")]
+    TooOld {
+        /// The provider's name.
+        provider: String,
+        /// The token's `iat`.
+        iat: Timestamp,
+        /// The configured `oidc_max_age`.
+        max_age: Span,
+    },
     /// `nonce` is missing or not the one expected.
     #[error("the id token from oidc provider `{provider}` does not carry the expected nonce")]
     NonceMismatch {
@@ -233,6 +250,8 @@ struct Inner {
     providers: HashMap<String, Provider>,
     client: reqwest::Client,
     clock: Monotonic,
+    /// The oldest `iat` accepted, relative to `now`.
+    max_age: Span,
 }
 
 /// Verifies ID tokens from the configured providers; cheap to clone.
@@ -292,18 +311,20 @@ fn check_config(p: &OidcProviderConfig) -> Result<(), String> {
 }
 
 impl OidcVerifier {
-    /// Checks the providers' configuration; no key is fetched until a token needs it.
-    pub fn new(providers: Vec<OidcProviderConfig>) -> Result<Self, OidcError> {
+    /// Checks the providers' configuration; no key is fetched until a token needs it. ID
+    /// tokens issued more than `max_age` (plus [`LEEWAY_SECONDS`]) ago are refused.
+    pub fn new(providers: Vec<OidcProviderConfig>, max_age: Span) -> Result<Self, OidcError> {
         let client = client_builder()
             .build()
             .map_err(|e| OidcError::Client(error_chain(&e)))?;
-        Self::with_parts(providers, client, Arc::new(Instant::now))
+        Self::with_parts(providers, client, Arc::new(Instant::now), max_age)
     }
 
     fn with_parts(
         providers: Vec<OidcProviderConfig>,
         client: reqwest::Client,
         clock: Monotonic,
+        max_age: Span,
     ) -> Result<Self, OidcError> {
         let mut map = HashMap::new();
         for config in providers {
@@ -330,6 +351,7 @@ impl OidcVerifier {
                 providers: map,
                 client,
                 clock,
+                max_age,
             }),
         })
     }
@@ -341,13 +363,14 @@ impl OidcVerifier {
         names
     }
 
-    /// Verifies `id_token` from `provider` at `now`: the human it names, and how they
-    /// authenticated. `expected_nonce`, when given, must equal the token's `nonce`.
+    /// Verifies `id_token` from `provider` at `now`: the human it names, and how and when
+    /// they authenticated. The token's `nonce` must equal `expected_nonce`: a one-time
+    /// challenge the caller consumes once the token verifies.
     pub async fn verify(
         &self,
         provider: &str,
         id_token: &str,
-        expected_nonce: Option<&str>,
+        expected_nonce: &str,
         now: Timestamp,
     ) -> Result<OidcIdentity, OidcError> {
         let p = self
@@ -461,10 +484,36 @@ impl OidcVerifier {
             }
         }
 
-        if let Some(expected) = expected_nonce {
-            if claims.get("nonce").and_then(Value::as_str) != Some(expected) {
-                return Err(OidcError::NonceMismatch { provider: name() });
-            }
+        // Fresh: issued at most `max_age` ago (a 50-minute-old token is no proof of a
+        // human present now), and not from the future.
+        let iat = numeric_date(&claims, "iat")
+            .map_err(malformed)?
+            .ok_or_else(|| missing(config, "iat"))?;
+        if iat > now.unix().saturating_add(LEEWAY_SECONDS) {
+            return Err(OidcError::NotYetValid {
+                provider: name(),
+                nbf: Timestamp::from_unix(iat),
+            });
+        }
+        let max_age = self.inner.max_age;
+        if now.unix()
+            > iat
+                .saturating_add(max_age.seconds())
+                .saturating_add(LEEWAY_SECONDS)
+        {
+            return Err(OidcError::TooOld {
+                provider: name(),
+                iat: Timestamp::from_unix(iat),
+                max_age,
+            });
+        }
+        let auth_time = numeric_date(&claims, "auth_time").map_err(malformed)?;
+        let authenticated_at = Timestamp::from_unix(auth_time.unwrap_or(iat).min(now.unix()));
+
+        if expected_nonce.is_empty()
+            || claims.get("nonce").and_then(Value::as_str) != Some(expected_nonce)
+        {
+            return Err(OidcError::NonceMismatch { provider: name() });
         }
 
         let human = match claims.get(&config.human_claim) {
@@ -492,6 +541,8 @@ impl OidcVerifier {
             amr,
             acr,
             provider: name(),
+            authenticated_at,
+            expires_at: Timestamp::from_unix(exp),
         })
     }
 
@@ -735,6 +786,7 @@ mod tests {
     const ISSUER: &str = "https://idp.example";
     const AUDIENCE: &str = "warrant-issuer";
     const NOW: u64 = 1_800_000_000;
+    const MAX_AGE: Span = Span::from_seconds(300);
 
     /// Test-only P-256 key (PKCS#8 DER).
     const EC_KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgRFUIz6RmU53IZ3b84w6QNdhdxs8zsO4D2OIa6o35uYahRANCAAQ4Z2e9lbJ9vy43lVvFtwBzM+EjHhDUQIH47Fx7W/1DhtH7OYGOAErA1y5Mwy4DLppTC2m/fL1vqZq6JdmlwM1g";
@@ -907,7 +959,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
 
     fn verifier(providers: Vec<OidcProviderConfig>, clock: &TestClock) -> OidcVerifier {
         let client = client_builder().no_proxy().build().unwrap();
-        OidcVerifier::with_parts(providers, client, clock.monotonic()).unwrap()
+        OidcVerifier::with_parts(providers, client, clock.monotonic(), MAX_AGE).unwrap()
     }
 
     fn claims() -> Value {
@@ -950,7 +1002,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         let (idp, key, v, _) = setup().await;
         assert_eq!(idp.fetches(), 0, "keys are fetched lazily");
         let id = v
-            .verify("corp", &key.sign(&claims()), Some("n-0S6"), at(NOW))
+            .verify("corp", &key.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap();
         assert_eq!(
@@ -960,14 +1012,16 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
                 amr: vec!["pwd".into(), "hwk".into()],
                 acr: Some("urn:example:loa:2".into()),
                 provider: "corp".into(),
+                authenticated_at: at(NOW - 10),
+                expires_at: at(NOW + 300),
             }
         );
-        // No nonce expected: the token's nonce is not looked at; an array audience works.
+        // An array audience works.
         let c = with(claims(), "aud", json!(["other", AUDIENCE]));
         let c = with(c, "amr", Value::Null);
         let c = with(c, "acr", Value::Null);
         let id = v
-            .verify("corp", &key.sign(&c), None, at(NOW))
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
             .await
             .unwrap();
         assert!(id.amr.is_empty());
@@ -975,7 +1029,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         assert_eq!(idp.fetches(), 1, "keys are cached");
         // Clones share the cache.
         v.clone()
-            .verify("corp", &key.sign(&claims()), None, at(NOW))
+            .verify("corp", &key.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap();
         assert_eq!(idp.fetches(), 1);
@@ -990,7 +1044,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         let v = verifier(vec![provider("corp", format!("{}/jwks", idp.url))], &clock);
         for key in [&rsa, &ec] {
             let id = v
-                .verify("corp", &key.sign(&claims()), None, at(NOW))
+                .verify("corp", &key.sign(&claims()), "n-0S6", at(NOW))
                 .await
                 .unwrap();
             assert_eq!(id.human, "alice@example.com");
@@ -1012,7 +1066,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         assert!(e.to_string().contains("unknown field"), "{e}");
         let v = verifier(vec![config], &TestClock::new());
         let id = v
-            .verify("corp", &key.sign(&claims()), None, at(NOW))
+            .verify("corp", &key.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap();
         assert_eq!(id.human, "00u1");
@@ -1023,7 +1077,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         let (_idp, key, v, _) = setup().await;
         let c = with(claims(), "iss", json!("https://evil.example"));
         let e = v
-            .verify("corp", &key.sign(&c), None, at(NOW))
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert!(matches!(e, OidcError::WrongIssuer { .. }), "{e}");
@@ -1033,7 +1087,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         );
         let c = with(claims(), "iss", Value::Null);
         let e = v
-            .verify("corp", &key.sign(&c), None, at(NOW))
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert!(
@@ -1044,7 +1098,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         for aud in [json!("someone-else"), json!(["a", "b"]), json!([])] {
             let c = with(claims(), "aud", aud);
             let e = v
-                .verify("corp", &key.sign(&c), None, at(NOW))
+                .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
                 .await
                 .unwrap_err();
             assert!(matches!(e, OidcError::WrongAudience { .. }), "{e}");
@@ -1053,7 +1107,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         }
         let c = with(claims(), "aud", Value::Null);
         let e = v
-            .verify("corp", &key.sign(&c), None, at(NOW))
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert!(
@@ -1065,13 +1119,14 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
     #[tokio::test]
     async fn time_is_checked_against_now_with_leeway() {
         let (_idp, key, v, _) = setup().await;
-        let token = key.sign(&claims()); // exp = NOW + 300
+        // exp = NOW + 300; issued late enough to be fresh until then.
+        let token = key.sign(&with(claims(), "iat", json!(NOW + 200)));
         let exp = NOW + 300;
-        v.verify("corp", &token, None, at(exp + LEEWAY_SECONDS - 1))
+        v.verify("corp", &token, "n-0S6", at(exp + LEEWAY_SECONDS - 1))
             .await
             .unwrap();
         let e = v
-            .verify("corp", &token, None, at(exp + LEEWAY_SECONDS))
+            .verify("corp", &token, "n-0S6", at(exp + LEEWAY_SECONDS))
             .await
             .unwrap_err();
         assert!(matches!(e, OidcError::Expired { .. }), "{e}");
@@ -1083,16 +1138,19 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
 
         let c = with(claims(), "nbf", json!(NOW + 120));
         let token = key.sign(&c);
-        let e = v.verify("corp", &token, None, at(NOW)).await.unwrap_err();
+        let e = v
+            .verify("corp", &token, "n-0S6", at(NOW))
+            .await
+            .unwrap_err();
         assert!(matches!(e, OidcError::NotYetValid { .. }), "{e}");
         assert!(e.to_string().contains("`corp`"), "{e}");
-        v.verify("corp", &token, None, at(NOW + 120 - LEEWAY_SECONDS))
+        v.verify("corp", &token, "n-0S6", at(NOW + 120 - LEEWAY_SECONDS))
             .await
             .unwrap();
 
         let c = with(claims(), "exp", Value::Null);
         let e = v
-            .verify("corp", &key.sign(&c), None, at(NOW))
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert!(
@@ -1101,26 +1159,109 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         );
         let c = with(claims(), "exp", json!("tomorrow"));
         let e = v
-            .verify("corp", &key.sign(&c), None, at(NOW))
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert!(matches!(e, OidcError::Malformed { .. }), "{e}");
     }
 
     #[tokio::test]
-    async fn the_nonce_must_match_when_expected() {
+    async fn old_id_tokens_are_refused_and_auth_time_is_the_verification_time() {
+        let (_idp, key, v, _) = setup().await;
+        // Issued 50 minutes ago, still unexpired: no proof of a human present now.
+        let c = with(claims(), "iat", json!(NOW - 3000));
+        let c = with(c, "exp", json!(NOW + 600));
+        let e = v
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::TooOld { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "the id token from oidc provider `corp` was issued at 2027-01-15T07:10:00Z, more than 5m ago: sign in again for a fresh one"
+        );
+        // At the edge: max_age plus the leeway.
+        let c = with(claims(), "iat", json!(NOW - 300 - LEEWAY_SECONDS));
+        v.verify("corp", &key.sign(&c), "n-0S6", at(NOW))
+            .await
+            .unwrap();
+        let c = with(claims(), "iat", json!(NOW - 300 - LEEWAY_SECONDS - 1));
+        let e = v
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::TooOld { .. }), "{e}");
+        // `iat` is required, and not from the future.
+        let e = v
+            .verify(
+                "corp",
+                &key.sign(&with(claims(), "iat", Value::Null)),
+                "n-0S6",
+                at(NOW),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, OidcError::MissingClaim { ref claim, .. } if claim == "iat"),
+            "{e}"
+        );
+        let c = with(claims(), "iat", json!(NOW + LEEWAY_SECONDS + 1));
+        let e = v
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::NotYetValid { .. }), "{e}");
+
+        // The verification time is `auth_time` (a sign-in two minutes before the token)…
+        let c = with(claims(), "auth_time", json!(NOW - 130));
+        let id = v
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
+            .await
+            .unwrap();
+        assert_eq!(id.authenticated_at, at(NOW - 130));
+        // …else `iat`; never later than now.
+        let id = v
+            .verify("corp", &key.sign(&claims()), "n-0S6", at(NOW))
+            .await
+            .unwrap();
+        assert_eq!(id.authenticated_at, at(NOW - 10));
+        let c = with(claims(), "auth_time", json!(NOW + 50));
+        let id = v
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
+            .await
+            .unwrap();
+        assert_eq!(id.authenticated_at, at(NOW));
+    }
+
+    #[tokio::test]
+    async fn the_nonce_is_required_and_must_match() {
         let (_idp, key, v, _) = setup().await;
         let e = v
-            .verify("corp", &key.sign(&claims()), Some("other"), at(NOW))
+            .verify("corp", &key.sign(&claims()), "other", at(NOW))
             .await
             .unwrap_err();
         assert_eq!(
             e.to_string(),
             "the id token from oidc provider `corp` does not carry the expected nonce"
         );
+        // A token without a nonce never verifies, whatever the caller expects.
+        for expected in ["n-0S6", ""] {
+            let c = with(claims(), "nonce", Value::Null);
+            let e = v
+                .verify("corp", &key.sign(&c), expected, at(NOW))
+                .await
+                .unwrap_err();
+            assert!(matches!(e, OidcError::NonceMismatch { .. }), "{e}");
+        }
+        let c = with(claims(), "nonce", json!(""));
+        let e = v
+            .verify("corp", &key.sign(&c), "", at(NOW))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, OidcError::NonceMismatch { .. }), "{e}");
         let c = with(claims(), "nonce", Value::Null);
         let e = v
-            .verify("corp", &key.sign(&c), Some("n-0S6"), at(NOW))
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert!(matches!(e, OidcError::NonceMismatch { .. }), "{e}");
@@ -1131,7 +1272,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         let (_idp, _key, v, _) = setup().await;
         let impostor = ed_key("k1"); // same kid, different key
         let e = v
-            .verify("corp", &impostor.sign(&claims()), None, at(NOW))
+            .verify("corp", &impostor.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert_eq!(
@@ -1143,7 +1284,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
     #[tokio::test]
     async fn an_unknown_kid_refetches_at_most_once_per_interval() {
         let (idp, key, v, clock) = setup().await;
-        v.verify("corp", &key.sign(&claims()), None, at(NOW))
+        v.verify("corp", &key.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap();
         assert_eq!(idp.fetches(), 1);
@@ -1153,7 +1294,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         idp.add(&k2);
         clock.advance(REFETCH_INTERVAL);
         let id = v
-            .verify("corp", &k2.sign(&claims()), None, at(NOW))
+            .verify("corp", &k2.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap();
         assert_eq!(id.human, "alice@example.com");
@@ -1163,7 +1304,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         for i in 0..5 {
             let made_up = ed_key(&format!("bogus-{i}"));
             let e = v
-                .verify("corp", &made_up.sign(&claims()), None, at(NOW))
+                .verify("corp", &made_up.sign(&claims()), "n-0S6", at(NOW))
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -1173,7 +1314,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         }
         assert_eq!(idp.fetches(), 2);
         // Known keys still work meanwhile, without fetching.
-        v.verify("corp", &key.sign(&claims()), None, at(NOW))
+        v.verify("corp", &key.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap();
         assert_eq!(idp.fetches(), 2);
@@ -1183,7 +1324,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         let k3 = ed_key("k3");
         for _ in 0..3 {
             let e = v
-                .verify("corp", &k3.sign(&claims()), None, at(NOW))
+                .verify("corp", &k3.sign(&claims()), "n-0S6", at(NOW))
                 .await
                 .unwrap_err();
             assert!(matches!(e, OidcError::NoKey { .. }), "{e}");
@@ -1194,7 +1335,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
     #[tokio::test]
     async fn old_keys_are_refreshed_and_removed_keys_dropped() {
         let (idp, key, v, clock) = setup().await;
-        v.verify("corp", &key.sign(&claims()), None, at(NOW))
+        v.verify("corp", &key.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap();
         // The provider withdraws k1; after KEYS_MAX_AGE the cache notices.
@@ -1202,7 +1343,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         *idp.keys.lock().unwrap() = vec![k2.jwk.clone()];
         clock.advance(KEYS_MAX_AGE);
         let e = v
-            .verify("corp", &key.sign(&claims()), None, at(NOW))
+            .verify("corp", &key.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert!(matches!(e, OidcError::NoKey { .. }), "{e}");
@@ -1215,7 +1356,10 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         let header = b64url(br#"{"alg":"none","kid":"k1"}"#);
         let body = b64url(claims().to_string().as_bytes());
         for token in [format!("{header}.{body}."), format!("{header}.{body}")] {
-            let e = v.verify("corp", &token, None, at(NOW)).await.unwrap_err();
+            let e = v
+                .verify("corp", &token, "n-0S6", at(NOW))
+                .await
+                .unwrap_err();
             assert!(
                 matches!(
                     e,
@@ -1225,7 +1369,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
             );
         }
         let e = v
-            .verify("corp", &format!("{header}.{body}."), None, at(NOW))
+            .verify("corp", &format!("{header}.{body}."), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert_eq!(
@@ -1241,7 +1385,10 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
             let token =
                 jsonwebtoken::encode(&h, &claims(), &EncodingKey::from_secret(secret).unwrap())
                     .unwrap();
-            let e = v.verify("corp", &token, None, at(NOW)).await.unwrap_err();
+            let e = v
+                .verify("corp", &token, "n-0S6", at(NOW))
+                .await
+                .unwrap_err();
             assert!(
                 matches!(e, OidcError::UnsupportedAlgorithm { ref alg, .. } if alg == "HS256"),
                 "{e}"
@@ -1254,7 +1401,10 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         let sig = signed.rsplit('.').next().unwrap();
         header["typ"] = json!("JWT");
         let token = format!("{}.{body}.{sig}", b64url(header.to_string().as_bytes()));
-        let e = v.verify("corp", &token, None, at(NOW)).await.unwrap_err();
+        let e = v
+            .verify("corp", &token, "n-0S6", at(NOW))
+            .await
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "the key `k1` of oidc provider `corp` cannot verify `RS256` signatures"
@@ -1272,7 +1422,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         for value in [Value::Null, json!(""), json!(42)] {
             let c = with(claims(), "email", value);
             let e = v
-                .verify("corp", &key.sign(&c), None, at(NOW))
+                .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -1282,7 +1432,7 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
         }
         let c = with(claims(), "amr", json!("pwd"));
         let e = v
-            .verify("corp", &key.sign(&c), None, at(NOW))
+            .verify("corp", &key.sign(&c), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert!(matches!(e, OidcError::Malformed { .. }), "{e}");
@@ -1292,17 +1442,17 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
     async fn unknown_providers_and_malformed_tokens_are_refused() {
         let (idp, key, v, _) = setup().await;
         let e = v
-            .verify("other", &key.sign(&claims()), None, at(NOW))
+            .verify("other", &key.sign(&claims()), "n-0S6", at(NOW))
             .await
             .unwrap_err();
         assert_eq!(e.to_string(), "unknown oidc provider `other`");
         for token in ["", "a.b", "a.b.c.d", "!!!.b.c", "e30.e30.AA"] {
-            let e = v.verify("corp", token, None, at(NOW)).await.unwrap_err();
+            let e = v.verify("corp", token, "n-0S6", at(NOW)).await.unwrap_err();
             assert!(matches!(e, OidcError::Malformed { .. }), "{token}: {e}");
             assert!(e.to_string().contains("`corp`"), "{e}");
         }
         let long = "a".repeat(MAX_TOKEN_BYTES + 1);
-        let e = v.verify("corp", &long, None, at(NOW)).await.unwrap_err();
+        let e = v.verify("corp", &long, "n-0S6", at(NOW)).await.unwrap_err();
         assert!(matches!(e, OidcError::Malformed { .. }), "{e}");
         assert_eq!(idp.fetches(), 0);
     }
@@ -1321,19 +1471,28 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
             &clock,
         );
         let token = key.sign(&claims());
-        let e = v.verify("big", &token, None, at(NOW)).await.unwrap_err();
+        let e = v.verify("big", &token, "n-0S6", at(NOW)).await.unwrap_err();
         assert!(e.to_string().contains("larger than 1048576 bytes"), "{e}");
         assert!(
             e.to_string()
                 .starts_with("cannot fetch the keys of oidc provider `big`"),
             "{e}"
         );
-        let e = v.verify("broken", &token, None, at(NOW)).await.unwrap_err();
+        let e = v
+            .verify("broken", &token, "n-0S6", at(NOW))
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("status 500"), "{e}");
-        let e = v.verify("gone", &token, None, at(NOW)).await.unwrap_err();
+        let e = v
+            .verify("gone", &token, "n-0S6", at(NOW))
+            .await
+            .unwrap_err();
         assert!(matches!(e, OidcError::Fetch { .. }), "{e}");
         // Within the interval a failed provider is not asked again.
-        let e = v.verify("broken", &token, None, at(NOW)).await.unwrap_err();
+        let e = v
+            .verify("broken", &token, "n-0S6", at(NOW))
+            .await
+            .unwrap_err();
         assert!(
             e.to_string().contains("status 500")
                 && e.to_string().ends_with("(next attempt within 60 s)"),
@@ -1361,16 +1520,21 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
             ),
         ];
         for (config, message) in cases {
-            let e =
-                OidcVerifier::with_parts(vec![config], client(), clock.monotonic()).unwrap_err();
+            let e = OidcVerifier::with_parts(vec![config], client(), clock.monotonic(), MAX_AGE)
+                .unwrap_err();
             assert!(
                 e.to_string().starts_with("invalid oidc provider `corp`: "),
                 "{e}"
             );
             assert!(e.to_string().contains(message), "{e}");
         }
-        let e = OidcVerifier::with_parts(vec![ok.clone(), ok.clone()], client(), clock.monotonic())
-            .unwrap_err();
+        let e = OidcVerifier::with_parts(
+            vec![ok.clone(), ok.clone()],
+            client(),
+            clock.monotonic(),
+            MAX_AGE,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("used by another provider"), "{e}");
         for url in [
             "http://localhost:8080/jwks",
@@ -1381,10 +1545,11 @@ OoRXL71WFGfjC1UV2m8RO+KjQdi9ihwtXbYBn4Fv8cHq0wGEh9FkTbPa+NSmmgMW1P5mu21Mh5cEhlYm
                 vec![provider("corp", url.into())],
                 client(),
                 clock.monotonic(),
+                MAX_AGE,
             )
             .unwrap();
         }
-        let v = OidcVerifier::new(vec![ok]).unwrap();
+        let v = OidcVerifier::new(vec![ok], MAX_AGE).unwrap();
         assert_eq!(v.providers(), vec!["corp".to_owned()]);
         assert!(format!("{v:?}").contains("corp"));
     }

@@ -8,9 +8,10 @@ use ed25519_dalek::Verifier as _;
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use serde_json::json;
+use sha2::Digest as _;
 use warrant_core::grant::{Grant, Method};
 use warrant_core::keys::PublicKey;
-use warrant_core::time::Span;
+use warrant_core::time::{Span, Timestamp};
 use warrant_core::token::{
     attenuate, decode_unverified, encode, mint, MintRequest, Verification, DEFAULT_TTL,
 };
@@ -31,15 +32,20 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /metrics`: Prometheus text.
+/// `GET /metrics`: Prometheus text: counters, latencies and how much is stored.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text", body = String)))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let mut text = s.metrics.render();
+    match s.table_sizes().await {
+        Ok(sizes) => text.push_str(&crate::limits::render_sizes(&sizes)),
+        Err(e) => tracing::warn!(error = %e, "cannot count the stored rows for /metrics"),
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        s.metrics.render(),
+        text,
     )
 }
 
@@ -68,9 +74,13 @@ pub struct ChallengeBody {
 }
 
 /// `POST /v1/challenges {"human": "alice"}`: a one-time nonce for a device key to sign.
-#[utoipa::path(post, path = "/v1/challenges", tag = "tokens", request_body = ChallengeBody, responses((status = 200, description = "a one-time nonce to sign", body = Object), (status = 400, description = "bad input"), (status = 429, description = "too many challenges for this human this minute")))]
+/// Nothing is stored for a human the issuer does not know: the answer looks the same, and
+/// answering it fails like a wrong key.
+#[utoipa::path(post, path = "/v1/challenges", tag = "tokens", request_body = ChallengeBody, responses((status = 200, description = "a one-time nonce to sign", body = Object), (status = 400, description = "bad input"), (status = 429, description = "too many challenges for this human or this client this minute, or too many unanswered challenges (see Retry-After)")))]
 pub async fn challenge(
     State(s): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
     Body(body): Body<ChallengeBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     if body.human.is_empty() || body.human.len() > 256 {
@@ -78,6 +88,8 @@ pub async fn challenge(
             "`human` must be 1 to 256 characters".into(),
         ));
     }
+    let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
+    s.admit_challenge(&client).await?;
     s.rate_limit("challenge", &body.human, s.config.challenges_per_minute)
         .await?;
     let mut bytes = [0u8; 32];
@@ -85,15 +97,31 @@ pub async fn challenge(
     let nonce = hex::encode(bytes);
     let now = s.now();
     let expires = now.plus(s.config.challenge_ttl);
-    s.store
-        .put_challenge(&nonce, &body.human, expires.unix_i64())
-        .await?;
+    if s.store.human(&body.human).await?.is_some() {
+        s.store
+            .put_challenge(&nonce, &body.human, expires.unix_i64())
+            .await?;
+    }
     Ok(Json(json!({
         "nonce": nonce,
         "expires_at": expires.to_string(),
         "sign": challenge_message(&nonce),
     })))
 }
+
+/// The 401 for a human the issuer does not know: for a device key, the same as a known
+/// human's answer with a key that is not theirs, so challenges and mints do not tell
+/// strangers which humans exist.
+fn unknown_human(v: &VerificationBody) -> ApiError {
+    ApiError::Unauthorized(match v {
+        VerificationBody::DeviceKey { .. } => {
+            format!("verification failed: {NOT_ENROLLED}")
+        }
+        VerificationBody::Oidc { .. } => "verification failed: unknown human".to_owned(),
+    })
+}
+
+const NOT_ENROLLED: &str = "this device key is not enrolled for the human";
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "method", deny_unknown_fields)]
@@ -106,13 +134,14 @@ pub enum VerificationBody {
         /// Hex.
         signature: String,
     },
-    /// An ID token from a configured identity provider. With `nonce` (a challenge from
-    /// `/v1/challenges` that the ID token carries as its `nonce` claim) it is single use.
+    /// An ID token from a configured identity provider, issued at most `oidc_max_age`
+    /// ago, carrying as its `nonce` claim a challenge from `/v1/challenges` for the same
+    /// human (`nonce`, required). The challenge and the ID token are each single use.
     #[serde(rename = "oidc")]
     Oidc {
         provider: String,
         id_token: String,
-        nonce: Option<String>,
+        nonce: String,
     },
 }
 
@@ -128,13 +157,16 @@ pub struct MintBody {
     holder: Option<String>,
 }
 
-/// Checks the human's verification; `Ok(method)` or a 401 (recorded in the audit log).
+/// Checks the human's verification: how and when the human proved who they are (now for a
+/// device key; the ID token's `auth_time`, else `iat`, for OIDC), or a 401 (recorded in the
+/// audit log).
 async fn verify_human(
     s: &AppState,
     human: &HumanRow,
     v: &VerificationBody,
-) -> Result<Method, ApiError> {
+) -> Result<(Method, Timestamp), ApiError> {
     let now = s.now();
+    let mut verified_at = now;
     let (method, outcome, extra): (Method, Result<(), String>, serde_json::Value) = match v {
         VerificationBody::DeviceKey {
             public_key,
@@ -150,27 +182,32 @@ async fn verify_human(
             nonce,
         } => {
             let mut extra = json!({ "provider": provider });
-            let outcome = match s
-                .oidc
-                .verify(provider, id_token, nonce.as_deref(), now)
-                .await
-            {
+            let outcome = match s.oidc.verify(provider, id_token, nonce, now).await {
                 Ok(id) if id.human != human.id => Err(format!(
                     "the ID token is for `{}`, not for `{}`",
                     id.human, human.id
                 )),
                 Ok(id) => {
-                    extra = json!({ "provider": provider, "amr": id.amr, "acr": id.acr });
-                    match nonce {
-                        Some(n)
-                            if !s
-                                .store
-                                .consume_challenge(n, &human.id, now.unix_i64())
-                                .await? =>
-                        {
-                            Err("the nonce is unknown, expired or already used".to_owned())
-                        }
-                        _ => Ok(()),
+                    extra = json!({
+                        "provider": provider, "amr": id.amr, "acr": id.acr,
+                        "authenticated_at": id.authenticated_at.to_string(),
+                    });
+                    let digest = hex::encode(sha2::Sha256::digest(id_token.as_bytes()));
+                    // Kept while the verifier would still accept the token (its leeway).
+                    let keep_until = id.expires_at.unix_i64().saturating_add(
+                        i64::try_from(crate::oidc::LEEWAY_SECONDS).unwrap_or(i64::MAX),
+                    );
+                    if !s
+                        .store
+                        .consume_challenge(nonce, &human.id, now.unix_i64())
+                        .await?
+                    {
+                        Err("the nonce is unknown, expired or already used".to_owned())
+                    } else if !s.store.use_id_token(&digest, keep_until).await? {
+                        Err("this ID token was used before: sign in again".to_owned())
+                    } else {
+                        verified_at = id.authenticated_at;
+                        Ok(())
                     }
                 }
                 Err(crate::oidc::OidcError::UnknownProvider(p)) => {
@@ -198,7 +235,7 @@ async fn verify_human(
     });
     s.audit("verification", &human.id, detail).await?;
     outcome
-        .map(|()| method)
+        .map(|()| (method, verified_at))
         .map_err(|why| ApiError::Unauthorized(format!("verification failed: {why}")))
 }
 
@@ -216,7 +253,7 @@ async fn device_key(
     // A storage failure is ours (500), not the human's (401).
     let enrolled = s.store.device_keys(&human.id).await?;
     if !enrolled.iter().any(|k| k == &key.to_string()) {
-        return Ok(Err("this device key is not enrolled for the human"));
+        return Ok(Err(NOT_ENROLLED));
     }
     let Some(sig) = hex::decode(signature)
         .ok()
@@ -332,8 +369,8 @@ pub async fn mint_token(
         .store
         .human(&body.human)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("verification failed: unknown human".into()))?;
-    let method = verify_human(&s, &human, &body.verification).await?;
+        .ok_or_else(|| unknown_human(&body.verification))?;
+    let (method, verified_at) = verify_human(&s, &human, &body.verification).await?;
     if let Some(h) = &holder {
         if let Some(agent) = s.store.agent_by_key(&h.to_string()).await? {
             if agent.disabled {
@@ -403,6 +440,8 @@ pub async fn mint_token(
     ceiling.ttl = Some(ttl);
     requested.ttl = None;
     requested.expires_at = None;
+    // What the audit log records of the grant: both blocks, as the token carries them.
+    let (granted, ceiling_json) = (requested.to_json(), ceiling.to_json());
     let mut attrs = std::collections::BTreeMap::new();
     for (k, v) in &human.attrs {
         if let (Ok(name), Ok(value)) = (k.parse::<AttrName>(), Value::from_json(v)) {
@@ -414,7 +453,10 @@ pub async fn mint_token(
     let request = MintRequest {
         grant: ceiling,
         human: Some(human.id.clone()),
-        verification: Some(Verification { method, at: now }),
+        verification: Some(Verification {
+            method,
+            at: verified_at,
+        }),
         human_attrs: attrs,
         holder,
         issuer: s.config.public_url.clone(),
@@ -444,7 +486,11 @@ pub async fn mint_token(
     .await?;
     let detail = json!({
         "token_id": minted.token_id, "role": role_name, "kid": kid,
-        "holder": holder.map(|h| h.to_string()), "expires_at": minted.expires_at.to_string(),
+        "holder": holder.map(|h| h.to_string()),
+        "issued_at": now.to_string(), "expires_at": minted.expires_at.to_string(),
+        "ttl": ttl.to_string(),
+        "verification": { "method": method.as_str(), "at": verified_at.to_string() },
+        "grant": granted, "ceiling": ceiling_json,
     });
     let entry = Store::append_audit(&mut tx, now.unix_i64(), "mint", &human.id, &detail).await?;
     tx.commit()
@@ -483,9 +529,11 @@ pub async fn revoke(
 ) -> Result<impl IntoResponse, ApiError> {
     let actor = match (&body.human, &body.verification) {
         (Some(human_id), Some(v)) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
-            let human = s.store.human(human_id).await?.ok_or_else(|| {
-                ApiError::Unauthorized("verification failed: unknown human".into())
-            })?;
+            let human = s
+                .store
+                .human(human_id)
+                .await?
+                .ok_or_else(|| unknown_human(v))?;
             verify_human(&s, &human, v).await?;
             let owner = match body.kind.as_str() {
                 "token_id" => s.store.token_owner(body.value.trim()).await?,
@@ -538,6 +586,7 @@ pub async fn revoke(
         .store
         .revoke(&body.kind, &canonical, &actor, s.now().unix_i64())
         .await?;
+    s.sign_head_if_due().await?;
     Ok(Json(json!({ "cursor": cursor })))
 }
 
@@ -569,7 +618,8 @@ pub async fn revocations(
     Ok(Json(json!({ "entries": entries, "next_cursor": next })))
 }
 
-/// `GET /v1/audit?since=SEQ` (admin): the audit chain as JSON lines.
+/// `GET /v1/audit?since=SEQ&limit=N` (admin): the audit chain as JSON lines, at most
+/// `limit` (default 10000, at most 100000) entries after `since`, the head signed first.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(Since), responses((status = 200, description = "the audit chain as JSON lines", body = String, content_type = "application/x-ndjson"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
 pub async fn audit_export(
     State(s): State<AppState>,
@@ -577,6 +627,9 @@ pub async fn audit_export(
     Query(q): Query<Since>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.admin(&headers, "admin/audit read").await?;
+    // Every export ends with a signed head, so `warrant audit verify` can hold the whole
+    // export to a signature (a no-op when the head is a signature already).
+    s.sign_current_head().await?;
     let rows = s
         .store
         .audit_since(
@@ -625,15 +678,19 @@ pub struct AgentChallengeBody {
 }
 
 /// `POST /v1/agents/challenges {"public_key": "ed25519/…"}`: a nonce for the agent's key to sign.
-#[utoipa::path(post, path = "/v1/agents/challenges", tag = "agents", request_body = AgentChallengeBody, responses((status = 200, description = "a nonce for the agent key to sign", body = Object), (status = 400, description = "bad input")))]
+#[utoipa::path(post, path = "/v1/agents/challenges", tag = "agents", request_body = AgentChallengeBody, responses((status = 200, description = "a nonce for the agent key to sign", body = Object), (status = 400, description = "bad input"), (status = 429, description = "too many challenges from this client this minute, or too many unanswered challenges (see Retry-After)")))]
 pub async fn agent_challenge(
     State(s): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
     Body(body): Body<AgentChallengeBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let key: PublicKey = body
         .public_key
         .parse()
         .map_err(|e| ApiError::BadRequest(format!("public_key: {e}")))?;
+    let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
+    s.admit_challenge(&client).await?;
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let nonce = hex::encode(bytes);
@@ -723,6 +780,7 @@ pub async fn register_agent(
             "the key `{key}` is already registered"
         )));
     }
+    s.sign_head_if_due().await?;
     Ok((axum::http::StatusCode::CREATED, Json(agent)))
 }
 
@@ -755,7 +813,7 @@ pub async fn my_agents(
         .store
         .human(&owner.human)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("verification failed: unknown human".into()))?;
+        .ok_or_else(|| unknown_human(&owner.verification))?;
     verify_human(&s, &human, &owner.verification).await?;
     let mine: Vec<_> = s
         .store
@@ -793,10 +851,11 @@ pub async fn disable_agent(
         let owner: OwnerBody = serde_json::from_slice(&body).map_err(|e| {
             ApiError::BadRequest(format!("the body is not an owner and a verification: {e}"))
         })?;
-        let human =
-            s.store.human(&owner.human).await?.ok_or_else(|| {
-                ApiError::Unauthorized("verification failed: unknown human".into())
-            })?;
+        let human = s
+            .store
+            .human(&owner.human)
+            .await?
+            .ok_or_else(|| unknown_human(&owner.verification))?;
         verify_human(&s, &human, &owner.verification).await?;
         if agent.owner.as_deref() != Some(human.id.as_str()) {
             return Err(ApiError::Forbidden(format!(
@@ -811,6 +870,7 @@ pub async fn disable_agent(
         .store
         .revoke("holder", &agent.public_key, &actor, s.now().unix_i64())
         .await?;
+    s.sign_head_if_due().await?;
     Ok(Json(
         json!({ "agent": id, "disabled": true, "revocation_cursor": cursor }),
     ))

@@ -38,7 +38,7 @@ impl AppState {
         let clock = Clock::system();
         let now = (clock.0)();
         let ring = keyring::load(&store, kek.as_ref(), now.unix_i64()).await?;
-        let oidc = crate::oidc::OidcVerifier::new(config.oidc.clone())
+        let oidc = crate::oidc::OidcVerifier::new(config.oidc.clone(), config.oidc_max_age)
             .map_err(|e| ServeError::Seed(e.to_string()))?;
         let state = AppState {
             store,
@@ -212,10 +212,24 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
             }
         }
     });
-    let served = axum::serve(listener, crate::app(state))
+    let pruner = state.clone();
+    let prune_ticker = tokio::spawn(async move {
+        // Expired challenges and records go, so anonymous requests leave nothing behind.
+        let mut tick = tokio::time::interval(crate::limits::PRUNE_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = pruner.prune().await {
+                tracing::warn!(error = %e, "could not prune expired rows");
+            }
+        }
+    });
+    // The peer address is the client for the per-client challenge limit.
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| ServeError::Io(e.to_string()));
+    prune_ticker.abort();
     ticker.abort();
     keys_ticker.abort();
     served

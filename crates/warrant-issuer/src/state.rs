@@ -53,6 +53,8 @@ const BUCKETS: [f64; 12] = [
 pub struct Metrics {
     counters: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
     latency: std::sync::Mutex<(Vec<u64>, u64, f64)>,
+    /// The stored rows, counted at most every [`crate::limits::SIZES_MAX_AGE`].
+    pub(crate) sizes: tokio::sync::Mutex<Option<(std::time::Instant, crate::store::TableSizes)>>,
 }
 
 /// The help text of each counter.
@@ -215,9 +217,12 @@ impl AppState {
         self.maybe_sign_head(row.seq).await
     }
 
-    /// Signs the audit head if `seq` is a multiple of the configured interval.
+    /// Signs audit entry `seq` when no head signature is among the `audit_sign_every`
+    /// entries up to it, so no more than about that many entries ever follow the last
+    /// signed head (whichever path appended them, on whichever replica).
     pub async fn maybe_sign_head(&self, seq: i64) -> Result<(), ApiError> {
-        if seq % self.config.audit_sign_every != 0 {
+        let every = self.config.audit_sign_every;
+        if seq < every || self.store.head_signed_within(seq - every, seq).await? {
             return Ok(());
         }
         let head = self
@@ -228,6 +233,15 @@ impl AppState {
             .next()
             .ok_or_else(|| ApiError::Internal(format!("audit entry {seq} vanished")))?;
         self.sign_head(&head).await
+    }
+
+    /// [`Self::maybe_sign_head`] for the latest entry (after appends that do not know
+    /// their position: revocations, agent registrations).
+    pub async fn sign_head_if_due(&self) -> Result<(), ApiError> {
+        match self.store.audit_last().await? {
+            Some(head) => self.maybe_sign_head(head.seq).await,
+            None => Ok(()),
+        }
     }
 
     /// Signs the current head unless it is a head signature already (run every

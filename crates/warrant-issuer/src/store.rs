@@ -365,6 +365,87 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Records that an ID token (its SHA-256, hex) verified a human: `true` the first
+    /// time, `false` if it did before — atomically, across replicas. Kept until
+    /// `expires_at`, after which the token is refused as expired anyway.
+    pub async fn use_id_token(&self, digest: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO used_id_tokens (digest, expires_at) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digest)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Unexpired, unused challenges, device-key and agent ones together.
+    pub async fn live_challenges(&self, now: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM challenges WHERE used = 0 AND expires_at >= $1) \
+                  + (SELECT COUNT(*) FROM agent_challenges WHERE used = 0 AND expires_at >= $1) AS n",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Deletes what can no longer be used at `now`: expired challenges (used or not),
+    /// expired ID-token records and rate-limit windows older than a minute. The rows
+    /// deleted.
+    pub async fn prune(&self, now: i64) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM challenges WHERE expires_at < $1",
+            "DELETE FROM agent_challenges WHERE expires_at < $1",
+            "DELETE FROM used_id_tokens WHERE expires_at < $1",
+        ] {
+            n += sqlx::query(sql)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        n += sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
+            .bind(now - 120)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+
+    /// How much is stored, for `/metrics`.
+    pub async fn table_sizes(&self, now: i64) -> Result<TableSizes, StoreError> {
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM challenges WHERE used = 0 AND expires_at >= $1) AS live_challenges, \
+               (SELECT COUNT(*) FROM agent_challenges WHERE used = 0 AND expires_at >= $1) AS live_agent_challenges, \
+               (SELECT COUNT(*) FROM challenges) AS challenges, \
+               (SELECT COUNT(*) FROM agent_challenges) AS agent_challenges, \
+               (SELECT COUNT(*) FROM tokens) AS tokens, \
+               (SELECT cursor FROM revocation_head WHERE id = 1) AS revocations, \
+               (SELECT seq FROM audit_head WHERE id = 1) AS audit, \
+               (SELECT COUNT(*) FROM used_id_tokens) AS used_id_tokens, \
+               (SELECT COUNT(*) FROM rate_counters) AS rate_counters",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(TableSizes {
+            live_challenges: row.try_get("live_challenges")?,
+            live_agent_challenges: row.try_get("live_agent_challenges")?,
+            challenges: row.try_get("challenges")?,
+            agent_challenges: row.try_get("agent_challenges")?,
+            tokens: row.try_get("tokens")?,
+            revocations: row.try_get("revocations")?,
+            audit: row.try_get("audit")?,
+            used_id_tokens: row.try_get("used_id_tokens")?,
+            rate_counters: row.try_get("rate_counters")?,
+        })
+    }
+
     // ---- tokens, audit, revocations ----
 
     /// Starts a transaction.
@@ -489,6 +570,19 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Whether a head signature is among the audit entries after `from`, up to `to`.
+    pub async fn head_signed_within(&self, from: i64, to: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit WHERE seq > $1 AND seq <= $2 AND kind = $3",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(crate::audit::HEAD_SIGNATURE)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
     /// The latest audit entry.
@@ -798,6 +892,29 @@ fn admin_credential_row(r: &sqlx::any::AnyRow) -> Result<AdminCredentialRow, Sto
         revoked_at: r.try_get("revoked_at")?,
         created_by: r.try_get("created_by")?,
     })
+}
+
+/// Row counts, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableSizes {
+    /// Unexpired, unused device-key challenges.
+    pub live_challenges: i64,
+    /// Unexpired, unused agent challenges.
+    pub live_agent_challenges: i64,
+    /// Device-key challenge rows (live, used or expired but not yet pruned).
+    pub challenges: i64,
+    /// Agent challenge rows.
+    pub agent_challenges: i64,
+    /// Minted tokens.
+    pub tokens: i64,
+    /// Revocation feed entries.
+    pub revocations: i64,
+    /// Audit entries.
+    pub audit: i64,
+    /// ID tokens remembered as used.
+    pub used_id_tokens: i64,
+    /// Rate-limit counters.
+    pub rate_counters: i64,
 }
 
 /// An agent as stored.

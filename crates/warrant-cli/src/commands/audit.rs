@@ -1,6 +1,6 @@
 //! `warrant audit export`, `warrant audit verify`
 
-use warrant_issuer::audit::{parse_export, verify_chain};
+use warrant_issuer::audit::{parse_export, verify_chain, ChainBreak};
 
 use crate::args::{AuditCommand, AuditExportArgs, AuditVerifyArgs};
 use crate::error::{CliError, Outcome};
@@ -17,12 +17,12 @@ pub fn run(cmd: &AuditCommand) -> Result<Outcome, CliError> {
 }
 
 /// The whole chain from `base`, page by page (`since` is the last sequence number read).
-fn download(base: &str, admin_token: &str) -> Result<String, CliError> {
+fn download(base: &str, admin_token: &str, page_size: usize) -> Result<String, CliError> {
     let mut all = String::new();
     let mut since = 0_i64;
     loop {
         let page = io::get(
-            &format!("{base}/v1/audit?since={since}&limit={PAGE}"),
+            &format!("{base}/v1/audit?since={since}&limit={page_size}"),
             Some(admin_token),
         )?;
         let lines: Vec<&str> = page.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -42,7 +42,7 @@ fn download(base: &str, admin_token: &str) -> Result<String, CliError> {
             all.push_str(l);
             all.push('\n');
         }
-        if lines.len() < PAGE {
+        if lines.len() < page_size {
             return Ok(all);
         }
         since = seq;
@@ -58,7 +58,7 @@ fn export(a: &AuditExportArgs) -> Result<Outcome, CliError> {
             path.display()
         )));
     }
-    let export = download(base, &token)?;
+    let export = download(base, &token, PAGE)?;
     let entries = export.lines().count();
     match &a.out {
         Some(path) => {
@@ -77,7 +77,7 @@ fn export(a: &AuditExportArgs) -> Result<Outcome, CliError> {
 }
 
 fn verify(a: &AuditVerifyArgs) -> Result<Outcome, CliError> {
-    let (export, keys_source) = match (&a.url, &a.file) {
+    let (rows, keys_source) = match (&a.url, &a.file) {
         (Some(url), _) => {
             let base = url.trim_end_matches('/');
             let token = io::admin_token(a.admin_token.as_deref().unwrap_or_default())?;
@@ -85,31 +85,49 @@ fn verify(a: &AuditVerifyArgs) -> Result<Outcome, CliError> {
                 .keys
                 .clone()
                 .unwrap_or_else(|| format!("{base}/.well-known/warrant-keys"));
-            (download(base, &token)?, Some(keys))
+            let export = download(base, &token, usize::try_from(a.page_size).unwrap_or(PAGE))?;
+            let rows = parse_export(&export).map_err(|e| {
+                CliError::denied(format!("the export from `{base}/v1/audit` is not an audit chain: {e}"))
+            })?;
+            (rows, keys)
         }
-        (None, Some(file)) => (io::read_file(file)?, a.keys.clone()),
+        (None, Some(file)) => {
+            let keys = a.keys.clone().ok_or_else(|| {
+                CliError::usage(
+                    "give --keys (the issuer's key set, a file or its URL): without it nothing vouches for the export",
+                )
+            })?;
+            let rows = parse_export(&io::read_file(file)?)
+                .map_err(|e| CliError::denied(format!("the audit chain is broken: {e}")))?;
+            (rows, keys)
+        }
         (None, None) => return Err(CliError::usage("give --url (with --admin-token) or --file")),
     };
-    let keys = keys_source.as_deref().map(io::key_set).transpose()?;
-    let rows = parse_export(&export).map_err(|e| CliError::denied(e.to_string()))?;
-    match verify_chain(&rows, keys.as_ref()) {
-        Ok(report) => {
-            let head = report.head.map_or("empty".to_owned(), |(seq, hash)| {
-                format!("head {seq} `{hash}`")
-            });
-            let sigs = if keys.is_some() {
-                format!("{} head signatures verified", report.signatures)
-            } else {
-                "head signatures not checked (give --keys)".to_owned()
-            };
-            io::out(format_args!(
-                "ok: {} entries, {head}, {sigs}",
-                report.entries
-            ))?;
-            Ok(Outcome::Ok)
-        }
-        Err(broken) => Err(CliError::denied(format!(
-            "the audit chain is broken: {broken}"
-        ))),
-    }
+    let keys = io::key_set(&keys_source)?;
+    let broken = |e: ChainBreak| CliError::denied(format!("the audit chain is broken: {e}"));
+    let report = verify_chain(&rows, &keys).map_err(broken)?;
+    report
+        .check_coverage(a.max_unsigned)
+        .map_err(|e| CliError::denied(format!("the audit chain is not vouched for: {e}")))?;
+    let head = report
+        .head
+        .as_ref()
+        .map_or("empty".to_owned(), |(seq, hash)| {
+            format!("head {seq} `{hash}`")
+        });
+    let first = report.first.unwrap_or(0);
+    let signed = report.signed_through.unwrap_or(0);
+    let retired = if report.unverifiable > 0 {
+        format!(
+            ", {} by keys not in the key set (not checked)",
+            report.unverifiable
+        )
+    } else {
+        String::new()
+    };
+    io::out(format_args!(
+        "ok: {} entries, {head}, {} head signatures verified{retired}; entries {first} to {signed} signed, {} after the last signed head",
+        report.entries, report.signatures, report.unsigned_tail
+    ))?;
+    Ok(Outcome::Ok)
 }

@@ -9,6 +9,7 @@ mod support;
 
 mod advice;
 mod attenuate;
+mod audit;
 mod biscuit_api;
 mod crash;
 mod expiry;

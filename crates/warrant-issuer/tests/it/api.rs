@@ -8,12 +8,12 @@ use warrant_verifier::{DenialKind, Request, Verifier};
 use crate::both;
 use crate::env::Env;
 
-fn read_grant() -> serde_json::Value {
+pub fn read_grant() -> serde_json::Value {
     json!({ "audience": ["support-api"], "ttl": "10m",
             "allow": [{ "resources": ["tickets/123/email_address"], "actions": ["read"] }] })
 }
 
-async fn key_set(env: &Env) -> KeySet {
+pub async fn key_set(env: &Env) -> KeySet {
     let (status, body) = env
         .call("GET", "/.well-known/warrant-keys", None, None)
         .await;
@@ -331,11 +331,11 @@ both!(
         }
         let rows = env.audit().await;
         let keys = key_set(&env).await;
-        let report = warrant_issuer::audit::verify_chain(&rows, Some(&keys)).unwrap();
+        let report = warrant_issuer::audit::verify_chain(&rows, &keys).unwrap();
         assert!(report.signatures >= 2, "signed every 5 entries: {report:?}");
         let mut tampered = rows.clone();
         tampered[3].detail = tampered[3].detail.replace("alice", "mallory");
-        assert!(warrant_issuer::audit::verify_chain(&tampered, Some(&keys)).is_err());
+        assert!(warrant_issuer::audit::verify_chain(&tampered, &keys).is_err());
     }
 );
 
@@ -400,7 +400,7 @@ both!(
             assert_eq!(t.await.unwrap(), StatusCode::OK);
         }
         let rows = env.audit().await;
-        warrant_issuer::audit::verify_chain(&rows, None).unwrap();
+        warrant_issuer::audit::verify_chain(&rows, &key_set(&env).await).unwrap();
         let (_, feed) = env.call("GET", "/v1/revocations", None, None).await;
         let cursors: Vec<i64> = feed["entries"]
             .as_array()
@@ -645,8 +645,7 @@ both!(
         env.state.sign_current_head().await.unwrap();
         let rows = env.audit().await;
         let signatures = rows.iter().filter(|r| r.kind == "head_signature").count();
-        let report =
-            warrant_issuer::audit::verify_chain(&rows, Some(&key_set(&env).await)).unwrap();
+        let report = warrant_issuer::audit::verify_chain(&rows, &key_set(&env).await).unwrap();
         assert_eq!(report.signatures, signatures);
         // The second call found the head already signed and added nothing.
         let last_two: Vec<&str> = rows.iter().rev().take(2).map(|r| r.kind.as_str()).collect();
@@ -655,13 +654,13 @@ both!(
 );
 
 /// A loopback identity provider: its JWKS, and ID tokens signed with its Ed25519 key.
-struct Idp {
-    url: String,
+pub struct Idp {
+    pub url: String,
     key: ed25519_dalek::SigningKey,
 }
 
 impl Idp {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         use base64::Engine as _;
         let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
         let x =
@@ -680,7 +679,7 @@ impl Idp {
         }
     }
 
-    fn id_token(&self, claims: serde_json::Value) -> String {
+    pub fn id_token(&self, claims: serde_json::Value) -> String {
         use ed25519_dalek::pkcs8::EncodePrivateKey;
         let der = self.key.to_pkcs8_der().unwrap();
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
@@ -744,21 +743,22 @@ async fn an_oidc_id_token_verifies_the_human() {
     let (status, body) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "replayed: {body}");
     // Wrong audience, expired, another human's token, an unknown provider.
-    for (token, why) in [
-        (
-            idp.id_token(claims("alice", "other", now + 300, None)),
-            "audience",
-        ),
-        (
-            idp.id_token(claims("alice", "warrant", now - 3600, None)),
-            "expired",
-        ),
-        (
-            idp.id_token(claims("bob", "warrant", now + 300, None)),
-            "not for `alice`",
-        ),
+    for (aud, sub, exp, why) in [
+        ("other", "alice", now + 300, "audience"),
+        ("warrant", "alice", now - 3600, "expired"),
+        ("warrant", "bob", now + 300, "not for `alice`"),
     ] {
-        let v = json!({ "method": "oidc", "provider": "corp", "id_token": token });
+        let (_, c) = env
+            .call(
+                "POST",
+                "/v1/challenges",
+                None,
+                Some(json!({ "human": "alice" })),
+            )
+            .await;
+        let nonce = c["nonce"].as_str().unwrap().to_owned();
+        let token = idp.id_token(claims(sub, aud, exp, Some(&nonce)));
+        let v = json!({ "method": "oidc", "provider": "corp", "id_token": token, "nonce": nonce });
         let (status, body) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {body}");
         assert!(
@@ -766,7 +766,7 @@ async fn an_oidc_id_token_verifies_the_human() {
             "{why}: {body}"
         );
     }
-    let v = json!({ "method": "oidc", "provider": "nope", "id_token": "x" });
+    let v = json!({ "method": "oidc", "provider": "nope", "id_token": "x", "nonce": "x" });
     assert_eq!(
         env.call("POST", "/v1/tokens", None, Some(mint(v))).await.0,
         StatusCode::BAD_REQUEST

@@ -171,7 +171,25 @@ impl Env {
         auth: Option<&str>,
         body: Option<String>,
     ) -> (StatusCode, String) {
+        let (status, _, text) = self.call_from(None, method, path, auth, body).await;
+        (status, text)
+    }
+
+    /// A call from the client at `peer` (the connection's address), with the response
+    /// headers.
+    pub async fn call_from(
+        &self,
+        peer: Option<&str>,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
         let mut req = Request::builder().method(method).uri(path);
+        if let Some(p) = peer {
+            let addr: std::net::SocketAddr = p.parse().unwrap();
+            req = req.extension(axum::extract::ConnectInfo(addr));
+        }
         if let Some(t) = auth {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
@@ -187,10 +205,15 @@ impl Env {
             .await
             .unwrap();
         let status = res.status();
+        let headers = res.headers().clone();
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
             .await
             .unwrap();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     /// A fresh challenge for `human`, signed by `key`.

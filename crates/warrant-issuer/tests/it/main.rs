@@ -4,5 +4,8 @@
 
 mod admin;
 mod api;
+mod audit;
+mod bounds;
 mod env;
+mod oidc;
 mod openapi;
