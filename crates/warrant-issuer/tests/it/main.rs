@@ -4,4 +4,5 @@
 
 mod api;
 mod env;
+mod errors;
 mod openapi;
