@@ -6,3 +6,4 @@ mod api;
 mod env;
 mod errors;
 mod openapi;
+mod startup;
