@@ -18,6 +18,7 @@ mod inspect;
 mod issuer;
 mod keygen;
 mod mint;
+mod ops;
 mod readme;
 mod revocation;
 mod samples;
