@@ -8,22 +8,34 @@ use std::time::{Duration, Instant};
 use crate::crash::http_get;
 use crate::support::BIN;
 
+/// A `warrant serve` child, killed and reaped on drop.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `warrant serve` on a fresh data directory with no `RUST_LOG` and no
 /// configuration, standard output and standard error going to files; returns its URL.
-fn serve(dir: &std::path::Path) -> (std::process::Child, String) {
+fn serve(dir: &std::path::Path) -> (Served, String) {
     let out = std::fs::File::create(dir.join("stdout")).unwrap();
     let err = std::fs::File::create(dir.join("stderr")).unwrap();
-    let child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("data"))
-        .env_remove("RUST_LOG")
-        .env_remove("NO_COLOR")
-        .env_remove("WARRANT_KEK")
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .unwrap();
+    let child = Served(
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join("data"))
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .env_remove("WARRANT_KEK")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap(),
+    );
     let started = Instant::now();
     loop {
         let text = std::fs::read_to_string(dir.join("stdout")).unwrap_or_default();
@@ -43,7 +55,7 @@ fn serve(dir: &std::path::Path) -> (std::process::Child, String) {
 #[test]
 fn serve_logs_each_request_at_the_default_level_without_colour_or_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, url) = serve(dir.path());
+    let (server, url) = serve(dir.path());
     let secret = "SECRET-BEARER-TOKEN-0123456789";
     let (status, _) = http_get(
         &format!("{url}/v1/audit?since=7&secret=q1w2e3"),
@@ -61,8 +73,7 @@ fn serve_logs_each_request_at_the_default_level_without_colour_or_secrets() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     let line = log
         .lines()
         .find(|l| l.contains("path=/v1/audit"))
@@ -92,9 +103,8 @@ fn serve_logs_each_request_at_the_default_level_without_colour_or_secrets() {
 #[test]
 fn the_first_start_says_how_to_enrol_a_human() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, _) = serve(dir.path());
-    let _ = child.kill();
-    let _ = child.wait();
+    let (server, _) = serve(dir.path());
+    drop(server);
     let out = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
     assert!(out.contains("first start"), "{out}");
     assert!(out.contains("no human is enrolled yet"), "{out}");
