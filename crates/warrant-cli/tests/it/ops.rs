@@ -114,3 +114,45 @@ fn the_first_start_says_how_to_enrol_a_human() {
     let docs = include_str!("../../../../docs/issuer.md");
     assert!(docs.contains("## Enrolling a human"), "docs/issuer.md");
 }
+
+/// The `sh` block of docs/issuer.md's "Enrolling a human", run against a fresh issuer (its
+/// URL and admin-token path put in): it enrols a role and a human, then mints for them.
+#[test]
+fn the_enrolment_example_in_the_issuer_docs_works() {
+    let docs = include_str!("../../../../docs/issuer.md");
+    let section = &docs[docs.find("## Enrolling a human").unwrap()..];
+    let open = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let close = section[open..].find("```").unwrap();
+    let block = &section[open..open + close];
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = serve(dir.path());
+    let admin = dir.path().join("data/admin.token");
+    let script = block
+        .replace("http://127.0.0.1:8414", &url)
+        .replace("warrant-data/admin.token", &admin.display().to_string());
+    let bin = std::path::Path::new(BIN).parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["-c", &format!("set -e\n{script}")])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    drop(server);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(r#"{"name":"support"}"#), "{stdout}");
+    assert!(
+        stdout.contains(r#"{"id":"alice","roles":["support"]}"#),
+        "{stdout}"
+    );
+    // The last line is the minted token.
+    let token = stdout.lines().last().unwrap().trim();
+    assert!(token.len() > 100 && !token.contains(' '), "{stdout}");
+}
