@@ -1,8 +1,8 @@
 //! The holder chain: who may use a token, and who may hand it on.
 //!
-//! The authority block may name a holder (`holder("ed25519/…")`). A delegation block is a
-//! third-party block signed by the current holder's key that names the next holder. The
-//! rule, applied block by block:
+//! The authority block may name a holder (`holder(hex:…)`, the key's 32 bytes). A delegation
+//! block is a third-party block signed by the current holder's key that names the next
+//! holder. The rule, applied block by block:
 //!
 //! - a block that names no holder keeps the current one (a plain attenuation);
 //! - a block that names a holder must be signed, as a third-party block, by the current

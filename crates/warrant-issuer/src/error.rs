@@ -22,9 +22,18 @@ pub enum ApiError {
     /// No such thing.
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, not with this method; the response keeps axum's `Allow` header.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The request did not complete within `request_timeout`.
+    #[error("{0}")]
+    Timeout(String),
     /// The body is larger than the configured limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The body is not declared as JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Too many requests; retry after this many seconds.
     #[error("{0}")]
     TooMany(String, u64),
@@ -33,29 +42,30 @@ pub enum ApiError {
     Internal(String),
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+impl ApiError {
+    /// A body past `body_limit`, naming the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::TooLarge(format!(
+            "the request body is larger than the limit of {limit} bytes (`body_limit` in the configuration)"
+        ))
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, title, detail) = match &self {
-            Self::BadRequest(d) => (StatusCode::BAD_REQUEST, "bad request", d.as_str()),
-            Self::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d.as_str()),
-            Self::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", d.as_str()),
-            Self::NotFound(d) => (StatusCode::NOT_FOUND, "not found", d.as_str()),
-            Self::TooLarge(d) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload too large",
-                d.as_str(),
+    /// The status, the problem title and the detail sent.
+    fn parts(&self) -> (StatusCode, &'static str, &str) {
+        match self {
+            Self::BadRequest(d) => (StatusCode::BAD_REQUEST, "bad request", d),
+            Self::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d),
+            Self::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", d),
+            Self::NotFound(d) => (StatusCode::NOT_FOUND, "not found", d),
+            Self::MethodNotAllowed(d) => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed", d),
+            Self::Timeout(d) => (StatusCode::REQUEST_TIMEOUT, "request timeout", d),
+            Self::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "payload too large", d),
+            Self::UnsupportedMediaType(d) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported media type",
+                d,
             ),
-            Self::TooMany(d, _) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many requests",
-                d.as_str(),
-            ),
+            Self::TooMany(d, _) => (StatusCode::TOO_MANY_REQUESTS, "too many requests", d),
             Self::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 (
@@ -64,18 +74,37 @@ impl IntoResponse for ApiError {
                     "internal error",
                 )
             }
-        };
-        let body = serde_json::json!({
-            "type": "about:blank",
-            "title": title,
-            "status": status.as_u16(),
-            "detail": detail,
-        });
-        let mut res = (status, Json(body)).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// An RFC 9457 problem document: `application/problem+json`, `type` `about:blank`.
+pub(crate) fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let mut res = (status, Json(body)).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    res
+}
+
+/// The media type of every error body.
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, title, detail) = self.parts();
+        let mut res = problem(status, title, detail);
         if let Self::TooMany(_, after) = &self {
             if let Ok(v) = HeaderValue::from_str(&after.to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, v);
@@ -91,6 +120,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The configured body limit, put in each request's extensions by the router so that the
+/// extractors can name it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimit(pub usize);
+
 /// A JSON body, with a clear 400 when it is not one.
 #[derive(Debug)]
 pub struct Body<T>(pub T);
@@ -99,12 +133,28 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(crate::config::defaults::BODY_LIMIT, |l| l.0);
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
-                ApiError::TooLarge("the request body is larger than the issuer accepts".into()),
-            ),
-            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+            Err(rejection) => Err(match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(limit),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
+                    "the body must be JSON, sent with `Content-Type: application/json`".into(),
+                ),
+                _ => ApiError::BadRequest(lower_first(&rejection.body_text())),
+            }),
         }
+    }
+}
+
+/// `text` with its first letter in lower case (axum's rejection texts start with a capital).
+pub(crate) fn lower_first(text: &str) -> String {
+    let mut chars = text.trim().chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

@@ -41,5 +41,5 @@ pub use app::app;
 pub use config::Config;
 pub use error::ApiError;
 pub use routes::challenge_message;
-pub use serve::{serve, ServeError};
+pub use serve::{init_logging, serve, ServeError, DEFAULT_LOG_FILTER};
 pub use state::{AppState as State, Clock};

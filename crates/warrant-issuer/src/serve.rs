@@ -182,10 +182,25 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         }
         Ok(_) => {}
     }
+    let next = if first_run && state.config.humans.is_empty() {
+        format!(
+            "no human is enrolled yet. Enrol one with a role and a device key (`warrant keygen`):\n               \
+             in the configuration file (`[[roles]]` and `[[humans]]`, then start with --config), or\n               \
+             with the admin credential through `POST /v1/roles`, then `POST /v1/humans`:\n               \
+             warrant humans add <id> --role <role> --device-key <file> --url {public} --admin-token {admin}\n               \
+             (docs/issuer.md, \"Enrolling a human\"); then:\n               \
+             warrant mint --issuer {public} --human <id> --device-key <file> --allow read:<resource>",
+            admin = admin_path.display()
+        )
+    } else {
+        format!(
+            "warrant mint --issuer {public} --human <id> --device-key <file> --allow read:<resource>"
+        )
+    };
     say(format_args!(
         "warrant issuer listening on {public}\n  key set:     {public}/.well-known/warrant-keys\n  \
          revocations: {public}/v1/revocations\n  \
-         next:        warrant mint --issuer {public} --human <id> --device-key <file> --allow read:<resource>"
+         next:        {next}"
     ));
     tracing::info!(%bound, database = %redact(&database), "listening");
     let reloader = state.clone();
@@ -233,6 +248,29 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     ticker.abort();
     keys_ticker.abort();
     served
+}
+
+/// The log filter when `RUST_LOG` is not set: one line per request, and warnings.
+pub const DEFAULT_LOG_FILTER: &str = "info";
+
+/// Sends the service's logs to standard error: the `RUST_LOG` filter (default
+/// [`DEFAULT_LOG_FILTER`]), JSON lines if `json`, colour only when standard error is a
+/// terminal and `NO_COLOR` is not set. Does nothing if a logger is already installed.
+pub fn init_logging(json: bool) {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Prints to standard output; a reader that went away is no reason to stop serving.

@@ -26,6 +26,33 @@ pub enum StoreError {
     /// The database URL is not `sqlite:` or `postgres:`.
     #[error("unsupported database URL `{0}`: use `sqlite://PATH` or `postgres://…`")]
     Url(String),
+    /// The PostgreSQL server did not answer.
+    #[error("cannot reach PostgreSQL at `{at}`: {cause}; is the server running, and is the database URL (`--database` or `database` in the configuration) right?")]
+    Unreachable {
+        /// `host:port`.
+        at: String,
+        /// Why, in one line.
+        cause: String,
+    },
+    /// The server answered, the database is not there.
+    #[error("the PostgreSQL database `{name}` does not exist at `{at}`: create it with `{createdb}`, then start again")]
+    NoDatabase {
+        /// The database name.
+        name: String,
+        /// `host:port`.
+        at: String,
+        /// The command that creates it.
+        createdb: String,
+    },
+    /// The database refused the connection for another reason (login, permissions, a file
+    /// that cannot be opened).
+    #[error("cannot open the database `{at}`: {cause}")]
+    Open {
+        /// `host:port` and database, or the SQLite file.
+        at: String,
+        /// The database's own message, in one line.
+        cause: String,
+    },
     /// A database error.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
@@ -118,6 +145,70 @@ fn b(v: bool) -> i64 {
     i64::from(v)
 }
 
+/// How long the first connection may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens and closes one connection, turning the failures a person can fix into errors that
+/// say what to do.
+async fn probe(url: &str, backend: Backend, options: &AnyConnectOptions) -> Result<(), StoreError> {
+    use sqlx::{AnyConnection, Connection as _};
+    let (at, name, createdb) = match backend {
+        Backend::Postgres => {
+            let pg = sqlx::postgres::PgConnectOptions::from_str(url)?;
+            let at = format!("{}:{}", pg.get_host(), pg.get_port());
+            let name = pg.get_database().unwrap_or(pg.get_username()).to_owned();
+            let createdb = format!(
+                "createdb -h {} -p {} -U {} {name}",
+                pg.get_host(),
+                pg.get_port(),
+                pg.get_username()
+            );
+            (at, name, createdb)
+        }
+        Backend::Sqlite => (
+            url.split('?').next().unwrap_or(url).to_owned(),
+            String::new(),
+            String::new(),
+        ),
+    };
+    let conn =
+        match tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect_with(options)).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                return Err(match e {
+                    sqlx::Error::Io(io) => StoreError::Unreachable {
+                        at,
+                        cause: crate::error::lower_first(&io.to_string()),
+                    },
+                    sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+                        StoreError::NoDatabase { name, at, createdb }
+                    }
+                    sqlx::Error::Database(db) => StoreError::Open {
+                        at: if backend == Backend::Postgres {
+                            format!("{at}/{name}")
+                        } else {
+                            at
+                        },
+                        cause: db.message().to_owned(),
+                    },
+                    other => StoreError::Open {
+                        at,
+                        cause: other.to_string(),
+                    },
+                })
+            }
+            Err(_) => {
+                return Err(StoreError::Unreachable {
+                    at,
+                    cause: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+                })
+            }
+        };
+    // Closing politely may fail on a server going away; the pool connects again anyway.
+    let _ = conn.close().await;
+    Ok(())
+}
+
 impl Store {
     /// Connects (creating a SQLite file if needed) and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -136,6 +227,10 @@ impl Store {
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
+        // One connection first, so that a server that is down, a database that does not
+        // exist or a refused login is reported at once and plainly (the pool would retry
+        // for 30 s and then say only that it timed out).
+        probe(&url, backend, &options).await?;
         // SQLite in memory lives in one connection; a file or a server can have several.
         let max = if url.contains(":memory:") { 1 } else { 8 };
         let pool = AnyPoolOptions::new()

@@ -87,7 +87,9 @@ fn verify(a: &AuditVerifyArgs) -> Result<Outcome, CliError> {
                 .unwrap_or_else(|| format!("{base}/.well-known/warrant-keys"));
             let export = download(base, &token, usize::try_from(a.page_size).unwrap_or(PAGE))?;
             let rows = parse_export(&export).map_err(|e| {
-                CliError::denied(format!("the export from `{base}/v1/audit` is not an audit chain: {e}"))
+                CliError::denied(format!(
+                    "the export from `{base}/v1/audit` is not an audit chain: {e}"
+                ))
             })?;
             (rows, keys)
         }

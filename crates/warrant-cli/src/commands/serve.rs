@@ -28,16 +28,7 @@ pub fn run(a: &ServeArgs) -> Result<Outcome, CliError> {
             config.public_url = format!("http://{}", config.listen);
         }
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if a.log_json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    warrant_issuer::init_logging(a.log_json);
     let rt = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::usage(format!("cannot start the runtime: {e}")))?;
     rt.block_on(warrant_issuer::serve(config))?;

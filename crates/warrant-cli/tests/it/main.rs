@@ -21,6 +21,7 @@ mod interop;
 mod issuer;
 mod keygen;
 mod mint;
+mod ops;
 mod readme;
 mod revocation;
 mod samples;

@@ -1,22 +1,9 @@
-//! The README's walkthrough, run as written (with `warrant` pointing at the built binary).
+//! The README's walkthrough and issuer section, run as written (with the built `warrant`
+//! on `PATH`, as `cargo install` puts it there).
 
 use std::process::Command;
 
 const README: &str = include_str!("../../../../README.md");
-const RUNNER: &str = r#"warrant() { cargo run -q --release -- "$@"; }"#;
-
-fn walkthrough() -> String {
-    section("## 60-second walkthrough")
-}
-
-/// The first `sh` block after `heading`.
-fn section(heading: &str) -> String {
-    let start = README.find(heading).expect("the README section");
-    let rest = &README[start..];
-    let open = rest.find("```sh\n").expect("sh block") + "```sh\n".len();
-    let close = rest[open..].find("```").expect("end of block");
-    rest[open..open + close].to_owned()
-}
 
 /// Whether `got` is `want`, where each `…` in `want` stands for a key or other value that
 /// differs from run to run.
@@ -68,40 +55,31 @@ fn outputs_as_commented(script: &str, stdout: &str, stderr: &str) -> usize {
     expected.len()
 }
 
-#[test]
-fn the_readme_walkthrough_runs_as_written() {
-    let script = walkthrough();
-    assert!(
-        script.contains(RUNNER),
-        "the walkthrough defines `warrant` as {RUNNER}"
-    );
-    let script = script.replace(RUNNER, r#"warrant() { "$WARRANT_BIN" "$@"; }"#);
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(dir.path())
-        .env("WARRANT_BIN", env!("CARGO_BIN_EXE_warrant"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.trim().is_empty(),
-        "no errors expected, got:\n{stderr}"
-    );
-    assert!(
-        out.status.success() || out.status.code() == Some(1),
-        "{stderr}"
-    );
-    assert_eq!(outputs_as_commented(&script, &stdout, &stderr), 6);
-    assert!(stdout.contains("signatures: valid"));
-    assert!(dir.path().join("demo/issuer.key").exists());
+/// Every `sh` block from the walkthrough on (the setup block before it installs and
+/// tests), in order: what a reader pastes into a terminal.
+fn blocks_from_the_walkthrough() -> Vec<String> {
+    let start = README
+        .find("## 60-second walkthrough")
+        .expect("the walkthrough");
+    let mut rest = &README[start..];
+    let mut blocks = Vec::new();
+    while let Some(open) = rest.find("```sh\n") {
+        let body = &rest[open + "```sh\n".len()..];
+        let close = body.find("```").expect("end of block");
+        blocks.push(body[..close].to_owned());
+        rest = &body[close + 3..];
+    }
+    blocks
 }
 
+/// The README's blocks, as one non-interactive bash script with the installed `warrant`
+/// on `PATH`, run twice in the same fresh directory: the second run shows that they do not
+/// depend on a terminal (job control) nor on files left by the first.
 #[test]
-fn the_readme_issuer_section_runs_as_written() {
-    let script = section("## The issuer");
+fn the_readme_runs_as_a_script_twice() {
+    let blocks = blocks_from_the_walkthrough();
+    assert_eq!(blocks.len(), 2, "the walkthrough and the issuer section");
+    let script = blocks.concat();
     assert!(script.contains("ISSUER=http://127.0.0.1:8414"));
     // A free port instead of the default one, so a running issuer does not get in the way.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -118,33 +96,61 @@ fn the_readme_issuer_section_runs_as_written() {
             "data_dir = \"demo/warrant-data\"",
             &format!("data_dir = \"demo/warrant-data\"\nlisten = \"127.0.0.1:{port}\""),
         );
-    // Job control, so `kill %1` stops the server as it does in a terminal.
-    let script =
-        format!("set -m\nwarrant() {{ \"$WARRANT_BIN\" \"$@\"; }}\nmkdir -p demo\n{script}");
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(dir.path())
-        .env("WARRANT_BIN", env!("CARGO_BIN_EXE_warrant"))
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(outputs_as_commented(&script, &stdout, &stderr), 2);
-    assert!(stdout.contains("revoked token_id"), "{stdout}");
-    assert!(
-        stdout.contains("ok: "),
-        "the audit chain verifies: {stdout}"
+    std::fs::write(dir.path().join("readme.sh"), &script).unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_warrant"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
     );
-    for printed in [
-        "enrolled human `bob` (roles: support;",
-        "registered agent `triage`",
-        "audit entries to `demo/audit.jsonl`",
-    ] {
-        assert!(stdout.contains(printed), "{printed}: {stdout}\n{stderr}");
+    for run in 1..=2 {
+        let out = Command::new("bash")
+            .arg("readme.sh")
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .env_remove("RUST_LOG")
+            .env_remove("WARRANT_KEK")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.trim().is_empty(),
+            "run {run}: no errors expected, got:\n{stderr}\nstdout:\n{stdout}"
+        );
+        assert!(
+            out.status.success(),
+            "run {run}: {:?}\n{stdout}",
+            out.status
+        );
+        assert_eq!(outputs_as_commented(&script, &stdout, &stderr), 8);
+        assert!(stdout.contains("signatures: valid"), "run {run}: {stdout}");
+        assert!(stdout.contains("revoked token_id"), "run {run}: {stdout}");
+        for printed in [
+            "enrolled human `bob` (roles: support;",
+            "registered agent `triage`",
+            "audit entries to `demo/audit.jsonl`",
+        ] {
+            assert!(
+                stdout.contains(printed),
+                "run {run}: {printed}: {stdout}\n{stderr}"
+            );
+        }
+        assert_eq!(
+            stdout.matches("ok: ").count(),
+            2,
+            "run {run}: the audit chain verifies, online and exported: {stdout}"
+        );
+        assert!(dir.path().join("demo/warrant-data/admin.token").exists());
+        // The server was stopped: the port is free again.
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "run {run}: the issuer still listens on {port}"
+        );
     }
-    assert_eq!(stdout.matches("ok: ").count(), 2, "{stdout}");
-    assert!(dir.path().join("demo/warrant-data/admin.token").exists());
 }

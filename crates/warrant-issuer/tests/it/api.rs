@@ -827,6 +827,10 @@ async fn mints_and_challenges_are_rate_limited_per_human_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    warrant_pg_tests_ignored,
+    ignore = "needs WARRANT_TEST_DATABASE_URL (a PostgreSQL server)"
+)]
 async fn mints_and_challenges_are_rate_limited_per_human_postgres() {
     rate_limits(crate::env::Db::Postgres).await;
 }

@@ -7,5 +7,7 @@ mod api;
 mod audit;
 mod bounds;
 mod env;
+mod errors;
 mod oidc;
 mod openapi;
+mod startup;
