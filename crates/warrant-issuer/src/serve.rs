@@ -159,8 +159,10 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let public = config.public_url.clone();
     let admin_path: PathBuf = config.data_dir.join("admin.token");
     let state = AppState::open(config, &database, kek).await?;
+    let mut first_run = false;
     match std::fs::read_to_string(&admin_path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            first_run = true;
             let token = state.mint_admin_token().await?;
             write_private(&admin_path, &format!("{token}\n"))?;
             say(format_args!(

@@ -375,6 +375,10 @@ mod a_heavy_block_on_an_admin_endpoint_does_not_stall_the_issuer {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        warrant_pg_tests_ignored,
+        ignore = "needs WARRANT_TEST_DATABASE_URL (a PostgreSQL server)"
+    )]
     async fn postgres() {
         if let Some(env) = Env::new(Db::Postgres).await {
             super::heavy_blocks_do_not_stall(env).await;

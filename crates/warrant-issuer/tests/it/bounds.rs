@@ -25,6 +25,10 @@ macro_rules! with_config {
             }
 
             #[tokio::test]
+            #[cfg_attr(
+                warrant_pg_tests_ignored,
+                ignore = "needs WARRANT_TEST_DATABASE_URL (a PostgreSQL server)"
+            )]
             async fn postgres() {
                 let config = format!("{}\n{CONFIG}", $extra);
                 if let Some(env) = Env::with_config(Db::Postgres, &config, None).await {

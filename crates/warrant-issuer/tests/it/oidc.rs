@@ -24,6 +24,10 @@ macro_rules! with_idp {
             }
 
             #[tokio::test]
+            #[cfg_attr(
+                warrant_pg_tests_ignored,
+                ignore = "needs WARRANT_TEST_DATABASE_URL (a PostgreSQL server)"
+            )]
             async fn postgres() {
                 if let Some((env, idp)) = setup(Db::Postgres).await {
                     ($body)(env, idp).await;
