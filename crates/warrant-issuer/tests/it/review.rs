@@ -116,8 +116,13 @@ async fn review_one_ipv6_prefix_fills_the_global_cap_and_locks_humans_out() {
     let mut admitted = 0;
     for i in 1..=20 {
         let peer = format!("[2001:db8:1:2::{i:x}]:4000");
-        let (status, _) =
-            post_from(&env, &peer, "/v1/agents/challenges", json!({ "public_key": key })).await;
+        let (status, _) = post_from(
+            &env,
+            &peer,
+            "/v1/agents/challenges",
+            json!({ "public_key": key }),
+        )
+        .await;
         if status == StatusCode::OK {
             admitted += 1;
         }
@@ -178,8 +183,7 @@ async fn review_metrics_tell_known_humans_from_unknown_ones() {
     let failures = |text: &str| {
         text.lines()
             .find(|l| {
-                l.starts_with("warrant_verifications_total{")
-                    && l.contains("result=\"failure\"")
+                l.starts_with("warrant_verifications_total{") && l.contains("result=\"failure\"")
             })
             .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
             .unwrap_or(0)
@@ -308,4 +312,95 @@ async fn review_the_bearer_scheme_is_case_insensitive() {
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK, "scheme `{scheme}`");
     }
+}
+
+// ---- §11: the issuer signs whatever head the database holds ----
+
+/// Threat model §11 says whoever can rewrite the database "can alter the entries after
+/// the last signed head, at most `--max-unsigned` of them". But `warrant audit verify`
+/// only checks how far the *last* verified signature reaches, never the gaps between
+/// signatures, and the issuer signs the current head — before every export, every
+/// `audit_sign_interval`, and on the next append once no signature is among the last
+/// `audit_sign_every` entries — without checking that the chain still passes through the
+/// heads it signed before. So: keep the first signed head, delete every later signature,
+/// erase a revocation, renumber and rehash the ~170 entries after it, and wait. The
+/// issuer's next export signs the forged head, and the export verifies with a tail of 1.
+#[tokio::test]
+async fn review_the_issuer_signs_a_rewritten_chain_far_past_max_unsigned() {
+    use sqlx::Connection as _;
+    use warrant_issuer::audit::{entry_hash, verify_chain, HEAD_SIGNATURE};
+    let env = env_with("").await; // audit_sign_every = 5
+    let admin = env.admin_token().await;
+    for i in 0..150 {
+        let (status, b) = env
+            .call(
+                "POST",
+                "/v1/revocations",
+                Some(&admin),
+                Some(json!({ "kind": "token_id", "value": format!("{i:032x}") })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+    }
+    let rows = env.audit().await;
+    let keys = crate::api::key_set(&env).await;
+    verify_chain(&rows, &keys)
+        .unwrap()
+        .check_coverage(100)
+        .unwrap();
+
+    // The database writer's rewrite: everything after the first head signature.
+    let first_sig = rows.iter().position(|r| r.kind == HEAD_SIGNATURE).unwrap();
+    let kept = rows[..=first_sig].to_vec();
+    let mut forged: Vec<_> = rows[first_sig + 1..]
+        .iter()
+        .filter(|r| r.kind != HEAD_SIGNATURE)
+        .cloned()
+        .collect();
+    let erased = forged.iter().position(|r| r.kind == "revocation").unwrap();
+    forged.remove(erased);
+    let mut prev = kept.last().unwrap().clone();
+    for r in &mut forged {
+        r.seq = prev.seq + 1;
+        r.prev_hash = prev.hash.clone();
+        r.hash = entry_hash(r);
+        prev = r.clone();
+    }
+    let path = env.database.trim_start_matches("sqlite://");
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit WHERE seq > ?")
+        .bind(kept.last().unwrap().seq)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    for r in &forged {
+        sqlx::query("INSERT INTO audit (seq, at, kind, actor, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(r.seq).bind(r.at).bind(&r.kind).bind(&r.actor).bind(&r.detail)
+            .bind(&r.prev_hash).bind(&r.hash)
+            .execute(&mut db).await.unwrap();
+    }
+    sqlx::query("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
+        .bind(prev.seq)
+        .bind(&prev.hash)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    drop(db);
+
+    // The next export: the issuer signs the forged head.
+    let after = env.audit().await;
+    let report = verify_chain(&after, &keys);
+    let verdict = report
+        .as_ref()
+        .map_err(ToString::to_string)
+        .and_then(|r| r.check_coverage(100).map_err(|e| e.to_string()).map(|()| r));
+    assert!(
+        verdict.is_err(),
+        "{} entries after entry {} rewritten (one revocation erased), and the export verifies: {:?}",
+        forged.len(),
+        kept.last().unwrap().seq,
+        verdict
+    );
 }
