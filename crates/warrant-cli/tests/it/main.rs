@@ -23,6 +23,7 @@ mod keygen;
 mod mint;
 mod ops;
 mod readme;
+mod review;
 mod revocation;
 mod samples;
 mod scale;

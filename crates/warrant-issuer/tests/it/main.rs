@@ -10,4 +10,5 @@ mod env;
 mod errors;
 mod oidc;
 mod openapi;
+mod review;
 mod startup;
