@@ -333,6 +333,20 @@ pub fn write_private(path: &Path, contents: &str) -> Result<(), CliError> {
         .map_err(|e| write_error(path, &e))
 }
 
+/// Replaces `path` with a new private file holding `contents`: written beside it under a
+/// name of its own (`.<name>.<random>.tmp`, created new, so no other file is ever replaced
+/// or deleted), then renamed over it, so a crash leaves the old file or the new one.
+pub fn replace_private(path: &Path, contents: &str) -> Result<(), CliError> {
+    use rand_core::{OsRng, RngCore};
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{:016x}.tmp", OsRng.next_u64()));
+    write_private(&tmp, contents)?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        CliError::usage(format!("cannot replace `{}`: {e}", path.display()))
+    })
+}
+
 /// Writes a new public file, refusing to overwrite.
 pub fn write_public(path: &Path, contents: &str) -> Result<(), CliError> {
     let mut f = fs::OpenOptions::new()

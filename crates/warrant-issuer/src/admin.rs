@@ -67,6 +67,14 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The credentials of an `Authorization` value with the `Bearer` scheme, which RFC 9110
+/// §11.1 makes case-insensitive (`bearer …` and `BEARER …` too), after one or more spaces.
+pub fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, credentials) = authorization.trim().split_once(' ')?;
+    let credentials = credentials.trim_start_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
+}
+
 fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     OsRng.fill_bytes(&mut bytes);
@@ -91,9 +99,9 @@ impl AppState {
         let presented = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer)
             .ok_or_else(|| ApiError::Unauthorized(MISSING.into()))?;
-        let row = self.admin_credential(presented.trim()).await?;
+        let row = self.admin_credential(presented).await?;
         tracing::debug!(credential = %row.id, what, "admin request");
         Ok(format!("admin:{}", row.id))
     }
@@ -138,6 +146,22 @@ impl AppState {
     }
 
     async fn issue_admin_credential_for(&self, actor: &str, ttl: Span) -> Result<Issued, ApiError> {
+        let (issued, row, detail) = self.new_admin_credential(actor, ttl);
+        let seq = self
+            .store
+            .add_admin_credential(&row, "admin_credential", actor, &detail)
+            .await?;
+        self.maybe_sign_head(seq).await?;
+        Ok(issued)
+    }
+
+    /// A fresh credential living `ttl`: what to hand over, the row to store, the detail
+    /// of its audit entry.
+    fn new_admin_credential(
+        &self,
+        actor: &str,
+        ttl: Span,
+    ) -> (Issued, AdminCredentialRow, serde_json::Value) {
         let id = random_hex(16);
         let secret = random_hex(32);
         let now = self.now();
@@ -151,16 +175,34 @@ impl AppState {
             created_by: actor.to_owned(),
         };
         let detail = serde_json::json!({ "id": id, "expires_at": expires_at.to_string() });
-        let seq = self
-            .store
-            .add_admin_credential(&row, "admin_credential", actor, &detail)
-            .await?;
-        self.maybe_sign_head(seq).await?;
-        Ok(Issued {
+        let issued = Issued {
             token: format!("{PREFIX}{id}.{secret}"),
             id,
             expires_at,
-        })
+        };
+        (issued, row, detail)
+    }
+
+    /// Rotates live admin credential `revoke` into a new one living `admin_token_ttl`: the
+    /// revocation (of exactly one live row), the new credential and both audit entries in
+    /// one transaction. `None`, and nothing issued, if `revoke` is not live by then (a
+    /// concurrent rotation or revocation won), so one credential never rotates into two.
+    pub async fn rotate_admin_credential(
+        &self,
+        revoke: &str,
+        actor: &str,
+    ) -> Result<Option<Issued>, ApiError> {
+        let (issued, row, detail) = self.new_admin_credential(actor, self.config.admin_token_ttl);
+        let revoked = serde_json::json!({ "id": revoke });
+        let Some(seq) = self
+            .store
+            .rotate_admin_credential(&row, revoke, actor, &detail, &revoked)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.maybe_sign_head(seq).await?;
+        Ok(Some(issued))
     }
 
     /// Revokes admin credential `id` (audited); a 404 if there is none.
@@ -180,10 +222,17 @@ impl AppState {
     }
 }
 
+/// Whether `a` is the issuer's reserved audience in any spelling: compared without regard
+/// to case (`Warrant-Issuer`, `WARRANT-ISSUER`) or surrounding white space, so that no
+/// variant of it can be saved and mistaken for it by a person or a looser verifier.
+fn is_admin_audience(a: &warrant_core::pattern::Audience) -> bool {
+    a.as_str().trim().to_lowercase() == ADMIN_AUDIENCE
+}
+
 /// Whether a grant with this audience reaches the issuer: one naming no audience reaches
 /// every audience, the issuer's included.
 fn reaches_issuer(audience: &[warrant_core::pattern::Audience]) -> bool {
-    audience.is_empty() || audience.iter().any(|a| a.as_str() == ADMIN_AUDIENCE)
+    audience.is_empty() || audience.iter().any(is_admin_audience)
 }
 
 /// Whether `p` names the issuer's `admin/…` resources: it covers some of them and no
@@ -204,9 +253,9 @@ fn names_admin(p: &ResourcePattern) -> bool {
 /// that applies: a request naming none inherits its ceiling's) — an allow rule naming
 /// `admin/…`. The reason, one line, for a 400 or a refusal.
 pub fn reserved(grant: &Grant, audience: &[warrant_core::pattern::Audience]) -> Result<(), String> {
-    if grant.audience.iter().any(|a| a.as_str() == ADMIN_AUDIENCE) {
+    if let Some(a) = grant.audience.iter().find(|a| is_admin_audience(a)) {
         return Err(format!(
-            "audience `{ADMIN_AUDIENCE}` is reserved for the issuer's own admin credentials: no grant may name it"
+            "audience `{a}` is reserved for the issuer's own admin credentials (`{ADMIN_AUDIENCE}` in any case): no grant may name it"
         ));
     }
     if !reaches_issuer(audience) {
@@ -234,6 +283,38 @@ mod tests {
         assert!(parse(&t[..t.len() - 1]).is_none());
         assert!(parse(&format!("{t}.x")).is_none());
         assert!(parse("En0KEwoEYWRtaW4").is_none());
+    }
+
+    /// RFC 9110 §11.1: the scheme is case-insensitive, followed by one or more spaces.
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for (value, credentials) in [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER abc", Some("abc")),
+            ("bEaReR  abc", Some("abc")),
+            ("Bearer", None),
+            ("Bearer ", None),
+            ("Bearerabc", None),
+            ("Basic abc", None),
+            ("DPoP abc", None),
+        ] {
+            assert_eq!(bearer(value), credentials, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn the_reserved_audience_is_matched_in_any_case() {
+        for (a, reserved) in [
+            ("warrant-issuer", true),
+            ("Warrant-Issuer", true),
+            ("WARRANT-ISSUER", true),
+            ("warrant-issuers", false),
+            ("support-api", false),
+        ] {
+            let a: warrant_core::pattern::Audience = a.parse().unwrap();
+            assert_eq!(is_admin_audience(&a), reserved, "{a}");
+        }
     }
 
     #[test]

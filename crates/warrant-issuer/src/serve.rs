@@ -133,12 +133,18 @@ fn write_private(path: &Path, text: &str) -> Result<(), ServeError> {
 }
 
 /// Replaces `path` with a new private file holding `text` (written beside it, then renamed
-/// over it, so a crash leaves the old file or the new one).
+/// over it, so a crash leaves the old file or the new one). The file beside it has a name
+/// of its own, `.<name>.<random>.tmp`, created new: no other file is ever replaced or
+/// deleted.
 fn replace_private(path: &Path, text: &str) -> Result<(), ServeError> {
-    let tmp = path.with_extension("new");
-    let _ = std::fs::remove_file(&tmp);
+    use rand_core::{OsRng, RngCore};
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{:016x}.tmp", OsRng.next_u64()));
     write_private(&tmp, text)?;
-    std::fs::rename(&tmp, path).map_err(|e| io("replace", path, &e))
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io("replace", path, &e)
+    })
 }
 
 /// Runs the service until SIGTERM or ctrl-c.
@@ -318,6 +324,23 @@ async fn shutdown() {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// Replacing `admin.token` touches no other file, `admin.new` included, and leaves
+    /// nothing beside it.
+    #[test]
+    fn replacing_a_private_file_touches_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("admin.token");
+        let mine = dir.path().join("admin.new");
+        std::fs::write(&token, "old\n").unwrap();
+        std::fs::write(&mine, "the operator's\n").unwrap();
+        super::replace_private(&token, "new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&token).unwrap(), "new\n");
+        assert_eq!(std::fs::read_to_string(&mine).unwrap(), "the operator's\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(

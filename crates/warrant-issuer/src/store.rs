@@ -904,6 +904,54 @@ impl Store {
         Ok(entry.seq)
     }
 
+    /// Rotates admin credential `revoke` into `row`, in one transaction: `revoke` is revoked
+    /// only if it is still live (unrevoked and unexpired at `row.created_at`), exactly one
+    /// row, before `row` and both audit entries (`admin_credential` with `issued`, then
+    /// `admin_credential_revocation` with `revoked`) are written. `None`, and nothing
+    /// written, if `revoke` is not live: of two concurrent rotations of one credential, one
+    /// wins and the other issues nothing.
+    pub async fn rotate_admin_credential(
+        &self,
+        row: &AdminCredentialRow,
+        revoke: &str,
+        actor: &str,
+        issued: &serde_json::Value,
+        revoked: &serde_json::Value,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = row.created_at;
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE admin_credentials SET revoked_at = $1 \
+             WHERE id = $2 AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(now)
+        .bind(revoke)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO admin_credentials (id, secret_hash, created_at, expires_at, revoked_at, created_by) \
+             VALUES ($1, $2, $3, $4, NULL, $5)",
+        )
+        .bind(&row.id)
+        .bind(&row.secret_hash)
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .bind(&row.created_by)
+        .execute(&mut *tx)
+        .await?;
+        Self::append_audit(&mut tx, now, "admin_credential", actor, issued).await?;
+        let entry =
+            Self::append_audit(&mut tx, now, "admin_credential_revocation", actor, revoked).await?;
+        tx.commit().await?;
+        Ok(Some(entry.seq))
+    }
+
     /// An admin credential by id, read from the database (never cached: revocations bind
     /// every replica on the next request).
     pub async fn admin_credential(

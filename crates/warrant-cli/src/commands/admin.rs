@@ -27,13 +27,7 @@ pub fn run(cmd: &AdminCommand) -> Result<Outcome, CliError> {
     if file.is_file() {
         // The old credential is revoked already: replace the file (beside it, then renamed
         // over it), and on failure still hand the new one over.
-        let tmp = file.with_extension("new");
-        let _ = std::fs::remove_file(&tmp);
-        let replaced = io::write_private(&tmp, &format!("{new}\n")).and_then(|()| {
-            std::fs::rename(&tmp, file)
-                .map_err(|e| CliError::usage(format!("cannot replace `{}`: {e}", file.display())))
-        });
-        if let Err(e) = replaced {
+        if let Err(e) = io::replace_private(file, &format!("{new}\n")) {
             io::out(new)?;
             return Err(CliError::usage(format!(
                 "{e}: the new admin credential (printed above) is the only live one, keep it"

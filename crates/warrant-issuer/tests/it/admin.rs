@@ -385,3 +385,137 @@ mod a_heavy_block_on_an_admin_endpoint_does_not_stall_the_issuer {
         }
     }
 }
+
+/// The ids of the live (unrevoked, unexpired) admin credentials, as listed.
+async fn live_credentials(env: &Env, admin: &str) -> Vec<String> {
+    let (status, list) = env
+        .call("GET", "/v1/admin/credentials", Some(admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let now = env.at().unix_i64();
+    list["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["revoked_at"].is_null() && c["expires_at"].as_i64().unwrap() > now)
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+both!(
+    one_credential_rotates_into_exactly_one,
+    |env: Env| async move {
+        let witness = env.admin_token().await;
+        for _ in 0..5 {
+            // Two rotations of one credential at once: one wins, the other issues nothing.
+            let admin = env.admin_token().await;
+            let before = live_credentials(&env, &witness).await.len();
+            let rotate = || env.call("POST", "/v1/admin/rotate", Some(&admin), None);
+            let ((a, a_body), (b, b_body)) = tokio::join!(rotate(), rotate());
+            let mut statuses = [a, b];
+            statuses.sort();
+            assert_eq!(
+                statuses,
+                [StatusCode::OK, StatusCode::UNAUTHORIZED],
+                "{a_body} {b_body}"
+            );
+            let refused = if a == StatusCode::OK {
+                &b_body
+            } else {
+                &a_body
+            };
+            assert!(
+                refused["detail"].as_str().unwrap().contains("revoked"),
+                "{refused}"
+            );
+            assert_eq!(live_credentials(&env, &witness).await.len(), before);
+
+            // Two rotations on behalf of one other credential at once: likewise.
+            let (x, y) = (env.admin_token().await, env.admin_token().await);
+            let target = env.admin_token().await;
+            let before = live_credentials(&env, &witness).await.len();
+            let body = json!({ "revoke": id_of(&target) });
+            let ((a, a_body), (b, b_body)) = tokio::join!(
+                env.call("POST", "/v1/admin/rotate", Some(&x), Some(body.clone())),
+                env.call("POST", "/v1/admin/rotate", Some(&y), Some(body.clone())),
+            );
+            let mut statuses = [a, b];
+            statuses.sort();
+            assert_eq!(
+                statuses,
+                [StatusCode::OK, StatusCode::BAD_REQUEST],
+                "{a_body} {b_body}"
+            );
+            assert_eq!(live_credentials(&env, &witness).await.len(), before);
+        }
+    }
+);
+
+both!(
+    rotating_a_credential_that_is_not_live_is_refused,
+    |env: Env| async move {
+        let old = env.admin_token().await;
+        env.advance(29 * 86_400);
+        let admin = env.admin_token().await;
+        let revoked = env.admin_token().await;
+        let (status, body) = env
+            .call(
+                "POST",
+                "/v1/revocations",
+                Some(&admin),
+                Some(json!({ "kind": "admin_credential", "value": id_of(&revoked) })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        env.advance(86_400); // `old` has expired
+        let audit = env.audit().await.len();
+        let live = live_credentials(&env, &admin).await;
+        for (target, why) in [(&revoked, "is already revoked"), (&old, "has expired")] {
+            let (status, body) = env
+                .call(
+                    "POST",
+                    "/v1/admin/rotate",
+                    Some(&admin),
+                    Some(json!({ "revoke": id_of(target) })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            let detail = body["detail"].as_str().unwrap();
+            assert!(
+                detail.contains(why) && detail.contains("nothing was issued"),
+                "{detail}"
+            );
+        }
+        // Nothing issued, nothing revoked, no revocation audited; the presenter is live.
+        assert_eq!(live_credentials(&env, &admin).await, live);
+        let kinds: Vec<String> = env.audit().await.into_iter().map(|e| e.kind).collect();
+        assert!(
+            kinds[audit..]
+                .iter()
+                .all(|k| k != "admin_credential_revocation"),
+            "{kinds:?}"
+        );
+    }
+);
+
+both!(
+    the_reserved_audience_is_refused_in_any_spelling,
+    |env: Env| async move {
+        let admin = env.admin_token().await;
+        for (audience, why) in [
+            ("Warrant-Issuer", "audience `Warrant-Issuer` is reserved"),
+            ("WARRANT-ISSUER", "audience `WARRANT-ISSUER` is reserved"),
+            (" warrant-issuer", "is not an audience"),
+            ("warrant-issuer ", "is not an audience"),
+        ] {
+            let role = json!({ "name": "ops", "max_ttl": "5m", "ceiling": {
+                "audience": [audience], "allow": [{ "resources": ["admin/**"], "actions": ["*"] }] } });
+            let (status, body) = env
+                .call("POST", "/v1/roles", Some(&admin), Some(role))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "`{audience}`: {body}");
+            let detail = body["detail"].as_str().unwrap();
+            assert!(detail.contains(why), "`{audience}`: {detail}");
+        }
+    }
+);
