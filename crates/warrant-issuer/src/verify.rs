@@ -16,8 +16,8 @@
 //! 4. the outcome counted in `warrant_verifications_total`, whoever was named. A success
 //!    is recorded in the audit log at once; failures are tallied in memory and recorded as
 //!    one `verification_failures` entry (counts by human, method and reason) every
-//!    [`crate::limits::PRUNE_INTERVAL`] and before every audit export, so anonymous
-//!    requests add at most one audit entry a minute per replica.
+//!    [`crate::limits::PRUNE_INTERVAL`], before every audit export and when `warrant serve`
+//!    shuts down, so anonymous requests add at most one audit entry a minute per replica.
 //!
 //! Per-human limits (`mints_per_minute`) are counted by the caller after a success only.
 
