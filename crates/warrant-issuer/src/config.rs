@@ -11,8 +11,9 @@
 //! audit_sign_interval = "5m"             # and every T, if anything was appended
 //! body_limit = 65536                     # largest request body, bytes
 //! mints_per_minute = 30                  # per human, across replicas (429 beyond)
-//! challenges_per_minute = 60             # per human
+//! challenges_per_minute = 60             # per human and client address
 //! challenges_per_minute_per_client = 120  # per client address, device-key and agent challenges
+//! verifications_per_minute_per_client = 120  # per client address, answers to challenges
 //! max_live_challenges = 100000           # unexpired challenges stored, all clients (429 beyond)
 //! trusted_proxies = []                   # peers whose X-Forwarded-For names the client
 //! oidc_max_age = "5m"                    # ID tokens issued longer ago are refused
@@ -75,12 +76,15 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT: &str = "10s";
     /// Mints a human may ask for per minute.
     pub const MINTS_PER_MINUTE: i64 = 30;
-    /// Challenges a human may ask for per minute.
+    /// Challenges asked for one human from one client address per minute.
     pub const CHALLENGES_PER_MINUTE: i64 = 60;
     /// Lifetime of an admin credential (made on first start, or by rotation).
     pub const ADMIN_TOKEN_TTL: &str = "30d";
     /// Challenges one client address may ask for per minute.
     pub const CHALLENGES_PER_MINUTE_PER_CLIENT: i64 = 120;
+    /// Verification attempts (mints, revocations, agent requests by a human) per client
+    /// address per minute: each answers a challenge, so as many as challenges.
+    pub const VERIFICATIONS_PER_MINUTE_PER_CLIENT: i64 = CHALLENGES_PER_MINUTE_PER_CLIENT;
     /// Unexpired challenges stored at once, device-key and agent ones together.
     pub const MAX_LIVE_CHALLENGES: i64 = 100_000;
     /// The oldest ID token (by `iat`) accepted.
@@ -123,6 +127,7 @@ struct Raw {
     challenges_per_minute: Option<i64>,
     admin_token_ttl: Option<String>,
     challenges_per_minute_per_client: Option<i64>,
+    verifications_per_minute_per_client: Option<i64>,
     max_live_challenges: Option<i64>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
@@ -209,12 +214,14 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Mints per human per minute.
     pub mints_per_minute: i64,
-    /// Challenges per human per minute.
+    /// Challenges per human per client address per minute.
     pub challenges_per_minute: i64,
     /// Lifetime of an admin credential.
     pub admin_token_ttl: Span,
     /// Challenges per client address per minute.
     pub challenges_per_minute_per_client: i64,
+    /// Human verifications per client address per minute, counted before anything else.
+    pub verifications_per_minute_per_client: i64,
     /// Unexpired challenges stored at once (device-key and agent ones together).
     pub max_live_challenges: i64,
     /// Peers (reverse proxies) whose `X-Forwarded-For` names the client; empty: the
@@ -390,6 +397,10 @@ impl Config {
             challenges_per_minute_per_client: raw
                 .challenges_per_minute_per_client
                 .unwrap_or(defaults::CHALLENGES_PER_MINUTE_PER_CLIENT)
+                .max(1),
+            verifications_per_minute_per_client: raw
+                .verifications_per_minute_per_client
+                .unwrap_or(defaults::VERIFICATIONS_PER_MINUTE_PER_CLIENT)
                 .max(1),
             max_live_challenges: raw
                 .max_live_challenges

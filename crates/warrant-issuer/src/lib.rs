@@ -36,6 +36,7 @@ mod routes;
 mod serve;
 mod state;
 pub mod store;
+mod verify;
 
 pub use app::app;
 pub use config::Config;

@@ -4,9 +4,11 @@
 //! Anyone may ask for a challenge (`POST /v1/challenges`, `POST /v1/agents/challenges`),
 //! so each one is admitted only if its client has asked for fewer than
 //! `challenges_per_minute_per_client` this minute and fewer than `max_live_challenges`
-//! unexpired challenges are stored (429 with `Retry-After` otherwise). The client is the
-//! connection's peer address; `X-Forwarded-For` is read only when the peer is one of the
-//! configured `trusted_proxies`. Expired challenges, ID-token records and old rate-limit
+//! unexpired challenges are stored (429 with `Retry-After` otherwise); every answer to a
+//! challenge (crate::verify) is counted against `verifications_per_minute_per_client`
+//! first. The client is the connection's peer address, an IPv6 one by its /64;
+//! `X-Forwarded-For` is read only when the peer is one of the configured
+//! `trusted_proxies`. Expired challenges, ID-token records and old rate-limit
 //! windows are deleted every [`PRUNE_INTERVAL`] by `warrant serve`, and whenever the
 //! global cap is reached.
 
@@ -21,8 +23,9 @@ use crate::state::AppState;
 /// How often `warrant serve` deletes expired rows.
 pub const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The client's address: the connection's peer, or — when the peer is a trusted proxy —
-/// the right-most `X-Forwarded-For` address that is not a trusted proxy itself.
+/// The client, as the per-client limits count it: the connection's peer address, or —
+/// when the peer is a trusted proxy — the right-most `X-Forwarded-For` address that is
+/// not a trusted proxy itself; an IPv6 address by its /64 prefix (see [`client_key`]).
 /// `unknown` when the connection carries no address (in-process calls).
 pub fn client_address(trusted: &[IpAddr], extensions: &Extensions, headers: &HeaderMap) -> String {
     let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() else {
@@ -30,7 +33,7 @@ pub fn client_address(trusted: &[IpAddr], extensions: &Extensions, headers: &Hea
     };
     let peer = peer.ip().to_canonical();
     if !trusted.contains(&peer) {
-        return peer.to_string();
+        return client_key(peer);
     }
     let forwarded: Vec<IpAddr> = headers
         .get_all("x-forwarded-for")
@@ -45,8 +48,19 @@ pub fn client_address(trusted: &[IpAddr], extensions: &Extensions, headers: &Hea
         .rev()
         .find(|a| !trusted.contains(a))
         .copied()
-        .unwrap_or(peer)
-        .to_string()
+        .map_or_else(|| client_key(peer), client_key)
+}
+
+/// How an address is counted: an IPv4 address as itself, an IPv6 address by its /64
+/// prefix — what one subscriber or host is given, so one client cannot be 2^64 clients.
+pub fn client_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+    }
 }
 
 impl AppState {
@@ -75,8 +89,10 @@ impl AppState {
         ))
     }
 
-    /// Deletes expired rows; logs how many.
+    /// Deletes expired rows; logs how many. Records the failed verifications tallied since
+    /// the last time first (run every [`PRUNE_INTERVAL`]).
     pub async fn prune(&self) -> Result<u64, ApiError> {
+        self.record_verification_failures().await?;
         let n = self.store.prune(self.now().unix_i64()).await?;
         if n > 0 {
             tracing::info!(rows = n, "pruned expired challenges and records");
@@ -179,5 +195,16 @@ mod tests {
             "192.0.2.1"
         );
         assert_eq!(client_address(&[], &Extensions::new(), &forged), "unknown");
+        // IPv6: one /64 is one client.
+        for peer in ["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"] {
+            assert_eq!(
+                client_address(&[], &with_peer(peer), &HeaderMap::new()),
+                "2001:db8:1:2::/64"
+            );
+        }
+        assert_eq!(
+            client_address(&[proxy], &with_peer("10.0.0.1"), &xff("2001:db8::7")),
+            "2001:db8::/64"
+        );
     }
 }

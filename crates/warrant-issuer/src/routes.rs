@@ -8,10 +8,9 @@ use ed25519_dalek::Verifier as _;
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::Digest as _;
-use warrant_core::grant::{Grant, Method};
+use warrant_core::grant::Grant;
 use warrant_core::keys::PublicKey;
-use warrant_core::time::{Span, Timestamp};
+use warrant_core::time::Span;
 use warrant_core::token::{
     attenuate, decode_unverified, encode, mint, MintRequest, Verification, DEFAULT_TTL,
 };
@@ -20,6 +19,8 @@ use warrant_core::value::{AttrName, Value};
 use crate::error::{ApiError, Body};
 use crate::state::AppState;
 use crate::store::{HumanRow, Store};
+pub use crate::verify::VerificationBody;
+use crate::verify::{verify_human, Verified};
 
 /// What a device key signs to answer a challenge.
 pub fn challenge_message(nonce: &str) -> String {
@@ -73,76 +74,40 @@ pub struct ChallengeBody {
     human: String,
 }
 
-/// `POST /v1/challenges {"human": "alice"}`: a one-time nonce for a device key to sign.
-/// Nothing is stored for a human the issuer does not know: the answer looks the same, and
-/// answering it fails like a wrong key.
-#[utoipa::path(post, path = "/v1/challenges", tag = "tokens", request_body = ChallengeBody, responses((status = 200, description = "a one-time nonce to sign", body = Object), (status = 400, description = "bad input"), (status = 429, description = "too many challenges for this human or this client this minute, or too many unanswered challenges (see Retry-After)")))]
+/// `POST /v1/challenges {"human": "alice"}`: a one-time nonce for a device key to sign (or
+/// an ID token to carry). Handled alike whether or not the issuer knows the human, so the
+/// answer, what is stored and `/metrics` look the same; answering it for an unknown human
+/// fails like a wrong key.
+#[utoipa::path(post, path = "/v1/challenges", tag = "tokens", request_body = ChallengeBody, responses((status = 200, description = "a one-time nonce to sign", body = Object), (status = 400, description = "bad input"), (status = 429, description = "too many challenges from this client, or for this human from this client, this minute, or too many unanswered challenges (see Retry-After)")))]
 pub async fn challenge(
     State(s): State<AppState>,
     extensions: axum::http::Extensions,
     headers: HeaderMap,
     Body(body): Body<ChallengeBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if body.human.is_empty() || body.human.len() > 256 {
-        return Err(ApiError::BadRequest(
-            "`human` must be 1 to 256 characters".into(),
-        ));
-    }
+    crate::verify::check_human_id(&body.human)?;
     let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
     s.admit_challenge(&client).await?;
-    s.rate_limit("challenge", &body.human, s.config.challenges_per_minute)
-        .await?;
+    // Per human *and* client: a stranger's requests in alice's name do not spend hers.
+    s.rate_limit(
+        "challenge",
+        &format!("{}@{client}", body.human),
+        s.config.challenges_per_minute,
+    )
+    .await?;
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let nonce = hex::encode(bytes);
     let now = s.now();
     let expires = now.plus(s.config.challenge_ttl);
-    if s.store.human(&body.human).await?.is_some() {
-        s.store
-            .put_challenge(&nonce, &body.human, expires.unix_i64())
-            .await?;
-    }
+    s.store
+        .put_challenge(&nonce, &body.human, expires.unix_i64())
+        .await?;
     Ok(Json(json!({
         "nonce": nonce,
         "expires_at": expires.to_string(),
         "sign": challenge_message(&nonce),
     })))
-}
-
-/// The 401 for a human the issuer does not know: for a device key, the same as a known
-/// human's answer with a key that is not theirs, so challenges and mints do not tell
-/// strangers which humans exist.
-fn unknown_human(v: &VerificationBody) -> ApiError {
-    ApiError::Unauthorized(match v {
-        VerificationBody::DeviceKey { .. } => {
-            format!("verification failed: {NOT_ENROLLED}")
-        }
-        VerificationBody::Oidc { .. } => "verification failed: unknown human".to_owned(),
-    })
-}
-
-const NOT_ENROLLED: &str = "this device key is not enrolled for the human";
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "method", deny_unknown_fields)]
-pub enum VerificationBody {
-    /// An enrolled Ed25519 key's signature over `warrant-device-key:<nonce>`.
-    #[serde(rename = "device-key")]
-    DeviceKey {
-        public_key: String,
-        nonce: String,
-        /// Hex.
-        signature: String,
-    },
-    /// An ID token from a configured identity provider, issued at most `oidc_max_age`
-    /// ago, carrying as its `nonce` claim a challenge from `/v1/challenges` for the same
-    /// human (`nonce`, required). The challenge and the ID token are each single use.
-    #[serde(rename = "oidc")]
-    Oidc {
-        provider: String,
-        id_token: String,
-        nonce: String,
-    },
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -155,130 +120,6 @@ pub struct MintBody {
     grant: serde_json::Value,
     role: Option<String>,
     holder: Option<String>,
-}
-
-/// Checks the human's verification: how and when the human proved who they are (now for a
-/// device key; the ID token's `auth_time`, else `iat`, for OIDC), or a 401 (recorded in the
-/// audit log).
-async fn verify_human(
-    s: &AppState,
-    human: &HumanRow,
-    v: &VerificationBody,
-) -> Result<(Method, Timestamp), ApiError> {
-    let now = s.now();
-    let mut verified_at = now;
-    let (method, outcome, extra): (Method, Result<(), String>, serde_json::Value) = match v {
-        VerificationBody::DeviceKey {
-            public_key,
-            nonce,
-            signature,
-        } => {
-            let outcome = device_key(s, human, public_key, nonce, signature).await?;
-            (Method::DeviceKey, outcome.map_err(str::to_owned), json!({}))
-        }
-        VerificationBody::Oidc {
-            provider,
-            id_token,
-            nonce,
-        } => {
-            let mut extra = json!({ "provider": provider });
-            let outcome = match s.oidc.verify(provider, id_token, nonce, now).await {
-                Ok(id) if id.human != human.id => Err(format!(
-                    "the ID token is for `{}`, not for `{}`",
-                    id.human, human.id
-                )),
-                Ok(id) => {
-                    extra = json!({
-                        "provider": provider, "amr": id.amr, "acr": id.acr,
-                        "authenticated_at": id.authenticated_at.to_string(),
-                    });
-                    let digest = hex::encode(sha2::Sha256::digest(id_token.as_bytes()));
-                    // Kept while the verifier would still accept the token (its leeway).
-                    let keep_until = id.expires_at.unix_i64().saturating_add(
-                        i64::try_from(crate::oidc::LEEWAY_SECONDS).unwrap_or(i64::MAX),
-                    );
-                    if !s
-                        .store
-                        .consume_challenge(nonce, &human.id, now.unix_i64())
-                        .await?
-                    {
-                        Err("the nonce is unknown, expired or already used".to_owned())
-                    } else if !s.store.use_id_token(&digest, keep_until).await? {
-                        Err("this ID token was used before: sign in again".to_owned())
-                    } else {
-                        verified_at = id.authenticated_at;
-                        Ok(())
-                    }
-                }
-                Err(crate::oidc::OidcError::UnknownProvider(p)) => {
-                    return Err(ApiError::BadRequest(format!(
-                        "no identity provider `{p}` is configured"
-                    )))
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            (Method::Oidc, outcome, extra)
-        }
-    };
-    let result = if outcome.is_ok() {
-        "success"
-    } else {
-        "failure"
-    };
-    s.metrics.inc(
-        "warrant_verifications_total",
-        format!("method=\"{method}\",result=\"{result}\""),
-    );
-    let detail = json!({
-        "method": method.as_str(), "human": human.id, "ok": outcome.is_ok(),
-        "reason": outcome.as_ref().err(), "details": extra,
-    });
-    s.audit("verification", &human.id, detail).await?;
-    outcome
-        .map(|()| (method, verified_at))
-        .map_err(|why| ApiError::Unauthorized(format!("verification failed: {why}")))
-}
-
-/// A device key's answer to a challenge.
-async fn device_key(
-    s: &AppState,
-    human: &HumanRow,
-    public_key: &str,
-    nonce: &str,
-    signature: &str,
-) -> Result<Result<(), &'static str>, ApiError> {
-    let Ok(key) = public_key.parse::<PublicKey>() else {
-        return Ok(Err("the device key is not an `ed25519/` key"));
-    };
-    // A storage failure is ours (500), not the human's (401).
-    let enrolled = s.store.device_keys(&human.id).await?;
-    if !enrolled.iter().any(|k| k == &key.to_string()) {
-        return Ok(Err(NOT_ENROLLED));
-    }
-    let Some(sig) = hex::decode(signature)
-        .ok()
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-    else {
-        return Ok(Err("the signature is not 64 bytes of hex"));
-    };
-    let signed = ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).is_ok_and(|vk| {
-        vk.verify(
-            challenge_message(nonce).as_bytes(),
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        )
-        .is_ok()
-    });
-    if !signed {
-        return Ok(Err("the signature does not verify with the device key"));
-    }
-    if !s
-        .store
-        .consume_challenge(nonce, &human.id, s.now().unix_i64())
-        .await?
-    {
-        return Ok(Err("the challenge is unknown, expired or already used"));
-    }
-    Ok(Ok(()))
 }
 
 /// Refuses a request the role's ceiling can never satisfy.
@@ -343,9 +184,11 @@ async fn refusal(s: &AppState, human: &str, why: String) -> ApiError {
 }
 
 /// `POST /v1/tokens`: mint for a human verified just now, within their role's ceiling.
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = MintBody, responses((status = 200, description = "the token", body = Object), (status = 400, description = "bad input"), (status = 401, description = "verification failed"), (status = 403, description = "beyond the role's ceiling"), (status = 429, description = "too many mints for this human this minute")))]
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = MintBody, responses((status = 200, description = "the token", body = Object), (status = 400, description = "bad input"), (status = 401, description = "verification failed"), (status = 403, description = "beyond the role's ceiling"), (status = 429, description = "too many verifications from this client, or (once verified) too many mints for this human, this minute (see Retry-After)")))]
 pub async fn mint_token(
     State(s): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
     Body(body): Body<MintBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut requested =
@@ -363,14 +206,15 @@ pub async fn mint_token(
                 .map_err(|e| ApiError::BadRequest(format!("holder: {e}")))
         })
         .transpose()?;
-    s.rate_limit("mint", &body.human, s.config.mints_per_minute)
+    let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
+    let Verified {
+        human,
+        method,
+        at: verified_at,
+    } = verify_human(&s, &client, &body.human, &body.verification).await?;
+    // Counted only once verified: a stranger cannot spend a human's mints.
+    s.rate_limit("mint", &human.id, s.config.mints_per_minute)
         .await?;
-    let human = s
-        .store
-        .human(&body.human)
-        .await?
-        .ok_or_else(|| unknown_human(&body.verification))?;
-    let (method, verified_at) = verify_human(&s, &human, &body.verification).await?;
     if let Some(h) = &holder {
         if let Some(agent) = s.store.agent_by_key(&h.to_string()).await? {
             if agent.disabled {
@@ -521,20 +365,18 @@ pub struct RevokeBody {
 
 /// `POST /v1/revocations` (admin, or the human who minted the token): revoke a token id,
 /// a block revocation id or a holder.
-#[utoipa::path(post, path = "/v1/revocations", tag = "revocations", request_body = RevokeBody, responses((status = 200, description = "the feed cursor", body = Object), (status = 400, description = "bad input"), (status = 401, description = "no admin token")), security(("admin_token" = [])))]
+#[utoipa::path(post, path = "/v1/revocations", tag = "revocations", request_body = RevokeBody, responses((status = 200, description = "the feed cursor", body = Object), (status = 400, description = "bad input"), (status = 401, description = "no admin token, or the human's verification failed"), (status = 429, description = "too many verifications from this client this minute (see Retry-After)")), security(("admin_token" = [])))]
 pub async fn revoke(
     State(s): State<AppState>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     Body(body): Body<RevokeBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let actor = match (&body.human, &body.verification) {
         (Some(human_id), Some(v)) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
-            let human = s
-                .store
-                .human(human_id)
-                .await?
-                .ok_or_else(|| unknown_human(v))?;
-            verify_human(&s, &human, v).await?;
+            let client =
+                crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
+            let human = verify_human(&s, &client, human_id, v).await?.human;
             let owner = match body.kind.as_str() {
                 "token_id" => s.store.token_owner(body.value.trim()).await?,
                 _ => None,
@@ -627,6 +469,8 @@ pub async fn audit_export(
     Query(q): Query<Since>,
 ) -> Result<impl IntoResponse, ApiError> {
     s.admin(&headers, "admin/audit read").await?;
+    // The failed verifications counted since the last record, so the export is current.
+    s.record_verification_failures().await?;
     // Every export ends with a signed head, so `warrant audit verify` can hold the whole
     // export to a signature (a no-op when the head is a signature already).
     s.sign_current_head().await?;
@@ -804,17 +648,17 @@ pub struct OwnerBody {
 
 /// `POST /v1/agents/mine {"human", "verification"}`: the agents a human owns, for that
 /// human, verified in the request.
-#[utoipa::path(post, path = "/v1/agents/mine", tag = "agents", request_body = OwnerBody, responses((status = 200, description = "the human's agents", body = Object), (status = 401, description = "verification failed")))]
+#[utoipa::path(post, path = "/v1/agents/mine", tag = "agents", request_body = OwnerBody, responses((status = 200, description = "the human's agents", body = Object), (status = 400, description = "bad input"), (status = 401, description = "verification failed"), (status = 429, description = "too many verifications from this client this minute (see Retry-After)")))]
 pub async fn my_agents(
     State(s): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
     Body(owner): Body<OwnerBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let human = s
-        .store
-        .human(&owner.human)
+    let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
+    let human = verify_human(&s, &client, &owner.human, &owner.verification)
         .await?
-        .ok_or_else(|| unknown_human(&owner.verification))?;
-    verify_human(&s, &human, &owner.verification).await?;
+        .human;
     let mine: Vec<_> = s
         .store
         .agents()
@@ -827,9 +671,10 @@ pub async fn my_agents(
 
 /// `POST /v1/agents/{id}/disable` (admin, or the agent's owner verified in the body): no
 /// more tokens for it, and every token of its key revoked.
-#[utoipa::path(post, path = "/v1/agents/{id}/disable", tag = "agents", params(("id" = String, Path, description = "the agent id (its key's JWK thumbprint)")), request_body(content = OwnerBody, description = "without an admin token: the owner, verified now"), responses((status = 200, description = "disabled and its tokens revoked", body = Object), (status = 404, description = "no such agent"), (status = 401, description = "no admin token and no verified owner"), (status = 403, description = "not the agent's owner")), security(("admin_token" = [])))]
+#[utoipa::path(post, path = "/v1/agents/{id}/disable", tag = "agents", params(("id" = String, Path, description = "the agent id (its key's JWK thumbprint)")), request_body(content = OwnerBody, description = "without an admin token: the owner, verified now"), responses((status = 200, description = "disabled and its tokens revoked", body = Object), (status = 404, description = "no such agent"), (status = 401, description = "no admin token and no verified owner"), (status = 403, description = "not the agent's owner"), (status = 429, description = "too many verifications from this client this minute (see Retry-After)")), security(("admin_token" = [])))]
 pub async fn disable_agent(
     State(s): State<AppState>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
     body: axum::body::Bytes,
@@ -851,12 +696,11 @@ pub async fn disable_agent(
         let owner: OwnerBody = serde_json::from_slice(&body).map_err(|e| {
             ApiError::BadRequest(format!("the body is not an owner and a verification: {e}"))
         })?;
-        let human = s
-            .store
-            .human(&owner.human)
+        let client =
+            crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
+        let human = verify_human(&s, &client, &owner.human, &owner.verification)
             .await?
-            .ok_or_else(|| unknown_human(&owner.verification))?;
-        verify_human(&s, &human, &owner.verification).await?;
+            .human;
         if agent.owner.as_deref() != Some(human.id.as_str()) {
             return Err(ApiError::Forbidden(format!(
                 "`{}` does not own agent `{id}`",

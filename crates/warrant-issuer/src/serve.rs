@@ -246,13 +246,18 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
             }
         }
     });
-    // The peer address is the client for the per-client challenge limit.
+    let last = state.clone();
+    // The peer address is the client for the per-client limits.
     let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| ServeError::Io(e.to_string()));
     prune_ticker.abort();
+    // The failed verifications tallied since the last minute's record.
+    if let Err(e) = last.record_verification_failures().await {
+        tracing::warn!(error = %e, "could not record the last failed verifications");
+    }
     ticker.abort();
     keys_ticker.abort();
     served

@@ -55,6 +55,8 @@ pub struct Metrics {
     latency: std::sync::Mutex<(Vec<u64>, u64, f64)>,
     /// The stored rows, counted at most every [`crate::limits::SIZES_MAX_AGE`].
     pub(crate) sizes: tokio::sync::Mutex<Option<(std::time::Instant, crate::store::TableSizes)>>,
+    /// Failed verifications not yet in the audit log (crate::verify).
+    pub(crate) failures: std::sync::Mutex<crate::verify::Failures>,
 }
 
 /// The help text of each counter.

@@ -1,5 +1,6 @@
-//! What anonymous clients can make the issuer store: nothing for unknown humans, a bounded
-//! number of challenges per client and in total, expired rows pruned, sizes in /metrics.
+//! What anonymous clients can make the issuer store: a bounded number of challenges per
+//! client and in total (for known and unknown humans alike), expired rows pruned, sizes in
+//! /metrics.
 
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value as J};
@@ -88,7 +89,7 @@ async fn agent_challenge_from(env: &Env, peer: Option<&str>) -> (StatusCode, J) 
 }
 
 with_config!(
-    challenges_for_unknown_humans_store_nothing_and_look_the_same,
+    challenges_for_unknown_humans_look_the_same_and_are_stored_alike,
     "",
     |env: Env| async move {
         let before = sizes(&env).await;
@@ -106,11 +107,13 @@ with_config!(
             )
         };
         assert_eq!(shape(&known), shape(&unknown), "{known} vs {unknown}");
+        // Stored alike, so neither the tables nor /metrics tell them apart (bounded by
+        // the per-client and global limits, as any challenge is).
         let after = sizes(&env).await;
         assert_eq!(
-            after.challenges,
-            before.challenges + 1,
-            "only the known human's challenge is stored"
+            (after.challenges, after.live_challenges),
+            (before.challenges + 2, before.live_challenges + 2),
+            "both challenges are stored"
         );
 
         // Answering it fails like a known human answering with a key that is not theirs.
@@ -357,3 +360,86 @@ with_config!(metrics_show_the_table_sizes, "", |env: Env| async move {
         assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
     }
 });
+
+with_config!(
+    verifications_are_limited_per_client_and_failures_recorded_once_a_minute,
+    "verifications_per_minute_per_client = 3",
+    |env: Env| async move {
+        let mallory = "198.51.100.7:4000";
+        let stranger = SigningKey::generate(&mut rand_core::OsRng, None);
+        let nonce = "00".repeat(32);
+        let v = json!({ "method": "device-key", "public_key": stranger.public().to_string(),
+            "nonce": nonce, "signature": hex::encode(stranger.sign(challenge_message(&nonce).as_bytes())) });
+        let audit_before = sizes(&env).await.audit;
+        // Every route that verifies a human counts against the same per-client limit.
+        let calls = [
+            (
+                "/v1/tokens",
+                json!({ "human": "alice", "verification": v, "grant": crate::api::read_grant() }),
+            ),
+            (
+                "/v1/agents/mine",
+                json!({ "human": "nobody-here", "verification": v }),
+            ),
+            (
+                "/v1/revocations",
+                json!({ "kind": "token_id", "value": "00".repeat(16), "human": "alice", "verification": v }),
+            ),
+            (
+                "/v1/agents/mine",
+                json!({ "human": "alice", "verification": v }),
+            ),
+        ];
+        let mut statuses = Vec::new();
+        for (path, body) in &calls {
+            let (status, _, text) = env
+                .call_from(Some(mallory), "POST", path, None, Some(body.to_string()))
+                .await;
+            statuses.push((status, text));
+        }
+        for (status, text) in &statuses[..3] {
+            assert_eq!(*status, StatusCode::UNAUTHORIZED, "{text}");
+        }
+        assert_eq!(
+            statuses[3].0,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            statuses[3].1
+        );
+        assert!(
+            statuses[3].1.contains("`198.51.100.7`"),
+            "{}",
+            statuses[3].1
+        );
+        // Nothing permanent yet: failures are tallied, not appended one by one.
+        assert_eq!(sizes(&env).await.audit, audit_before);
+        // Alice, from her own address, is not affected.
+        let (status, body) = env.mint("alice", crate::api::read_grant(), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // The minute's failures become one entry, counted by human.
+        env.state.prune().await.unwrap();
+        let entries: Vec<_> = env
+            .audit()
+            .await
+            .into_iter()
+            .filter(|e| e.kind == "verification_failures")
+            .collect();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        let d: J = serde_json::from_str(&entries[0].detail).unwrap();
+        assert_eq!(d["total"], 3, "{d}");
+        let count = |human: &str| {
+            d["failures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["human"] == human)
+                .map(|f| f["count"].as_u64().unwrap())
+                .sum::<u64>()
+        };
+        assert_eq!((count("alice"), count("nobody-here")), (2, 1), "{d}");
+        // Nothing more to record: the next pass adds nothing.
+        let n = sizes(&env).await.audit;
+        env.state.prune().await.unwrap();
+        assert_eq!(sizes(&env).await.audit, n);
+    }
+);

@@ -1,0 +1,396 @@
+//! Verifying a human: the one entry point of every request that names a human and proves
+//! it is them (`POST /v1/tokens`, a human's `POST /v1/revocations`,
+//! `POST /v1/agents/mine`, an owner's `POST /v1/agents/{id}/disable`).
+//!
+//! [`verify_human`] runs, in this order, so that neither the answer, nor what is stored,
+//! nor `/metrics` tells a stranger whether a human exists, and a stranger cannot spend a
+//! human's limits:
+//!
+//! 1. the input's shape, before anything is read or written (400, the same for every
+//!    human): the human's id, the device key, the signature, the nonce, the identity
+//!    provider;
+//! 2. the client's limit, `verifications_per_minute_per_client` (429): the first write;
+//! 3. the proof, against the id as named, whether or not such a human exists: an unknown
+//!    human has no enrolled key and no ID token names them, so they fail exactly as a
+//!    known human fails with the same input;
+//! 4. the outcome counted in `warrant_verifications_total`, whoever was named. A success
+//!    is recorded in the audit log at once; failures are tallied in memory and recorded as
+//!    one `verification_failures` entry (counts by human, method and reason) every
+//!    [`crate::limits::PRUNE_INTERVAL`], before every audit export and when `warrant serve`
+//!    shuts down, so anonymous requests add at most one audit entry a minute per replica.
+//!
+//! Per-human limits (`mints_per_minute`) are counted by the caller after a success only.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::Verifier as _;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Digest as _;
+use warrant_core::grant::Method;
+use warrant_core::keys::PublicKey;
+use warrant_core::time::Timestamp;
+
+use crate::error::ApiError;
+use crate::routes::challenge_message;
+use crate::state::AppState;
+use crate::store::HumanRow;
+
+const NOT_ENROLLED: &str = "this device key is not enrolled for the human";
+
+/// At most this many distinct (human, method, reason) counts in one
+/// `verification_failures` entry; the rest are counted together as `not_itemised`.
+pub const FAILURES_ITEMISED: usize = 100;
+
+/// Reasons are cut to this many characters in the tally.
+const REASON_MAX: usize = 200;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "method", deny_unknown_fields)]
+pub enum VerificationBody {
+    /// An enrolled Ed25519 key's signature over `warrant-device-key:<nonce>`.
+    #[serde(rename = "device-key")]
+    DeviceKey {
+        public_key: String,
+        nonce: String,
+        /// Hex.
+        signature: String,
+    },
+    /// An ID token from a configured identity provider, issued at most `oidc_max_age`
+    /// ago, carrying as its `nonce` claim a challenge from `/v1/challenges` for the same
+    /// human (`nonce`, required). The challenge and the ID token are each single use.
+    #[serde(rename = "oidc")]
+    Oidc {
+        provider: String,
+        id_token: String,
+        nonce: String,
+    },
+}
+
+/// A human verified just now.
+#[derive(Debug)]
+pub struct Verified {
+    /// The human.
+    pub human: HumanRow,
+    /// How they proved it.
+    pub method: Method,
+    /// When: now for a device key; the ID token's `auth_time`, else `iat`, for OIDC.
+    pub at: Timestamp,
+}
+
+/// Refuses a human id no human can have (the rule of `POST /v1/humans`), before anything
+/// is read or written.
+pub fn check_human_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.chars().count() > 256 || id.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "`human` must be 1 to 256 printable characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A verification whose shape is right: what the proof is checked with.
+enum Checked<'a> {
+    DeviceKey {
+        key: PublicKey,
+        vk: Box<ed25519_dalek::VerifyingKey>,
+        signature: ed25519_dalek::Signature,
+        nonce: &'a str,
+    },
+    Oidc {
+        provider: &'a str,
+        id_token: &'a str,
+        nonce: &'a str,
+    },
+}
+
+/// The shape of a verification, whoever it names (400).
+fn check_shape<'a>(s: &AppState, v: &'a VerificationBody) -> Result<Checked<'a>, ApiError> {
+    let bad = |m: String| ApiError::BadRequest(m);
+    let nonce = match v {
+        VerificationBody::DeviceKey { nonce, .. } | VerificationBody::Oidc { nonce, .. } => nonce,
+    };
+    if nonce.is_empty() || nonce.len() > 256 {
+        return Err(bad(
+            "`verification.nonce` must be 1 to 256 characters: a nonce from /v1/challenges".into(),
+        ));
+    }
+    match v {
+        VerificationBody::DeviceKey {
+            public_key,
+            signature,
+            ..
+        } => {
+            let key: PublicKey = public_key
+                .parse()
+                .map_err(|e| bad(format!("verification.public_key: {e}")))?;
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).map_err(|_| {
+                bad(format!(
+                    "verification.public_key `{key}` is not a valid Ed25519 key"
+                ))
+            })?;
+            let sig: [u8; 64] = hex::decode(signature)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| bad("`verification.signature` must be 64 bytes of hex".into()))?;
+            Ok(Checked::DeviceKey {
+                key,
+                vk: Box::new(vk),
+                signature: ed25519_dalek::Signature::from_bytes(&sig),
+                nonce,
+            })
+        }
+        VerificationBody::Oidc {
+            provider, id_token, ..
+        } => {
+            if !s.oidc.providers().iter().any(|p| p == provider) {
+                return Err(bad(format!(
+                    "no identity provider `{provider}` is configured"
+                )));
+            }
+            Ok(Checked::Oidc {
+                provider,
+                id_token,
+                nonce,
+            })
+        }
+    }
+}
+
+/// Verifies that the request comes from the human named `human_id`, for a request from
+/// `client` (see the module documentation for the order of the checks): the human, and
+/// how and when they proved who they are, or a 400, 401 or 429.
+pub async fn verify_human(
+    s: &AppState,
+    client: &str,
+    human_id: &str,
+    v: &VerificationBody,
+) -> Result<Verified, ApiError> {
+    check_human_id(human_id)?;
+    let checked = check_shape(s, v)?;
+    s.rate_limit(
+        "verification-client",
+        client,
+        s.config.verifications_per_minute_per_client,
+    )
+    .await?;
+    // One lookup whoever is named; the proof below does not depend on its result.
+    let human = s.store.human(human_id).await?;
+    let now = s.now();
+    let (method, outcome, extra): (Method, Result<Timestamp, String>, serde_json::Value) =
+        match checked {
+            Checked::DeviceKey {
+                key,
+                vk,
+                signature,
+                nonce,
+            } => {
+                let outcome = device_key(s, human_id, &key, &vk, &signature, nonce).await?;
+                (
+                    Method::DeviceKey,
+                    outcome.map(|()| now).map_err(str::to_owned),
+                    json!({}),
+                )
+            }
+            Checked::Oidc {
+                provider,
+                id_token,
+                nonce,
+            } => {
+                let (outcome, extra) = oidc(s, human_id, provider, id_token, nonce, now).await?;
+                (Method::Oidc, outcome, extra)
+            }
+        };
+    let outcome = match (outcome, human) {
+        (Ok(at), Some(human)) => Ok((human, at)),
+        // Only whoever holds a valid proof for this id gets here.
+        (Ok(_), None) => Err("the issuer does not know this human".to_owned()),
+        (Err(why), _) => Err(why),
+    };
+    let result = if outcome.is_ok() {
+        "success"
+    } else {
+        "failure"
+    };
+    s.metrics.inc(
+        "warrant_verifications_total",
+        format!("method=\"{method}\",result=\"{result}\""),
+    );
+    match outcome {
+        Ok((human, at)) => {
+            let detail = json!({
+                "method": method.as_str(), "human": human.id, "ok": true,
+                "reason": null, "details": extra,
+            });
+            s.audit("verification", &human.id, detail).await?;
+            Ok(Verified { human, method, at })
+        }
+        Err(why) => {
+            s.metrics
+                .tally_failure(human_id, method.as_str(), &why, now);
+            Err(ApiError::Unauthorized(format!(
+                "verification failed: {why}"
+            )))
+        }
+    }
+}
+
+/// A device key's answer to a challenge: the signature first (it needs nothing stored),
+/// then the key's enrolment for `human_id`, then the challenge, consumed.
+async fn device_key(
+    s: &AppState,
+    human_id: &str,
+    key: &PublicKey,
+    vk: &ed25519_dalek::VerifyingKey,
+    signature: &ed25519_dalek::Signature,
+    nonce: &str,
+) -> Result<Result<(), &'static str>, ApiError> {
+    if vk
+        .verify(challenge_message(nonce).as_bytes(), signature)
+        .is_err()
+    {
+        return Ok(Err("the signature does not verify with the device key"));
+    }
+    // A storage failure is ours (500), not the human's (401). No keys for an unknown id.
+    let enrolled = s.store.device_keys(human_id).await?;
+    if !enrolled.iter().any(|k| k == &key.to_string()) {
+        return Ok(Err(NOT_ENROLLED));
+    }
+    if !s
+        .store
+        .consume_challenge(nonce, human_id, s.now().unix_i64())
+        .await?
+    {
+        return Ok(Err("the challenge is unknown, expired or already used"));
+    }
+    Ok(Ok(()))
+}
+
+/// An ID token's answer: verified, naming `human_id`, carrying an unused challenge for
+/// them, and not used before. When the human authenticated, and what to record of it.
+async fn oidc(
+    s: &AppState,
+    human_id: &str,
+    provider: &str,
+    id_token: &str,
+    nonce: &str,
+    now: Timestamp,
+) -> Result<(Result<Timestamp, String>, serde_json::Value), ApiError> {
+    let mut extra = json!({ "provider": provider });
+    let outcome = match s.oidc.verify(provider, id_token, nonce, now).await {
+        Ok(id) if id.human != human_id => Err(format!(
+            "the ID token is for `{}`, not for `{human_id}`",
+            id.human
+        )),
+        Ok(id) => {
+            extra = json!({
+                "provider": provider, "amr": id.amr, "acr": id.acr,
+                "authenticated_at": id.authenticated_at.to_string(),
+            });
+            let digest = hex::encode(sha2::Sha256::digest(id_token.as_bytes()));
+            // Kept while the verifier would still accept the token (its leeway).
+            let keep_until = id
+                .expires_at
+                .unix_i64()
+                .saturating_add(i64::try_from(crate::oidc::LEEWAY_SECONDS).unwrap_or(i64::MAX));
+            if !s
+                .store
+                .consume_challenge(nonce, human_id, now.unix_i64())
+                .await?
+            {
+                Err("the nonce is unknown, expired or already used".to_owned())
+            } else if !s.store.use_id_token(&digest, keep_until).await? {
+                Err("this ID token was used before: sign in again".to_owned())
+            } else {
+                Ok(id.authenticated_at)
+            }
+        }
+        // Checked with the shape; a provider removed since is bad input all the same.
+        Err(crate::oidc::OidcError::UnknownProvider(p)) => {
+            return Err(ApiError::BadRequest(format!(
+                "no identity provider `{p}` is configured"
+            )))
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    Ok((outcome, extra))
+}
+
+/// Failed verifications not yet in the audit log.
+#[derive(Debug, Default)]
+pub struct Failures {
+    since: Option<Timestamp>,
+    counts: BTreeMap<(String, &'static str, String), u64>,
+    not_itemised: u64,
+}
+
+impl crate::state::Metrics {
+    /// Counts one failed verification of `human` for the next `verification_failures`
+    /// audit entry.
+    pub(crate) fn tally_failure(
+        &self,
+        human: &str,
+        method: &'static str,
+        reason: &str,
+        now: Timestamp,
+    ) {
+        let mut f = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.since.get_or_insert(now);
+        let reason: String = reason.chars().take(REASON_MAX).collect();
+        let key = (human.to_owned(), method, reason);
+        if let Some(n) = f.counts.get_mut(&key) {
+            *n += 1;
+        } else if f.counts.len() < FAILURES_ITEMISED {
+            f.counts.insert(key, 1);
+        } else {
+            f.not_itemised += 1;
+        }
+    }
+}
+
+impl AppState {
+    /// Records the failed verifications tallied since the last call as one
+    /// `verification_failures` audit entry (none when there were none).
+    pub async fn record_verification_failures(&self) -> Result<(), ApiError> {
+        let taken = std::mem::take(
+            &mut *self
+                .metrics
+                .failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let Some(since) = taken.since else {
+            return Ok(());
+        };
+        let failures: Vec<_> = taken
+            .counts
+            .iter()
+            .map(|((human, method, reason), count)| {
+                json!({ "human": human, "method": method, "reason": reason, "count": count })
+            })
+            .collect();
+        let total: u64 = taken.counts.values().sum::<u64>() + taken.not_itemised;
+        let detail = json!({
+            "since": since.to_string(), "until": self.now().to_string(), "total": total,
+            "failures": failures, "not_itemised": taken.not_itemised,
+        });
+        if let Err(e) = self.audit("verification_failures", "issuer", detail).await {
+            // Kept for the next attempt.
+            let mut f = self
+                .metrics
+                .failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f.since = Some(f.since.map_or(since, |s| s.min(since)));
+            for (k, n) in taken.counts {
+                *f.counts.entry(k).or_insert(0) += n;
+            }
+            f.not_itemised += taken.not_itemised;
+            return Err(e);
+        }
+        Ok(())
+    }
+}
