@@ -179,9 +179,12 @@ pub enum AuditCommand {
         warrant audit verify --file audit.jsonl --keys keys.json\n\n\
         Hashes alone do not show tampering: whoever can rewrite the log can recompute them.\n\
         A head signature by a key of the key set vouches for its entry and every one before\n\
-        it. Verification fails when no head signature verifies, or when more than\n\
-        --max-unsigned entries follow the last signed head. The issuer signs its head before\n\
-        every export, so an export fetched with --url ends with a signature.")]
+        it. Verification fails when no head signature verifies, when more than --max-unsigned\n\
+        entries follow the last signed head, lie between two signed heads or come before the\n\
+        first one (a rewrite the issuer signed later), and when the export does not start at\n\
+        entry 1 (or right after --since). The issuer signs its head before every export, so\n\
+        an export fetched with --url ends with a signature. Entries after the last signature\n\
+        can still be cut off: compare the reported head with one you kept.")]
     Verify(AuditVerifyArgs),
 }
 
@@ -244,13 +247,19 @@ pub struct AuditVerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// The key set to check head signatures with (file or URL; with --url, the issuer's
-    /// by default). Pass a copy you trust to catch an issuer that lies about its keys.
+    /// by default). Pass a copy you trust to catch an issuer that lies about its keys;
+    /// repeatable, to add retired keys the issuer no longer publishes.
     #[arg(long, value_name = "FILE|URL")]
-    pub keys: Option<String>,
-    /// The most entries allowed after the last signed head (the issuer signs every
-    /// `audit_sign_every` entries, 100 by default).
+    pub keys: Vec<String>,
+    /// The most entries allowed after the last signed head, between two signed heads and
+    /// before the first one (the issuer signs every `audit_sign_every` entries, 100 by
+    /// default).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_unsigned: usize,
+    /// Check the chain after entry N only: with --url, read from there; with --file, the
+    /// export must start at entry N+1. By default the chain must start at entry 1.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..))]
+    pub since: i64,
     /// Entries fetched per request with --url.
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub page_size: u32,

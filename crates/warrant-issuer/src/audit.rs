@@ -10,11 +10,17 @@
 //! Hashes alone prove nothing against someone who can rewrite the log: they can recompute
 //! every hash. What vouches for the entries is a head signature by a key of the issuer's
 //! key set: it covers the entry it names and, through the links, every entry before it.
-//! [`verify_chain`] therefore needs the key set and reports how far the last verified
-//! signature reaches; [`ChainReport::check_coverage`] fails an export with no verified
-//! head signature, or with more unsigned entries after the last signed head than allowed
-//! (the issuer signs every `audit_sign_every` entries, every `audit_sign_interval`, and
-//! before each export).
+//! [`verify_chain`] therefore needs the key set and reports which entries verified
+//! signatures name; [`ChainReport::check_coverage`] fails an export with no verified head
+//! signature, with more unsigned entries after the last signed head than allowed, or with
+//! more than that many entries between two signed heads or before the first one (the
+//! issuer signs once `audit_sign_every` entries follow the last signed head, every
+//! `audit_sign_interval`, and before each export). The last rule matters because the
+//! issuer signs whatever head the database holds: someone who rewrote the entries after
+//! an old signature (and removed the later ones) gets the rewrite signed, but it shows as
+//! a run of entries no signature named in time. [`ChainReport::check_start`] fails an
+//! export that does not start where it should (entry 1, with the genesis `prev_hash`,
+//! for a whole chain): the first entries were removed.
 
 use ed25519_dalek::Verifier as _;
 use sha2::{Digest, Sha256};
@@ -100,6 +106,45 @@ pub enum ChainBreak {
         /// The limit.
         max: usize,
     },
+    /// Too many entries between two signed heads: the later signature came too late to
+    /// vouch that they were not rewritten first.
+    #[error("entries {first} to {next} ({count} entries) lie between the signed heads at entries {prev} and {next}; at most {max} may: signatures may have been removed and these entries rewritten before the issuer signed entry {next} (raise the limit with --max-unsigned if the issuer signs less often)")]
+    UnsignedGap {
+        /// The earlier signed head.
+        prev: i64,
+        /// The first entry after it.
+        first: i64,
+        /// The later signed head.
+        next: i64,
+        /// Entries after `prev` up to `next`.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Too many entries before the first signed head of the export.
+    #[error("entries {first} to {next} ({count} entries) come before the first signed head (entry {next}); at most {max} may: signatures may have been removed and these entries rewritten before the issuer signed entry {next}{retired} (raise the limit with --max-unsigned if the issuer signs less often)")]
+    UnsignedStart {
+        /// The first entry of the export.
+        first: i64,
+        /// The first signed head.
+        next: i64,
+        /// Entries up to `next`.
+        count: usize,
+        /// The limit.
+        max: usize,
+        /// A hint when signatures by keys outside the key set come before `next`.
+        retired: String,
+    },
+    /// The export does not start where it should: its first entries are missing.
+    #[error("the export starts at entry {first}, not at entry {expected}: the entries before it are missing (deleted from the database?); to check a later part of the chain on purpose, give --since {since}")]
+    Start {
+        /// The entry the export should start with.
+        expected: i64,
+        /// The entry it starts with.
+        first: i64,
+        /// The `--since` that would accept it.
+        since: i64,
+    },
     /// A line that is not an entry.
     #[error("line {line}: not an audit entry: {why}")]
     Parse {
@@ -129,6 +174,12 @@ pub struct ChainReport {
     pub signed_through: Option<i64>,
     /// Entries after `signed_through` (all of them when nothing is signed).
     pub unsigned_tail: usize,
+    /// The entries verified head signatures name, in order: each is vouched for with
+    /// every entry before it.
+    pub signed_heads: Vec<i64>,
+    /// Head signatures by keys outside the key set before the first entry in
+    /// `signed_heads`.
+    pub unverifiable_before_first: usize,
 }
 
 impl ChainReport {
@@ -150,7 +201,63 @@ impl ChainReport {
                 max: max_unsigned,
             });
         }
+        let first = self.first.unwrap_or(1);
+        let mut prev: Option<i64> = None;
+        for &next in &self.signed_heads {
+            let after = prev.unwrap_or(first - 1);
+            let count = usize::try_from(next - after).unwrap_or(0);
+            if count > max_unsigned {
+                return Err(match prev {
+                    Some(prev) => ChainBreak::UnsignedGap {
+                        prev,
+                        first: prev + 1,
+                        next,
+                        count,
+                        max: max_unsigned,
+                    },
+                    None => ChainBreak::UnsignedStart {
+                        first,
+                        next,
+                        count,
+                        max: max_unsigned,
+                        retired: match self.unverifiable_before_first {
+                            0 => String::new(),
+                            n => format!(
+                                "; {n} head signatures before it are by keys not in the key set: give a key set that holds them"
+                            ),
+                        },
+                    },
+                });
+            }
+            prev = Some(next);
+        }
         Ok(())
+    }
+
+    /// Fails unless the export starts right after entry `since` (0: at entry 1, whose
+    /// `prev_hash` [`verify_chain`] holds to the genesis value). An empty export passes:
+    /// [`Self::check_coverage`] fails it.
+    pub fn check_start(&self, since: i64) -> Result<(), ChainBreak> {
+        match self.first {
+            Some(first) if first != since + 1 => Err(ChainBreak::Start {
+                expected: since + 1,
+                first,
+                since: first - 1,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The most entries after a signed head (or the start of the export) up to the next
+    /// signed head.
+    pub fn widest_gap(&self) -> usize {
+        let mut prev = self.first.unwrap_or(1) - 1;
+        let mut widest = 0;
+        for &next in &self.signed_heads {
+            widest = widest.max(usize::try_from(next - prev).unwrap_or(0));
+            prev = next;
+        }
+        widest
     }
 }
 
@@ -171,11 +278,14 @@ pub fn parse_export(text: &str) -> Result<Vec<AuditRow>, ChainBreak> {
 /// Checks an export: every hash, every link and every head signature whose key is in
 /// `keys` (a signature by a key of the set that does not verify, or that signs another
 /// hash than the entry it names, breaks the chain). An export may start anywhere in the
-/// chain. Whether the signatures cover enough is [`ChainReport::check_coverage`].
+/// chain: whether it starts where it should is [`ChainReport::check_start`], whether the
+/// signatures cover enough is [`ChainReport::check_coverage`].
 pub fn verify_chain(rows: &[AuditRow], keys: &KeySet) -> Result<ChainReport, ChainBreak> {
     let mut signatures = 0;
     let mut unverifiable = 0;
     let mut signed_through: Option<i64> = None;
+    let mut signed_heads = Vec::new();
+    let mut unverifiable_at = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         if entry_hash(row) != row.hash {
             return Err(ChainBreak::Hash { seq: row.seq });
@@ -197,12 +307,22 @@ pub fn verify_chain(rows: &[AuditRow], keys: &KeySet) -> Result<ChainReport, Cha
                 Signed::Covers(seq) => {
                     signatures += 1;
                     signed_through = Some(signed_through.map_or(seq, |s| s.max(seq)));
+                    signed_heads.push(seq);
                 }
                 Signed::Elsewhere => signatures += 1,
-                Signed::UnknownKey => unverifiable += 1,
+                Signed::UnknownKey => {
+                    unverifiable += 1;
+                    unverifiable_at.push(row.seq);
+                }
             }
         }
     }
+    // Replicas may sign out of order.
+    signed_heads.sort_unstable();
+    signed_heads.dedup();
+    let unverifiable_before_first = signed_heads.first().map_or(unverifiable_at.len(), |f| {
+        unverifiable_at.iter().filter(|s| *s < f).count()
+    });
     let last = rows.last().map(|r| r.seq);
     let unsigned_tail = match (signed_through, last) {
         (Some(s), Some(l)) => usize::try_from(l - s).unwrap_or(0),
@@ -216,6 +336,8 @@ pub fn verify_chain(rows: &[AuditRow], keys: &KeySet) -> Result<ChainReport, Cha
         unverifiable,
         signed_through,
         unsigned_tail,
+        signed_heads,
+        unverifiable_before_first,
     })
 }
 
@@ -339,10 +461,114 @@ mod tests {
         assert_eq!(report.signatures, 1);
         assert_eq!(report.signed_through, Some(5));
         assert_eq!(report.unsigned_tail, 1, "the signature entry itself");
-        report.check_coverage(1).unwrap();
+        assert_eq!(
+            (report.signed_heads.clone(), report.widest_gap()),
+            (vec![5], 5)
+        );
+        report.check_coverage(5).unwrap();
+        report.check_start(0).unwrap();
         let report = verify_chain(&rows[2..], &keys).unwrap();
         assert_eq!(report.entries, 4, "an export may start mid-chain");
         assert_eq!((report.first, report.signed_through), (Some(3), Some(5)));
+        report.check_start(2).unwrap();
+    }
+
+    #[test]
+    fn an_export_missing_its_first_entries_does_not_start_where_it_should() {
+        let (k, keys) = key();
+        let mut rows = chain(5);
+        sign(&mut rows, &k, 1);
+        let report = verify_chain(&rows[3..], &keys).unwrap();
+        report.check_coverage(5).unwrap();
+        let e = report.check_start(0).unwrap_err();
+        assert_eq!(
+            e,
+            ChainBreak::Start {
+                expected: 1,
+                first: 4,
+                since: 3
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "the export starts at entry 4, not at entry 1: the entries before it are missing (deleted from the database?); to check a later part of the chain on purpose, give --since 3"
+        );
+        assert!(report.check_start(1).is_err());
+        report.check_start(3).unwrap();
+        // Entry 1 must hold the genesis `prev_hash`.
+        let mut rows = chain(2);
+        rows[0].prev_hash = "1".repeat(64);
+        rows[0].hash = entry_hash(&rows[0]);
+        rows[1].prev_hash = rows[0].hash.clone();
+        rows[1].hash = entry_hash(&rows[1]);
+        assert_eq!(
+            verify_chain(&rows, &keys),
+            Err(ChainBreak::Link { seq: 1, prev: 0 })
+        );
+    }
+
+    #[test]
+    fn a_chain_rewritten_after_an_old_signature_and_signed_again_does_not_verify() {
+        let (k, keys) = key();
+        // The issuer signs every 3 entries.
+        let mut rows = Vec::new();
+        for n in 1..=12 {
+            push(&mut rows, "mint", format!("{{\"n\":{n}}}"));
+            if rows.last().unwrap().seq % 3 == 0 {
+                sign(&mut rows, &k, 1);
+            }
+        }
+        let report = verify_chain(&rows, &keys).unwrap();
+        assert_eq!(report.widest_gap(), 3);
+        report.check_coverage(3).unwrap();
+        // The writer keeps the first signed head, removes the later signatures, erases an
+        // entry, rehashes the rest; the issuer then signs the head it finds.
+        let first_sig = rows.iter().position(|r| r.kind == HEAD_SIGNATURE).unwrap();
+        let mut forged: Vec<AuditRow> = rows[..=first_sig].to_vec();
+        forged.extend(
+            rows[first_sig + 1..]
+                .iter()
+                .filter(|r| r.kind != HEAD_SIGNATURE && r.detail != "{\"n\":7}")
+                .cloned(),
+        );
+        rehash(&mut forged);
+        sign(&mut forged, &k, 1);
+        let report = verify_chain(&forged, &keys).unwrap();
+        assert_eq!(report.unsigned_tail, 1, "the tail alone looks fine");
+        assert_eq!(report.signed_heads, vec![3, 12]);
+        let e = report.check_coverage(3).unwrap_err();
+        assert_eq!(
+            e,
+            ChainBreak::UnsignedGap {
+                prev: 3,
+                first: 4,
+                next: 12,
+                count: 9,
+                max: 3
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "entries 4 to 12 (9 entries) lie between the signed heads at entries 3 and 12; at most 3 may: signatures may have been removed and these entries rewritten before the issuer signed entry 12 (raise the limit with --max-unsigned if the issuer signs less often)"
+        );
+        // Every signature removed, everything rewritten, the head signed: the entries
+        // before the first signed head are too many.
+        let mut forged: Vec<AuditRow> = rows
+            .iter()
+            .filter(|r| r.kind != HEAD_SIGNATURE)
+            .cloned()
+            .collect();
+        forged[1].actor = "mallory".into();
+        rehash(&mut forged);
+        sign(&mut forged, &k, 1);
+        let e = verify_chain(&forged, &keys)
+            .unwrap()
+            .check_coverage(3)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "entries 1 to 12 (12 entries) come before the first signed head (entry 12); at most 3 may: signatures may have been removed and these entries rewritten before the issuer signed entry 12 (raise the limit with --max-unsigned if the issuer signs less often)"
+        );
     }
 
     #[test]
@@ -390,7 +616,7 @@ mod tests {
         sign(&mut rows, &k, 1);
         verify_chain(&rows, &keys)
             .unwrap()
-            .check_coverage(1)
+            .check_coverage(3)
             .unwrap();
         // Remove the signatures, alter an entry, recompute every hash: the links hold…
         rows.retain(|r| r.kind != HEAD_SIGNATURE);
@@ -446,12 +672,25 @@ mod tests {
             report.check_coverage(100),
             Err(ChainBreak::NoSignedHead { .. })
         ));
-        // A later signature by a key of the set covers everything before it.
+        // A later signature by a key of the set covers everything before it…
         push(&mut rows, "mint", "{}".into());
         sign(&mut rows, &k, 1);
         let report = verify_chain(&rows, &keys).unwrap();
         assert_eq!(report.signed_through, Some(4));
-        report.check_coverage(1).unwrap();
+        assert_eq!(report.unverifiable_before_first, 1);
+        report.check_coverage(4).unwrap();
+        // …but does not show that entries 1 to 4 were signed in time: a signature by an
+        // unknown key could be a made-up row.
+        assert_eq!(
+            report.check_coverage(3).unwrap_err().to_string(),
+            "entries 1 to 4 (4 entries) come before the first signed head (entry 4); at most 3 may: signatures may have been removed and these entries rewritten before the issuer signed entry 4; 1 head signatures before it are by keys not in the key set: give a key set that holds them (raise the limit with --max-unsigned if the issuer signs less often)"
+        );
+        let mut both = keys.clone();
+        both.keys
+            .extend(KeySet::single(KeyId(7), retired.public()).keys);
+        let report = verify_chain(&rows, &both).unwrap();
+        assert_eq!(report.signed_heads, vec![2, 4]);
+        report.check_coverage(2).unwrap();
     }
 
     #[test]

@@ -48,6 +48,7 @@ impl AppState {
             clock,
             metrics: Arc::default(),
             oidc,
+            audit_anchor: Arc::default(),
         };
         state.seed().await?;
         Ok(state)

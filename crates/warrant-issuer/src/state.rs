@@ -41,6 +41,19 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Verifies ID tokens of the configured identity providers.
     pub oidc: crate::oidc::OidcVerifier,
+    /// The audit entry this replica last signed or saw, which every head it signs must
+    /// still follow.
+    pub audit_anchor: Arc<tokio::sync::Mutex<AuditAnchor>>,
+}
+
+/// What this replica knows of the audit chain: the last entry it signed or saw (its
+/// position and hash). The chain only grows, so that entry must stay as it was; when it
+/// does not, the database was rewritten (or restored from a backup) and the replica stops
+/// signing until it is restarted, rather than vouch for the rewrite.
+#[derive(Debug, Default)]
+pub struct AuditAnchor {
+    seen: Option<(i64, String)>,
+    broken: Option<String>,
 }
 
 /// The latency buckets of `warrant_http_request_duration_seconds`.
@@ -219,20 +232,25 @@ impl AppState {
         self.maybe_sign_head(row.seq).await
     }
 
-    /// Signs audit entry `seq` when no head signature is among the `audit_sign_every`
-    /// entries up to it, so no more than about that many entries ever follow the last
-    /// signed head (whichever path appended them, on whichever replica).
+    /// Signs audit entry `seq` once `audit_sign_every` entries follow the last entry a head
+    /// signature names, so no more than that many entries ever lie between two signed
+    /// heads (whichever path appended them, on whichever replica): `warrant audit verify`
+    /// holds the chain to that.
     pub async fn maybe_sign_head(&self, seq: i64) -> Result<(), ApiError> {
         let every = self.config.audit_sign_every;
-        if seq < every || self.store.head_signed_within(seq - every, seq).await? {
+        // A signature naming an entry after `seq - every` comes after it too.
+        let last = self
+            .store
+            .last_signed_within(seq - every, seq)
+            .await?
+            .unwrap_or(0);
+        if seq - last < every {
             return Ok(());
         }
         let head = self
             .store
-            .audit_since(seq - 1, 1)
+            .audit_at(seq)
             .await?
-            .into_iter()
-            .next()
             .ok_or_else(|| ApiError::Internal(format!("audit entry {seq} vanished")))?;
         self.sign_head(&head).await
     }
@@ -247,15 +265,78 @@ impl AppState {
     }
 
     /// Signs the current head unless it is a head signature already (run every
-    /// `audit_sign_interval`, so a quiet issuer's log is still vouched for).
+    /// `audit_sign_interval`, so a quiet issuer's log is still vouched for, and before
+    /// every export).
     pub async fn sign_current_head(&self) -> Result<(), ApiError> {
         match self.store.audit_last().await? {
             Some(head) if head.kind != crate::audit::HEAD_SIGNATURE => self.sign_head(&head).await,
-            _ => Ok(()),
+            Some(head) => {
+                // Nothing to sign: still check the chain and move the anchor, so the next
+                // check is against a recent entry.
+                let mut anchor = self.audit_anchor.lock().await;
+                if self.chain_follows_anchor(&mut anchor, &head).await? {
+                    anchor.seen = Some((head.seq, head.hash));
+                }
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
+    /// Whether `head` may be signed: its hash matches its content and the entry this
+    /// replica last signed or saw is still in place. When not, logs an error (once) and
+    /// remembers it: the replica then signs nothing more until it is restarted.
+    async fn chain_follows_anchor(
+        &self,
+        anchor: &mut AuditAnchor,
+        head: &crate::store::AuditRow,
+    ) -> Result<bool, ApiError> {
+        if let Some(why) = &anchor.broken {
+            tracing::debug!(seq = head.seq, why = %why, "audit head not signed: the audit chain was rewritten");
+            return Ok(false);
+        }
+        let why = if crate::audit::entry_hash(head) != head.hash {
+            Some(format!(
+                "entry {} does not match its hash: it was altered",
+                head.seq
+            ))
+        } else if let Some((seq, hash)) = &anchor.seen {
+            match self.store.audit_at(*seq).await? {
+                Some(row) if row.hash == *hash => None,
+                Some(row) => Some(format!(
+                    "entry {seq} was `{hash}` when this issuer signed or saw it, and is now `{}`",
+                    row.hash
+                )),
+                None => Some(format!(
+                    "entry {seq} was `{hash}` when this issuer signed or saw it, and is now gone"
+                )),
+            }
+        } else {
+            None
+        };
+        match why {
+            None => Ok(true),
+            Some(why) => {
+                tracing::error!(
+                    seq = head.seq,
+                    why = %why,
+                    "the audit chain was rewritten in the database (or restored from a backup): this issuer signs no audit head until it is restarted; export the log, check it with `warrant audit verify`, and find out who wrote to the database"
+                );
+                anchor.broken = Some(why);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Signs `head`, unless the chain no longer follows the entry this replica last signed
+    /// or saw ([`AuditAnchor`]): then it refuses, and the unsigned entries fail
+    /// `warrant audit verify`.
     async fn sign_head(&self, head: &crate::store::AuditRow) -> Result<(), ApiError> {
+        // Held while signing: one signature at a time per replica, the anchor in step.
+        let mut anchor = self.audit_anchor.lock().await;
+        if !self.chain_follows_anchor(&mut anchor, head).await? {
+            return Ok(());
+        }
         let keys = self.keys();
         let sig = keys
             .ring
@@ -275,6 +356,9 @@ impl AppState {
                 &detail,
             )
             .await?;
+        if anchor.seen.as_ref().is_none_or(|(seq, _)| *seq < head.seq) {
+            anchor.seen = Some((head.seq, head.hash.clone()));
+        }
         Ok(())
     }
 }

@@ -667,17 +667,35 @@ impl Store {
             .collect()
     }
 
-    /// Whether a head signature is among the audit entries after `from`, up to `to`.
-    pub async fn head_signed_within(&self, from: i64, to: i64) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM audit WHERE seq > $1 AND seq <= $2 AND kind = $3",
-        )
-        .bind(from)
-        .bind(to)
-        .bind(crate::audit::HEAD_SIGNATURE)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+    /// The latest entry named by a head signature among the audit entries after `from`,
+    /// up to `to` (unchecked: what the stored rows say).
+    pub async fn last_signed_within(&self, from: i64, to: i64) -> Result<Option<i64>, StoreError> {
+        let rows =
+            sqlx::query("SELECT detail FROM audit WHERE seq > $1 AND seq <= $2 AND kind = $3")
+                .bind(from)
+                .bind(to)
+                .bind(crate::audit::HEAD_SIGNATURE)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut last = None;
+        for r in &rows {
+            let detail: String = r.try_get("detail")?;
+            let seq = serde_json::from_str::<serde_json::Value>(&detail)
+                .ok()
+                .and_then(|d| d["seq"].as_i64());
+            last = last.max(seq);
+        }
+        Ok(last)
+    }
+
+    /// The audit entry at `seq`, if any.
+    pub async fn audit_at(&self, seq: i64) -> Result<Option<AuditRow>, StoreError> {
+        Ok(self
+            .audit_since(seq - 1, 1)
+            .await?
+            .into_iter()
+            .next()
+            .filter(|r| r.seq == seq))
     }
 
     /// The latest audit entry.

@@ -1,5 +1,6 @@
 //! `warrant audit export`, `warrant audit verify`
 
+use warrant_core::keys::KeySet;
 use warrant_issuer::audit::{parse_export, verify_chain, ChainBreak};
 
 use crate::args::{AuditCommand, AuditExportArgs, AuditVerifyArgs};
@@ -16,10 +17,14 @@ pub fn run(cmd: &AuditCommand) -> Result<Outcome, CliError> {
     }
 }
 
-/// The whole chain from `base`, page by page (`since` is the last sequence number read).
-fn download(base: &str, admin_token: &str, page_size: usize) -> Result<String, CliError> {
+/// The whole chain after entry `since` from `base`, page by page.
+fn download(
+    base: &str,
+    admin_token: &str,
+    page_size: usize,
+    mut since: i64,
+) -> Result<String, CliError> {
     let mut all = String::new();
-    let mut since = 0_i64;
     loop {
         let page = io::get(
             &format!("{base}/v1/audit?since={since}&limit={page_size}"),
@@ -58,7 +63,7 @@ fn export(a: &AuditExportArgs) -> Result<Outcome, CliError> {
             path.display()
         )));
     }
-    let export = download(base, &token, PAGE)?;
+    let export = download(base, &token, PAGE, 0)?;
     let entries = export.lines().count();
     match &a.out {
         Some(path) => {
@@ -81,11 +86,13 @@ fn verify(a: &AuditVerifyArgs) -> Result<Outcome, CliError> {
         (Some(url), _) => {
             let base = url.trim_end_matches('/');
             let token = io::admin_token(a.admin_token.as_deref().unwrap_or_default())?;
-            let keys = a
-                .keys
-                .clone()
-                .unwrap_or_else(|| format!("{base}/.well-known/warrant-keys"));
-            let export = download(base, &token, usize::try_from(a.page_size).unwrap_or(PAGE))?;
+            let keys = if a.keys.is_empty() {
+                vec![format!("{base}/.well-known/warrant-keys")]
+            } else {
+                a.keys.clone()
+            };
+            let page = usize::try_from(a.page_size).unwrap_or(PAGE);
+            let export = download(base, &token, page, a.since)?;
             let rows = parse_export(&export).map_err(|e| {
                 CliError::denied(format!(
                     "the export from `{base}/v1/audit` is not an audit chain: {e}"
@@ -94,20 +101,24 @@ fn verify(a: &AuditVerifyArgs) -> Result<Outcome, CliError> {
             (rows, keys)
         }
         (None, Some(file)) => {
-            let keys = a.keys.clone().ok_or_else(|| {
-                CliError::usage(
+            if a.keys.is_empty() {
+                return Err(CliError::usage(
                     "give --keys (the issuer's key set, a file or its URL): without it nothing vouches for the export",
-                )
-            })?;
+                ));
+            }
+            let keys = a.keys.clone();
             let rows = parse_export(&io::read_file(file)?)
                 .map_err(|e| CliError::denied(format!("the audit chain is broken: {e}")))?;
             (rows, keys)
         }
         (None, None) => return Err(CliError::usage("give --url (with --admin-token) or --file")),
     };
-    let keys = io::key_set(&keys_source)?;
+    let keys = key_sets(&keys_source)?;
     let broken = |e: ChainBreak| CliError::denied(format!("the audit chain is broken: {e}"));
     let report = verify_chain(&rows, &keys).map_err(broken)?;
+    // With --url the chain is read from entry `since + 1`: an answer starting later lost
+    // its first entries; a file must start there too.
+    report.check_start(a.since).map_err(broken)?;
     report
         .check_coverage(a.max_unsigned)
         .map_err(|e| CliError::denied(format!("the audit chain is not vouched for: {e}")))?;
@@ -128,8 +139,32 @@ fn verify(a: &AuditVerifyArgs) -> Result<Outcome, CliError> {
         String::new()
     };
     io::out(format_args!(
-        "ok: {} entries, {head}, {} head signatures verified{retired}; entries {first} to {signed} signed, {} after the last signed head",
-        report.entries, report.signatures, report.unsigned_tail
+        "ok: {} entries, {head}, {} head signatures verified{retired}; entries {first} to {signed} signed, {} after the last signed head, at most {} from one signed head to the next",
+        report.entries,
+        report.signatures,
+        report.unsigned_tail,
+        report.widest_gap()
     ))?;
     Ok(Outcome::Ok)
+}
+
+/// The keys of every `--keys` source, in one set (a key id may repeat only with the same
+/// key).
+fn key_sets(sources: &[String]) -> Result<KeySet, CliError> {
+    let mut all = KeySet::default();
+    for source in sources {
+        for entry in io::key_set(source)?.keys {
+            match all.keys.iter().find(|k| k.kid == entry.kid) {
+                Some(k) if k.public_key == entry.public_key => {}
+                Some(_) => {
+                    return Err(CliError::usage(format!(
+                        "--keys `{source}` has another key with id `{}` than an earlier --keys: give key sets of one issuer",
+                        entry.kid.0
+                    )))
+                }
+                None => all.keys.push(entry),
+            }
+        }
+    }
+    Ok(all)
 }

@@ -58,7 +58,9 @@ both!(
                 report.unsigned_tail, 1,
                 "only the signature itself: {report:?}"
             );
-            report.check_coverage(1).unwrap();
+            // `audit_sign_every = 5`: at most 5 entries between signed heads, too.
+            report.check_coverage(5).unwrap();
+            report.check_start(0).unwrap();
             assert_eq!(rows.last().unwrap().kind, "head_signature");
         }
         // Pages: `since` and `limit` walk the whole chain.
@@ -83,6 +85,99 @@ both!(
         }
         let report = warrant_issuer::audit::verify_chain(&paged, &keys).unwrap();
         assert_eq!(report.first, Some(1));
-        report.check_coverage(1).unwrap();
+        report.check_coverage(5).unwrap();
+    }
+);
+
+both!(
+    the_issuer_does_not_sign_a_chain_rewritten_after_its_last_signature,
+    |env: Env| async move {
+        use sqlx::Connection as _;
+        use warrant_issuer::audit::{entry_hash, verify_chain, HEAD_SIGNATURE};
+        let admin = env.admin_token().await;
+        let revoke = |i: usize| {
+            let env = &env;
+            let admin = admin.clone();
+            async move {
+                let (status, b) = env
+                    .call(
+                        "POST",
+                        "/v1/revocations",
+                        Some(&admin),
+                        Some(json!({ "kind": "token_id", "value": format!("{i:032x}") })),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{b}");
+            }
+        };
+        for i in 0..23 {
+            revoke(i).await;
+        }
+        let rows = env.audit().await;
+        let keys = key_set(&env).await;
+        let report = verify_chain(&rows, &keys).unwrap();
+        // `audit_sign_every = 5`: never more than 5 entries from one signed head to the next.
+        assert!(report.widest_gap() <= 5, "{report:?}");
+        report.check_coverage(5).unwrap();
+
+        // Someone with write access keeps the first signed head, removes the later
+        // signatures, erases a revocation and rehashes the rest.
+        let first_sig = rows.iter().position(|r| r.kind == HEAD_SIGNATURE).unwrap();
+        let kept = rows[first_sig].clone();
+        let mut forged: Vec<_> = rows[first_sig + 1..]
+            .iter()
+            .filter(|r| r.kind != HEAD_SIGNATURE)
+            .cloned()
+            .collect();
+        let erased = forged.iter().position(|r| r.kind == "revocation").unwrap();
+        forged.remove(erased);
+        let mut prev = kept.clone();
+        for r in &mut forged {
+            r.seq = prev.seq + 1;
+            r.prev_hash = prev.hash.clone();
+            r.hash = entry_hash(r);
+            prev = r.clone();
+        }
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(&env.database).await.unwrap();
+        sqlx::query("DELETE FROM audit WHERE seq > $1")
+            .bind(kept.seq)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        for r in &forged {
+            sqlx::query("INSERT INTO audit (seq, at, kind, actor, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(r.seq).bind(r.at).bind(&r.kind).bind(&r.actor).bind(&r.detail)
+                .bind(&r.prev_hash).bind(&r.hash)
+                .execute(&mut db).await.unwrap();
+        }
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(prev.seq)
+            .bind(&prev.hash)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+
+        // The issuer no longer finds the head it signed last: it signs nothing more, on
+        // export or by count, and the rewrite stays unsigned.
+        for i in 100..110 {
+            revoke(i).await;
+        }
+        let after = env.audit().await;
+        assert!(
+            after[first_sig + 1..]
+                .iter()
+                .all(|r| r.kind != HEAD_SIGNATURE),
+            "the issuer signed the rewritten chain"
+        );
+        let e = verify_chain(&after, &keys)
+            .unwrap()
+            .check_coverage(5)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("come after the last signed head"),
+            "{e}"
+        );
     }
 );
