@@ -170,7 +170,7 @@ pub enum AuditCommand {
     /// Download the whole audit chain as JSON lines (to check with `audit verify --file`).
     #[command(after_help = "Examples:\n  \
         warrant audit export --url http://127.0.0.1:8414 --admin-token warrant-data/admin.token --out audit.jsonl\n  \
-        warrant audit verify --file audit.jsonl --keys http://127.0.0.1:8414/.well-known/warrant-keys")]
+        warrant audit verify --file audit.jsonl --keys http://127.0.0.1:8414/.well-known/warrant-audit-keys")]
     Export(AuditExportArgs),
     /// Check an audit export: every hash, every link, every head signature, and that
     /// signed heads vouch for the whole export.
@@ -247,8 +247,9 @@ pub struct AuditVerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// The key set to check head signatures with (file or URL; with --url, the issuer's
-    /// by default). Pass a copy you trust to catch an issuer that lies about its keys;
-    /// repeatable, to add retired keys the issuer no longer publishes.
+    /// audit key set `/.well-known/warrant-audit-keys` by default: every key it has signed
+    /// with, retired ones included). Pass a copy you trust to catch an issuer that lies
+    /// about its keys; repeatable.
     #[arg(long, value_name = "FILE|URL")]
     pub keys: Vec<String>,
     /// The most entries allowed after the last signed head, between two signed heads and

@@ -25,6 +25,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .route("/.well-known/warrant-keys", get(routes::key_set))
+        .route(
+            "/.well-known/warrant-audit-keys",
+            get(routes::audit_key_set),
+        )
         .route("/v1/challenges", post(routes::challenge))
         .route("/v1/tokens", post(routes::mint_token))
         .route(

@@ -112,15 +112,24 @@ pub struct Keyring {
     /// Every key a verifier may still need: the active one and retired ones whose tokens
     /// have not all expired.
     pub published: KeySet,
+    /// Every key the issuer has ever signed with, retired ones included: what the head
+    /// signatures of the audit log verify with (`/.well-known/warrant-audit-keys`). Never
+    /// for tokens: a verifier trusts [`Keyring::published`].
+    pub audit: KeySet,
     /// The stored keys this was made from (see [`version`]).
     pub version: Vec<(i64, Option<i64>)>,
 }
 
 fn published(rows: &[KeyRow], now: i64) -> KeySet {
+    key_set(
+        rows.iter()
+            .filter(|r| r.retired_at.is_none() || r.last_expiry > now),
+    )
+}
+
+fn key_set<'a>(rows: impl Iterator<Item = &'a KeyRow>) -> KeySet {
     KeySet {
         keys: rows
-            .iter()
-            .filter(|r| r.retired_at.is_none() || r.last_expiry > now)
             .filter_map(|r| {
                 Some(KeySetEntry {
                     kid: KeyId(u32::try_from(r.kid).ok()?),
@@ -191,6 +200,7 @@ pub fn from_rows(rows: &[KeyRow], kek: Option<&Kek>, now: i64) -> Result<Keyring
     Ok(Keyring {
         active: unlock(active_row, kek)?,
         published: published(rows, now),
+        audit: key_set(rows.iter()),
         version: version(rows),
     })
 }

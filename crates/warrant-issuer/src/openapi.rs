@@ -28,7 +28,7 @@ impl Modify for AdminToken {
 #[openapi(
     info(title = "warrant issuer", description = "Mints micro-permission tokens for AI agents, for humans it has just verified."),
     paths(
-        routes::healthz, routes::readyz, routes::metrics, routes::key_set,
+        routes::healthz, routes::readyz, routes::metrics, routes::key_set, routes::audit_key_set,
         routes::challenge, routes::mint_token,
         routes::revoke, routes::revocations, routes::audit_export, routes::rotate_keys,
         routes::agent_challenge, routes::register_agent, routes::list_agents, routes::my_agents, routes::disable_agent,

@@ -68,6 +68,14 @@ pub async fn key_set(State(s): State<AppState>) -> Result<impl IntoResponse, Api
     Ok(Json(s.keys().ring.published.clone()))
 }
 
+/// `GET /.well-known/warrant-audit-keys`: every key the issuer has signed with, retired
+/// ones included, for checking the audit log's head signatures (never for tokens).
+#[utoipa::path(get, path = "/.well-known/warrant-audit-keys", tag = "keys", responses((status = 200, description = "every signing key the issuer has used, for checking audit head signatures; verifiers must not trust it for tokens", body = Object)))]
+pub async fn audit_key_set(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    s.reload_keys().await?;
+    Ok(Json(s.keys().ring.audit.clone()))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeBody {

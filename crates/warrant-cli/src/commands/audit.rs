@@ -70,7 +70,7 @@ fn export(a: &AuditExportArgs) -> Result<Outcome, CliError> {
             // Audit entries name humans and agents: owner-only, like the admin token.
             io::write_private(path, &export)?;
             io::out(format_args!(
-                "wrote {entries} audit entries to `{}`; check them with `warrant audit verify --file {} --keys {base}/.well-known/warrant-keys`",
+                "wrote {entries} audit entries to `{}`; check them with `warrant audit verify --file {} --keys {base}/.well-known/warrant-audit-keys`",
                 path.display(),
                 path.display()
             ))?;
@@ -87,7 +87,7 @@ fn verify(a: &AuditVerifyArgs) -> Result<Outcome, CliError> {
             let base = url.trim_end_matches('/');
             let token = io::admin_token(a.admin_token.as_deref().unwrap_or_default())?;
             let keys = if a.keys.is_empty() {
-                vec![format!("{base}/.well-known/warrant-keys")]
+                vec![format!("{base}/.well-known/warrant-audit-keys")]
             } else {
                 a.keys.clone()
             };

@@ -181,3 +181,45 @@ both!(
         );
     }
 );
+
+both!(
+    the_audit_key_set_keeps_the_keys_of_old_signatures,
+    |env: Env| async move {
+        use warrant_core::keys::KeySet;
+        let admin = env.admin_token().await;
+        assert_eq!(
+            env.mint("alice", read_grant(), json!({})).await.0,
+            StatusCode::OK
+        );
+        // An export signs the head with key 1; then key 2 takes over, and once key 1's
+        // tokens have expired the token key set no longer has it.
+        assert_eq!(
+            env.call_raw("GET", "/v1/audit", Some(&admin), None).await.0,
+            StatusCode::OK
+        );
+        let (status, _) = env
+            .call("POST", "/v1/keys/rotate", Some(&admin), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        env.advance(366 * 86_400);
+        let rows = env.audit().await;
+        let tokens = key_set(&env).await;
+        assert_eq!(tokens.keys.len(), 1, "{tokens:?}");
+        let (status, body) = env
+            .call("GET", "/.well-known/warrant-audit-keys", None, None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let audit = KeySet::from_json(&body.to_string()).unwrap();
+        assert_eq!(audit.keys.len(), 2, "{audit:?}");
+        let with_tokens = warrant_issuer::audit::verify_chain(&rows, &tokens).unwrap();
+        assert!(with_tokens.unverifiable > 0, "{with_tokens:?}");
+        let with_audit = warrant_issuer::audit::verify_chain(&rows, &audit).unwrap();
+        assert_eq!(with_audit.unverifiable, 0, "{with_audit:?}");
+        assert_eq!(
+            with_audit.signatures,
+            with_tokens.signatures + with_tokens.unverifiable
+        );
+        with_audit.check_coverage(5).unwrap();
+        with_audit.check_start(0).unwrap();
+    }
+);
