@@ -906,6 +906,16 @@ impl Store {
         detail: &serde_json::Value,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        Self::insert_admin_credential(&mut tx, row).await?;
+        let entry = Self::append_audit(&mut tx, row.created_at, kind, actor, detail).await?;
+        tx.commit().await?;
+        Ok(entry.seq)
+    }
+
+    async fn insert_admin_credential(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        row: &AdminCredentialRow,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO admin_credentials (id, secret_hash, created_at, expires_at, revoked_at, created_by) \
              VALUES ($1, $2, $3, $4, NULL, $5)",
@@ -915,11 +925,9 @@ impl Store {
         .bind(row.created_at)
         .bind(row.expires_at)
         .bind(&row.created_by)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        let entry = Self::append_audit(&mut tx, row.created_at, kind, actor, detail).await?;
-        tx.commit().await?;
-        Ok(entry.seq)
+        Ok(())
     }
 
     /// Rotates admin credential `revoke` into `row`, in one transaction: `revoke` is revoked
@@ -952,17 +960,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        sqlx::query(
-            "INSERT INTO admin_credentials (id, secret_hash, created_at, expires_at, revoked_at, created_by) \
-             VALUES ($1, $2, $3, $4, NULL, $5)",
-        )
-        .bind(&row.id)
-        .bind(&row.secret_hash)
-        .bind(row.created_at)
-        .bind(row.expires_at)
-        .bind(&row.created_by)
-        .execute(&mut *tx)
-        .await?;
+        Self::insert_admin_credential(&mut tx, row).await?;
         Self::append_audit(&mut tx, now, "admin_credential", actor, issued).await?;
         let entry =
             Self::append_audit(&mut tx, now, "admin_credential_revocation", actor, revoked).await?;
