@@ -215,17 +215,17 @@ pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
         .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
         .and_then(|b| b.try_into().ok())
         .ok_or(ProofError::Jwk)?;
-    let verifying = ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| ProofError::Jwk)?;
+    let key = crate::keys::PublicKey::from_bytes(x);
+    ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| ProofError::Jwk)?;
     let sig: [u8; 64] = part(s, "signature")?
         .try_into()
         .map_err(|_| ProofError::Signature)?;
     let signing_input = &proof[..h.len() + 1 + c.len()];
-    verifying
-        .verify_strict(
-            signing_input.as_bytes(),
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        )
-        .map_err(|_| ProofError::Signature)?;
+    key.verify(
+        signing_input.as_bytes(),
+        &crate::keys::Signature::from_bytes(sig),
+    )
+    .map_err(|_| ProofError::Signature)?;
     let claims = json_part(c, "claims")?;
     let text = |k: &str| {
         claims

@@ -56,6 +56,58 @@ pub enum KeyError {
     /// The key set JSON is invalid.
     #[error("invalid key set: {0}")]
     KeySet(String),
+    /// Not 64 bytes written as 128 hex digits.
+    #[error("`{0}` is not an Ed25519 signature: expected 128 hex digits (64 bytes)")]
+    Signature(String),
+}
+
+/// A signature that does not verify (or a key that cannot verify anything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the signature does not verify with the key")]
+pub struct BadSignature;
+
+/// An Ed25519 signature: 64 bytes, written as 128 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature([u8; 64]);
+
+impl Signature {
+    /// From the raw 64 bytes.
+    pub const fn from_bytes(bytes: [u8; 64]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw 64 bytes.
+    pub const fn to_bytes(&self) -> [u8; 64] {
+        self.0
+    }
+
+    /// Reads 128 hex digits (either case).
+    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
+        let bytes: [u8; 64] = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                KeyError::Signature(
+                    text.chars()
+                        .take(140)
+                        .collect::<String>()
+                        .escape_debug()
+                        .to_string(),
+                )
+            })?;
+        Ok(Self(bytes))
+    }
+
+    /// The 128 lower-case hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", self.to_hex())
+    }
 }
 
 /// An Ed25519 public key, written `ed25519/<hex>`.
@@ -97,6 +149,25 @@ impl PublicKey {
         // RFC 7638: the required members in lexicographic order, no whitespace.
         let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, self.jwk_x());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical))
+    }
+
+    /// Verifies an Ed25519 signature over `message`, strictly: small-order keys and
+    /// non-canonical signatures are refused (`verify_strict`), so no signature verifies
+    /// for more than one message under a weak key. Every signature warrant checks goes
+    /// through here.
+    ///
+    /// ```
+    /// use warrant_core::keys::{Signature, SigningKey};
+    ///
+    /// let key = SigningKey::generate(&mut rand_core::OsRng, None);
+    /// let signature = Signature::from_bytes(key.sign(b"hello"));
+    /// assert!(key.public().verify(b"hello", &signature).is_ok());
+    /// assert!(key.public().verify(b"hullo", &signature).is_err());
+    /// ```
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), BadSignature> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| BadSignature)?;
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.0))
+            .map_err(|_| BadSignature)
     }
 
     /// From a Biscuit key (Ed25519 only).
@@ -332,6 +403,34 @@ impl KeySet {
 mod tests {
     use super::*;
     use rand_core::OsRng;
+
+    /// The identity point as a public key and the signature (R = identity, s = 0) verify
+    /// every message under the lax check; the strict one refuses them.
+    #[test]
+    fn verification_is_strict() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = PublicKey::from_bytes(identity);
+        let mut forged = [0u8; 64];
+        forged[0] = 1;
+        let forged = Signature::from_bytes(forged);
+        {
+            use ed25519_dalek::Verifier as _;
+            let lax = ed25519_dalek::VerifyingKey::from_bytes(&identity).unwrap();
+            let sig = ed25519_dalek::Signature::from_bytes(&forged.to_bytes());
+            assert!(
+                lax.verify(b"any message", &sig).is_ok(),
+                "the lax check accepts it"
+            );
+        }
+        assert_eq!(weak.verify(b"any message", &forged), Err(BadSignature));
+        let key = SigningKey::generate(&mut OsRng, None);
+        let sig = Signature::from_bytes(key.sign(b"m"));
+        assert_eq!(key.public().verify(b"m", &sig), Ok(()));
+        assert_eq!(Signature::from_hex(&sig.to_hex().to_uppercase()), Ok(sig));
+        assert!(Signature::from_hex("abcd").is_err());
+        assert!(Signature::from_hex(&"zz".repeat(64)).is_err());
+    }
 
     #[test]
     fn signing_keys_round_trip_through_pem() {

@@ -22,9 +22,8 @@
 //! export that does not start where it should (entry 1, with the genesis `prev_hash`,
 //! for a whole chain): the first entries were removed.
 
-use ed25519_dalek::Verifier as _;
 use sha2::{Digest, Sha256};
-use warrant_core::keys::{KeyId, KeySet};
+use warrant_core::keys::{KeyId, KeySet, Signature};
 
 use crate::store::AuditRow;
 
@@ -367,10 +366,9 @@ fn check_head_signature(
         .as_u64()
         .and_then(|k| u32::try_from(k).ok())
         .ok_or_else(|| bad("no `kid`"))?;
-    let sig: [u8; 64] = d["signature"]
+    let sig = d["signature"]
         .as_str()
-        .and_then(|s| hex::decode(s).ok())
-        .and_then(|b| b.try_into().ok())
+        .and_then(|s| Signature::from_hex(s).ok())
         .ok_or_else(|| bad("no 64-byte `signature`"))?;
     let signed = rows.iter().find(|r| r.seq == seq);
     if let Some(signed) = signed {
@@ -381,13 +379,8 @@ fn check_head_signature(
     let Some(key) = keys.get(KeyId(kid)) else {
         return Ok(Signed::UnknownKey);
     };
-    let vk =
-        ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).map_err(|_| bad("bad key"))?;
-    vk.verify(
-        head_message(seq, hash).as_bytes(),
-        &ed25519_dalek::Signature::from_bytes(&sig),
-    )
-    .map_err(|_| bad("wrong signature"))?;
+    key.verify(head_message(seq, hash).as_bytes(), &sig)
+        .map_err(|_| bad("wrong signature"))?;
     Ok(if signed.is_some() {
         Signed::Covers(seq)
     } else {

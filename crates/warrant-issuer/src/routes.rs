@@ -4,7 +4,6 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
-use ed25519_dalek::Verifier as _;
 use rand_core::{OsRng, RngCore};
 use serde::Deserialize;
 use serde_json::json;
@@ -592,18 +591,11 @@ pub async fn register_agent(
             )));
         }
     }
-    let sig: [u8; 64] = hex::decode(&body.signature)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| ApiError::BadRequest("`signature` must be 64 bytes of hex".into()))?;
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes())
-        .map_err(|_| ApiError::BadRequest("public_key is not a valid Ed25519 key".into()))?;
+    let signature = warrant_core::keys::Signature::from_hex(&body.signature)
+        .map_err(|_| ApiError::BadRequest("`signature` must be 64 bytes of hex".into()))?;
     let now = s.now();
-    let proved = vk
-        .verify(
-            agent_challenge_message(&body.nonce).as_bytes(),
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        )
+    let proved = key
+        .verify(agent_challenge_message(&body.nonce).as_bytes(), &signature)
         .is_ok()
         && s.store
             .consume_agent_challenge(&body.nonce, &key.to_string(), now.unix_i64())

@@ -23,12 +23,11 @@
 
 use std::collections::BTreeMap;
 
-use ed25519_dalek::Verifier as _;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest as _;
 use warrant_core::grant::Method;
-use warrant_core::keys::PublicKey;
+use warrant_core::keys::{PublicKey, Signature};
 use warrant_core::time::Timestamp;
 
 use crate::error::ApiError;
@@ -93,8 +92,7 @@ pub fn check_human_id(id: &str) -> Result<(), ApiError> {
 enum Checked<'a> {
     DeviceKey {
         key: PublicKey,
-        vk: Box<ed25519_dalek::VerifyingKey>,
-        signature: ed25519_dalek::Signature,
+        signature: Signature,
         nonce: &'a str,
     },
     Oidc {
@@ -124,19 +122,11 @@ fn check_shape<'a>(s: &AppState, v: &'a VerificationBody) -> Result<Checked<'a>,
             let key: PublicKey = public_key
                 .parse()
                 .map_err(|e| bad(format!("verification.public_key: {e}")))?;
-            let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).map_err(|_| {
-                bad(format!(
-                    "verification.public_key `{key}` is not a valid Ed25519 key"
-                ))
-            })?;
-            let sig: [u8; 64] = hex::decode(signature)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| bad("`verification.signature` must be 64 bytes of hex".into()))?;
+            let signature = Signature::from_hex(signature)
+                .map_err(|_| bad("`verification.signature` must be 64 bytes of hex".into()))?;
             Ok(Checked::DeviceKey {
                 key,
-                vk: Box::new(vk),
-                signature: ed25519_dalek::Signature::from_bytes(&sig),
+                signature,
                 nonce,
             })
         }
@@ -181,11 +171,10 @@ pub async fn verify_human(
         match checked {
             Checked::DeviceKey {
                 key,
-                vk,
                 signature,
                 nonce,
             } => {
-                let outcome = device_key(s, human_id, &key, &vk, &signature, nonce).await?;
+                let outcome = device_key(s, human_id, &key, &signature, nonce).await?;
                 (
                     Method::DeviceKey,
                     outcome.map(|()| now).map_err(str::to_owned),
@@ -241,11 +230,10 @@ async fn device_key(
     s: &AppState,
     human_id: &str,
     key: &PublicKey,
-    vk: &ed25519_dalek::VerifyingKey,
-    signature: &ed25519_dalek::Signature,
+    signature: &Signature,
     nonce: &str,
 ) -> Result<Result<(), &'static str>, ApiError> {
-    if vk
+    if key
         .verify(challenge_message(nonce).as_bytes(), signature)
         .is_err()
     {

@@ -959,3 +959,32 @@ both!(an_agents_owner_may_disable_it, |env: Env| async move {
         StatusCode::UNAUTHORIZED
     );
 });
+
+// A key nobody holds (the identity point) and the signature (R = identity, s = 0), which
+// a lax Ed25519 check accepts for every message: no proof of possession, no device-key
+// answer.
+both!(weak_keys_prove_nothing, |env: Env| async move {
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = warrant_core::keys::PublicKey::from_bytes(identity).to_string();
+    let mut forged = [0u8; 64];
+    forged[0] = 1;
+    let forged = hex::encode(forged);
+    let admin = env.admin_token().await;
+    let (_, c) = env
+        .call(
+            "POST",
+            "/v1/agents/challenges",
+            None,
+            Some(json!({ "public_key": weak })),
+        )
+        .await;
+    let body = json!({
+        "name": "ghost", "public_key": weak, "owner": "alice",
+        "nonce": c["nonce"], "signature": forged,
+    });
+    let (status, body) = env
+        .call("POST", "/v1/agents", Some(&admin), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+});
