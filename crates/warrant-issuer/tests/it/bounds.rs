@@ -253,7 +253,6 @@ with_config!(
 
 async fn call_via_proxy(env: &Env, client: &str) -> (StatusCode, axum::http::HeaderMap, String) {
     use axum::body::Body;
-    use tower::ServiceExt;
     let req = axum::http::Request::post("/v1/agents/challenges")
         .header(header::CONTENT_TYPE, "application/json")
         .header("x-forwarded-for", format!("6.6.6.6, {client}"))
@@ -262,20 +261,7 @@ async fn call_via_proxy(env: &Env, client: &str) -> (StatusCode, axum::http::Hea
         ))
         .body(Body::from(json!({ "public_key": agent_key() }).to_string()))
         .unwrap();
-    let res = warrant_issuer::app(env.state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    env.send(req).await
 }
 
 with_config!(expired_challenges_are_pruned, "", |env: Env| async move {

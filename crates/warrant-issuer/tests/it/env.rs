@@ -205,6 +205,11 @@ impl Env {
             None => req.body(Body::empty()),
         }
         .unwrap();
+        self.send(req).await
+    }
+
+    /// Sends `req` through `app(state)`: the status, the headers and the body as text.
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
         let res = warrant_issuer::app(self.state.clone())
             .oneshot(req)
             .await

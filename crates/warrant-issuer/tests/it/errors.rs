@@ -8,23 +8,13 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::Value as J;
-use tower::ServiceExt;
 
 use crate::env::{Db, Env, CONFIG};
 
 /// Sends `req` through `app(state)`; returns the status, the headers and the body as JSON
 /// (asserting that it is a problem document).
 async fn problem(env: &Env, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, J) {
-    let res = warrant_issuer::app(env.state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (status, headers, text) = env.send(req).await;
     assert_eq!(
         headers
             .get(header::CONTENT_TYPE)
