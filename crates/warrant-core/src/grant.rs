@@ -372,12 +372,6 @@ impl Grant {
                 );
             }
         }
-        if g.ttl.is_some() && g.expires_at.is_some() {
-            return Err(GrantError::new(
-                "ttl",
-                "give either `ttl` or `expires_at`, not both",
-            ));
-        }
         for (field, is_allow) in [("allow", true), ("deny", false)] {
             let Some(rules) = map.get(field) else {
                 continue;
@@ -618,14 +612,8 @@ impl Rule {
             }
             for (i, c) in list.iter().enumerate() {
                 let cpath = format!("{wpath}[{i}]");
-                let condition = Condition::from_json(c, &cpath)?;
-                if !is_allow && condition.op == Op::Present {
-                    return Err(GrantError::new(
-                        format!("{cpath}.present"),
-                        "a deny condition `present` always holds (deny rules fail closed on a missing attribute): drop it, and the rule applies whenever its resources and actions match",
-                    ));
-                }
-                when.push(condition);
+                // (A `present` deny condition is refused by `Grant::validate`.)
+                when.push(Condition::from_json(c, &cpath)?);
             }
         }
         let human = match map.get("human") {

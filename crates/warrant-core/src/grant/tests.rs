@@ -494,6 +494,15 @@ fn grants_built_in_code_are_validated_like_parsed_ones() {
         ),
     ];
     assert!(base().validate().is_ok());
+    // The parser says the same, through `validate`.
+    assert_eq!(
+        err(json!({"ttl": "1h", "expires_at": "2030-01-01T00:00:00Z", "allow": [rule(json!({}))]})),
+        "ttl: give either `ttl` or `expires_at`, not both"
+    );
+    assert!(
+        err(json!({"deny": [rule(json!({"when": [{"attr": "x", "present": true}]}))]}))
+            .starts_with("deny[0].when[0].present: a deny condition `present` always holds")
+    );
     for (spoil, expected) in cases {
         let mut g = base();
         spoil(&mut g);
