@@ -23,7 +23,7 @@
 //! ```
 
 pub mod admin;
-mod admin_routes;
+pub mod api;
 mod app;
 pub mod audit;
 pub mod config;
@@ -38,9 +38,9 @@ mod state;
 pub mod store;
 mod verify;
 
+pub use api::challenge_message;
 pub use app::app;
 pub use config::Config;
 pub use error::ApiError;
-pub use routes::challenge_message;
 pub use serve::{init_logging, serve, ServeError, DEFAULT_LOG_FILTER};
 pub use state::{AppState as State, Clock};
