@@ -303,7 +303,8 @@ pub struct Agent {
     pub name: String,
     /// `ed25519/<hex>`.
     pub public_key: String,
-    /// The human it acts for, if any.
+    /// The human it acts for, if any (`null` if none).
+    #[schema(required = true)]
     pub owner: Option<String>,
     /// Disabled agents get no tokens, and their tokens are revoked.
     pub disabled: bool,
@@ -423,7 +424,8 @@ pub struct AdminCredential {
     pub created_at: i64,
     /// Expiry (Unix seconds).
     pub expires_at: i64,
-    /// Revocation time (Unix seconds), if revoked.
+    /// Revocation time (Unix seconds), `null` if not revoked.
+    #[schema(required = true)]
     pub revoked_at: Option<i64>,
     /// Who issued it (`issuer`, or `admin:<id>`).
     pub created_by: String,
@@ -441,3 +443,59 @@ pub struct AdminCredentials {
 #[serde(transparent)]
 #[schema(value_type = Object)]
 pub struct OpenApiDocument(pub serde_json::Value);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The two answers of `POST /v1/revocations` read back as what they are.
+    #[test]
+    fn revoked_reads_either_answer() {
+        let feed: Revoked = serde_json::from_str(r#"{"cursor": 7}"#).unwrap();
+        assert_eq!(feed, Revoked::Feed(RevokedInFeed { cursor: 7 }));
+        let admin: Revoked =
+            serde_json::from_str(r#"{"admin_credential": "ab", "revoked": true}"#).unwrap();
+        assert_eq!(
+            admin,
+            Revoked::AdminCredential(RevokedAdminCredential {
+                admin_credential: "ab".into(),
+                revoked: true,
+            })
+        );
+        assert_eq!(serde_json::to_string(&feed).unwrap(), r#"{"cursor":7}"#);
+    }
+
+    /// Requests refuse unknown fields; absent optional fields are neither sent nor needed.
+    #[test]
+    fn requests_are_strict_and_leave_out_what_they_lack() {
+        assert_eq!(
+            serde_json::to_string(&AdminRotateRequest::default()).unwrap(),
+            "{}"
+        );
+        let err = serde_json::from_str::<AdminRotateRequest>(r#"{"revokee": "x"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `revokee`"), "{err}");
+        let human: HumanRequest = serde_json::from_str(r#"{"id": "alice"}"#).unwrap();
+        assert!(human.roles.is_empty() && human.attrs.is_empty() && human.display_name.is_none());
+        let v = serde_json::to_value(Verification::Oidc {
+            provider: "corp".into(),
+            id_token: "eyJ".into(),
+            nonce: "n".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"method": "oidc", "provider": "corp", "id_token": "eyJ", "nonce": "n"})
+        );
+    }
+
+    /// A key set's form is the core type's, both ways.
+    #[test]
+    fn key_sets_convert_both_ways() {
+        let json = r#"{"keys":[{"kid":3,"alg":"Ed25519","public_key":"ed25519/0000000000000000000000000000000000000000000000000000000000000000"}]}"#;
+        let core: warrant_core::keys::KeySet = serde_json::from_str(json).unwrap();
+        let wire = KeySet::from(&core);
+        assert_eq!(serde_json::to_string(&wire).unwrap(), json);
+        assert_eq!(warrant_core::keys::KeySet::from(wire), core);
+    }
+}

@@ -5,7 +5,9 @@
 //! within the ceiling of the human's role, and returns it only after the mint's audit
 //! entry is committed. Its state — keys, humans, challenges, tokens, revocations, the
 //! hash-chained audit log — lives in SQLite (one file, nothing to install) or PostgreSQL
-//! (several replicas), through one code path. [`app`] is the router; [`serve`] runs it.
+//! (several replicas), through one code path. [`app`] is the router; [`serve`] runs it;
+//! [`api`] holds the bodies of its requests and responses (what clients use too), and
+//! [`openapi`] its description.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -19,6 +21,9 @@
 //!     .await
 //!     .unwrap();
 //! assert_eq!(res.status(), 200);
+//! let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+//! let keys: warrant_issuer::api::KeySet = serde_json::from_slice(&body).unwrap();
+//! assert_eq!(keys.keys.len(), 1);
 //! # });
 //! ```
 
