@@ -4,8 +4,11 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use warrant_core::grant::Grant;
 use warrant_core::keys::{KeySet, PublicKey, SigningKey};
+use warrant_issuer::api::Problem;
 
 use crate::args::TokenArgs;
 use crate::error::CliError;
@@ -161,10 +164,7 @@ fn answer(url: &str, res: reqwest::blocking::Response) -> Result<String, CliErro
     if status.is_success() {
         return Ok(text);
     }
-    let detail = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["detail"].as_str().map(str::to_owned))
-        .unwrap_or(text);
+    let detail = serde_json::from_str::<Problem>(&text).map_or(text, |p| p.detail);
     let message = format!("`{url}` answered {status}: {detail}");
     // A refusal by the issuer is a denial (1); anything else an error (2).
     if status == reqwest::StatusCode::FORBIDDEN || status == reqwest::StatusCode::UNAUTHORIZED {
@@ -201,20 +201,37 @@ pub fn get(url: &str, bearer: Option<&str>) -> Result<String, CliError> {
     answer(url, res)
 }
 
-/// POSTs JSON to `url` (with an optional bearer token); the JSON answer.
-pub fn post(
+/// POSTs `body` as JSON to `url` (with an optional bearer token); the answer, read as the
+/// issuer's wire type `R` (`warrant_issuer::api`).
+pub fn post<B: Serialize, R: DeserializeOwned>(
     url: &str,
     bearer: Option<&str>,
-    body: &serde_json::Value,
-) -> Result<serde_json::Value, CliError> {
-    let mut req = client()?.post(url).json(body);
+    body: &B,
+) -> Result<R, CliError> {
+    send(url, bearer, client()?.post(url).json(body))
+}
+
+/// POSTs to `url` without a body (with an optional bearer token); the answer, read as `R`.
+pub fn post_empty<R: DeserializeOwned>(url: &str, bearer: Option<&str>) -> Result<R, CliError> {
+    send(url, bearer, client()?.post(url))
+}
+
+/// Sends `req` to `url`; its JSON answer, read as `R`.
+fn send<R: DeserializeOwned>(
+    url: &str,
+    bearer: Option<&str>,
+    mut req: reqwest::blocking::RequestBuilder,
+) -> Result<R, CliError> {
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
     }
     let res = req.send().map_err(|e| unreachable(url, &e))?;
     let text = answer(url, res)?;
-    serde_json::from_str(&text)
-        .map_err(|e| CliError::usage(format!("`{url}` answered with invalid JSON: {e}")))
+    serde_json::from_str(&text).map_err(|e| {
+        CliError::usage(format!(
+            "`{url}` answered with JSON this `warrant` cannot read ({e}): is it a warrant issuer of the same version?"
+        ))
+    })
 }
 
 /// A file's text, or a URL's body.

@@ -84,28 +84,83 @@ fn random_hex(n: usize) -> String {
 const MISSING: &str =
     "this endpoint needs an admin credential: `Authorization: Bearer warrant-admin.…` (warrant-data/admin.token)";
 
-impl AppState {
-    /// Checks the admin credential of a request; the actor's name for the audit log
-    /// (`admin:<id>`). `what` names the operation, for the log.
-    ///
-    /// Cheap first and nothing else: the shape, then the credential's row read from the
-    /// database on every call (so a revocation binds every replica at once), its secret's
-    /// hash, revocation and expiry. A warrant token is never an admin credential.
-    pub async fn admin(
-        &self,
-        headers: &axum::http::HeaderMap,
-        what: &str,
-    ) -> Result<String, ApiError> {
-        let presented = headers
+/// The admin credential of a request, checked: the extractor of every admin endpoint.
+///
+/// Cheap first and nothing else: the `Authorization: Bearer` value's shape, then the
+/// credential's row read from the database on every request (so a revocation binds every
+/// replica at once), its secret's hash, revocation and expiry (401 for each, with
+/// `WWW-Authenticate`). A warrant token is never an admin credential. It runs before the
+/// body is read: a request without a live credential learns nothing from its body.
+///
+/// As `Option<Admin>` (an endpoint open to admins and to others): `None` when the request
+/// has no `Authorization` header; a credential presented is checked all the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    id: String,
+}
+
+impl Admin {
+    /// The credential's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The actor's name in the audit log: `admin:<id>`.
+    pub fn actor(&self) -> String {
+        format!("admin:{}", self.id)
+    }
+
+    /// The 401 for a request that needs an admin credential and has none.
+    pub fn missing() -> ApiError {
+        ApiError::Unauthorized(MISSING.into())
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        s: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let presented = parts
+            .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer)
-            .ok_or_else(|| ApiError::Unauthorized(MISSING.into()))?;
-        let row = self.admin_credential(presented).await?;
-        tracing::debug!(credential = %row.id, what, "admin request");
-        Ok(format!("admin:{}", row.id))
+            .ok_or_else(Self::missing)?;
+        let row = s.admin_credential(presented).await?;
+        tracing::debug!(
+            credential = %row.id,
+            method = %parts.method,
+            path = %parts.uri.path(),
+            "admin request"
+        );
+        Ok(Self { id: row.id })
     }
+}
 
+impl axum::extract::OptionalFromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        s: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            <Self as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, s)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+impl AppState {
     /// The live credential row behind `presented`, or a 401 saying why not.
     pub async fn admin_credential(&self, presented: &str) -> Result<AdminCredentialRow, ApiError> {
         let Some((id, secret)) = parse(presented) else {

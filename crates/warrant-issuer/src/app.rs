@@ -2,7 +2,6 @@
 
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::IntoResponse as _;
-use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -12,42 +11,14 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{lower_first, problem, ApiError, BodyLimit, PROBLEM_JSON};
-use crate::routes;
 use crate::state::AppState;
 
 /// The issuer's HTTP API.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let timeout = state.config.request_timeout;
-    let api = Router::new()
-        .route("/healthz", get(routes::healthz))
-        .route("/readyz", get(routes::readyz))
-        .route("/metrics", get(routes::metrics))
-        .route("/openapi.json", get(crate::openapi::openapi_json))
-        .route("/.well-known/warrant-keys", get(routes::key_set))
-        .route(
-            "/.well-known/warrant-audit-keys",
-            get(routes::audit_key_set),
-        )
-        .route("/v1/challenges", post(routes::challenge))
-        .route("/v1/tokens", post(routes::mint_token))
-        .route(
-            "/v1/revocations",
-            post(routes::revoke).get(routes::revocations),
-        )
-        .route("/v1/audit", get(routes::audit_export))
-        .route("/v1/keys/rotate", post(routes::rotate_keys))
-        .route("/v1/agents/challenges", post(routes::agent_challenge))
-        .route(
-            "/v1/agents",
-            post(routes::register_agent).get(routes::list_agents),
-        )
-        .route("/v1/agents/mine", post(routes::my_agents))
-        .route("/v1/agents/{id}/disable", post(routes::disable_agent))
-        .route("/v1/humans", post(routes::put_human))
-        .route("/v1/roles", post(routes::put_role))
-        .route("/v1/admin/rotate", post(crate::admin_routes::rotate))
-        .route("/v1/admin/credentials", get(crate::admin_routes::list))
+    // Every route, declared once with its OpenAPI description (crate::routes, crate::openapi).
+    let api = Router::from(crate::openapi::router())
         // Every other path: a 404 problem naming it.
         .fallback(not_found)
         .with_state(state.clone())

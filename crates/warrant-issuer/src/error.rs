@@ -86,12 +86,12 @@ impl From<StoreError> for ApiError {
 
 /// An RFC 9457 problem document: `application/problem+json`, `type` `about:blank`.
 pub(crate) fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
-    let body = serde_json::json!({
-        "type": "about:blank",
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-    });
+    let body = crate::api::Problem {
+        kind: "about:blank".to_owned(),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail: detail.to_owned(),
+    };
     let mut res = (status, Json(body)).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

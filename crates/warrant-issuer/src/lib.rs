@@ -5,7 +5,9 @@
 //! within the ceiling of the human's role, and returns it only after the mint's audit
 //! entry is committed. Its state — keys, humans, challenges, tokens, revocations, the
 //! hash-chained audit log — lives in SQLite (one file, nothing to install) or PostgreSQL
-//! (several replicas), through one code path. [`app`] is the router; [`serve`] runs it.
+//! (several replicas), through one code path. [`app`] is the router; [`serve`] runs it;
+//! [`api`] holds the bodies of its requests and responses (what clients use too), and
+//! [`openapi`] its description.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -19,11 +21,14 @@
 //!     .await
 //!     .unwrap();
 //! assert_eq!(res.status(), 200);
+//! let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+//! let keys: warrant_issuer::api::KeySet = serde_json::from_slice(&body).unwrap();
+//! assert_eq!(keys.keys.len(), 1);
 //! # });
 //! ```
 
 pub mod admin;
-mod admin_routes;
+pub mod api;
 mod app;
 pub mod audit;
 pub mod config;
@@ -38,9 +43,9 @@ mod state;
 pub mod store;
 mod verify;
 
+pub use api::challenge_message;
 pub use app::app;
 pub use config::Config;
 pub use error::ApiError;
-pub use routes::challenge_message;
 pub use serve::{init_logging, serve, ServeError, DEFAULT_LOG_FILTER};
 pub use state::{AppState as State, Clock};

@@ -23,15 +23,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest as _;
 use warrant_core::grant::Method;
 use warrant_core::keys::{PublicKey, Signature};
 use warrant_core::time::Timestamp;
 
+use crate::api::{challenge_message, Verification};
 use crate::error::ApiError;
-use crate::routes::challenge_message;
 use crate::state::AppState;
 use crate::store::HumanRow;
 
@@ -43,28 +42,6 @@ pub const FAILURES_ITEMISED: usize = 100;
 
 /// Reasons are cut to this many characters in the tally.
 const REASON_MAX: usize = 200;
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "method", deny_unknown_fields)]
-pub enum VerificationBody {
-    /// An enrolled Ed25519 key's signature over `warrant-device-key:<nonce>`.
-    #[serde(rename = "device-key")]
-    DeviceKey {
-        public_key: String,
-        nonce: String,
-        /// Hex.
-        signature: String,
-    },
-    /// An ID token from a configured identity provider, issued at most `oidc_max_age`
-    /// ago, carrying as its `nonce` claim a challenge from `/v1/challenges` for the same
-    /// human (`nonce`, required). The challenge and the ID token are each single use.
-    #[serde(rename = "oidc")]
-    Oidc {
-        provider: String,
-        id_token: String,
-        nonce: String,
-    },
-}
 
 /// A human verified just now.
 #[derive(Debug)]
@@ -103,10 +80,10 @@ enum Checked<'a> {
 }
 
 /// The shape of a verification, whoever it names (400).
-fn check_shape<'a>(s: &AppState, v: &'a VerificationBody) -> Result<Checked<'a>, ApiError> {
+fn check_shape<'a>(s: &AppState, v: &'a Verification) -> Result<Checked<'a>, ApiError> {
     let bad = |m: String| ApiError::BadRequest(m);
     let nonce = match v {
-        VerificationBody::DeviceKey { nonce, .. } | VerificationBody::Oidc { nonce, .. } => nonce,
+        Verification::DeviceKey { nonce, .. } | Verification::Oidc { nonce, .. } => nonce,
     };
     if nonce.is_empty() || nonce.len() > 256 {
         return Err(bad(
@@ -114,7 +91,7 @@ fn check_shape<'a>(s: &AppState, v: &'a VerificationBody) -> Result<Checked<'a>,
         ));
     }
     match v {
-        VerificationBody::DeviceKey {
+        Verification::DeviceKey {
             public_key,
             signature,
             ..
@@ -130,7 +107,7 @@ fn check_shape<'a>(s: &AppState, v: &'a VerificationBody) -> Result<Checked<'a>,
                 nonce,
             })
         }
-        VerificationBody::Oidc {
+        Verification::Oidc {
             provider, id_token, ..
         } => {
             if !s.oidc.providers().iter().any(|p| p == provider) {
@@ -154,7 +131,7 @@ pub async fn verify_human(
     s: &AppState,
     client: &str,
     human_id: &str,
-    v: &VerificationBody,
+    v: &Verification,
 ) -> Result<Verified, ApiError> {
     check_human_id(human_id)?;
     let checked = check_shape(s, v)?;

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use warrant_issuer::api::{AdminRotateRequest, RotatedAdminCredential};
+
 use crate::args::{AdminArgs, AdminCommand};
 use crate::error::{CliError, Outcome};
 use crate::io;
@@ -13,22 +15,22 @@ pub fn run(cmd: &AdminCommand) -> Result<Outcome, CliError> {
     }) = cmd;
     let base = issuer.trim_end_matches('/');
     let token = io::admin_token(admin_token)?;
-    let answer = io::post(
+    let RotatedAdminCredential {
+        token: new,
+        id,
+        expires_at: expires,
+        revoked,
+    } = io::post(
         &format!("{base}/v1/admin/rotate"),
         Some(&token),
-        &serde_json::json!({}),
+        &AdminRotateRequest::default(),
     )?;
-    let new = answer["token"]
-        .as_str()
-        .ok_or_else(|| CliError::usage("the issuer's answer has no `token`"))?;
-    let text = |k: &str| answer[k].as_str().unwrap_or_default().to_owned();
-    let (id, expires, revoked) = (text("id"), text("expires_at"), text("revoked"));
     let file = Path::new(admin_token);
     if file.is_file() {
         // The old credential is revoked already: replace the file (beside it, then renamed
         // over it), and on failure still hand the new one over.
         if let Err(e) = io::replace_private(file, &format!("{new}\n")) {
-            io::out(new)?;
+            io::out(&new)?;
             return Err(CliError::usage(format!(
                 "{e}: the new admin credential (printed above) is the only live one, keep it"
             )));
@@ -38,7 +40,7 @@ pub fn run(cmd: &AdminCommand) -> Result<Outcome, CliError> {
             file.display()
         ))?;
     } else {
-        io::out(new)?;
+        io::out(&new)?;
     }
     Ok(Outcome::Ok)
 }

@@ -1,8 +1,8 @@
 //! `warrant agent keygen`, `warrant agents register`
 
 use rand_core::OsRng;
-use serde_json::json;
 use warrant_core::keys::SigningKey;
+use warrant_issuer::api::{Agent, AgentChallengeRequest, AgentRequest, Challenge};
 
 use crate::args::{AgentKeygenArgs, AgentRegisterArgs};
 use crate::error::{CliError, Outcome};
@@ -33,31 +33,24 @@ pub fn register(a: &AgentRegisterArgs) -> Result<Outcome, CliError> {
     };
     let base = a.admin.issuer.trim_end_matches('/');
     let token = io::admin_token(&a.admin.admin_token)?;
-    let challenge = io::post(
+    let challenge: Challenge = io::post(
         &format!("{base}/v1/agents/challenges"),
         None,
-        &json!({ "public_key": public }),
+        &AgentChallengeRequest {
+            public_key: public.clone(),
+        },
     )?;
-    let (Some(message), Some(nonce)) = (challenge["sign"].as_str(), challenge["nonce"].as_str())
-    else {
-        return Err(CliError::usage(format!(
-            "`{base}` answered the challenge request without `sign` and `nonce`"
-        )));
+    let body = AgentRequest {
+        name,
+        public_key: public.clone(),
+        signature: hex::encode(key.sign(challenge.sign.as_bytes())),
+        nonce: challenge.nonce,
+        owner: a.owner.clone(),
     };
-    let mut body = json!({
-        "name": name,
-        "public_key": public,
-        "nonce": nonce,
-        "signature": hex::encode(key.sign(message.as_bytes())),
-    });
-    if let Some(owner) = &a.owner {
-        body["owner"] = owner.clone().into();
-    }
-    let agent = io::post(&format!("{base}/v1/agents"), Some(&token), &body)?;
+    let agent: Agent = io::post(&format!("{base}/v1/agents"), Some(&token), &body)?;
     io::out(format_args!(
         "registered agent `{}` ({public}) as `{}`",
-        agent["name"].as_str().unwrap_or(&name),
-        agent["id"].as_str().unwrap_or_default()
+        agent.name, agent.id
     ))?;
     Ok(Outcome::Ok)
 }

@@ -34,9 +34,9 @@ fn download(
         let Some(last) = lines.last() else {
             return Ok(all);
         };
-        let seq = serde_json::from_str::<serde_json::Value>(last)
+        let seq = parse_export(last)
             .ok()
-            .and_then(|v| v["seq"].as_i64())
+            .and_then(|rows| rows.first().map(|r| r.seq))
             .filter(|s| *s > since)
             .ok_or_else(|| {
                 CliError::usage(format!(

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use serde_json::{json, Map};
+use serde_json::Map;
 use warrant_core::value::{AttrName, Value};
+use warrant_issuer::api::{HumanRequest, HumanSaved};
 
 use crate::args::HumanAddArgs;
 use crate::error::{CliError, Outcome};
@@ -27,18 +28,16 @@ pub fn add(a: &HumanAddArgs) -> Result<Outcome, CliError> {
             Value::infer(value).map_err(|e| CliError::usage(format!("--attr `{spec}`: {e}")))?;
         attrs.insert(name.to_string(), value.to_json());
     }
-    let mut body = json!({
-        "id": a.id,
-        "roles": a.role,
-        "device_keys": device_keys,
-        "attrs": attrs,
-    });
-    if let Some(d) = &a.display_name {
-        body["display_name"] = d.clone().into();
-    }
+    let body = HumanRequest {
+        id: a.id.clone(),
+        display_name: a.display_name.clone(),
+        roles: a.role.clone(),
+        attrs,
+        device_keys: device_keys.clone(),
+    };
     let base = a.admin.issuer.trim_end_matches('/');
     let token = io::admin_token(&a.admin.admin_token)?;
-    io::post(&format!("{base}/v1/humans"), Some(&token), &body)?;
+    let _: HumanSaved = io::post(&format!("{base}/v1/humans"), Some(&token), &body)?;
     io::out(format_args!(
         "enrolled human `{}` (roles: {}; device keys: {})",
         a.id,

@@ -1,5 +1,7 @@
 //! `warrant keys rotate`
 
+use warrant_issuer::api::KeySet;
+
 use crate::args::{AdminArgs, KeysCommand};
 use crate::error::{CliError, Outcome};
 use crate::io;
@@ -11,11 +13,7 @@ pub fn run(cmd: &KeysCommand) -> Result<Outcome, CliError> {
     }) = cmd;
     let base = issuer.trim_end_matches('/');
     let token = io::admin_token(admin_token)?;
-    let set = io::post(
-        &format!("{base}/v1/keys/rotate"),
-        Some(&token),
-        &serde_json::json!({}),
-    )?;
+    let set: KeySet = io::post_empty(&format!("{base}/v1/keys/rotate"), Some(&token))?;
     io::out(serde_json::to_string_pretty(&set)?)?;
     Ok(Outcome::Ok)
 }

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use clap::ArgMatches;
 use rand_core::OsRng;
-use serde_json::json;
 use warrant_core::token::{mint, MintRequest};
 use warrant_core::value::{AttrName, Value};
+use warrant_issuer::api::{Challenge, ChallengeRequest, MintedToken, TokenRequest, Verification};
 
 use crate::args::MintArgs;
 use crate::error::{CliError, Outcome};
@@ -23,35 +23,26 @@ pub fn run(a: &MintArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
         }
         let key = io::signing_key(device_key)?;
         let base = issuer.trim_end_matches('/');
-        let challenge = io::post(
+        let challenge: Challenge = io::post(
             &format!("{base}/v1/challenges"),
             None,
-            &json!({ "human": human }),
-        )?;
-        let message = challenge["sign"].as_str().ok_or_else(|| {
-            CliError::usage(format!("`{base}` answered a challenge without `sign`"))
-        })?;
-        let mut body = json!({
-            "human": human,
-            "verification": {
-                "method": "device-key",
-                "public_key": key.public().to_string(),
-                "nonce": challenge["nonce"],
-                "signature": hex::encode(key.sign(message.as_bytes())),
+            &ChallengeRequest {
+                human: human.clone(),
             },
-            "grant": grant.to_json(),
-        });
-        if let Some(h) = holder {
-            body["holder"] = h.to_string().into();
-        }
-        if let Some(r) = &a.role {
-            body["role"] = r.clone().into();
-        }
-        let minted = io::post(&format!("{base}/v1/tokens"), None, &body)?;
-        let token = minted["token"]
-            .as_str()
-            .ok_or_else(|| CliError::usage(format!("`{base}` answered without a token")))?;
-        io::out(token)?;
+        )?;
+        let body = TokenRequest {
+            human: human.clone(),
+            verification: Verification::DeviceKey {
+                public_key: key.public().to_string(),
+                signature: hex::encode(key.sign(challenge.sign.as_bytes())),
+                nonce: challenge.nonce,
+            },
+            grant: grant.to_json(),
+            role: a.role.clone(),
+            holder: holder.map(|h| h.to_string()),
+        };
+        let minted: MintedToken = io::post(&format!("{base}/v1/tokens"), None, &body)?;
+        io::out(minted.token)?;
         return Ok(Outcome::Ok);
     }
     let key_path = a.key.as_deref().ok_or_else(|| {

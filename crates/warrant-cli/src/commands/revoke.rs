@@ -1,7 +1,7 @@
 //! `warrant revoke`
 
-use serde_json::json;
 use warrant_core::token::decode_unverified;
+use warrant_issuer::api::{RevocationRequest, Revoked};
 
 use crate::args::{RevokeArgs, TokenArgs};
 use crate::error::{CliError, Outcome};
@@ -43,18 +43,22 @@ pub fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
     };
     let base = a.admin.issuer.trim_end_matches('/');
     let token = io::admin_token(&a.admin.admin_token)?;
-    let answer = io::post(
-        &format!("{base}/v1/revocations"),
-        Some(&token),
-        &json!({ "kind": kind, "value": value }),
-    )?;
-    if kind == "admin_credential" {
-        io::out(format_args!("revoked admin credential `{value}`"))?;
-    } else {
-        io::out(format_args!(
-            "revoked {kind} `{value}` (feed cursor {})",
-            answer["cursor"]
-        ))?;
+    let body = RevocationRequest {
+        kind: kind.to_owned(),
+        value: value.clone(),
+        human: None,
+        verification: None,
+    };
+    match io::post(&format!("{base}/v1/revocations"), Some(&token), &body)? {
+        Revoked::AdminCredential(_) => {
+            io::out(format_args!("revoked admin credential `{value}`"))?;
+        }
+        Revoked::Feed(entry) => {
+            io::out(format_args!(
+                "revoked {kind} `{value}` (feed cursor {})",
+                entry.cursor
+            ))?;
+        }
     }
     Ok(Outcome::Ok)
 }
