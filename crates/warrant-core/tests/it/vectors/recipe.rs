@@ -29,7 +29,8 @@ pub const MANIFEST: &str = "vectors.json";
 
 /// `tests/data/warrant-vectors/` at the workspace root (every crate sits in `crates/*`).
 pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/warrant-vectors")
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/warrant-vectors");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// Something that went wrong building or reading the vectors, in one line.
