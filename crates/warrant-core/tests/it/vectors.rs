@@ -195,6 +195,6 @@ fn the_vectors_name_the_pinned_biscuit_release() {
         .expect("the workspace pins biscuit-auth with `=`");
     assert_eq!(
         m.biscuit_auth, pin,
-        "the vectors were printed by another biscuit-auth; {REGENERATE}, and update `BISCUIT_AUTH` in the example"
+        "the vectors were printed by another biscuit-auth; {REGENERATE}, and update `BISCUIT_AUTH` in the example's generate.rs"
     );
 }

@@ -18,6 +18,8 @@ use std::process::ExitCode;
 mod recipe;
 
 mod cases;
+mod generate;
+mod spec;
 
 enum Mode {
     Print,
@@ -26,7 +28,7 @@ enum Mode {
 }
 
 fn run(mode: &Mode) -> Result<String, String> {
-    let text = recipe::manifest_text(&cases::generate()?)?;
+    let text = recipe::manifest_text(&generate::generate()?)?;
     let path = recipe::vectors_dir().join(recipe::MANIFEST);
     match mode {
         Mode::Print => {
