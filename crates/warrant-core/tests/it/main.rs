@@ -10,3 +10,4 @@ mod operators;
 mod patterns;
 mod roundtrip;
 mod sizes;
+mod vectors;

@@ -14,3 +14,4 @@ mod http;
 mod refresh;
 mod requests;
 mod scoping;
+mod vectors;
