@@ -129,15 +129,10 @@ pub fn append_block(text: &str, block: BlockBuilder) -> String {
 
 /// Appends a third-party block written in Datalog, signed by `signer`.
 pub fn append_third_party(text: &str, signer: &SigningKey, code: &str) -> String {
-    append_third_party_block(text, signer, block(code))
-}
-
-/// Appends a prepared third-party block signed by `signer`.
-pub fn append_third_party_block(text: &str, signer: &SigningKey, block: BlockBuilder) -> String {
     let token = unverified(text);
     let signed = token
         .third_party_request()
-        .and_then(|request| request.create_block(&signer.key_pair().private(), block))
+        .and_then(|request| request.create_block(&signer.key_pair().private(), block(code)))
         .and_then(|block| block.serialize())
         .unwrap_or_else(|e| panic!("cannot sign a third-party block: {e:?}"));
     let appended = token
