@@ -50,19 +50,11 @@ const PG_ENV: &str = "WARRANT_TEST_DATABASE_URL";
 /// How many humans mint in turn: `human01`, `human02`, …
 const HUMANS: usize = 16;
 
-/// The README's role, the humans, rate limits out of the way; the device key and the
-/// humans are filled in.
-const CONFIG: &str = r#"
+/// Rate limits out of the way; the README's role and the humans follow.
+const LIMITS: &str = "
 mints_per_minute = 1000000000
 challenges_per_minute = 1000000000
-
-[[roles]]
-name = "support"
-max_ttl = "30m"
-[roles.ceiling]
-audience = ["support-api"]
-allow = [ { resources = ["tickets/**"], actions = ["read"] } ]
-"#;
+";
 
 fn grant() -> J {
     json!({ "audience": ["support-api"], "ttl": "10m",
@@ -105,10 +97,10 @@ async fn post(state: &State, path: &str, body: &J) -> J {
 
 impl Issuer {
     async fn open(database: &str) -> Self {
-        let device = SigningKey::generate(&mut rand_core::OsRng, None);
+        let device = warrant_test::new_key();
         let public_key = device.public().to_string();
         let humans: Vec<String> = (1..=HUMANS).map(|i| format!("human{i:02}")).collect();
-        let mut text = CONFIG.to_owned();
+        let mut text = format!("{LIMITS}\n{}", warrant_test::config::SUPPORT_ROLE);
         for h in &humans {
             text.push_str(&format!(
                 "\n[[humans]]\nid = \"{h}\"\nroles = [\"support\"]\ndevice_keys = [\"{public_key}\"]\n"

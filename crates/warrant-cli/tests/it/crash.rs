@@ -94,8 +94,8 @@ impl Server {
 }
 
 /// Writes `DIR/alice-device.key` (`warrant keygen`) and `DIR/warrant.toml`: `top` lines,
-/// role `support` (read `tickets/**`, audience `support-api`) and human `alice` with that
-/// device key. Returns both paths.
+/// then the README's role `support` (read `tickets/**`, audience `support-api`) and human
+/// `alice` with that device key. Returns both paths.
 pub(crate) fn alice_config(dir: &Path, top: &str) -> (PathBuf, PathBuf) {
     let device = dir.join("alice-device.key");
     let keygen = warrant([
@@ -108,22 +108,7 @@ pub(crate) fn alice_config(dir: &Path, top: &str) -> (PathBuf, PathBuf) {
     let config = dir.join("warrant.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"{top}
-
-[[roles]]
-name = "support"
-max_ttl = "30m"
-[roles.ceiling]
-audience = ["support-api"]
-allow = [ {{ resources = ["tickets/**"], actions = ["read"] }} ]
-
-[[humans]]
-id = "alice"
-roles = ["support"]
-device_keys = ["{device_pub}"]
-"#
-        ),
+        format!("{top}\n\n{}", warrant_test::config::readme(device_pub)),
     )
     .unwrap();
     (device, config)

@@ -2,7 +2,7 @@
 
 use biscuit_auth::{Algorithm, Biscuit, PublicKey};
 
-use crate::support::{attenuate, hex, str_field, warrant, warrant_stdin, Issuer};
+use crate::support::{attenuate, str_field, warrant, warrant_stdin, Issuer};
 
 fn token_with_two_blocks(issuer: &Issuer) -> String {
     let token = issuer.mint(&[
@@ -156,7 +156,7 @@ fn the_text_report_shows_blocks_summaries_datalog_and_revocation_ids() {
     let expected: Vec<String> = biscuit
         .revocation_identifiers()
         .iter()
-        .map(|id| hex(id))
+        .map(hex::encode)
         .collect();
     assert_eq!(ids, expected);
     assert!(ids.iter().all(|id| is_revocation_id(id)), "{ids:?}");
@@ -185,7 +185,7 @@ fn the_json_report() {
         );
         let id = str_field(block, "/revocation_id");
         assert!(is_revocation_id(id), "{block:#}");
-        assert_eq!(id, hex(&revocation[i]));
+        assert_eq!(id, hex::encode(&revocation[i]));
         assert!(block["summary"].as_array().is_some_and(|s| !s.is_empty()));
     }
     assert!(str_field(&json, "/blocks/0/datalog").starts_with("warrant(2, hex:"));

@@ -70,21 +70,7 @@ fn mint_at_the_issuer_verify_offline_revoke_and_deny() {
     ]);
     run.ok();
     let device_pub = run.stdout.trim().to_owned();
-    let config = format!(
-        r#"
-[[roles]]
-name = "support"
-max_ttl = "30m"
-[roles.ceiling]
-audience = ["support-api"]
-allow = [ {{ resources = ["tickets/**"], actions = ["read"] }} ]
-
-[[humans]]
-id = "alice"
-roles = ["support"]
-device_keys = ["{device_pub}"]
-"#
-    );
+    let config = warrant_test::config::readme(&device_pub);
     let server = start(&config, dir);
     let admin = server.dir.path().join("data/admin.token");
     assert!(admin.exists(), "the first start stores the admin token");
@@ -253,15 +239,7 @@ fn enrol_register_and_export_from_the_cli() {
     ]);
     run.ok();
     let agent_pub = run.stdout.lines().next().unwrap().to_owned();
-    let config = r#"
-[[roles]]
-name = "support"
-max_ttl = "30m"
-[roles.ceiling]
-audience = ["support-api"]
-allow = [ { resources = ["tickets/**"], actions = ["read"] } ]
-"#;
-    let server = start(config, dir);
+    let server = start(warrant_test::config::SUPPORT_ROLE, dir);
     let url = server.url.as_str();
     let admin = server.dir.path().join("data/admin.token");
     let admin = admin.to_str().unwrap();

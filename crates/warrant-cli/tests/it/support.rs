@@ -1,4 +1,4 @@
-//! Running the binary, key fixtures, and small helpers (dates, base64, hex).
+//! Running the binary, key fixtures, and small helpers (dates, JSON fields).
 
 use std::ffi::OsStr;
 use std::io::Write as _;
@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value as J;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_warrant");
@@ -374,86 +377,34 @@ pub fn issued_at(datalog: &str) -> i64 {
     parse_utc(date)
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` to Unix seconds.
+/// The one date form `warrant` prints: `YYYY-MM-DDTHH:MM:SSZ`, UTC, whole seconds.
+const UTC: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+
+/// `YYYY-MM-DDTHH:MM:SSZ` to Unix seconds; any other form (a fraction, an offset, a
+/// missing zero) fails the test.
 #[track_caller]
 pub fn parse_utc(s: &str) -> i64 {
-    let b = s.as_bytes();
-    assert!(
-        b.len() == 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[19] == b'Z',
-        "not a UTC RFC 3339 date with whole seconds: {s:?}"
-    );
-    let n = |r: std::ops::Range<usize>| -> i64 {
-        s[r].parse().unwrap_or_else(|_| panic!("not a date: {s:?}"))
-    };
-    let days = days_from_civil(n(0..4), n(5..7), n(8..10));
-    days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+    let t = PrimitiveDateTime::parse(s, UTC)
+        .unwrap_or_else(|e| panic!("not a UTC RFC 3339 date with whole seconds ({e}): {s:?}"))
+        .assume_utc()
+        .unix_timestamp();
+    assert_eq!(format_utc(t), s, "not in the form `YYYY-MM-DDTHH:MM:SSZ`");
+    t
 }
 
 /// Unix seconds to `YYYY-MM-DDTHH:MM:SSZ`.
+#[track_caller]
 pub fn format_utc(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(UTC).ok())
+        .unwrap_or_else(|| panic!("{t} has no date of four digits"))
 }
 
 /// The current time in Unix seconds.
 pub fn now_unix() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    i64::try_from(d.as_secs()).expect("a sane clock")
-}
-
-// Howard Hinnant's civil-calendar algorithms.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// URL-safe base64 with padding.
-pub fn base64_url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
-        let n = (byte(0) << 16) | (byte(1) << 8) | byte(2);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                let index = usize::try_from((n >> (18 - 6 * i)) & 63).unwrap_or(0);
-                out.push(char::from(ALPHABET[index]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// The directory of the Biscuit conformance samples.
@@ -462,25 +413,4 @@ pub fn samples_dir() -> &'static Path {
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/data/biscuit-samples"
     ))
-}
-
-#[test]
-fn the_date_helpers_agree_with_known_instants() {
-    assert_eq!(parse_utc("1970-01-01T00:00:00Z"), 0);
-    assert_eq!(parse_utc("2026-11-30T10:00:00Z"), 1_796_032_800);
-    assert_eq!(parse_utc("2024-02-29T23:59:59Z"), 1_709_251_199);
-    for t in [0, 951_782_400, 1_709_251_199, 1_796_032_800, 4_102_444_800] {
-        assert_eq!(parse_utc(&format_utc(t)), t);
-    }
-    assert_eq!(format_utc(1_796_032_801), "2026-11-30T10:00:01Z");
-}
-
-#[test]
-fn the_base64_helper_matches_rfc_4648() {
-    assert_eq!(base64_url(b""), "");
-    assert_eq!(base64_url(b"f"), "Zg==");
-    assert_eq!(base64_url(b"fo"), "Zm8=");
-    assert_eq!(base64_url(b"foobar"), "Zm9vYmFy");
-    assert_eq!(base64_url(&[0xfb, 0xff]), "-_8=");
-    assert_eq!(hex(&[0, 0xab]), "00ab");
 }

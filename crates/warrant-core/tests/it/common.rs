@@ -1,64 +1,25 @@
 //! Shared helpers: minting with a fixed clock and authorizing with biscuit-auth directly.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
-use std::time::Duration;
 
 use biscuit_auth::error::{FailedCheck, Logic, Token as BiscuitError};
-use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit};
-use rand_core::OsRng;
+use biscuit_auth::{AuthorizerBuilder, Biscuit};
 use serde_json::Value as J;
-use warrant_core::grant::Grant;
-use warrant_core::keys::{KeyId, SigningKey};
 use warrant_core::request::Request;
-use warrant_core::time::{Span, Timestamp};
-use warrant_core::token::{mint, MintRequest};
+use warrant_core::token::MintRequest;
 use warrant_core::value::Value;
-
-/// The fixed "now" of every mint: 2026-11-30T10:00:00Z.
-pub const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
-
-/// `NOW + seconds` (negative: before).
-pub fn at(seconds: i64) -> Timestamp {
-    if seconds >= 0 {
-        NOW.plus(Span::from_seconds(seconds.unsigned_abs()))
-    } else {
-        NOW.minus(Span::from_seconds(seconds.unsigned_abs()))
-    }
-}
-
-/// One signing key (key id 1) for the whole test binary.
-pub fn key() -> &'static SigningKey {
-    static KEY: OnceLock<SigningKey> = OnceLock::new();
-    KEY.get_or_init(|| SigningKey::generate(&mut OsRng, Some(KeyId(1))))
-}
-
-/// Parses a grant, panicking with the parser's message.
-pub fn grant(v: &J) -> Grant {
-    Grant::from_json(v).unwrap_or_else(|e| panic!("invalid test grant {v}: {e}"))
-}
+pub use warrant_test::{at, grant, key, NOW};
 
 /// Mints `grant` offline at [`NOW`].
 pub fn mint_json(v: &J) -> Biscuit {
-    mint(key(), MintRequest::offline(grant(v)), NOW, &mut OsRng)
-        .unwrap_or_else(|e| panic!("mint of {v} failed: {e}"))
-        .token
-}
-
-/// The limits of every test authorization (Biscuit's default 1 ms fails debug builds).
-pub fn limits() -> AuthorizerLimits {
-    AuthorizerLimits {
-        max_facts: 1000,
-        max_iterations: 100,
-        max_time: Duration::from_millis(200),
-    }
+    warrant_test::mint_now(key(), MintRequest::offline(grant(v))).token
 }
 
 /// Runs Biscuit's authorizer: the request facts, `allow if true` (the token's checks decide).
 pub fn authorize(token: &Biscuit, req: &Request) -> Result<usize, BiscuitError> {
     let (src, params) = req.datalog();
     let mut authorizer = AuthorizerBuilder::new()
-        .set_limits(limits())
+        .set_limits(warrant_test::biscuit_limits())
         .code_with_params(&src, params, HashMap::new())?
         .policy("allow if true")?
         .build(token)?;

@@ -106,8 +106,6 @@ fn rand_suffix() -> u64 {
     rand_core::OsRng.next_u64() % 1_000_000
 }
 
-pub const T0: u64 = 1_796_032_800;
-
 impl Env {
     /// A fresh issuer. Always `Some`: a PostgreSQL test without `WARRANT_TEST_DATABASE_URL`
     /// is ignored (see build.rs) or, with `CI` set, fails here.
@@ -122,7 +120,7 @@ impl Env {
     ) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let database = database(db, dir.path()).await?;
-        let device = SigningKey::generate(&mut rand_core::OsRng, None);
+        let device = warrant_test::new_key();
         let config =
             Config::from_toml(&config.replace("DEVICE", &device.public().to_string())).unwrap();
         let drop_db = match db {
@@ -132,7 +130,7 @@ impl Env {
             Db::Sqlite => None,
         };
         let mut state = State::open(config, &database, kek).await.unwrap();
-        let now = Arc::new(AtomicU64::new(T0));
+        let now = Arc::new(AtomicU64::new(warrant_test::NOW.unix()));
         let clock = Arc::clone(&now);
         state.clock = Clock(Arc::new(move || {
             Timestamp::from_unix(clock.load(Ordering::Relaxed))

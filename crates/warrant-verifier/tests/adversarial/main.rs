@@ -16,16 +16,15 @@ mod revocation;
 mod smuggling;
 mod time;
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rand_core::OsRng;
-use serde_json::Value as J;
-use warrant_core::grant::Grant;
 use warrant_core::keys::SigningKey;
-use warrant_core::time::Span;
-use warrant_core::token::{decode_unverified, encode, mint, MintRequest};
-use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Request, Timestamp, Verifier};
+use warrant_core::token::MintRequest;
+pub use warrant_test::{
+    append_block, append_plain, append_third_party, at, bearer, grant, holder_fact, key, mint_for,
+    new_key, proof_at, NOW, URL,
+};
+use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Request, Verifier};
 
 /// The longest a single `verify` may take, in a debug build on a slow shared machine with
 /// the other tests running in parallel (a debug build is 20 to 300 times slower than
@@ -33,32 +32,6 @@ use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Request, Tim
 /// release and up to 0.7 s in a loaded debug run). Generous on purpose: the attacks this
 /// suite replays took 20 to 80 seconds each before the evaluation budget.
 pub const TIME_BOUND: Duration = Duration::from_secs(2);
-
-/// The fixed "now" of every mint: 2026-11-30T10:00:00Z.
-pub const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
-
-/// The URL every DPoP request here is made to.
-pub const URL: &str = "https://api.example/tickets/1";
-
-/// `NOW + seconds` (negative: before).
-pub fn at(seconds: i64) -> Timestamp {
-    if seconds >= 0 {
-        NOW.plus(Span::from_seconds(seconds.unsigned_abs()))
-    } else {
-        NOW.minus(Span::from_seconds(seconds.unsigned_abs()))
-    }
-}
-
-/// The trusted issuer key (key id 1).
-pub fn key() -> &'static SigningKey {
-    static KEY: OnceLock<SigningKey> = OnceLock::new();
-    KEY.get_or_init(|| SigningKey::generate(&mut OsRng, Some(KeyId(1))))
-}
-
-/// A fresh Ed25519 key (an agent, a thief, a stranger).
-pub fn new_key() -> SigningKey {
-    SigningKey::generate(&mut OsRng, None)
-}
 
 /// A verifier trusting [`key`] under key id 1 that accepts bearer tokens.
 pub fn bearer_verifier() -> Verifier {
@@ -70,80 +43,12 @@ pub fn strict_verifier() -> Verifier {
     Verifier::new(KeySet::single(KeyId(1), key().public()))
 }
 
-/// Parses a grant, panicking with the parser's message.
-pub fn grant(v: &J) -> Grant {
-    Grant::from_json(v).unwrap_or_else(|e| panic!("invalid test grant {v}: {e}"))
-}
-
-/// Mints `v` offline at [`NOW`] with [`key`], bound to `holder` (bearer for `None`).
-pub fn mint_for(holder: Option<&SigningKey>, v: &J) -> String {
-    let mut req = MintRequest::offline(grant(v));
-    req.holder = holder.map(SigningKey::public);
-    mint_req(req)
-}
-
-/// Mints a prepared request at [`NOW`] with [`key`].
+/// Mints a prepared request at [`NOW`] with [`key`], as base64 text.
 pub fn mint_req(req: MintRequest) -> String {
-    mint(key(), req, NOW, &mut OsRng)
-        .unwrap()
+    warrant_test::mint_now(key(), req)
         .token
         .to_base64()
         .unwrap()
-}
-
-/// A bearer token for `v`.
-pub fn bearer(v: &J) -> String {
-    mint_for(None, v)
-}
-
-/// Appends a plain (first-party) Biscuit block written in Datalog.
-pub fn append_plain(text: &str, code: &str) -> String {
-    let token = decode_unverified(text).unwrap();
-    let block = biscuit_auth::BlockBuilder::new()
-        .code(code)
-        .unwrap_or_else(|e| panic!("block `{code}` does not parse: {e:?}"));
-    encode(&token.append(block).unwrap())
-}
-
-/// Appends a prepared plain block.
-pub fn append_block(text: &str, block: biscuit_auth::BlockBuilder) -> String {
-    let token = decode_unverified(text).unwrap();
-    encode(&token.append(block).unwrap())
-}
-
-/// Appends a third-party block written in Datalog, signed by `signer`.
-pub fn append_third_party(text: &str, signer: &SigningKey, code: &str) -> String {
-    let block = biscuit_auth::BlockBuilder::new()
-        .code(code)
-        .unwrap_or_else(|e| panic!("block `{code}` does not parse: {e:?}"));
-    append_third_party_block(text, signer, block)
-}
-
-/// Appends a prepared third-party block signed by `signer`.
-pub fn append_third_party_block(
-    text: &str,
-    signer: &SigningKey,
-    block: biscuit_auth::BlockBuilder,
-) -> String {
-    let token = decode_unverified(text).unwrap();
-    let signed = token
-        .third_party_request()
-        .unwrap()
-        .create_block(&signer.key_pair().private(), block)
-        .unwrap()
-        .serialize()
-        .unwrap();
-    encode(&token.append_third_party(&signed).unwrap())
-}
-
-/// The profile v2 holder fact naming `k`.
-pub fn holder_fact(k: &SigningKey) -> String {
-    format!("holder(hex:{});", hex::encode(k.public().to_bytes()))
-}
-
-/// A DPoP proof by `signer` for `GET URL` with `token`, made at `made`.
-pub fn proof_at(signer: &SigningKey, token: &str, made: Timestamp) -> String {
-    warrant_core::dpop::create_proof(signer, "GET", URL, token, made, &mut OsRng).unwrap()
 }
 
 /// `action` on `resource` at [`NOW`] with a fresh proof by `signer` for `GET URL`.

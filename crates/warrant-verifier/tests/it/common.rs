@@ -1,33 +1,15 @@
 //! Shared helpers: a trusted key, minting at a fixed time, a verifier with test limits.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use rand_core::OsRng;
 use serde_json::Value as J;
-use warrant_core::grant::Grant;
 use warrant_core::keys::SigningKey;
-use warrant_core::time::Span;
-use warrant_core::token::{mint, MintRequest, Minted, PROFILE_VERSION};
-use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Limits, Timestamp, Verifier};
-
-/// The fixed "now" of every mint: 2026-11-30T10:00:00Z.
-pub const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
-
-/// `NOW + seconds` (negative: before).
-pub fn at(seconds: i64) -> Timestamp {
-    if seconds >= 0 {
-        NOW.plus(Span::from_seconds(seconds.unsigned_abs()))
-    } else {
-        NOW.minus(Span::from_seconds(seconds.unsigned_abs()))
-    }
-}
-
-/// The trusted signing key (key id 1).
-pub fn key() -> &'static SigningKey {
-    static KEY: OnceLock<SigningKey> = OnceLock::new();
-    KEY.get_or_init(|| SigningKey::generate(&mut OsRng, Some(KeyId(1))))
-}
+use warrant_core::token::{MintRequest, Minted, PROFILE_VERSION};
+pub use warrant_test::{
+    append_plain, append_third_party, at, grant, holder_fact, key, mint_for, new_key, proof_at,
+    NOW, URL,
+};
+use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Limits, Verifier};
 
 /// Limits that leave room for debug builds.
 pub fn test_limits() -> Limits {
@@ -45,20 +27,14 @@ pub fn verifier() -> Verifier {
         .allow_bearer(true)
 }
 
-/// Parses a grant, panicking with the parser's message.
-pub fn grant(v: &J) -> Grant {
-    Grant::from_json(v).unwrap_or_else(|e| panic!("invalid test grant {v}: {e}"))
-}
-
-/// Mints `grant` offline at [`NOW`] with [`key`].
+/// Mints `grant` offline at [`NOW`] with `key`.
 pub fn mint_with(key: &SigningKey, v: &J) -> Minted {
-    mint(key, MintRequest::offline(grant(v)), NOW, &mut OsRng)
-        .unwrap_or_else(|e| panic!("mint of {v} failed: {e}"))
+    warrant_test::mint_now(key, MintRequest::offline(grant(v)))
 }
 
 /// Mints `grant` offline at [`NOW`] with [`key`], as base64 text.
 pub fn mint_text(v: &J) -> String {
-    mint_with(key(), v).token.to_base64().unwrap()
+    warrant_test::bearer(v)
 }
 
 /// Asserts the message rules every denial follows: non-empty, one line, lowercase start.
@@ -100,11 +76,7 @@ pub fn biscuit_allows(token: &biscuit_auth::Biscuit, req: &warrant_core::request
     use biscuit_auth::error::{Logic, Token as E};
     let (src, params) = req.datalog();
     let run = biscuit_auth::AuthorizerBuilder::new()
-        .set_limits(biscuit_auth::AuthorizerLimits {
-            max_facts: 1000,
-            max_iterations: 100,
-            max_time: Duration::from_millis(200),
-        })
+        .set_limits(warrant_test::biscuit_limits())
         .code_with_params(&src, params, Default::default())
         .and_then(|b| {
             b.policy(

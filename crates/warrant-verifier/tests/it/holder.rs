@@ -12,40 +12,23 @@ use warrant_core::dpop::create_proof;
 use warrant_core::grant::Grant;
 use warrant_core::keys::{PublicKey, SigningKey};
 use warrant_core::time::Timestamp;
-use warrant_core::token::{
-    attenuate, decode_unverified, delegate, encode, mint, DelegateError, MintRequest,
-};
+use warrant_core::token::{attenuate, decode_unverified, delegate, encode, DelegateError};
 use warrant_verifier::{
     Decision, DenialKind, KeyId, KeySet, Request, RevocationSet, Signer, Verifier,
 };
 
-use crate::common::{at, biscuit, biscuit_allows, denied_as, grant, key, test_limits, NOW};
-
-/// The URL every request here is made to.
-const URL: &str = "https://api.example/tickets/1";
+use crate::common::{
+    append_plain, append_third_party, at, biscuit, biscuit_allows, denied_as, grant, holder_fact,
+    key, mint_for, new_key, proof_at, test_limits, NOW, URL,
+};
 
 /// A verifier trusting [`key`] that refuses bearer tokens (the default).
 fn strict() -> Verifier {
     Verifier::new(KeySet::single(KeyId(1), key().public())).with_limits(test_limits())
 }
 
-fn new_key() -> SigningKey {
-    SigningKey::generate(&mut OsRng, None)
-}
-
 fn parent_grant() -> J {
     json!({"allow": [{"resources": ["tickets/*"], "actions": ["read"]}]})
-}
-
-/// Mints `v` at [`NOW`], bound to `holder` (or a bearer token for `None`).
-fn mint_for(holder: Option<&SigningKey>, v: &J) -> String {
-    let mut req = MintRequest::offline(grant(v));
-    req.holder = holder.map(SigningKey::public);
-    mint(key(), req, NOW, &mut OsRng)
-        .unwrap()
-        .token
-        .to_base64()
-        .unwrap()
 }
 
 /// `from` (the current holder) hands `text` on to `to`, narrowing by `narrowing`.
@@ -53,11 +36,6 @@ fn delegate_to(text: &str, from: &SigningKey, to: &SigningKey, narrowing: Option
     let token = decode_unverified(text).unwrap();
     let g = narrowing.map(grant).unwrap_or_default();
     encode(&delegate(&token, from, to.public(), g, NOW, &mut OsRng).unwrap())
-}
-
-/// A proof by `signer` for `GET URL` with `token`, made at `made`.
-fn proof_at(signer: &SigningKey, token: &str, made: Timestamp) -> String {
-    create_proof(signer, "GET", URL, token, made, &mut OsRng).unwrap()
 }
 
 /// `read` of `resource` at [`NOW`] with a fresh proof by `signer` for `GET URL`.
@@ -74,32 +52,6 @@ fn assert_contains(message: &str, part: &str) {
         message.contains(part),
         "`{message}` does not contain `{part}`"
     );
-}
-
-/// Appends a plain (first-party) Biscuit block with `code`.
-fn append_plain(text: &str, code: &str) -> String {
-    let token = decode_unverified(text).unwrap();
-    let block = biscuit_auth::BlockBuilder::new().code(code).unwrap();
-    encode(&token.append(block).unwrap())
-}
-
-/// Appends a third-party block with `code`, signed by `signer`.
-fn append_third_party(text: &str, signer: &SigningKey, code: &str) -> String {
-    let token = decode_unverified(text).unwrap();
-    let block = biscuit_auth::BlockBuilder::new().code(code).unwrap();
-    let signed = token
-        .third_party_request()
-        .unwrap()
-        .create_block(&signer.key_pair().private(), block)
-        .unwrap()
-        .serialize()
-        .unwrap();
-    encode(&token.append_third_party(&signed).unwrap())
-}
-
-/// The profile v2 holder fact: the key's 32 raw bytes.
-fn holder_fact(k: &SigningKey) -> String {
-    format!("holder(hex:{});", hex::encode(k.public().to_bytes()))
 }
 
 /// The profile v1 holder fact (`holder("ed25519/…")`), which an attacker may try too: no
