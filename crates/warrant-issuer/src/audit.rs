@@ -444,6 +444,43 @@ mod tests {
         }
     }
 
+    /// The hashed bytes never change: chains written by earlier versions still verify. The
+    /// expected hashes were computed by the hand-written encoder this crate used first.
+    #[test]
+    fn entry_hashes_are_stable() {
+        let row = |kind: &str, actor: &str, detail: &str| AuditRow {
+            seq: 42,
+            at: 1_767_225_600,
+            kind: kind.into(),
+            actor: actor.into(),
+            detail: detail.into(),
+            prev_hash: "ab".repeat(32),
+            hash: String::new(),
+        };
+        for (entry, expected) in [
+            (
+                // Keys out of order, nesting, escapes, non-ASCII, a float and a large number.
+                row(
+                    "mint",
+                    "alice \"the\" admin\n\u{e9}",
+                    r#"{"z":1,"a":{"y":[1,2.50,"x\ty"],"b":null},"m":"caf\u00e9 /\\ \u0001","n":12345678901234567890123,"f":-0.0}"#,
+                ),
+                "401d3c12292ca14e826ae09ef0b99cfc404805f261dfbbffd36090aa3ee1d5a8",
+            ),
+            // Detail that is not JSON is hashed as a JSON string.
+            (
+                row("head_signature", "issuer", "not json {"),
+                "065871efb071f3353a44b916f240813c74882cd4d894bc38395bed28694da82f",
+            ),
+            (
+                row("seed", "config", "{}"),
+                "a639c2e84e94ab0186990e2ee5425f3a2921bb5303829f5a5be4bbe526cce94a",
+            ),
+        ] {
+            assert_eq!(entry_hash(&entry), expected, "{entry:?}");
+        }
+    }
+
     #[test]
     fn an_intact_signed_chain_verifies() {
         let (k, keys) = key();
