@@ -22,10 +22,9 @@
 //! export that does not start where it should (entry 1, with the genesis `prev_hash`,
 //! for a whole chain): the first entries were removed.
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use warrant_core::keys::{KeyId, KeySet, Signature};
-
-use crate::store::AuditRow;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -33,24 +32,54 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The kind of the entries that sign the head.
 pub const HEAD_SIGNATURE: &str = "head_signature";
 
+/// One audit entry, as stored and exported (one JSON line each).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// When.
+    pub at: i64,
+    /// What happened.
+    pub kind: String,
+    /// Who did it.
+    pub actor: String,
+    /// Details (JSON text).
+    pub detail: String,
+    /// The previous entry's hash.
+    pub prev_hash: String,
+    /// This entry's hash.
+    pub hash: String,
+}
+
+/// What an entry's hash covers after its `prev_hash`: serialized with the fields in this
+/// order, `detail` embedded as JSON (a detail that is not JSON as a JSON string).
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: i64,
+    at: i64,
+    kind: &'a str,
+    actor: &'a str,
+    detail: serde_json::Value,
+}
+
 /// The hash an entry must carry.
 pub fn entry_hash(row: &AuditRow) -> String {
-    let detail: serde_json::Value =
-        serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::String(row.detail.clone()));
-    // serde_json keeps insertion order only with `preserve_order`; write the object by hand.
-    let body = format!(
-        "{{\"seq\":{},\"at\":{},\"kind\":{},\"actor\":{},\"detail\":{}}}",
-        row.seq,
-        row.at,
-        serde_json::Value::String(row.kind.clone()),
-        serde_json::Value::String(row.actor.clone()),
-        detail
-    );
+    let detail = serde_json::from_str(&row.detail)
+        .unwrap_or_else(|_| serde_json::Value::String(row.detail.clone()));
+    let body = Hashed {
+        seq: row.seq,
+        at: row.at,
+        kind: &row.kind,
+        actor: &row.actor,
+        detail,
+    };
+    // Serializing strings, integers and a `Value` (whose keys are strings) cannot fail.
+    let body = serde_json::to_vec(&body).unwrap_or_default();
     hex::encode(
         Sha256::new()
             .chain_update(row.prev_hash.as_bytes())
             .chain_update(b"\n")
-            .chain_update(body.as_bytes())
+            .chain_update(&body)
             .finalize(),
     )
 }

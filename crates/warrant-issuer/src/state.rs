@@ -289,7 +289,7 @@ impl AppState {
     async fn chain_follows_anchor(
         &self,
         anchor: &mut AuditAnchor,
-        head: &crate::store::AuditRow,
+        head: &crate::audit::AuditRow,
     ) -> Result<bool, ApiError> {
         if let Some(why) = &anchor.broken {
             tracing::debug!(seq = head.seq, why = %why, "audit head not signed: the audit chain was rewritten");
@@ -331,7 +331,7 @@ impl AppState {
     /// Signs `head`, unless the chain no longer follows the entry this replica last signed
     /// or saw ([`AuditAnchor`]): then it refuses, and the unsigned entries fail
     /// `warrant audit verify`.
-    async fn sign_head(&self, head: &crate::store::AuditRow) -> Result<(), ApiError> {
+    async fn sign_head(&self, head: &crate::audit::AuditRow) -> Result<(), ApiError> {
         // Held while signing: one signature at a time per replica, the anchor in step.
         let mut anchor = self.audit_anchor.lock().await;
         if !self.chain_follows_anchor(&mut anchor, head).await? {

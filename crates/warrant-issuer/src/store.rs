@@ -11,6 +11,8 @@ use std::str::FromStr;
 use sqlx::any::{install_default_drivers, AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+use crate::audit::AuditRow;
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -109,25 +111,6 @@ pub struct RoleRow {
     pub ceiling: String,
     /// Longest token lifetime, seconds.
     pub max_ttl: i64,
-}
-
-/// One audit entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AuditRow {
-    /// Position in the chain, from 1.
-    pub seq: i64,
-    /// When.
-    pub at: i64,
-    /// What happened.
-    pub kind: String,
-    /// Who did it.
-    pub actor: String,
-    /// Details (JSON text).
-    pub detail: String,
-    /// The previous entry's hash.
-    pub prev_hash: String,
-    /// This entry's hash.
-    pub hash: String,
 }
 
 /// One revocation feed entry.
