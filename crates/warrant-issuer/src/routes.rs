@@ -17,7 +17,7 @@ use warrant_core::value::{AttrName, Value};
 
 use crate::error::{ApiError, Body};
 use crate::state::AppState;
-use crate::store::{HumanRow, Store};
+use crate::store::{HumanRow, Store, TokenRow};
 pub use crate::verify::VerificationBody;
 use crate::verify::{verify_human, Verified};
 
@@ -325,16 +325,15 @@ pub async fn mint_token(
     let kid = i64::from(keys.ring.active.key_id().map_or(0, |k| k.0));
     // The token leaves only after its audit entry is committed.
     let mut tx = s.store.begin().await?;
-    Store::insert_token(
-        &mut tx,
-        &minted.token_id,
-        &human.id,
-        holder.map(|h| h.to_string()).as_deref(),
+    let row = TokenRow {
+        token_id: minted.token_id.clone(),
+        human: human.id.clone(),
+        holder: holder.map(|h| h.to_string()),
         kid,
-        now.unix_i64(),
-        minted.expires_at.unix_i64(),
-    )
-    .await?;
+        issued_at: now.unix_i64(),
+        expires_at: minted.expires_at.unix_i64(),
+    };
+    Store::insert_token(&mut tx, &row).await?;
     let detail = json!({
         "token_id": minted.token_id, "role": role_name, "kid": kid,
         "holder": holder.map(|h| h.to_string()),
