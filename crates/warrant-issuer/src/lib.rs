@@ -30,6 +30,8 @@ pub mod config;
 mod error;
 pub mod keyring;
 pub mod limits;
+mod metrics;
+
 pub mod oidc;
 pub mod openapi;
 mod routes;
@@ -43,4 +45,4 @@ pub use config::Config;
 pub use error::ApiError;
 pub use routes::challenge_message;
 pub use serve::{init_logging, serve, ServeError, DEFAULT_LOG_FILTER};
-pub use state::{AppState as State, Clock};
+pub use state::{AppState as State, Clock, OpenError};

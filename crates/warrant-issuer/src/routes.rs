@@ -35,17 +35,12 @@ pub async fn healthz() -> &'static str {
 /// `GET /metrics`: Prometheus text: counters, latencies and how much is stored.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text", body = String)))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    let mut text = s.metrics.render();
-    match s.table_sizes().await {
-        Ok(sizes) => text.push_str(&crate::limits::render_sizes(&sizes)),
-        Err(e) => tracing::warn!(error = %e, "cannot count the stored rows for /metrics"),
-    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            crate::metrics::CONTENT_TYPE,
         )],
-        text,
+        s.metrics_text().await,
     )
 }
 
@@ -173,17 +168,17 @@ fn within_ceiling(requested: &Grant, ceiling: &Grant, role: &str) -> Result<(), 
 
 /// Records a refused mint; the 403 to answer with.
 async fn refusal(s: &AppState, human: &str, why: String) -> ApiError {
+    use crate::metrics::RefusalReason;
     let reason = if why.contains("ttl") {
-        "ttl"
+        RefusalReason::Ttl
     } else if why.contains("role") && !why.contains("ceiling") {
-        "role"
+        RefusalReason::Role
     } else if why.contains("disabled") {
-        "agent_disabled"
+        RefusalReason::AgentDisabled
     } else {
-        "ceiling"
+        RefusalReason::Ceiling
     };
-    s.metrics
-        .inc("warrant_refusals_total", format!("reason=\"{reason}\""));
+    s.metrics.refused(reason);
     match s.audit("refusal", human, json!({ "reason": why })).await {
         Ok(()) => ApiError::Forbidden(why),
         Err(e) => e,
@@ -349,8 +344,8 @@ pub async fn mint_token(
     s.store
         .note_expiry(kid, minted.expires_at.unix_i64())
         .await?;
-    s.metrics.inc("warrant_mints_total", String::new());
-    s.maybe_sign_head(entry.seq).await?;
+    s.metrics.minted();
+    s.maybe_sign_head(&entry).await?;
     Ok(Json(json!({
         "token": text,
         "token_id": minted.token_id,

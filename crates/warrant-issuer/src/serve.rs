@@ -2,101 +2,36 @@
 //! admin token, the listener, graceful shutdown.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
-use crate::keyring::{self, Kek, KeyringError};
-use crate::state::{AppState, Clock, Keys};
-use crate::store::{HumanRow, RoleRow, Store, StoreError};
+use crate::keyring::{Kek, KeyringError};
+use crate::state::{AppState, OpenError};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// Storage.
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    /// Keys.
-    #[error("{0}")]
+    /// Opening storage, the keys or the identity providers.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The key-encryption key.
+    #[error(transparent)]
     Keys(#[from] KeyringError),
     /// Files or the listener.
     #[error("{0}")]
     Io(String),
-    /// Seeding from the configuration.
-    #[error("{0}")]
-    Seed(String),
+    /// Issuing the first admin credential.
+    #[error("cannot issue an admin credential: {0}")]
+    Admin(#[source] crate::error::ApiError),
 }
 
 impl AppState {
-    /// Opens storage at `database`, loads (or creates) the keys and seeds roles and humans
-    /// from `config`.
-    pub async fn open(
-        config: Config,
-        database: &str,
-        kek: Option<Kek>,
-    ) -> Result<Self, ServeError> {
-        let store = Store::connect(database).await?;
-        let clock = Clock::system();
-        let now = (clock.0)();
-        let ring = keyring::load(&store, kek.as_ref(), now.unix_i64()).await?;
-        let oidc = crate::oidc::OidcVerifier::new(config.oidc.clone(), config.oidc_max_age)
-            .map_err(|e| ServeError::Seed(e.to_string()))?;
-        let state = AppState {
-            store,
-            config: Arc::new(config),
-            keys: Arc::new(RwLock::new(Arc::new(Keys::new(ring)))),
-            kek,
-            clock,
-            metrics: Arc::default(),
-            oidc,
-            audit_anchor: Arc::default(),
-        };
-        state.seed().await?;
-        Ok(state)
-    }
-
-    async fn seed(&self) -> Result<(), ServeError> {
-        let now = self.now().unix_i64();
-        for r in &self.config.roles {
-            let row = RoleRow {
-                name: r.name.clone(),
-                ceiling: r.ceiling.to_json().to_string(),
-                max_ttl: i64::try_from(r.max_ttl.seconds()).unwrap_or(i64::MAX),
-            };
-            self.store.put_role(&row).await?;
-        }
-        for h in &self.config.humans {
-            let row = HumanRow {
-                id: h.id.clone(),
-                display_name: h.display_name.clone(),
-                roles: h.roles.clone(),
-                attrs: h.attrs.clone(),
-            };
-            self.store.put_human(&row, now).await?;
-            for k in &h.device_keys {
-                self.store
-                    .add_device_key(&h.id, &k.to_string(), now)
-                    .await?;
-            }
-        }
-        if !self.config.roles.is_empty() || !self.config.humans.is_empty() {
-            let detail = serde_json::json!({
-                "roles": self.config.roles.iter().map(|r| &r.name).collect::<Vec<_>>(),
-                "humans": self.config.humans.iter().map(|h| &h.id).collect::<Vec<_>>(),
-            });
-            self.audit("seed", "config", detail)
-                .await
-                .map_err(|e| ServeError::Seed(e.to_string()))?;
-        }
-        Ok(())
-    }
-
     /// Issues an admin credential (crate::admin) for the first start or the tests: the
     /// text to present as `Authorization: Bearer …`.
     pub async fn mint_admin_token(&self) -> Result<String, ServeError> {
         self.issue_admin_credential("issuer")
             .await
             .map(|c| c.token)
-            .map_err(|e| ServeError::Seed(e.to_string()))
+            .map_err(ServeError::Admin)
     }
 }
 

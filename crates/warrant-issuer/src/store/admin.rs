@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::db::{Store, StoreError, Tx};
+use crate::audit::AuditRow;
 
 /// An admin credential as stored (the secret itself never is).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -35,19 +36,19 @@ fn admin_credential_row(r: &sqlx::any::AnyRow) -> Result<AdminCredentialRow, Sto
 
 impl Store {
     /// Stores a new admin credential and its audit entry (`kind`) in one transaction; the
-    /// entry's sequence number.
+    /// entry.
     pub async fn add_admin_credential(
         &self,
         row: &AdminCredentialRow,
         kind: &str,
         actor: &str,
         detail: &serde_json::Value,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<AuditRow, StoreError> {
         let mut tx = self.begin().await?;
         Self::insert_admin_credential(&mut tx, row).await?;
         let entry = Self::append_audit(&mut tx, row.created_at, kind, actor, detail).await?;
         tx.commit().await?;
-        Ok(entry.seq)
+        Ok(entry)
     }
 
     async fn insert_admin_credential(
@@ -81,7 +82,7 @@ impl Store {
         actor: &str,
         issued: &serde_json::Value,
         revoked: &serde_json::Value,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<AuditRow>, StoreError> {
         let now = row.created_at;
         let mut tx = self.begin().await?;
         let n = sqlx::query(
@@ -103,7 +104,7 @@ impl Store {
         let entry =
             Self::append_audit(&mut tx, now, "admin_credential_revocation", actor, revoked).await?;
         tx.commit().await?;
-        Ok(Some(entry.seq))
+        Ok(Some(entry))
     }
 
     /// An admin credential by id, read from the database (never cached: revocations bind
@@ -134,7 +135,7 @@ impl Store {
     }
 
     /// Revokes an admin credential and records it in the audit log, in one transaction;
-    /// the entry's sequence number, or `None` if there is no such credential. Revoking a
+    /// the entry, or `None` if there is no such credential. Revoking a
     /// revoked credential keeps its first revocation time.
     pub async fn revoke_admin_credential(
         &self,
@@ -142,7 +143,7 @@ impl Store {
         now: i64,
         actor: &str,
         detail: &serde_json::Value,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<AuditRow>, StoreError> {
         let mut tx = self.begin().await?;
         let found = sqlx::query(
             "UPDATE admin_credentials SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
@@ -158,6 +159,6 @@ impl Store {
         let entry =
             Self::append_audit(&mut tx, now, "admin_credential_revocation", actor, detail).await?;
         tx.commit().await?;
-        Ok(Some(entry.seq))
+        Ok(Some(entry))
     }
 }

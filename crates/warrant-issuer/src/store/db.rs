@@ -55,6 +55,13 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl From<StoreError> for crate::error::ApiError {
+    /// A 500: storage errors are logged, never sent.
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 /// The issuer's database.
 #[derive(Debug, Clone)]
 pub struct Store {
