@@ -31,7 +31,7 @@ mod error;
 pub mod keyring;
 pub mod limits;
 mod metrics;
-
+mod mint;
 pub mod oidc;
 pub mod openapi;
 mod routes;

@@ -192,7 +192,7 @@ impl AppState {
     /// The keys to sign with now: the cached ones, reloaded only when the stored keys
     /// changed since they were loaded (a rotation here or at another replica), which one
     /// small query tells.
-    pub async fn signing_keys(&self) -> Result<Arc<Keys>, ApiError> {
+    pub async fn current_keys(&self) -> Result<Arc<Keys>, ApiError> {
         let keys = self.keys();
         if self.store.key_version().await? == keys.ring.version {
             return Ok(keys);
