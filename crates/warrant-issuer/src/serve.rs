@@ -101,32 +101,69 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let public = config.public_url.clone();
     let admin_path: PathBuf = config.data_dir.join("admin.token");
     let state = AppState::open(config, &database, kek).await?;
-    let mut first_run = false;
-    match std::fs::read_to_string(&admin_path) {
+    let first_run = ensure_admin_token(&state, &admin_path).await?;
+    let next = next_step(
+        first_run && state.config.humans.is_empty(),
+        &public,
+        &admin_path,
+    );
+    say(format_args!(
+        "warrant issuer listening on {public}\n  key set:     {public}/.well-known/warrant-keys\n  \
+         revocations: {public}/v1/revocations\n  \
+         next:        {next}"
+    ));
+    tracing::info!(%bound, database = %redact(&database), "listening");
+    let tickers = Tickers::spawn(&state);
+    let last = state.clone();
+    // The peer address is the client for the per-client limits.
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| ServeError::Io(e.to_string()));
+    tickers.pruner.abort();
+    // The failed verifications tallied since the last minute's record.
+    if let Err(e) = last.record_verification_failures().await {
+        tracing::warn!(error = %e, "could not record the last failed verifications");
+    }
+    tickers.signer.abort();
+    tickers.keys.abort();
+    served
+}
+
+/// Makes sure `admin.token` holds an admin credential: issues one on the first start
+/// (`true`), and replaces a warrant token left by an older version.
+async fn ensure_admin_token(state: &AppState, admin_path: &Path) -> Result<bool, ServeError> {
+    match std::fs::read_to_string(admin_path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            first_run = true;
             let token = state.mint_admin_token().await?;
-            write_private(&admin_path, &format!("{token}\n"))?;
+            write_private(admin_path, &format!("{token}\n"))?;
             say(format_args!(
                 "warrant issuer: first start. The admin credential (shown once, also in {}):\n\n{token}\n",
                 admin_path.display()
             ));
+            Ok(true)
         }
-        Err(e) => return Err(io("read", &admin_path, &e)),
+        Err(e) => Err(io("read", admin_path, &e)),
         // A data directory from before admin credentials: its admin token (a warrant
         // token) no longer works at the issuer. Replace it, so the upgrade keeps an admin.
         Ok(old) if !crate::admin::is_credential(&old) => {
             let token = state.mint_admin_token().await?;
-            replace_private(&admin_path, &format!("{token}\n"))?;
+            replace_private(admin_path, &format!("{token}\n"))?;
             say(format_args!(
                 "warrant issuer: the admin token in {0} was a warrant token, which is no longer an admin credential; \
                  {0} now holds a new admin credential:\n\n{token}\n",
                 admin_path.display()
             ));
+            Ok(false)
         }
-        Ok(_) => {}
+        Ok(_) => Ok(false),
     }
-    let next = if first_run && state.config.humans.is_empty() {
+}
+
+/// What to do next, as the start-up banner says it: enrol a human first when `enrol`.
+fn next_step(enrol: bool, public: &str, admin_path: &Path) -> String {
+    if enrol {
         format!(
             "no human is enrolled yet. Enrol one with a role and a device key (`warrant keygen`):\n               \
              in the configuration file (`[[roles]]` and `[[humans]]`, then start with --config), or\n               \
@@ -140,63 +177,62 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         format!(
             "warrant mint --issuer {public} --human <id> --device-key <file> --allow read:<resource>"
         )
-    };
-    say(format_args!(
-        "warrant issuer listening on {public}\n  key set:     {public}/.well-known/warrant-keys\n  \
-         revocations: {public}/v1/revocations\n  \
-         next:        {next}"
-    ));
-    tracing::info!(%bound, database = %redact(&database), "listening");
-    let reloader = state.clone();
-    let keys_ticker = tokio::spawn(async move {
-        // Admin tokens and the audit signer use the keys too: follow rotations by other
-        // replicas even when no key set is fetched and nothing is minted here.
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            if let Err(e) = reloader.reload_keys().await {
-                tracing::warn!(error = %e, "could not reload the signing keys");
-            }
-        }
-    });
-    let signer = state.clone();
-    let every = std::time::Duration::from_secs(state.config.audit_sign_interval.seconds());
-    let ticker = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if let Err(e) = signer.sign_current_head().await {
-                tracing::warn!(error = %e, "could not sign the audit head");
-            }
-        }
-    });
-    let pruner = state.clone();
-    let prune_ticker = tokio::spawn(async move {
-        // Expired challenges and records go, so anonymous requests leave nothing behind.
-        let mut tick = tokio::time::interval(crate::limits::PRUNE_INTERVAL);
-        loop {
-            tick.tick().await;
-            if let Err(e) = pruner.prune().await {
-                tracing::warn!(error = %e, "could not prune expired rows");
-            }
-        }
-    });
-    let last = state.clone();
-    // The peer address is the client for the per-client limits.
-    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| ServeError::Io(e.to_string()));
-    prune_ticker.abort();
-    // The failed verifications tallied since the last minute's record.
-    if let Err(e) = last.record_verification_failures().await {
-        tracing::warn!(error = %e, "could not record the last failed verifications");
     }
-    ticker.abort();
-    keys_ticker.abort();
-    served
+}
+
+/// The background tasks of a running issuer.
+struct Tickers {
+    /// Follows key rotations by other replicas.
+    keys: tokio::task::JoinHandle<()>,
+    /// Signs the audit head every `audit_sign_interval`.
+    signer: tokio::task::JoinHandle<()>,
+    /// Deletes expired rows every [`crate::limits::PRUNE_INTERVAL`].
+    pruner: tokio::task::JoinHandle<()>,
+}
+
+impl Tickers {
+    fn spawn(state: &AppState) -> Self {
+        let reloader = state.clone();
+        let keys = tokio::spawn(async move {
+            // Admin tokens and the audit signer use the keys too: follow rotations by other
+            // replicas even when no key set is fetched and nothing is minted here.
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = reloader.reload_keys().await {
+                    tracing::warn!(error = %e, "could not reload the signing keys");
+                }
+            }
+        });
+        let head = state.clone();
+        let every = std::time::Duration::from_secs(state.config.audit_sign_interval.seconds());
+        let signer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = head.sign_current_head().await {
+                    tracing::warn!(error = %e, "could not sign the audit head");
+                }
+            }
+        });
+        let prune = state.clone();
+        let pruner = tokio::spawn(async move {
+            // Expired challenges and records go, so anonymous requests leave nothing behind.
+            let mut tick = tokio::time::interval(crate::limits::PRUNE_INTERVAL);
+            loop {
+                tick.tick().await;
+                if let Err(e) = prune.prune().await {
+                    tracing::warn!(error = %e, "could not prune expired rows");
+                }
+            }
+        });
+        Self {
+            keys,
+            signer,
+            pruner,
+        }
+    }
 }
 
 /// The log filter when `RUST_LOG` is not set: one line per request, and warnings.
