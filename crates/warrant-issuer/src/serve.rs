@@ -20,7 +20,7 @@ pub enum ServeError {
     #[error("{0}")]
     Io(String),
     /// Issuing the first admin credential.
-    #[error("cannot issue an admin credential: {0}")]
+    #[error("{0}")]
     Admin(#[source] crate::error::ApiError),
 }
 

@@ -72,7 +72,7 @@ pub enum OpenError {
     #[error(transparent)]
     Oidc(#[from] OidcError),
     /// Seeding roles and humans from the configuration.
-    #[error("cannot record the seeding in the audit log: {0}")]
+    #[error("{0}")]
     Seed(#[source] ApiError),
 }
 

@@ -32,7 +32,7 @@ use crate::error::ApiError;
 use crate::metrics::Outcome;
 use crate::routes::challenge_message;
 use crate::state::AppState;
-use crate::store::HumanRow;
+use crate::store::{Challenge, HumanRow};
 
 const NOT_ENROLLED: &str = "this device key is not enrolled for the human";
 
@@ -234,7 +234,7 @@ async fn device_key(
     }
     if !s
         .store
-        .consume_challenge(nonce, human_id, s.now().unix_i64())
+        .redeem_challenge(Challenge::Human, nonce, human_id, s.now().unix_i64())
         .await?
     {
         return Ok(Err("the challenge is unknown, expired or already used"));
@@ -271,7 +271,7 @@ async fn oidc(
                 .saturating_add(i64::try_from(crate::oidc::LEEWAY_SECONDS).unwrap_or(i64::MAX));
             if !s
                 .store
-                .consume_challenge(nonce, human_id, now.unix_i64())
+                .redeem_challenge(Challenge::Human, nonce, human_id, now.unix_i64())
                 .await?
             {
                 Err("the nonce is unknown, expired or already used".to_owned())

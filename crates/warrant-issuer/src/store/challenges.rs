@@ -83,7 +83,7 @@ impl Store {
 
     /// Consumes a challenge of `kind`: `true` for the first use of a live challenge issued
     /// to `to`, `false` afterwards or once expired — atomically, across replicas.
-    pub async fn consume(
+    pub async fn redeem_challenge(
         &self,
         kind: Challenge,
         nonce: &str,
@@ -100,6 +100,8 @@ impl Store {
         Ok(n == 1)
     }
 
+    // The routes' names for the two calls they make of each kind.
+
     /// [`Self::issue_challenge`] for a human.
     pub async fn put_challenge(
         &self,
@@ -109,16 +111,6 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.issue_challenge(Challenge::Human, nonce, human, expires_at)
             .await
-    }
-
-    /// [`Self::consume`] for a human.
-    pub async fn consume_challenge(
-        &self,
-        nonce: &str,
-        human: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.consume(Challenge::Human, nonce, human, now).await
     }
 
     /// [`Self::issue_challenge`] for an agent's key.
@@ -132,14 +124,15 @@ impl Store {
             .await
     }
 
-    /// [`Self::consume`] for an agent's key.
+    /// [`Self::redeem_challenge`] for an agent's key.
     pub async fn consume_agent_challenge(
         &self,
         nonce: &str,
         public_key: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        self.consume(Challenge::Agent, nonce, public_key, now).await
+        self.redeem_challenge(Challenge::Agent, nonce, public_key, now)
+            .await
     }
 
     /// Unexpired, unused challenges, of both kinds together.
