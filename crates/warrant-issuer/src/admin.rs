@@ -202,11 +202,11 @@ impl AppState {
 
     async fn issue_admin_credential_for(&self, actor: &str, ttl: Span) -> Result<Issued, ApiError> {
         let (issued, row, detail) = self.new_admin_credential(actor, ttl);
-        let seq = self
+        let entry = self
             .store
             .add_admin_credential(&row, "admin_credential", actor, &detail)
             .await?;
-        self.maybe_sign_head(seq).await?;
+        self.maybe_sign_head(&entry).await?;
         Ok(issued)
     }
 
@@ -249,14 +249,14 @@ impl AppState {
     ) -> Result<Option<Issued>, ApiError> {
         let (issued, row, detail) = self.new_admin_credential(actor, self.config.admin_token_ttl);
         let revoked = serde_json::json!({ "id": revoke });
-        let Some(seq) = self
+        let Some(entry) = self
             .store
             .rotate_admin_credential(&row, revoke, actor, &detail, &revoked)
             .await?
         else {
             return Ok(None);
         };
-        self.maybe_sign_head(seq).await?;
+        self.maybe_sign_head(&entry).await?;
         Ok(Some(issued))
     }
 
@@ -269,7 +269,7 @@ impl AppState {
             .revoke_admin_credential(&id, self.now().unix_i64(), actor, &detail)
             .await?
         {
-            Some(seq) => self.maybe_sign_head(seq).await,
+            Some(entry) => self.maybe_sign_head(&entry).await,
             None => Err(ApiError::NotFound(format!(
                 "no admin credential `{id}`: `GET /v1/admin/credentials` lists them"
             ))),

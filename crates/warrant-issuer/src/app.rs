@@ -207,11 +207,9 @@ async fn measure(
 ) -> axum::response::Response {
     let start = std::time::Instant::now();
     let res = next.run(req).await;
-    state.metrics.observe(start.elapsed().as_secs_f64());
-    state.metrics.inc(
-        "warrant_http_requests_total",
-        format!("status=\"{}\"", res.status().as_u16()),
-    );
+    state
+        .metrics
+        .request(res.status().as_u16(), start.elapsed().as_secs_f64());
     res
 }
 

@@ -22,10 +22,9 @@
 //! export that does not start where it should (entry 1, with the genesis `prev_hash`,
 //! for a whole chain): the first entries were removed.
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use warrant_core::keys::{KeyId, KeySet, Signature};
-
-use crate::store::AuditRow;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -33,24 +32,54 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// The kind of the entries that sign the head.
 pub const HEAD_SIGNATURE: &str = "head_signature";
 
+/// One audit entry, as stored and exported (one JSON line each).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// When.
+    pub at: i64,
+    /// What happened.
+    pub kind: String,
+    /// Who did it.
+    pub actor: String,
+    /// Details (JSON text).
+    pub detail: String,
+    /// The previous entry's hash.
+    pub prev_hash: String,
+    /// This entry's hash.
+    pub hash: String,
+}
+
+/// What an entry's hash covers after its `prev_hash`: serialized with the fields in this
+/// order, `detail` embedded as JSON (a detail that is not JSON as a JSON string).
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: i64,
+    at: i64,
+    kind: &'a str,
+    actor: &'a str,
+    detail: serde_json::Value,
+}
+
 /// The hash an entry must carry.
 pub fn entry_hash(row: &AuditRow) -> String {
-    let detail: serde_json::Value =
-        serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::String(row.detail.clone()));
-    // serde_json keeps insertion order only with `preserve_order`; write the object by hand.
-    let body = format!(
-        "{{\"seq\":{},\"at\":{},\"kind\":{},\"actor\":{},\"detail\":{}}}",
-        row.seq,
-        row.at,
-        serde_json::Value::String(row.kind.clone()),
-        serde_json::Value::String(row.actor.clone()),
-        detail
-    );
+    let detail = serde_json::from_str(&row.detail)
+        .unwrap_or_else(|_| serde_json::Value::String(row.detail.clone()));
+    let body = Hashed {
+        seq: row.seq,
+        at: row.at,
+        kind: &row.kind,
+        actor: &row.actor,
+        detail,
+    };
+    // Serializing strings, integers and a `Value` (whose keys are strings) cannot fail.
+    let body = serde_json::to_vec(&body).unwrap_or_default();
     hex::encode(
         Sha256::new()
             .chain_update(row.prev_hash.as_bytes())
             .chain_update(b"\n")
-            .chain_update(body.as_bytes())
+            .chain_update(&body)
             .finalize(),
     )
 }
@@ -441,6 +470,43 @@ mod tests {
             r.prev_hash = prev;
             r.hash = entry_hash(r);
             prev = r.hash.clone();
+        }
+    }
+
+    /// The hashed bytes never change: chains written by earlier versions still verify. The
+    /// expected hashes were computed by the hand-written encoder this crate used first.
+    #[test]
+    fn entry_hashes_are_stable() {
+        let row = |kind: &str, actor: &str, detail: &str| AuditRow {
+            seq: 42,
+            at: 1_767_225_600,
+            kind: kind.into(),
+            actor: actor.into(),
+            detail: detail.into(),
+            prev_hash: "ab".repeat(32),
+            hash: String::new(),
+        };
+        for (entry, expected) in [
+            (
+                // Keys out of order, nesting, escapes, non-ASCII, a float and a large number.
+                row(
+                    "mint",
+                    "alice \"the\" admin\n\u{e9}",
+                    r#"{"z":1,"a":{"y":[1,2.50,"x\ty"],"b":null},"m":"caf\u00e9 /\\ \u0001","n":12345678901234567890123,"f":-0.0}"#,
+                ),
+                "401d3c12292ca14e826ae09ef0b99cfc404805f261dfbbffd36090aa3ee1d5a8",
+            ),
+            // Detail that is not JSON is hashed as a JSON string.
+            (
+                row("head_signature", "issuer", "not json {"),
+                "065871efb071f3353a44b916f240813c74882cd4d894bc38395bed28694da82f",
+            ),
+            (
+                row("seed", "config", "{}"),
+                "a639c2e84e94ab0186990e2ee5425f3a2921bb5303829f5a5be4bbe526cce94a",
+            ),
+        ] {
+            assert_eq!(entry_hash(&entry), expected, "{entry:?}");
         }
     }
 

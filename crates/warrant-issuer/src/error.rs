@@ -5,8 +5,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::store::StoreError;
-
 /// An API error.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -75,12 +73,6 @@ impl ApiError {
                 )
             }
         }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
     }
 }
 

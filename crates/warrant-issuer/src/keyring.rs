@@ -8,7 +8,7 @@ use rand_core::{OsRng, RngCore};
 use warrant_core::keys::{KeyId, KeySet, KeySetEntry, SigningKey};
 use zeroize::Zeroizing;
 
-use crate::store::{KeyRow, Store, StoreError};
+use crate::store::{KeyRow, KeyVersion, Store, StoreError};
 
 /// The environment variable that holds the key-encryption key: 32 bytes as 64 hex digits.
 pub const KEK_ENV: &str = "WARRANT_KEK";
@@ -116,8 +116,8 @@ pub struct Keyring {
     /// signatures of the audit log verify with (`/.well-known/warrant-audit-keys`). Never
     /// for tokens: a verifier trusts [`Keyring::published`].
     pub audit: KeySet,
-    /// The stored keys this was made from (see [`version`]).
-    pub version: Vec<(i64, Option<i64>)>,
+    /// The version of the stored keys this was made from.
+    pub version: KeyVersion,
 }
 
 fn published(rows: &[KeyRow], now: i64) -> KeySet {
@@ -185,11 +185,6 @@ pub async fn load(store: &Store, kek: Option<&Kek>, now: i64) -> Result<Keyring,
     from_rows(&rows, kek, now)
 }
 
-/// What identifies a version of the stored keys: each key's id and retirement.
-pub fn version(rows: &[KeyRow]) -> Vec<(i64, Option<i64>)> {
-    rows.iter().map(|r| (r.kid, r.retired_at)).collect()
-}
-
 /// The keyring stored `rows` describe at `now`.
 pub fn from_rows(rows: &[KeyRow], kek: Option<&Kek>, now: i64) -> Result<Keyring, KeyringError> {
     let active_row = rows
@@ -201,7 +196,7 @@ pub fn from_rows(rows: &[KeyRow], kek: Option<&Kek>, now: i64) -> Result<Keyring
         active: unlock(active_row, kek)?,
         published: published(rows, now),
         audit: key_set(rows.iter()),
-        version: version(rows),
+        version: KeyVersion::of(rows),
     })
 }
 

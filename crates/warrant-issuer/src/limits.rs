@@ -118,36 +118,19 @@ impl AppState {
         *cached = Some((std::time::Instant::now(), sizes));
         Ok(sizes)
     }
-}
 
-/// The stored rows as Prometheus gauges.
-pub fn render_sizes(t: &crate::store::TableSizes) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let name = "warrant_live_challenges";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Unexpired, unanswered challenges, by kind.\n# TYPE {name} gauge\n\
-         {name}{{kind=\"device_key\"}} {}\n{name}{{kind=\"agent\"}} {}",
-        t.live_challenges, t.live_agent_challenges
-    );
-    let name = "warrant_stored_rows";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Rows stored, by table.\n# TYPE {name} gauge"
-    );
-    for (table, n) in [
-        ("challenges", t.challenges),
-        ("agent_challenges", t.agent_challenges),
-        ("tokens", t.tokens),
-        ("revocations", t.revocations),
-        ("audit", t.audit),
-        ("used_id_tokens", t.used_id_tokens),
-        ("rate_counters", t.rate_counters),
-    ] {
-        let _ = writeln!(out, "{name}{{table=\"{table}\"}} {n}");
+    /// What `GET /metrics` answers: the counters, and the stored rows when they can be
+    /// counted.
+    pub async fn metrics_text(&self) -> String {
+        let sizes = match self.table_sizes().await {
+            Ok(sizes) => Some(sizes),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot count the stored rows for /metrics");
+                None
+            }
+        };
+        self.metrics.render(sizes.as_ref())
     }
-    out
 }
 
 #[cfg(test)]

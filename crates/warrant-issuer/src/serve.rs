@@ -2,101 +2,36 @@
 //! admin token, the listener, graceful shutdown.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
-use crate::keyring::{self, Kek, KeyringError};
-use crate::state::{AppState, Clock, Keys};
-use crate::store::{HumanRow, RoleRow, Store, StoreError};
+use crate::keyring::{Kek, KeyringError};
+use crate::state::{AppState, OpenError};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// Storage.
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    /// Keys.
-    #[error("{0}")]
+    /// Opening storage, the keys or the identity providers.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The key-encryption key.
+    #[error(transparent)]
     Keys(#[from] KeyringError),
     /// Files or the listener.
     #[error("{0}")]
     Io(String),
-    /// Seeding from the configuration.
+    /// Issuing the first admin credential.
     #[error("{0}")]
-    Seed(String),
+    Admin(#[source] crate::error::ApiError),
 }
 
 impl AppState {
-    /// Opens storage at `database`, loads (or creates) the keys and seeds roles and humans
-    /// from `config`.
-    pub async fn open(
-        config: Config,
-        database: &str,
-        kek: Option<Kek>,
-    ) -> Result<Self, ServeError> {
-        let store = Store::connect(database).await?;
-        let clock = Clock::system();
-        let now = (clock.0)();
-        let ring = keyring::load(&store, kek.as_ref(), now.unix_i64()).await?;
-        let oidc = crate::oidc::OidcVerifier::new(config.oidc.clone(), config.oidc_max_age)
-            .map_err(|e| ServeError::Seed(e.to_string()))?;
-        let state = AppState {
-            store,
-            config: Arc::new(config),
-            keys: Arc::new(RwLock::new(Arc::new(Keys::new(ring)))),
-            kek,
-            clock,
-            metrics: Arc::default(),
-            oidc,
-            audit_anchor: Arc::default(),
-        };
-        state.seed().await?;
-        Ok(state)
-    }
-
-    async fn seed(&self) -> Result<(), ServeError> {
-        let now = self.now().unix_i64();
-        for r in &self.config.roles {
-            let row = RoleRow {
-                name: r.name.clone(),
-                ceiling: r.ceiling.to_json().to_string(),
-                max_ttl: i64::try_from(r.max_ttl.seconds()).unwrap_or(i64::MAX),
-            };
-            self.store.put_role(&row).await?;
-        }
-        for h in &self.config.humans {
-            let row = HumanRow {
-                id: h.id.clone(),
-                display_name: h.display_name.clone(),
-                roles: h.roles.clone(),
-                attrs: h.attrs.clone(),
-            };
-            self.store.put_human(&row, now).await?;
-            for k in &h.device_keys {
-                self.store
-                    .add_device_key(&h.id, &k.to_string(), now)
-                    .await?;
-            }
-        }
-        if !self.config.roles.is_empty() || !self.config.humans.is_empty() {
-            let detail = serde_json::json!({
-                "roles": self.config.roles.iter().map(|r| &r.name).collect::<Vec<_>>(),
-                "humans": self.config.humans.iter().map(|h| &h.id).collect::<Vec<_>>(),
-            });
-            self.audit("seed", "config", detail)
-                .await
-                .map_err(|e| ServeError::Seed(e.to_string()))?;
-        }
-        Ok(())
-    }
-
     /// Issues an admin credential (crate::admin) for the first start or the tests: the
     /// text to present as `Authorization: Bearer …`.
     pub async fn mint_admin_token(&self) -> Result<String, ServeError> {
         self.issue_admin_credential("issuer")
             .await
             .map(|c| c.token)
-            .map_err(|e| ServeError::Seed(e.to_string()))
+            .map_err(ServeError::Admin)
     }
 }
 
@@ -166,32 +101,69 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
     let public = config.public_url.clone();
     let admin_path: PathBuf = config.data_dir.join("admin.token");
     let state = AppState::open(config, &database, kek).await?;
-    let mut first_run = false;
-    match std::fs::read_to_string(&admin_path) {
+    let first_run = ensure_admin_token(&state, &admin_path).await?;
+    let next = next_step(
+        first_run && state.config.humans.is_empty(),
+        &public,
+        &admin_path,
+    );
+    say(format_args!(
+        "warrant issuer listening on {public}\n  key set:     {public}/.well-known/warrant-keys\n  \
+         revocations: {public}/v1/revocations\n  \
+         next:        {next}"
+    ));
+    tracing::info!(%bound, database = %redact(&database), "listening");
+    let tickers = Tickers::spawn(&state);
+    let last = state.clone();
+    // The peer address is the client for the per-client limits.
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| ServeError::Io(e.to_string()));
+    tickers.pruner.abort();
+    // The failed verifications tallied since the last minute's record.
+    if let Err(e) = last.record_verification_failures().await {
+        tracing::warn!(error = %e, "could not record the last failed verifications");
+    }
+    tickers.signer.abort();
+    tickers.keys.abort();
+    served
+}
+
+/// Makes sure `admin.token` holds an admin credential: issues one on the first start
+/// (`true`), and replaces a warrant token left by an older version.
+async fn ensure_admin_token(state: &AppState, admin_path: &Path) -> Result<bool, ServeError> {
+    match std::fs::read_to_string(admin_path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            first_run = true;
             let token = state.mint_admin_token().await?;
-            write_private(&admin_path, &format!("{token}\n"))?;
+            write_private(admin_path, &format!("{token}\n"))?;
             say(format_args!(
                 "warrant issuer: first start. The admin credential (shown once, also in {}):\n\n{token}\n",
                 admin_path.display()
             ));
+            Ok(true)
         }
-        Err(e) => return Err(io("read", &admin_path, &e)),
+        Err(e) => Err(io("read", admin_path, &e)),
         // A data directory from before admin credentials: its admin token (a warrant
         // token) no longer works at the issuer. Replace it, so the upgrade keeps an admin.
         Ok(old) if !crate::admin::is_credential(&old) => {
             let token = state.mint_admin_token().await?;
-            replace_private(&admin_path, &format!("{token}\n"))?;
+            replace_private(admin_path, &format!("{token}\n"))?;
             say(format_args!(
                 "warrant issuer: the admin token in {0} was a warrant token, which is no longer an admin credential; \
                  {0} now holds a new admin credential:\n\n{token}\n",
                 admin_path.display()
             ));
+            Ok(false)
         }
-        Ok(_) => {}
+        Ok(_) => Ok(false),
     }
-    let next = if first_run && state.config.humans.is_empty() {
+}
+
+/// What to do next, as the start-up banner says it: enrol a human first when `enrol`.
+fn next_step(enrol: bool, public: &str, admin_path: &Path) -> String {
+    if enrol {
         format!(
             "no human is enrolled yet. Enrol one with a role and a device key (`warrant keygen`):\n               \
              in the configuration file (`[[roles]]` and `[[humans]]`, then start with --config), or\n               \
@@ -205,63 +177,62 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         format!(
             "warrant mint --issuer {public} --human <id> --device-key <file> --allow read:<resource>"
         )
-    };
-    say(format_args!(
-        "warrant issuer listening on {public}\n  key set:     {public}/.well-known/warrant-keys\n  \
-         revocations: {public}/v1/revocations\n  \
-         next:        {next}"
-    ));
-    tracing::info!(%bound, database = %redact(&database), "listening");
-    let reloader = state.clone();
-    let keys_ticker = tokio::spawn(async move {
-        // Admin tokens and the audit signer use the keys too: follow rotations by other
-        // replicas even when no key set is fetched and nothing is minted here.
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            if let Err(e) = reloader.reload_keys().await {
-                tracing::warn!(error = %e, "could not reload the signing keys");
-            }
-        }
-    });
-    let signer = state.clone();
-    let every = std::time::Duration::from_secs(state.config.audit_sign_interval.seconds());
-    let ticker = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if let Err(e) = signer.sign_current_head().await {
-                tracing::warn!(error = %e, "could not sign the audit head");
-            }
-        }
-    });
-    let pruner = state.clone();
-    let prune_ticker = tokio::spawn(async move {
-        // Expired challenges and records go, so anonymous requests leave nothing behind.
-        let mut tick = tokio::time::interval(crate::limits::PRUNE_INTERVAL);
-        loop {
-            tick.tick().await;
-            if let Err(e) = pruner.prune().await {
-                tracing::warn!(error = %e, "could not prune expired rows");
-            }
-        }
-    });
-    let last = state.clone();
-    // The peer address is the client for the per-client limits.
-    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| ServeError::Io(e.to_string()));
-    prune_ticker.abort();
-    // The failed verifications tallied since the last minute's record.
-    if let Err(e) = last.record_verification_failures().await {
-        tracing::warn!(error = %e, "could not record the last failed verifications");
     }
-    ticker.abort();
-    keys_ticker.abort();
-    served
+}
+
+/// The background tasks of a running issuer.
+struct Tickers {
+    /// Follows key rotations by other replicas.
+    keys: tokio::task::JoinHandle<()>,
+    /// Signs the audit head every `audit_sign_interval`.
+    signer: tokio::task::JoinHandle<()>,
+    /// Deletes expired rows every [`crate::limits::PRUNE_INTERVAL`].
+    pruner: tokio::task::JoinHandle<()>,
+}
+
+impl Tickers {
+    fn spawn(state: &AppState) -> Self {
+        let reloader = state.clone();
+        let keys = tokio::spawn(async move {
+            // Admin tokens and the audit signer use the keys too: follow rotations by other
+            // replicas even when no key set is fetched and nothing is minted here.
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = reloader.reload_keys().await {
+                    tracing::warn!(error = %e, "could not reload the signing keys");
+                }
+            }
+        });
+        let head = state.clone();
+        let every = std::time::Duration::from_secs(state.config.audit_sign_interval.seconds());
+        let signer = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = head.sign_current_head().await {
+                    tracing::warn!(error = %e, "could not sign the audit head");
+                }
+            }
+        });
+        let prune = state.clone();
+        let pruner = tokio::spawn(async move {
+            // Expired challenges and records go, so anonymous requests leave nothing behind.
+            let mut tick = tokio::time::interval(crate::limits::PRUNE_INTERVAL);
+            loop {
+                tick.tick().await;
+                if let Err(e) = prune.prune().await {
+                    tracing::warn!(error = %e, "could not prune expired rows");
+                }
+            }
+        });
+        Self {
+            keys,
+            signer,
+            pruner,
+        }
+    }
 }
 
 /// The log filter when `RUST_LOG` is not set: one line per request, and warnings.

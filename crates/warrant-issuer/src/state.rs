@@ -4,10 +4,13 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use warrant_core::time::Timestamp;
 
+use crate::audit::AuditRow;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::keyring::{Kek, Keyring};
-use crate::store::Store;
+use crate::keyring::{Kek, Keyring, KeyringError};
+use crate::metrics::Metrics;
+use crate::oidc::{OidcError, OidcVerifier};
+use crate::store::{HumanRow, KeyVersion, RoleRow, Store, StoreError};
 
 /// The keys in use. They sign warrant tokens and audit heads, never admin credentials
 /// (crate::admin).
@@ -40,7 +43,7 @@ pub struct AppState {
     /// Counters and latencies for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Verifies ID tokens of the configured identity providers.
-    pub oidc: crate::oidc::OidcVerifier,
+    pub oidc: OidcVerifier,
     /// The audit entry this replica last signed or saw, which every head it signs must
     /// still follow.
     pub audit_anchor: Arc<tokio::sync::Mutex<AuditAnchor>>,
@@ -56,90 +59,81 @@ pub struct AuditAnchor {
     broken: Option<String>,
 }
 
-/// The latency buckets of `warrant_http_request_duration_seconds`.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
-
-/// Prometheus metrics, kept by hand: a few counters and one histogram.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    counters: std::sync::Mutex<std::collections::BTreeMap<(&'static str, String), u64>>,
-    latency: std::sync::Mutex<(Vec<u64>, u64, f64)>,
-    /// The stored rows, counted at most every [`crate::limits::SIZES_MAX_AGE`].
-    pub(crate) sizes: tokio::sync::Mutex<Option<(std::time::Instant, crate::store::TableSizes)>>,
-    /// Failed verifications not yet in the audit log (crate::verify).
-    pub(crate) failures: std::sync::Mutex<crate::verify::Failures>,
+/// Why the issuer's state could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Keys.
+    #[error(transparent)]
+    Keys(#[from] KeyringError),
+    /// The identity providers' configuration.
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
+    /// Seeding roles and humans from the configuration.
+    #[error("{0}")]
+    Seed(#[source] ApiError),
 }
 
-/// The help text of each counter.
-const COUNTERS: [(&str, &str); 4] = [
-    ("warrant_mints_total", "Tokens minted."),
-    ("warrant_refusals_total", "Mints refused, by reason."),
-    (
-        "warrant_verifications_total",
-        "Human verifications, by method and result.",
-    ),
-    (
-        "warrant_http_requests_total",
-        "HTTP requests, by status code.",
-    ),
-];
-
-impl Metrics {
-    /// Adds one to `name{labels}` (`labels` already formatted: `method="device-key"`).
-    pub fn inc(&self, name: &'static str, labels: String) {
-        let mut c = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        *c.entry((name, labels)).or_insert(0) += 1;
+impl AppState {
+    /// Opens storage at `database`, loads (or creates) the keys and seeds roles and humans
+    /// from `config`.
+    pub async fn open(config: Config, database: &str, kek: Option<Kek>) -> Result<Self, OpenError> {
+        let store = Store::connect(database).await?;
+        let clock = Clock::system();
+        let now = (clock.0)();
+        let ring = crate::keyring::load(&store, kek.as_ref(), now.unix_i64()).await?;
+        let oidc = OidcVerifier::new(config.oidc.clone(), config.oidc_max_age)?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            keys: Arc::new(RwLock::new(Arc::new(Keys::new(ring)))),
+            kek,
+            clock,
+            metrics: Arc::default(),
+            oidc,
+            audit_anchor: Arc::default(),
+        };
+        state.seed().await?;
+        Ok(state)
     }
 
-    /// Records one request's duration.
-    pub fn observe(&self, seconds: f64) {
-        let mut h = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        if h.0.is_empty() {
-            h.0 = vec![0; BUCKETS.len()];
+    /// Stores the configuration's roles and humans (upserts: replicas may seed at once).
+    async fn seed(&self) -> Result<(), OpenError> {
+        let now = self.now().unix_i64();
+        for r in &self.config.roles {
+            let row = RoleRow {
+                name: r.name.clone(),
+                ceiling: r.ceiling.to_json().to_string(),
+                max_ttl: i64::try_from(r.max_ttl.seconds()).unwrap_or(i64::MAX),
+            };
+            self.store.put_role(&row).await?;
         }
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if seconds <= *le {
-                h.0[i] += 1;
+        for h in &self.config.humans {
+            let row = HumanRow {
+                id: h.id.clone(),
+                display_name: h.display_name.clone(),
+                roles: h.roles.clone(),
+                attrs: h.attrs.clone(),
+            };
+            self.store.put_human(&row, now).await?;
+            for k in &h.device_keys {
+                self.store
+                    .add_device_key(&h.id, &k.to_string(), now)
+                    .await?;
             }
         }
-        h.1 += 1;
-        h.2 += seconds;
-    }
-
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        use std::fmt::Write as _;
-        let mut out = String::new();
-        let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
-        for (name, help) in COUNTERS {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for ((n, labels), v) in counters.iter().filter(|((n, _), _)| *n == name) {
-                if labels.is_empty() {
-                    let _ = writeln!(out, "{n} {v}");
-                } else {
-                    let _ = writeln!(out, "{n}{{{labels}}} {v}");
-                }
-            }
+        if !self.config.roles.is_empty() || !self.config.humans.is_empty() {
+            let detail = serde_json::json!({
+                "roles": self.config.roles.iter().map(|r| &r.name).collect::<Vec<_>>(),
+                "humans": self.config.humans.iter().map(|h| &h.id).collect::<Vec<_>>(),
+            });
+            self.audit("seed", "config", detail)
+                .await
+                .map_err(OpenError::Seed)?;
         }
-        let h = self.latency.lock().unwrap_or_else(PoisonError::into_inner);
-        let name = "warrant_http_request_duration_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} HTTP request latency.\n# TYPE {name} histogram"
-        );
-        for (i, le) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{le}\"}} {}",
-                h.0.get(i).copied().unwrap_or(0)
-            );
-        }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.1);
-        let _ = writeln!(out, "{name}_sum {}", h.2);
-        let _ = writeln!(out, "{name}_count {}", h.1);
-        out
+        Ok(())
     }
 }
 
@@ -174,7 +168,7 @@ impl AppState {
     }
 
     /// Reloads the keys from the database when another replica rotated them, and
-    /// recomputes which retired keys are still published.
+    /// recomputes which retired keys are still published (for the published key sets).
     pub async fn reload_keys(&self) -> Result<(), ApiError> {
         let rows = self.store.signing_keys().await?;
         let now = self.now().unix_i64();
@@ -183,7 +177,7 @@ impl AppState {
             .iter()
             .filter(|r| r.retired_at.is_none() || r.last_expiry > now)
             .count();
-        if crate::keyring::version(&rows) == current.ring.version
+        if KeyVersion::of(&rows) == current.ring.version
             && published_now == current.ring.published.keys.len()
         {
             return Ok(());
@@ -193,6 +187,18 @@ impl AppState {
         tracing::info!(keys = ring.published.keys.len(), "signing keys reloaded");
         self.set_keys(ring);
         Ok(())
+    }
+
+    /// The keys to sign with now: the cached ones, reloaded only when the stored keys
+    /// changed since they were loaded (a rotation here or at another replica), which one
+    /// small query tells.
+    pub async fn current_keys(&self) -> Result<Arc<Keys>, ApiError> {
+        let keys = self.keys();
+        if self.store.key_version().await? == keys.ring.version {
+            return Ok(keys);
+        }
+        self.reload_keys().await?;
+        Ok(self.keys())
     }
 
     /// Replaces the keys.
@@ -225,19 +231,20 @@ impl AppState {
         actor: &str,
         detail: serde_json::Value,
     ) -> Result<(), ApiError> {
-        let row = self
+        let entry = self
             .store
             .audit(self.now().unix_i64(), kind, actor, &detail)
             .await?;
-        self.maybe_sign_head(row.seq).await
+        self.maybe_sign_head(&entry).await
     }
 
-    /// Signs audit entry `seq` once `audit_sign_every` entries follow the last entry a head
-    /// signature names, so no more than that many entries ever lie between two signed
-    /// heads (whichever path appended them, on whichever replica): `warrant audit verify`
-    /// holds the chain to that.
-    pub async fn maybe_sign_head(&self, seq: i64) -> Result<(), ApiError> {
+    /// Signs `entry`, just appended, once `audit_sign_every` entries follow the last entry
+    /// a head signature names, so no more than that many entries ever lie between two
+    /// signed heads (whichever path appended them, on whichever replica): `warrant audit
+    /// verify` holds the chain to that.
+    pub async fn maybe_sign_head(&self, entry: &AuditRow) -> Result<(), ApiError> {
         let every = self.config.audit_sign_every;
+        let seq = entry.seq;
         // A signature naming an entry after `seq - every` comes after it too.
         let last = self
             .store
@@ -247,19 +254,14 @@ impl AppState {
         if seq - last < every {
             return Ok(());
         }
-        let head = self
-            .store
-            .audit_at(seq)
-            .await?
-            .ok_or_else(|| ApiError::Internal(format!("audit entry {seq} vanished")))?;
-        self.sign_head(&head).await
+        self.sign_head(entry).await
     }
 
-    /// [`Self::maybe_sign_head`] for the latest entry (after appends that do not know
-    /// their position: revocations, agent registrations).
+    /// [`Self::maybe_sign_head`] for the latest entry (after appends that do not return
+    /// theirs: revocations, agent registrations).
     pub async fn sign_head_if_due(&self) -> Result<(), ApiError> {
         match self.store.audit_last().await? {
-            Some(head) => self.maybe_sign_head(head.seq).await,
+            Some(head) => self.maybe_sign_head(&head).await,
             None => Ok(()),
         }
     }
@@ -289,7 +291,7 @@ impl AppState {
     async fn chain_follows_anchor(
         &self,
         anchor: &mut AuditAnchor,
-        head: &crate::store::AuditRow,
+        head: &AuditRow,
     ) -> Result<bool, ApiError> {
         if let Some(why) = &anchor.broken {
             tracing::debug!(seq = head.seq, why = %why, "audit head not signed: the audit chain was rewritten");
@@ -331,7 +333,7 @@ impl AppState {
     /// Signs `head`, unless the chain no longer follows the entry this replica last signed
     /// or saw ([`AuditAnchor`]): then it refuses, and the unsigned entries fail
     /// `warrant audit verify`.
-    async fn sign_head(&self, head: &crate::store::AuditRow) -> Result<(), ApiError> {
+    async fn sign_head(&self, head: &AuditRow) -> Result<(), ApiError> {
         // Held while signing: one signature at a time per replica, the anchor in step.
         let mut anchor = self.audit_anchor.lock().await;
         if !self.chain_follows_anchor(&mut anchor, head).await? {

@@ -21,8 +21,6 @@
 //!
 //! Per-human limits (`mints_per_minute`) are counted by the caller after a success only.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 use sha2::Digest as _;
 use warrant_core::grant::Method;
@@ -31,17 +29,11 @@ use warrant_core::time::Timestamp;
 
 use crate::api::{challenge_message, Verification};
 use crate::error::ApiError;
+use crate::metrics::Outcome;
 use crate::state::AppState;
-use crate::store::HumanRow;
+use crate::store::{Challenge, HumanRow};
 
 const NOT_ENROLLED: &str = "this device key is not enrolled for the human";
-
-/// At most this many distinct (human, method, reason) counts in one
-/// `verification_failures` entry; the rest are counted together as `not_itemised`.
-pub const FAILURES_ITEMISED: usize = 100;
-
-/// Reasons are cut to this many characters in the tally.
-const REASON_MAX: usize = 200;
 
 /// A human verified just now.
 #[derive(Debug)]
@@ -174,14 +166,11 @@ pub async fn verify_human(
         (Err(why), _) => Err(why),
     };
     let result = if outcome.is_ok() {
-        "success"
+        Outcome::Success
     } else {
-        "failure"
+        Outcome::Failure
     };
-    s.metrics.inc(
-        "warrant_verifications_total",
-        format!("method=\"{method}\",result=\"{result}\""),
-    );
+    s.metrics.verified(method, result);
     match outcome {
         Ok((human, at)) => {
             let detail = json!({
@@ -192,8 +181,7 @@ pub async fn verify_human(
             Ok(Verified { human, method, at })
         }
         Err(why) => {
-            s.metrics
-                .tally_failure(human_id, method.as_str(), &why, now);
+            s.metrics.failures.add(human_id, method.as_str(), &why, now);
             Err(ApiError::Unauthorized(format!(
                 "verification failed: {why}"
             )))
@@ -223,7 +211,7 @@ async fn device_key(
     }
     if !s
         .store
-        .consume_challenge(nonce, human_id, s.now().unix_i64())
+        .redeem_challenge(Challenge::Human, nonce, human_id, s.now().unix_i64())
         .await?
     {
         return Ok(Err("the challenge is unknown, expired or already used"));
@@ -260,7 +248,7 @@ async fn oidc(
                 .saturating_add(i64::try_from(crate::oidc::LEEWAY_SECONDS).unwrap_or(i64::MAX));
             if !s
                 .store
-                .consume_challenge(nonce, human_id, now.unix_i64())
+                .redeem_challenge(Challenge::Human, nonce, human_id, now.unix_i64())
                 .await?
             {
                 Err("the nonce is unknown, expired or already used".to_owned())
@@ -281,52 +269,11 @@ async fn oidc(
     Ok((outcome, extra))
 }
 
-/// Failed verifications not yet in the audit log.
-#[derive(Debug, Default)]
-pub struct Failures {
-    since: Option<Timestamp>,
-    counts: BTreeMap<(String, &'static str, String), u64>,
-    not_itemised: u64,
-}
-
-impl crate::state::Metrics {
-    /// Counts one failed verification of `human` for the next `verification_failures`
-    /// audit entry.
-    pub(crate) fn tally_failure(
-        &self,
-        human: &str,
-        method: &'static str,
-        reason: &str,
-        now: Timestamp,
-    ) {
-        let mut f = self
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f.since.get_or_insert(now);
-        let reason: String = reason.chars().take(REASON_MAX).collect();
-        let key = (human.to_owned(), method, reason);
-        if let Some(n) = f.counts.get_mut(&key) {
-            *n += 1;
-        } else if f.counts.len() < FAILURES_ITEMISED {
-            f.counts.insert(key, 1);
-        } else {
-            f.not_itemised += 1;
-        }
-    }
-}
-
 impl AppState {
     /// Records the failed verifications tallied since the last call as one
     /// `verification_failures` audit entry (none when there were none).
     pub async fn record_verification_failures(&self) -> Result<(), ApiError> {
-        let taken = std::mem::take(
-            &mut *self
-                .metrics
-                .failures
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let taken = self.metrics.failures.take();
         let Some(since) = taken.since else {
             return Ok(());
         };
@@ -344,16 +291,7 @@ impl AppState {
         });
         if let Err(e) = self.audit("verification_failures", "issuer", detail).await {
             // Kept for the next attempt.
-            let mut f = self
-                .metrics
-                .failures
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f.since = Some(f.since.map_or(since, |s| s.min(since)));
-            for (k, n) in taken.counts {
-                *f.counts.entry(k).or_insert(0) += n;
-            }
-            f.not_itemised += taken.not_itemised;
+            self.metrics.failures.restore(taken);
             return Err(e);
         }
         Ok(())

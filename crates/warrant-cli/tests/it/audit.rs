@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use warrant_issuer::audit::AuditRow;
 use warrant_issuer::audit::{entry_hash, parse_export, GENESIS, HEAD_SIGNATURE};
-use warrant_issuer::store::AuditRow;
 
 use crate::crash::{alice_config, http_get, Server};
 use crate::support::warrant;

@@ -1,9 +1,12 @@
+use super::jwks::parse_jwks;
 use super::*;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 

@@ -24,17 +24,12 @@ async fn healthz() -> &'static str {
 /// `GET /metrics`: Prometheus text: counters, latencies and how much is stored.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text", body = String)))]
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    let mut text = s.metrics.render();
-    match s.table_sizes().await {
-        Ok(sizes) => text.push_str(&crate::limits::render_sizes(&sizes)),
-        Err(e) => tracing::warn!(error = %e, "cannot count the stored rows for /metrics"),
-    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
+            crate::metrics::CONTENT_TYPE,
         )],
-        text,
+        s.metrics_text().await,
     )
 }
 

@@ -388,6 +388,47 @@ both!(rotation_keeps_old_tokens_valid, |env: Env| async move {
 });
 
 both!(
+    a_rotation_at_another_replica_is_used_by_the_next_mint,
+    |env: Env| async move {
+        let kid = |t: &serde_json::Value| {
+            warrant_core::token::decode_unverified(t["token"].as_str().unwrap())
+                .unwrap()
+                .root_key_id()
+        };
+        let (status, first) = env.mint("alice", read_grant(), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{first}");
+        assert_eq!(kid(&first), Some(1));
+        // Another replica on the same database rotates; this one fetches no key set.
+        let replica = warrant_issuer::State::open(
+            warrant_issuer::Config::defaults().unwrap(),
+            &env.database,
+            None,
+        )
+        .await
+        .unwrap();
+        warrant_issuer::keyring::rotate(&replica.store, None, env.at().unix_i64())
+            .await
+            .unwrap();
+        let (status, next) = env.mint("alice", read_grant(), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{next}");
+        assert_eq!(
+            kid(&next),
+            Some(2),
+            "signed with the key rotated in elsewhere"
+        );
+        let keys = key_set(&env).await;
+        assert_eq!(keys.keys.len(), 2, "both keys published");
+        let verifier = Verifier::new(keys)
+            .with_audience("support-api")
+            .allow_bearer(true);
+        let req = Request::new("tickets/123/email_address", "read", env.at());
+        assert!(verifier
+            .verify(next["token"].as_str().unwrap(), &req)
+            .is_allowed());
+    }
+);
+
+both!(
     concurrent_mints_and_revocations_keep_one_chain,
     |env: Env| async move {
         let admin = env.admin_token().await;

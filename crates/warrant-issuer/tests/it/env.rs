@@ -255,7 +255,7 @@ impl Env {
         self.state.mint_admin_token().await.unwrap()
     }
 
-    pub async fn audit(&self) -> Vec<warrant_issuer::store::AuditRow> {
+    pub async fn audit(&self) -> Vec<warrant_issuer::audit::AuditRow> {
         let token = self.admin_token().await;
         let (status, text) = self.call_raw("GET", "/v1/audit", Some(&token), None).await;
         assert_eq!(status, StatusCode::OK, "{text}");

@@ -24,28 +24,22 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
-};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 use warrant_core::time::{Span, Timestamp};
 
+mod jwks;
+
+use jwks::{client_builder, error_chain, CachedKey, Jwks, KeyError};
+pub use jwks::{FETCH_TIMEOUT, KEYS_MAX_AGE, MAX_JWKS_BYTES, REFETCH_INTERVAL};
+
 /// Clock skew tolerated on `exp` and `nbf`, seconds.
 pub const LEEWAY_SECONDS: u64 = 60;
-/// The shortest time between two fetches of one provider's keys.
-pub const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
-/// Cached keys older than this are refetched (and kept if the refetch fails).
-pub const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
-/// The longest a key fetch may take.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest key set accepted, bytes.
-pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
 /// The longest ID token accepted, bytes.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 /// The signature algorithms accepted.
@@ -223,27 +217,9 @@ pub enum OidcError {
 /// A monotonic clock (tests move it).
 type Monotonic = Arc<dyn Fn() -> Instant + Send + Sync>;
 
-/// A usable key from a provider's key set.
-struct CachedKey {
-    key: DecodingKey,
-    /// The key's `alg`, when the key set restricts it.
-    alg: Option<Algorithm>,
-}
-
-#[derive(Default)]
-struct KeyCache {
-    keys: HashMap<String, Arc<CachedKey>>,
-    /// When the keys were last fetched successfully.
-    fetched_at: Option<Instant>,
-    /// When a fetch was last attempted.
-    attempted_at: Option<Instant>,
-    /// Why the last fetch failed, if it did.
-    last_error: Option<String>,
-}
-
 struct Provider {
     config: OidcProviderConfig,
-    cache: tokio::sync::Mutex<KeyCache>,
+    keys: Jwks,
 }
 
 struct Inner {
@@ -268,14 +244,6 @@ impl std::fmt::Debug for OidcVerifier {
             .field("providers", &names)
             .finish_non_exhaustive()
     }
-}
-
-/// The HTTP client settings for key fetches.
-fn client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .timeout(FETCH_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("warrant-issuer/", env!("CARGO_PKG_VERSION")))
 }
 
 fn check_config(p: &OidcProviderConfig) -> Result<(), String> {
@@ -341,8 +309,8 @@ impl OidcVerifier {
             map.insert(
                 config.name.clone(),
                 Provider {
+                    keys: Jwks::new(&config.name, &config.jwks_url),
                     config,
-                    cache: tokio::sync::Mutex::new(KeyCache::default()),
                 },
             );
         }
@@ -378,8 +346,32 @@ impl OidcVerifier {
             .providers
             .get(provider)
             .ok_or_else(|| OidcError::UnknownProvider(provider.to_owned()))?;
-        let config = &p.config;
-        let name = || config.name.clone();
+        let claims = self.signed_claims(p, id_token).await?;
+        let checks = Checks {
+            config: &p.config,
+            claims: &claims,
+        };
+        checks.issuer_and_audience()?;
+        let (exp, authenticated_at) = checks.times(now, self.inner.max_age)?;
+        checks.nonce(expected_nonce)?;
+        Ok(OidcIdentity {
+            human: checks.human()?,
+            amr: checks.amr()?,
+            acr: checks.acr()?,
+            provider: p.config.name.clone(),
+            authenticated_at,
+            expires_at: Timestamp::from_unix(exp),
+        })
+    }
+
+    /// The claims of `id_token` once its signature verifies with the provider's key named
+    /// by its `kid`, for an accepted algorithm the key is for. Nothing else is checked.
+    async fn signed_claims(
+        &self,
+        p: &Provider,
+        id_token: &str,
+    ) -> Result<serde_json::Map<String, Value>, OidcError> {
+        let name = || p.config.name.clone();
         let malformed = |reason: String| OidcError::Malformed {
             provider: name(),
             reason,
@@ -404,78 +396,117 @@ impl OidcVerifier {
             _ => return Err(malformed("the header names no key (`kid`)".into())),
         };
         let key = self.key(p, &kid).await?;
+        let mismatch = || OidcError::KeyMismatch {
+            provider: name(),
+            kid: kid.clone(),
+            alg: header.alg.clone(),
+        };
         if key.key.family() != alg.family() || key.alg.is_some_and(|a| a != alg) {
-            return Err(OidcError::KeyMismatch {
-                provider: name(),
-                kid,
-                alg: header.alg,
-            });
+            return Err(mismatch());
         }
-
-        // Signature and algorithm only: every claim is checked below, against `now`.
+        // Signature and algorithm only: every claim is checked after, against `now`.
         let mut validation = Validation::new(alg);
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
-        let claims =
-            jsonwebtoken::decode::<serde_json::Map<String, Value>>(id_token, &key.key, &validation)
-                .map_err(|e| match e.kind() {
-                    ErrorKind::InvalidSignature => OidcError::BadSignature {
-                        provider: name(),
-                        kid: kid.clone(),
-                    },
-                    ErrorKind::InvalidAlgorithm
-                    | ErrorKind::InvalidKeyFormat
-                    | ErrorKind::InvalidEcdsaKey
-                    | ErrorKind::InvalidEddsaKey
-                    | ErrorKind::InvalidRsaKey(_) => OidcError::KeyMismatch {
-                        provider: name(),
-                        kid: kid.clone(),
-                        alg: header.alg.clone(),
-                    },
-                    _ => malformed(e.to_string()),
-                })?
-                .claims;
+        jsonwebtoken::decode::<serde_json::Map<String, Value>>(id_token, &key.key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => OidcError::BadSignature {
+                    provider: name(),
+                    kid: kid.clone(),
+                },
+                ErrorKind::InvalidAlgorithm
+                | ErrorKind::InvalidKeyFormat
+                | ErrorKind::InvalidEcdsaKey
+                | ErrorKind::InvalidEddsaKey
+                | ErrorKind::InvalidRsaKey(_) => mismatch(),
+                _ => malformed(e.to_string()),
+            })
+    }
 
-        match claims.get("iss") {
+    /// The provider's key `kid` (jwks: fetched when not known yet, at most once per
+    /// [`REFETCH_INTERVAL`]).
+    async fn key(&self, p: &Provider, kid: &str) -> Result<Arc<CachedKey>, OidcError> {
+        let now = (self.inner.clock)();
+        p.keys
+            .key(&self.inner.client, now, kid)
+            .await
+            .map_err(|e| match e {
+                KeyError::Fetch(reason) => OidcError::Fetch {
+                    provider: p.config.name.clone(),
+                    url: p.config.jwks_url.clone(),
+                    reason,
+                },
+                KeyError::NoKey => OidcError::NoKey {
+                    provider: p.config.name.clone(),
+                    kid: kid.to_owned(),
+                },
+            })
+    }
+}
+
+/// The claims of a token whose signature verified, checked one concern at a time.
+struct Checks<'a> {
+    config: &'a OidcProviderConfig,
+    claims: &'a serde_json::Map<String, Value>,
+}
+
+impl Checks<'_> {
+    fn malformed(&self, reason: &str) -> OidcError {
+        OidcError::Malformed {
+            provider: self.config.name.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// `iss` is the provider's issuer, `aud` holds our audience.
+    fn issuer_and_audience(&self) -> Result<(), OidcError> {
+        let config = self.config;
+        match self.claims.get("iss") {
             Some(Value::String(iss)) if *iss == config.issuer => {}
             Some(Value::String(iss)) => {
                 return Err(OidcError::WrongIssuer {
-                    provider: name(),
+                    provider: config.name.clone(),
                     expected: config.issuer.clone(),
                     found: iss.clone(),
                 })
             }
             None | Some(Value::Null) => return Err(missing(config, "iss")),
-            Some(_) => return Err(malformed("`iss` is not a string".into())),
+            Some(_) => return Err(self.malformed("`iss` is not a string")),
         }
-
-        let audience_ok = match claims.get("aud") {
+        let audience_ok = match self.claims.get("aud") {
             Some(Value::String(aud)) => *aud == config.audience,
             Some(Value::Array(auds)) => auds
                 .iter()
                 .any(|a| a.as_str() == Some(config.audience.as_str())),
             None | Some(Value::Null) => return Err(missing(config, "aud")),
-            Some(_) => return Err(malformed("`aud` is not a string or an array".into())),
+            Some(_) => return Err(self.malformed("`aud` is not a string or an array")),
         };
         if !audience_ok {
             return Err(OidcError::WrongAudience {
-                provider: name(),
+                provider: config.name.clone(),
                 expected: config.audience.clone(),
             });
         }
+        Ok(())
+    }
 
-        let exp = numeric_date(&claims, "exp")
-            .map_err(malformed)?
-            .ok_or_else(|| missing(config, "exp"))?;
+    /// `exp`, `nbf` and `iat` at `now` (with [`LEEWAY_SECONDS`]), `iat` no older than
+    /// `max_age`: the expiry, and when the human authenticated.
+    fn times(&self, now: Timestamp, max_age: Span) -> Result<(u64, Timestamp), OidcError> {
+        let config = self.config;
+        let name = || config.name.clone();
+        let date = |claim: &str| numeric_date(self.claims, claim).map_err(|r| self.malformed(&r));
+        let exp = date("exp")?.ok_or_else(|| missing(config, "exp"))?;
         if now.unix() >= exp.saturating_add(LEEWAY_SECONDS) {
             return Err(OidcError::Expired {
                 provider: name(),
                 exp: Timestamp::from_unix(exp),
             });
         }
-        if let Some(nbf) = numeric_date(&claims, "nbf").map_err(malformed)? {
+        if let Some(nbf) = date("nbf")? {
             if nbf > now.unix().saturating_add(LEEWAY_SECONDS) {
                 return Err(OidcError::NotYetValid {
                     provider: name(),
@@ -483,19 +514,15 @@ impl OidcVerifier {
                 });
             }
         }
-
         // Fresh: issued at most `max_age` ago (a 50-minute-old token is no proof of a
         // human present now), and not from the future.
-        let iat = numeric_date(&claims, "iat")
-            .map_err(malformed)?
-            .ok_or_else(|| missing(config, "iat"))?;
+        let iat = date("iat")?.ok_or_else(|| missing(config, "iat"))?;
         if iat > now.unix().saturating_add(LEEWAY_SECONDS) {
             return Err(OidcError::NotYetValid {
                 provider: name(),
                 nbf: Timestamp::from_unix(iat),
             });
         }
-        let max_age = self.inner.max_age;
         if now.unix()
             > iat
                 .saturating_add(max_age.seconds())
@@ -507,115 +534,50 @@ impl OidcVerifier {
                 max_age,
             });
         }
-        let auth_time = numeric_date(&claims, "auth_time").map_err(malformed)?;
+        let auth_time = date("auth_time")?;
         let authenticated_at = Timestamp::from_unix(auth_time.unwrap_or(iat).min(now.unix()));
+        Ok((exp, authenticated_at))
+    }
 
-        if expected_nonce.is_empty()
-            || claims.get("nonce").and_then(Value::as_str) != Some(expected_nonce)
+    /// `nonce` is the one expected.
+    fn nonce(&self, expected: &str) -> Result<(), OidcError> {
+        if expected.is_empty() || self.claims.get("nonce").and_then(Value::as_str) != Some(expected)
         {
-            return Err(OidcError::NonceMismatch { provider: name() });
+            return Err(OidcError::NonceMismatch {
+                provider: self.config.name.clone(),
+            });
         }
+        Ok(())
+    }
 
-        let human = match claims.get(&config.human_claim) {
-            Some(Value::String(h)) if !h.is_empty() => h.clone(),
-            _ => return Err(missing(config, &config.human_claim)),
-        };
+    /// The provider's human claim.
+    fn human(&self) -> Result<String, OidcError> {
+        match self.claims.get(&self.config.human_claim) {
+            Some(Value::String(h)) if !h.is_empty() => Ok(h.clone()),
+            _ => Err(missing(self.config, &self.config.human_claim)),
+        }
+    }
 
-        let amr = match claims.get("amr") {
-            None | Some(Value::Null) => Vec::new(),
+    /// `amr`, empty when absent.
+    fn amr(&self) -> Result<Vec<String>, OidcError> {
+        match self.claims.get("amr") {
+            None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|v| v.as_str().map(str::to_owned))
                 .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| malformed("`amr` is not an array of strings".into()))?,
-            Some(_) => return Err(malformed("`amr` is not an array of strings".into())),
-        };
-        let acr = match claims.get("acr") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(malformed("`acr` is not a string".into())),
-        };
-
-        Ok(OidcIdentity {
-            human,
-            amr,
-            acr,
-            provider: name(),
-            authenticated_at,
-            expires_at: Timestamp::from_unix(exp),
-        })
+                .ok_or_else(|| self.malformed("`amr` is not an array of strings")),
+            Some(_) => Err(self.malformed("`amr` is not an array of strings")),
+        }
     }
 
-    /// The provider's key `kid`, fetching the key set when it is not known yet (or has
-    /// grown old), at most once per [`REFETCH_INTERVAL`].
-    async fn key(&self, p: &Provider, kid: &str) -> Result<Arc<CachedKey>, OidcError> {
-        let config = &p.config;
-        // Held across the fetch: concurrent requests wait for one fetch, not start their own.
-        let mut cache = p.cache.lock().await;
-        let now = (self.inner.clock)();
-        let fresh = cache
-            .fetched_at
-            .is_some_and(|t| now.saturating_duration_since(t) < KEYS_MAX_AGE);
-        if fresh {
-            if let Some(key) = cache.keys.get(kid) {
-                return Ok(Arc::clone(key));
-            }
+    /// `acr`, if any.
+    fn acr(&self) -> Result<Option<String>, OidcError> {
+        match self.claims.get("acr") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.malformed("`acr` is not a string")),
         }
-        let may_fetch = cache
-            .attempted_at
-            .is_none_or(|t| now.saturating_duration_since(t) >= REFETCH_INTERVAL);
-        if may_fetch {
-            cache.attempted_at = Some(now);
-            match fetch_keys(&self.inner.client, &config.jwks_url).await {
-                Ok(keys) => {
-                    tracing::info!(
-                        provider = %config.name,
-                        url = %config.jwks_url,
-                        keys = keys.len(),
-                        "fetched oidc keys"
-                    );
-                    cache.keys = keys;
-                    cache.fetched_at = Some(now);
-                    cache.last_error = None;
-                }
-                Err(reason) => {
-                    tracing::warn!(
-                        provider = %config.name,
-                        url = %config.jwks_url,
-                        %reason,
-                        "cannot fetch oidc keys"
-                    );
-                    cache.last_error = Some(reason.clone());
-                    // A key already known stays usable while the provider is unreachable.
-                    if let Some(key) = cache.keys.get(kid) {
-                        return Ok(Arc::clone(key));
-                    }
-                    return Err(OidcError::Fetch {
-                        provider: config.name.clone(),
-                        url: config.jwks_url.clone(),
-                        reason,
-                    });
-                }
-            }
-        } else if cache.fetched_at.is_none() {
-            let last = cache.last_error.as_deref().unwrap_or("no keys yet");
-            return Err(OidcError::Fetch {
-                provider: config.name.clone(),
-                url: config.jwks_url.clone(),
-                reason: format!(
-                    "{last} (next attempt within {} s)",
-                    REFETCH_INTERVAL.as_secs()
-                ),
-            });
-        }
-        cache
-            .keys
-            .get(kid)
-            .cloned()
-            .ok_or_else(|| OidcError::NoKey {
-                provider: config.name.clone(),
-                kid: kid.to_owned(),
-            })
     }
 }
 
@@ -666,110 +628,6 @@ fn numeric_date(
         Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
         _ => Err(format!("`{claim}` is not a date in seconds since 1970")),
     }
-}
-
-/// Fetches and parses a key set; `Err` is a reason for the logs and the error message.
-async fn fetch_keys(
-    client: &reqwest::Client,
-    url: &str,
-) -> Result<HashMap<String, Arc<CachedKey>>, String> {
-    let mut res = client
-        .get(url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| error_chain(&e))?;
-    if !res.status().is_success() {
-        return Err(format!("status {}", res.status()));
-    }
-    let too_big = || format!("the key set is larger than {MAX_JWKS_BYTES} bytes");
-    if res
-        .content_length()
-        .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-    {
-        return Err(too_big());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(|e| error_chain(&e))? {
-        if body.len() + chunk.len() > MAX_JWKS_BYTES {
-            return Err(too_big());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    parse_jwks(&body)
-}
-
-/// The usable signing keys of a key set, by `kid`. Keys without a `kid`, for encryption,
-/// of other types or curves, or for other algorithms are skipped.
-fn parse_jwks(body: &[u8]) -> Result<HashMap<String, Arc<CachedKey>>, String> {
-    #[derive(Deserialize)]
-    struct RawSet {
-        keys: Vec<Value>,
-    }
-    let set: RawSet =
-        serde_json::from_slice(body).map_err(|e| format!("not a JSON key set: {e}"))?;
-    let mut keys = HashMap::new();
-    for raw in set.keys {
-        let Ok(jwk) = serde_json::from_value::<Jwk>(raw) else {
-            continue;
-        };
-        let Some(kid) = jwk.common.key_id.clone() else {
-            continue;
-        };
-        if jwk
-            .common
-            .public_key_use
-            .as_ref()
-            .is_some_and(|u| *u != PublicKeyUse::Signature)
-        {
-            continue;
-        }
-        if jwk
-            .common
-            .key_operations
-            .as_ref()
-            .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
-        {
-            continue;
-        }
-        let usable = match &jwk.algorithm {
-            AlgorithmParameters::RSA(_) => true,
-            AlgorithmParameters::EllipticCurve(ec) => ec.curve == EllipticCurve::P256,
-            AlgorithmParameters::OctetKeyPair(okp) => okp.curve == EllipticCurve::Ed25519,
-            _ => false,
-        };
-        if !usable {
-            continue;
-        }
-        let alg = match jwk.common.key_algorithm {
-            None => None,
-            Some(KeyAlgorithm::RS256) => Some(Algorithm::RS256),
-            Some(KeyAlgorithm::ES256) => Some(Algorithm::ES256),
-            Some(KeyAlgorithm::EdDSA) => Some(Algorithm::EdDSA),
-            Some(_) => continue,
-        };
-        let Ok(key) = DecodingKey::from_jwk(&jwk) else {
-            continue;
-        };
-        keys.entry(kid)
-            .or_insert_with(|| Arc::new(CachedKey { key, alg }));
-    }
-    Ok(keys)
-}
-
-/// An error and its sources, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -1,0 +1,203 @@
+//! The connection: which database, opening it with errors a person can act on, the schema.
+
+use std::str::FromStr;
+
+use sqlx::any::{install_default_drivers, AnyConnectOptions, AnyPoolOptions};
+use sqlx::AnyPool;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded file (or memory).
+    Sqlite,
+    /// A server shared by several replicas.
+    Postgres,
+}
+
+/// Storage errors. Their text goes to logs, never to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not `sqlite:` or `postgres:`.
+    #[error("unsupported database URL `{0}`: use `sqlite://PATH` or `postgres://…`")]
+    Url(String),
+    /// The PostgreSQL server did not answer.
+    #[error("cannot reach PostgreSQL at `{at}`: {cause}; is the server running, and is the database URL (`--database` or `database` in the configuration) right?")]
+    Unreachable {
+        /// `host:port`.
+        at: String,
+        /// Why, in one line.
+        cause: String,
+    },
+    /// The server answered, the database is not there.
+    #[error("the PostgreSQL database `{name}` does not exist at `{at}`: create it with `{createdb}`, then start again")]
+    NoDatabase {
+        /// The database name.
+        name: String,
+        /// `host:port`.
+        at: String,
+        /// The command that creates it.
+        createdb: String,
+    },
+    /// The database refused the connection for another reason (login, permissions, a file
+    /// that cannot be opened).
+    #[error("cannot open the database `{at}`: {cause}")]
+    Open {
+        /// `host:port` and database, or the SQLite file.
+        at: String,
+        /// The database's own message, in one line.
+        cause: String,
+    },
+    /// A database error.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<StoreError> for crate::error::ApiError {
+    /// A 500: storage errors are logged, never sent.
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// The issuer's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(super) pool: AnyPool,
+    backend: Backend,
+}
+
+/// A transaction, for appends that must commit together.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// A boolean as stored: a 0/1 `BIGINT`.
+pub(super) fn b(v: bool) -> i64 {
+    i64::from(v)
+}
+
+/// How long the first connection may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens and closes one connection, turning the failures a person can fix into errors that
+/// say what to do.
+async fn probe(url: &str, backend: Backend, options: &AnyConnectOptions) -> Result<(), StoreError> {
+    use sqlx::{AnyConnection, Connection as _};
+    let (at, name, createdb) = match backend {
+        Backend::Postgres => {
+            let pg = sqlx::postgres::PgConnectOptions::from_str(url)?;
+            let at = format!("{}:{}", pg.get_host(), pg.get_port());
+            let name = pg.get_database().unwrap_or(pg.get_username()).to_owned();
+            let createdb = format!(
+                "createdb -h {} -p {} -U {} {name}",
+                pg.get_host(),
+                pg.get_port(),
+                pg.get_username()
+            );
+            (at, name, createdb)
+        }
+        Backend::Sqlite => (
+            url.split('?').next().unwrap_or(url).to_owned(),
+            String::new(),
+            String::new(),
+        ),
+    };
+    let conn =
+        match tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect_with(options)).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                return Err(match e {
+                    sqlx::Error::Io(io) => StoreError::Unreachable {
+                        at,
+                        cause: crate::error::lower_first(&io.to_string()),
+                    },
+                    sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+                        StoreError::NoDatabase { name, at, createdb }
+                    }
+                    sqlx::Error::Database(db) => StoreError::Open {
+                        at: if backend == Backend::Postgres {
+                            format!("{at}/{name}")
+                        } else {
+                            at
+                        },
+                        cause: db.message().to_owned(),
+                    },
+                    other => StoreError::Open {
+                        at,
+                        cause: other.to_string(),
+                    },
+                })
+            }
+            Err(_) => {
+                return Err(StoreError::Unreachable {
+                    at,
+                    cause: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+                })
+            }
+        };
+    // Closing politely may fail on a server going away; the pool connects again anyway.
+    let _ = conn.close().await;
+    Ok(())
+}
+
+impl Store {
+    /// Connects (creating a SQLite file if needed) and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Url(url.to_owned()));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') && !url.contains(":memory:") => {
+                format!("{url}?mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        // One connection first, so that a server that is down, a database that does not
+        // exist or a refused login is reported at once and plainly (the pool would retry
+        // for 30 s and then say only that it timed out).
+        probe(&url, backend, &options).await?;
+        // SQLite in memory lives in one connection; a file or a server can have several.
+        let max = if url.contains(":memory:") { 1 } else { 8 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .connect_with(options)
+            .await?;
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+}
