@@ -169,8 +169,8 @@ pub fn grant_input(data: &[u8]) {
     }
 }
 
-fn req_core(r: &Request) -> warrant_core::request::Request {
-    let mut c = warrant_core::request::Request::new(r.resource(), r.action(), r.time());
+fn req_core(r: &Request) -> warrant_core::request::RequestFacts {
+    let mut c = warrant_core::request::RequestFacts::new(r.resource(), r.action(), r.time());
     c.audience = Some("support-api".to_owned());
     c
 }

@@ -901,7 +901,7 @@ mod tests {
     use crate::blocks::read_blocks;
     use crate::grant::Grant;
     use crate::keys::{KeyId, SigningKey};
-    use crate::request::Request;
+    use crate::request::RequestFacts;
     use crate::time::Timestamp;
     use crate::token::{mint, MintRequest};
     use crate::value::Value;
@@ -954,8 +954,8 @@ mod tests {
         e
     }
 
-    fn request() -> Request {
-        let mut r = Request::new("tickets/123/email_address", "read", NOW);
+    fn request() -> RequestFacts {
+        let mut r = RequestFacts::new("tickets/123/email_address", "read", NOW);
         r.audience = Some("support-api".to_owned());
         r.attrs
             .insert("ticket.status".to_owned(), Value::String("open".to_owned()));

@@ -8,7 +8,7 @@ use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, RuleMiss, S
 use warrant_core::grant::Grant;
 use warrant_core::keys::PublicKey;
 use warrant_core::lift::Lifted;
-use warrant_core::request::Request;
+use warrant_core::request::RequestFacts;
 use warrant_core::token::{AuthorityFacts, DecodeError};
 
 use crate::decision::{Claims, Denial, DenialKind, Signer};
@@ -112,7 +112,7 @@ pub(crate) fn keep_best(best: &mut Option<Denial>, d: Denial) {
 }
 
 /// A failing check of a profile block, explained from its grant.
-pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &Request) -> Denial {
+pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFacts) -> Denial {
     let kind = match failure {
         Failure::Expired(_) => DenialKind::Expired,
         Failure::NotYetValid(_) => DenialKind::NotYetValid,
@@ -193,7 +193,7 @@ fn explain_block(
     profile: &ProfileBlocks<'_>,
     block: usize,
     authority: &AuthorityFacts,
-    req: &Request,
+    req: &RequestFacts,
 ) -> Option<BlockExplanation> {
     let lifted = match profile {
         ProfileBlocks::Lifted(l) => l.blocks.get(block)?.clone(),
@@ -212,7 +212,7 @@ pub(crate) fn from_biscuit(
     token: &Biscuit,
     blocks: &ProfileBlocks<'_>,
     authority: &AuthorityFacts,
-    req: &Request,
+    req: &RequestFacts,
     e: &BiscuitError,
 ) -> Denial {
     let checks = match e {

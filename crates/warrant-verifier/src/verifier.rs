@@ -399,7 +399,7 @@ impl Verifier {
     fn effective_request<'a>(
         &self,
         request: &'a Request,
-    ) -> Cow<'a, warrant_core::request::Request> {
+    ) -> Cow<'a, warrant_core::request::RequestFacts> {
         let config = &self.inner.config;
         let needs_audience = request.0.audience.is_none() && config.audience.is_some();
         if !needs_audience && config.clock_skew.is_zero() {
@@ -518,7 +518,7 @@ impl Verifier {
     fn datalog(
         &self,
         v: &VerifiedToken,
-        req: &warrant_core::request::Request,
+        req: &warrant_core::request::RequestFacts,
     ) -> Result<(), Box<Denial>> {
         let limits = self.inner.config.limits;
         let (src, params) = req.datalog();
@@ -600,7 +600,7 @@ fn check_request(request: &Request) -> Result<(), Box<Denial>> {
 fn native(
     v: &VerifiedToken,
     lifted: &Lifted,
-    req: &warrant_core::request::Request,
+    req: &warrant_core::request::RequestFacts,
 ) -> Result<(), Box<Denial>> {
     let mut best: Option<Denial> = None;
     for (i, block) in lifted.blocks.iter().enumerate() {

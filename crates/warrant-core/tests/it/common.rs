@@ -10,7 +10,7 @@ use rand_core::OsRng;
 use serde_json::Value as J;
 use warrant_core::grant::Grant;
 use warrant_core::keys::{KeyId, SigningKey};
-use warrant_core::request::Request;
+use warrant_core::request::RequestFacts;
 use warrant_core::time::{Span, Timestamp};
 use warrant_core::token::{mint, MintRequest};
 use warrant_core::value::Value;
@@ -55,7 +55,7 @@ pub fn limits() -> AuthorizerLimits {
 }
 
 /// Runs Biscuit's authorizer: the request facts, `allow if true` (the token's checks decide).
-pub fn authorize(token: &Biscuit, req: &Request) -> Result<usize, BiscuitError> {
+pub fn authorize(token: &Biscuit, req: &RequestFacts) -> Result<usize, BiscuitError> {
     let (src, params) = req.datalog();
     let mut authorizer = AuthorizerBuilder::new()
         .set_limits(limits())
@@ -67,7 +67,7 @@ pub fn authorize(token: &Biscuit, req: &Request) -> Result<usize, BiscuitError> 
 
 /// The ids of the authority block's failing checks, or a panic when Biscuit fails in any
 /// other way than failed checks (an evaluation error, a limit, a missing policy).
-pub fn failed_authority_checks(token: &Biscuit, req: &Request) -> Vec<usize> {
+pub fn failed_authority_checks(token: &Biscuit, req: &RequestFacts) -> Vec<usize> {
     match authorize(token, req) {
         Ok(_) => Vec::new(),
         Err(BiscuitError::FailedLogic(Logic::Unauthorized { checks, .. })) => checks
@@ -85,13 +85,13 @@ pub fn failed_authority_checks(token: &Biscuit, req: &Request) -> Vec<usize> {
 }
 
 /// Whether Biscuit allows `req`; any error other than failed checks panics.
-pub fn allowed(token: &Biscuit, req: &Request) -> bool {
+pub fn allowed(token: &Biscuit, req: &RequestFacts) -> bool {
     failed_authority_checks(token, req).is_empty()
 }
 
 /// A request at [`NOW`] with the given attributes.
-pub fn request(resource: &str, action: &str, attrs: &[(&str, Value)]) -> Request {
-    let mut r = Request::new(resource, action, NOW);
+pub fn request(resource: &str, action: &str, attrs: &[(&str, Value)]) -> RequestFacts {
+    let mut r = RequestFacts::new(resource, action, NOW);
     for (k, v) in attrs {
         r.attrs.insert((*k).to_owned(), v.clone());
     }

@@ -657,9 +657,9 @@ fn a_delegated_token_is_a_plain_biscuit() {
     }
     assert_eq!(token.block_external_key(0).unwrap(), None);
     // Biscuit's own authorizer agrees with warrant.
-    let core = warrant_core::request::Request::new("tickets/1", "read", NOW);
+    let core = warrant_core::request::RequestFacts::new("tickets/1", "read", NOW);
     assert!(biscuit_allows(&token, &core));
-    let core = warrant_core::request::Request::new("orders/1", "read", NOW);
+    let core = warrant_core::request::RequestFacts::new("orders/1", "read", NOW);
     assert!(!biscuit_allows(&token, &core));
     assert_eq!(biscuit(&text).block_count(), 4);
 
