@@ -3,7 +3,7 @@
 //! The output is fixed by the token profile (`docs/token-profile.md`, version 2): checks
 //! built directly as Biscuit's structures, never as source text, so no value can inject
 //! Datalog; resource wildcards become escaped regular expressions. The form is the
-//! leanest that keeps the semantics, and [`crate::lift`] recognises it by structure:
+//! leanest that keeps the semantics, and [`crate::decompile`] recognises it by structure:
 //! a block is in the profile when decompiling and compiling it again gives the very same
 //! checks.
 //!
@@ -16,31 +16,12 @@ use biscuit_auth::builder::{
     Unary,
 };
 
-use crate::grant::{Actions, Condition, Grant, GrantError, HumanRequirement, Op, Rule};
+use crate::grant::{
+    parse_datalog, Actions, Condition, Grant, GrantError, HumanRequirement, Op, Rule,
+};
 use crate::pattern::PatternTest;
 use crate::time::Timestamp;
 use crate::value::Value;
-
-/// Predicates a raw Datalog escape hatch may not define: the request facts the verifier
-/// supplies and the authority facts the issuer stamps.
-pub const RESERVED_PREDICATES: [&str; 16] = [
-    "time",
-    "resource",
-    "action",
-    "audience",
-    "attr",
-    "attr_age",
-    "warrant",
-    "warrant_profile",
-    "warrant_grant",
-    "token_id",
-    "issuer",
-    "issued_at",
-    "human",
-    "human_verification",
-    "human_attr",
-    "holder",
-];
 
 /// What each check of a compiled block stands for, in block order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,7 +244,7 @@ pub fn compile(
             .map_err(|err| CompileError::Biscuit(err.to_string()))?;
     }
     if let Some(raw) = &grant.datalog {
-        let raw_block = parse_raw(raw)?;
+        let raw_block = parse_datalog(raw)?;
         roles.extend(raw_block.checks.iter().map(|_| CheckRole::Raw));
         block = block.merge(raw_block);
     }
@@ -521,45 +502,6 @@ fn human(
         body.push(pred(
             "human_attr",
             vec![str_term(name.as_str()), value.to_term()],
-        ));
-    }
-    Ok(())
-}
-
-fn parse_raw(raw: &str) -> Result<BlockBuilder, GrantError> {
-    BlockBuilder::new().code(raw).map_err(|err| {
-        GrantError::new(
-            "datalog",
-            format!("invalid Datalog: {}", one_line(&err.to_string())),
-        )
-    })
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Checks the raw Datalog escape hatch: it must parse, and may not define a reserved
-/// predicate (a request fact or an authority fact).
-pub(crate) fn check_raw_datalog(raw: &str) -> Result<(), GrantError> {
-    let block = parse_raw(raw)?;
-    let heads = block
-        .facts
-        .iter()
-        .map(|f| &f.predicate.name)
-        .chain(block.rules.iter().map(|r| &r.head.name));
-    for name in heads {
-        if RESERVED_PREDICATES.contains(&name.as_str()) {
-            return Err(GrantError::new(
-                "datalog",
-                format!("may not define `{name}`: it is reserved for the verifier and the issuer"),
-            ));
-        }
-    }
-    if !block.scopes.is_empty() {
-        return Err(GrantError::new(
-            "datalog",
-            "block-level `trusting` annotations are not allowed; put them on each rule or check",
         ));
     }
     Ok(())

@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value as J};
 
 fn err(v: J) -> String {
     Grant::from_json(&v).unwrap_err().to_string()
