@@ -157,7 +157,7 @@ pub fn grant_input(data: &[u8]) {
                 // very grant it was compiled from (raw Datalog aside).
                 let bytes = minted.token.to_vec().expect("serialize");
                 let blocks = warrant_core::blocks::read_blocks(&bytes).expect("blocks");
-                let lifted = warrant_core::lift::lift(&blocks);
+                let lifted = warrant_core::decompile::lift(&blocks);
                 if grant.datalog.is_none() {
                     let lifted = lifted.expect("a minted token is in the profile");
                     assert_eq!(lifted.blocks[0].grant, grant, "decompiling {text:?}");

@@ -42,16 +42,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod authority;
 pub mod blocks;
 pub mod budget;
 pub mod compile;
+pub mod decompile;
 pub mod dpop;
 pub mod eval;
 pub mod grant;
 pub mod holder;
 pub mod inspect;
 pub mod keys;
-pub mod lift;
 pub mod pattern;
 pub mod request;
 pub mod time;

@@ -9,8 +9,10 @@ use biscuit_auth::builder::{Fact, Term};
 use biscuit_auth::{Biscuit, BiscuitBuilder, KeyPair, UnverifiedBiscuit};
 use rand_core::{CryptoRng, RngCore};
 
+use crate::authority::AuthorityFacts;
 use crate::compile::{compile, CompileContext, CompileError};
 use crate::grant::{Grant, GrantError, Method};
+use crate::holder::{holder_chain, holder_links, ChainError};
 use crate::keys::{PublicKey, SigningKey};
 use crate::time::{Span, Timestamp};
 use crate::value::{AttrName, Value};
@@ -291,7 +293,7 @@ pub enum DelegateError {
     },
     /// The token's holder chain is already broken.
     #[error("{0}")]
-    Chain(#[from] crate::holder::ChainError),
+    Chain(#[from] ChainError),
     /// Biscuit refused the block.
     #[error("could not append the delegation block: {0}")]
     Biscuit(String),
@@ -310,7 +312,7 @@ pub fn delegate(
 ) -> Result<UnverifiedBiscuit, DelegateError> {
     let blocks = read_unverified(token);
     let links = holder_links(&blocks);
-    let chain = crate::holder::holder_chain(&links)?;
+    let chain = holder_chain(&links)?;
     let current = chain.last().ok_or(DelegateError::Bearer)?;
     if *current != key.public() {
         return Err(DelegateError::NotHolder {
@@ -352,19 +354,12 @@ fn read_unverified(token: &UnverifiedBiscuit) -> Vec<crate::blocks::BlockData> {
 /// The authority facts of a token whose signatures have not been checked, read as data
 /// (empty if its blocks cannot be read).
 pub fn unverified_authority(token: &UnverifiedBiscuit) -> AuthorityFacts {
-    authority_of(&read_unverified(token))
-}
-
-fn authority_of(blocks: &[crate::blocks::BlockData]) -> AuthorityFacts {
-    blocks
-        .first()
-        .map(|b| AuthorityFacts::from_facts(&b.facts))
-        .unwrap_or_default()
+    AuthorityFacts::from_blocks(&read_unverified(token))
 }
 
 /// What compiling a block for this token depends on: when its human was verified.
 fn unverified_context(blocks: &[crate::blocks::BlockData]) -> CompileContext {
-    let authority = authority_of(blocks);
+    let authority = AuthorityFacts::from_blocks(blocks);
     CompileContext {
         human_verified_at: authority.verification.map(|(_, at)| at),
     }
@@ -437,161 +432,6 @@ pub fn encode(token: &UnverifiedBiscuit) -> String {
     token.to_base64().unwrap_or_default()
 }
 
-/// What the authority block of a warrant token states, read from its Datalog.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuthorityFacts {
-    /// `warrant(N, …)`: the profile version (only the `warrant` fact states one).
-    pub profile: Option<i64>,
-    /// A version 1 token's `warrant_profile(N)`, read only so that such a token can be
-    /// refused by name: it never makes a token one of this profile.
-    pub legacy_profile: Option<i64>,
-    /// `warrant(_, hex:id, …)`: 16 bytes, as 32 hex digits.
-    pub token_id: Option<String>,
-    /// `warrant(_, _, issuer, _)`.
-    pub issuer: Option<String>,
-    /// `warrant(_, _, _, issued_at)`.
-    pub issued_at: Option<Timestamp>,
-    /// The human's id (`human(id, …)`; `None` when the fact is absent or the id empty).
-    pub human: Option<String>,
-    /// `human(_, method, at)`: how and when the human was verified; the method is
-    /// `unverified` for an offline mint.
-    pub verification: Option<(String, Timestamp)>,
-    /// `human_attr(name, value)`.
-    pub human_attrs: BTreeMap<String, Value>,
-    /// `holder(hex:…)`, as the key's text `ed25519/<hex>`.
-    pub holder: Option<String>,
-}
-
-impl AuthorityFacts {
-    /// Reads the warrant facts of an authority block's facts (see [`crate::blocks`]);
-    /// other facts are ignored, and of a repeated fact the first counts. A v1 token's
-    /// `warrant_profile(1)` is read as its `legacy_profile`, so it can be refused by name.
-    pub fn from_facts(facts: &[Fact]) -> Self {
-        let mut out = Self::default();
-        for fact in facts {
-            let terms = fact.predicate.terms.as_slice();
-            let s = |t: &Term| match t {
-                Term::Str(s) => Some(s.clone()),
-                _ => None,
-            };
-            let d = |t: &Term| match t {
-                Term::Date(d) => Some(Timestamp::from_unix(*d)),
-                _ => None,
-            };
-            match (fact.predicate.name.as_str(), terms) {
-                ("warrant", [Term::Integer(v), Term::Bytes(id), issuer, at])
-                    if out.profile.is_none() =>
-                {
-                    out.profile = Some(*v);
-                    out.token_id = (id.len() == 16).then(|| hex::encode(id));
-                    out.issuer = s(issuer);
-                    out.issued_at = d(at);
-                }
-                ("warrant_profile", [Term::Integer(v)]) if out.legacy_profile.is_none() => {
-                    out.legacy_profile = Some(*v);
-                }
-                ("human", [id, m, at]) if out.verification.is_none() => {
-                    out.human = s(id).filter(|id| !id.is_empty());
-                    out.verification = s(m).zip(d(at));
-                }
-                ("holder", [h]) if out.holder.is_none() => out.holder = Some(holder_text(h)),
-                ("human_attr", [name, value]) => {
-                    if let (Some(name), Some(v)) = (s(name), term_value(value)) {
-                        out.human_attrs.entry(name).or_insert(v);
-                    }
-                }
-                _ => {}
-            }
-        }
-        out
-    }
-
-    /// The facts [`mint`] stamps for these, in block order; `None` if a required fact
-    /// (profile, token id, issuer, issue time, verification) is missing or the token id
-    /// is not 32 hex digits.
-    pub fn to_facts(&self) -> Option<Vec<Fact>> {
-        let id = hex::decode(self.token_id.as_deref()?)
-            .ok()
-            .filter(|b| b.len() == 16)?;
-        let date = |t: Timestamp| Term::Date(t.unix());
-        let string = |s: &str| Term::Str(s.to_owned());
-        let fact = |name: &str, terms: Vec<Term>| Fact {
-            predicate: biscuit_auth::builder::Predicate::new(name.to_owned(), terms),
-            parameters: None,
-        };
-        let mut out = vec![fact(
-            "warrant",
-            vec![
-                Term::Integer(self.profile?),
-                Term::Bytes(id),
-                string(self.issuer.as_deref()?),
-                date(self.issued_at?),
-            ],
-        )];
-        if let Some((method, at)) = &self.verification {
-            let id = self.human.as_deref().unwrap_or_default();
-            out.push(fact("human", vec![string(id), string(method), date(*at)]));
-        }
-        for (k, v) in &self.human_attrs {
-            out.push(fact("human_attr", vec![string(k), v.to_term()]));
-        }
-        if let Some(h) = &self.holder {
-            let key: PublicKey = h.parse().ok()?;
-            out.push(fact("holder", vec![Term::Bytes(key.to_bytes().to_vec())]));
-        }
-        Some(out)
-    }
-}
-
-/// A `holder` term as a key's text: `ed25519/<hex>` for the profile's 32 raw bytes;
-/// anything else as text that no key parses from, so a block naming it breaks the chain.
-fn holder_text(t: &Term) -> String {
-    match t {
-        Term::Bytes(b) => match <[u8; 32]>::try_from(b.as_slice()) {
-            Ok(k) => PublicKey::from_bytes(k).to_string(),
-            Err(_) => format!("hex:{}", hex::encode(b)),
-        },
-        Term::Str(s) => format!("string:{}", s.escape_debug()),
-        other => format!("term:{other}"),
-    }
-}
-
-/// Every `holder(…)` fact of a block, as data (any single-term `holder` fact counts, so a
-/// malformed one breaks the chain instead of being ignored).
-pub fn holder_facts(facts: &[Fact]) -> Vec<String> {
-    facts
-        .iter()
-        .filter(|f| f.predicate.name == "holder")
-        .map(|f| match f.predicate.terms.as_slice() {
-            [t] => holder_text(t),
-            terms => format!("terms:{}", terms.len()),
-        })
-        .collect()
-}
-
-/// The holder chain links of a token read with [`crate::blocks::read_blocks`].
-pub fn holder_links(blocks: &[crate::blocks::BlockData]) -> Vec<crate::holder::Link> {
-    blocks
-        .iter()
-        .enumerate()
-        .map(|(block, data)| crate::holder::Link {
-            block,
-            signed_by: data.external_key.as_ref().and_then(PublicKey::from_biscuit),
-            names: holder_facts(&data.facts),
-        })
-        .collect()
-}
-
-pub(crate) fn term_value(t: &Term) -> Option<Value> {
-    Some(match t {
-        Term::Str(s) => Value::String(s.clone()),
-        Term::Integer(i) => Value::Integer(*i),
-        Term::Bool(b) => Value::Bool(*b),
-        Term::Date(d) => Value::Date(Timestamp::from_unix(*d)),
-        _ => return None,
-    })
-}
-
 /// Decodes raw token bytes into a token whose signatures have not been checked.
 pub fn decode_unverified_bytes(bytes: &[u8]) -> Result<UnverifiedBiscuit, DecodeError> {
     if bytes.len() > MAX_TOKEN_BYTES {
@@ -600,6 +440,17 @@ pub fn decode_unverified_bytes(bytes: &[u8]) -> Result<UnverifiedBiscuit, Decode
             limit: MAX_TOKEN_BYTES,
         });
     }
-    UnverifiedBiscuit::from(bytes)
-        .map_err(|e| DecodeError::Format(crate::inspect::biscuit_error(&e)))
+    UnverifiedBiscuit::from(bytes).map_err(|e| DecodeError::Format(biscuit_error(&e)))
+}
+
+/// Biscuit's error in one lowercase line, with the detail its top-level message hides.
+pub fn biscuit_error(e: &biscuit_auth::error::Token) -> String {
+    use biscuit_auth::error::{Format, Signature, Token};
+    match e {
+        Token::Format(Format::Signature(Signature::InvalidSignature(why))) => {
+            format!("a signature does not verify ({why})")
+        }
+        Token::Format(f) => f.to_string(),
+        other => other.to_string(),
+    }
 }

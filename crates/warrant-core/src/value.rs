@@ -159,6 +159,19 @@ impl Value {
             Self::Date(t) => Term::Date(t.unix()),
         }
     }
+
+    /// A term as a value (`None` for a term no grant or request value can be: bytes, a
+    /// collection, a variable).
+    pub fn from_term(t: &biscuit_auth::builder::Term) -> Option<Self> {
+        use biscuit_auth::builder::Term;
+        Some(match t {
+            Term::Str(s) => Self::String(s.clone()),
+            Term::Integer(i) => Self::Integer(*i),
+            Term::Bool(b) => Self::Bool(*b),
+            Term::Date(d) => Self::Date(Timestamp::from_unix(*d)),
+            _ => return None,
+        })
+    }
 }
 
 impl From<&str> for Value {

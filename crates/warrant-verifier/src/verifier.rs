@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
 use warrant_core::budget::MAX_REQUEST_STRING_BYTES;
+use warrant_core::decompile::Lifted;
 use warrant_core::dpop::{check_proof, Expected, DEFAULT_PROOF_WINDOW};
 use warrant_core::eval::{evaluate, Shown};
 use warrant_core::keys::{KeySet, PublicKey};
-use warrant_core::lift::Lifted;
 use warrant_core::time::Span;
 use warrant_core::token::{decode_base64_limited, DecodeError, PROFILE_VERSION};
 

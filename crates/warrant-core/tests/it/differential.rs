@@ -4,14 +4,15 @@
 use proptest::prelude::*;
 use rand_core::OsRng;
 use serde_json::Value as J;
+use warrant_core::authority::AuthorityFacts;
 use warrant_core::blocks::read_blocks;
 use warrant_core::compile::{compile, CheckRole, CompileContext};
+use warrant_core::decompile::lift;
 use warrant_core::eval::{evaluate, Failure, HumanFacts};
 use warrant_core::grant::Grant;
-use warrant_core::lift::lift;
 use warrant_core::request::RequestFacts;
 use warrant_core::token::{
-    mint, resolve_lifetime, AuthorityFacts, MintRequest, Verification, DEFAULT_TTL, UNVERIFIED,
+    mint, resolve_lifetime, MintRequest, Verification, DEFAULT_TTL, UNVERIFIED,
 };
 use warrant_core::value::{AttrName, Value};
 
