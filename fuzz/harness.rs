@@ -137,7 +137,11 @@ pub fn grant_input(data: &[u8]) {
     for mut grant in parsed.into_iter().flatten() {
         // Parsing what it prints gives the same grant back.
         let again = Grant::from_json(&grant.to_json());
-        assert_eq!(again.as_ref(), Ok(&grant), "round trip of {text:?}");
+        assert_eq!(
+            again.as_ref().map_err(ToString::to_string),
+            Ok(&grant),
+            "round trip of {text:?}"
+        );
         if resolve_lifetime(&mut grant, NOW, None).is_err() {
             continue;
         }

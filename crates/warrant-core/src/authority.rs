@@ -10,9 +10,24 @@ use biscuit_auth::builder::{Fact, Term};
 
 use crate::blocks::BlockData;
 use crate::eval::HumanFacts;
-use crate::keys::PublicKey;
+use crate::keys::{KeyError, PublicKey};
 use crate::time::Timestamp;
 use crate::value::Value;
+
+/// Why authority facts cannot be written as the facts of a profile authority block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthorityError {
+    /// A fact every profile token states is missing.
+    #[error("the authority facts have no {0}: a profile token states its profile, token id, issuer and issue time")]
+    Missing(&'static str),
+    /// The token id is not 16 bytes.
+    #[error("the token id `{0}` is not 32 hex digits")]
+    TokenId(String),
+    /// The holder is not an Ed25519 public key.
+    #[error("the holder cannot be stamped: {0}")]
+    Holder(#[source] KeyError),
+}
 
 /// What the authority block of a warrant token states, read from its Datalog.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,13 +98,26 @@ impl AuthorityFacts {
         out
     }
 
-    /// The facts [`crate::token::mint`] stamps for these, in block order; `None` if a required fact
-    /// (profile, token id, issuer, issue time, verification) is missing or the token id
-    /// is not 32 hex digits.
-    pub fn to_facts(&self) -> Option<Vec<Fact>> {
-        let id = hex::decode(self.token_id.as_deref()?)
+    /// The facts [`crate::token::mint`] stamps for these, in block order: the facts of a
+    /// profile authority block, which holds exactly these. Refused when the profile, the
+    /// token id, the issuer or the issue time is missing, or a value cannot be written.
+    pub fn to_facts(&self) -> Result<Vec<Fact>, AuthorityError> {
+        let id = self
+            .token_id
+            .as_deref()
+            .ok_or(AuthorityError::Missing("token id"))?;
+        let id = hex::decode(id)
             .ok()
-            .filter(|b| b.len() == 16)?;
+            .filter(|b| b.len() == 16)
+            .ok_or_else(|| AuthorityError::TokenId(id.escape_debug().to_string()))?;
+        let profile = self.profile.ok_or(AuthorityError::Missing("profile"))?;
+        let issuer = self
+            .issuer
+            .as_deref()
+            .ok_or(AuthorityError::Missing("issuer"))?;
+        let issued_at = self
+            .issued_at
+            .ok_or(AuthorityError::Missing("issue time"))?;
         let date = |t: Timestamp| Term::Date(t.unix());
         let string = |s: &str| Term::Str(s.to_owned());
         let fact = |name: &str, terms: Vec<Term>| Fact {
@@ -99,10 +127,10 @@ impl AuthorityFacts {
         let mut out = vec![fact(
             "warrant",
             vec![
-                Term::Integer(self.profile?),
+                Term::Integer(profile),
                 Term::Bytes(id),
-                string(self.issuer.as_deref()?),
-                date(self.issued_at?),
+                string(issuer),
+                date(issued_at),
             ],
         )];
         if let Some((method, at)) = &self.verification {
@@ -113,10 +141,10 @@ impl AuthorityFacts {
             out.push(fact("human_attr", vec![string(k), v.to_term()]));
         }
         if let Some(h) = &self.holder {
-            let key: PublicKey = h.parse().ok()?;
+            let key: PublicKey = h.parse().map_err(AuthorityError::Holder)?;
             out.push(fact("holder", vec![Term::Bytes(key.to_bytes().to_vec())]));
         }
-        Some(out)
+        Ok(out)
     }
 
     /// The authority facts of a token's blocks (read with [`crate::blocks::read_blocks`]),

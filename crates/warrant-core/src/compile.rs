@@ -48,17 +48,6 @@ pub struct CompileContext {
     pub human_verified_at: Option<Timestamp>,
 }
 
-/// Why a grant could not be compiled.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CompileError {
-    /// The grant is invalid.
-    #[error("{0}")]
-    Grant(#[from] GrantError),
-    /// Biscuit refused the generated Datalog (a bug in warrant if it happens).
-    #[error("could not build the Datalog block: {0}")]
-    Biscuit(String),
-}
-
 /// The variable names compiled checks use (short: every name is a symbol in the token).
 mod v {
     pub const TIME: &str = "t";
@@ -235,14 +224,12 @@ pub fn compile_checks(grant: &Grant, ctx: CompileContext) -> Result<Compiled, Gr
 pub fn compile(
     grant: &Grant,
     ctx: CompileContext,
-) -> Result<(BlockBuilder, Vec<CheckRole>), CompileError> {
+) -> Result<(BlockBuilder, Vec<CheckRole>), GrantError> {
     let Compiled { checks, mut roles } = compile_checks(grant, ctx)?;
+    // The checks are Biscuit's own structures without parameters: nothing for
+    // `BlockBuilder::check` to refuse.
     let mut block = BlockBuilder::new();
-    for c in checks {
-        block = block
-            .check(c)
-            .map_err(|err| CompileError::Biscuit(err.to_string()))?;
-    }
+    block.checks = checks;
     if let Some(raw) = &grant.datalog {
         let raw_block = parse_datalog(raw)?;
         roles.extend(raw_block.checks.iter().map(|_| CheckRole::Raw));

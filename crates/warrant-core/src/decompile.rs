@@ -69,7 +69,7 @@ fn profile_authority(blocks: &[BlockData]) -> Option<AuthorityFacts> {
     let authority = AuthorityFacts::from_facts(&first.facts);
     (authority.profile == Some(PROFILE_VERSION)
         && first.external_key.is_none()
-        && authority.to_facts()? == first.facts)
+        && authority.to_facts().ok()? == first.facts)
         .then_some(authority)
 }
 

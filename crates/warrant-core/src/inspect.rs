@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::authority::AuthorityFacts;
 use crate::grant::{Actions, Condition, Grant, Op, Rule};
 use crate::keys::PublicKey;
-use crate::token::{biscuit_error, DecodeError, UNVERIFIED};
+use crate::token::{biscuit_error, TokenError, UNVERIFIED};
 
 /// What was learned about the signatures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,7 +65,7 @@ pub struct Inspection {
 pub fn inspect(
     bytes: &[u8],
     root: Option<&biscuit_auth::PublicKey>,
-) -> Result<Inspection, DecodeError> {
+) -> Result<Inspection, TokenError> {
     let signatures = match root {
         None => SignatureStatus::NotChecked,
         Some(k) => match Biscuit::from(bytes, *k) {
@@ -86,7 +86,7 @@ pub fn inspect(
                 decode_error: Some(biscuit_error(&e)),
             })
         }
-        Err(e) => return Err(DecodeError::Format(biscuit_error(&e))),
+        Err(e) => return Err(TokenError::Format(e)),
     };
     let external = token.external_public_keys();
     let revocation = token.revocation_identifiers();

@@ -10,7 +10,7 @@ use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, RuleMiss, S
 use warrant_core::grant::Grant;
 use warrant_core::keys::PublicKey;
 use warrant_core::request::RequestFacts;
-use warrant_core::token::DecodeError;
+use warrant_core::token::TokenError;
 
 use crate::decision::{Claims, Denial, DenialKind, Signer};
 
@@ -22,7 +22,7 @@ pub(crate) fn lower(s: &str) -> String {
     }
 }
 
-pub(crate) fn decode_denial(e: &DecodeError) -> Denial {
+pub(crate) fn decode_denial(e: &TokenError) -> Denial {
     Denial::new(DenialKind::Malformed, e.to_string())
 }
 

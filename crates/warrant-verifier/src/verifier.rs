@@ -14,7 +14,7 @@ use warrant_core::dpop::{check_proof, Expected, DEFAULT_PROOF_WINDOW};
 use warrant_core::eval::{evaluate, Shown};
 use warrant_core::keys::{KeySet, PublicKey};
 use warrant_core::time::Span;
-use warrant_core::token::{decode_base64_limited, DecodeError, PROFILE_VERSION};
+use warrant_core::token::{decode_base64_limited, TokenError, PROFILE_VERSION};
 
 use crate::cache::{TokenCache, Trusted, VerifiedToken};
 use crate::config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES};
@@ -342,7 +342,7 @@ impl Verifier {
     ) -> Result<Claims, Box<Denial>> {
         let config = &self.inner.config;
         if bytes.len() > config.max_token_bytes {
-            return Err(Box::new(explain::decode_denial(&DecodeError::TooLarge {
+            return Err(Box::new(explain::decode_denial(&TokenError::TooLarge {
                 size: bytes.len(),
                 limit: config.max_token_bytes,
             })));

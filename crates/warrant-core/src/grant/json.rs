@@ -2,15 +2,17 @@
 //! field, and the canonical form that parses back to an equal grant.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value as J};
 
 use super::validate::{check_raw_datalog, no_control};
 use super::{
-    Actions, Condition, Grant, GrantError, HumanRequirement, Method, Op, Rule, MAX_DATALOG_LEN,
-    MAX_ITEMS, MAX_RULES, OPERATORS,
+    Actions, Condition, Grant, GrantError, GrantProblem, HumanRequirement, Method, Op, Rule,
+    MAX_DATALOG_LEN, MAX_ITEMS, MAX_RULES, OPERATORS,
 };
 use crate::pattern::{Action, Audience, ResourcePattern};
+use crate::time::{SpanError, TimestampError};
 use crate::value::{AttrName, Value};
 
 fn list_of(expected: &[&str]) -> String {
@@ -56,10 +58,10 @@ fn string<'a>(v: &'a J, path: &str) -> Result<&'a str, GrantError> {
 }
 
 /// A string or a list of strings, each parsed with `parse`.
-fn strings<T>(
+fn strings<T, E: Into<GrantProblem>>(
     v: &J,
     path: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Vec<T>, GrantError> {
     let items: Vec<&J> = match v {
         J::String(_) => vec![v],
@@ -89,13 +91,13 @@ fn strings<T>(
             } else {
                 path.to_owned()
             };
-            parse(string(item, &p)?).map_err(|m| GrantError::new(p, m))
+            parse(string(item, &p)?).map_err(|e| GrantError::at(p, e))
         })
         .collect()
 }
 
 fn value(v: &J, path: &str) -> Result<Value, GrantError> {
-    let value = Value::from_json(v).map_err(|e| GrantError::new(path, e))?;
+    let value = Value::from_json(v).map_err(|e| GrantError::at(path, e))?;
     if let Value::String(s) = &value {
         no_control(s, path)?;
     }
@@ -106,14 +108,14 @@ impl Grant {
     /// Parses and validates a grant from JSON text.
     pub fn from_json_str(text: &str) -> Result<Self, GrantError> {
         let v: J = serde_json::from_str(text)
-            .map_err(|e| GrantError::new("grant", format!("not valid JSON: {e}")))?;
+            .map_err(|e| GrantError::at("grant", GrantProblem::Json(Arc::new(e))))?;
         Self::from_json(&v)
     }
 
     /// Parses and validates a grant from TOML text (same fields as JSON).
     pub fn from_toml_str(text: &str) -> Result<Self, GrantError> {
-        let v: toml::Value = toml::from_str(text)
-            .map_err(|e| GrantError::new("grant", format!("not valid TOML: {}", e.message())))?;
+        let v: toml::Value =
+            toml::from_str(text).map_err(|e| GrantError::at("grant", GrantProblem::Toml(e)))?;
         Self::from_json(&toml_to_json(&v))
     }
 
@@ -134,15 +136,13 @@ impl Grant {
         )?;
         let mut g = Grant::default();
         if let Some(a) = map.get("audience") {
-            g.audience = strings(a, "audience", |s| {
-                s.parse::<Audience>().map_err(|e| e.to_string())
-            })?;
+            g.audience = strings(a, "audience", str::parse::<Audience>)?;
         }
         if let Some(t) = map.get("ttl") {
             g.ttl = Some(
                 string(t, "ttl")?
                     .parse()
-                    .map_err(|e| GrantError::new("ttl", e))?,
+                    .map_err(|e| GrantError::at("ttl", e))?,
             );
         }
         for (field, slot) in [
@@ -153,7 +153,7 @@ impl Grant {
                 *slot = Some(
                     string(t, field)?
                         .parse()
-                        .map_err(|e| GrantError::new(field, e))?,
+                        .map_err(|e: TimestampError| GrantError::at(field, e))?,
                 );
             }
         }
@@ -253,7 +253,7 @@ impl Rule {
             map.get("resources")
                 .ok_or_else(|| GrantError::new(path, "missing field `resources`"))?,
             &resources_path,
-            |s| s.parse::<ResourcePattern>().map_err(|e| e.to_string()),
+            str::parse::<ResourcePattern>,
         )?;
         if resources.is_empty() {
             return Err(GrantError::new(
@@ -266,7 +266,7 @@ impl Rule {
             map.get("actions")
                 .ok_or_else(|| GrantError::new(path, "missing field `actions`"))?,
             &actions_path,
-            |s| Ok(s.to_owned()),
+            |s| Ok::<_, GrantProblem>(s.to_owned()),
         )?;
         let actions = if raw_actions.iter().any(|a| a == "*") {
             if raw_actions.len() > 1 {
@@ -285,7 +285,7 @@ impl Rule {
                     .enumerate()
                     .map(|(i, a)| {
                         a.parse::<Action>()
-                            .map_err(|e| GrantError::new(format!("{actions_path}[{i}]"), e))
+                            .map_err(|e| GrantError::at(format!("{actions_path}[{i}]"), e))
                     })
                     .collect::<Result<_, _>>()?,
             )
@@ -362,7 +362,7 @@ impl Condition {
             &format!("{path}.attr"),
         )?
         .parse::<AttrName>()
-        .map_err(|e| GrantError::new(format!("{path}.attr"), e))?;
+        .map_err(|e| GrantError::at(format!("{path}.attr"), e))?;
         let mut ops = map.iter().filter(|(k, _)| k.as_str() != "attr");
         let (name, arg) = ops.next().ok_or_else(|| {
             GrantError::new(
@@ -423,7 +423,7 @@ impl Condition {
             "within" => Op::Within(
                 string(arg, &opath)?
                     .parse()
-                    .map_err(|e| GrantError::new(&opath, e))?,
+                    .map_err(|e: SpanError| GrantError::at(&opath, e))?,
             ),
             other => {
                 return Err(GrantError::new(
@@ -466,9 +466,9 @@ impl HumanRequirement {
         let mut methods = match map.get("methods") {
             Some(m) => strings(m, &format!("{path}.methods"), |s| {
                 Method::parse(s).ok_or_else(|| {
-                    format!(
+                    GrantProblem::Invalid(format!(
                         "unknown verification method `{s}`, expected one of `passkey`, `device-key`, `oidc`"
-                    )
+                    ))
                 })
             })?,
             None => Method::ALL.to_vec(),
@@ -484,7 +484,11 @@ impl HumanRequirement {
         let max_age = match map.get("max_age") {
             Some(m) => {
                 let p = format!("{path}.max_age");
-                Some(string(m, &p)?.parse().map_err(|e| GrantError::new(p, e))?)
+                Some(
+                    string(m, &p)?
+                        .parse()
+                        .map_err(|e: SpanError| GrantError::at(p, e))?,
+                )
             }
             None => None,
         };
@@ -497,7 +501,7 @@ impl HumanRequirement {
             for (k, v) in amap {
                 let name = k
                     .parse::<AttrName>()
-                    .map_err(|e| GrantError::new(&apath, e))?;
+                    .map_err(|e| GrantError::at(&apath, e))?;
                 attrs.insert(name, value(v, &format!("{apath}.{k}"))?);
             }
         }

@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
-use crate::pattern::{Action, Audience, ResourcePattern};
-use crate::time::{Span, Timestamp};
-use crate::value::{AttrName, Value, ValueType};
+use crate::pattern::{Action, ActionError, Audience, AudienceError, PatternError, ResourcePattern};
+use crate::time::{Span, SpanError, Timestamp, TimestampError};
+use crate::value::{AttrName, AttrNameError, Value, ValueError, ValueType};
 
 /// At most this many allow or deny rules in one grant.
 pub const MAX_RULES: usize = 64;
@@ -196,20 +197,84 @@ pub struct HumanRequirement {
 }
 
 /// An invalid grant: the path of the offending field and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
+///
+/// ```
+/// use warrant_core::grant::{Grant, GrantProblem};
+///
+/// let e = Grant::from_json_str(r#"{"ttl": "ten minutes"}"#).unwrap_err();
+/// assert_eq!(e.path, "ttl");
+/// assert!(matches!(e.problem, GrantProblem::Span(_)));
+/// assert_eq!(
+///     e.to_string(),
+///     "ttl: `ten minutes` is not a duration such as `90s`, `10m`, `24h`, `7d` or `1h30m`",
+/// );
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{path}: {problem}")]
 pub struct GrantError {
     /// `allow[2].when[0]`, or `grant` for the whole document.
     pub path: String,
     /// What is wrong, in one line.
-    pub message: String,
+    #[source]
+    pub problem: GrantProblem,
+}
+
+/// What is wrong with one field of a grant: a rule of the format, or the error of the
+/// parser that read the field's text (kept as the source).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum GrantProblem {
+    /// A rule of the grant format is broken.
+    #[error("{0}")]
+    Invalid(String),
+    /// The text is not JSON.
+    #[error("not valid JSON: {0}")]
+    Json(#[source] Arc<serde_json::Error>),
+    /// The text is not TOML.
+    #[error("not valid TOML: {}", .0.message())]
+    Toml(#[source] toml::de::Error),
+    /// A resource pattern.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+    /// An action name.
+    #[error(transparent)]
+    Action(#[from] ActionError),
+    /// An audience name.
+    #[error(transparent)]
+    Audience(#[from] AudienceError),
+    /// An attribute name.
+    #[error(transparent)]
+    AttrName(#[from] AttrNameError),
+    /// A date.
+    #[error(transparent)]
+    Timestamp(#[from] TimestampError),
+    /// A duration.
+    #[error(transparent)]
+    Span(#[from] SpanError),
+    /// A condition or attribute value.
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    /// The raw Datalog escape hatch does not parse.
+    #[error("invalid Datalog: {}", one_line(&.0.to_string()))]
+    Datalog(#[source] biscuit_auth::error::Token),
+}
+
+/// Biscuit's parse errors span lines: one line of words.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl GrantError {
+    /// `path` breaks a rule of the format, as `message` says.
     pub(crate) fn new(path: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self::at(path, GrantProblem::Invalid(message.to_string()))
+    }
+
+    /// `path` has `problem`.
+    pub(crate) fn at(path: impl Into<String>, problem: impl Into<GrantProblem>) -> Self {
         Self {
             path: path.into(),
-            message: message.to_string(),
+            problem: problem.into(),
         }
     }
 }

@@ -4,7 +4,8 @@
 use biscuit_auth::builder::BlockBuilder;
 
 use super::{
-    Actions, Grant, GrantError, HumanRequirement, Op, Rule, MAX_DATALOG_LEN, MAX_ITEMS, MAX_RULES,
+    Actions, Grant, GrantError, GrantProblem, HumanRequirement, Op, Rule, MAX_DATALOG_LEN,
+    MAX_ITEMS, MAX_RULES,
 };
 use crate::value::{Value, ValueType};
 
@@ -221,16 +222,9 @@ impl HumanRequirement {
 /// The raw Datalog escape hatch as a block (its reserved predicates are checked when the
 /// grant is parsed).
 pub(crate) fn parse_datalog(raw: &str) -> Result<BlockBuilder, GrantError> {
-    BlockBuilder::new().code(raw).map_err(|err| {
-        GrantError::new(
-            "datalog",
-            format!("invalid Datalog: {}", one_line(&err.to_string())),
-        )
-    })
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    BlockBuilder::new()
+        .code(raw)
+        .map_err(|e| GrantError::at("datalog", GrantProblem::Datalog(e)))
 }
 
 /// Checks the raw Datalog escape hatch: it must parse, and may not define a reserved

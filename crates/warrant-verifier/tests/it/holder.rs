@@ -13,7 +13,7 @@ use warrant_core::grant::Grant;
 use warrant_core::keys::{PublicKey, SigningKey};
 use warrant_core::time::Timestamp;
 use warrant_core::token::{
-    attenuate, decode_unverified, delegate, encode, mint, DelegateError, MintRequest,
+    attenuate, decode_unverified, delegate, encode, mint, MintRequest, TokenError,
 };
 use warrant_verifier::{
     Decision, DenialKind, KeyId, KeySet, Request, RevocationSet, Signer, Verifier,
@@ -185,7 +185,7 @@ fn the_previous_holder_cannot_use_the_delegated_token() {
         &mut OsRng,
     )
     .unwrap_err();
-    assert!(matches!(e, DelegateError::NotHolder { .. }), "{e}");
+    assert!(matches!(e, TokenError::NotHolder { .. }), "{e}");
 }
 
 // 3.
