@@ -64,7 +64,7 @@ pub enum ValueError {
     #[error("`{0}` is not an integer in i64: write whole numbers from -9223372036854775808 to 9223372036854775807, money in minor units (`4999` for 49.99)")]
     NotAnInteger(String),
     /// A tagged `{"date": …}` that is not a date.
-    #[error("{0}")]
+    #[error(transparent)]
     Date(#[from] crate::time::TimestampError),
     /// An object that is not `{"string": …}` or `{"date": …}`.
     #[error("an object value must be `{{\"string\": \"…\"}}` or `{{\"date\": \"…\"}}`")]

@@ -105,7 +105,29 @@ fn value(v: &J, path: &str) -> Result<Value, GrantError> {
 }
 
 impl Grant {
-    /// Parses and validates a grant from JSON text.
+    /// Parses and validates a grant from JSON text. Every error names the offending field.
+    ///
+    /// ```
+    /// use warrant_core::grant::{Actions, Grant, GrantProblem};
+    ///
+    /// let grant = Grant::from_json_str(r#"{
+    ///     "audience": ["support-api"], "ttl": "10m",
+    ///     "allow": [{ "resources": ["tickets/*/email_address"], "actions": ["read"],
+    ///                 "when": [{ "attr": "ticket.status", "eq": "open" }] }]
+    /// }"#)?;
+    /// assert_eq!(grant.allow[0].actions, Actions::Listed(vec!["read".parse()?]));
+    /// assert!(grant.allow[0].covers("tickets/123/email_address", "read"));
+    ///
+    /// let e = Grant::from_json_str(
+    ///     r#"{"allow": [{"resources": ["tickets/*"], "actions": ["read"],
+    ///                   "when": [{"attr": "amount", "lte": 5000}]}]}"#,
+    /// )
+    /// .unwrap_err();
+    /// assert_eq!(e.path, "allow[0].when[0]");
+    /// assert!(matches!(e.problem, GrantProblem::Invalid(_)));
+    /// assert!(e.to_string().starts_with("allow[0].when[0]: unknown operator `lte`"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_json_str(text: &str) -> Result<Self, GrantError> {
         let v: J = serde_json::from_str(text)
             .map_err(|e| GrantError::at("grant", GrantProblem::Json(Arc::new(e))))?;
