@@ -18,7 +18,7 @@ use warrant_core::blocks::read_blocks;
 use warrant_core::budget::{check, Budget};
 use warrant_core::grant::Grant;
 use warrant_core::keys::{KeyId, SigningKey};
-use warrant_core::request::Request;
+use warrant_core::request::RequestFacts;
 use warrant_core::time::Timestamp;
 use warrant_core::token::{mint, MintRequest};
 use warrant_core::value::Value;
@@ -64,8 +64,8 @@ fn minted() -> &'static Biscuit {
     })
 }
 
-fn request() -> Request {
-    let mut r = Request::new("tickets/123/email_address", "read", NOW);
+fn request() -> RequestFacts {
+    let mut r = RequestFacts::new("tickets/123/email_address", "read", NOW);
     r.audience = Some("support-api".to_owned());
     r.attrs
         .insert("ticket.status".to_owned(), Value::String("open".to_owned()));

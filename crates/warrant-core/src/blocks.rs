@@ -35,11 +35,14 @@ pub struct BlockData {
 
 /// Why a token's blocks could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the token's blocks cannot be read: {0}")]
-pub struct BlocksError(String);
-
-fn err(e: impl std::fmt::Display) -> BlocksError {
-    BlocksError(e.to_string())
+#[non_exhaustive]
+pub enum BlocksError {
+    /// The bytes are not Biscuit's protobuf messages.
+    #[error("the token's blocks cannot be read: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    /// A block's content is not Biscuit's (symbols, keys, Datalog).
+    #[error("the token's blocks cannot be read: {0}")]
+    Format(#[from] biscuit_auth::error::Format),
 }
 
 /// The most blocks a token may have (authority included): a verifier refuses a longer
@@ -51,31 +54,31 @@ pub const MAX_BLOCKS: usize = 32;
 /// How many blocks serialized token `bytes` has (authority included), from its outer
 /// structure alone: no block is decoded and no signature checked.
 pub fn block_count(bytes: &[u8]) -> Result<usize, BlocksError> {
-    let token = schema::Biscuit::decode(bytes).map_err(err)?;
+    let token = schema::Biscuit::decode(bytes)?;
     Ok(token.blocks.len() + 1)
 }
 
 /// Reads every block of serialized token `bytes`, authority first. Signatures are not
 /// checked here: read the bytes a [`biscuit_auth::Biscuit`] was verified from.
 pub fn read_blocks(bytes: &[u8]) -> Result<Vec<BlockData>, BlocksError> {
-    let token = schema::Biscuit::decode(bytes).map_err(err)?;
+    let token = schema::Biscuit::decode(bytes)?;
     let mut first_party_symbols: Vec<String> = Vec::new();
     let mut first_party_keys: Vec<PublicKey> = Vec::new();
     let mut out = Vec::with_capacity(token.blocks.len() + 1);
     for signed in std::iter::once(&token.authority).chain(token.blocks.iter()) {
-        let block = schema::Block::decode(signed.block.as_slice()).map_err(err)?;
+        let block = schema::Block::decode(signed.block.as_slice())?;
         let keys = block
             .public_keys
             .iter()
             .map(PublicKey::from_proto)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(err)?;
+            .map_err(BlocksError::from)?;
         let external_key = signed
             .external_signature
             .as_ref()
             .map(|s| PublicKey::from_proto(&s.public_key))
             .transpose()
-            .map_err(err)?;
+            .map_err(BlocksError::from)?;
         let table = if external_key.is_some() {
             SymbolTable::from_symbols_and_public_keys(block.symbols.clone(), keys)
         } else {
@@ -86,8 +89,8 @@ pub fn read_blocks(bytes: &[u8]) -> Result<Vec<BlockData>, BlocksError> {
                 first_party_keys.clone(),
             )
         }
-        .map_err(err)?;
-        let data = convert::proto_block_to_token_block(&block, None).map_err(err)?;
+        .map_err(BlocksError::from)?;
+        let data = convert::proto_block_to_token_block(&block, None)?;
         out.push(BlockData {
             facts: resolve(&data.facts, &table)?,
             rules: resolve(&data.rules, &table)?,
@@ -107,7 +110,7 @@ fn resolve<D, B: Convert<D>>(items: &[D], table: &SymbolTable) -> Result<Vec<B>,
         .iter()
         .map(|item| B::convert_from(item, table))
         .collect::<Result<_, _>>()
-        .map_err(err)
+        .map_err(BlocksError::from)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use rand_core::{CryptoRng, RngCore};
 use serde_json::{json, Value as J};
 use sha2::{Digest, Sha256};
 
-use crate::keys::{PublicKey, SigningKey};
+use crate::keys::{PublicKey, Signature, SigningKey};
 use crate::time::{Span, Timestamp};
 
 /// The `typ` of a DPoP proof.
@@ -113,7 +113,34 @@ pub fn normalize_htu(url: &str) -> Result<String, ProofError> {
     Ok(u.to_string())
 }
 
-/// Makes a proof for one request: `key` must be the token's holder key.
+/// Makes a proof for one request: `key` must be the token's holder key, `token` the
+/// token text sent with the request (its hash is the proof's `ath`).
+///
+/// ```
+/// use warrant_core::dpop::{check_proof, create_proof, Expected, DEFAULT_PROOF_WINDOW};
+/// use warrant_core::keys::SigningKey;
+/// use warrant_core::time::Timestamp;
+///
+/// let mut rng = rand_core::OsRng;
+/// let agent = SigningKey::generate(&mut rng, None);
+/// let now = Timestamp::from_unix(1_796_032_800);
+/// let url = "https://api.example/tickets/123";
+/// let proof = create_proof(&agent, "GET", url, "the-token", now, &mut rng)?;
+///
+/// // What a verifier checks: the holder's key, this request, this token, about now.
+/// let holder = agent.public();
+/// let expected = Expected {
+///     holder: &holder,
+///     method: "GET",
+///     url,
+///     token: "the-token",
+///     now,
+///     window: DEFAULT_PROOF_WINDOW,
+/// };
+/// assert!(check_proof(&proof, &expected).is_ok());
+/// assert!(check_proof(&proof, &Expected { method: "DELETE", ..expected }).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn create_proof(
     key: &SigningKey,
     method: &str,
@@ -215,17 +242,15 @@ pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
         .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
         .and_then(|b| b.try_into().ok())
         .ok_or(ProofError::Jwk)?;
-    let key = crate::keys::PublicKey::from_bytes(x);
-    ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| ProofError::Jwk)?;
+    let key = PublicKey::from_bytes(x);
+    // Any 32 bytes make a `PublicKey`: a point of the curve makes a key.
+    key.to_biscuit().map_err(|_| ProofError::Jwk)?;
     let sig: [u8; 64] = part(s, "signature")?
         .try_into()
         .map_err(|_| ProofError::Signature)?;
     let signing_input = &proof[..h.len() + 1 + c.len()];
-    key.verify(
-        signing_input.as_bytes(),
-        &crate::keys::Signature::from_bytes(sig),
-    )
-    .map_err(|_| ProofError::Signature)?;
+    key.verify(signing_input.as_bytes(), &Signature::from_bytes(sig))
+        .map_err(|_| ProofError::Signature)?;
     let claims = json_part(c, "claims")?;
     let text = |k: &str| {
         claims

@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::compile::CheckRole;
 use crate::grant::{Condition, Grant, HumanRequirement, Op, Rule};
-use crate::request::Request;
+use crate::request::RequestFacts;
 use crate::time::Timestamp;
 use crate::value::{Value, ValueType};
 
@@ -113,7 +113,7 @@ impl Failure {
 }
 
 /// Every failing check of the block compiled from `grant`, in block order.
-pub fn evaluate(grant: &Grant, human: Option<&HumanFacts>, req: &Request) -> Vec<Failure> {
+pub fn evaluate(grant: &Grant, human: Option<&HumanFacts>, req: &RequestFacts) -> Vec<Failure> {
     let mut out = Vec::new();
     if let Some(exp) = grant.expires_at {
         if req.time > exp {
@@ -176,7 +176,7 @@ pub fn evaluate(grant: &Grant, human: Option<&HumanFacts>, req: &Request) -> Vec
 /// Whether deny rule `rule` fires for `req`: `Some(None)` when it matches outright,
 /// `Some(Some(..))` when it fires because a condition cannot be evaluated (fail closed),
 /// `None` when the resource or action is outside it or a condition is false.
-fn deny_fires(rule: &Rule, req: &Request) -> Option<Option<(usize, ConditionMiss)>> {
+fn deny_fires(rule: &Rule, req: &RequestFacts) -> Option<Option<(usize, ConditionMiss)>> {
     if !rule.covers(&req.resource, &req.action) {
         return None;
     }
@@ -194,7 +194,7 @@ fn deny_fires(rule: &Rule, req: &Request) -> Option<Option<(usize, ConditionMiss
 }
 
 /// Why `rule` does not match `req`, or `None` when it matches.
-fn rule_miss(rule: &Rule, human: Option<&HumanFacts>, req: &Request) -> Option<RuleMiss> {
+fn rule_miss(rule: &Rule, human: Option<&HumanFacts>, req: &RequestFacts) -> Option<RuleMiss> {
     if !rule.covers(&req.resource, &req.action) {
         return Some(RuleMiss::NotCovered);
     }
@@ -212,7 +212,7 @@ fn rule_miss(rule: &Rule, human: Option<&HumanFacts>, req: &Request) -> Option<R
 }
 
 /// Why condition `c` fails for `req`, or `None` when it holds.
-pub fn condition_miss(c: &Condition, req: &Request) -> Option<ConditionMiss> {
+pub fn condition_miss(c: &Condition, req: &RequestFacts) -> Option<ConditionMiss> {
     let Some(v) = req.attrs.get(c.attr.as_str()) else {
         return Some(ConditionMiss::Missing);
     };
@@ -249,7 +249,7 @@ pub fn condition_miss(c: &Condition, req: &Request) -> Option<ConditionMiss> {
 fn human_miss(
     h: &HumanRequirement,
     facts: Option<&HumanFacts>,
-    req: &Request,
+    req: &RequestFacts,
 ) -> Option<HumanMiss> {
     let Some(f) = facts else {
         return Some(HumanMiss::NoVerification);
@@ -279,7 +279,7 @@ pub struct Describe<'a> {
     /// The block's grant.
     pub grant: &'a Grant,
     /// The request.
-    pub request: &'a Request,
+    pub request: &'a RequestFacts,
 }
 
 /// A request value shown in a one-line message: control characters escaped, so a value
@@ -402,7 +402,7 @@ fn describe_condition(
     f: &mut fmt::Formatter<'_>,
     c: &Condition,
     miss: &ConditionMiss,
-    req: &Request,
+    req: &RequestFacts,
 ) -> fmt::Result {
     let name = &c.attr;
     match miss {

@@ -15,6 +15,8 @@
 //!
 //! The holder at the end of the chain is the one whose DPoP proof the verifier requires.
 
+use crate::authority::holder_facts;
+use crate::blocks::BlockData;
 use crate::keys::PublicKey;
 
 /// One block's part in the chain.
@@ -108,6 +110,19 @@ pub fn holder_chain(links: &[Link]) -> Result<Vec<PublicKey>, ChainError> {
         chain.push(key);
     }
     Ok(chain)
+}
+
+/// The holder chain links of a token read with [`crate::blocks::read_blocks`].
+pub fn holder_links(blocks: &[BlockData]) -> Vec<Link> {
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(block, data)| Link {
+            block,
+            signed_by: data.external_key.as_ref().and_then(PublicKey::from_biscuit),
+            names: holder_facts(&data.facts),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 use biscuit_auth::{Biscuit, UnverifiedBiscuit};
 use serde::Serialize;
 
+use crate::authority::AuthorityFacts;
 use crate::grant::{Actions, Condition, Grant, Op, Rule};
 use crate::keys::PublicKey;
-use crate::token::{AuthorityFacts, DecodeError, UNVERIFIED};
+use crate::token::{biscuit_error, TokenError, UNVERIFIED};
 
 /// What was learned about the signatures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,7 +65,7 @@ pub struct Inspection {
 pub fn inspect(
     bytes: &[u8],
     root: Option<&biscuit_auth::PublicKey>,
-) -> Result<Inspection, DecodeError> {
+) -> Result<Inspection, TokenError> {
     let signatures = match root {
         None => SignatureStatus::NotChecked,
         Some(k) => match Biscuit::from(bytes, *k) {
@@ -85,21 +86,18 @@ pub fn inspect(
                 decode_error: Some(biscuit_error(&e)),
             })
         }
-        Err(e) => return Err(DecodeError::Format(biscuit_error(&e))),
+        Err(e) => return Err(TokenError::Format(e)),
     };
     let external = token.external_public_keys();
     let revocation = token.revocation_identifiers();
     let data = crate::blocks::read_blocks(bytes).unwrap_or_default();
-    let authority = data
-        .first()
-        .map(|b| AuthorityFacts::from_facts(&b.facts))
-        .unwrap_or_default();
+    let authority = AuthorityFacts::from_blocks(&data);
     let mut blocks = Vec::with_capacity(token.block_count());
     for index in 0..token.block_count() {
         let datalog = data
             .get(index)
             .map_or_else(|| "<unreadable block>".to_owned(), printed);
-        let grant = crate::lift::lift_block(&data, index).map(|b| b.grant);
+        let grant = crate::decompile::lift_block(&data, index).map(|b| b.grant);
         let external_key = external
             .get(index)
             .cloned()
@@ -165,18 +163,6 @@ fn printed(block: &crate::blocks::BlockData) -> String {
     block.rules.iter().for_each(|r| line(r.to_string()));
     block.checks.iter().for_each(|c| line(c.to_string()));
     out
-}
-
-/// Biscuit's error in one lowercase line, with the detail its top-level message hides.
-pub fn biscuit_error(e: &biscuit_auth::error::Token) -> String {
-    use biscuit_auth::error::{Format, Signature, Token};
-    match e {
-        Token::Format(Format::Signature(Signature::InvalidSignature(why))) => {
-            format!("a signature does not verify ({why})")
-        }
-        Token::Format(f) => f.to_string(),
-        other => other.to_string(),
-    }
 }
 
 fn authority_summary(a: &AuthorityFacts) -> Vec<String> {

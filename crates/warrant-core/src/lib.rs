@@ -2,19 +2,32 @@
 //!
 //! A warrant token is a standard Biscuit v3 token with a small fixed vocabulary on top
 //! (`docs/token-profile.md`). This crate holds everything about that vocabulary that does
-//! not touch the outside world:
+//! not touch the outside world, one concept a module:
 //!
 //! - [`grant`]: the grant format humans and agents write (allow and deny rules,
-//!   conditions, audience, lifetime), parsed and validated with errors that name the field;
+//!   conditions, audience, lifetime), parsed and validated with errors that name the field
+//!   ([`grant::GrantError`]);
 //! - [`compile`]: a grant compiled to Datalog, every user value passed as a parameter so
 //!   nothing can inject Datalog, resource wildcards as escaped regular expressions;
+//!   [`decompile`], its inverse: a block is in the profile only when decompiling and
+//!   compiling it again gives the very same checks;
 //! - [`eval`]: the same semantics evaluated natively, used to explain denials (and held to
 //!   Biscuit by a differential property test);
-//! - [`token`]: minting and attenuation; [`inspect`]: a token decoded for a person;
+//! - [`token`]: minting, attenuating, delegating and decoding, with one error type
+//!   ([`token::TokenError`]); [`inspect`]: a token decoded for a person;
+//! - [`blocks`]: a token's blocks read as data, never from printed text; [`authority`]:
+//!   the facts of its authority block; [`holder`]: its holder chain; [`budget`]: the
+//!   static bound on the work its evaluation may take;
+//! - [`dpop`]: proofs of possession of a holder key;
 //! - [`keys`], [`time`], [`value`], [`pattern`], [`request`]: the newtypes they share.
 //!
 //! Like rustls's core, it never reads a file, a socket or the clock: the current time and
 //! the random generator are arguments.
+//!
+//! Each surface has one error type ([`grant::GrantError`], [`token::TokenError`],
+//! [`keys::KeyError`], [`budget::BudgetError`], [`dpop::ProofError`]): one lowercase line
+//! naming the value at fault in backticks and what to do instead, the error it comes from
+//! kept as its `source`.
 //!
 //! ```
 //! use warrant_core::grant::Grant;
@@ -42,16 +55,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod authority;
 pub mod blocks;
 pub mod budget;
 pub mod compile;
+pub mod decompile;
 pub mod dpop;
 pub mod eval;
 pub mod grant;
 pub mod holder;
 pub mod inspect;
 pub mod keys;
-pub mod lift;
 pub mod pattern;
 pub mod request;
 pub mod time;

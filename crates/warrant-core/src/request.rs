@@ -8,9 +8,10 @@ use biscuit_auth::builder::Term;
 use crate::time::Timestamp;
 use crate::value::Value;
 
-/// One request, as the verifier describes it to the token.
+/// The facts of one request, as the verifier states them to the token (the verifier's
+/// own `Request` is the HTTP-facing description it builds these from).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct RequestFacts {
     /// `resource("tickets/123/email_address")`
     pub resource: String,
     /// `action("read")`
@@ -23,7 +24,7 @@ pub struct Request {
     pub attrs: BTreeMap<String, Value>,
 }
 
-impl Request {
+impl RequestFacts {
     /// A request for `action` on `resource` at `time`, with no audience or attributes.
     pub fn new(resource: impl Into<String>, action: impl Into<String>, time: Timestamp) -> Self {
         Self {

@@ -1,4 +1,5 @@
-//! Minting and attenuating warrant tokens, and reading them back.
+//! Minting, attenuating and delegating warrant tokens, and reading them back; one
+//! [`TokenError`] for all of it.
 //!
 //! Core never reads the clock or the OS random generator: `now` and `rng` are arguments.
 
@@ -6,11 +7,13 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use biscuit_auth::builder::{Fact, Term};
-use biscuit_auth::{Biscuit, BiscuitBuilder, KeyPair, UnverifiedBiscuit};
+use biscuit_auth::{Biscuit, BiscuitBuilder, BlockBuilder, KeyPair, UnverifiedBiscuit};
 use rand_core::{CryptoRng, RngCore};
 
-use crate::compile::{compile, CompileContext, CompileError};
+use crate::authority::{AuthorityError, AuthorityFacts};
+use crate::compile::{compile, CompileContext};
 use crate::grant::{Grant, GrantError, Method};
+use crate::holder::{holder_chain, holder_links, ChainError};
 use crate::keys::{PublicKey, SigningKey};
 use crate::time::{Span, Timestamp};
 use crate::value::{AttrName, Value};
@@ -79,37 +82,76 @@ pub struct Minted {
     pub expires_at: Timestamp,
 }
 
-/// A compilation error becomes the operation's own `Grant` or `Biscuit` error.
-macro_rules! from_compile_error {
-    ($($error:ty),*) => {$(
-        impl From<CompileError> for $error {
-            fn from(e: CompileError) -> Self {
-                match e {
-                    CompileError::Grant(g) => Self::Grant(g),
-                    CompileError::Biscuit(b) => Self::Biscuit(b),
-                }
-            }
-        }
-    )*};
-}
-
-from_compile_error!(MintError, AttenuateError, DelegateError);
-
-/// Why a token could not be minted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MintError {
-    /// The grant is invalid or incomplete.
-    #[error("{0}")]
+/// Why a token could not be minted, attenuated, delegated or decoded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The grant is invalid or incomplete (the error names the field).
+    #[error(transparent)]
     Grant(#[from] GrantError),
     /// A human id that cannot be recorded.
     #[error("`{0}` is not a human id: use 1 to 256 characters without quotes, backslashes or control characters")]
     HumanId(String),
+    /// An issuer name that cannot be recorded.
+    #[error("`{0}` is not an issuer name: use 1 to 256 characters without quotes, backslashes or control characters")]
+    Issuer(String),
     /// A human attribute value that cannot be recorded.
     #[error("human attribute `{0}` has a control character in its value: attribute values are printable text")]
     HumanAttr(String),
-    /// Biscuit refused to build the token.
-    #[error("could not build the token: {0}")]
-    Biscuit(String),
+    /// The authority facts cannot be written (a holder key that is not an Ed25519 key).
+    #[error(transparent)]
+    Authority(#[from] AuthorityError),
+    /// The grant says nothing: the block would narrow nothing.
+    #[error("the grant narrows nothing: give a ttl, an audience, a rule or Datalog")]
+    NarrowsNothing,
+    /// The token is sealed.
+    #[error("the token is sealed and cannot be attenuated: narrow the token it was sealed from")]
+    Sealed,
+    /// The token has no holder to delegate from.
+    #[error("the token is not bound to a holder: mint it with `--holder` to delegate it")]
+    Bearer,
+    /// The key given is not the token's current holder.
+    #[error("the key `{key}` is not the token's current holder `{holder}`: delegate with the holder's key")]
+    NotHolder {
+        /// The current holder.
+        holder: String,
+        /// The key given.
+        key: String,
+    },
+    /// The token's holder chain is already broken.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// Empty token text.
+    #[error("the token is empty")]
+    Empty,
+    /// Too large.
+    #[error("the token is {size} bytes, more than the {limit} allowed")]
+    TooLarge {
+        /// The token's size (bytes after decoding, estimated before).
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not base64.
+    #[error("the token is not URL-safe base64")]
+    Base64(#[source] base64::DecodeError),
+    /// Not a Biscuit.
+    #[error("the token is not a Biscuit token: {}", biscuit_error(.0))]
+    Format(#[source] biscuit_auth::error::Token),
+    /// Biscuit refused to build the token (a bug in warrant if it happens).
+    #[error("could not build the token: {}", biscuit_error(.0))]
+    Build(#[source] biscuit_auth::error::Token),
+    /// Biscuit refused to append the block.
+    #[error("could not append the block: {}", biscuit_error(.0))]
+    Append(#[source] biscuit_auth::error::Token),
+}
+
+/// Why Biscuit refused to append a block.
+fn append_error(e: biscuit_auth::error::Token) -> TokenError {
+    match e {
+        biscuit_auth::error::Token::AppendOnSealed => TokenError::Sealed,
+        other => TokenError::Append(other),
+    }
 }
 
 /// Replaces `ttl` by the absolute `expires_at` it means at `now`; a grant with neither
@@ -147,13 +189,22 @@ fn valid_text(s: &str) -> bool {
     !s.is_empty() && s.len() <= 256 && !s.chars().any(|c| c.is_control() || c == '"' || c == '\\')
 }
 
-/// Mints a token signed by `key` (its key id becomes the token's `root_key_id`).
-pub fn mint(
+/// An authority block ready to be signed, and what it says.
+struct Authority {
+    builder: BiscuitBuilder,
+    token_id: String,
+    expires_at: Timestamp,
+    /// What compiling a later block of the token depends on.
+    ctx: CompileContext,
+}
+
+/// The authority facts and checks of a mint, checked and compiled.
+fn authority_block(
     key: &SigningKey,
     req: MintRequest,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
-) -> Result<Minted, MintError> {
+) -> Result<Authority, TokenError> {
     let MintRequest {
         mut grant,
         human,
@@ -167,139 +218,250 @@ pub fn mint(
     }
     resolve_lifetime(&mut grant, now, Some(DEFAULT_TTL))?;
     let expires_at = grant.expires_at.unwrap_or(now.plus(DEFAULT_TTL));
-    for text in human.iter().chain(std::iter::once(&issuer)) {
-        if !valid_text(text) {
-            return Err(MintError::HumanId(text.escape_debug().to_string()));
-        }
+    if let Some(h) = human.as_ref().filter(|h| !valid_text(h)) {
+        return Err(TokenError::HumanId(h.escape_debug().to_string()));
+    }
+    if !valid_text(&issuer) {
+        return Err(TokenError::Issuer(issuer.escape_debug().to_string()));
     }
     for (name, value) in &human_attrs {
         if matches!(value, Value::String(s) if s.chars().any(char::is_control)) {
-            return Err(MintError::HumanAttr(name.to_string()));
+            return Err(TokenError::HumanAttr(name.to_string()));
         }
     }
     let mut id = [0u8; 16];
     rng.fill_bytes(&mut id);
     // An offline mint records `human(id or "", "unverified", now)`: no rule accepts the
     // method, and a rule's `max_age` still has a time to count from.
-    let verification = Some(match verification {
+    let verification = match verification {
         Some(v) => (v.method.as_str().to_owned(), v.at),
         None => (UNVERIFIED.to_owned(), now),
-    });
-    let at = verification.as_ref().map(|(_, at)| *at);
+    };
+    let ctx = CompileContext {
+        human_verified_at: Some(verification.1),
+    };
+    let token_id = hex::encode(id);
     let facts = AuthorityFacts {
         profile: Some(PROFILE_VERSION),
         legacy_profile: None,
-        token_id: Some(hex::encode(id)),
+        token_id: Some(token_id.clone()),
         issuer: Some(issuer),
         issued_at: Some(now),
         human,
-        verification,
+        verification: Some(verification),
         human_attrs: human_attrs
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
             .collect(),
         holder: holder.map(|h| h.to_string()),
     };
-    let token_id = hex::encode(id);
-    let ctx = CompileContext {
-        human_verified_at: at,
-    };
     let (block, _) = compile(&grant, ctx)?;
     let mut builder = BiscuitBuilder::new();
-    for fact in facts
-        .to_facts()
-        .ok_or_else(|| MintError::Biscuit("incomplete authority facts".into()))?
-    {
-        builder = builder
-            .fact(fact)
-            .map_err(|e| MintError::Biscuit(e.to_string()))?;
+    for fact in facts.to_facts()? {
+        builder = builder.fact(fact).map_err(TokenError::Build)?;
     }
     let mut builder = builder.merge(block);
     if let Some(kid) = key.key_id() {
         builder = builder.root_key_id(kid.0);
     }
-    let token = builder
+    Ok(Authority {
+        builder,
+        token_id,
+        expires_at,
+        ctx,
+    })
+}
+
+/// Mints a token signed by `key` (its key id becomes the token's `root_key_id`): an
+/// authority block with the facts of `req` and the checks of its grant, whose `ttl` (ten
+/// minutes when it gives no lifetime) counts from `now`.
+///
+/// ```
+/// use warrant_core::grant::Grant;
+/// use warrant_core::keys::{KeyId, SigningKey};
+/// use warrant_core::time::{Span, Timestamp};
+/// use warrant_core::token::{mint, MintRequest, TokenError};
+///
+/// let mut rng = rand_core::OsRng;
+/// let key = SigningKey::generate(&mut rng, Some(KeyId(1)));
+/// let grant = Grant::from_json_str(
+///     r#"{"ttl": "5m", "allow": [{"resources": "tickets/*", "actions": "read"}]}"#,
+/// )?;
+/// let now = Timestamp::from_unix(1_796_032_800);
+/// let minted = mint(&key, MintRequest::offline(grant), now, &mut rng)?;
+/// assert_eq!(minted.expires_at, now.plus(Span::from_seconds(300)));
+/// assert_eq!(minted.token.root_key_id(), Some(1));
+/// assert_eq!(minted.token_id.len(), 32);
+///
+/// // A token needs at least one allow rule.
+/// let nothing = Grant::from_json_str(r#"{"ttl": "5m"}"#)?;
+/// let e = mint(&key, MintRequest::offline(nothing), now, &mut rng).unwrap_err();
+/// assert!(matches!(e, TokenError::Grant(g) if g.path == "allow"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn mint(
+    key: &SigningKey,
+    req: MintRequest,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Minted, TokenError> {
+    let authority = authority_block(key, req, now, rng)?;
+    let token = authority
+        .builder
         .build_with_rng(
             key.key_pair(),
             biscuit_auth::datalog::SymbolTable::default(),
             rng,
         )
-        .map_err(|e| MintError::Biscuit(e.to_string()))?;
+        .map_err(TokenError::Build)?;
     Ok(Minted {
         token,
-        token_id,
-        expires_at,
+        token_id: authority.token_id,
+        expires_at: authority.expires_at,
     })
 }
 
-/// Why a token could not be attenuated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AttenuateError {
-    /// The narrowing grant is invalid.
-    #[error("{0}")]
-    Grant(#[from] GrantError),
-    /// The grant says nothing: the block would narrow nothing.
-    #[error("the grant narrows nothing: give a ttl, an audience, a rule or Datalog")]
-    Empty,
-    /// The token is sealed.
-    #[error("the token is sealed and cannot be attenuated")]
-    Sealed,
-    /// Biscuit refused the block.
-    #[error("could not append the block: {0}")]
-    Biscuit(String),
+/// Mints a token whose authority block holds `ceiling` and whose second block narrows it
+/// by `requested`: the token permits their intersection. The same token, block for block,
+/// as [`mint`] followed by [`attenuate`] with `requested` (so `requested` must narrow
+/// something), without encoding and decoding it in between. Its `expires_at` is the
+/// earlier of the two blocks' expiries.
+///
+/// ```
+/// use warrant_core::grant::Grant;
+/// use warrant_core::keys::{KeyId, SigningKey};
+/// use warrant_core::time::Timestamp;
+/// use warrant_core::token::{mint_narrowed, MintRequest};
+///
+/// let mut rng = rand_core::OsRng;
+/// let key = SigningKey::generate(&mut rng, Some(KeyId(1)));
+/// // A role's ceiling, and what the agent asked for within it.
+/// let ceiling = Grant::from_json_str(
+///     r#"{"ttl": "1h", "allow": [{"resources": "tickets/**", "actions": ["read", "update"]}]}"#,
+/// )?;
+/// let requested = Grant::from_json_str(
+///     r#"{"allow": [{"resources": "tickets/123/*", "actions": "read"}]}"#,
+/// )?;
+/// let now = Timestamp::from_unix(1_796_032_800);
+/// let minted = mint_narrowed(&key, MintRequest::offline(ceiling), requested, now, &mut rng)?;
+/// assert_eq!(minted.token.block_count(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn mint_narrowed(
+    key: &SigningKey,
+    ceiling: MintRequest,
+    requested: Grant,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Minted, TokenError> {
+    let authority = authority_block(key, ceiling, now, rng)?;
+    let (block, narrowed_expiry) = narrowing_block(requested, now, authority.ctx)?;
+    let root = authority
+        .builder
+        .build_with_rng(
+            key.key_pair(),
+            biscuit_auth::datalog::SymbolTable::default(),
+            rng,
+        )
+        .map_err(TokenError::Build)?;
+    let next = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
+    let token = root
+        .append_with_keypair(&next, block)
+        .map_err(append_error)?;
+    Ok(Minted {
+        token,
+        token_id: authority.token_id,
+        expires_at: narrowed_expiry.map_or(authority.expires_at, |e| e.min(authority.expires_at)),
+    })
+}
+
+/// The attenuation block `grant` compiles to (its `ttl` counted from `now`), and its
+/// expiry; refused when it would narrow nothing.
+fn narrowing_block(
+    mut grant: Grant,
+    now: Timestamp,
+    ctx: CompileContext,
+) -> Result<(BlockBuilder, Option<Timestamp>), TokenError> {
+    if grant.is_empty() {
+        return Err(TokenError::NarrowsNothing);
+    }
+    resolve_lifetime(&mut grant, now, None)?;
+    let (block, _) = compile(&grant, ctx)?;
+    Ok((block, grant.expires_at))
 }
 
 /// Appends an attenuation block compiled from `grant` (its `ttl` counted from `now`).
 /// Offline: no key is needed and no signature is checked.
+///
+/// ```
+/// use warrant_core::grant::Grant;
+/// use warrant_core::keys::SigningKey;
+/// use warrant_core::time::Timestamp;
+/// use warrant_core::token::{attenuate, decode_unverified, mint, MintRequest, TokenError};
+///
+/// let mut rng = rand_core::OsRng;
+/// let key = SigningKey::generate(&mut rng, None);
+/// let now = Timestamp::from_unix(1_796_032_800);
+/// let grant = Grant::from_json_str(r#"{"allow": [{"resources": "tickets/*", "actions": "*"}]}"#)?;
+/// let token = decode_unverified(&mint(&key, MintRequest::offline(grant), now, &mut rng)?.token.to_base64()?)?;
+///
+/// // Anyone holding the token can take actions away, or shorten its life.
+/// let narrower = Grant::from_json_str(r#"{"ttl": "1m", "deny": [{"resources": "tickets/*", "actions": "delete"}]}"#)?;
+/// let child = attenuate(&token, narrower, now, &mut rng)?;
+/// assert_eq!(child.block_count(), 2);
+///
+/// // A block must narrow something.
+/// let e = attenuate(&token, Grant::default(), now, &mut rng).unwrap_err();
+/// assert!(matches!(e, TokenError::NarrowsNothing));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attenuate(
     token: &UnverifiedBiscuit,
-    mut grant: Grant,
+    grant: Grant,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
-) -> Result<UnverifiedBiscuit, AttenuateError> {
-    if grant.is_empty() {
-        return Err(AttenuateError::Empty);
-    }
-    resolve_lifetime(&mut grant, now, None)?;
+) -> Result<UnverifiedBiscuit, TokenError> {
     let ctx = unverified_context(&read_unverified(token));
-    let (block, _) = compile(&grant, ctx)?;
+    let (block, _) = narrowing_block(grant, now, ctx)?;
     let next = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
     token
         .append_with_keypair(&next, block)
-        .map_err(|e| match e {
-            biscuit_auth::error::Token::AppendOnSealed => AttenuateError::Sealed,
-            other => AttenuateError::Biscuit(other.to_string()),
-        })
-}
-
-/// Why a token could not be delegated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DelegateError {
-    /// The narrowing grant is invalid.
-    #[error("{0}")]
-    Grant(#[from] GrantError),
-    /// The token has no holder to delegate from.
-    #[error("the token is not bound to a holder: mint it with `--holder` to delegate it")]
-    Bearer,
-    /// The key given is not the token's current holder.
-    #[error("the key `{key}` is not the token's current holder `{holder}`")]
-    NotHolder {
-        /// The current holder.
-        holder: String,
-        /// The key given.
-        key: String,
-    },
-    /// The token's holder chain is already broken.
-    #[error("{0}")]
-    Chain(#[from] crate::holder::ChainError),
-    /// Biscuit refused the block.
-    #[error("could not append the delegation block: {0}")]
-    Biscuit(String),
+        .map_err(append_error)
 }
 
 /// Hands a holder-bound token on to `next`: appends a third-party block, signed by the
 /// current holder's `key`, that names `next` as the holder and narrows by `grant` (which
 /// may be empty). Offline; only the current holder can do it.
+///
+/// ```
+/// use warrant_core::grant::Grant;
+/// use warrant_core::keys::SigningKey;
+/// use warrant_core::time::Timestamp;
+/// use warrant_core::token::{decode_unverified, delegate, mint, MintRequest, TokenError};
+///
+/// let mut rng = rand_core::OsRng;
+/// let (root, agent, sub) = (
+///     SigningKey::generate(&mut rng, None),
+///     SigningKey::generate(&mut rng, None),
+///     SigningKey::generate(&mut rng, None),
+/// );
+/// let now = Timestamp::from_unix(1_796_032_800);
+/// let mut req = MintRequest::offline(Grant::from_json_str(
+///     r#"{"allow": [{"resources": "tickets/*", "actions": "read"}]}"#,
+/// )?);
+/// req.holder = Some(agent.public());
+/// let token = decode_unverified(&mint(&root, req, now, &mut rng)?.token.to_base64()?)?;
+///
+/// // The agent hands it on to a sub-agent, for one ticket only.
+/// let one = Grant::from_json_str(r#"{"allow": [{"resources": "tickets/1", "actions": "read"}]}"#)?;
+/// let child = delegate(&token, &agent, sub.public(), one, now, &mut rng)?;
+/// assert_eq!(child.block_count(), 2);
+///
+/// // Only the current holder can: the agent no longer is.
+/// let e = delegate(&child, &agent, agent.public(), Grant::default(), now, &mut rng).unwrap_err();
+/// assert!(matches!(e, TokenError::NotHolder { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn delegate(
     token: &UnverifiedBiscuit,
     key: &SigningKey,
@@ -307,36 +469,35 @@ pub fn delegate(
     mut grant: Grant,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
-) -> Result<UnverifiedBiscuit, DelegateError> {
+) -> Result<UnverifiedBiscuit, TokenError> {
     let blocks = read_unverified(token);
     let links = holder_links(&blocks);
-    let chain = crate::holder::holder_chain(&links)?;
-    let current = chain.last().ok_or(DelegateError::Bearer)?;
+    let chain = holder_chain(&links)?;
+    let current = chain.last().ok_or(TokenError::Bearer)?;
     if *current != key.public() {
-        return Err(DelegateError::NotHolder {
+        return Err(TokenError::NotHolder {
             holder: current.to_string(),
             key: key.public().to_string(),
         });
     }
     resolve_lifetime(&mut grant, now, None)?;
     let (compiled, _) = compile(&grant, unverified_context(&blocks))?;
-    let block = biscuit_auth::BlockBuilder::new()
+    let block = BlockBuilder::new()
         .fact(Fact::new(
             "holder".to_owned(),
             vec![Term::Bytes(next.to_bytes().to_vec())],
         ))
-        .map_err(|e| DelegateError::Biscuit(e.to_string()))?
+        .map_err(TokenError::Build)?
         .merge(compiled);
-    let biscuit_err = |e: biscuit_auth::error::Token| DelegateError::Biscuit(e.to_string());
     let signed = token
         .third_party_request()
         .and_then(|r| r.create_block(&key.key_pair().private(), block))
         .and_then(|b| b.serialize())
-        .map_err(biscuit_err)?;
+        .map_err(TokenError::Append)?;
     let next_pair = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
     token
         .append_third_party_with_keypair(&signed, next_pair)
-        .map_err(biscuit_err)
+        .map_err(append_error)
 }
 
 /// The blocks of a token whose signatures have not been checked (none if they cannot be
@@ -352,62 +513,33 @@ fn read_unverified(token: &UnverifiedBiscuit) -> Vec<crate::blocks::BlockData> {
 /// The authority facts of a token whose signatures have not been checked, read as data
 /// (empty if its blocks cannot be read).
 pub fn unverified_authority(token: &UnverifiedBiscuit) -> AuthorityFacts {
-    authority_of(&read_unverified(token))
-}
-
-fn authority_of(blocks: &[crate::blocks::BlockData]) -> AuthorityFacts {
-    blocks
-        .first()
-        .map(|b| AuthorityFacts::from_facts(&b.facts))
-        .unwrap_or_default()
+    AuthorityFacts::from_blocks(&read_unverified(token))
 }
 
 /// What compiling a block for this token depends on: when its human was verified.
 fn unverified_context(blocks: &[crate::blocks::BlockData]) -> CompileContext {
-    let authority = authority_of(blocks);
+    let authority = AuthorityFacts::from_blocks(blocks);
     CompileContext {
         human_verified_at: authority.verification.map(|(_, at)| at),
     }
 }
 
-/// Why token text could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// Empty input.
-    #[error("the token is empty")]
-    Empty,
-    /// Too large.
-    #[error("the token is {size} bytes, more than the {limit} allowed")]
-    TooLarge {
-        /// The token's size (bytes after decoding, estimated before).
-        size: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// Not base64.
-    #[error("the token is not URL-safe base64")]
-    Base64,
-    /// Not a Biscuit.
-    #[error("the token is not a Biscuit token: {0}")]
-    Format(String),
-}
-
 /// Decodes token text (URL-safe base64, padded or not, surrounding whitespace ignored) to
 /// bytes, refusing input over [`MAX_TOKEN_BYTES`] before decoding it.
-pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, TokenError> {
     decode_base64_limited(text, MAX_TOKEN_BYTES)
 }
 
 /// [`decode_base64`] with another size limit (bytes after decoding).
-pub fn decode_base64_limited(text: &str, limit: usize) -> Result<Vec<u8>, DecodeError> {
+pub fn decode_base64_limited(text: &str, limit: usize) -> Result<Vec<u8>, TokenError> {
     let t = text.trim();
     if t.is_empty() {
-        return Err(DecodeError::Empty);
+        return Err(TokenError::Empty);
     }
     // 4 base64 characters carry 3 bytes: refuse before allocating.
     let approx = t.len() / 4 * 3;
     if approx > limit.saturating_add(3) {
-        return Err(DecodeError::TooLarge {
+        return Err(TokenError::TooLarge {
             size: approx,
             limit,
         });
@@ -417,9 +549,9 @@ pub fn decode_base64_limited(text: &str, limit: usize) -> Result<Vec<u8>, Decode
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    let bytes = engine.decode(t).map_err(|_| DecodeError::Base64)?;
+    let bytes = engine.decode(t).map_err(TokenError::Base64)?;
     if bytes.len() > limit {
-        return Err(DecodeError::TooLarge {
+        return Err(TokenError::TooLarge {
             size: bytes.len(),
             limit,
         });
@@ -428,7 +560,7 @@ pub fn decode_base64_limited(text: &str, limit: usize) -> Result<Vec<u8>, Decode
 }
 
 /// Decodes token text into a token whose signatures have not been checked.
-pub fn decode_unverified(text: &str) -> Result<UnverifiedBiscuit, DecodeError> {
+pub fn decode_unverified(text: &str) -> Result<UnverifiedBiscuit, TokenError> {
     decode_unverified_bytes(&decode_base64(text)?)
 }
 
@@ -437,169 +569,28 @@ pub fn encode(token: &UnverifiedBiscuit) -> String {
     token.to_base64().unwrap_or_default()
 }
 
-/// What the authority block of a warrant token states, read from its Datalog.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuthorityFacts {
-    /// `warrant(N, …)`: the profile version (only the `warrant` fact states one).
-    pub profile: Option<i64>,
-    /// A version 1 token's `warrant_profile(N)`, read only so that such a token can be
-    /// refused by name: it never makes a token one of this profile.
-    pub legacy_profile: Option<i64>,
-    /// `warrant(_, hex:id, …)`: 16 bytes, as 32 hex digits.
-    pub token_id: Option<String>,
-    /// `warrant(_, _, issuer, _)`.
-    pub issuer: Option<String>,
-    /// `warrant(_, _, _, issued_at)`.
-    pub issued_at: Option<Timestamp>,
-    /// The human's id (`human(id, …)`; `None` when the fact is absent or the id empty).
-    pub human: Option<String>,
-    /// `human(_, method, at)`: how and when the human was verified; the method is
-    /// `unverified` for an offline mint.
-    pub verification: Option<(String, Timestamp)>,
-    /// `human_attr(name, value)`.
-    pub human_attrs: BTreeMap<String, Value>,
-    /// `holder(hex:…)`, as the key's text `ed25519/<hex>`.
-    pub holder: Option<String>,
-}
-
-impl AuthorityFacts {
-    /// Reads the warrant facts of an authority block's facts (see [`crate::blocks`]);
-    /// other facts are ignored, and of a repeated fact the first counts. A v1 token's
-    /// `warrant_profile(1)` is read as its `legacy_profile`, so it can be refused by name.
-    pub fn from_facts(facts: &[Fact]) -> Self {
-        let mut out = Self::default();
-        for fact in facts {
-            let terms = fact.predicate.terms.as_slice();
-            let s = |t: &Term| match t {
-                Term::Str(s) => Some(s.clone()),
-                _ => None,
-            };
-            let d = |t: &Term| match t {
-                Term::Date(d) => Some(Timestamp::from_unix(*d)),
-                _ => None,
-            };
-            match (fact.predicate.name.as_str(), terms) {
-                ("warrant", [Term::Integer(v), Term::Bytes(id), issuer, at])
-                    if out.profile.is_none() =>
-                {
-                    out.profile = Some(*v);
-                    out.token_id = (id.len() == 16).then(|| hex::encode(id));
-                    out.issuer = s(issuer);
-                    out.issued_at = d(at);
-                }
-                ("warrant_profile", [Term::Integer(v)]) if out.legacy_profile.is_none() => {
-                    out.legacy_profile = Some(*v);
-                }
-                ("human", [id, m, at]) if out.verification.is_none() => {
-                    out.human = s(id).filter(|id| !id.is_empty());
-                    out.verification = s(m).zip(d(at));
-                }
-                ("holder", [h]) if out.holder.is_none() => out.holder = Some(holder_text(h)),
-                ("human_attr", [name, value]) => {
-                    if let (Some(name), Some(v)) = (s(name), term_value(value)) {
-                        out.human_attrs.entry(name).or_insert(v);
-                    }
-                }
-                _ => {}
-            }
-        }
-        out
-    }
-
-    /// The facts [`mint`] stamps for these, in block order; `None` if a required fact
-    /// (profile, token id, issuer, issue time, verification) is missing or the token id
-    /// is not 32 hex digits.
-    pub fn to_facts(&self) -> Option<Vec<Fact>> {
-        let id = hex::decode(self.token_id.as_deref()?)
-            .ok()
-            .filter(|b| b.len() == 16)?;
-        let date = |t: Timestamp| Term::Date(t.unix());
-        let string = |s: &str| Term::Str(s.to_owned());
-        let fact = |name: &str, terms: Vec<Term>| Fact {
-            predicate: biscuit_auth::builder::Predicate::new(name.to_owned(), terms),
-            parameters: None,
-        };
-        let mut out = vec![fact(
-            "warrant",
-            vec![
-                Term::Integer(self.profile?),
-                Term::Bytes(id),
-                string(self.issuer.as_deref()?),
-                date(self.issued_at?),
-            ],
-        )];
-        if let Some((method, at)) = &self.verification {
-            let id = self.human.as_deref().unwrap_or_default();
-            out.push(fact("human", vec![string(id), string(method), date(*at)]));
-        }
-        for (k, v) in &self.human_attrs {
-            out.push(fact("human_attr", vec![string(k), v.to_term()]));
-        }
-        if let Some(h) = &self.holder {
-            let key: PublicKey = h.parse().ok()?;
-            out.push(fact("holder", vec![Term::Bytes(key.to_bytes().to_vec())]));
-        }
-        Some(out)
-    }
-}
-
-/// A `holder` term as a key's text: `ed25519/<hex>` for the profile's 32 raw bytes;
-/// anything else as text that no key parses from, so a block naming it breaks the chain.
-fn holder_text(t: &Term) -> String {
-    match t {
-        Term::Bytes(b) => match <[u8; 32]>::try_from(b.as_slice()) {
-            Ok(k) => PublicKey::from_bytes(k).to_string(),
-            Err(_) => format!("hex:{}", hex::encode(b)),
-        },
-        Term::Str(s) => format!("string:{}", s.escape_debug()),
-        other => format!("term:{other}"),
-    }
-}
-
-/// Every `holder(…)` fact of a block, as data (any single-term `holder` fact counts, so a
-/// malformed one breaks the chain instead of being ignored).
-pub fn holder_facts(facts: &[Fact]) -> Vec<String> {
-    facts
-        .iter()
-        .filter(|f| f.predicate.name == "holder")
-        .map(|f| match f.predicate.terms.as_slice() {
-            [t] => holder_text(t),
-            terms => format!("terms:{}", terms.len()),
-        })
-        .collect()
-}
-
-/// The holder chain links of a token read with [`crate::blocks::read_blocks`].
-pub fn holder_links(blocks: &[crate::blocks::BlockData]) -> Vec<crate::holder::Link> {
-    blocks
-        .iter()
-        .enumerate()
-        .map(|(block, data)| crate::holder::Link {
-            block,
-            signed_by: data.external_key.as_ref().and_then(PublicKey::from_biscuit),
-            names: holder_facts(&data.facts),
-        })
-        .collect()
-}
-
-pub(crate) fn term_value(t: &Term) -> Option<Value> {
-    Some(match t {
-        Term::Str(s) => Value::String(s.clone()),
-        Term::Integer(i) => Value::Integer(*i),
-        Term::Bool(b) => Value::Bool(*b),
-        Term::Date(d) => Value::Date(Timestamp::from_unix(*d)),
-        _ => return None,
-    })
-}
-
 /// Decodes raw token bytes into a token whose signatures have not been checked.
-pub fn decode_unverified_bytes(bytes: &[u8]) -> Result<UnverifiedBiscuit, DecodeError> {
+pub fn decode_unverified_bytes(bytes: &[u8]) -> Result<UnverifiedBiscuit, TokenError> {
     if bytes.len() > MAX_TOKEN_BYTES {
-        return Err(DecodeError::TooLarge {
+        return Err(TokenError::TooLarge {
             size: bytes.len(),
             limit: MAX_TOKEN_BYTES,
         });
     }
-    UnverifiedBiscuit::from(bytes)
-        .map_err(|e| DecodeError::Format(crate::inspect::biscuit_error(&e)))
+    UnverifiedBiscuit::from(bytes).map_err(TokenError::Format)
 }
+
+/// Biscuit's error in one lowercase line, with the detail its top-level message hides.
+pub fn biscuit_error(e: &biscuit_auth::error::Token) -> String {
+    use biscuit_auth::error::{Format, Signature, Token};
+    match e {
+        Token::Format(Format::Signature(Signature::InvalidSignature(why))) => {
+            format!("a signature does not verify ({why})")
+        }
+        Token::Format(f) => f.to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -64,7 +64,7 @@ pub enum ValueError {
     #[error("`{0}` is not an integer in i64: write whole numbers from -9223372036854775808 to 9223372036854775807, money in minor units (`4999` for 49.99)")]
     NotAnInteger(String),
     /// A tagged `{"date": …}` that is not a date.
-    #[error("{0}")]
+    #[error(transparent)]
     Date(#[from] crate::time::TimestampError),
     /// An object that is not `{"string": …}` or `{"date": …}`.
     #[error("an object value must be `{{\"string\": \"…\"}}` or `{{\"date\": \"…\"}}`")]
@@ -158,6 +158,19 @@ impl Value {
             Self::Bool(b) => Term::Bool(*b),
             Self::Date(t) => Term::Date(t.unix()),
         }
+    }
+
+    /// A term as a value (`None` for a term no grant or request value can be: bytes, a
+    /// collection, a variable).
+    pub fn from_term(t: &biscuit_auth::builder::Term) -> Option<Self> {
+        use biscuit_auth::builder::Term;
+        Some(match t {
+            Term::Str(s) => Self::String(s.clone()),
+            Term::Integer(i) => Self::Integer(*i),
+            Term::Bool(b) => Self::Bool(*b),
+            Term::Date(d) => Self::Date(Timestamp::from_unix(*d)),
+            _ => return None,
+        })
     }
 }
 

@@ -46,7 +46,7 @@ struct Fixture {
     keys: KeySet,
     root: biscuit_auth::PublicKey,
     request: Request,
-    core_request: warrant_core::request::Request,
+    core_request: warrant_core::request::RequestFacts,
     jwt: String,
     jwt_key: jsonwebtoken::DecodingKey,
     signatures: Vec<(
@@ -109,7 +109,7 @@ fn fixture() -> Fixture {
         .with_attr("ticket.status", "open")
         .with_audience("support-api");
     let mut core_request =
-        warrant_core::request::Request::new("tickets/123/email_address", "read", now);
+        warrant_core::request::RequestFacts::new("tickets/123/email_address", "read", now);
     core_request.audience = Some("support-api".into());
     core_request.attrs.insert(
         "ticket.status".into(),

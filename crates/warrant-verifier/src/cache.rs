@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use biscuit_auth::Biscuit;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
+use warrant_core::authority::AuthorityFacts;
 use warrant_core::blocks::{read_blocks, BlockData, MAX_BLOCKS};
 use warrant_core::budget::Budget;
+use warrant_core::decompile::{lift, Lifted};
 use warrant_core::keys::{KeyId, PublicKey};
-use warrant_core::lift::{lift, Lifted};
-use warrant_core::token::{AuthorityFacts, PROFILE_VERSION};
+use warrant_core::token::PROFILE_VERSION;
 
 use crate::decision::{Claims, Denial, DenialKind};
 use crate::revocation::{digest, Digest16, RevocationKind};
@@ -156,7 +157,7 @@ impl VerifiedToken {
             .token_id
             .as_deref()
             .map(|id| digest(RevocationKind::TokenId, id.as_bytes()));
-        let links = warrant_core::token::holder_links(&blocks);
+        let links = warrant_core::holder::holder_links(&blocks);
         let holders = warrant_core::holder::holder_chain(&links).map_err(|e| {
             let block = match &e {
                 warrant_core::holder::ChainError::NotSignedByHolder { block, .. }

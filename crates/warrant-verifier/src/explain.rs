@@ -2,14 +2,15 @@
 
 use biscuit_auth::error::{FailedCheck, Format, Logic, Token as BiscuitError};
 use biscuit_auth::Biscuit;
+use warrant_core::authority::AuthorityFacts;
 use warrant_core::blocks::BlockData;
 use warrant_core::compile::CheckRole;
+use warrant_core::decompile::Lifted;
 use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, RuleMiss, Shown};
 use warrant_core::grant::Grant;
 use warrant_core::keys::PublicKey;
-use warrant_core::lift::Lifted;
-use warrant_core::request::Request;
-use warrant_core::token::{AuthorityFacts, DecodeError};
+use warrant_core::request::RequestFacts;
+use warrant_core::token::TokenError;
 
 use crate::decision::{Claims, Denial, DenialKind, Signer};
 
@@ -21,7 +22,7 @@ pub(crate) fn lower(s: &str) -> String {
     }
 }
 
-pub(crate) fn decode_denial(e: &DecodeError) -> Denial {
+pub(crate) fn decode_denial(e: &TokenError) -> Denial {
     Denial::new(DenialKind::Malformed, e.to_string())
 }
 
@@ -42,7 +43,7 @@ pub(crate) fn format_denial(e: &BiscuitError) -> Denial {
             DenialKind::Malformed,
             format!(
                 "the token is not a Biscuit token: {}",
-                lower(&warrant_core::inspect::biscuit_error(other))
+                lower(&warrant_core::token::biscuit_error(other))
             ),
         ),
     }
@@ -72,7 +73,7 @@ pub(crate) fn claims(
     let expires_at = match lifted {
         Some(l) => l.blocks.iter().filter_map(|b| b.grant.expires_at).min(),
         None => (0..blocks.len())
-            .filter_map(|i| warrant_core::lift::lift_block(blocks, i))
+            .filter_map(|i| warrant_core::decompile::lift_block(blocks, i))
             .filter_map(|b| b.grant.expires_at)
             .min(),
     };
@@ -112,7 +113,7 @@ pub(crate) fn keep_best(best: &mut Option<Denial>, d: Denial) {
 }
 
 /// A failing check of a profile block, explained from its grant.
-pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &Request) -> Denial {
+pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFacts) -> Denial {
     let kind = match failure {
         Failure::Expired(_) => DenialKind::Expired,
         Failure::NotYetValid(_) => DenialKind::NotYetValid,
@@ -193,11 +194,11 @@ fn explain_block(
     profile: &ProfileBlocks<'_>,
     block: usize,
     authority: &AuthorityFacts,
-    req: &Request,
+    req: &RequestFacts,
 ) -> Option<BlockExplanation> {
     let lifted = match profile {
         ProfileBlocks::Lifted(l) => l.blocks.get(block)?.clone(),
-        ProfileBlocks::Data(blocks) => warrant_core::lift::lift_block(blocks, block)?,
+        ProfileBlocks::Data(blocks) => warrant_core::decompile::lift_block(blocks, block)?,
     };
     let failures = evaluate(&lifted.grant, authority.human_facts().as_ref(), req);
     Some(BlockExplanation {
@@ -212,7 +213,7 @@ pub(crate) fn from_biscuit(
     token: &Biscuit,
     blocks: &ProfileBlocks<'_>,
     authority: &AuthorityFacts,
-    req: &Request,
+    req: &RequestFacts,
     e: &BiscuitError,
 ) -> Denial {
     let checks = match e {

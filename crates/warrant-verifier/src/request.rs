@@ -58,7 +58,7 @@ pub enum RequestError {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request(
-    pub(crate) warrant_core::request::Request,
+    pub(crate) warrant_core::request::RequestFacts,
     pub(crate) Option<ProofInput>,
 );
 
@@ -76,7 +76,7 @@ impl Request {
     /// verification. Prefer [`Request::try_new`], which says so at once.
     pub fn new(resource: impl Into<String>, action: impl Into<String>, time: Timestamp) -> Self {
         Self(
-            warrant_core::request::Request::new(resource, action, time),
+            warrant_core::request::RequestFacts::new(resource, action, time),
             None,
         )
     }

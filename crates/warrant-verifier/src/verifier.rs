@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
 use warrant_core::budget::MAX_REQUEST_STRING_BYTES;
+use warrant_core::decompile::Lifted;
 use warrant_core::dpop::{check_proof, Expected, DEFAULT_PROOF_WINDOW};
 use warrant_core::eval::{evaluate, Shown};
 use warrant_core::keys::{KeySet, PublicKey};
-use warrant_core::lift::Lifted;
 use warrant_core::time::Span;
-use warrant_core::token::{decode_base64_limited, DecodeError, PROFILE_VERSION};
+use warrant_core::token::{decode_base64_limited, TokenError, PROFILE_VERSION};
 
 use crate::cache::{TokenCache, Trusted, VerifiedToken};
 use crate::config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES};
@@ -342,7 +342,7 @@ impl Verifier {
     ) -> Result<Claims, Box<Denial>> {
         let config = &self.inner.config;
         if bytes.len() > config.max_token_bytes {
-            return Err(Box::new(explain::decode_denial(&DecodeError::TooLarge {
+            return Err(Box::new(explain::decode_denial(&TokenError::TooLarge {
                 size: bytes.len(),
                 limit: config.max_token_bytes,
             })));
@@ -399,7 +399,7 @@ impl Verifier {
     fn effective_request<'a>(
         &self,
         request: &'a Request,
-    ) -> Cow<'a, warrant_core::request::Request> {
+    ) -> Cow<'a, warrant_core::request::RequestFacts> {
         let config = &self.inner.config;
         let needs_audience = request.0.audience.is_none() && config.audience.is_some();
         if !needs_audience && config.clock_skew.is_zero() {
@@ -518,7 +518,7 @@ impl Verifier {
     fn datalog(
         &self,
         v: &VerifiedToken,
-        req: &warrant_core::request::Request,
+        req: &warrant_core::request::RequestFacts,
     ) -> Result<(), Box<Denial>> {
         let limits = self.inner.config.limits;
         let (src, params) = req.datalog();
@@ -600,7 +600,7 @@ fn check_request(request: &Request) -> Result<(), Box<Denial>> {
 fn native(
     v: &VerifiedToken,
     lifted: &Lifted,
-    req: &warrant_core::request::Request,
+    req: &warrant_core::request::RequestFacts,
 ) -> Result<(), Box<Denial>> {
     let mut best: Option<Denial> = None;
     for (i, block) in lifted.blocks.iter().enumerate() {

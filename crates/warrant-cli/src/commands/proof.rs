@@ -2,9 +2,9 @@
 
 use rand_core::OsRng;
 use warrant_core::dpop::create_proof;
-use warrant_core::holder::holder_chain;
+use warrant_core::holder::{holder_chain, holder_links};
 use warrant_core::keys::SigningKey;
-use warrant_core::token::{decode_base64, holder_links};
+use warrant_core::token::decode_base64;
 
 use crate::args::ProofArgs;
 use crate::error::{CliError, Outcome};

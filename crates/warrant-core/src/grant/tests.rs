@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value as J};
 
 fn err(v: J) -> String {
     Grant::from_json(&v).unwrap_err().to_string()
@@ -87,9 +87,21 @@ fn unknown_operator_names_the_path_and_the_choices() {
     );
 }
 
+/// Each input fails with an error starting with its expected text, on one line.
+fn assert_field_errors(cases: &[(J, &str)]) {
+    for (input, expected) in cases {
+        let got = err(input.clone());
+        assert!(
+            got.starts_with(expected),
+            "for {input}\n  got:      {got}\n  expected: {expected}…"
+        );
+        assert!(!got.contains('\n'), "one line: {got}");
+    }
+}
+
 #[test]
 fn field_errors_name_the_field() {
-    let cases = [
+    assert_field_errors(&[
         (json!([]), "grant: expected an object, found a list"),
         (json!({"allowed": []}), "grant: unknown field `allowed`"),
         (
@@ -120,6 +132,12 @@ fn field_errors_name_the_field() {
             json!({"audience": 3}),
             "audience: expected a string or a list of strings",
         ),
+    ]);
+}
+
+#[test]
+fn rule_errors_name_the_rule_and_field() {
+    assert_field_errors(&[
         (
             json!({"allow": {}}),
             "allow: expected a list of rules, found an object",
@@ -156,6 +174,12 @@ fn field_errors_name_the_field() {
             json!({"allow": [{"resources": ["a"], "actions": ["re ad"]}]}),
             "allow[0].actions[0]: `re ad` is not an action",
         ),
+    ]);
+}
+
+#[test]
+fn condition_errors_name_the_condition() {
+    assert_field_errors(&[
         (
             json!({"allow": [rule(json!({"when": {}}))]}),
             "allow[0].when: expected a list of conditions",
@@ -224,6 +248,12 @@ fn field_errors_name_the_field() {
             json!({"allow": [rule(json!({"when": [{"attr": "a", "within": "soon"}]}))]}),
             "allow[0].when[0].within: `soon` is not a duration",
         ),
+    ]);
+}
+
+#[test]
+fn human_and_datalog_errors_name_the_field() {
+    assert_field_errors(&[
         (
             json!({"allow": [rule(json!({"human": {"methods": ["password"]}}))]}),
             "allow[0].human.methods[0]: unknown verification method `password`",
@@ -265,15 +295,7 @@ fn field_errors_name_the_field() {
             json!({"datalog": 7}),
             "datalog: expected a string, found a number",
         ),
-    ];
-    for (input, expected) in cases {
-        let got = err(input.clone());
-        assert!(
-            got.starts_with(expected),
-            "for {input}\n  got:      {got}\n  expected: {expected}…"
-        );
-        assert!(!got.contains('\n'), "one line: {got}");
-    }
+    ]);
 }
 
 #[test]

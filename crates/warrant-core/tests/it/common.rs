@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use biscuit_auth::error::{FailedCheck, Logic, Token as BiscuitError};
 use biscuit_auth::{AuthorizerBuilder, Biscuit};
 use serde_json::Value as J;
-use warrant_core::request::Request;
+use warrant_core::request::RequestFacts;
 use warrant_core::token::MintRequest;
 use warrant_core::value::Value;
 pub use warrant_test::{at, grant, key, NOW};
@@ -16,7 +16,7 @@ pub fn mint_json(v: &J) -> Biscuit {
 }
 
 /// Runs Biscuit's authorizer: the request facts, `allow if true` (the token's checks decide).
-pub fn authorize(token: &Biscuit, req: &Request) -> Result<usize, BiscuitError> {
+pub fn authorize(token: &Biscuit, req: &RequestFacts) -> Result<usize, BiscuitError> {
     let (src, params) = req.datalog();
     let mut authorizer = AuthorizerBuilder::new()
         .set_limits(warrant_test::biscuit_limits())
@@ -28,7 +28,7 @@ pub fn authorize(token: &Biscuit, req: &Request) -> Result<usize, BiscuitError> 
 
 /// The ids of the authority block's failing checks, or a panic when Biscuit fails in any
 /// other way than failed checks (an evaluation error, a limit, a missing policy).
-pub fn failed_authority_checks(token: &Biscuit, req: &Request) -> Vec<usize> {
+pub fn failed_authority_checks(token: &Biscuit, req: &RequestFacts) -> Vec<usize> {
     match authorize(token, req) {
         Ok(_) => Vec::new(),
         Err(BiscuitError::FailedLogic(Logic::Unauthorized { checks, .. })) => checks
@@ -46,13 +46,13 @@ pub fn failed_authority_checks(token: &Biscuit, req: &Request) -> Vec<usize> {
 }
 
 /// Whether Biscuit allows `req`; any error other than failed checks panics.
-pub fn allowed(token: &Biscuit, req: &Request) -> bool {
+pub fn allowed(token: &Biscuit, req: &RequestFacts) -> bool {
     failed_authority_checks(token, req).is_empty()
 }
 
 /// A request at [`NOW`] with the given attributes.
-pub fn request(resource: &str, action: &str, attrs: &[(&str, Value)]) -> Request {
-    let mut r = Request::new(resource, action, NOW);
+pub fn request(resource: &str, action: &str, attrs: &[(&str, Value)]) -> RequestFacts {
+    let mut r = RequestFacts::new(resource, action, NOW);
     for (k, v) in attrs {
         r.attrs.insert((*k).to_owned(), v.clone());
     }

@@ -4,14 +4,15 @@
 use proptest::prelude::*;
 use rand_core::OsRng;
 use serde_json::Value as J;
+use warrant_core::authority::AuthorityFacts;
 use warrant_core::blocks::read_blocks;
 use warrant_core::compile::{compile, CheckRole, CompileContext};
+use warrant_core::decompile::lift;
 use warrant_core::eval::{evaluate, Failure, HumanFacts};
 use warrant_core::grant::Grant;
-use warrant_core::lift::lift;
-use warrant_core::request::Request;
+use warrant_core::request::RequestFacts;
 use warrant_core::token::{
-    mint, resolve_lifetime, AuthorityFacts, MintRequest, Verification, DEFAULT_TTL, UNVERIFIED,
+    mint, resolve_lifetime, MintRequest, Verification, DEFAULT_TTL, UNVERIFIED,
 };
 use warrant_core::value::{AttrName, Value};
 
@@ -22,7 +23,7 @@ fn run_case(
     gj: &J,
     verification: Option<Verification>,
     human_attrs: &std::collections::BTreeMap<AttrName, Value>,
-    requests: &[Request],
+    requests: &[RequestFacts],
 ) -> Result<Outcomes, TestCaseError> {
     let g = Grant::from_json(gj)
         .map_err(|e| TestCaseError::fail(format!("generated grant refused: {e}")))?;
@@ -112,7 +113,7 @@ struct Outcomes {
 }
 
 /// Random requests plus requests aimed at the grant's own rules.
-fn with_near(gj: &J, mut random: Vec<Request>, seeds: &[u64]) -> Vec<Request> {
+fn with_near(gj: &J, mut random: Vec<RequestFacts>, seeds: &[u64]) -> Vec<RequestFacts> {
     let g = Grant::from_json(gj).unwrap();
     random.extend(seeds.iter().map(|s| gen::near_request(&g, *s)));
     random

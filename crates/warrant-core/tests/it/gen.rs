@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use serde_json::{json, Map, Value as J};
 use warrant_core::grant::{Actions, Grant, Method, Op, Rule};
-use warrant_core::request::Request;
+use warrant_core::request::RequestFacts;
 use warrant_core::time::Span;
 use warrant_core::token::Verification;
 use warrant_core::value::{AttrName, Value};
@@ -279,7 +279,7 @@ const TIMES: [i64; 22] = [
 
 /// A request: resource, action, time, audience and attributes (sometimes missing, sometimes
 /// of another type).
-pub fn request() -> BoxedStrategy<Request> {
+pub fn request() -> BoxedStrategy<RequestFacts> {
     (
         resource(),
         select(vec!["read", "write", "delete"]),
@@ -291,7 +291,7 @@ pub fn request() -> BoxedStrategy<Request> {
         proptest::option::weighted(0.8, attr_val(3)),
     )
         .prop_map(|(resource, action, t, aud, a0, a1, a2, a3)| {
-            let mut r = Request::new(resource, action, at(t));
+            let mut r = RequestFacts::new(resource, action, at(t));
             r.audience = aud.map(str::to_owned);
             for (name, v) in ATTRS.iter().zip([a0, a1, a2, a3]) {
                 if let Some(v) = v {
@@ -328,7 +328,7 @@ impl Pick {
 /// A request aimed at one rule of `g` (allow or deny): its resource instantiated from one
 /// of the rule's patterns, one of its actions, and attributes that mostly satisfy its
 /// conditions, at a time and audience near the grant's boundaries.
-pub fn near_request(g: &Grant, seed: u64) -> Request {
+pub fn near_request(g: &Grant, seed: u64) -> RequestFacts {
     let mut p = Pick(seed | 1);
     let rules: Vec<&Rule> = g.allow.iter().chain(&g.deny).collect();
     let rule = *p.of(&rules);
@@ -354,7 +354,7 @@ pub fn near_request(g: &Grant, seed: u64) -> Request {
         Actions::Listed(l) if !p.chance(10) => p.of(l).as_str().to_owned(),
         _ => (*p.of(&["read", "write", "delete"])).to_owned(),
     };
-    let mut r = Request::new(out.join("/"), action, at(*p.of(&TIMES)));
+    let mut r = RequestFacts::new(out.join("/"), action, at(*p.of(&TIMES)));
     r.audience = match g.audience.first() {
         Some(a) if p.chance(85) => Some(a.as_str().to_owned()),
         _ => p

@@ -4,7 +4,7 @@
 use serde_json::{json, Value as J};
 use warrant_core::eval::{evaluate, HumanFacts};
 use warrant_core::grant::Grant;
-use warrant_core::request::Request;
+use warrant_core::request::RequestFacts;
 use warrant_core::token::{resolve_lifetime, DEFAULT_TTL, UNVERIFIED};
 use warrant_core::value::{Value, ValueType};
 
@@ -54,7 +54,7 @@ fn offline_human() -> HumanFacts {
     }
 }
 
-fn native_allows(g: &Grant, req: &Request) -> bool {
+fn native_allows(g: &Grant, req: &RequestFacts) -> bool {
     let mut g = g.clone();
     resolve_lifetime(&mut g, NOW, Some(DEFAULT_TTL)).unwrap();
     evaluate(&g, Some(&offline_human()), req).is_empty()

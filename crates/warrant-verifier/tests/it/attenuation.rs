@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value as J};
 use warrant_core::compile::{compile, CompileContext};
 use warrant_core::eval::{condition_miss, evaluate, ConditionMiss, HumanFacts};
 use warrant_core::grant::{Actions, Grant, Method, Op, Rule};
-use warrant_core::request::Request as CoreRequest;
+use warrant_core::request::RequestFacts;
 use warrant_core::token::{
     attenuate, decode_unverified, encode, mint, resolve_lifetime, MintRequest, Verification,
     DEFAULT_TTL, UNVERIFIED,
@@ -222,8 +222,8 @@ fn satisfying(op: &Op, time: warrant_core::time::Timestamp) -> Option<Value> {
     })
 }
 
-fn build_request(spec: &ReqSpec, grants: [&Grant; 2]) -> CoreRequest {
-    let mut r = CoreRequest::new("u/t", spec.action, at(spec.time));
+fn build_request(spec: &ReqSpec, grants: [&Grant; 2]) -> RequestFacts {
+    let mut r = RequestFacts::new("u/t", spec.action, at(spec.time));
     r.audience = spec.audience.map(str::to_owned);
     for (name, v) in ATTRS.iter().zip(&spec.noise) {
         if let Some(v) = v {
@@ -274,7 +274,7 @@ fn build_request(spec: &ReqSpec, grants: [&Grant; 2]) -> CoreRequest {
     r
 }
 
-fn to_verifier_request(r: &CoreRequest) -> Request {
+fn to_verifier_request(r: &RequestFacts) -> Request {
     let mut out = Request::new(r.resource.clone(), r.action.clone(), r.time);
     if let Some(a) = &r.audience {
         out = out.with_audience(a.clone());
@@ -289,7 +289,7 @@ fn to_verifier_request(r: &CoreRequest) -> Request {
 /// and no condition is evaluated false. Profile v2 deny rules fail closed, so a condition
 /// whose attribute is missing or mistyped does not stop the rule (only a value that
 /// fails the test does).
-fn deny_matches(rule: &Rule, req: &CoreRequest) -> bool {
+fn deny_matches(rule: &Rule, req: &RequestFacts) -> bool {
     rule.covers(&req.resource, &req.action)
         && rule
             .when

@@ -72,7 +72,10 @@ pub fn denied_as(decision: &Decision, kind: DenialKind) -> &Denial {
 /// policy `allow if warrant(2, $id, $issuer, $issued_at)` (profile v2: the v1 policy
 /// `allow if warrant_profile(1)` matches no current token). Panics if Biscuit fails other
 /// than by refusing.
-pub fn biscuit_allows(token: &biscuit_auth::Biscuit, req: &warrant_core::request::Request) -> bool {
+pub fn biscuit_allows(
+    token: &biscuit_auth::Biscuit,
+    req: &warrant_core::request::RequestFacts,
+) -> bool {
     use biscuit_auth::error::{Logic, Token as E};
     let (src, params) = req.datalog();
     let run = biscuit_auth::AuthorizerBuilder::new()

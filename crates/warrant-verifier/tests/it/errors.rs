@@ -522,7 +522,7 @@ fn a_genuine_token_over_the_limit_is_refused_before_parsing() {
     denied_as(&small.verify(&ok, &req), DenialKind::Malformed);
 }
 
-/// Regression (warrant-core src/token.rs, `DecodeError::TooLarge`, used by warrant-verifier
+/// Regression (warrant-core src/token.rs, `TokenError::TooLarge`, used by warrant-verifier
 /// src/verifier.rs `Verifier::check`): the message always names the fixed
 /// `MAX_TOKEN_BYTES`, not the limit that refused the token. A verifier configured with
 /// `with_max_token_bytes(256)` refuses a ~400-byte token with "the token is N bytes, more

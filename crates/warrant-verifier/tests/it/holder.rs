@@ -12,7 +12,7 @@ use warrant_core::dpop::create_proof;
 use warrant_core::grant::Grant;
 use warrant_core::keys::{PublicKey, SigningKey};
 use warrant_core::time::Timestamp;
-use warrant_core::token::{attenuate, decode_unverified, delegate, encode, DelegateError};
+use warrant_core::token::{attenuate, decode_unverified, delegate, encode, TokenError};
 use warrant_verifier::{
     Decision, DenialKind, KeyId, KeySet, Request, RevocationSet, Signer, Verifier,
 };
@@ -137,7 +137,7 @@ fn the_previous_holder_cannot_use_the_delegated_token() {
         &mut OsRng,
     )
     .unwrap_err();
-    assert!(matches!(e, DelegateError::NotHolder { .. }), "{e}");
+    assert!(matches!(e, TokenError::NotHolder { .. }), "{e}");
 }
 
 // 3.
@@ -609,9 +609,9 @@ fn a_delegated_token_is_a_plain_biscuit() {
     }
     assert_eq!(token.block_external_key(0).unwrap(), None);
     // Biscuit's own authorizer agrees with warrant.
-    let core = warrant_core::request::Request::new("tickets/1", "read", NOW);
+    let core = warrant_core::request::RequestFacts::new("tickets/1", "read", NOW);
     assert!(biscuit_allows(&token, &core));
-    let core = warrant_core::request::Request::new("orders/1", "read", NOW);
+    let core = warrant_core::request::RequestFacts::new("orders/1", "read", NOW);
     assert!(!biscuit_allows(&token, &core));
     assert_eq!(biscuit(&text).block_count(), 4);
 

@@ -1,220 +1,19 @@
-//! The grant format of the design (section 3): what humans and agents write.
-//!
-//! One format serves minting and attenuation, in JSON or TOML. [`Grant::from_json`]
-//! parses and validates in one step and names the offending field in every error,
-//! for example `allow[2].when[0]: unknown operator `lte`, expected one of …`.
+//! The JSON form of a grant (TOML is read through it): parsing with errors that name the
+//! field, and the canonical form that parses back to an equal grant.
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value as J};
 
+use super::validate::{check_raw_datalog, no_control};
+use super::{
+    Actions, Condition, Grant, GrantError, GrantProblem, HumanRequirement, Method, Op, Rule,
+    MAX_DATALOG_LEN, MAX_ITEMS, MAX_RULES, OPERATORS,
+};
 use crate::pattern::{Action, Audience, ResourcePattern};
-use crate::time::{Span, Timestamp};
-use crate::value::{AttrName, Value, ValueType};
-
-/// At most this many allow or deny rules in one grant.
-pub const MAX_RULES: usize = 64;
-/// At most this many resources, actions, conditions or list entries in one place.
-pub const MAX_ITEMS: usize = 64;
-/// The longest raw Datalog escape hatch accepted (bytes).
-pub const MAX_DATALOG_LEN: usize = 16 * 1024;
-
-/// A grant: allow rules, deny rules, audience and lifetime.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Grant {
-    /// The APIs the token is for; empty means any audience.
-    pub audience: Vec<Audience>,
-    /// Lifetime from the moment of minting or attenuation.
-    pub ttl: Option<Span>,
-    /// An absolute expiry (instead of `ttl`).
-    pub expires_at: Option<Timestamp>,
-    /// The token is not valid before this instant.
-    pub not_before: Option<Timestamp>,
-    /// A request is allowed only when one of these matches (an empty list in an
-    /// attenuation block leaves the earlier rules as they are).
-    pub allow: Vec<Rule>,
-    /// A request matching any of these is denied.
-    pub deny: Vec<Rule>,
-    /// Raw Datalog appended to the block: the expert's escape hatch.
-    pub datalog: Option<String>,
-}
-
-/// Resources × actions × conditions (and, on allow rules, a human requirement).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    /// Resource patterns; the rule matches a request whose resource matches any of them.
-    pub resources: Vec<ResourcePattern>,
-    /// Actions the rule covers.
-    pub actions: Actions,
-    /// Conditions on request attributes; all must hold.
-    pub when: Vec<Condition>,
-    /// Requirement on how (and how recently) the delegating human was verified.
-    pub human: Option<HumanRequirement>,
-}
-
-/// The actions of a rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actions {
-    /// `["*"]`: every action.
-    Any,
-    /// These actions.
-    Listed(Vec<Action>),
-}
-
-impl Actions {
-    /// Whether some action is in both.
-    pub fn overlaps(&self, other: &Actions) -> bool {
-        match (self, other) {
-            (Self::Any, _) | (_, Self::Any) => true,
-            (Self::Listed(a), Self::Listed(b)) => a.iter().any(|x| b.contains(x)),
-        }
-    }
-
-    /// Whether `action` is covered.
-    pub fn covers(&self, action: &str) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Listed(list) => list.iter().any(|a| a.as_str() == action),
-        }
-    }
-}
-
-/// One condition on a request attribute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
-    /// The attribute tested.
-    pub attr: AttrName,
-    /// The test.
-    pub op: Op,
-}
-
-/// The condition operators.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    /// equal to
-    Eq(Value),
-    /// present and not equal to
-    Ne(Value),
-    /// less than (integers, dates)
-    Lt(Value),
-    /// less than or equal
-    Le(Value),
-    /// greater than
-    Gt(Value),
-    /// greater than or equal
-    Ge(Value),
-    /// one of (same type)
-    In(Vec<Value>),
-    /// present with any value
-    Present,
-    /// a string starting with
-    Prefix(String),
-    /// a date no older than this span before the request time
-    Within(Span),
-}
-
-/// The operator names, in the order errors list them.
-pub const OPERATORS: [&str; 10] = [
-    "eq", "ne", "lt", "le", "gt", "ge", "in", "present", "prefix", "within",
-];
-
-impl Op {
-    /// The operator's name in the grant format.
-    pub const fn name(&self) -> &'static str {
-        match self {
-            Self::Eq(_) => "eq",
-            Self::Ne(_) => "ne",
-            Self::Lt(_) => "lt",
-            Self::Le(_) => "le",
-            Self::Gt(_) => "gt",
-            Self::Ge(_) => "ge",
-            Self::In(_) => "in",
-            Self::Present => "present",
-            Self::Prefix(_) => "prefix",
-            Self::Within(_) => "within",
-        }
-    }
-
-    /// The type the attribute must have for this condition to hold (`None`: any type).
-    pub fn expected_type(&self) -> Option<ValueType> {
-        match self {
-            Self::Eq(v) | Self::Ne(v) | Self::Lt(v) | Self::Le(v) | Self::Gt(v) | Self::Ge(v) => {
-                Some(v.value_type())
-            }
-            Self::In(vs) => vs.first().map(Value::value_type),
-            Self::Present => None,
-            Self::Prefix(_) => Some(ValueType::String),
-            Self::Within(_) => Some(ValueType::Date),
-        }
-    }
-}
-
-/// How a human verified themselves to the issuer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Method {
-    /// WebAuthn with user verification.
-    Passkey,
-    /// An enrolled Ed25519 key answering a challenge.
-    DeviceKey,
-    /// An ID token from the organisation's identity provider.
-    Oidc,
-}
-
-impl Method {
-    /// Every method, in canonical order.
-    pub const ALL: [Method; 3] = [Method::Passkey, Method::DeviceKey, Method::Oidc];
-
-    /// The method's name in grants and tokens.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Passkey => "passkey",
-            Self::DeviceKey => "device-key",
-            Self::Oidc => "oidc",
-        }
-    }
-
-    /// Parses a method name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// `human` on an allow rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HumanRequirement {
-    /// Accepted verification methods (all three when the grant names none).
-    pub methods: Vec<Method>,
-    /// How long ago, at most, at request time, the human may have been verified.
-    pub max_age: Option<Span>,
-    /// Verified attributes the issuer must have stamped on the token.
-    pub attrs: BTreeMap<AttrName, Value>,
-}
-
-/// An invalid grant: the path of the offending field and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct GrantError {
-    /// `allow[2].when[0]`, or `grant` for the whole document.
-    pub path: String,
-    /// What is wrong, in one line.
-    pub message: String,
-}
-
-impl GrantError {
-    pub(crate) fn new(path: impl Into<String>, message: impl fmt::Display) -> Self {
-        Self {
-            path: path.into(),
-            message: message.to_string(),
-        }
-    }
-}
+use crate::time::{SpanError, TimestampError};
+use crate::value::{AttrName, Value};
 
 fn list_of(expected: &[&str]) -> String {
     expected
@@ -258,23 +57,11 @@ fn string<'a>(v: &'a J, path: &str) -> Result<&'a str, GrantError> {
     Ok(s)
 }
 
-/// Every string a token carries is printable: a control character is refused, so no
-/// value can break a line of a log, an explanation or a printed block.
-fn no_control(s: &str, path: &str) -> Result<(), GrantError> {
-    if s.chars().any(char::is_control) {
-        return Err(GrantError::new(
-            path,
-            format!("`{}` contains a control character", s.escape_debug()),
-        ));
-    }
-    Ok(())
-}
-
 /// A string or a list of strings, each parsed with `parse`.
-fn strings<T>(
+fn strings<T, E: Into<GrantProblem>>(
     v: &J,
     path: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Vec<T>, GrantError> {
     let items: Vec<&J> = match v {
         J::String(_) => vec![v],
@@ -304,13 +91,13 @@ fn strings<T>(
             } else {
                 path.to_owned()
             };
-            parse(string(item, &p)?).map_err(|m| GrantError::new(p, m))
+            parse(string(item, &p)?).map_err(|e| GrantError::at(p, e))
         })
         .collect()
 }
 
 fn value(v: &J, path: &str) -> Result<Value, GrantError> {
-    let value = Value::from_json(v).map_err(|e| GrantError::new(path, e))?;
+    let value = Value::from_json(v).map_err(|e| GrantError::at(path, e))?;
     if let Value::String(s) = &value {
         no_control(s, path)?;
     }
@@ -318,17 +105,39 @@ fn value(v: &J, path: &str) -> Result<Value, GrantError> {
 }
 
 impl Grant {
-    /// Parses and validates a grant from JSON text.
+    /// Parses and validates a grant from JSON text. Every error names the offending field.
+    ///
+    /// ```
+    /// use warrant_core::grant::{Actions, Grant, GrantProblem};
+    ///
+    /// let grant = Grant::from_json_str(r#"{
+    ///     "audience": ["support-api"], "ttl": "10m",
+    ///     "allow": [{ "resources": ["tickets/*/email_address"], "actions": ["read"],
+    ///                 "when": [{ "attr": "ticket.status", "eq": "open" }] }]
+    /// }"#)?;
+    /// assert_eq!(grant.allow[0].actions, Actions::Listed(vec!["read".parse()?]));
+    /// assert!(grant.allow[0].covers("tickets/123/email_address", "read"));
+    ///
+    /// let e = Grant::from_json_str(
+    ///     r#"{"allow": [{"resources": ["tickets/*"], "actions": ["read"],
+    ///                   "when": [{"attr": "amount", "lte": 5000}]}]}"#,
+    /// )
+    /// .unwrap_err();
+    /// assert_eq!(e.path, "allow[0].when[0]");
+    /// assert!(matches!(e.problem, GrantProblem::Invalid(_)));
+    /// assert!(e.to_string().starts_with("allow[0].when[0]: unknown operator `lte`"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_json_str(text: &str) -> Result<Self, GrantError> {
         let v: J = serde_json::from_str(text)
-            .map_err(|e| GrantError::new("grant", format!("not valid JSON: {e}")))?;
+            .map_err(|e| GrantError::at("grant", GrantProblem::Json(Arc::new(e))))?;
         Self::from_json(&v)
     }
 
     /// Parses and validates a grant from TOML text (same fields as JSON).
     pub fn from_toml_str(text: &str) -> Result<Self, GrantError> {
-        let v: toml::Value = toml::from_str(text)
-            .map_err(|e| GrantError::new("grant", format!("not valid TOML: {}", e.message())))?;
+        let v: toml::Value =
+            toml::from_str(text).map_err(|e| GrantError::at("grant", GrantProblem::Toml(e)))?;
         Self::from_json(&toml_to_json(&v))
     }
 
@@ -349,15 +158,13 @@ impl Grant {
         )?;
         let mut g = Grant::default();
         if let Some(a) = map.get("audience") {
-            g.audience = strings(a, "audience", |s| {
-                s.parse::<Audience>().map_err(|e| e.to_string())
-            })?;
+            g.audience = strings(a, "audience", str::parse::<Audience>)?;
         }
         if let Some(t) = map.get("ttl") {
             g.ttl = Some(
                 string(t, "ttl")?
                     .parse()
-                    .map_err(|e| GrantError::new("ttl", e))?,
+                    .map_err(|e| GrantError::at("ttl", e))?,
             );
         }
         for (field, slot) in [
@@ -368,7 +175,7 @@ impl Grant {
                 *slot = Some(
                     string(t, field)?
                         .parse()
-                        .map_err(|e| GrantError::new(field, e))?,
+                        .map_err(|e: TimestampError| GrantError::at(field, e))?,
                 );
             }
         }
@@ -407,7 +214,7 @@ impl Grant {
                     format!("longer than {MAX_DATALOG_LEN} bytes"),
                 ));
             }
-            crate::compile::check_raw_datalog(text)?;
+            check_raw_datalog(text)?;
             g.datalog = Some(text.to_owned());
         }
         g.validate()?;
@@ -453,96 +260,6 @@ impl Grant {
         }
         J::Object(m)
     }
-
-    /// Adds `other`'s rules and audiences to this grant; `other`'s lifetime fields,
-    /// when set, replace this grant's (the command line overrides a grant file).
-    pub fn merge(&mut self, other: Grant) {
-        for a in other.audience {
-            if !self.audience.contains(&a) {
-                self.audience.push(a);
-            }
-        }
-        if other.ttl.is_some() || other.expires_at.is_some() {
-            self.ttl = other.ttl;
-            self.expires_at = other.expires_at;
-        }
-        if other.not_before.is_some() {
-            self.not_before = other.not_before;
-        }
-        self.allow.extend(other.allow);
-        self.deny.extend(other.deny);
-        if let Some(d) = other.datalog {
-            self.datalog = Some(match self.datalog.take() {
-                Some(mine) => format!("{mine}\n{d}"),
-                None => d,
-            });
-        }
-    }
-
-    /// Whether the grant says nothing at all.
-    pub fn is_empty(&self) -> bool {
-        *self == Grant::default()
-    }
-
-    /// Checks what the types alone do not: the rules [`Grant::from_json`] enforces on
-    /// every grant it returns. A grant built in code is held to them too (compiling
-    /// calls this), and so is a grant read back from a token, so that no grant exists
-    /// whose native evaluation and Datalog could disagree: an ordered comparison on a
-    /// string, a mixed-type `in` list, a `present` deny condition.
-    ///
-    /// ```
-    /// use warrant_core::grant::{Condition, Grant, Op};
-    ///
-    /// let mut grant = Grant::from_json_str(
-    ///     r#"{"allow": [{"resources": "tickets/*", "actions": "read"}]}"#,
-    /// )?;
-    /// assert!(grant.validate().is_ok());
-    /// grant.allow[0].when.push(Condition {
-    ///     attr: "status".parse()?,
-    ///     op: Op::Lt("open".into()),
-    /// });
-    /// assert_eq!(
-    ///     grant.validate().unwrap_err().to_string(),
-    ///     "allow[0].when[0].lt: `lt` compares integers or dates, not a string",
-    /// );
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn validate(&self) -> Result<(), GrantError> {
-        if self.audience.len() > MAX_ITEMS {
-            return Err(GrantError::new(
-                "audience",
-                format!("at most {MAX_ITEMS} entries are allowed"),
-            ));
-        }
-        if self.ttl.is_some() && self.expires_at.is_some() {
-            return Err(GrantError::new(
-                "ttl",
-                "give either `ttl` or `expires_at`, not both",
-            ));
-        }
-        for (field, rules, is_allow) in [("allow", &self.allow, true), ("deny", &self.deny, false)]
-        {
-            if rules.len() > MAX_RULES {
-                return Err(GrantError::new(
-                    field,
-                    format!("at most {MAX_RULES} rules are allowed"),
-                ));
-            }
-            for (i, rule) in rules.iter().enumerate() {
-                rule.validate(&format!("{field}[{i}]"), is_allow)?;
-            }
-        }
-        if let Some(d) = &self.datalog {
-            if d.len() > MAX_DATALOG_LEN {
-                return Err(GrantError::new(
-                    "datalog",
-                    format!("longer than {MAX_DATALOG_LEN} bytes"),
-                ));
-            }
-            no_control(d, "datalog")?;
-        }
-        Ok(())
-    }
 }
 
 impl Rule {
@@ -558,7 +275,7 @@ impl Rule {
             map.get("resources")
                 .ok_or_else(|| GrantError::new(path, "missing field `resources`"))?,
             &resources_path,
-            |s| s.parse::<ResourcePattern>().map_err(|e| e.to_string()),
+            str::parse::<ResourcePattern>,
         )?;
         if resources.is_empty() {
             return Err(GrantError::new(
@@ -571,7 +288,7 @@ impl Rule {
             map.get("actions")
                 .ok_or_else(|| GrantError::new(path, "missing field `actions`"))?,
             &actions_path,
-            |s| Ok(s.to_owned()),
+            |s| Ok::<_, GrantProblem>(s.to_owned()),
         )?;
         let actions = if raw_actions.iter().any(|a| a == "*") {
             if raw_actions.len() > 1 {
@@ -590,7 +307,7 @@ impl Rule {
                     .enumerate()
                     .map(|(i, a)| {
                         a.parse::<Action>()
-                            .map_err(|e| GrantError::new(format!("{actions_path}[{i}]"), e))
+                            .map_err(|e| GrantError::at(format!("{actions_path}[{i}]"), e))
                     })
                     .collect::<Result<_, _>>()?,
             )
@@ -654,107 +371,6 @@ impl Rule {
         }
         J::Object(m)
     }
-
-    fn validate(&self, path: &str, is_allow: bool) -> Result<(), GrantError> {
-        let many = |field: &str, n: usize| {
-            if n == 0 {
-                Err(GrantError::new(
-                    format!("{path}.{field}"),
-                    format!("list at least one {}", field.trim_end_matches('s')),
-                ))
-            } else if n > MAX_ITEMS {
-                Err(GrantError::new(
-                    format!("{path}.{field}"),
-                    format!("at most {MAX_ITEMS} entries are allowed"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        many("resources", self.resources.len())?;
-        if let Actions::Listed(list) = &self.actions {
-            many("actions", list.len())?;
-        }
-        if self.when.len() > MAX_ITEMS {
-            return Err(GrantError::new(
-                format!("{path}.when"),
-                format!("at most {MAX_ITEMS} conditions are allowed"),
-            ));
-        }
-        for (i, c) in self.when.iter().enumerate() {
-            let cpath = format!("{path}.when[{i}]");
-            if !is_allow && c.op == Op::Present {
-                return Err(GrantError::new(
-                    format!("{cpath}.present"),
-                    "a deny condition `present` always holds (deny rules fail closed on a missing attribute): drop it, and the rule applies whenever its resources and actions match",
-                ));
-            }
-            c.op.validate(&format!("{cpath}.{}", c.op.name()))?;
-        }
-        match &self.human {
-            Some(_) if !is_allow => Err(GrantError::new(
-                format!("{path}.human"),
-                "only allow rules can require a verified human",
-            )),
-            Some(h) => h.validate(&format!("{path}.human")),
-            None => Ok(()),
-        }
-    }
-
-    /// Whether the rule's resources and actions cover a request (conditions aside).
-    pub fn covers(&self, resource: &str, action: &str) -> bool {
-        self.actions.covers(action) && self.resources.iter().any(|p| p.matches(resource))
-    }
-}
-
-impl Op {
-    fn validate(&self, path: &str) -> Result<(), GrantError> {
-        let printable = |v: &Value, p: &str| match v {
-            Value::String(s) => no_control(s, p),
-            _ => Ok(()),
-        };
-        match self {
-            Self::Eq(v) | Self::Ne(v) => printable(v, path),
-            Self::Lt(v) | Self::Le(v) | Self::Gt(v) | Self::Ge(v) => match v.value_type() {
-                ValueType::Integer | ValueType::Date => Ok(()),
-                t => Err(GrantError::new(
-                    path,
-                    format!("`{}` compares integers or dates, not a {t}", self.name()),
-                )),
-            },
-            Self::In(values) => {
-                let Some(first) = values.first() else {
-                    return Err(GrantError::new(
-                        path,
-                        format!("list 1 to {MAX_ITEMS} values"),
-                    ));
-                };
-                if values.len() > MAX_ITEMS {
-                    return Err(GrantError::new(
-                        path,
-                        format!("list 1 to {MAX_ITEMS} values"),
-                    ));
-                }
-                let t = first.value_type();
-                for (i, v) in values.iter().enumerate() {
-                    let p = format!("{path}[{i}]");
-                    if v.value_type() != t {
-                        return Err(GrantError::new(
-                            p,
-                            format!(
-                                "all values must have one type: found `{}` after `{t}`",
-                                v.value_type()
-                            ),
-                        ));
-                    }
-                    printable(v, &p)?;
-                }
-                Ok(())
-            }
-            Self::Prefix(s) => no_control(s, path),
-            Self::Present | Self::Within(_) => Ok(()),
-        }
-    }
 }
 
 impl Condition {
@@ -768,7 +384,7 @@ impl Condition {
             &format!("{path}.attr"),
         )?
         .parse::<AttrName>()
-        .map_err(|e| GrantError::new(format!("{path}.attr"), e))?;
+        .map_err(|e| GrantError::at(format!("{path}.attr"), e))?;
         let mut ops = map.iter().filter(|(k, _)| k.as_str() != "attr");
         let (name, arg) = ops.next().ok_or_else(|| {
             GrantError::new(
@@ -829,7 +445,7 @@ impl Condition {
             "within" => Op::Within(
                 string(arg, &opath)?
                     .parse()
-                    .map_err(|e| GrantError::new(&opath, e))?,
+                    .map_err(|e: SpanError| GrantError::at(&opath, e))?,
             ),
             other => {
                 return Err(GrantError::new(
@@ -867,29 +483,14 @@ impl Condition {
 }
 
 impl HumanRequirement {
-    fn validate(&self, path: &str) -> Result<(), GrantError> {
-        if self.methods.is_empty() {
-            return Err(GrantError::new(
-                format!("{path}.methods"),
-                "list at least one method",
-            ));
-        }
-        for (k, v) in &self.attrs {
-            if let Value::String(s) = v {
-                no_control(s, &format!("{path}.attrs.{k}"))?;
-            }
-        }
-        Ok(())
-    }
-
     fn from_json(v: &J, path: &str) -> Result<Self, GrantError> {
         let map = object(v, path, &["methods", "max_age", "attrs"])?;
         let mut methods = match map.get("methods") {
             Some(m) => strings(m, &format!("{path}.methods"), |s| {
                 Method::parse(s).ok_or_else(|| {
-                    format!(
+                    GrantProblem::Invalid(format!(
                         "unknown verification method `{s}`, expected one of `passkey`, `device-key`, `oidc`"
-                    )
+                    ))
                 })
             })?,
             None => Method::ALL.to_vec(),
@@ -905,7 +506,11 @@ impl HumanRequirement {
         let max_age = match map.get("max_age") {
             Some(m) => {
                 let p = format!("{path}.max_age");
-                Some(string(m, &p)?.parse().map_err(|e| GrantError::new(p, e))?)
+                Some(
+                    string(m, &p)?
+                        .parse()
+                        .map_err(|e: SpanError| GrantError::at(p, e))?,
+                )
             }
             None => None,
         };
@@ -918,7 +523,7 @@ impl HumanRequirement {
             for (k, v) in amap {
                 let name = k
                     .parse::<AttrName>()
-                    .map_err(|e| GrantError::new(&apath, e))?;
+                    .map_err(|e| GrantError::at(&apath, e))?;
                 attrs.insert(name, value(v, &format!("{apath}.{k}"))?);
             }
         }
@@ -973,6 +578,3 @@ pub fn toml_to_json(v: &toml::Value) -> J {
         ),
     }
 }
-
-#[cfg(test)]
-mod tests;

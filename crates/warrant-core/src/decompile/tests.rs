@@ -203,7 +203,7 @@ fn printed_text_cannot_forge_authority_facts() {
         .insert("note".parse().unwrap(), Value::String(evil.into()));
     assert!(matches!(
         mint(&key, req.clone(), NOW, &mut rand_core::OsRng),
-        Err(crate::token::MintError::HumanAttr(_))
+        Err(crate::token::TokenError::HumanAttr(_))
     ));
     // ...and a token from another issuer implementation that carries one is read as data.
     req.human_attrs.clear();

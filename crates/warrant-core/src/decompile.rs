@@ -1,5 +1,5 @@
-//! Recognising profile blocks by their structure, and decompiling them into grants so a
-//! verifier can evaluate them natively.
+//! The inverse of [`crate::compile`]: recognising profile blocks by their structure, and
+//! decompiling them into grants ("lifting" them) so a verifier can evaluate them natively.
 //!
 //! Nothing here reads printed text. A block is read as data ([`crate::blocks`]), its
 //! checks are decompiled into a [`Grant`], and the grant is compiled again
@@ -17,13 +17,13 @@ use biscuit_auth::builder::{
     Binary, Check, CheckKind, Op as DOp, Predicate, Rule as Query, Term, Unary,
 };
 
+use crate::authority::{holder_facts, AuthorityFacts};
 use crate::blocks::BlockData;
 use crate::compile::{compile_checks, CheckRole, CompileContext, Compiled};
-use crate::eval::HumanFacts;
 use crate::grant::{Actions, Condition, Grant, HumanRequirement, Method, Op, Rule};
 use crate::pattern::{PatternTest, ResourcePattern};
 use crate::time::{Span, Timestamp};
-use crate::token::{AuthorityFacts, PROFILE_VERSION};
+use crate::token::PROFILE_VERSION;
 use crate::value::Value;
 
 /// One block understood natively.
@@ -49,17 +49,6 @@ pub struct Lifted {
     pub blocks: Vec<LiftedBlock>,
 }
 
-impl AuthorityFacts {
-    /// The human facts the checks see (`human`, `human_attr`).
-    pub fn human_facts(&self) -> Option<HumanFacts> {
-        self.verification.as_ref().map(|(method, at)| HumanFacts {
-            method: method.clone(),
-            verified_at: *at,
-            attrs: self.human_attrs.clone(),
-        })
-    }
-}
-
 /// Lifts a token's blocks (read from the bytes its signatures were verified on), or
 /// `None` if any block is outside the profile.
 pub fn lift(blocks: &[BlockData]) -> Option<Lifted> {
@@ -80,7 +69,7 @@ fn profile_authority(blocks: &[BlockData]) -> Option<AuthorityFacts> {
     let authority = AuthorityFacts::from_facts(&first.facts);
     (authority.profile == Some(PROFILE_VERSION)
         && first.external_key.is_none()
-        && authority.to_facts()? == first.facts)
+        && authority.to_facts().ok()? == first.facts)
         .then_some(authority)
 }
 
@@ -95,7 +84,7 @@ pub fn lift_block(blocks: &[BlockData], index: usize) -> Option<LiftedBlock> {
     let holder = match (index, &block.external_key, block.facts.as_slice()) {
         (0, _, _) | (_, None, []) => None,
         (_, Some(_), [fact]) if fact.predicate.name == "holder" => {
-            let named = crate::token::holder_facts(std::slice::from_ref(fact));
+            let named = holder_facts(std::slice::from_ref(fact));
             let key: crate::keys::PublicKey = named.first()?.parse().ok()?;
             Some(key.to_string())
         }
@@ -302,7 +291,7 @@ fn action_list(list: Vec<String>) -> Option<Actions> {
 }
 
 fn value(t: &Term) -> Option<Value> {
-    crate::token::term_value(t)
+    Value::from_term(t)
 }
 
 /// The operator of a condition test on variable `x` (`attr_age` tests are `within`).
