@@ -141,7 +141,7 @@ pub enum Refusal {
     Reserved(String),
     /// The token library refused the request (400).
     #[error("{0}")]
-    Token(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Token(#[from] token::TokenError),
     /// The verification failed, a limit was reached, or the issuer failed.
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -430,25 +430,20 @@ fn vouched_attrs(human: &HumanRow) -> BTreeMap<AttrName, Value> {
         .collect()
 }
 
-/// Mints `request` (the ceiling) with `key` and narrows it by a block of `requested`: the
-/// token's facts and its base64 text.
+/// Mints `request` (the ceiling) with `key`, narrowed by a second block of `requested`:
+/// the token's facts and its base64 text.
 fn sign_narrowed(
     key: &SigningKey,
     request: MintRequest,
     requested: Grant,
     now: Timestamp,
 ) -> Result<(token::Minted, String), Refusal> {
-    let minted =
-        token::mint(key, request, now, &mut OsRng).map_err(|e| Refusal::Token(Box::new(e)))?;
+    let minted = token::mint_narrowed(key, request, requested, now, &mut OsRng)?;
     let text = minted
         .token
         .to_base64()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let unverified =
-        token::decode_unverified(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let narrowed = token::attenuate(&unverified, requested, now, &mut OsRng)
-        .map_err(|e| Refusal::Token(Box::new(e)))?;
-    Ok((minted, token::encode(&narrowed)))
+    Ok((minted, text))
 }
 
 #[cfg(test)]
