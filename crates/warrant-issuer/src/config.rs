@@ -291,72 +291,19 @@ impl Config {
             .unwrap_or_else(|| format!("http://{listen}"))
             .trim_end_matches('/')
             .to_owned();
-        let mut roles = Vec::new();
-        for (i, r) in raw.roles.into_iter().enumerate() {
-            let ceiling = Grant::from_json(&toml_to_json(&r.ceiling))
-                .map_err(|e| field(format!("roles[{i}].ceiling"), e))?;
-            if ceiling.allow.is_empty() {
-                return Err(field(
-                    format!("roles[{i}].ceiling"),
-                    "a ceiling needs at least one allow rule",
-                ));
-            }
-            if ceiling.ttl.is_some() || ceiling.expires_at.is_some() {
-                return Err(field(
-                    format!("roles[{i}].ceiling"),
-                    "put the lifetime in the role's `max_ttl`",
-                ));
-            }
-            crate::admin::reserved(&ceiling, &ceiling.audience)
-                .map_err(|e| field(format!("roles[{i}].ceiling"), e))?;
-            roles.push(Role {
-                name: r.name,
-                ceiling,
-                max_ttl: span(&format!("roles[{i}].max_ttl"), r.max_ttl, defaults::MAX_TTL)?,
-            });
-        }
-        let mut humans = Vec::new();
-        for (i, h) in raw.humans.into_iter().enumerate() {
-            for role in &h.roles {
-                if !roles.iter().any(|r| &r.name == role) {
-                    return Err(field(
-                        format!("humans[{i}].roles"),
-                        format!("no role `{role}` is defined"),
-                    ));
-                }
-            }
-            let device_keys = h
-                .device_keys
-                .iter()
-                .map(|k| {
-                    k.parse()
-                        .map_err(|e| field(format!("humans[{i}].device_keys"), e))
-                })
-                .collect::<Result<_, _>>()?;
-            let attrs = match toml_to_json(&toml::Value::Table(h.attrs)) {
-                serde_json::Value::Object(m) => m,
-                _ => serde_json::Map::new(),
-            };
-            humans.push(Human {
-                display_name: h.display_name.unwrap_or_else(|| h.id.clone()),
-                id: h.id,
-                roles: h.roles,
-                device_keys,
-                attrs,
-            });
-        }
-        let trusted_proxies = raw
-            .trusted_proxies
-            .iter()
-            .map(|p| {
-                p.parse().map_err(|_| {
-                    field(
-                        "trusted_proxies",
-                        format!("`{p}` is not an IP address such as `10.0.0.1`"),
-                    )
-                })
-            })
+        let roles = raw
+            .roles
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| role(i, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let humans = raw
+            .humans
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| human(i, h, &roles))
             .collect::<Result<_, _>>()?;
+        let trusted_proxies = proxies(&raw.trusted_proxies)?;
         let request_timeout = span(
             "request_timeout",
             raw.request_timeout,
@@ -413,6 +360,78 @@ impl Config {
             oidc: raw.oidc,
         })
     }
+}
+
+/// `roles[i]`, checked: a ceiling with an allow rule, no lifetime of its own (that is the
+/// role's `max_ttl`) and nothing reserved for the issuer.
+fn role(i: usize, r: RawRole) -> Result<Role, ConfigError> {
+    let ceiling = Grant::from_json(&toml_to_json(&r.ceiling))
+        .map_err(|e| field(format!("roles[{i}].ceiling"), e))?;
+    if ceiling.allow.is_empty() {
+        return Err(field(
+            format!("roles[{i}].ceiling"),
+            "a ceiling needs at least one allow rule",
+        ));
+    }
+    if ceiling.ttl.is_some() || ceiling.expires_at.is_some() {
+        return Err(field(
+            format!("roles[{i}].ceiling"),
+            "put the lifetime in the role's `max_ttl`",
+        ));
+    }
+    crate::admin::reserved(&ceiling, &ceiling.audience)
+        .map_err(|e| field(format!("roles[{i}].ceiling"), e))?;
+    Ok(Role {
+        name: r.name,
+        ceiling,
+        max_ttl: span(&format!("roles[{i}].max_ttl"), r.max_ttl, defaults::MAX_TTL)?,
+    })
+}
+
+/// `humans[i]`, checked: every role defined, every device key a key.
+fn human(i: usize, h: RawHuman, roles: &[Role]) -> Result<Human, ConfigError> {
+    for role in &h.roles {
+        if !roles.iter().any(|r| &r.name == role) {
+            return Err(field(
+                format!("humans[{i}].roles"),
+                format!("no role `{role}` is defined"),
+            ));
+        }
+    }
+    let device_keys = h
+        .device_keys
+        .iter()
+        .map(|k| {
+            k.parse()
+                .map_err(|e| field(format!("humans[{i}].device_keys"), e))
+        })
+        .collect::<Result<_, _>>()?;
+    let attrs = match toml_to_json(&toml::Value::Table(h.attrs)) {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    Ok(Human {
+        display_name: h.display_name.unwrap_or_else(|| h.id.clone()),
+        id: h.id,
+        roles: h.roles,
+        device_keys,
+        attrs,
+    })
+}
+
+/// `trusted_proxies`: IP addresses.
+fn proxies(listed: &[String]) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    listed
+        .iter()
+        .map(|p| {
+            p.parse().map_err(|_| {
+                field(
+                    "trusted_proxies",
+                    format!("`{p}` is not an IP address such as `10.0.0.1`"),
+                )
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
