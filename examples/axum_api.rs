@@ -120,7 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "demo/keys.json".to_owned());
     let keys = warrant_verifier::key_set_from_file(&path)?;
-    let verifier = Verifier::new(keys).with_audience("support-api");
+    let verifier = Verifier::builder(keys).audience("support-api").build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("support API on {ORIGIN} (keys from {path})");
     axum::serve(listener, app(verifier)?).await?;

@@ -32,7 +32,7 @@
 //! req.holder = Some(agent.public()); // useless without the agent's key
 //! let token = mint(&issuer, req, now, &mut rng).unwrap().token.to_base64().unwrap();
 //!
-//! let verifier = Verifier::new(KeySet::single(KeyId(1), issuer.public())).with_audience("support-api");
+//! let verifier = Verifier::builder(KeySet::single(KeyId(1), issuer.public())).audience("support-api").build();
 //!
 //! // Each request carries a fresh DPoP proof by the holder for that method and URL.
 //! let url = "https://support.example/tickets/123";
@@ -74,7 +74,9 @@ mod verifier;
 #[cfg(test)]
 mod differential_tests;
 
-pub use config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES};
+pub use config::{
+    Limits, VerifierBuilder, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES,
+};
 pub use decision::{Claims, Decision, Denial, DenialKind, Signer};
 pub use load::{key_set_from_file, revocations_from_file, LoadError};
 pub use replay::{MemoryReplayCache, ReplayCache, DEFAULT_REPLAY_CAPACITY};

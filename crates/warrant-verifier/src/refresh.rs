@@ -2,11 +2,11 @@
 //!
 //! Verification stays offline and synchronous: these tasks only replace the verifier's
 //! copies. When a fetch fails the verifier keeps its last good copy and logs a warning;
-//! with [`Verifier::with_max_staleness`] it refuses every token once that copy is older
-//! than the bound (denial kind `stale`).
+//! with [`VerifierBuilder::max_staleness`](crate::VerifierBuilder::max_staleness) it
+//! refuses every token once that copy is older than the bound (denial kind `stale`).
 //!
-//! Attach refreshers last: the `with_*` methods return a new verifier, which a refresher
-//! attached to the old one would not update.
+//! A refresher takes the built verifier: its settings are fixed, and every clone of it
+//! shares the keys and revocations the refresher replaces.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

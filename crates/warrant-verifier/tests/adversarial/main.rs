@@ -25,7 +25,9 @@ use warrant_core::grant::Grant;
 use warrant_core::keys::SigningKey;
 use warrant_core::time::Span;
 use warrant_core::token::{decode_unverified, encode, mint, MintRequest};
-use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Request, Timestamp, Verifier};
+use warrant_verifier::{
+    Decision, Denial, DenialKind, KeyId, KeySet, Request, Timestamp, Verifier, VerifierBuilder,
+};
 
 /// The longest a single `verify` may take, in a debug build on a slow shared machine with
 /// the other tests running in parallel (a debug build is 20 to 300 times slower than
@@ -62,12 +64,22 @@ pub fn new_key() -> SigningKey {
 
 /// A verifier trusting [`key`] under key id 1 that accepts bearer tokens.
 pub fn bearer_verifier() -> Verifier {
-    Verifier::new(KeySet::single(KeyId(1), key().public())).allow_bearer(true)
+    bearer_builder().build()
+}
+
+/// The builder of [`bearer_verifier`], for tests that change a setting.
+pub fn bearer_builder() -> VerifierBuilder {
+    strict_builder().dangerous_accept_bearer()
 }
 
 /// A verifier trusting [`key`] under key id 1 that refuses bearer tokens (the default).
 pub fn strict_verifier() -> Verifier {
-    Verifier::new(KeySet::single(KeyId(1), key().public()))
+    strict_builder().build()
+}
+
+/// The builder of [`strict_verifier`], for tests that change a setting.
+pub fn strict_builder() -> VerifierBuilder {
+    Verifier::builder(KeySet::single(KeyId(1), key().public()))
 }
 
 /// Parses a grant, panicking with the parser's message.

@@ -9,7 +9,9 @@ use warrant_core::grant::Grant;
 use warrant_core::keys::SigningKey;
 use warrant_core::time::Span;
 use warrant_core::token::{mint, MintRequest, Minted, PROFILE_VERSION};
-use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Limits, Timestamp, Verifier};
+use warrant_verifier::{
+    Decision, Denial, DenialKind, KeyId, KeySet, Limits, Timestamp, Verifier, VerifierBuilder,
+};
 
 /// The fixed "now" of every mint: 2026-11-30T10:00:00Z.
 pub const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
@@ -40,9 +42,14 @@ pub fn test_limits() -> Limits {
 /// A verifier trusting [`key`] under key id 1, accepting bearer tokens (most tests here
 /// are about grants, not holders).
 pub fn verifier() -> Verifier {
-    Verifier::new(KeySet::single(KeyId(1), key().public()))
-        .with_limits(test_limits())
-        .allow_bearer(true)
+    verifier_builder().build()
+}
+
+/// The builder of [`verifier`], for tests that change a setting.
+pub fn verifier_builder() -> VerifierBuilder {
+    Verifier::builder(KeySet::single(KeyId(1), key().public()))
+        .limits(test_limits())
+        .dangerous_accept_bearer()
 }
 
 /// Parses a grant, panicking with the parser's message.

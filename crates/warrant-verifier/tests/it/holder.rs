@@ -16,7 +16,7 @@ use warrant_core::token::{
     attenuate, decode_unverified, delegate, encode, mint, DelegateError, MintRequest,
 };
 use warrant_verifier::{
-    Decision, DenialKind, KeyId, KeySet, Request, RevocationSet, Signer, Verifier,
+    Decision, DenialKind, KeyId, KeySet, Request, RevocationSet, Signer, Verifier, VerifierBuilder,
 };
 
 use crate::common::{at, biscuit, biscuit_allows, denied_as, grant, key, test_limits, NOW};
@@ -26,7 +26,11 @@ const URL: &str = "https://api.example/tickets/1";
 
 /// A verifier trusting [`key`] that refuses bearer tokens (the default).
 fn strict() -> Verifier {
-    Verifier::new(KeySet::single(KeyId(1), key().public())).with_limits(test_limits())
+    strict_builder().build()
+}
+
+fn strict_builder() -> VerifierBuilder {
+    Verifier::builder(KeySet::single(KeyId(1), key().public())).limits(test_limits())
 }
 
 fn new_key() -> SigningKey {
@@ -244,8 +248,9 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
         append_plain(&token, &holder_fact(&thief)),
         append_plain(&token, &holder_fact_v1(&thief)),
     ] {
-        let d = strict()
-            .allow_bearer(true)
+        let d = strict_builder()
+            .dangerous_accept_bearer()
+            .build()
             .verify(&stolen, &read_by(&thief, &stolen, "tickets/1"));
         denied_as(&d, DenialKind::InvalidDelegation);
     }
@@ -306,8 +311,9 @@ fn a_delegation_block_signed_by_someone_else_is_refused() {
     // A bearer token cannot be bound after the fact, whoever signs.
     let bearer = mint_for(None, &parent_grant());
     let bound = append_third_party(&bearer, &thief, &holder_fact(&thief));
-    let d = strict()
-        .allow_bearer(true)
+    let d = strict_builder()
+        .dangerous_accept_bearer()
+        .build()
         .verify(&bound, &read_by(&thief, &bound, "tickets/1"));
     let d = denied_as(&d, DenialKind::InvalidDelegation);
     assert_contains(&d.message, "has no holder to delegate from");
@@ -504,7 +510,7 @@ fn bearer_tokens_are_refused_unless_allowed() {
     let d = denied_as(&d, DenialKind::BearerRefused);
     assert_contains(&d.message, "not bound to a holder key");
     assert_contains(&d.message, "refuses bearer tokens");
-    let lenient = strict().allow_bearer(true);
+    let lenient = strict_builder().dangerous_accept_bearer().build();
     let d = lenient.verify(&bearer, &read_by(&agent, &bearer, "tickets/1"));
     allowed(&d);
     assert_eq!(d.claims().unwrap().holder, None);
