@@ -95,6 +95,7 @@ use crate::verifier::Verifier;
 
 /// What a [`RequestMapper`] makes of an HTTP request.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Mapped {
     /// The warrant request it stands for.
     Request(Request),
@@ -153,6 +154,7 @@ where
 
 /// Why a URL path is not a resource name ([`resource_from_path`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResourcePathError {
     /// The path is not below the prefix.
     #[error("the path `{path}` is not below `{prefix}`: map only the paths under the prefix")]
@@ -244,6 +246,7 @@ enum Origin {
 
 /// Why a [`WarrantLayer`] could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LayerError {
     /// No origin configured.
     #[error("the warrant layer has no public origin: set `public_origin(\"https://api.example\")` to the scheme, host and port clients use (or `protected_resource(metadata)`)")]

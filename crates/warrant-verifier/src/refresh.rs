@@ -28,6 +28,7 @@ const MAX_PAGES_PER_POLL: usize = 100;
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RefreshError {
     /// The request failed or the server answered with an error status.
     #[error("cannot fetch `{url}`: {reason}")]

@@ -688,7 +688,11 @@ mod tests {
         v.set_keys(KeySet::single(KeyId(1), key.public()));
         let token = minted(&key);
         assert!(clone.verify_bytes(&token, &req()).is_allowed());
-        let id = clone.verify_bytes(&token, &req()).claims().cloned().unwrap();
+        let id = clone
+            .verify_bytes(&token, &req())
+            .claims()
+            .cloned()
+            .unwrap();
         let mut revoked = RevocationSet::new();
         revoked
             .revoke_token_id(&id.token_id.unwrap_or_default())

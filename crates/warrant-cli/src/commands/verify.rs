@@ -67,6 +67,8 @@ pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
         match &decision {
             Decision::Allowed(_) => io::out("allowed")?,
             Decision::Denied(d) => io::out(format_args!("denied: {}", d.message))?,
+            // A kind of decision this CLI does not know is not an allowance.
+            _ => io::out("denied")?,
         }
     }
     Ok(if decision.is_allowed() {
