@@ -61,6 +61,7 @@ mod cache;
 mod config;
 mod decision;
 mod explain;
+mod follow;
 #[cfg(feature = "axum")]
 pub mod http;
 mod load;
@@ -78,6 +79,7 @@ pub use config::{
     Limits, VerifierBuilder, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES,
 };
 pub use decision::{Claims, Decision, Denial, DenialKind, Signer};
+pub use follow::{FeedQuery, FeedStep, RevocationFollower};
 pub use load::{key_set_from_file, revocations_from_file, LoadError};
 pub use replay::{MemoryReplayCache, ReplayCache, DEFAULT_REPLAY_CAPACITY};
 pub use request::{Request, RequestError, MAX_REQUEST_ATTRS};
