@@ -13,4 +13,6 @@ mod http;
 #[cfg(all(feature = "refresh", feature = "axum"))]
 mod refresh;
 mod requests;
+#[cfg(feature = "axum")]
+mod routes;
 mod scoping;
