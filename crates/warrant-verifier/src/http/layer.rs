@@ -77,7 +77,7 @@ impl WarrantLayerBuilder {
     /// port), and names the metadata, at that origin's
     /// [`PROTECTED_RESOURCE_METADATA_PATH`], in every challenge (unless
     /// [`Self::resource_metadata`] names another URL). Serve the same metadata with
-    /// [`protected_resource_metadata`].
+    /// [`protected_resource_metadata`](super::protected_resource_metadata).
     pub fn protected_resource(mut self, metadata: &ProtectedResourceMetadata) -> Self {
         self.resource = Some(metadata.resource.clone());
         self
@@ -140,7 +140,33 @@ impl WarrantLayerBuilder {
     }
 }
 
-/// Verifies every request with a [`Verifier`]; see the module documentation.
+/// Verifies every request with a [`Verifier`] before it reaches the handler; see the
+/// module documentation.
+///
+/// ```
+/// use axum::http::request::Parts;
+/// use axum::{routing::get, Router};
+/// use warrant_verifier::http::{matched_route, resource_from_path, Warrant, WarrantLayer};
+/// use warrant_verifier::{KeyId, KeySet, Request, Verifier};
+/// # let key = warrant_core::keys::SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+/// # let keys = KeySet::single(KeyId(1), key.public());
+///
+/// let verifier = Verifier::builder(keys).audience("files").build();
+/// let layer = WarrantLayer::builder(verifier, |parts: &Parts| {
+///     // Only `GET /files/{*path}`, as a read of `files/…`; anything else is refused.
+///     match (parts.method.as_str(), matched_route(parts)) {
+///         ("GET", Some("/files/{*path}")) => resource_from_path("/", parts.uri.path())
+///             .map(|r| Some(Request::now(r, "read"))),
+///         _ => Ok(None),
+///     }
+/// })
+/// .public_origin("https://files.example")
+/// .build()?;
+/// let app: Router = Router::new()
+///     .route("/files/{*path}", get(|Warrant(claims): Warrant| async move { claims.token_id.unwrap_or_default() }))
+///     .route_layer(layer);
+/// # Ok::<(), warrant_verifier::http::LayerError>(())
+/// ```
 #[derive(Clone)]
 pub struct WarrantLayer {
     verifier: Verifier,

@@ -49,7 +49,7 @@ impl From<Result<Option<Request>, ResourcePathError>> for Mapped {
 /// What the layer needs to know about an HTTP request: the warrant [`Request`] it stands
 /// for, or why not ([`Mapped`]). Any `Fn(&Parts) -> R` is one, where `R` is a
 /// [`Request`], an `Option<Request>` (`None`: not covered), or a `Result` of either with a
-/// [`ResourcePathError`] (from [`resource_from_path`]).
+/// [`ResourcePathError`] (from [`resource_from_path`](super::resource_from_path)).
 pub trait RequestMapper: Send + Sync + 'static {
     /// Maps the request head.
     fn map(&self, parts: &Parts) -> Mapped;

@@ -39,7 +39,7 @@ impl ProtectedResourceMetadata {
 pub const PROTECTED_RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
 /// A router serving `metadata` at [`PROTECTED_RESOURCE_METADATA_PATH`]; merge it into the
-/// API's router outside the [`WarrantLayer`] so clients can read it without a token.
+/// API's router outside the [`WarrantLayer`](super::WarrantLayer) so clients can read it without a token.
 pub fn protected_resource_metadata<S: Clone + Send + Sync + 'static>(
     metadata: ProtectedResourceMetadata,
 ) -> axum::Router<S> {
