@@ -80,7 +80,11 @@
 //! # let key = warrant_core::keys::SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
 //! # let verifier = Verifier::new(KeySet::single(KeyId(1), key.public()));
 //! let layer = WarrantLayer::builder(verifier.clone(), |parts: &Parts| {
-//!     resource_from_path("/files", parts.uri.path()).map(|r| Request::now(r, "read"))
+//!     // `GET /files/…` reads `…`; any other method is refused.
+//!     if parts.method != axum::http::Method::GET {
+//!         return Ok(None);
+//!     }
+//!     resource_from_path("/files", parts.uri.path()).map(|r| Some(Request::now(r, "read")))
 //! })
 //! .public_origin("https://files.example")
 //! .build()
