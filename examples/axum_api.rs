@@ -19,9 +19,11 @@
 // Its `resource` (http://127.0.0.1:3000) is also the layer's public origin: proofs must
 // name that URL, whatever `Host` a request carries.
 //
-// Paths become resources through `resource_from_path`: percent-decoded once, as the
-// handlers' `Path` extractor decodes them, and refused when not canonical
-// (`/tickets/../email`, `/tickets/%2e%2e/email`, `/tickets//email`).
+// Requests are mapped by method and route template (`matched_route`, present because the
+// layer is added with `route_layer`); any other method or route is refused. Paths become
+// resources through `resource_from_path`: percent-decoded once, as the handlers' `Path`
+// extractor decodes them, and refused when not canonical (`/tickets/../email`,
+// `/tickets/%2e%2e/email`).
 
 use std::collections::HashSet;
 
@@ -30,8 +32,8 @@ use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use warrant_verifier::http::{
-    protected_resource_metadata, resource_from_path, LayerError, ProtectedResourceMetadata,
-    ResourcePathError, Warrant, WarrantLayer,
+    matched_route, protected_resource_metadata, resource_from_path, LayerError,
+    ProtectedResourceMetadata, ResourcePathError, Warrant, WarrantLayer,
 };
 use warrant_verifier::{Request, Verifier};
 
@@ -47,21 +49,23 @@ fn ticket_status(id: &str) -> Option<&'static str> {
     }
 }
 
-/// What each HTTP request means to a warrant token; `Ok(None)` or an error refuses it.
+/// What each HTTP request means to a token, by method and route template (the layer is
+/// added with `route_layer`, so routing has happened); `Ok(None)` or an error refuses it.
 fn map(parts: &Parts) -> Result<Option<Request>, ResourcePathError> {
     // Decoded once and canonical, as the handlers see it: `..`, `%2e%2e`, `//` and a
     // trailing `/` are refused, never normalised into another ticket.
     let path = resource_from_path("/", parts.uri.path())?;
-    let segments: Vec<&str> = path.split('/').collect();
-    Ok(match (parts.method.as_str(), segments.as_slice()) {
-        ("GET", ["tickets", id, "email"]) => {
+    // Both routes have their `{id}` second.
+    let id = path.split('/').nth(1).unwrap_or_default();
+    Ok(match (parts.method.as_str(), matched_route(parts)) {
+        ("GET", Some("/tickets/{id}/email")) => {
             let mut req = Request::now(format!("tickets/{id}/email_address"), "read");
             if let Some(status) = ticket_status(id) {
                 req = req.with_attr("ticket.status", status);
             }
             Some(req)
         }
-        ("POST", ["orders", id, "refund"]) => {
+        ("POST", Some("/orders/{id}/refund")) => {
             let mut req = Request::now(format!("orders/{id}"), "refund");
             let mut seen = HashSet::new();
             let query = parts.uri.query().unwrap_or("");
@@ -109,7 +113,7 @@ pub fn app(verifier: Verifier) -> Result<Router, LayerError> {
     let guarded = Router::new()
         .route("/tickets/{id}/email", get(email))
         .route("/orders/{id}/refund", post(refund))
-        .layer(layer);
+        .route_layer(layer);
     Ok(guarded.merge(protected_resource_metadata(metadata)))
 }
 
@@ -120,7 +124,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "demo/keys.json".to_owned());
     let keys = warrant_verifier::key_set_from_file(&path)?;
-    let verifier = Verifier::new(keys).with_audience("support-api");
+    let verifier = Verifier::builder(keys).audience("support-api").build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("support API on {ORIGIN} (keys from {path})");
     axum::serve(listener, app(verifier)?).await?;

@@ -78,9 +78,10 @@ fn fixture() -> &'static Fixture {
         .expect("narrower");
         let token = attenuate(&token, narrower, NOW, &mut rng).expect("attenuate");
         let token = warrant_core::token::decode_base64(&encode(&token)).expect("bytes");
-        let verifier = Verifier::new(KeySet::single(KeyId(1), key.public()))
-            .with_audience("support-api")
-            .allow_bearer(true);
+        let verifier = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .audience("support-api")
+            .dangerous_accept_bearer()
+            .build();
         let requests = vec![
             Request::new("tickets/123/email_address", "read", NOW)
                 .with_attr("ticket.status", "open"),

@@ -270,20 +270,14 @@ pub fn revocations(source: &str) -> Result<warrant_verifier::RevocationSet, CliE
         return warrant_verifier::revocations_from_file(source)
             .map_err(|e| CliError::usage(e.to_string()));
     }
-    let mut set = warrant_verifier::RevocationSet::new();
+    let mut follower = warrant_verifier::RevocationFollower::new();
     loop {
-        let since = set.cursor().unwrap_or(0);
-        let sep = if source.contains('?') { '&' } else { '?' };
-        let page = warrant_verifier::RevocationSet::parse(&get(
-            &format!("{source}{sep}since={since}"),
-            None,
-        )?)
-        .map_err(|e| CliError::usage(format!("{source}: {e}")))?;
-        let empty = page.entries.is_empty();
-        set.apply(&page)
+        let page = get(&follower.next_query().url(source), None)?;
+        let step = follower
+            .apply_page(&page)
             .map_err(|e| CliError::usage(format!("{source}: {e}")))?;
-        if empty || set.cursor().unwrap_or(0) == since {
-            return Ok(set);
+        if step.caught_up {
+            return Ok(follower.into_revocations());
         }
     }
 }

@@ -70,9 +70,11 @@ fn same(a: &str, b: &str) -> bool {
 /// The credentials of an `Authorization` value with the `Bearer` scheme, which RFC 9110
 /// §11.1 makes case-insensitive (`bearer …` and `BEARER …` too), after one or more spaces.
 pub fn bearer(authorization: &str) -> Option<&str> {
-    let (scheme, credentials) = authorization.trim().split_once(' ')?;
-    let credentials = credentials.trim_start_matches(' ');
-    (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
+    use warrant_verifier::http::{AuthScheme, Credentials};
+    Credentials::parse(authorization)
+        .ok()
+        .filter(|c| c.scheme == AuthScheme::Bearer)
+        .map(|c| c.token)
 }
 
 fn random_hex(n: usize) -> String {

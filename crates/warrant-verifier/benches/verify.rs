@@ -174,7 +174,9 @@ fn jwt_validation() -> jsonwebtoken::Validation {
 
 fn bench(c: &mut Criterion) {
     let f = fixture();
-    let verifier = Verifier::new(f.keys.clone()).allow_bearer(true);
+    let verifier = Verifier::builder(f.keys.clone())
+        .dangerous_accept_bearer()
+        .build();
     assert!(
         verifier.verify(&f.text, &f.request).is_allowed(),
         "the fixture request is allowed"
@@ -215,7 +217,11 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("3 warrant cold (first sight)", |b| {
         b.iter_batched(
-            || Verifier::new(f.keys.clone()).allow_bearer(true),
+            || {
+                Verifier::builder(f.keys.clone())
+                    .dangerous_accept_bearer()
+                    .build()
+            },
             |fresh| assert!(fresh.verify(black_box(&f.text), &f.request).is_allowed()),
             BatchSize::SmallInput,
         )
@@ -234,7 +240,11 @@ fn bench(c: &mut Criterion) {
         "6 warrant cold, a 4th block outside the profile (budget + Biscuit)",
         |b| {
             b.iter_batched(
-                || Verifier::new(f.keys.clone()).allow_bearer(true),
+                || {
+                    Verifier::builder(f.keys.clone())
+                        .dangerous_accept_bearer()
+                        .build()
+                },
                 |fresh| assert!(fresh.verify(black_box(&f.foreign), &f.request).is_allowed()),
                 BatchSize::SmallInput,
             )
@@ -255,8 +265,9 @@ fn bench(c: &mut Criterion) {
     // Holder-bound, delegated once, with a fresh DPoP proof per request (made outside the
     // timing). The floor here is the one Ed25519 verification the proof costs.
     let url = "https://support.example/tickets/123/email_address";
-    let bound_verifier = Verifier::new(f.keys.clone())
-        .with_replay_cache(Arc::new(MemoryReplayCache::new(2_000_000)));
+    let bound_verifier = Verifier::builder(f.keys.clone())
+        .replay_cache(Arc::new(MemoryReplayCache::new(2_000_000)))
+        .build();
     let with_proof = |now: Timestamp| {
         let proof = create_proof(
             &f.sub_agent,

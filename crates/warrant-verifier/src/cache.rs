@@ -96,45 +96,7 @@ type Key = ([u8; 32], u64);
 impl VerifiedToken {
     /// Verifies the signature chain of `bytes` under `trusted`; the only constructor.
     fn verify(bytes: &[u8], trusted: &Trusted) -> Result<Self, Box<Denial>> {
-        let refused: std::cell::RefCell<Option<Box<Denial>>> = std::cell::RefCell::new(None);
-        let provider = |kid: Option<u32>| match trusted.root(kid).and_then(|k| {
-            k.to_biscuit().map_err(|_| {
-                Box::new(Denial::new(
-                    DenialKind::UnknownKey,
-                    "the trusted key is not a valid Ed25519 key",
-                ))
-            })
-        }) {
-            Ok(k) => Ok(k),
-            Err(d) => {
-                *refused.borrow_mut() = Some(d);
-                Err(biscuit_auth::error::Format::UnknownPublicKey)
-            }
-        };
-        // Bounded before any signature is checked: Biscuit's verification of a token
-        // grows faster than linearly with its blocks.
-        let count = warrant_core::blocks::block_count(bytes).map_err(|e| {
-            Box::new(Denial::new(
-                DenialKind::Malformed,
-                format!("the token is not a Biscuit token: {e}"),
-            ))
-        })?;
-        if count > MAX_BLOCKS {
-            return Err(Box::new(Denial::new(
-                DenialKind::Malformed,
-                format!(
-                    "the token has {count} blocks, more than the {MAX_BLOCKS} a verifier accepts: ask for a token with fewer attenuations or delegations"
-                ),
-            )));
-        }
-        let token = match Biscuit::from(bytes, provider) {
-            Ok(t) => t,
-            Err(e) => {
-                return Err(refused
-                    .into_inner()
-                    .unwrap_or_else(|| Box::new(crate::explain::format_denial(&e))))
-            }
-        };
+        let token = verify_signatures(bytes, trusted)?;
         // Every decision below reads the blocks as data, from the very bytes whose
         // signatures Biscuit just verified.
         let blocks = read_blocks(bytes)
@@ -157,27 +119,7 @@ impl VerifiedToken {
             .token_id
             .as_deref()
             .map(|id| digest(RevocationKind::TokenId, id.as_bytes()));
-        let links = warrant_core::holder::holder_links(&blocks);
-        let holders = warrant_core::holder::holder_chain(&links).map_err(|e| {
-            let block = match &e {
-                warrant_core::holder::ChainError::NotSignedByHolder { block, .. }
-                | warrant_core::holder::ChainError::NoHolder { block, .. }
-                | warrant_core::holder::ChainError::SeveralHolders { block, .. }
-                | warrant_core::holder::ChainError::BadKey { block, .. } => *block,
-            };
-            let mut d = Denial::new(DenialKind::InvalidDelegation, e.to_string());
-            d.block = Some(block);
-            d.signer = Some(crate::explain::signer(&token, block));
-            d
-        });
-        let holder_digests = holders
-            .as_ref()
-            .map(|hs| {
-                hs.iter()
-                    .map(|h| digest(RevocationKind::Holder, h.to_string().as_bytes()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (holders, holder_digests) = holder_chain(&token, &blocks);
         let claims = crate::explain::claims(
             &token,
             &authority,
@@ -200,6 +142,81 @@ impl VerifiedToken {
             claims,
         })
     }
+}
+
+/// The token of `bytes`, once its size is bounded and its signature chain verifies
+/// under `trusted`.
+fn verify_signatures(bytes: &[u8], trusted: &Trusted) -> Result<Biscuit, Box<Denial>> {
+    let refused: std::cell::RefCell<Option<Box<Denial>>> = std::cell::RefCell::new(None);
+    let provider = |kid: Option<u32>| match trusted.root(kid).and_then(|k| {
+        k.to_biscuit().map_err(|_| {
+            Box::new(Denial::new(
+                DenialKind::UnknownKey,
+                "the trusted key is not a valid Ed25519 key",
+            ))
+        })
+    }) {
+        Ok(k) => Ok(k),
+        Err(d) => {
+            *refused.borrow_mut() = Some(d);
+            Err(biscuit_auth::error::Format::UnknownPublicKey)
+        }
+    };
+    // Bounded before any signature is checked: Biscuit's verification of a token
+    // grows faster than linearly with its blocks.
+    let count = warrant_core::blocks::block_count(bytes).map_err(|e| {
+        Box::new(Denial::new(
+            DenialKind::Malformed,
+            format!("the token is not a Biscuit token: {e}"),
+        ))
+    })?;
+    if count > MAX_BLOCKS {
+        return Err(Box::new(Denial::new(
+            DenialKind::Malformed,
+            format!(
+                "the token has {count} blocks, more than the {MAX_BLOCKS} a verifier accepts: ask for a token with fewer attenuations or delegations"
+            ),
+        )));
+    }
+    let token = match Biscuit::from(bytes, provider) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(refused
+                .into_inner()
+                .unwrap_or_else(|| Box::new(crate::explain::format_denial(&e))))
+        }
+    };
+    Ok(token)
+}
+
+/// The holders along the chain of a verified token (or why the chain is broken), and the
+/// revocation digest of each.
+fn holder_chain(
+    token: &Biscuit,
+    blocks: &[BlockData],
+) -> (Result<Vec<PublicKey>, Denial>, Vec<Digest16>) {
+    let links = warrant_core::holder::holder_links(blocks);
+    let holders = warrant_core::holder::holder_chain(&links).map_err(|e| {
+        let block = match &e {
+            warrant_core::holder::ChainError::NotSignedByHolder { block, .. }
+            | warrant_core::holder::ChainError::NoHolder { block, .. }
+            | warrant_core::holder::ChainError::SeveralHolders { block, .. }
+            | warrant_core::holder::ChainError::BadKey { block, .. } => *block,
+        };
+        let mut d = Denial::new(DenialKind::InvalidDelegation, e.to_string());
+        d.block = Some(block);
+        d.signer = Some(crate::explain::signer(token, block));
+        d
+    });
+    let digests = holders
+        .as_ref()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| digest(RevocationKind::Holder, h.to_string().as_bytes()))
+                .collect()
+        })
+        .unwrap_or_default();
+    (holders, digests)
 }
 
 /// Whether a verified token may be evaluated: it must be a warrant token of this profile

@@ -7,6 +7,7 @@ use serde::Serialize;
 /// The outcome of verifying one token for one request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Decision {
     /// The token permits the request.
     Allowed(Claims),
@@ -35,10 +36,32 @@ impl Decision {
             Self::Denied(d) => Some(d),
         }
     }
+
+    /// The claims, or the denial as an error (a [`Denial`] is a [`std::error::Error`]),
+    /// for code that answers with `?`:
+    ///
+    /// ```
+    /// # use warrant_verifier::{KeyId, KeySet, Request, Timestamp, Verifier};
+    /// # let key = warrant_core::keys::SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+    /// let verifier = Verifier::new(KeySet::single(KeyId(1), key.public()));
+    /// let request = Request::try_new("tickets/1", "read", Timestamp::from_unix(1_796_032_800))?;
+    /// let refused = verifier.verify("not a token", &request).into_result().unwrap_err();
+    /// assert_eq!(refused.kind, warrant_verifier::DenialKind::Malformed);
+    /// let boxed: Box<dyn std::error::Error> = Box::new(refused);
+    /// assert!(boxed.to_string().contains("base64"), "{boxed}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_result(self) -> Result<Claims, Denial> {
+        match self {
+            Self::Allowed(c) => Ok(c),
+            Self::Denied(d) => Err(d),
+        }
+    }
 }
 
 /// What an allowed token tells the API.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Claims {
     /// The token id (`token_id`).
     pub token_id: Option<String>,
@@ -64,6 +87,7 @@ pub struct Claims {
 /// The kind of a denial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DenialKind {
     /// Not base64, not a Biscuit, too large, or structurally invalid.
     Malformed,
@@ -135,6 +159,7 @@ impl DenialKind {
 /// Who signed a block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Signer {
     /// The authority block, signed by the issuer's root key.
     Issuer {
@@ -163,6 +188,7 @@ impl fmt::Display for Signer {
 
 /// Why a request was denied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Denial {
     /// The kind of failure.
     pub kind: DenialKind,
@@ -196,3 +222,5 @@ impl fmt::Display for Denial {
         f.write_str(&self.message)
     }
 }
+
+impl std::error::Error for Denial {}

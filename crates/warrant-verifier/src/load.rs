@@ -8,14 +8,15 @@ use crate::revocation::{RevocationError, RevocationSet};
 
 /// Why a file could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read `{path}`: {reason}")]
+    #[error("cannot read `{path}`: {source}")]
     Io {
         /// The file.
         path: String,
         /// Why.
-        reason: String,
+        source: std::io::Error,
     },
     /// Not a valid key set.
     #[error("`{path}`: {source}")]
@@ -36,9 +37,9 @@ pub enum LoadError {
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|e| LoadError::Io {
+    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source,
     })
 }
 

@@ -2,11 +2,11 @@
 //!
 //! Verification stays offline and synchronous: these tasks only replace the verifier's
 //! copies. When a fetch fails the verifier keeps its last good copy and logs a warning;
-//! with [`Verifier::with_max_staleness`] it refuses every token once that copy is older
-//! than the bound (denial kind `stale`).
+//! with [`VerifierBuilder::max_staleness`](crate::VerifierBuilder::max_staleness) it
+//! refuses every token once that copy is older than the bound (denial kind `stale`).
 //!
-//! Attach refreshers last: the `with_*` methods return a new verifier, which a refresher
-//! attached to the old one would not update.
+//! A refresher takes the built verifier: its settings are fixed, and every clone of it
+//! shares the keys and revocations the refresher replaces.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use warrant_core::keys::KeySet;
 
 use crate::cache::Trusted;
-use crate::revocation::{RevocationFeed, RevocationSet};
+use crate::follow::RevocationFollower;
 use crate::verifier::Verifier;
 
 /// The largest key set or feed page accepted.
@@ -28,6 +28,7 @@ const MAX_PAGES_PER_POLL: usize = 100;
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RefreshError {
     /// The request failed or the server answered with an error status.
     #[error("cannot fetch `{url}`: {reason}")]
@@ -146,27 +147,31 @@ impl Verifier {
     }
 
     /// Reads the revocation feed at `url` from the start now (an error if that fails), then
-    /// polls it every `interval` with `?since=<last cursor>`.
+    /// polls it every `interval` with `?since=<last cursor>`, page after page (at most
+    /// 100 pages a poll; the next poll goes on from there).
     pub async fn follow_revocations(
         &self,
         url: &str,
         interval: Duration,
     ) -> Result<RefreshHandle, RefreshError> {
         let client = client()?;
-        let mut set = RevocationSet::new();
-        poll_feed(&client, url, &mut set).await?;
-        self.replace_revocations(set.clone(), Some(Instant::now()));
+        let mut follower = RevocationFollower::new();
+        poll_feed(&client, url, &mut follower).await?;
+        self.replace_revocations(follower.revocations().clone(), Some(Instant::now()));
         let verifier = self.clone();
         let url = url.to_owned();
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;
-                match poll_feed(&client, &url, &mut set).await {
+                match poll_feed(&client, &url, &mut follower).await {
                     Ok(new) => {
                         if new > 0 {
                             tracing::info!(url = %url, new, "revocations applied");
                         }
-                        verifier.replace_revocations(set.clone(), Some(Instant::now()));
+                        verifier.replace_revocations(
+                            follower.revocations().clone(),
+                            Some(Instant::now()),
+                        );
                     }
                     Err(e) => tracing::warn!(error = %e, "keeping the last good revocation list"),
                 }
@@ -176,34 +181,25 @@ impl Verifier {
     }
 }
 
-/// Reads every new page of the feed into `set`; returns how many entries were new.
+/// Reads the new pages of the feed into `follower`; returns how many entries were new.
 async fn poll_feed(
     client: &reqwest::Client,
     url: &str,
-    set: &mut RevocationSet,
+    follower: &mut RevocationFollower,
 ) -> Result<usize, RefreshError> {
     let mut new = 0;
     for _ in 0..MAX_PAGES_PER_POLL {
-        let mut req = client.get(url);
-        if let Some(c) = set.cursor() {
-            req = req.query(&[("since", c)]);
-        }
-        let text = fetch(req, url).await?;
-        let page: RevocationFeed =
-            RevocationSet::parse(&text).map_err(|e| RefreshError::Invalid {
-                url: url.to_owned(),
+        let page_url = follower.next_query().url(url);
+        let text = fetch(client.get(&page_url), &page_url).await?;
+        // A page with a bad entry changes nothing.
+        let step = follower
+            .apply_page(&text)
+            .map_err(|e| RefreshError::Invalid {
+                url: page_url,
                 reason: e.to_string(),
             })?;
-        let before = set.cursor();
-        // Apply to a copy: a page with a bad entry changes nothing.
-        let mut next = set.clone();
-        next.apply(&page).map_err(|e| RefreshError::Invalid {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        })?;
-        *set = next;
-        new += page.entries.len();
-        if page.entries.is_empty() || set.cursor() == before {
+        new += step.new_entries;
+        if step.caught_up {
             break;
         }
     }

@@ -7,7 +7,7 @@ use warrant_core::time::Timestamp;
 
 /// Remembers proof ids (`jti`) until they expire. Pluggable, so that the replicas of an
 /// API can share one (a database or a cache server): implement it and pass it to
-/// [`crate::Verifier::with_replay_cache`].
+/// [`crate::VerifierBuilder::replay_cache`].
 pub trait ReplayCache: Send + Sync + std::fmt::Debug {
     /// Records `jti` (qualified by the holder key: `<x>:<jti>`) as used until `until`;
     /// returns `false` if it was already recorded and has not expired (a replay), or if it

@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 /// What an entry revokes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RevocationKind {
     /// A token, by its `token_id`.
     TokenId,
@@ -64,6 +65,7 @@ pub struct RevocationFeed {
 
 /// Why a revocation list could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RevocationError {
     /// Not the documented JSON.
     #[error("invalid revocation list: {0}")]

@@ -4,55 +4,24 @@
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine as _;
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
 use warrant_core::budget::MAX_REQUEST_STRING_BYTES;
 use warrant_core::decompile::Lifted;
-use warrant_core::dpop::{check_proof, Expected, DEFAULT_PROOF_WINDOW};
+use warrant_core::dpop::{check_proof, Expected};
 use warrant_core::eval::{evaluate, Shown};
 use warrant_core::keys::{KeySet, PublicKey};
 use warrant_core::time::Span;
 use warrant_core::token::{decode_base64_limited, TokenError, PROFILE_VERSION};
 
 use crate::cache::{TokenCache, Trusted, VerifiedToken};
-use crate::config::{Limits, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES};
+use crate::config::{Config, VerifierBuilder};
 use crate::decision::{Claims, Decision, Denial, DenialKind};
 use crate::explain;
-use crate::replay::{MemoryReplayCache, ReplayCache};
 use crate::request::Request;
 use crate::revocation::RevocationSet;
-
-#[derive(Clone)]
-struct Config {
-    audience: Option<String>,
-    limits: Limits,
-    clock_skew: Duration,
-    allow_bearer: bool,
-    max_token_bytes: usize,
-    max_staleness: Option<Duration>,
-    cache_capacity: usize,
-    /// Tests set this to compare native evaluation with Biscuit's.
-    datalog_only: bool,
-    proof_window: Span,
-    replay: Arc<dyn ReplayCache>,
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("audience", &self.audience)
-            .field("limits", &self.limits)
-            .field("clock_skew", &self.clock_skew)
-            .field("allow_bearer", &self.allow_bearer)
-            .field("max_token_bytes", &self.max_token_bytes)
-            .field("max_staleness", &self.max_staleness)
-            .field("cache_capacity", &self.cache_capacity)
-            .field("proof_window", &self.proof_window)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A source's current copy and when it was last refreshed (`None`: loaded once, never stale).
 #[derive(Debug)]
@@ -105,33 +74,36 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl Verifier {
-    /// Trusts the keys of `keys`, by key id.
+    /// A builder for a verifier trusting the keys of `keys`, by key id; see
+    /// [`VerifierBuilder`] for its settings.
+    ///
+    /// ```
+    /// use warrant_verifier::{KeyId, KeySet, Verifier};
+    /// # let key = warrant_core::keys::SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+    /// let verifier = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+    ///     .audience("support-api")
+    ///     .build();
+    /// ```
+    pub fn builder(keys: KeySet) -> VerifierBuilder {
+        VerifierBuilder::new(Trusted::Set(keys))
+    }
+
+    /// A verifier trusting the keys of `keys` with every default setting: the short form
+    /// of `Verifier::builder(keys).build()`.
     pub fn new(keys: KeySet) -> Self {
-        Self::with_trusted(Trusted::Set(keys))
+        Self::builder(keys).build()
     }
 
-    /// Trusts one public key, whatever key id a token names.
-    pub fn from_public_key(key: PublicKey) -> Self {
-        Self::with_trusted(Trusted::Single(key))
+    /// Dangerous: a builder for a verifier trusting one public key whatever key id a
+    /// token names. A token signed by `key` under a key id the issuer never gave it (a
+    /// retired id, or one meant for another key) is accepted, so key ids no longer tell
+    /// keys apart and a rotation cannot retire `key` by its id. Prefer
+    /// [`Verifier::builder`] with the issuer's key set.
+    pub fn dangerous_any_key_id(key: PublicKey) -> VerifierBuilder {
+        VerifierBuilder::new(Trusted::Single(key))
     }
 
-    fn with_trusted(trusted: Trusted) -> Self {
-        let config = Config {
-            audience: None,
-            limits: Limits::DEFAULT,
-            clock_skew: DEFAULT_CLOCK_SKEW,
-            allow_bearer: false,
-            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
-            max_staleness: None,
-            cache_capacity: DEFAULT_CACHE_CAPACITY,
-            datalog_only: false,
-            proof_window: DEFAULT_PROOF_WINDOW,
-            replay: Arc::new(MemoryReplayCache::default()),
-        };
-        Self::from_parts(config, trusted, RevocationSet::new())
-    }
-
-    fn from_parts(config: Config, trusted: Trusted, revocations: RevocationSet) -> Self {
+    fn from_parts(config: Config, trusted: Trusted) -> Self {
         let cache = TokenCache::new(config.cache_capacity);
         Self {
             inner: Arc::new(Inner {
@@ -144,7 +116,7 @@ impl Verifier {
                     refreshed: None,
                 }),
                 revocations: RwLock::new(Copy {
-                    value: Arc::new(revocations),
+                    value: Arc::new(RevocationSet::new()),
                     refreshed: None,
                 }),
                 versions: AtomicU64::new(1),
@@ -152,21 +124,6 @@ impl Verifier {
                 on_unknown_key: RwLock::new(None),
             }),
         }
-    }
-
-    /// A copy with a changed configuration (same keys and revocations, a fresh cache).
-    fn reconfigure(self, f: impl FnOnce(&mut Config)) -> Self {
-        let mut config = self.inner.config.clone();
-        f(&mut config);
-        let trusted = read(&self.inner.keys).value.trusted.clone();
-        let revocations = (*read(&self.inner.revocations).value).clone();
-        Self::from_parts(config, trusted, revocations)
-    }
-
-    /// A copy that evaluates every token with Biscuit's Datalog (for differential tests).
-    #[cfg(test)]
-    pub(crate) fn datalog_only(self) -> Self {
-        self.reconfigure(|c| c.datalog_only = true)
     }
 
     /// Whether `bytes` are in the verified-token cache under the current keys.
@@ -177,68 +134,6 @@ impl Verifier {
             .cache
             .get_or_verify(bytes, keys.version, &keys.trusted)
             .is_ok_and(|(v, _)| v.lifted.is_some())
-    }
-
-    /// The audience this API answers to: a token that names audiences must name this one.
-    #[must_use]
-    pub fn with_audience(self, audience: impl Into<String>) -> Self {
-        let a = audience.into();
-        self.reconfigure(|c| c.audience = Some(a))
-    }
-
-    /// Datalog run limits (default [`Limits::DEFAULT`]).
-    #[must_use]
-    pub fn with_limits(self, limits: Limits) -> Self {
-        self.reconfigure(|c| c.limits = limits)
-    }
-
-    /// Allowed clock skew between the issuer and this API (default none). The token's time
-    /// checks are evaluated as if the request came `skew` earlier: a token is accepted up
-    /// to `skew` past its expiry, age limits are lenient by as much, and a `not_before`
-    /// is honoured `skew` later.
-    #[must_use]
-    pub fn with_clock_skew(self, skew: Duration) -> Self {
-        self.reconfigure(|c| c.clock_skew = skew)
-    }
-
-    /// Whether tokens without a holder (bearer tokens) are accepted (default: no). A
-    /// bearer token that leaks is as good as its owner; a holder-bound one is useless
-    /// without the holder's key.
-    #[must_use]
-    pub fn allow_bearer(self, allow: bool) -> Self {
-        self.reconfigure(|c| c.allow_bearer = allow)
-    }
-
-    /// How far a DPoP proof's `iat` may be from the request time, either way (default 60 s).
-    #[must_use]
-    pub fn with_proof_window(self, window: Duration) -> Self {
-        self.reconfigure(|c| c.proof_window = Span::from_seconds(window.as_secs()))
-    }
-
-    /// Where used DPoP proof ids are remembered (default: in memory, 100 000 ids). Share
-    /// one between the replicas of an API so a proof cannot be replayed to another.
-    #[must_use]
-    pub fn with_replay_cache(self, cache: Arc<dyn ReplayCache>) -> Self {
-        self.reconfigure(|c| c.replay = cache)
-    }
-
-    /// The largest token accepted, checked before parsing (default 64 KiB).
-    #[must_use]
-    pub fn with_max_token_bytes(self, bytes: usize) -> Self {
-        self.reconfigure(|c| c.max_token_bytes = bytes)
-    }
-
-    /// How many verified tokens to cache (default 10 000; 0 turns the cache off).
-    #[must_use]
-    pub fn with_cache_capacity(self, tokens: usize) -> Self {
-        self.reconfigure(|c| c.cache_capacity = tokens)
-    }
-
-    /// For key sets and revocation lists that are refreshed: how old the last good copy
-    /// may get before every token is refused (default: no bound).
-    #[must_use]
-    pub fn with_max_staleness(self, age: Duration) -> Self {
-        self.reconfigure(|c| c.max_staleness = Some(age))
     }
 
     /// Starts trusting `keys` instead (for example after a rotation). Tokens verified under
@@ -372,7 +267,7 @@ impl Verifier {
             return Err(Box::new(d.clone()));
         }
         let proof = match verified.holder() {
-            None if !config.allow_bearer => {
+            None if !config.accept_bearer => {
                 return Err(Box::new(Denial::new(
                     DenialKind::BearerRefused,
                     "the token is not bound to a holder key and this API refuses bearer tokens",
@@ -553,6 +448,13 @@ impl Verifier {
     }
 }
 
+impl VerifierBuilder {
+    /// The verifier, with the keys this builder was made with and no revocations.
+    pub fn build(self) -> Verifier {
+        Verifier::from_parts(self.config, self.trusted)
+    }
+}
+
 /// A checked DPoP proof whose id is still to be recorded.
 struct ProofUse {
     id: String,
@@ -625,6 +527,8 @@ fn native(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::ReplayCache;
+    use std::time::Duration;
     use warrant_core::grant::Grant;
     use warrant_core::keys::{KeyId, SigningKey};
     use warrant_core::time::Timestamp;
@@ -651,7 +555,9 @@ mod tests {
         fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
         assert_send_sync::<Verifier>();
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(true);
+        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .dangerous_accept_bearer()
+            .build();
         let token = minted(&key);
         let handles: Vec<_> = (0..4)
             .map(|_| {
@@ -667,7 +573,9 @@ mod tests {
     #[test]
     fn the_cache_never_serves_other_bytes() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(true);
+        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .dangerous_accept_bearer()
+            .build();
         let token = minted(&key);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
         let keys = Arc::clone(&read(&v.inner.keys).value);
@@ -696,7 +604,9 @@ mod tests {
     fn changing_the_keys_empties_the_cache() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
         let other = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(2)));
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(true);
+        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .dangerous_accept_bearer()
+            .build();
         let token = minted(&key);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
         v.set_keys(KeySet::single(KeyId(2), other.public()));
@@ -711,9 +621,10 @@ mod tests {
     #[test]
     fn a_cache_of_zero_still_verifies() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public()))
-            .allow_bearer(true)
-            .with_cache_capacity(0);
+        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .dangerous_accept_bearer()
+            .cache_capacity(0)
+            .build();
         let token = minted(&key);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
         assert!(v.verify_bytes(&token, &req()).is_allowed());
@@ -732,21 +643,63 @@ mod tests {
             .to_vec()
             .unwrap();
         let late = Request::new("r", "read", NOW.plus(Span::from_seconds(90)));
-        let strict = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(true);
+        let builder =
+            || Verifier::builder(KeySet::single(KeyId(1), key.public())).dangerous_accept_bearer();
+        let strict = builder().build();
         assert_eq!(
             strict.verify_bytes(&token, &late).denial().map(|d| d.kind),
             Some(DenialKind::Expired)
         );
-        let lenient = strict.clone().with_clock_skew(Duration::from_secs(30));
+        let lenient = builder().clock_skew(Duration::from_secs(30)).build();
         assert!(lenient.verify_bytes(&token, &late).is_allowed());
     }
 
     #[test]
     fn bearer_tokens_can_be_refused() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public())).allow_bearer(false);
+        let v = Verifier::new(KeySet::single(KeyId(1), key.public()));
         let d = v.verify_bytes(&minted(&key), &req());
         assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::BearerRefused));
+    }
+
+    #[test]
+    fn only_the_dangerous_builder_ignores_key_ids() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(7)));
+        let token = minted(&key);
+        let by_id = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .dangerous_accept_bearer()
+            .build();
+        let d = by_id.verify_bytes(&token, &req());
+        assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::UnknownKey));
+        let any = Verifier::dangerous_any_key_id(key.public())
+            .dangerous_accept_bearer()
+            .build();
+        assert!(any.verify_bytes(&token, &req()).is_allowed());
+        assert_eq!(any.keys(), None);
+    }
+
+    #[test]
+    fn a_built_verifier_shares_its_keys_and_revocations_with_its_clones() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let v = Verifier::builder(KeySet::default())
+            .dangerous_accept_bearer()
+            .build();
+        let clone = v.clone();
+        v.set_keys(KeySet::single(KeyId(1), key.public()));
+        let token = minted(&key);
+        assert!(clone.verify_bytes(&token, &req()).is_allowed());
+        let id = clone
+            .verify_bytes(&token, &req())
+            .claims()
+            .cloned()
+            .unwrap();
+        let mut revoked = RevocationSet::new();
+        revoked
+            .revoke_token_id(&id.token_id.unwrap_or_default())
+            .unwrap();
+        v.set_revocations(revoked);
+        let d = clone.verify_bytes(&token, &req());
+        assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::Revoked));
     }
 
     #[test]
@@ -771,8 +724,9 @@ mod tests {
             .to_base64()
             .unwrap();
         let recorder = Arc::new(Recorder::default());
-        let v = Verifier::new(KeySet::single(KeyId(1), key.public()))
-            .with_replay_cache(recorder.clone());
+        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .replay_cache(recorder.clone())
+            .build();
         let url = "https://api.example/r";
         let proof = warrant_core::dpop::create_proof(
             &agent,

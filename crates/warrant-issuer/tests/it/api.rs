@@ -48,7 +48,9 @@ both!(
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let token = body["token"].as_str().unwrap();
-        let verifier = Verifier::new(key_set(&env).await).with_audience("support-api");
+        let verifier = Verifier::builder(key_set(&env).await)
+            .audience("support-api")
+            .build();
         let url = "https://support.example/tickets/123/email_address";
         let proof = warrant_core::dpop::create_proof(
             &agent,
@@ -316,9 +318,10 @@ both!(revocations_feed_verifiers, |env: Env| async move {
     let (_, feed) = env.call("GET", "/v1/revocations?since=0", None, None).await;
     assert_eq!(feed["next_cursor"], 1);
     let set = warrant_verifier::RevocationSet::from_json(&feed.to_string()).unwrap();
-    let verifier = Verifier::new(key_set(&env).await)
-        .with_audience("support-api")
-        .allow_bearer(true);
+    let verifier = Verifier::builder(key_set(&env).await)
+        .audience("support-api")
+        .dangerous_accept_bearer()
+        .build();
     verifier.set_revocations(set);
     let req = Request::new("tickets/123/email_address", "read", env.at());
     let d = verifier.verify(a["token"].as_str().unwrap(), &req);
@@ -364,9 +367,10 @@ both!(rotation_keeps_old_tokens_valid, |env: Env| async move {
         "the retired key stays published while its tokens live"
     );
     let (_, new) = env.mint("alice", read_grant(), json!({})).await;
-    let verifier = Verifier::new(keys)
-        .with_audience("support-api")
-        .allow_bearer(true);
+    let verifier = Verifier::builder(keys)
+        .audience("support-api")
+        .dangerous_accept_bearer()
+        .build();
     let req = Request::new("tickets/123/email_address", "read", env.at());
     for t in [&old, &new] {
         assert!(verifier
@@ -418,9 +422,10 @@ both!(
         );
         let keys = key_set(&env).await;
         assert_eq!(keys.keys.len(), 2, "both keys published");
-        let verifier = Verifier::new(keys)
-            .with_audience("support-api")
-            .allow_bearer(true);
+        let verifier = Verifier::builder(keys)
+            .audience("support-api")
+            .dangerous_accept_bearer()
+            .build();
         let req = Request::new("tickets/123/email_address", "read", env.at());
         assert!(verifier
             .verify(next["token"].as_str().unwrap(), &req)
@@ -565,7 +570,9 @@ both!(
         );
         // Its earlier token is revoked through the feed.
         let (_, feed) = env.call("GET", "/v1/revocations", None, None).await;
-        let verifier = Verifier::new(key_set(&env).await).with_audience("support-api");
+        let verifier = Verifier::builder(key_set(&env).await)
+            .audience("support-api")
+            .build();
         verifier.set_revocations(
             warrant_verifier::RevocationSet::from_json(&feed.to_string()).unwrap(),
         );
@@ -782,9 +789,10 @@ async fn an_oidc_id_token_verifies_the_human() {
         .call("POST", "/v1/tokens", None, Some(mint(v.clone())))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let verifier = Verifier::new(key_set(&env).await)
-        .with_audience("support-api")
-        .allow_bearer(true);
+    let verifier = Verifier::builder(key_set(&env).await)
+        .audience("support-api")
+        .dangerous_accept_bearer()
+        .build();
     let req = Request::new("tickets/123/email_address", "read", env.at());
     let claims_out = verifier
         .verify(body["token"].as_str().unwrap(), &req)

@@ -189,9 +189,10 @@ with_idp!(
     the_minted_tokens_verification_time_is_the_id_tokens_auth_time,
     |env: Env, idp: Idp| async move {
         let now = env.at().unix();
-        let verifier = Verifier::new(key_set(&env).await)
-            .with_audience("support-api")
-            .allow_bearer(true);
+        let verifier = Verifier::builder(key_set(&env).await)
+            .audience("support-api")
+            .dangerous_accept_bearer()
+            .build();
         let req = Request::new("tickets/123/email_address", "read", env.at());
         // The human signed in at the provider 4 minutes before the token was issued:
         // `auth_time`; without it, `iat`.

@@ -31,7 +31,12 @@ fn trusted_key_set(keys: &Keys) -> Result<J, Fail> {
 /// The verifier of one request: the one place the verifier is configured.
 pub fn verifier_for(key_set: &J, options: &VerifierVector) -> Result<Verifier, Fail> {
     let keys = KeySet::from_json(&key_set.to_string()).map_err(ctx("key set"))?;
-    let verifier = Verifier::new(keys).allow_bearer(options.allow_bearer);
+    let builder = Verifier::builder(keys);
+    let verifier = if options.allow_bearer {
+        builder.dangerous_accept_bearer().build()
+    } else {
+        builder.build()
+    };
     let feed = json!({ "entries": options.revocations });
     let revocations = RevocationSet::from_json(&feed.to_string()).map_err(ctx("revocations"))?;
     verifier.set_revocations(revocations);

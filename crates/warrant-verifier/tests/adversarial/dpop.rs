@@ -14,7 +14,7 @@ use warrant_verifier::{
 };
 
 use crate::{
-    allowed, at, attack, denied, mint_for, new_key, proof_at, run_table, strict_verifier, NOW, URL,
+    allowed, at, attack, denied, mint_for, new_key, proof_at, run_table, strict_builder, NOW, URL,
 };
 
 fn grant() -> J {
@@ -54,7 +54,7 @@ fn req(proof: String) -> Request {
 }
 
 fn v() -> Verifier {
-    strict_verifier().with_audience("support-api")
+    strict_builder().audience("support-api").build()
 }
 
 #[test]
@@ -323,12 +323,16 @@ fn proofs_on_refused_tokens_do_not_use_up_the_replay_cache() {
     let t = mint_for(Some(&agent), &grant());
     // 16 ids in 16 shards: one live id per shard. Any wrongly recorded id would show.
     let cache = Arc::new(MemoryReplayCache::new(16));
-    let v = v().with_replay_cache(cache.clone());
+    let v = strict_builder()
+        .audience("support-api")
+        .replay_cache(cache.clone())
+        .build();
     let revoked = {
         let mut r = RevocationSet::new();
         // (Its id, learnt through another verifier: this one's cache stays empty.)
-        let id = strict_verifier()
-            .with_audience("support-api")
+        let id = strict_builder()
+            .audience("support-api")
+            .build()
             .verify(&t, &req(proof_at(&agent, &t, NOW)))
             .claims()
             .unwrap()

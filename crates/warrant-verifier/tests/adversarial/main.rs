@@ -24,7 +24,7 @@ pub use warrant_test::{
     append_block, append_plain, append_third_party, at, bearer, grant, holder_fact, key, mint_for,
     new_key, proof_at, NOW, URL,
 };
-use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Request, Verifier};
+use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Request, Verifier, VerifierBuilder};
 
 /// The longest a single `verify` may take, in a debug build on a slow shared machine with
 /// the other tests running in parallel (a debug build is 20 to 300 times slower than
@@ -35,12 +35,22 @@ pub const TIME_BOUND: Duration = Duration::from_secs(2);
 
 /// A verifier trusting [`key`] under key id 1 that accepts bearer tokens.
 pub fn bearer_verifier() -> Verifier {
-    Verifier::new(KeySet::single(KeyId(1), key().public())).allow_bearer(true)
+    bearer_builder().build()
+}
+
+/// The builder of [`bearer_verifier`], for tests that change a setting.
+pub fn bearer_builder() -> VerifierBuilder {
+    strict_builder().dangerous_accept_bearer()
 }
 
 /// A verifier trusting [`key`] under key id 1 that refuses bearer tokens (the default).
 pub fn strict_verifier() -> Verifier {
-    Verifier::new(KeySet::single(KeyId(1), key().public()))
+    strict_builder().build()
+}
+
+/// The builder of [`strict_verifier`], for tests that change a setting.
+pub fn strict_builder() -> VerifierBuilder {
+    Verifier::builder(KeySet::single(KeyId(1), key().public()))
 }
 
 /// Mints a prepared request at [`NOW`] with [`key`], as base64 text.

@@ -6,7 +6,7 @@ use serde_json::json;
 use warrant_verifier::{DenialKind, Request, Verifier};
 
 use crate::{
-    allowed, append_block, append_plain, append_third_party, at, attack, bearer, bearer_verifier,
+    allowed, append_block, append_plain, append_third_party, at, attack, bearer, bearer_builder,
     new_key, run_table, NOW,
 };
 
@@ -25,7 +25,7 @@ fn base() -> String {
 }
 
 fn v() -> Verifier {
-    bearer_verifier().with_audience("support-api")
+    bearer_builder().audience("support-api").build()
 }
 
 fn admin() -> Request {

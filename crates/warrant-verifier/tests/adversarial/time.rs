@@ -10,7 +10,8 @@ use warrant_core::token::{attenuate, decode_unverified, encode, MintRequest, Ver
 use warrant_verifier::{DenialKind, Request};
 
 use crate::{
-    allowed, append_plain, at, attack, bearer, bearer_verifier, grant, mint_req, run_table, NOW,
+    allowed, append_plain, at, attack, bearer, bearer_builder, bearer_verifier, grant, mint_req,
+    run_table, NOW,
 };
 
 fn ten_minutes() -> String {
@@ -69,7 +70,7 @@ fn clock_skew_is_bounded_both_ways() {
     let t = ten_minutes();
     let nb = bearer(&json!({"not_before": "2026-11-30T10:05:00Z", "ttl": "10m",
         "allow": [{"resources": ["tickets/*"], "actions": ["read"]}]}));
-    let v = bearer_verifier().with_clock_skew(Duration::from_secs(30));
+    let v = bearer_builder().clock_skew(Duration::from_secs(30)).build();
     // Lenient by exactly the skew past expiry, not a second more.
     allowed(&v.verify(&t, &read_at(630)));
     run_table(

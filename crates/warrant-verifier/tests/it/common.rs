@@ -9,7 +9,7 @@ pub use warrant_test::{
     append_plain, append_third_party, at, grant, holder_fact, key, mint_for, new_key, proof_at,
     NOW, URL,
 };
-use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Limits, Verifier};
+use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Limits, Verifier, VerifierBuilder};
 
 /// Limits that leave room for debug builds.
 pub fn test_limits() -> Limits {
@@ -22,9 +22,14 @@ pub fn test_limits() -> Limits {
 /// A verifier trusting [`key`] under key id 1, accepting bearer tokens (most tests here
 /// are about grants, not holders).
 pub fn verifier() -> Verifier {
-    Verifier::new(KeySet::single(KeyId(1), key().public()))
-        .with_limits(test_limits())
-        .allow_bearer(true)
+    verifier_builder().build()
+}
+
+/// The builder of [`verifier`], for tests that change a setting.
+pub fn verifier_builder() -> VerifierBuilder {
+    Verifier::builder(KeySet::single(KeyId(1), key().public()))
+        .limits(test_limits())
+        .dangerous_accept_bearer()
 }
 
 /// Mints `grant` offline at [`NOW`] with `key`.

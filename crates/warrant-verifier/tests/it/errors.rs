@@ -13,7 +13,7 @@ use warrant_verifier::{Decision, DenialKind, KeyId, KeySet, Limits, PublicKey, R
 
 use crate::common::{
     assert_message, at, denied, denied_as, grant, key, mint_text, mint_with, test_limits, verifier,
-    NOW,
+    verifier_builder, NOW,
 };
 
 /// A three-block token: the authority allows `tickets/*`; block 1 narrows to audience
@@ -300,9 +300,10 @@ fn an_unknown_key_id_is_unknown_key() {
     assert!(d.kind.is_invalid_token());
     // Trusting key id 2 as well makes it valid.
     let both = key_set(&[(1, key().public()), (2, other.public())]);
-    let v = Verifier::new(both)
-        .with_limits(test_limits())
-        .allow_bearer(true);
+    let v = Verifier::builder(both)
+        .limits(test_limits())
+        .dangerous_accept_bearer()
+        .build();
     assert!(v
         .verify(&text, &Request::new("r", "read", NOW))
         .is_allowed());
@@ -322,9 +323,10 @@ fn a_key_id_naming_another_key_is_a_bad_signature() {
         &verifier().verify(&text, &Request::new("r", "read", NOW)),
         DenialKind::BadSignature,
     );
-    let single = Verifier::from_public_key(key().public())
-        .with_limits(test_limits())
-        .allow_bearer(true);
+    let single = Verifier::dangerous_any_key_id(key().public())
+        .limits(test_limits())
+        .dangerous_accept_bearer()
+        .build();
     denied_as(
         &single.verify(&text, &Request::new("r", "read", NOW)),
         DenialKind::BadSignature,
@@ -342,15 +344,17 @@ fn a_token_without_key_id_needs_an_unambiguous_key_set() {
     .to_base64()
     .unwrap();
     let req = Request::new("r", "read", NOW);
-    let one = Verifier::new(KeySet::single(KeyId(9), anonymous.public()))
-        .with_limits(test_limits())
-        .allow_bearer(true);
+    let one = Verifier::builder(KeySet::single(KeyId(9), anonymous.public()))
+        .limits(test_limits())
+        .dangerous_accept_bearer()
+        .build();
     assert!(one.verify(&text, &req).is_allowed());
     let two = key_set(&[(1, key().public()), (9, anonymous.public())]);
     denied_as(
-        &Verifier::new(two)
-            .with_limits(test_limits())
-            .allow_bearer(true)
+        &Verifier::builder(two)
+            .limits(test_limits())
+            .dangerous_accept_bearer()
+            .build()
             .verify(&text, &req),
         DenialKind::UnknownKey,
     );
@@ -439,7 +443,7 @@ fn wrong_or_missing_audience() {
         &json!({"audience": ["support-api"], "allow": [{"resources": ["r"], "actions": ["read"]}]}),
     );
     let req = Request::new("r", "read", NOW);
-    let billing = verifier().with_audience("billing-api");
+    let billing = verifier_builder().audience("billing-api").build();
     let d = billing.verify(&text, &req);
     let d = denied_as(&d, DenialKind::Audience);
     assert!(
@@ -450,16 +454,18 @@ fn wrong_or_missing_audience() {
     let d = verifier().verify(&text, &req);
     denied_as(&d, DenialKind::Audience);
     // The verifier's audience, or the request's, when right.
-    assert!(verifier()
-        .with_audience("support-api")
+    assert!(verifier_builder()
+        .audience("support-api")
+        .build()
         .verify(&text, &req)
         .is_allowed());
     assert!(billing
         .verify(&text, &req.clone().with_audience("support-api"))
         .is_allowed());
     denied_as(
-        &verifier()
-            .with_audience("support-api")
+        &verifier_builder()
+            .audience("support-api")
+            .build()
             .verify(&text, &req.with_audience("billing-api")),
         DenialKind::Audience,
     );
@@ -516,7 +522,7 @@ fn a_genuine_token_over_the_limit_is_refused_before_parsing() {
         .message
         .contains("more than"));
     // A verifier configured for smaller tokens refuses sooner.
-    let small = verifier().with_max_token_bytes(256);
+    let small = verifier_builder().max_token_bytes(256).build();
     let ok = mint_text(&json!({"allow": [{"resources": ["r"], "actions": ["read"]}]}));
     assert!(verifier().verify(&ok, &req).is_allowed());
     denied_as(&small.verify(&ok, &req), DenialKind::Malformed);
@@ -529,7 +535,7 @@ fn a_genuine_token_over_the_limit_is_refused_before_parsing() {
 /// than the 65536 allowed". Expected, and now the case: "more than the 256 allowed".
 #[test]
 fn regression_a_lowered_size_limit_is_misreported() {
-    let small = verifier().with_max_token_bytes(256);
+    let small = verifier_builder().max_token_bytes(256).build();
     let ok = mint_text(&json!({"allow": [{"resources": ["r"], "actions": ["read"]}]}));
     let d = small.verify(&ok, &Request::new("r", "read", NOW));
     let d = denied_as(&d, DenialKind::Malformed);
@@ -547,7 +553,7 @@ fn regression_a_lowered_size_limit_is_misreported() {
 fn regression_a_raised_size_limit_is_ignored_for_token_text() {
     let (big, bytes) = genuine_big_token();
     let req = Request::new("r", "read", NOW);
-    let roomy = verifier().with_max_token_bytes(256 * 1024);
+    let roomy = verifier_builder().max_token_bytes(256 * 1024).build();
     assert!(roomy.verify_bytes(&bytes, &req).is_allowed());
     let d = roomy.verify(&big, &req);
     assert!(d.is_allowed(), "text refused, bytes accepted: {d:?}");
@@ -602,24 +608,30 @@ fn raw_datalog_that_generates_many_facts_hits_the_limits() {
     }));
     let req = Request::new("r", "read", NOW);
     assert!(verifier().verify(&text, &req).is_allowed());
-    let tight = verifier().with_limits(Limits {
-        max_facts: 10,
-        ..test_limits()
-    });
+    let tight = verifier_builder()
+        .limits(Limits {
+            max_facts: 10,
+            ..test_limits()
+        })
+        .build();
     let d = tight.verify(&text, &req);
     let d = denied_as(&d, DenialKind::LimitsExceeded);
     assert!(d.message.contains("limit"), "{d:?}");
     // Iterations: m then k needs two rounds of rule application (three with the last, empty one).
-    let few = verifier().with_limits(Limits {
-        max_iterations: 1,
-        ..test_limits()
-    });
+    let few = verifier_builder()
+        .limits(Limits {
+            max_iterations: 1,
+            ..test_limits()
+        })
+        .build();
     denied_as(&few.verify(&text, &req), DenialKind::LimitsExceeded);
     // Time.
-    let instant = verifier().with_limits(Limits {
-        max_time: Duration::ZERO,
-        ..test_limits()
-    });
+    let instant = verifier_builder()
+        .limits(Limits {
+            max_time: Duration::ZERO,
+            ..test_limits()
+        })
+        .build();
     denied_as(&instant.verify(&text, &req), DenialKind::LimitsExceeded);
 }
 

@@ -14,7 +14,7 @@ use warrant_core::keys::{PublicKey, SigningKey};
 use warrant_core::time::Timestamp;
 use warrant_core::token::{attenuate, decode_unverified, delegate, encode, TokenError};
 use warrant_verifier::{
-    Decision, DenialKind, KeyId, KeySet, Request, RevocationSet, Signer, Verifier,
+    Decision, DenialKind, KeyId, KeySet, Request, RevocationSet, Signer, Verifier, VerifierBuilder,
 };
 
 use crate::common::{
@@ -24,7 +24,11 @@ use crate::common::{
 
 /// A verifier trusting [`key`] that refuses bearer tokens (the default).
 fn strict() -> Verifier {
-    Verifier::new(KeySet::single(KeyId(1), key().public())).with_limits(test_limits())
+    strict_builder().build()
+}
+
+fn strict_builder() -> VerifierBuilder {
+    Verifier::builder(KeySet::single(KeyId(1), key().public())).limits(test_limits())
 }
 
 fn parent_grant() -> J {
@@ -196,8 +200,9 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
         append_plain(&token, &holder_fact(&thief)),
         append_plain(&token, &holder_fact_v1(&thief)),
     ] {
-        let d = strict()
-            .allow_bearer(true)
+        let d = strict_builder()
+            .dangerous_accept_bearer()
+            .build()
             .verify(&stolen, &read_by(&thief, &stolen, "tickets/1"));
         denied_as(&d, DenialKind::InvalidDelegation);
     }
@@ -258,8 +263,9 @@ fn a_delegation_block_signed_by_someone_else_is_refused() {
     // A bearer token cannot be bound after the fact, whoever signs.
     let bearer = mint_for(None, &parent_grant());
     let bound = append_third_party(&bearer, &thief, &holder_fact(&thief));
-    let d = strict()
-        .allow_bearer(true)
+    let d = strict_builder()
+        .dangerous_accept_bearer()
+        .build()
         .verify(&bound, &read_by(&thief, &bound, "tickets/1"));
     let d = denied_as(&d, DenialKind::InvalidDelegation);
     assert_contains(&d.message, "has no holder to delegate from");
@@ -456,7 +462,7 @@ fn bearer_tokens_are_refused_unless_allowed() {
     let d = denied_as(&d, DenialKind::BearerRefused);
     assert_contains(&d.message, "not bound to a holder key");
     assert_contains(&d.message, "refuses bearer tokens");
-    let lenient = strict().allow_bearer(true);
+    let lenient = strict_builder().dangerous_accept_bearer().build();
     let d = lenient.verify(&bearer, &read_by(&agent, &bearer, "tickets/1"));
     allowed(&d);
     assert_eq!(d.claims().unwrap().holder, None);

@@ -26,9 +26,10 @@ fn api() -> Api {
     let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
     // These tests are about the layer's answers: bearer tokens keep them short. The DPoP
     // tests below use a verifier that refuses bearer tokens, the default.
-    let verifier = Verifier::new(KeySet::single(KeyId(1), key.public()))
-        .with_audience("support-api")
-        .allow_bearer(true);
+    let verifier = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+        .audience("support-api")
+        .dangerous_accept_bearer()
+        .build();
     Api {
         app: example::app(verifier).unwrap(),
         key,
@@ -290,9 +291,10 @@ async fn paths_map_to_resources_decoded_once_and_canonical() {
 #[tokio::test]
 async fn the_layer_refuses_non_canonical_resources_from_any_mapper() {
     let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-    let verifier = Verifier::new(KeySet::single(KeyId(1), key.public()))
-        .with_audience("files")
-        .allow_bearer(true);
+    let verifier = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+        .audience("files")
+        .dangerous_accept_bearer()
+        .build();
     // A careless mapper: the raw path as the resource.
     let layer = WarrantLayer::new(
         verifier,
@@ -390,8 +392,9 @@ mod dpop {
     fn bound() -> Bound {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
         let agent = SigningKey::generate(&mut rand_core::OsRng, None);
-        let verifier =
-            Verifier::new(KeySet::single(KeyId(1), key.public())).with_audience("support-api");
+        let verifier = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .audience("support-api")
+            .build();
         Bound {
             app: example::app(verifier).unwrap(),
             key,
@@ -557,8 +560,9 @@ mod dpop {
 
     /// A layer that trusts `Host`, guarding every path, resources named by the path.
     fn trusting(b: &Bound) -> axum::Router {
-        let verifier =
-            Verifier::new(KeySet::single(KeyId(1), b.key.public())).with_audience("support-api");
+        let verifier = Verifier::builder(KeySet::single(KeyId(1), b.key.public()))
+            .audience("support-api")
+            .build();
         let layer = WarrantLayer::builder(verifier, |parts: &Parts| {
             resource_from_path("/", parts.uri.path()).map(|r| Request::now(r, "read"))
         })
@@ -669,8 +673,9 @@ mod dpop {
     #[tokio::test]
     async fn the_configured_origin_is_normalised() {
         let b = bound();
-        let verifier =
-            Verifier::new(KeySet::single(KeyId(1), b.key.public())).with_audience("support-api");
+        let verifier = Verifier::builder(KeySet::single(KeyId(1), b.key.public()))
+            .audience("support-api")
+            .build();
         let layer = WarrantLayer::new(
             verifier,
             |parts: &Parts| {

@@ -13,5 +13,7 @@ mod http;
 #[cfg(all(feature = "refresh", feature = "axum"))]
 mod refresh;
 mod requests;
+#[cfg(feature = "axum")]
+mod routes;
 mod scoping;
 mod vectors;

@@ -12,7 +12,9 @@ use rand_core::OsRng;
 use serde_json::json;
 use warrant_core::keys::{KeyId, KeySet, KeySetEntry, SigningKey};
 use warrant_verifier::refresh::RefreshError;
-use warrant_verifier::{DenialKind, Request, RevocationEntry, RevocationKind, Verifier};
+use warrant_verifier::{
+    DenialKind, Request, RevocationEntry, RevocationKind, Verifier, VerifierBuilder,
+};
 
 use crate::common::{mint_with, test_limits, NOW};
 
@@ -111,9 +113,13 @@ async fn eventually(mut f: impl FnMut() -> bool) -> bool {
 }
 
 fn empty_verifier() -> Verifier {
-    Verifier::new(KeySet::default())
-        .with_limits(test_limits())
-        .allow_bearer(true)
+    empty_builder().build()
+}
+
+fn empty_builder() -> VerifierBuilder {
+    Verifier::builder(KeySet::default())
+        .limits(test_limits())
+        .dangerous_accept_bearer()
 }
 
 #[tokio::test]
@@ -172,7 +178,9 @@ async fn a_failed_refresh_keeps_the_last_good_copy_until_it_is_too_old() {
     let state = Shared::default();
     state.lock().unwrap().keys = key_set(&[(1, &key)]);
     let base = serve(Arc::clone(&state)).await;
-    let verifier = empty_verifier().with_max_staleness(Duration::from_millis(1200));
+    let verifier = empty_builder()
+        .max_staleness(Duration::from_millis(1200))
+        .build();
     let _handle = verifier
         .refresh_keys(&format!("{base}/keys"), Duration::from_millis(100))
         .await
