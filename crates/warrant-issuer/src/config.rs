@@ -379,7 +379,7 @@ fn role(i: usize, r: RawRole) -> Result<Role, ConfigError> {
             "put the lifetime in the role's `max_ttl`",
         ));
     }
-    crate::admin::reserved(&ceiling, &ceiling.audience)
+    crate::reserved::reserved(&ceiling, &ceiling.audience)
         .map_err(|e| field(format!("roles[{i}].ceiling"), e))?;
     Ok(Role {
         name: r.name,

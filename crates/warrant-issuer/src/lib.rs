@@ -39,6 +39,7 @@ mod metrics;
 mod mint;
 pub mod oidc;
 pub mod openapi;
+pub mod reserved;
 mod routes;
 mod serve;
 mod state;

@@ -19,12 +19,12 @@ use warrant_core::time::{Span, Timestamp};
 use warrant_core::token::{self, MintRequest, Verification, DEFAULT_TTL};
 use warrant_core::value::{AttrName, Value};
 
+use crate::api;
 use crate::audit::AuditRow;
 use crate::error::ApiError;
 use crate::metrics::RefusalReason;
 use crate::state::AppState;
 use crate::store::{HumanRow, RoleRow, Store, TokenRow};
-use crate::api;
 use crate::verify::{verify_human, Verified};
 
 /// A grant as a request may ask for it: valid, and not naming the issuer's own audience.
@@ -38,7 +38,7 @@ impl Requested {
         // With no audience of its own the request inherits its role's, checked once the
         // role is known.
         if !grant.audience.is_empty() {
-            crate::admin::reserved(&grant, &grant.audience).map_err(Refusal::Reserved)?;
+            crate::reserved::reserved(&grant, &grant.audience).map_err(Refusal::Reserved)?;
         }
         Ok(Self(grant))
     }
@@ -300,9 +300,9 @@ impl AppState {
         } else {
             &requested.audience
         };
-        crate::admin::reserved(&requested, applies).map_err(Refusal::Reserved)?;
+        crate::reserved::reserved(&requested, applies).map_err(Refusal::Reserved)?;
         // A role stored before these checks existed is held to them too.
-        crate::admin::reserved(&ceiling, &ceiling.audience).map_err(|why| {
+        crate::reserved::reserved(&ceiling, &ceiling.audience).map_err(|why| {
             Refusal::CeilingRefused {
                 role: role.clone(),
                 why,

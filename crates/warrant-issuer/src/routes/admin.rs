@@ -88,7 +88,7 @@ async fn put_role(
 ) -> Result<Json<RoleSaved>, ApiError> {
     let ceiling = Grant::from_json(&body.ceiling)
         .map_err(|e| ApiError::BadRequest(format!("ceiling: {e}")))?;
-    crate::admin::reserved(&ceiling, &ceiling.audience)
+    crate::reserved::reserved(&ceiling, &ceiling.audience)
         .map_err(|e| ApiError::BadRequest(format!("ceiling: {e}")))?;
     if ceiling.allow.is_empty() || ceiling.ttl.is_some() || ceiling.expires_at.is_some() {
         return Err(ApiError::BadRequest(

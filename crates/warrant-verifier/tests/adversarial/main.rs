@@ -24,7 +24,9 @@ pub use warrant_test::{
     append_block, append_plain, append_third_party, at, bearer, grant, holder_fact, key, mint_for,
     new_key, proof_at, NOW, URL,
 };
-use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Request, Verifier, VerifierBuilder};
+use warrant_verifier::{
+    Decision, Denial, DenialKind, KeyId, KeySet, Request, Verifier, VerifierBuilder,
+};
 
 /// The longest a single `verify` may take, in a debug build on a slow shared machine with
 /// the other tests running in parallel (a debug build is 20 to 300 times slower than

@@ -9,7 +9,9 @@ pub use warrant_test::{
     append_plain, append_third_party, at, grant, holder_fact, key, mint_for, new_key, proof_at,
     NOW, URL,
 };
-use warrant_verifier::{Decision, Denial, DenialKind, KeyId, KeySet, Limits, Verifier, VerifierBuilder};
+use warrant_verifier::{
+    Decision, Denial, DenialKind, KeyId, KeySet, Limits, Verifier, VerifierBuilder,
+};
 
 /// Limits that leave room for debug builds.
 pub fn test_limits() -> Limits {
