@@ -10,7 +10,8 @@ use warrant_core::token::{attenuate, decode_unverified, encode, mint, MintReques
 
 use crate::{Request, Verifier};
 
-const NOW: u64 = 1_796_032_800;
+/// The shared test instant, in seconds.
+const NOW: u64 = warrant_test::NOW.unix();
 
 fn pattern() -> impl Strategy<Value = String> {
     let seg = prop::sample::select(vec!["a", "b", "c", "*"]);

@@ -241,7 +241,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const AT: Timestamp = Timestamp::from_unix(1_796_032_800);
+    const AT: Timestamp = warrant_test::NOW;
 
     #[test]
     fn errors_are_one_lowercase_line_naming_the_value() {

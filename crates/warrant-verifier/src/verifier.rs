@@ -534,7 +534,7 @@ mod tests {
     use warrant_core::time::Timestamp;
     use warrant_core::token::{mint, MintRequest};
 
-    const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
+    const NOW: Timestamp = warrant_test::NOW;
 
     fn minted(key: &SigningKey) -> Vec<u8> {
         let g = Grant::from_json_str(r#"{"allow": [{"resources": ["r"], "actions": ["read"]}]}"#)
