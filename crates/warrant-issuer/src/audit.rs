@@ -510,6 +510,46 @@ mod tests {
         }
     }
 
+    /// Head signatures are stored as they always were (the keys in alphabetical order, as
+    /// `serde_json::json!` wrote them), so their entries keep their hashes.
+    #[test]
+    fn head_signature_entries_are_stable() {
+        let key = SigningKey::from_secret_bytes(&[7; 32], Some(KeyId(3))).unwrap();
+        let signed = "cd".repeat(32);
+        let sig = key.sign(head_message(41, &signed).as_bytes());
+        for (kid, stored, expected) in [
+            (
+                Some(3),
+                r#"{"hash":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","kid":3,"seq":41,"signature":"0764e2551634403997b21eb4c1c7923a08e1d10742ff06cd7f14a47f1502822586707d93e7166676eefe35f8a570885715fd156476826ab0c73784f3c066dc03"}"#,
+                "3ef681d75b2e2f73f7d4cbad80a0cfc489810e23558d002678eb8da2b15dc94b",
+            ),
+            (
+                None,
+                r#"{"hash":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","kid":null,"seq":41,"signature":"0764e2551634403997b21eb4c1c7923a08e1d10742ff06cd7f14a47f1502822586707d93e7166676eefe35f8a570885715fd156476826ab0c73784f3c066dc03"}"#,
+                "949c583bcb8590d339b8b2cc456d2f0267a5cce97429c45510b9294f9ab80a85",
+            ),
+        ] {
+            let written = serde_json::json!({
+                "seq": 41,
+                "hash": signed,
+                "kid": kid,
+                "signature": hex::encode(sig),
+            })
+            .to_string();
+            assert_eq!(written, stored);
+            let row = AuditRow {
+                seq: 42,
+                at: 1_767_225_600,
+                kind: HEAD_SIGNATURE.into(),
+                actor: "issuer".into(),
+                detail: written,
+                prev_hash: signed.clone(),
+                hash: String::new(),
+            };
+            assert_eq!(entry_hash(&row), expected, "{row:?}");
+        }
+    }
+
     #[test]
     fn an_intact_signed_chain_verifies() {
         let (k, keys) = key();
