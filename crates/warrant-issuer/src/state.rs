@@ -4,7 +4,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use warrant_core::time::Timestamp;
 
-use crate::audit::AuditRow;
+use crate::audit::{AuditRow, HeadSignature};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::keyring::{Kek, Keyring, KeyringError};
@@ -339,17 +339,10 @@ impl AppState {
         if !self.chain_follows_anchor(&mut anchor, head).await? {
             return Ok(());
         }
-        let keys = self.keys();
-        let sig = keys
-            .ring
-            .active
-            .sign(crate::audit::head_message(head.seq, &head.hash).as_bytes());
-        let detail = serde_json::json!({
-            "seq": head.seq,
-            "hash": head.hash,
-            "kid": keys.ring.active.key_id().map(|k| k.0),
-            "signature": hex::encode(sig),
-        });
+        let signature = HeadSignature::sign(head, &self.keys().ring.active);
+        let detail = serde_json::to_value(&signature).map_err(|e| {
+            ApiError::Internal(format!("the audit head signature could not be written: {e}"))
+        })?;
         self.store
             .audit(
                 self.now().unix_i64(),
