@@ -257,15 +257,6 @@ impl AppState {
         self.sign_head(entry).await
     }
 
-    /// [`Self::maybe_sign_head`] for the latest entry (after appends that do not return
-    /// theirs: revocations, agent registrations).
-    pub async fn sign_head_if_due(&self) -> Result<(), ApiError> {
-        match self.store.audit_last().await? {
-            Some(head) => self.maybe_sign_head(&head).await,
-            None => Ok(()),
-        }
-    }
-
     /// Signs the current head unless it is a head signature already (run every
     /// `audit_sign_interval`, so a quiet issuer's log is still vouched for, and before
     /// every export).

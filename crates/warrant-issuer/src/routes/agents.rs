@@ -119,12 +119,12 @@ async fn register_agent(
         disabled: false,
         created_at: now.unix_i64(),
     };
-    if !s.store.add_agent(&row, &actor).await? {
+    let Some(entry) = s.store.add_agent(&row, &actor).await? else {
         return Err(ApiError::BadRequest(format!(
             "the key `{key}` is already registered"
         )));
-    }
-    s.sign_head_if_due().await?;
+    };
+    s.maybe_sign_head(&entry).await?;
     Ok((StatusCode::CREATED, Json(agent(row))))
 }
 
@@ -200,11 +200,11 @@ async fn disable_agent(
         human.id
     };
     s.store.disable_agent(&id).await?;
-    let revocation_cursor = s
+    let (revocation_cursor, entry) = s
         .store
         .revoke("holder", &agent.public_key, &actor, s.now().unix_i64())
         .await?;
-    s.sign_head_if_due().await?;
+    s.maybe_sign_head(&entry).await?;
     Ok(Json(AgentDisabled {
         agent: id,
         disabled: true,
