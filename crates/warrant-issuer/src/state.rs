@@ -2,15 +2,17 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
+use rand_core::{OsRng, RngCore};
 use warrant_core::time::Timestamp;
 
+use crate::api;
 use crate::audit::{AuditRow, HeadSignature};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::keyring::{Kek, Keyring, KeyringError};
 use crate::metrics::Metrics;
 use crate::oidc::{OidcError, OidcVerifier};
-use crate::store::{HumanRow, KeyVersion, RoleRow, Store, StoreError};
+use crate::store::{Challenge, HumanRow, KeyVersion, RoleRow, Store, StoreError};
 
 /// The keys in use. They sign warrant tokens and audit heads, never admin credentials
 /// (crate::admin).
@@ -238,6 +240,31 @@ impl AppState {
         self.maybe_sign_head(&entry).await
     }
 
+    /// Issues a one-time challenge of `kind` to `subject` (a human id, an agent key): a
+    /// fresh nonce, stored until `challenge_ttl` from now, and the text to sign.
+    pub async fn issue_challenge(
+        &self,
+        kind: Challenge,
+        subject: &str,
+    ) -> Result<api::Challenge, ApiError> {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        let nonce = hex::encode(bytes);
+        let expires = self.now().plus(self.config.challenge_ttl);
+        self.store
+            .issue_challenge(kind, &nonce, subject, expires.unix_i64())
+            .await?;
+        let sign = match kind {
+            Challenge::Human => api::challenge_message(&nonce),
+            Challenge::Agent => api::agent_challenge_message(&nonce),
+        };
+        Ok(api::Challenge {
+            sign,
+            nonce,
+            expires_at: expires.to_string(),
+        })
+    }
+
     /// Signs `entry`, just appended, once `audit_sign_every` entries follow the last entry
     /// a head signature names, so no more than that many entries ever lie between two
     /// signed heads (whichever path appended them, on whichever replica): `warrant audit
@@ -332,7 +359,9 @@ impl AppState {
         }
         let signature = HeadSignature::sign(head, &self.keys().ring.active);
         let detail = serde_json::to_value(&signature).map_err(|e| {
-            ApiError::Internal(format!("the audit head signature could not be written: {e}"))
+            ApiError::Internal(format!(
+                "the audit head signature could not be written: {e}"
+            ))
         })?;
         self.store
             .audit(
