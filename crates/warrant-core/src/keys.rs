@@ -322,6 +322,12 @@ impl SigningKey {
         bytes.fill(0);
         key.sign(data).to_bytes()
     }
+
+    /// [`Self::sign`] as a [`Signature`], for answers written as hex (challenges, audit
+    /// head signatures).
+    pub fn signature(&self, data: &[u8]) -> Signature {
+        Signature::from_bytes(self.sign(data))
+    }
 }
 
 /// One entry of a key set.

@@ -24,7 +24,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use warrant_core::keys::{KeyId, KeySet, Signature};
+use warrant_core::keys::{KeyId, KeySet, Signature, SigningKey};
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -87,6 +87,50 @@ pub fn entry_hash(row: &AuditRow) -> String {
 /// What a head signature signs.
 pub fn head_message(seq: i64, hash: &str) -> String {
     format!("warrant-audit-head:{seq}:{hash}")
+}
+
+/// The detail of a [`HEAD_SIGNATURE`] entry: signing key `kid` signed
+/// [`head_message`] of entry `seq` and its `hash`. The fields are in alphabetical order,
+/// the order `serde_json::json!` wrote them in before this type, so entries are stored as
+/// they always were.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadSignature {
+    /// The signed entry's hash.
+    pub hash: String,
+    /// The signing key's id (`null` for a key without one: it vouches for nothing).
+    pub kid: Option<KeyId>,
+    /// The signed entry's position.
+    pub seq: i64,
+    /// The Ed25519 signature, 128 hex digits.
+    #[serde(with = "signature_hex")]
+    pub signature: Signature,
+}
+
+impl HeadSignature {
+    /// Signs `head` with `key`.
+    pub fn sign(head: &AuditRow, key: &SigningKey) -> Self {
+        Self {
+            hash: head.hash.clone(),
+            kid: key.key_id(),
+            seq: head.seq,
+            signature: key.signature(head_message(head.seq, &head.hash).as_bytes()),
+        }
+    }
+}
+
+/// A [`Signature`] as 128 hex digits.
+mod signature_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use warrant_core::keys::Signature;
+
+    pub(super) fn serialize<S: Serializer>(sig: &Signature, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&sig.to_hex())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Signature, D::Error> {
+        let text = String::deserialize(d)?;
+        Signature::from_hex(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Why an export does not verify: the first broken entry.
@@ -388,27 +432,24 @@ fn check_head_signature(
         seq: row.seq,
         why: why.to_owned(),
     };
-    let d: serde_json::Value = serde_json::from_str(&row.detail).map_err(|_| bad("not JSON"))?;
-    let seq = d["seq"].as_i64().ok_or_else(|| bad("no `seq`"))?;
-    let hash = d["hash"].as_str().ok_or_else(|| bad("no `hash`"))?;
-    let kid = d["kid"]
-        .as_u64()
-        .and_then(|k| u32::try_from(k).ok())
-        .ok_or_else(|| bad("no `kid`"))?;
-    let sig = d["signature"]
-        .as_str()
-        .and_then(|s| Signature::from_hex(s).ok())
-        .ok_or_else(|| bad("no 64-byte `signature`"))?;
+    let HeadSignature {
+        hash,
+        kid,
+        seq,
+        signature,
+    } = serde_json::from_str(&row.detail)
+        .map_err(|e| bad(&format!("not a head signature: {e}")))?;
+    let kid = kid.ok_or_else(|| bad("no `kid`"))?;
     let signed = rows.iter().find(|r| r.seq == seq);
     if let Some(signed) = signed {
         if signed.hash != hash {
             return Err(bad("it signs another hash than the entry it names"));
         }
     }
-    let Some(key) = keys.get(KeyId(kid)) else {
+    let Some(key) = keys.get(kid) else {
         return Ok(Signed::UnknownKey);
     };
-    key.verify(head_message(seq, hash).as_bytes(), &sig)
+    key.verify(head_message(seq, &hash).as_bytes(), &signature)
         .map_err(|_| bad("wrong signature"))?;
     Ok(if signed.is_some() {
         Signed::Covers(seq)
@@ -420,7 +461,6 @@ fn check_head_signature(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use warrant_core::keys::SigningKey;
 
     fn push(rows: &mut Vec<AuditRow>, kind: &str, detail: String) {
         let (seq, prev) = rows
@@ -447,18 +487,17 @@ mod tests {
         rows
     }
 
-    /// Appends a head signature over the current last entry.
-    fn sign(rows: &mut Vec<AuditRow>, key: &SigningKey, kid: u32) {
+    /// Appends a head signature over the current last entry, by `key` (its key id).
+    fn sign(rows: &mut Vec<AuditRow>, key: &SigningKey) {
         let head = rows.last().cloned().unwrap();
-        let sig = key.sign(head_message(head.seq, &head.hash).as_bytes());
-        let detail = serde_json::json!({"seq": head.seq, "hash": head.hash, "kid": kid, "signature": hex::encode(sig)});
-        push(rows, HEAD_SIGNATURE, detail.to_string());
+        let detail = serde_json::to_string(&HeadSignature::sign(&head, key)).unwrap();
+        push(rows, HEAD_SIGNATURE, detail);
     }
 
-    fn key() -> (SigningKey, KeySet) {
-        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let set = KeySet::single(KeyId(1), key.public());
-        (key, set)
+    /// The test key (key id 1) and a key set of it.
+    fn key() -> (&'static SigningKey, KeySet) {
+        let key = warrant_test::key();
+        (key, KeySet::single(KeyId(1), key.public()))
     }
 
     /// Rewrites seq, links and hashes from `rows[0]` on, as someone with write access to
@@ -510,11 +549,60 @@ mod tests {
         }
     }
 
+    /// Head signatures are stored as they always were (the keys in alphabetical order, as
+    /// `serde_json::json!` wrote them), so their entries keep their hashes.
+    #[test]
+    fn head_signature_entries_are_stable() {
+        let signed = "cd".repeat(32);
+        let head = AuditRow {
+            seq: 41,
+            at: 1_767_225_540,
+            kind: "mint".into(),
+            actor: "alice".into(),
+            detail: "{}".into(),
+            prev_hash: GENESIS.into(),
+            hash: signed.clone(),
+        };
+        for (kid, stored, expected) in [
+            (
+                Some(KeyId(3)),
+                r#"{"hash":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","kid":3,"seq":41,"signature":"0764e2551634403997b21eb4c1c7923a08e1d10742ff06cd7f14a47f1502822586707d93e7166676eefe35f8a570885715fd156476826ab0c73784f3c066dc03"}"#,
+                "3ef681d75b2e2f73f7d4cbad80a0cfc489810e23558d002678eb8da2b15dc94b",
+            ),
+            (
+                None,
+                r#"{"hash":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","kid":null,"seq":41,"signature":"0764e2551634403997b21eb4c1c7923a08e1d10742ff06cd7f14a47f1502822586707d93e7166676eefe35f8a570885715fd156476826ab0c73784f3c066dc03"}"#,
+                "949c583bcb8590d339b8b2cc456d2f0267a5cce97429c45510b9294f9ab80a85",
+            ),
+        ] {
+            let key = SigningKey::from_secret_bytes(&[7; 32], kid).unwrap();
+            let signature = HeadSignature::sign(&head, &key);
+            // As the issuer stores it (a JSON value), and as the struct serializes.
+            let written = serde_json::to_value(&signature).unwrap().to_string();
+            assert_eq!(written, stored);
+            assert_eq!(serde_json::to_string(&signature).unwrap(), stored);
+            assert_eq!(
+                serde_json::from_str::<HeadSignature>(stored).unwrap(),
+                signature
+            );
+            let row = AuditRow {
+                seq: 42,
+                at: 1_767_225_600,
+                kind: HEAD_SIGNATURE.into(),
+                actor: "issuer".into(),
+                detail: written,
+                prev_hash: signed.clone(),
+                hash: String::new(),
+            };
+            assert_eq!(entry_hash(&row), expected, "{row:?}");
+        }
+    }
+
     #[test]
     fn an_intact_signed_chain_verifies() {
         let (k, keys) = key();
         let mut rows = chain(5);
-        sign(&mut rows, &k, 1);
+        sign(&mut rows, k);
         let report = verify_chain(&rows, &keys).unwrap();
         assert_eq!(report.entries, 6);
         assert_eq!(report.signatures, 1);
@@ -536,7 +624,7 @@ mod tests {
     fn an_export_missing_its_first_entries_does_not_start_where_it_should() {
         let (k, keys) = key();
         let mut rows = chain(5);
-        sign(&mut rows, &k, 1);
+        sign(&mut rows, k);
         let report = verify_chain(&rows[3..], &keys).unwrap();
         report.check_coverage(5).unwrap();
         let e = report.check_start(0).unwrap_err();
@@ -574,7 +662,7 @@ mod tests {
         for n in 1..=12 {
             push(&mut rows, "mint", format!("{{\"n\":{n}}}"));
             if rows.last().unwrap().seq % 3 == 0 {
-                sign(&mut rows, &k, 1);
+                sign(&mut rows, k);
             }
         }
         let report = verify_chain(&rows, &keys).unwrap();
@@ -591,7 +679,7 @@ mod tests {
                 .cloned(),
         );
         rehash(&mut forged);
-        sign(&mut forged, &k, 1);
+        sign(&mut forged, k);
         let report = verify_chain(&forged, &keys).unwrap();
         assert_eq!(report.unsigned_tail, 1, "the tail alone looks fine");
         assert_eq!(report.signed_heads, vec![3, 12]);
@@ -619,7 +707,7 @@ mod tests {
             .collect();
         forged[1].actor = "mallory".into();
         rehash(&mut forged);
-        sign(&mut forged, &k, 1);
+        sign(&mut forged, k);
         let e = verify_chain(&forged, &keys)
             .unwrap()
             .check_coverage(3)
@@ -654,12 +742,9 @@ mod tests {
     fn head_signatures_verify_with_the_key_set() {
         let (k, keys) = key();
         let mut rows = chain(3);
-        sign(&mut rows, &k, 1);
+        sign(&mut rows, k);
         assert_eq!(verify_chain(&rows, &keys).unwrap().signatures, 1);
-        let other = KeySet::single(
-            KeyId(1),
-            SigningKey::generate(&mut rand_core::OsRng, None).public(),
-        );
+        let other = KeySet::single(KeyId(1), warrant_test::new_key().public());
         assert!(matches!(
             verify_chain(&rows, &other),
             Err(ChainBreak::Signature { seq: 4, .. })
@@ -670,9 +755,9 @@ mod tests {
     fn a_stripped_and_rehashed_chain_does_not_verify() {
         let (k, keys) = key();
         let mut rows = chain(3);
-        sign(&mut rows, &k, 1);
+        sign(&mut rows, k);
         push(&mut rows, "mint", "{\"n\":4}".into());
-        sign(&mut rows, &k, 1);
+        sign(&mut rows, k);
         verify_chain(&rows, &keys)
             .unwrap()
             .check_coverage(3)
@@ -693,11 +778,11 @@ mod tests {
         // Keeping an old signature and rewriting after it breaks that signature, or
         // leaves the rewritten entries unsigned.
         let mut rows = chain(3);
-        sign(&mut rows, &k, 1);
+        sign(&mut rows, k);
         for n in 4..=9 {
             push(&mut rows, "mint", format!("{{\"n\":{n}}}"));
         }
-        sign(&mut rows, &k, 1);
+        sign(&mut rows, k);
         rows.truncate(9);
         rows[6].actor = "mallory".into();
         rehash(&mut rows);
@@ -710,7 +795,7 @@ mod tests {
         );
         // Rewriting before a signature breaks it.
         let mut rows = chain(3);
-        sign(&mut rows, &k, 1);
+        sign(&mut rows, k);
         rows[1].actor = "mallory".into();
         rehash(&mut rows);
         assert_eq!(
@@ -724,7 +809,7 @@ mod tests {
         let (k, keys) = key();
         let retired = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(7)));
         let mut rows = chain(2);
-        sign(&mut rows, &retired, 7);
+        sign(&mut rows, &retired);
         let report = verify_chain(&rows, &keys).unwrap();
         assert_eq!((report.signatures, report.unverifiable), (0, 1));
         assert!(matches!(
@@ -733,7 +818,7 @@ mod tests {
         ));
         // A later signature by a key of the set covers everything before it…
         push(&mut rows, "mint", "{}".into());
-        sign(&mut rows, &k, 1);
+        sign(&mut rows, k);
         let report = verify_chain(&rows, &keys).unwrap();
         assert_eq!(report.signed_through, Some(4));
         assert_eq!(report.unverifiable_before_first, 1);

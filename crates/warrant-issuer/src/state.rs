@@ -2,15 +2,17 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
+use rand_core::{OsRng, RngCore};
 use warrant_core::time::Timestamp;
 
-use crate::audit::AuditRow;
+use crate::api;
+use crate::audit::{AuditRow, HeadSignature};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::keyring::{Kek, Keyring, KeyringError};
 use crate::metrics::Metrics;
 use crate::oidc::{OidcError, OidcVerifier};
-use crate::store::{HumanRow, KeyVersion, RoleRow, Store, StoreError};
+use crate::store::{Challenge, HumanRow, KeyVersion, RoleRow, Store, StoreError};
 
 /// The keys in use. They sign warrant tokens and audit heads, never admin credentials
 /// (crate::admin).
@@ -238,6 +240,31 @@ impl AppState {
         self.maybe_sign_head(&entry).await
     }
 
+    /// Issues a one-time challenge of `kind` to `subject` (a human id, an agent key): a
+    /// fresh nonce, stored until `challenge_ttl` from now, and the text to sign.
+    pub async fn issue_challenge(
+        &self,
+        kind: Challenge,
+        subject: &str,
+    ) -> Result<api::Challenge, ApiError> {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        let nonce = hex::encode(bytes);
+        let expires = self.now().plus(self.config.challenge_ttl);
+        self.store
+            .issue_challenge(kind, &nonce, subject, expires.unix_i64())
+            .await?;
+        let sign = match kind {
+            Challenge::Human => api::challenge_message(&nonce),
+            Challenge::Agent => api::agent_challenge_message(&nonce),
+        };
+        Ok(api::Challenge {
+            sign,
+            nonce,
+            expires_at: expires.to_string(),
+        })
+    }
+
     /// Signs `entry`, just appended, once `audit_sign_every` entries follow the last entry
     /// a head signature names, so no more than that many entries ever lie between two
     /// signed heads (whichever path appended them, on whichever replica): `warrant audit
@@ -255,15 +282,6 @@ impl AppState {
             return Ok(());
         }
         self.sign_head(entry).await
-    }
-
-    /// [`Self::maybe_sign_head`] for the latest entry (after appends that do not return
-    /// theirs: revocations, agent registrations).
-    pub async fn sign_head_if_due(&self) -> Result<(), ApiError> {
-        match self.store.audit_last().await? {
-            Some(head) => self.maybe_sign_head(&head).await,
-            None => Ok(()),
-        }
     }
 
     /// Signs the current head unless it is a head signature already (run every
@@ -339,17 +357,12 @@ impl AppState {
         if !self.chain_follows_anchor(&mut anchor, head).await? {
             return Ok(());
         }
-        let keys = self.keys();
-        let sig = keys
-            .ring
-            .active
-            .sign(crate::audit::head_message(head.seq, &head.hash).as_bytes());
-        let detail = serde_json::json!({
-            "seq": head.seq,
-            "hash": head.hash,
-            "kid": keys.ring.active.key_id().map(|k| k.0),
-            "signature": hex::encode(sig),
-        });
+        let signature = HeadSignature::sign(head, &self.keys().ring.active);
+        let detail = serde_json::to_value(&signature).map_err(|e| {
+            ApiError::Internal(format!(
+                "the audit head signature could not be written: {e}"
+            ))
+        })?;
         self.store
             .audit(
                 self.now().unix_i64(),

@@ -43,7 +43,7 @@ pub fn register(a: &AgentRegisterArgs) -> Result<Outcome, CliError> {
     let body = AgentRequest {
         name,
         public_key: public.clone(),
-        signature: hex::encode(key.sign(challenge.sign.as_bytes())),
+        signature: key.signature(challenge.sign.as_bytes()).to_hex(),
         nonce: challenge.nonce,
         owner: a.owner.clone(),
     };

@@ -34,7 +34,7 @@ pub fn run(a: &MintArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
             human: human.clone(),
             verification: Verification::DeviceKey {
                 public_key: key.public().to_string(),
-                signature: hex::encode(key.sign(challenge.sign.as_bytes())),
+                signature: key.signature(challenge.sign.as_bytes()).to_hex(),
                 nonce: challenge.nonce,
             },
             grant: grant.to_json(),

@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,7 +15,7 @@ use crate::api::{
 };
 use crate::error::{ApiError, Body};
 use crate::state::AppState;
-use crate::store::AgentRow;
+use crate::store::{AgentRow, Challenge as ChallengeKind};
 use crate::verify::verify_human;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -53,18 +52,10 @@ async fn agent_challenge(
         .map_err(|e| ApiError::BadRequest(format!("public_key: {e}")))?;
     let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
     s.admit_challenge(&client).await?;
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let nonce = hex::encode(bytes);
-    let expires = s.now().plus(s.config.challenge_ttl);
-    s.store
-        .put_agent_challenge(&nonce, &key.to_string(), expires.unix_i64())
-        .await?;
-    Ok(Json(Challenge {
-        sign: agent_challenge_message(&nonce),
-        nonce,
-        expires_at: expires.to_string(),
-    }))
+    Ok(Json(
+        s.issue_challenge(ChallengeKind::Agent, &key.to_string())
+            .await?,
+    ))
 }
 
 /// `POST /v1/agents` (admin): registers an agent that proved it holds its key.
@@ -98,7 +89,12 @@ async fn register_agent(
         .verify(agent_challenge_message(&body.nonce).as_bytes(), &signature)
         .is_ok()
         && s.store
-            .consume_agent_challenge(&body.nonce, &key.to_string(), now.unix_i64())
+            .redeem_challenge(
+                ChallengeKind::Agent,
+                &body.nonce,
+                &key.to_string(),
+                now.unix_i64(),
+            )
             .await?;
     if !proved {
         s.audit(
@@ -119,12 +115,12 @@ async fn register_agent(
         disabled: false,
         created_at: now.unix_i64(),
     };
-    if !s.store.add_agent(&row, &actor).await? {
+    let Some(entry) = s.store.add_agent(&row, &actor).await? else {
         return Err(ApiError::BadRequest(format!(
             "the key `{key}` is already registered"
         )));
-    }
-    s.sign_head_if_due().await?;
+    };
+    s.maybe_sign_head(&entry).await?;
     Ok((StatusCode::CREATED, Json(agent(row))))
 }
 
@@ -200,11 +196,11 @@ async fn disable_agent(
         human.id
     };
     s.store.disable_agent(&id).await?;
-    let revocation_cursor = s
+    let (revocation_cursor, entry) = s
         .store
         .revoke("holder", &agent.public_key, &actor, s.now().unix_i64())
         .await?;
-    s.sign_head_if_due().await?;
+    s.maybe_sign_head(&entry).await?;
     Ok(Json(AgentDisabled {
         agent: id,
         disabled: true,

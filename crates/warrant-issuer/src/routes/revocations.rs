@@ -84,11 +84,11 @@ async fn revoke(
             )))
         }
     };
-    let cursor = s
+    let (cursor, entry) = s
         .store
         .revoke(&body.kind, &canonical, &actor, s.now().unix_i64())
         .await?;
-    s.sign_head_if_due().await?;
+    s.maybe_sign_head(&entry).await?;
     Ok(Json(Revoked::Feed(RevokedInFeed { cursor })))
 }
 

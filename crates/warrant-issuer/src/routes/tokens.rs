@@ -4,15 +4,15 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use rand_core::{OsRng, RngCore};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use warrant_core::keys::PublicKey;
 
-use crate::api::{challenge_message, Challenge, ChallengeRequest, MintedToken, TokenRequest};
+use crate::api::{Challenge, ChallengeRequest, MintedToken, TokenRequest};
 use crate::error::{ApiError, Body};
 use crate::mint::{MintCommand, Requested};
 use crate::state::AppState;
+use crate::store::Challenge as ChallengeKind;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
@@ -41,19 +41,9 @@ async fn challenge(
         s.config.challenges_per_minute,
     )
     .await?;
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let nonce = hex::encode(bytes);
-    let now = s.now();
-    let expires = now.plus(s.config.challenge_ttl);
-    s.store
-        .put_challenge(&nonce, &body.human, expires.unix_i64())
-        .await?;
-    Ok(Json(Challenge {
-        sign: challenge_message(&nonce),
-        nonce,
-        expires_at: expires.to_string(),
-    }))
+    Ok(Json(
+        s.issue_challenge(ChallengeKind::Human, &body.human).await?,
+    ))
 }
 
 /// `POST /v1/tokens`: mint for a human verified just now, within their role's ceiling.

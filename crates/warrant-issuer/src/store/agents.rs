@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::db::{Store, StoreError};
+use crate::audit::AuditRow;
 
 /// An agent as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -33,9 +34,13 @@ fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow, StoreError> {
 }
 
 impl Store {
-    /// Registers an agent and records it in the audit log, in one transaction; `false` if
-    /// the key is already registered.
-    pub async fn add_agent(&self, agent: &AgentRow, actor: &str) -> Result<bool, StoreError> {
+    /// Registers an agent and records it in the audit log, in one transaction: the audit
+    /// entry, or `None` if the key is already registered.
+    pub async fn add_agent(
+        &self,
+        agent: &AgentRow,
+        actor: &str,
+    ) -> Result<Option<AuditRow>, StoreError> {
         let mut tx = self.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM agents WHERE public_key = $1")
             .bind(&agent.public_key)
@@ -43,7 +48,7 @@ impl Store {
             .await?
             .is_some();
         if exists {
-            return Ok(false);
+            return Ok(None);
         }
         sqlx::query(
             "INSERT INTO agents (id, name, public_key, owner, disabled, created_at) VALUES ($1, $2, $3, $4, 0, $5)",
@@ -56,7 +61,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let detail = serde_json::json!({ "agent": agent.id, "name": agent.name, "public_key": agent.public_key, "owner": agent.owner });
-        Self::append_audit(
+        let entry = Self::append_audit(
             &mut tx,
             agent.created_at,
             "agent_registration",
@@ -65,7 +70,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(entry))
     }
 
     /// Every agent.

@@ -21,6 +21,7 @@ struct Queries {
     insert: &'static str,
     consume: &'static str,
     prune: &'static str,
+    live: &'static str,
 }
 
 /// The statements of table `$table`, whose challenges are issued to column `$to`.
@@ -42,6 +43,11 @@ macro_rules! queries {
                 " = $2 AND used = 0 AND expires_at >= $3"
             ),
             prune: concat!("DELETE FROM ", $table, " WHERE expires_at < $1"),
+            live: concat!(
+                "SELECT COUNT(*) AS n FROM ",
+                $table,
+                " WHERE used = 0 AND expires_at >= $1"
+            ),
         }
     };
 }
@@ -100,51 +106,17 @@ impl Store {
         Ok(n == 1)
     }
 
-    // The routes' names for the two calls they make of each kind.
-
-    /// [`Self::issue_challenge`] for a human.
-    pub async fn put_challenge(
-        &self,
-        nonce: &str,
-        human: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        self.issue_challenge(Challenge::Human, nonce, human, expires_at)
-            .await
-    }
-
-    /// [`Self::issue_challenge`] for an agent's key.
-    pub async fn put_agent_challenge(
-        &self,
-        nonce: &str,
-        public_key: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        self.issue_challenge(Challenge::Agent, nonce, public_key, expires_at)
-            .await
-    }
-
-    /// [`Self::redeem_challenge`] for an agent's key.
-    pub async fn consume_agent_challenge(
-        &self,
-        nonce: &str,
-        public_key: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.redeem_challenge(Challenge::Agent, nonce, public_key, now)
-            .await
-    }
-
-    /// Unexpired, unused challenges, of both kinds together.
+    /// Unexpired, unused challenges, of every kind together.
     pub async fn live_challenges(&self, now: i64) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM challenges WHERE used = 0 AND expires_at >= $1) \
-                  + (SELECT COUNT(*) FROM agent_challenges WHERE used = 0 AND expires_at >= $1) AS n",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get("n")?)
+        let mut live = 0;
+        for kind in Challenge::ALL {
+            let row = sqlx::query(kind.queries().live)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+            live += row.try_get::<i64, _>("n")?;
+        }
+        Ok(live)
     }
 
     /// Records that an ID token (its SHA-256, hex) verified a human: `true` the first

@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::db::{Store, StoreError, Tx};
+use crate::audit::AuditRow;
 
 /// One revocation feed entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,14 +60,15 @@ impl Store {
     }
 
     /// Appends a revocation to the feed (and its audit entry) in one transaction; cursors
-    /// are handed out under the head row's lock, so they follow commit order.
+    /// are handed out under the head row's lock, so they follow commit order. Returns the
+    /// cursor and the audit entry.
     pub async fn revoke(
         &self,
         kind: &str,
         value: &str,
         actor: &str,
         now: i64,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, AuditRow), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE revocation_head SET cursor = cursor + 1 WHERE id = 1")
             .execute(&mut *tx)
@@ -84,9 +86,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let detail = serde_json::json!({ "cursor": cursor, "kind": kind, "value": value });
-        Self::append_audit(&mut tx, now, "revocation", actor, &detail).await?;
+        let entry = Self::append_audit(&mut tx, now, "revocation", actor, &detail).await?;
         tx.commit().await?;
-        Ok(cursor)
+        Ok((cursor, entry))
     }
 
     /// Feed entries after `cursor`, at most `limit`.

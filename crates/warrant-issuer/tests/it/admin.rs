@@ -8,6 +8,7 @@ use tower::ServiceExt;
 use warrant_core::grant::Grant;
 use warrant_core::keys::SigningKey;
 use warrant_core::token::{attenuate, decode_unverified, encode};
+use warrant_test::new_key;
 
 use crate::both;
 use crate::env::Env;
@@ -77,7 +78,7 @@ async fn mint_as(
 both!(
     a_minted_token_is_never_an_admin_credential,
     |env: Env| async move {
-        let carol = SigningKey::generate(&mut rand_core::OsRng, None);
+        let carol = new_key();
         carol_with_everything(&env, &carol).await;
         let (status, minted) = mint_as(
             &env,
@@ -323,7 +324,7 @@ fn heavy(token: &str, env: &Env, n: usize) -> String {
 /// two worker threads (a small server): `/healthz` still answers within a second.
 async fn heavy_blocks_do_not_stall(env: Env) {
     {
-        let carol = SigningKey::generate(&mut rand_core::OsRng, None);
+        let carol = new_key();
         carol_with_everything(&env, &carol).await;
         let (status, minted) = mint_as(
             &env,

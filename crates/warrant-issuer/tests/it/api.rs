@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 use warrant_core::keys::{KeySet, SigningKey};
+use warrant_test::new_key;
 use warrant_verifier::{DenialKind, Request, Verifier};
 
 use crate::both;
@@ -38,7 +39,7 @@ both!(health_and_key_set, |env: Env| async move {
 both!(
     a_verified_human_gets_a_token_within_the_ceiling,
     |env: Env| async move {
-        let agent = SigningKey::generate(&mut rand_core::OsRng, None);
+        let agent = new_key();
         let (status, body) = env
             .mint(
                 "alice",
@@ -124,7 +125,7 @@ both!(
             "{body}"
         );
         // A signature by a key that is not enrolled.
-        let stranger = SigningKey::generate(&mut rand_core::OsRng, None);
+        let stranger = new_key();
         let v = env.answer("alice", &stranger).await;
         let (status, body) = env.call("POST", "/v1/tokens", None, Some(mint(v))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -514,10 +515,10 @@ async fn register(
             Some(json!({ "public_key": agent.public().to_string() })),
         )
         .await;
-    let sig = sign_with.sign(c["sign"].as_str().unwrap().as_bytes());
+    let sig = sign_with.signature(c["sign"].as_str().unwrap().as_bytes());
     let body = json!({
         "name": "triage bot", "public_key": agent.public().to_string(), "owner": "alice",
-        "nonce": c["nonce"], "signature": hex::encode(sig),
+        "nonce": c["nonce"], "signature": sig.to_hex(),
     });
     env.call("POST", "/v1/agents", Some(admin), Some(body))
         .await
@@ -527,8 +528,8 @@ both!(
     agents_register_with_proof_and_disabling_revokes_them,
     |env: Env| async move {
         let admin = env.admin_token().await;
-        let agent = SigningKey::generate(&mut rand_core::OsRng, None);
-        let thief = SigningKey::generate(&mut rand_core::OsRng, None);
+        let agent = new_key();
+        let thief = new_key();
         let (status, body) = register(&env, &admin, &agent, &thief).await;
         assert_eq!(
             status,
@@ -631,7 +632,7 @@ both!(
     humans_and_roles_are_managed_through_the_admin_api,
     |env: Env| async move {
         let admin = env.admin_token().await;
-        let carol_key = SigningKey::generate(&mut rand_core::OsRng, None);
+        let carol_key = new_key();
         let role = json!({ "name": "billing", "max_ttl": "5m",
                        "ceiling": { "allow": [{ "resources": ["invoices/*"], "actions": ["read"] }] } });
         let (status, body) = env
@@ -952,7 +953,7 @@ async fn rate_limits(db: crate::env::Db) {
 
 both!(an_agents_owner_may_disable_it, |env: Env| async move {
     let admin = env.admin_token().await;
-    let agent = SigningKey::generate(&mut rand_core::OsRng, None);
+    let agent = new_key();
     assert_eq!(
         register(&env, &admin, &agent, &agent).await.0,
         StatusCode::CREATED

@@ -2,14 +2,14 @@
 
 use axum::http::StatusCode;
 use serde_json::{json, Value as J};
-use warrant_core::keys::SigningKey;
+use warrant_test::new_key;
 
 use crate::api::{key_set, read_grant};
 use crate::both;
 use crate::env::Env;
 
 both!(a_mint_entry_records_the_grant, |env: Env| async move {
-    let holder = SigningKey::generate(&mut rand_core::OsRng, None).public();
+    let holder = new_key().public();
     let grant = json!({ "audience": ["support-api"], "ttl": "10m",
         "allow": [{ "resources": ["tickets/123/email_address"], "actions": ["read"] }],
         "deny": [{ "resources": ["tickets/123/secret"], "actions": ["*"] }] });

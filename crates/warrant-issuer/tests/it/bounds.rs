@@ -4,9 +4,9 @@
 
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value as J};
-use warrant_core::keys::SigningKey;
 use warrant_issuer::challenge_message;
 use warrant_issuer::store::TableSizes;
+use warrant_test::new_key;
 
 use crate::env::{Db, Env, CONFIG};
 
@@ -65,12 +65,6 @@ async fn challenge_from(env: &Env, peer: Option<&str>, human: &str) -> (StatusCo
     (status, body)
 }
 
-fn agent_key() -> String {
-    SigningKey::generate(&mut rand_core::OsRng, None)
-        .public()
-        .to_string()
-}
-
 async fn agent_challenge_from(env: &Env, peer: Option<&str>) -> (StatusCode, J) {
     let (status, headers, text) = env
         .call_from(
@@ -78,7 +72,7 @@ async fn agent_challenge_from(env: &Env, peer: Option<&str>) -> (StatusCode, J) 
             "POST",
             "/v1/agents/challenges",
             None,
-            Some(json!({ "public_key": agent_key() }).to_string()),
+            Some(json!({ "public_key": new_key().public().to_string() }).to_string()),
         )
         .await;
     let mut body: J = serde_json::from_str(&text).unwrap();
@@ -117,12 +111,12 @@ with_config!(
         );
 
         // Answering it fails like a known human answering with a key that is not theirs.
-        let stranger = SigningKey::generate(&mut rand_core::OsRng, None);
+        let stranger = new_key();
         let answer = |human: &str, nonce: &str| {
-            let sig = stranger.sign(challenge_message(nonce).as_bytes());
+            let sig = stranger.signature(challenge_message(nonce).as_bytes());
             json!({ "human": human, "grant": crate::api::read_grant(), "verification": {
                 "method": "device-key", "public_key": stranger.public().to_string(),
-                "nonce": nonce, "signature": hex::encode(sig) } })
+                "nonce": nonce, "signature": sig.to_hex() } })
         };
         let (sa, a) = env
             .call(
@@ -222,7 +216,7 @@ with_config!(
                 "POST",
                 "/v1/agents/challenges",
                 None,
-                Some(json!({ "public_key": agent_key() }).to_string()),
+                Some(json!({ "public_key": new_key().public().to_string() }).to_string()),
             )
             .await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
@@ -259,7 +253,9 @@ async fn call_via_proxy(env: &Env, client: &str) -> (StatusCode, axum::http::Hea
         .extension(axum::extract::ConnectInfo(
             "10.0.0.1:443".parse::<std::net::SocketAddr>().unwrap(),
         ))
-        .body(Body::from(json!({ "public_key": agent_key() }).to_string()))
+        .body(Body::from(
+            json!({ "public_key": new_key().public().to_string() }).to_string(),
+        ))
         .unwrap();
     env.send(req).await
 }
@@ -325,7 +321,7 @@ with_config!(metrics_show_the_table_sizes, "", |env: Env| async move {
             "POST",
             "/v1/revocations",
             Some(&admin),
-            Some(json!({ "kind": "holder", "value": agent_key() })),
+            Some(json!({ "kind": "holder", "value": new_key().public().to_string() })),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -352,10 +348,10 @@ with_config!(
     "verifications_per_minute_per_client = 3",
     |env: Env| async move {
         let mallory = "198.51.100.7:4000";
-        let stranger = SigningKey::generate(&mut rand_core::OsRng, None);
+        let stranger = new_key();
         let nonce = "00".repeat(32);
         let v = json!({ "method": "device-key", "public_key": stranger.public().to_string(),
-            "nonce": nonce, "signature": hex::encode(stranger.sign(challenge_message(&nonce).as_bytes())) });
+            "nonce": nonce, "signature": stranger.signature(challenge_message(&nonce).as_bytes()).to_hex() });
         let audit_before = sizes(&env).await.audit;
         // Every route that verifies a human counts against the same per-client limit.
         let calls = [

@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value as J};
 use tower::ServiceExt;
-use warrant_core::keys::SigningKey;
 use warrant_issuer::challenge_message;
+use warrant_test::new_key;
 
 use crate::env::{Db, Env, CONFIG};
 
@@ -27,11 +27,11 @@ async fn sizes(env: &Env) -> warrant_issuer::store::TableSizes {
 
 /// A device-key verification by a key nobody enrolled, over a nonce nobody issued.
 fn stranger_verification() -> J {
-    let k = SigningKey::generate(&mut rand_core::OsRng, None);
+    let k = new_key();
     let nonce = "00".repeat(32);
-    let sig = k.sign(challenge_message(&nonce).as_bytes());
+    let sig = k.signature(challenge_message(&nonce).as_bytes());
     json!({ "method": "device-key", "public_key": k.public().to_string(),
-            "nonce": nonce, "signature": hex::encode(sig) })
+            "nonce": nonce, "signature": sig.to_hex() })
 }
 
 async fn post_from(env: &Env, peer: &str, path: &str, body: J) -> (StatusCode, J) {
@@ -110,9 +110,7 @@ async fn review_mint_requests_for_made_up_humans_store_rows_without_a_per_client
 #[tokio::test]
 async fn review_one_ipv6_prefix_fills_the_global_cap_and_locks_humans_out() {
     let env = env_with("challenges_per_minute_per_client = 2\nmax_live_challenges = 20").await;
-    let key = SigningKey::generate(&mut rand_core::OsRng, None)
-        .public()
-        .to_string();
+    let key = new_key().public().to_string();
     let mut admitted = 0;
     for i in 1..=20 {
         let peer = format!("[2001:db8:1:2::{i:x}]:4000");
