@@ -54,6 +54,7 @@
 //! assert_eq!(decode_unverified(&encode(&child))?.block_count(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![deny(clippy::indexing_slicing)]
 
 pub mod authority;
 pub mod blocks;
