@@ -55,6 +55,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(clippy::indexing_slicing)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod authority;
 pub mod blocks;

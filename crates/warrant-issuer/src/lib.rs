@@ -26,6 +26,7 @@
 //! assert_eq!(keys.keys.len(), 1);
 //! # });
 //! ```
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod admin;
 pub mod api;

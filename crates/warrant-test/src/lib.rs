@@ -24,6 +24,7 @@
 //! assert!(!token.is_empty());
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![expect(
     clippy::panic,
     reason = "test support: a helper that cannot do its job fails the test, naming why"

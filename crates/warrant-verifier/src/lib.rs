@@ -138,6 +138,7 @@
 //! the key set and feed formats, every denial kind and its HTTP status); its examples are
 //! compiled as tests of this crate.
 #![deny(clippy::indexing_slicing)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod cache;
 mod config;
