@@ -38,7 +38,7 @@ use warrant_verifier::http::{
 use warrant_verifier::{Request, Verifier};
 
 /// Where clients reach the API: the origin DPoP proofs must name.
-pub const ORIGIN: &str = "http://127.0.0.1:3000";
+pub(crate) const ORIGIN: &str = "http://127.0.0.1:3000";
 
 /// The API's own data: the status of each ticket.
 fn ticket_status(id: &str) -> Option<&'static str> {
@@ -105,7 +105,7 @@ async fn refund(Path(id): Path<String>, Warrant(claims): Warrant) -> Json<serde_
 }
 
 /// The API: guarded routes, plus the metadata outside the guard.
-pub fn app(verifier: Verifier) -> Result<Router, LayerError> {
+pub(crate) fn app(verifier: Verifier) -> Result<Router, LayerError> {
     let metadata = ProtectedResourceMetadata::new(ORIGIN, "offline");
     let layer = WarrantLayer::builder(verifier, map)
         .protected_resource(&metadata)
@@ -118,7 +118,6 @@ pub fn app(verifier: Verifier) -> Result<Router, LayerError> {
 }
 
 #[tokio::main]
-#[allow(dead_code)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)

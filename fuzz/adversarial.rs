@@ -24,13 +24,13 @@ use warrant_core::token::{mint, MintRequest};
 use warrant_core::value::Value;
 
 /// A token's size limit.
-pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
 const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
 
 /// What became of one input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Not Datalog, or too large for a token.
     Skipped,
     /// The budget refused it.
@@ -76,7 +76,7 @@ fn request() -> RequestFacts {
 
 /// Biscuit's evaluation as the verifier runs it (with limits that never stop it early, so
 /// the time measured is the whole work): how long it took.
-pub fn evaluate(token: &Biscuit) -> Duration {
+pub(crate) fn evaluate(token: &Biscuit) -> Duration {
     let (src, params) = request().datalog();
     let start = Instant::now();
     let builder = AuthorizerBuilder::new()
@@ -96,7 +96,7 @@ pub fn evaluate(token: &Biscuit) -> Duration {
 }
 
 /// The Datalog text an input stands for.
-pub fn datalog(data: &[u8]) -> Option<String> {
+pub(crate) fn datalog(data: &[u8]) -> Option<String> {
     match data.first() {
         None => None,
         Some(b) if b.is_ascii_alphabetic() || b.is_ascii_whitespace() || *b == b'/' => {
@@ -108,7 +108,7 @@ pub fn datalog(data: &[u8]) -> Option<String> {
 
 /// Runs one input; panics when the budget accepts a block that takes `bound` or more to
 /// evaluate, or refuses one naming a block that does not exist.
-pub fn run(data: &[u8], bound: Duration) -> Outcome {
+pub(crate) fn run(data: &[u8], bound: Duration) -> Outcome {
     let Some(text) = datalog(data) else {
         return Outcome::Skipped;
     };

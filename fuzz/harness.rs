@@ -99,7 +99,7 @@ fn fixture() -> &'static Fixture {
 }
 
 /// Token input: raw bytes, base64 text, or (first byte `0xff`) edits of a valid token.
-pub fn verify_input(data: &[u8]) {
+pub(crate) fn verify_input(data: &[u8]) {
     let f = fixture();
     let mut candidates: Vec<Vec<u8>> = vec![data.to_vec()];
     if let Some((&0xff, edits)) = data.split_first() {
@@ -130,7 +130,7 @@ pub fn verify_input(data: &[u8]) {
 }
 
 /// Grant input: JSON or TOML text, compiled, rendered, evaluated and minted.
-pub fn grant_input(data: &[u8]) {
+pub(crate) fn grant_input(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -182,7 +182,7 @@ fn req_core(r: &Request) -> warrant_core::request::RequestFacts {
 
 /// Whether the fixture token is allowed for the first fixture request (so edits of it reach
 /// every check, not only the signature).
-pub fn fixture_is_allowed() -> bool {
+pub(crate) fn fixture_is_allowed() -> bool {
     let f = fixture();
     f.requests
         .first()

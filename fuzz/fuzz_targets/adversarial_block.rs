@@ -3,7 +3,7 @@
 // the evaluation budget accepts it, Biscuit must evaluate it within the time bound.
 #![no_main]
 
-#[allow(dead_code)]
+#[allow(dead_code, reason = "shared with warrant-core's tests; this target uses part of it")]
 #[path = "../adversarial.rs"]
 mod adversarial;
 

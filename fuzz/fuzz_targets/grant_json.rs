@@ -1,7 +1,7 @@
 // Run: cargo +nightly fuzz run grant_json   (from the repository root)
 #![no_main]
 
-#[allow(dead_code)]
+#[allow(dead_code, reason = "shared by the fuzz targets and a test; each uses part of it")]
 #[path = "../harness.rs"]
 mod harness;
 

@@ -12,13 +12,13 @@ use clap::{Args, Parser, Subcommand};
     about,
     after_help = "Exit codes: 0 success or allowed, 1 denied, 2 usage or input error.\n\nStart with `warrant keygen --help`."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the issuer service (first start: creates ./warrant-data with a SQLite database,
     /// a signing key and an admin token).
     #[command(after_help = "Examples:\n  \
@@ -97,7 +97,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// A TOML configuration file (see the issuer crate's documentation).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -117,7 +117,7 @@ pub struct ServeArgs {
 
 /// An issuer and an admin token.
 #[derive(Debug, Args)]
-pub struct AdminArgs {
+pub(crate) struct AdminArgs {
     /// The issuer's URL (`--url` works too).
     #[arg(long, value_name = "URL", visible_alias = "url")]
     pub issuer: String,
@@ -127,7 +127,7 @@ pub struct AdminArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RevokeArgs {
+pub(crate) struct RevokeArgs {
     #[command(flatten)]
     pub admin: AdminArgs,
     /// Revoke this token (by its token id; `-` reads standard input).
@@ -151,7 +151,7 @@ pub struct RevokeArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AdminCommand {
+pub(crate) enum AdminCommand {
     /// Issue a new admin credential and revoke the one presented. When --admin-token names
     /// a file, the new credential replaces it; otherwise it is printed.
     #[command(after_help = "Examples:\n  \
@@ -160,13 +160,13 @@ pub enum AdminCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Add a new active signing key; the old one stays published until its tokens expire.
     Rotate(AdminArgs),
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Download the whole audit chain as JSON lines (to check with `audit verify --file`).
     #[command(after_help = "Examples:\n  \
         warrant audit export --url http://127.0.0.1:8414 --admin-token warrant-data/admin.token --out audit.jsonl\n  \
@@ -189,7 +189,7 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct AuditExportArgs {
+pub(crate) struct AuditExportArgs {
     #[command(flatten)]
     pub admin: AdminArgs,
     /// Write to this file (created with mode 0600; must not exist yet) instead of stdout.
@@ -198,7 +198,7 @@ pub struct AuditExportArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum HumansCommand {
+pub(crate) enum HumansCommand {
     /// Enrol a human (or update one): roles, device keys, verified attributes.
     #[command(after_help = "Examples:\n  \
         warrant humans add alice --role support --device-key ed25519/… \\\n      \
@@ -210,7 +210,7 @@ pub enum HumansCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct HumanAddArgs {
+pub(crate) struct HumanAddArgs {
     /// The human's id (such as their login).
     #[arg(value_name = "ID")]
     pub id: String,
@@ -231,7 +231,7 @@ pub struct HumanAddArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AuditVerifyArgs {
+pub(crate) struct AuditVerifyArgs {
     /// The issuer to export from (needs --admin-token); every page of the chain is read.
     #[arg(
         long,
@@ -267,7 +267,7 @@ pub struct AuditVerifyArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AgentCommand {
+pub(crate) enum AgentCommand {
     /// Create an agent key pair (PKCS#8 v1 PEM, as OpenSSL reads it; file mode 0600); print its public key and
     /// its RFC 7638 JWK thumbprint.
     #[command(after_help = "Examples:\n  warrant agent keygen --out agent.key")]
@@ -281,7 +281,7 @@ pub enum AgentCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct AgentRegisterArgs {
+pub(crate) struct AgentRegisterArgs {
     /// The agent's private key file (made with `warrant agent keygen`).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -296,14 +296,14 @@ pub struct AgentRegisterArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AgentKeygenArgs {
+pub(crate) struct AgentKeygenArgs {
     /// Where to write the private key (must not exist yet).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct DelegateArgs {
+pub(crate) struct DelegateArgs {
     #[command(flatten)]
     pub token: TokenArgs,
     /// The current holder's private key file.
@@ -317,7 +317,7 @@ pub struct DelegateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ProofArgs {
+pub(crate) struct ProofArgs {
     /// The holder's private key file.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -337,7 +337,7 @@ pub struct ProofArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct KeygenArgs {
+pub(crate) struct KeygenArgs {
     /// Where to write the private key (must not exist yet).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -351,7 +351,7 @@ pub struct KeygenArgs {
 
 /// Grant flags shared by `mint` and `attenuate`.
 #[derive(Debug, Args)]
-pub struct GrantArgs {
+pub(crate) struct GrantArgs {
     /// A grant file (JSON, or TOML when it ends in .toml; `-` reads JSON from stdin).
     #[arg(long, value_name = "FILE")]
     pub grant: Option<PathBuf>,
@@ -373,7 +373,7 @@ pub struct GrantArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct MintArgs {
+pub(crate) struct MintArgs {
     /// The issuer's private key file (offline minting).
     #[arg(
         long,
@@ -405,7 +405,7 @@ pub struct MintArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AttenuateArgs {
+pub(crate) struct AttenuateArgs {
     #[command(flatten)]
     pub token: TokenArgs,
     #[command(flatten)]
@@ -414,7 +414,7 @@ pub struct AttenuateArgs {
 
 /// The token a command works on: `--token` or `--token-file`.
 #[derive(Debug, Args)]
-pub struct TokenArgs {
+pub(crate) struct TokenArgs {
     /// The token (`-` reads standard input).
     #[arg(
         long,
@@ -430,7 +430,7 @@ pub struct TokenArgs {
 
 /// Where the trusted root key comes from.
 #[derive(Debug, Args)]
-pub struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// The issuer's public key, `ed25519/<hex>`.
     #[arg(long, value_name = "ed25519/HEX", conflicts_with = "keys")]
     pub public_key: Option<String>,
@@ -441,7 +441,7 @@ pub struct KeyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     #[command(flatten)]
     pub token: TokenArgs,
     #[command(flatten)]
@@ -452,7 +452,7 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub token: TokenArgs,
     #[command(flatten)]

@@ -22,14 +22,14 @@ impl From<Outcome> for std::process::ExitCode {
 
 /// A usage or input error (exit 2), or a denial reported as an error (exit 1).
 #[derive(Debug)]
-pub struct CliError {
+pub(crate) struct CliError {
     message: String,
     code: u8,
 }
 
 impl CliError {
     /// A usage or input error: exit 2.
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             code: 2,
@@ -37,7 +37,7 @@ impl CliError {
     }
 
     /// A denial: exit 1.
-    pub fn denied(message: impl Into<String>) -> Self {
+    pub(crate) fn denied(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             code: 1,
@@ -45,12 +45,12 @@ impl CliError {
     }
 
     /// The exit code as a number.
-    pub const fn code(&self) -> u8 {
+    pub(crate) const fn code(&self) -> u8 {
         self.code
     }
 
     /// The process exit code.
-    pub fn exit_code(&self) -> std::process::ExitCode {
+    pub(crate) fn exit_code(&self) -> std::process::ExitCode {
         std::process::ExitCode::from(self.code)
     }
 }

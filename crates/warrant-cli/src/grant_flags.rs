@@ -44,7 +44,7 @@ const OPERATORS: [&str; 10] = [
 /// that is not one word, an unknown operator, a value in quotes (`"open"` would have to
 /// match the quotes too), an `in` list in brackets or with an empty item, and a number
 /// that is not an integer in i64 (it would become a string and never compare).
-pub fn condition(spec: &str) -> Result<J, CliError> {
+pub(crate) fn condition(spec: &str) -> Result<J, CliError> {
     let err = |why: String| CliError::usage(format!("--when `{spec}`: {why}"));
     let bad = || err("expected 'ATTR OP VALUE', such as 'amount lt 5000'".to_owned());
     let mut parts = spec.trim().splitn(3, char::is_whitespace);
@@ -140,7 +140,7 @@ fn ttl(text: &str) -> Result<Span, CliError> {
 }
 
 /// Builds the grant from a grant file (if any) and the shorthand flags of `sub`.
-pub fn grant(args: &GrantArgs, sub: &ArgMatches) -> Result<Grant, CliError> {
+pub(crate) fn grant(args: &GrantArgs, sub: &ArgMatches) -> Result<Grant, CliError> {
     let mut grant = match &args.grant {
         Some(path) => io::grant_file(path)?,
         None => Grant::default(),

@@ -24,7 +24,7 @@ fn stdin_text(what: &str) -> Result<String, CliError> {
 
 /// The token a command was given, as URL-safe base64 text: every command that takes a
 /// token reads it here, so each gets the same checks and the same advice.
-pub fn token(args: &TokenArgs) -> Result<String, CliError> {
+pub(crate) fn token(args: &TokenArgs) -> Result<String, CliError> {
     match (&args.token, &args.token_file) {
         (Some(t), _) => token_arg(t),
         (None, Some(path)) => token_file(path),
@@ -35,7 +35,7 @@ pub fn token(args: &TokenArgs) -> Result<String, CliError> {
 }
 
 /// `--token TEXT`, or `-` for standard input.
-pub fn token_arg(arg: &str) -> Result<String, CliError> {
+pub(crate) fn token_arg(arg: &str) -> Result<String, CliError> {
     if arg == "-" {
         return token_text(&stdin_text("the token")?, "the token on standard input");
     }
@@ -63,7 +63,7 @@ pub fn token_arg(arg: &str) -> Result<String, CliError> {
 }
 
 /// `--token-file FILE`: base64 text (checked as `--token` is) or raw Biscuit bytes.
-pub fn token_file(path: &Path) -> Result<String, CliError> {
+pub(crate) fn token_file(path: &Path) -> Result<String, CliError> {
     let raw = fs::read(path)
         .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))?;
     let what = format!("`{}`", path.display());
@@ -89,7 +89,7 @@ fn looks_like_text(text: &str) -> bool {
 ///
 /// The mistakes refused here are the ones that otherwise end in a bare "not base64":
 /// a token wrapped over several lines, and a token copied with its `Authorization` scheme.
-pub fn token_text(text: &str, what: &str) -> Result<String, CliError> {
+pub(crate) fn token_text(text: &str, what: &str) -> Result<String, CliError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(CliError::usage(format!("{what}: the token is empty")));
@@ -117,13 +117,13 @@ pub fn token_text(text: &str, what: &str) -> Result<String, CliError> {
 }
 
 /// Reads a file, naming it in the error.
-pub fn read_file(path: &Path) -> Result<String, CliError> {
+pub(crate) fn read_file(path: &Path) -> Result<String, CliError> {
     fs::read_to_string(path)
         .map_err(|e| CliError::usage(format!("cannot read `{}`: {e}", path.display())))
 }
 
 /// Reads a grant file: TOML when it ends in `.toml`, JSON otherwise; `-` is JSON on stdin.
-pub fn grant_file(path: &Path) -> Result<Grant, CliError> {
+pub(crate) fn grant_file(path: &Path) -> Result<Grant, CliError> {
     let text = if path.as_os_str() == "-" {
         stdin_text("the grant")?
     } else {
@@ -138,7 +138,7 @@ pub fn grant_file(path: &Path) -> Result<Grant, CliError> {
 }
 
 /// Reads a private key file.
-pub fn signing_key(path: &Path) -> Result<SigningKey, CliError> {
+pub(crate) fn signing_key(path: &Path) -> Result<SigningKey, CliError> {
     SigningKey::from_pem(&read_file(path)?)
         .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
 }
@@ -192,7 +192,7 @@ fn unreachable(url: &str, e: &reqwest::Error) -> CliError {
 }
 
 /// GETs `url` (with an optional bearer token).
-pub fn get(url: &str, bearer: Option<&str>) -> Result<String, CliError> {
+pub(crate) fn get(url: &str, bearer: Option<&str>) -> Result<String, CliError> {
     let mut req = client()?.get(url);
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
@@ -203,7 +203,7 @@ pub fn get(url: &str, bearer: Option<&str>) -> Result<String, CliError> {
 
 /// POSTs `body` as JSON to `url` (with an optional bearer token); the answer, read as the
 /// issuer's wire type `R` (`warrant_issuer::api`).
-pub fn post<B: Serialize, R: DeserializeOwned>(
+pub(crate) fn post<B: Serialize, R: DeserializeOwned>(
     url: &str,
     bearer: Option<&str>,
     body: &B,
@@ -212,7 +212,10 @@ pub fn post<B: Serialize, R: DeserializeOwned>(
 }
 
 /// POSTs to `url` without a body (with an optional bearer token); the answer, read as `R`.
-pub fn post_empty<R: DeserializeOwned>(url: &str, bearer: Option<&str>) -> Result<R, CliError> {
+pub(crate) fn post_empty<R: DeserializeOwned>(
+    url: &str,
+    bearer: Option<&str>,
+) -> Result<R, CliError> {
     send(url, bearer, client()?.post(url))
 }
 
@@ -235,7 +238,7 @@ fn send<R: DeserializeOwned>(
 }
 
 /// A file's text, or a URL's body.
-pub fn fetch(source: &str) -> Result<String, CliError> {
+pub(crate) fn fetch(source: &str) -> Result<String, CliError> {
     if is_url(source) {
         get(source, None)
     } else {
@@ -244,7 +247,7 @@ pub fn fetch(source: &str) -> Result<String, CliError> {
 }
 
 /// Reads a key set from a file or a URL.
-pub fn key_set(source: &str) -> Result<KeySet, CliError> {
+pub(crate) fn key_set(source: &str) -> Result<KeySet, CliError> {
     if is_url(source) {
         KeySet::from_json(&fetch(source)?).map_err(|e| CliError::usage(format!("{source}: {e}")))
     } else if source.starts_with("ed25519/") {
@@ -265,7 +268,7 @@ pub fn key_set(source: &str) -> Result<KeySet, CliError> {
 }
 
 /// Reads a revocation list from a file, or the whole feed from a URL.
-pub fn revocations(source: &str) -> Result<warrant_verifier::RevocationSet, CliError> {
+pub(crate) fn revocations(source: &str) -> Result<warrant_verifier::RevocationSet, CliError> {
     if !is_url(source) {
         return warrant_verifier::revocations_from_file(source)
             .map_err(|e| CliError::usage(e.to_string()));
@@ -286,7 +289,7 @@ pub fn revocations(source: &str) -> Result<warrant_verifier::RevocationSet, CliE
 ///
 /// A value that names no file but looks like a path (it has a `/` or `\\`, or ends in
 /// `.token`) is a mistyped file name: it is refused rather than sent as the token.
-pub fn admin_token(arg: &str) -> Result<String, CliError> {
+pub(crate) fn admin_token(arg: &str) -> Result<String, CliError> {
     let p = Path::new(arg);
     if p.exists() {
         return token_text(&read_file(p)?, &format!("--admin-token file `{arg}`"));
@@ -304,7 +307,7 @@ pub fn admin_token(arg: &str) -> Result<String, CliError> {
 /// An HTTP method as a DPoP proof names it: methods are case-sensitive (RFC 9110) and a
 /// proof for `get` does not match a `GET` request, so lower case is refused, naming the
 /// upper-case form.
-pub fn http_method(text: &str) -> Result<&str, CliError> {
+pub(crate) fn http_method(text: &str) -> Result<&str, CliError> {
     const TCHAR: &str = "!#$%&'*+-.^_`|~";
     if text.is_empty()
         || !text
@@ -325,13 +328,13 @@ pub fn http_method(text: &str) -> Result<&str, CliError> {
 }
 
 /// Parses `ed25519/<hex>`.
-pub fn public_key(text: &str) -> Result<PublicKey, CliError> {
+pub(crate) fn public_key(text: &str) -> Result<PublicKey, CliError> {
     text.parse()
         .map_err(|e: warrant_core::keys::KeyError| CliError::usage(e.to_string()))
 }
 
 /// Writes a new file readable only by its owner (0600 on Unix), refusing to overwrite.
-pub fn write_private(path: &Path, contents: &str) -> Result<(), CliError> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), CliError> {
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -347,7 +350,7 @@ pub fn write_private(path: &Path, contents: &str) -> Result<(), CliError> {
 /// Replaces `path` with a new private file holding `contents`: written beside it under a
 /// name of its own (`.<name>.<random>.tmp`, created new, so no other file is ever replaced
 /// or deleted), then renamed over it, so a crash leaves the old file or the new one.
-pub fn replace_private(path: &Path, contents: &str) -> Result<(), CliError> {
+pub(crate) fn replace_private(path: &Path, contents: &str) -> Result<(), CliError> {
     use rand_core::{OsRng, RngCore};
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.{:016x}.tmp", OsRng.next_u64()));
@@ -359,7 +362,7 @@ pub fn replace_private(path: &Path, contents: &str) -> Result<(), CliError> {
 }
 
 /// Writes a new public file, refusing to overwrite.
-pub fn write_public(path: &Path, contents: &str) -> Result<(), CliError> {
+pub(crate) fn write_public(path: &Path, contents: &str) -> Result<(), CliError> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -382,7 +385,7 @@ fn write_error(path: &Path, e: &std::io::Error) -> CliError {
 
 /// Writes `text` and a newline to standard output. A reader that has gone away (`| head -1`)
 /// is not an error: there is no one left to tell.
-pub fn out(text: impl std::fmt::Display) -> Result<(), CliError> {
+pub(crate) fn out(text: impl std::fmt::Display) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::usage(format!(

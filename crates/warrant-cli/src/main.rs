@@ -1,6 +1,7 @@
 //! `warrant`: a thin `main` over the command modules.
 //!
 //! Exit codes: 0 success or allowed, 1 denied, 2 usage or input error.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod args;
 mod commands;

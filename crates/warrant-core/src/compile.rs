@@ -50,16 +50,16 @@ pub struct CompileContext {
 
 /// The variable names compiled checks use (short: every name is a symbol in the token).
 mod v {
-    pub const TIME: &str = "t";
-    pub const RESOURCE: &str = "r";
-    pub const ACTION: &str = "a";
-    pub const AUDIENCE: &str = "a";
-    pub const METHOD: &str = "m";
-    pub const HUMAN: &str = "i";
-    pub const VERIFIED_AT: &str = "h";
+    pub(crate) const TIME: &str = "t";
+    pub(crate) const RESOURCE: &str = "r";
+    pub(crate) const ACTION: &str = "a";
+    pub(crate) const AUDIENCE: &str = "a";
+    pub(crate) const METHOD: &str = "m";
+    pub(crate) const HUMAN: &str = "i";
+    pub(crate) const VERIFIED_AT: &str = "h";
 
     /// The variable of condition `i`.
-    pub fn cond(i: usize) -> String {
+    pub(crate) fn cond(i: usize) -> String {
         format!("v{i}")
     }
 }
@@ -68,22 +68,22 @@ mod v {
 pub(crate) mod ops {
     use biscuit_auth::builder::{Binary, Expression, Op, Term, Unary};
 
-    pub fn var(name: &str) -> Vec<Op> {
+    pub(crate) fn var(name: &str) -> Vec<Op> {
         vec![Op::Value(Term::Variable(name.to_owned()))]
     }
 
-    pub fn val(t: Term) -> Vec<Op> {
+    pub(crate) fn val(t: Term) -> Vec<Op> {
         vec![Op::Value(t)]
     }
 
-    pub fn bin(mut left: Vec<Op>, right: Vec<Op>, op: Binary) -> Vec<Op> {
+    pub(crate) fn bin(mut left: Vec<Op>, right: Vec<Op>, op: Binary) -> Vec<Op> {
         left.extend(right);
         left.push(Op::Binary(op));
         left
     }
 
     /// `!(e)`
-    pub fn not(mut e: Vec<Op>) -> Vec<Op> {
+    pub(crate) fn not(mut e: Vec<Op>) -> Vec<Op> {
         e.push(Op::Unary(Unary::Parens));
         e.push(Op::Unary(Unary::Negate));
         e
@@ -91,7 +91,7 @@ pub(crate) mod ops {
 
     /// `a || b || …` (`None` for no terms), in Biscuit's lazy form: the right operand
     /// is a closure without parameters, as Biscuit's parser makes it.
-    pub fn any(tests: Vec<Vec<Op>>) -> Option<Vec<Op>> {
+    pub(crate) fn any(tests: Vec<Vec<Op>>) -> Option<Vec<Op>> {
         let mut it = tests.into_iter();
         let first = it.next()?;
         Some(it.fold(first, |mut acc, t| {
@@ -101,7 +101,7 @@ pub(crate) mod ops {
         }))
     }
 
-    pub fn expr(ops: Vec<Op>) -> Expression {
+    pub(crate) fn expr(ops: Vec<Op>) -> Expression {
         Expression { ops }
     }
 }

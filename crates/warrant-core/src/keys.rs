@@ -296,9 +296,11 @@ impl SigningKey {
 
     /// The public half.
     pub fn public(&self) -> PublicKey {
-        let bytes = self.pair.public().to_bytes();
+        // 32 bytes: every pair here is made with `Algorithm::Ed25519`.
         let mut out = [0u8; 32];
-        out.copy_from_slice(&bytes[..32.min(bytes.len())]);
+        for (o, b) in out.iter_mut().zip(self.pair.public().to_bytes()) {
+            *o = b;
+        }
         PublicKey(out)
     }
 
@@ -316,8 +318,11 @@ impl SigningKey {
     pub fn sign(&self, data: &[u8]) -> [u8; 64] {
         use ed25519_dalek::Signer as _;
         let secret = self.pair.private().to_bytes();
+        // 32 bytes: every pair here is made with `Algorithm::Ed25519`.
         let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(&secret[..32.min(secret.len())]);
+        for (o, s) in bytes.iter_mut().zip(secret.iter()) {
+            *o = *s;
+        }
         let key = ed25519_dalek::SigningKey::from_bytes(&bytes);
         bytes.fill(0);
         key.sign(data).to_bytes()
@@ -370,7 +375,7 @@ impl KeySet {
                     k.alg
                 )));
             }
-            if set.keys[..i].iter().any(|o| o.kid == k.kid) {
+            if set.keys.iter().take(i).any(|o| o.kid == k.kid) {
                 return Err(KeyError::KeySet(format!(
                     "keys[{i}]: key id `{}` appears twice",
                     k.kid

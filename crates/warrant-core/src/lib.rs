@@ -54,6 +54,9 @@
 //! assert_eq!(decode_unverified(&encode(&child))?.block_count(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![deny(missing_docs)]
+#![deny(clippy::indexing_slicing)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod authority;
 pub mod blocks;

@@ -182,10 +182,11 @@ impl ResourcePattern {
 
     /// Whether some resource matches both patterns.
     pub fn overlaps(&self, other: &ResourcePattern) -> bool {
-        let shared = self.prefix.len().min(other.prefix.len());
-        let compatible = self.prefix[..shared]
+        // `zip` stops at the shorter prefix: the segments both patterns have.
+        let compatible = self
+            .prefix
             .iter()
-            .zip(&other.prefix[..shared])
+            .zip(&other.prefix)
             .all(|pair| match pair {
                 (Segment::Literal(a), Segment::Literal(b)) => a == b,
                 _ => true,

@@ -227,7 +227,11 @@ fn looks_numeric(text: &str) -> bool {
 
 fn looks_like_date(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b't')
+    b.len() >= 20
+        && matches!(
+            (b.get(4), b.get(7), b.get(10)),
+            (Some(b'-'), Some(b'-'), Some(b'T' | b't'))
+        )
 }
 
 impl fmt::Display for Value {

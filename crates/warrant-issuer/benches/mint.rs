@@ -29,7 +29,12 @@
 //!
 //! Results: docs/performance.md, "Issuer mint throughput".
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a bench whose setup fails stops, naming what failed"
+)]
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -446,7 +446,6 @@ pub struct OpenApiDocument(pub serde_json::Value);
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// The two answers of `POST /v1/revocations` read back as what they are.

@@ -119,7 +119,7 @@ pub(crate) struct BodyLimit(pub usize);
 
 /// A JSON body, with a clear 400 when it is not one.
 #[derive(Debug)]
-pub struct Body<T>(pub T);
+pub(crate) struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = ApiError;

@@ -26,6 +26,8 @@
 //! assert_eq!(keys.keys.len(), 1);
 //! # });
 //! ```
+#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod admin;
 pub mod api;

@@ -135,7 +135,6 @@ impl AppState {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn with_peer(ip: &str) -> Extensions {

@@ -22,7 +22,7 @@ use warrant_core::time::Timestamp;
 use crate::store::TableSizes;
 
 /// The `Content-Type` of `GET /metrics`.
-pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// The latency buckets of `warrant_http_request_duration_seconds`.
 const BUCKETS: [f64; 12] = [
@@ -62,7 +62,7 @@ impl EncodeLabelValue for RefusalReason {
 
 /// How a human proved who they are (`device-key`, `oidc`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MethodLabel(pub Method);
+pub(crate) struct MethodLabel(pub Method);
 
 impl EncodeLabelValue for MethodLabel {
     fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
@@ -251,18 +251,18 @@ fn size_gauges(t: &TableSizes) -> Registry {
 
 /// At most this many distinct (human, method, reason) counts in one
 /// `verification_failures` entry; the rest are counted together as `not_itemised`.
-pub const FAILURES_ITEMISED: usize = 100;
+pub(crate) const FAILURES_ITEMISED: usize = 100;
 
 /// Reasons are cut to this many characters in the tally.
 const REASON_MAX: usize = 200;
 
 /// Failed verifications counted since the last `verification_failures` audit entry.
 #[derive(Debug, Default)]
-pub struct FailureTally(Mutex<Failures>);
+pub(crate) struct FailureTally(Mutex<Failures>);
 
 /// What [`FailureTally`] holds.
 #[derive(Debug, Default)]
-pub struct Failures {
+pub(crate) struct Failures {
     /// When the first of them happened.
     pub since: Option<Timestamp>,
     /// How many, by human, method and reason.
@@ -273,7 +273,7 @@ pub struct Failures {
 
 impl FailureTally {
     /// Counts one failed verification of `human`.
-    pub fn add(&self, human: &str, method: &'static str, reason: &str, now: Timestamp) {
+    pub(crate) fn add(&self, human: &str, method: &'static str, reason: &str, now: Timestamp) {
         let mut f = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         f.since.get_or_insert(now);
         let reason: String = reason.chars().take(REASON_MAX).collect();
@@ -288,12 +288,12 @@ impl FailureTally {
     }
 
     /// Everything counted so far, leaving nothing.
-    pub fn take(&self) -> Failures {
+    pub(crate) fn take(&self) -> Failures {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Puts back what [`Self::take`] took and could not be recorded.
-    pub fn restore(&self, taken: Failures) {
+    pub(crate) fn restore(&self, taken: Failures) {
         let mut f = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(since) = taken.since {
             f.since = Some(f.since.map_or(since, |s| s.min(since)));

@@ -1,4 +1,4 @@
-//! The OpenAPI 3.1 document of the API, made from the routes themselves: [`router`] routes
+//! The OpenAPI 3.1 document of the API, made from the routes themselves: `router` routes
 //! and describes every handler by one declaration each (`utoipa-axum`), so every route is
 //! in the document and everything in the document is routed. It is served at
 //! `/openapi.json` and checked into `docs/openapi.json` (a test keeps them equal).

@@ -58,7 +58,6 @@ pub fn reserved(grant: &Grant, audience: &[Audience]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -301,8 +301,6 @@ async fn shutdown() {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
     /// Replacing `admin.token` touches no other file, `admin.new` included, and leaves
     /// nothing beside it.
     #[test]

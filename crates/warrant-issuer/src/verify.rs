@@ -37,7 +37,7 @@ const NOT_ENROLLED: &str = "this device key is not enrolled for the human";
 
 /// A human verified just now.
 #[derive(Debug)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// The human.
     pub human: HumanRow,
     /// How they proved it.
@@ -48,7 +48,7 @@ pub struct Verified {
 
 /// Refuses a human id no human can have (the rule of `POST /v1/humans`), before anything
 /// is read or written.
-pub fn check_human_id(id: &str) -> Result<(), ApiError> {
+pub(crate) fn check_human_id(id: &str) -> Result<(), ApiError> {
     if id.is_empty() || id.chars().count() > 256 || id.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(
             "`human` must be 1 to 256 printable characters".into(),
@@ -119,7 +119,7 @@ fn check_shape<'a>(s: &AppState, v: &'a Verification) -> Result<Checked<'a>, Api
 /// Verifies that the request comes from the human named `human_id`, for a request from
 /// `client` (see the module documentation for the order of the checks): the human, and
 /// how and when they proved who they are, or a 400, 401 or 429.
-pub async fn verify_human(
+pub(crate) async fn verify_human(
     s: &AppState,
     client: &str,
     human_id: &str,

@@ -23,7 +23,8 @@
 //! let token = bearer(&json!({ "ttl": "10m", "allow": [{ "resources": ["tickets/1"], "actions": ["read"] }] }));
 //! assert!(!token.is_empty());
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![expect(
     clippy::panic,
     reason = "test support: a helper that cannot do its job fails the test, naming why"

@@ -4,7 +4,12 @@
 //! design's grant (3 allow rules, 1 deny rule) and 2 attenuation blocks. Ratios from one
 //! run hold on a noisy machine; absolute times do not. Results: docs/performance.md.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a bench whose setup fails stops, naming what failed"
+)]
 
 use std::hint::black_box;
 use std::time::Duration;

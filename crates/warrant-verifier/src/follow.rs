@@ -106,7 +106,6 @@ impl RevocationFollower {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const ID_1: &str = "dfeed54edf0df03b6586530a2a35c24e";

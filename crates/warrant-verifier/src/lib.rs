@@ -137,6 +137,9 @@
 //! `docs/verifier.md` is the full guide (configuration, what is checked in which order,
 //! the key set and feed formats, every denial kind and its HTTP status); its examples are
 //! compiled as tests of this crate.
+#![deny(missing_docs)]
+#![deny(clippy::indexing_slicing)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod cache;
 mod config;

@@ -238,7 +238,6 @@ fn system_now() -> Timestamp {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const AT: Timestamp = warrant_test::NOW;

@@ -106,8 +106,11 @@ pub(crate) fn digest(kind: RevocationKind, value: &[u8]) -> Digest16 {
         .chain_update(tag)
         .chain_update(value)
         .finalize();
+    // The first 16 bytes of the 32.
     let mut out = [0u8; 16];
-    out.copy_from_slice(&full[..16]);
+    for (o, b) in out.iter_mut().zip(full) {
+        *o = b;
+    }
     out
 }
 

@@ -152,13 +152,19 @@ impl Verifier {
     }
 
     /// Registers the function called when a token names an unknown key id.
-    #[cfg_attr(not(feature = "refresh"), allow(dead_code))]
+    #[cfg_attr(
+        not(feature = "refresh"),
+        expect(dead_code, reason = "only the refresher calls it")
+    )]
     pub(crate) fn on_unknown_key(&self, hook: UnknownKeyHook) {
         *write(&self.inner.on_unknown_key) = Some(hook);
     }
 
     /// Records that the key set was confirmed unchanged by a refresh.
-    #[cfg_attr(not(feature = "refresh"), allow(dead_code))]
+    #[cfg_attr(
+        not(feature = "refresh"),
+        expect(dead_code, reason = "only the refresher calls it")
+    )]
     pub(crate) fn keys_confirmed(&self, at: Instant) {
         write(&self.inner.keys).refreshed = Some(at);
     }

@@ -8,7 +8,7 @@ use crate::args::{AdminArgs, AdminCommand};
 use crate::error::{CliError, Outcome};
 use crate::io;
 
-pub fn run(cmd: &AdminCommand) -> Result<Outcome, CliError> {
+pub(crate) fn run(cmd: &AdminCommand) -> Result<Outcome, CliError> {
     let AdminCommand::Rotate(AdminArgs {
         issuer,
         admin_token,

@@ -8,7 +8,7 @@ use crate::args::{AgentKeygenArgs, AgentRegisterArgs};
 use crate::error::{CliError, Outcome};
 use crate::io;
 
-pub fn keygen(a: &AgentKeygenArgs) -> Result<Outcome, CliError> {
+pub(crate) fn keygen(a: &AgentKeygenArgs) -> Result<Outcome, CliError> {
     let key = SigningKey::generate(&mut OsRng, None);
     io::write_private(&a.out, &key.to_pem()?)?;
     let public = key.public();
@@ -19,7 +19,7 @@ pub fn keygen(a: &AgentKeygenArgs) -> Result<Outcome, CliError> {
 
 /// `warrant agents register`: asks the issuer for a challenge for the agent's public key,
 /// signs it with the agent's key, and registers the agent with the signature.
-pub fn register(a: &AgentRegisterArgs) -> Result<Outcome, CliError> {
+pub(crate) fn register(a: &AgentRegisterArgs) -> Result<Outcome, CliError> {
     let key = io::signing_key(&a.key)?;
     let public = key.public().to_string();
     let name = match &a.name {

@@ -8,7 +8,7 @@ use crate::args::AttenuateArgs;
 use crate::error::{CliError, Outcome};
 use crate::{grant_flags, io};
 
-pub fn run(a: &AttenuateArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
+pub(crate) fn run(a: &AttenuateArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
     let token = decode_unverified(&io::token(&a.token)?)?;
     let grant = grant_flags::grant(&a.grant, sub)?;
     let narrower = attenuate(&token, grant, super::now(), &mut OsRng)?;

@@ -10,7 +10,7 @@ use crate::io;
 /// Rows asked for per request (the issuer answers at most 100 000).
 const PAGE: usize = 10_000;
 
-pub fn run(cmd: &AuditCommand) -> Result<Outcome, CliError> {
+pub(crate) fn run(cmd: &AuditCommand) -> Result<Outcome, CliError> {
     match cmd {
         AuditCommand::Verify(a) => verify(a),
         AuditCommand::Export(a) => export(a),

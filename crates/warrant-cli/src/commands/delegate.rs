@@ -8,7 +8,7 @@ use crate::args::DelegateArgs;
 use crate::error::{CliError, Outcome};
 use crate::{grant_flags, io};
 
-pub fn run(a: &DelegateArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
+pub(crate) fn run(a: &DelegateArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
     let token = decode_unverified(&io::token(&a.token)?)?;
     let key = io::signing_key(&a.key)?;
     let next = io::public_key(&a.to)?;

@@ -10,7 +10,7 @@ use crate::args::HumanAddArgs;
 use crate::error::{CliError, Outcome};
 use crate::io;
 
-pub fn add(a: &HumanAddArgs) -> Result<Outcome, CliError> {
+pub(crate) fn add(a: &HumanAddArgs) -> Result<Outcome, CliError> {
     let device_keys = a
         .device_key
         .iter()

@@ -8,7 +8,7 @@ use crate::args::InspectArgs;
 use crate::error::{CliError, Outcome};
 use crate::io;
 
-pub fn run(a: &InspectArgs) -> Result<Outcome, CliError> {
+pub(crate) fn run(a: &InspectArgs) -> Result<Outcome, CliError> {
     let bytes = decode_base64(&io::token(&a.token)?)?;
     let root = match (&a.keys.public_key, &a.keys.keys) {
         (Some(k), _) => Some(io::public_key(k)?),

@@ -7,7 +7,7 @@ use crate::args::KeygenArgs;
 use crate::error::{CliError, Outcome};
 use crate::io;
 
-pub fn run(a: &KeygenArgs) -> Result<Outcome, CliError> {
+pub(crate) fn run(a: &KeygenArgs) -> Result<Outcome, CliError> {
     if a.public_out.is_some() && a.key_id.is_none() {
         return Err(CliError::usage(
             "--public-out writes a key set, whose entries need a key id: add --key-id N",

@@ -6,7 +6,7 @@ use crate::args::{AdminArgs, KeysCommand};
 use crate::error::{CliError, Outcome};
 use crate::io;
 
-pub fn run(cmd: &KeysCommand) -> Result<Outcome, CliError> {
+pub(crate) fn run(cmd: &KeysCommand) -> Result<Outcome, CliError> {
     let KeysCommand::Rotate(AdminArgs {
         issuer,
         admin_token,

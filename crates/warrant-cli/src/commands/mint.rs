@@ -12,7 +12,7 @@ use crate::args::MintArgs;
 use crate::error::{CliError, Outcome};
 use crate::{grant_flags, io};
 
-pub fn run(a: &MintArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
+pub(crate) fn run(a: &MintArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
     let grant = grant_flags::grant(&a.grant, sub)?;
     let holder = a.holder.as_deref().map(io::public_key).transpose()?;
     if let (Some(issuer), Some(device_key), Some(human)) = (&a.issuer, &a.device_key, &a.human) {

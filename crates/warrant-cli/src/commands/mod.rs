@@ -21,7 +21,7 @@ use crate::args::{Cli, Command};
 use crate::error::{CliError, Outcome};
 
 /// Runs the parsed command line; `matches` gives the order of the shorthand flags.
-pub fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, CliError> {
+pub(crate) fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, CliError> {
     let sub = matches.subcommand().map(|(_, m)| m);
     let sub = || sub.ok_or_else(|| CliError::usage("missing command"));
     match cli.command {

@@ -10,7 +10,7 @@ use crate::args::ProofArgs;
 use crate::error::{CliError, Outcome};
 use crate::io;
 
-pub fn run(a: &ProofArgs) -> Result<Outcome, CliError> {
+pub(crate) fn run(a: &ProofArgs) -> Result<Outcome, CliError> {
     let key = io::signing_key(&a.key)?;
     let token = io::token(&a.token)?;
     let method = io::http_method(&a.method)?;

@@ -7,7 +7,7 @@ use crate::args::{RevokeArgs, TokenArgs};
 use crate::error::{CliError, Outcome};
 use crate::io;
 
-pub fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
+pub(crate) fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
     let (kind, value) = if a.token.is_some() || a.token_file.is_some() {
         let text = io::token(&TokenArgs {
             token: a.token.clone(),

@@ -7,7 +7,7 @@ use warrant_issuer::Config;
 use crate::args::ServeArgs;
 use crate::error::{CliError, Outcome};
 
-pub fn run(a: &ServeArgs) -> Result<Outcome, CliError> {
+pub(crate) fn run(a: &ServeArgs) -> Result<Outcome, CliError> {
     let mut config = match &a.config {
         Some(path) => Config::from_file(path)?,
         None => Config::defaults()?,

@@ -7,7 +7,7 @@ use crate::args::VerifyArgs;
 use crate::error::{CliError, Outcome};
 use crate::io;
 
-pub fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
+pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
     let mut builder = match (&a.keys.public_key, &a.keys.keys) {
         (Some(k), _) => Verifier::dangerous_any_key_id(io::public_key(k)?),
         (None, Some(source)) => Verifier::builder(io::key_set(source)?),

@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 
 use crate::support::warrant;
 
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     pub url: String,
     pub dir: tempfile::TempDir,
@@ -21,12 +21,12 @@ impl Drop for Server {
     }
 }
 
-pub fn start(config: &str, dir: tempfile::TempDir) -> Server {
+pub(crate) fn start(config: &str, dir: tempfile::TempDir) -> Server {
     start_on(config, dir, "127.0.0.1:0")
 }
 
 /// An issuer with no roles or humans, listening on `listen`.
-pub fn start_listening(listen: &str) -> Server {
+pub(crate) fn start_listening(listen: &str) -> Server {
     start_on("", tempfile::tempdir().unwrap(), listen)
 }
 

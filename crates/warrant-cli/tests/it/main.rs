@@ -3,7 +3,12 @@
 //! Exit-code contract under test: 0 success or allowed, 1 denied, 2 usage or input error;
 //! errors go to stderr as `warrant: <message>`, denials to stdout as `denied: <reason>`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking, and the panic names what failed"
+)]
 
 mod support;
 

@@ -11,11 +11,11 @@ use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_warrant");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
 /// One finished run of the binary.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     /// The command line, for failure messages.
     pub args: Vec<String>,
     /// The exit code; `None` when a signal killed the process.
@@ -37,7 +37,7 @@ impl Run {
 
     /// Asserts the exit code.
     #[track_caller]
-    pub fn code(&self, expected: i32) -> &Self {
+    pub(crate) fn code(&self, expected: i32) -> &Self {
         assert_eq!(
             self.code,
             Some(expected),
@@ -49,19 +49,19 @@ impl Run {
 
     /// Exit 0.
     #[track_caller]
-    pub fn ok(&self) -> &Self {
+    pub(crate) fn ok(&self) -> &Self {
         self.code(0)
     }
 
     /// Exit 1 with `denied: …` on stdout (or a JSON denial).
     #[track_caller]
-    pub fn denied(&self) -> &Self {
+    pub(crate) fn denied(&self) -> &Self {
         self.code(1)
     }
 
     /// Exit 2, a `warrant: …` line on stderr and nothing on stdout.
     #[track_caller]
-    pub fn input_error(&self) -> &Self {
+    pub(crate) fn input_error(&self) -> &Self {
         self.code(2);
         assert!(
             self.stderr.starts_with("warrant: "),
@@ -78,7 +78,7 @@ impl Run {
 
     /// Asserts that stdout contains `needle`.
     #[track_caller]
-    pub fn stdout_has(&self, needle: &str) -> &Self {
+    pub(crate) fn stdout_has(&self, needle: &str) -> &Self {
         assert!(
             self.stdout.contains(needle),
             "stdout should contain {needle:?}: {}",
@@ -89,7 +89,7 @@ impl Run {
 
     /// Asserts that stdout does not contain `needle`.
     #[track_caller]
-    pub fn stdout_lacks(&self, needle: &str) -> &Self {
+    pub(crate) fn stdout_lacks(&self, needle: &str) -> &Self {
         assert!(
             !self.stdout.contains(needle),
             "stdout should not contain {needle:?}: {}",
@@ -100,7 +100,7 @@ impl Run {
 
     /// Asserts that stderr contains `needle`.
     #[track_caller]
-    pub fn stderr_has(&self, needle: &str) -> &Self {
+    pub(crate) fn stderr_has(&self, needle: &str) -> &Self {
         assert!(
             self.stderr.contains(needle),
             "stderr should contain {needle:?}: {}",
@@ -111,7 +111,7 @@ impl Run {
 
     /// The reason of a `denied: <reason>` verdict (asserts exit 1 and the one-line form).
     #[track_caller]
-    pub fn reason(&self) -> &str {
+    pub(crate) fn reason(&self) -> &str {
         self.denied();
         let line = self.stdout.trim_end();
         assert!(
@@ -125,14 +125,14 @@ impl Run {
 
     /// Stdout parsed as JSON.
     #[track_caller]
-    pub fn json(&self) -> J {
+    pub(crate) fn json(&self) -> J {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.describe()))
     }
 
     /// Asserts that the process exited normally (no signal, no panic) with one of `codes`.
     #[track_caller]
-    pub fn exited_with_one_of(&self, codes: &[i32]) -> i32 {
+    pub(crate) fn exited_with_one_of(&self, codes: &[i32]) -> i32 {
         let code = self
             .code
             .unwrap_or_else(|| panic!("killed by a signal: {}", self.describe()));
@@ -151,7 +151,7 @@ impl Run {
 }
 
 /// Runs `warrant ARGS` with an empty standard input.
-pub fn warrant<I, S>(args: I) -> Run
+pub(crate) fn warrant<I, S>(args: I) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -160,7 +160,7 @@ where
 }
 
 /// Runs `warrant ARGS` with `input` on standard input.
-pub fn warrant_stdin<I, S>(args: I, input: &str) -> Run
+pub(crate) fn warrant_stdin<I, S>(args: I, input: &str) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -221,7 +221,7 @@ fn run_once(args: &[std::ffi::OsString], input: Option<&str>) -> Run {
 
 /// An issuer: a temp dir holding its private key file and its key-set JSON.
 #[derive(Debug)]
-pub struct Issuer {
+pub(crate) struct Issuer {
     pub dir: tempfile::TempDir,
     /// The private key file (`keygen --out`).
     pub key: PathBuf,
@@ -233,12 +233,12 @@ pub struct Issuer {
 
 impl Issuer {
     /// A fresh issuer whose key has id 1.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_kid(1)
     }
 
     /// A fresh issuer whose key has id `kid`.
-    pub fn with_kid(kid: u32) -> Self {
+    pub(crate) fn with_kid(kid: u32) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let key = dir.path().join("issuer.key");
         let key_set = dir.path().join("keys.json");
@@ -262,26 +262,26 @@ impl Issuer {
     }
 
     /// The 64 hex digits of the public key.
-    pub fn public_hex(&self) -> &str {
+    pub(crate) fn public_hex(&self) -> &str {
         self.public_key
             .strip_prefix("ed25519/")
             .expect("keygen prints ed25519/<hex>")
     }
 
     /// A path inside this issuer's temp dir.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// Writes a file in this issuer's temp dir.
-    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, contents: &str) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, contents).expect("writing a test file");
         p
     }
 
     /// `warrant mint --key <key> ARGS`.
-    pub fn mint_run(&self, args: &[&str]) -> Run {
+    pub(crate) fn mint_run(&self, args: &[&str]) -> Run {
         let mut all: Vec<&OsStr> = vec![
             OsStr::new("mint"),
             OsStr::new("--key"),
@@ -293,7 +293,7 @@ impl Issuer {
 
     /// Mints and returns the token (asserting success and a single base64 line).
     #[track_caller]
-    pub fn mint(&self, args: &[&str]) -> String {
+    pub(crate) fn mint(&self, args: &[&str]) -> String {
         let run = self.mint_run(args);
         run.ok();
         single_token_line(&run)
@@ -301,7 +301,7 @@ impl Issuer {
 
     /// `warrant verify --token TOKEN --keys <key set> --allow-bearer ARGS` (most tests mint
     /// bearer tokens; `holder.rs` tests holder-bound ones without `--allow-bearer`).
-    pub fn verify(&self, token: &str, args: &[&str]) -> Run {
+    pub(crate) fn verify(&self, token: &str, args: &[&str]) -> Run {
         let mut all: Vec<&OsStr> = vec![
             OsStr::new("verify"),
             OsStr::new("--token"),
@@ -316,7 +316,7 @@ impl Issuer {
 
     /// `warrant inspect --token TOKEN --keys <key set> --json`, asserting success.
     #[track_caller]
-    pub fn inspect_json(&self, token: &str) -> J {
+    pub(crate) fn inspect_json(&self, token: &str) -> J {
         let run = warrant([
             OsStr::new("inspect"),
             OsStr::new("--token"),
@@ -332,7 +332,7 @@ impl Issuer {
 
 /// `warrant attenuate --token TOKEN ARGS`, asserting success; returns the new token.
 #[track_caller]
-pub fn attenuate(token: &str, args: &[&str]) -> String {
+pub(crate) fn attenuate(token: &str, args: &[&str]) -> String {
     let mut all = vec!["attenuate", "--token", token];
     all.extend_from_slice(args);
     let run = warrant(all);
@@ -355,7 +355,7 @@ fn single_token_line(run: &Run) -> String {
 
 /// A JSON string field, asserting it is there.
 #[track_caller]
-pub fn str_field<'a>(v: &'a J, pointer: &str) -> &'a str {
+pub(crate) fn str_field<'a>(v: &'a J, pointer: &str) -> &'a str {
     v.pointer(pointer)
         .and_then(J::as_str)
         .unwrap_or_else(|| panic!("no string at {pointer} in {v:#}"))
@@ -364,7 +364,7 @@ pub fn str_field<'a>(v: &'a J, pointer: &str) -> &'a str {
 /// The issue date of `warrant(2, hex:…, "…", <date>);` in a block's Datalog (a test
 /// helper reading what `inspect` prints for people; warrant itself reads tokens as data).
 #[track_caller]
-pub fn issued_at(datalog: &str) -> i64 {
+pub(crate) fn issued_at(datalog: &str) -> i64 {
     let line = datalog
         .lines()
         .find_map(|l| l.strip_prefix("warrant(2, "))
@@ -384,7 +384,7 @@ const UTC: &[BorrowedFormatItem<'static>] =
 /// `YYYY-MM-DDTHH:MM:SSZ` to Unix seconds; any other form (a fraction, an offset, a
 /// missing zero) fails the test.
 #[track_caller]
-pub fn parse_utc(s: &str) -> i64 {
+pub(crate) fn parse_utc(s: &str) -> i64 {
     let t = PrimitiveDateTime::parse(s, UTC)
         .unwrap_or_else(|e| panic!("not a UTC RFC 3339 date with whole seconds ({e}): {s:?}"))
         .assume_utc()
@@ -395,7 +395,7 @@ pub fn parse_utc(s: &str) -> i64 {
 
 /// Unix seconds to `YYYY-MM-DDTHH:MM:SSZ`.
 #[track_caller]
-pub fn format_utc(t: i64) -> String {
+pub(crate) fn format_utc(t: i64) -> String {
     OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| d.format(UTC).ok())
@@ -403,12 +403,12 @@ pub fn format_utc(t: i64) -> String {
 }
 
 /// The current time in Unix seconds.
-pub fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// The directory of the Biscuit conformance samples.
-pub fn samples_dir() -> &'static Path {
+pub(crate) fn samples_dir() -> &'static Path {
     Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/data/biscuit-samples"

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-#[allow(dead_code)]
 #[path = "../../../../fuzz/adversarial.rs"]
 mod adversarial;
 

@@ -8,15 +8,15 @@ use serde_json::Value as J;
 use warrant_core::request::RequestFacts;
 use warrant_core::token::MintRequest;
 use warrant_core::value::Value;
-pub use warrant_test::{at, grant, key, NOW};
+pub(crate) use warrant_test::{at, grant, key, NOW};
 
 /// Mints `grant` offline at [`NOW`].
-pub fn mint_json(v: &J) -> Biscuit {
+pub(crate) fn mint_json(v: &J) -> Biscuit {
     warrant_test::mint_now(key(), MintRequest::offline(grant(v))).token
 }
 
 /// Runs Biscuit's authorizer: the request facts, `allow if true` (the token's checks decide).
-pub fn authorize(token: &Biscuit, req: &RequestFacts) -> Result<usize, BiscuitError> {
+pub(crate) fn authorize(token: &Biscuit, req: &RequestFacts) -> Result<usize, BiscuitError> {
     let (src, params) = req.datalog();
     let mut authorizer = AuthorizerBuilder::new()
         .set_limits(warrant_test::biscuit_limits())
@@ -28,7 +28,7 @@ pub fn authorize(token: &Biscuit, req: &RequestFacts) -> Result<usize, BiscuitEr
 
 /// The ids of the authority block's failing checks, or a panic when Biscuit fails in any
 /// other way than failed checks (an evaluation error, a limit, a missing policy).
-pub fn failed_authority_checks(token: &Biscuit, req: &RequestFacts) -> Vec<usize> {
+pub(crate) fn failed_authority_checks(token: &Biscuit, req: &RequestFacts) -> Vec<usize> {
     match authorize(token, req) {
         Ok(_) => Vec::new(),
         Err(BiscuitError::FailedLogic(Logic::Unauthorized { checks, .. })) => checks
@@ -46,12 +46,12 @@ pub fn failed_authority_checks(token: &Biscuit, req: &RequestFacts) -> Vec<usize
 }
 
 /// Whether Biscuit allows `req`; any error other than failed checks panics.
-pub fn allowed(token: &Biscuit, req: &RequestFacts) -> bool {
+pub(crate) fn allowed(token: &Biscuit, req: &RequestFacts) -> bool {
     failed_authority_checks(token, req).is_empty()
 }
 
 /// A request at [`NOW`] with the given attributes.
-pub fn request(resource: &str, action: &str, attrs: &[(&str, Value)]) -> RequestFacts {
+pub(crate) fn request(resource: &str, action: &str, attrs: &[(&str, Value)]) -> RequestFacts {
     let mut r = RequestFacts::new(resource, action, NOW);
     for (k, v) in attrs {
         r.attrs.insert((*k).to_owned(), v.clone());

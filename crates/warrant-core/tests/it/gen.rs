@@ -15,16 +15,16 @@ use warrant_core::value::{AttrName, Value};
 use crate::common::at;
 
 /// Attribute names, each with a natural type that conditions and requests favour.
-pub const ATTRS: [&str; 4] = ["amount", "status", "flag", "placed_at"];
+pub(crate) const ATTRS: [&str; 4] = ["amount", "status", "flag", "placed_at"];
 
 /// Offsets (seconds from NOW) that dates, expiries and request times are drawn from.
 const DATE_OFFSETS: [i64; 11] = [-7200, -3601, -3600, -3599, -61, -60, -1, 0, 1, 60, 3600];
 
-pub fn int_val() -> impl Strategy<Value = Value> {
+pub(crate) fn int_val() -> impl Strategy<Value = Value> {
     select(vec![-1i64, 0, 1, 4999, 5000, 5001, i64::MAX]).prop_map(Value::Integer)
 }
 
-pub fn str_val() -> impl Strategy<Value = Value> {
+pub(crate) fn str_val() -> impl Strategy<Value = Value> {
     select(vec![
         "",
         "o",
@@ -37,20 +37,20 @@ pub fn str_val() -> impl Strategy<Value = Value> {
     .prop_map(|s| Value::String(s.to_owned()))
 }
 
-pub fn bool_val() -> impl Strategy<Value = Value> {
+pub(crate) fn bool_val() -> impl Strategy<Value = Value> {
     any::<bool>().prop_map(Value::Bool)
 }
 
-pub fn date_val() -> impl Strategy<Value = Value> {
+pub(crate) fn date_val() -> impl Strategy<Value = Value> {
     select(DATE_OFFSETS.to_vec()).prop_map(|o| Value::Date(at(o)))
 }
 
-pub fn any_val() -> BoxedStrategy<Value> {
+pub(crate) fn any_val() -> BoxedStrategy<Value> {
     prop_oneof![int_val(), str_val(), bool_val(), date_val()].boxed()
 }
 
 /// A value of the attribute's natural type most of the time, any type otherwise.
-pub fn attr_val(attr: usize) -> BoxedStrategy<Value> {
+pub(crate) fn attr_val(attr: usize) -> BoxedStrategy<Value> {
     let natural = match attr {
         0 => int_val().boxed(),
         1 => str_val().boxed(),
@@ -122,7 +122,7 @@ fn condition_for(allow: bool) -> BoxedStrategy<J> {
 }
 
 /// A resource pattern over a small alphabet: 1-3 segments, maybe a trailing `**`.
-pub fn pattern() -> BoxedStrategy<String> {
+pub(crate) fn pattern() -> BoxedStrategy<String> {
     (
         proptest::collection::vec(select(vec!["a", "b", "c", "*", "a.b"]), 1..=3),
         proptest::option::of(Just("**")),
@@ -136,7 +136,7 @@ pub fn pattern() -> BoxedStrategy<String> {
 
 /// A canonical request resource over the same alphabet (verifiers refuse the others
 /// before any evaluation: see `warrant_core::pattern::check_resource`).
-pub fn resource() -> BoxedStrategy<String> {
+pub(crate) fn resource() -> BoxedStrategy<String> {
     proptest::collection::vec(select(vec!["a", "b", "c", "a.b", "aXb", "é", "*"]), 1..=4)
         .prop_map(|segs| segs.join("/"))
         .boxed()
@@ -151,7 +151,7 @@ fn actions() -> BoxedStrategy<J> {
 }
 
 /// A `human` requirement.
-pub fn human() -> BoxedStrategy<J> {
+pub(crate) fn human() -> BoxedStrategy<J> {
     (
         subsequence(vec!["passkey", "device-key", "oidc"], 1..=3).prop_shuffle(),
         proptest::option::of(select(vec!["1m", "5m", "1h"])),
@@ -179,7 +179,7 @@ pub fn human() -> BoxedStrategy<J> {
 }
 
 /// A rule; allow rules sometimes carry a `human` requirement.
-pub fn rule(allow: bool, with_human: bool) -> BoxedStrategy<J> {
+pub(crate) fn rule(allow: bool, with_human: bool) -> BoxedStrategy<J> {
     let h = if allow && with_human {
         proptest::option::weighted(0.3, human()).boxed()
     } else {
@@ -208,7 +208,7 @@ pub fn rule(allow: bool, with_human: bool) -> BoxedStrategy<J> {
 
 /// Grant JSON that mints at NOW: 1-3 allow rules, 0-2 deny rules, maybe an audience,
 /// an absolute expiry and a start.
-pub fn grant(with_human: bool) -> BoxedStrategy<J> {
+pub(crate) fn grant(with_human: bool) -> BoxedStrategy<J> {
     (
         proptest::option::of(subsequence(vec!["api-a", "api-b"], 1..=2)),
         proptest::option::of(select(vec![60i64, 3600])),
@@ -237,7 +237,7 @@ pub fn grant(with_human: bool) -> BoxedStrategy<J> {
 }
 
 /// How the issuer verified the human (`None`: an offline mint).
-pub fn verification() -> BoxedStrategy<Option<Verification>> {
+pub(crate) fn verification() -> BoxedStrategy<Option<Verification>> {
     proptest::option::weighted(
         0.6,
         (
@@ -253,7 +253,7 @@ pub fn verification() -> BoxedStrategy<Option<Verification>> {
 }
 
 /// Verified human attributes the issuer stamps.
-pub fn human_attrs() -> BoxedStrategy<BTreeMap<AttrName, Value>> {
+pub(crate) fn human_attrs() -> BoxedStrategy<BTreeMap<AttrName, Value>> {
     (
         proptest::option::of(bool_val()),
         proptest::option::of(select(vec![17i64, 18]).prop_map(Value::Integer)),
@@ -279,7 +279,7 @@ const TIMES: [i64; 22] = [
 
 /// A request: resource, action, time, audience and attributes (sometimes missing, sometimes
 /// of another type).
-pub fn request() -> BoxedStrategy<RequestFacts> {
+pub(crate) fn request() -> BoxedStrategy<RequestFacts> {
     (
         resource(),
         select(vec!["read", "write", "delete"]),
@@ -328,7 +328,7 @@ impl Pick {
 /// A request aimed at one rule of `g` (allow or deny): its resource instantiated from one
 /// of the rule's patterns, one of its actions, and attributes that mostly satisfy its
 /// conditions, at a time and audience near the grant's boundaries.
-pub fn near_request(g: &Grant, seed: u64) -> RequestFacts {
+pub(crate) fn near_request(g: &Grant, seed: u64) -> RequestFacts {
     let mut p = Pick(seed | 1);
     let rules: Vec<&Rule> = g.allow.iter().chain(&g.deny).collect();
     let rule = *p.of(&rules);

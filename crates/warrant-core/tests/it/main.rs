@@ -1,6 +1,11 @@
 //! Semantic tests of warrant-core: the compiled Datalog, run by Biscuit itself, against
 //! the grant format's documented meaning and against the native evaluator.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking, and the panic names what failed"
+)]
 
 mod budget;
 mod common;

@@ -11,7 +11,7 @@ use warrant_core::token::{attenuate, decode_unverified, encode, mint, MintReques
 use crate::common::NOW;
 
 /// The benchmark grant.
-pub const SIZE_GRANT: &str = r#"{
+pub(crate) const SIZE_GRANT: &str = r#"{
   "audience": ["support-api"], "ttl": "10m",
   "allow": [
     {"resources": ["tickets/123/email_address"], "actions": ["read"], "when": [{"attr": "ticket.status", "eq": "open"}]},
@@ -21,7 +21,7 @@ pub const SIZE_GRANT: &str = r#"{
 }"#;
 
 /// The attenuations: a shorter life, then the ticket field only.
-pub const SIZE_NARROWER: [&str; 2] = [
+pub(crate) const SIZE_NARROWER: [&str; 2] = [
     r#"{"ttl": "5m"}"#,
     r#"{"ttl": "2m", "allow": [{"resources": ["tickets/123/email_address"], "actions": ["read"]}]}"#,
 ];
@@ -29,7 +29,7 @@ pub const SIZE_NARROWER: [&str; 2] = [
 /// (1 block, authority + 2 attenuations) in base64 characters. `issued` mints as the
 /// issuer does (a verified human, the issuer's URL, bound to an agent's key); otherwise as
 /// the benchmarks and the issue's comparison do (offline, human `alice`, bearer).
-pub fn sizes(issued: bool) -> (usize, usize) {
+pub(crate) fn sizes(issued: bool) -> (usize, usize) {
     let key = SigningKey::generate(&mut OsRng, Some(KeyId(1)));
     let mut req = MintRequest::offline(Grant::from_json_str(SIZE_GRANT).unwrap());
     req.human = Some("alice".into());

@@ -9,12 +9,12 @@ use warrant_verifier::{DenialKind, Request, Verifier};
 use crate::both;
 use crate::env::Env;
 
-pub fn read_grant() -> serde_json::Value {
+pub(crate) fn read_grant() -> serde_json::Value {
     json!({ "audience": ["support-api"], "ttl": "10m",
             "allow": [{ "resources": ["tickets/123/email_address"], "actions": ["read"] }] })
 }
 
-pub async fn key_set(env: &Env) -> KeySet {
+pub(crate) async fn key_set(env: &Env) -> KeySet {
     let (status, body) = env
         .call("GET", "/.well-known/warrant-keys", None, None)
         .await;
@@ -714,13 +714,13 @@ both!(
 );
 
 /// A loopback identity provider: its JWKS, and ID tokens signed with its Ed25519 key.
-pub struct Idp {
+pub(crate) struct Idp {
     pub url: String,
     key: ed25519_dalek::SigningKey,
 }
 
 impl Idp {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         use base64::Engine as _;
         let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
         let x =
@@ -739,7 +739,7 @@ impl Idp {
         }
     }
 
-    pub fn id_token(&self, claims: serde_json::Value) -> String {
+    pub(crate) fn id_token(&self, claims: serde_json::Value) -> String {
         use ed25519_dalek::pkcs8::EncodePrivateKey;
         let der = self.key.to_pkcs8_der().unwrap();
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);

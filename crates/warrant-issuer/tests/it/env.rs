@@ -13,15 +13,15 @@ use warrant_issuer::{challenge_message, Clock, Config, State};
 
 /// The environment variable naming a PostgreSQL server for the storage tests, for example
 /// `postgres://postgres@127.0.0.1:5432/postgres`. Each test creates its own database there.
-pub const PG_ENV: &str = "WARRANT_TEST_DATABASE_URL";
+pub(crate) const PG_ENV: &str = "WARRANT_TEST_DATABASE_URL";
 
 #[derive(Debug, Clone, Copy)]
-pub enum Db {
+pub(crate) enum Db {
     Sqlite,
     Postgres,
 }
 
-pub struct Env {
+pub(crate) struct Env {
     pub state: State,
     /// The PostgreSQL database to drop afterwards: (admin URL, name).
     drop_db: Option<(String, String)>,
@@ -31,7 +31,7 @@ pub struct Env {
     pub database: String,
 }
 
-pub const CONFIG: &str = r#"
+pub(crate) const CONFIG: &str = r#"
 audit_sign_every = 5
 
 [[roles]]
@@ -109,11 +109,11 @@ fn rand_suffix() -> u64 {
 impl Env {
     /// A fresh issuer. Always `Some`: a PostgreSQL test without `WARRANT_TEST_DATABASE_URL`
     /// is ignored (see build.rs) or, with `CI` set, fails here.
-    pub async fn new(db: Db) -> Option<Self> {
+    pub(crate) async fn new(db: Db) -> Option<Self> {
         Self::with_config(db, CONFIG, None).await
     }
 
-    pub async fn with_config(
+    pub(crate) async fn with_config(
         db: Db,
         config: &str,
         kek: Option<warrant_issuer::keyring::Kek>,
@@ -145,15 +145,15 @@ impl Env {
         })
     }
 
-    pub fn at(&self) -> Timestamp {
+    pub(crate) fn at(&self) -> Timestamp {
         Timestamp::from_unix(self.now.load(Ordering::Relaxed))
     }
 
-    pub fn advance(&self, seconds: u64) {
+    pub(crate) fn advance(&self, seconds: u64) {
         self.now.fetch_add(seconds, Ordering::Relaxed);
     }
 
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         path: &str,
@@ -167,7 +167,7 @@ impl Env {
         (status, json)
     }
 
-    pub async fn call_raw(
+    pub(crate) async fn call_raw(
         &self,
         method: &str,
         path: &str,
@@ -180,7 +180,7 @@ impl Env {
 
     /// A call from the client at `peer` (the connection's address), with the response
     /// headers.
-    pub async fn call_from(
+    pub(crate) async fn call_from(
         &self,
         peer: Option<&str>,
         method: &str,
@@ -207,7 +207,10 @@ impl Env {
     }
 
     /// Sends `req` through `app(state)`: the status, the headers and the body as text.
-    pub async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    pub(crate) async fn send(
+        &self,
+        req: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
         let res = warrant_issuer::app(self.state.clone())
             .oneshot(req)
             .await
@@ -225,7 +228,7 @@ impl Env {
     }
 
     /// A fresh challenge for `human`, signed by `key`.
-    pub async fn answer(&self, human: &str, key: &SigningKey) -> J {
+    pub(crate) async fn answer(&self, human: &str, key: &SigningKey) -> J {
         let (status, c) = self
             .call(
                 "POST",
@@ -240,7 +243,7 @@ impl Env {
         json!({ "method": "device-key", "public_key": key.public().to_string(), "nonce": nonce, "signature": hex::encode(sig) })
     }
 
-    pub async fn mint(&self, human: &str, grant: J, extra: J) -> (StatusCode, J) {
+    pub(crate) async fn mint(&self, human: &str, grant: J, extra: J) -> (StatusCode, J) {
         let verification = self.answer(human, &self.device).await;
         let mut body = json!({ "human": human, "verification": verification, "grant": grant });
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
@@ -251,11 +254,11 @@ impl Env {
         self.call("POST", "/v1/tokens", None, Some(body)).await
     }
 
-    pub async fn admin_token(&self) -> String {
+    pub(crate) async fn admin_token(&self) -> String {
         self.state.mint_admin_token().await.unwrap()
     }
 
-    pub async fn audit(&self) -> Vec<warrant_issuer::audit::AuditRow> {
+    pub(crate) async fn audit(&self) -> Vec<warrant_issuer::audit::AuditRow> {
         let token = self.admin_token().await;
         let (status, text) = self.call_raw("GET", "/v1/audit", Some(&token), None).await;
         assert_eq!(status, StatusCode::OK, "{text}");
@@ -294,7 +297,10 @@ impl Drop for Env {
 macro_rules! both {
     ($name:ident, $body:expr) => {
         mod $name {
-            #[allow(unused_imports)]
+            #![allow(
+                unused_imports,
+                reason = "some bodies use nothing of the test's module"
+            )]
             use super::*;
 
             #[tokio::test]

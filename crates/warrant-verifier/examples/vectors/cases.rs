@@ -11,12 +11,12 @@ use super::spec::{
 };
 
 /// The seed every key and random choice of the vectors is derived from.
-pub const SEED: [u8; 32] = *b"warrant test vectors, seed no. 1";
+pub(crate) const SEED: [u8; 32] = *b"warrant test vectors, seed no. 1";
 
 /// The keys: name and the key id an issuer key signs under. Only `issuer` is trusted;
 /// `issuer-next` signs under a key id the verifier does not know; `impostor` claims the
 /// trusted key id with another key.
-pub const KEYS: [(&str, Option<u32>); 6] = [
+pub(crate) const KEYS: [(&str, Option<u32>); 6] = [
     ("issuer", Some(1)),
     ("issuer-next", Some(2)),
     ("impostor", Some(1)),
@@ -593,7 +593,7 @@ fn untrusted() -> [Case; 2] {
     ]
 }
 
-pub fn all_cases(keys: &Keys) -> Result<Vec<Case>, Fail> {
+pub(crate) fn all_cases(keys: &Keys) -> Result<Vec<Case>, Fail> {
     let mut all = vec![
         support_bearer(),
         orders_operators(),

@@ -20,7 +20,7 @@ use super::recipe::{
 use super::spec::{Case, Revoke, Want};
 
 /// The biscuit-auth release the workspace pins (`=6.0.0`), which printed the blocks.
-pub const BISCUIT_AUTH: &str = "6.0.0";
+pub(crate) const BISCUIT_AUTH: &str = "6.0.0";
 
 /// The key set the verifier trusts: `issuer` under key id 1.
 fn trusted_key_set(keys: &Keys) -> Result<J, Fail> {
@@ -29,7 +29,7 @@ fn trusted_key_set(keys: &Keys) -> Result<J, Fail> {
 }
 
 /// The verifier of one request: the one place the verifier is configured.
-pub fn verifier_for(key_set: &J, options: &VerifierVector) -> Result<Verifier, Fail> {
+pub(crate) fn verifier_for(key_set: &J, options: &VerifierVector) -> Result<Verifier, Fail> {
     let keys = KeySet::from_json(&key_set.to_string()).map_err(ctx("key set"))?;
     let builder = Verifier::builder(keys);
     let verifier = if options.allow_bearer {
@@ -44,7 +44,7 @@ pub fn verifier_for(key_set: &J, options: &VerifierVector) -> Result<Verifier, F
 }
 
 /// The verifier's request for a request vector.
-pub fn request_for(r: &RequestVector) -> Result<Request, Fail> {
+pub(crate) fn request_for(r: &RequestVector) -> Result<Request, Fail> {
     let mut request = Request::new(r.resource.clone(), r.action.clone(), timestamp(&r.time)?);
     for (name, v) in &r.attrs {
         request = request.with_attr(name.clone(), value(name, v)?);
@@ -59,7 +59,7 @@ pub fn request_for(r: &RequestVector) -> Result<Request, Fail> {
 }
 
 /// What a fresh verifier (so no proof was seen before) decides for `r` on `token`.
-pub fn decide(key_set: &J, token: &str, r: &RequestVector) -> Result<Expect, Fail> {
+pub(crate) fn decide(key_set: &J, token: &str, r: &RequestVector) -> Result<Expect, Fail> {
     let decision: Decision = verifier_for(key_set, &r.verifier)?.verify(token, &request_for(r)?);
     if let Some(c) = decision.claims() {
         return Ok(Expect::Allowed {
@@ -206,7 +206,7 @@ fn build_case(keys: &Keys, key_set: &J, case: Case) -> Result<TokenVector, Fail>
 
 /// Makes every token, proof and decision of the vectors from [`SEED`], checking each
 /// decision against its case.
-pub fn generate() -> Result<Manifest, Fail> {
+pub(crate) fn generate() -> Result<Manifest, Fail> {
     let entries: Vec<(String, Option<u32>)> = KEYS
         .iter()
         .map(|(name, id)| ((*name).to_owned(), *id))

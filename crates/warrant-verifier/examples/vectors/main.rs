@@ -14,7 +14,7 @@
 use std::process::ExitCode;
 
 #[path = "../../../warrant-core/tests/it/vectors/recipe.rs"]
-#[allow(dead_code, reason = "shared with the tests, which use all of it")]
+#[expect(dead_code, reason = "shared with the tests, which use all of it")]
 mod recipe;
 
 mod cases;

@@ -8,12 +8,12 @@ use serde_json::Value as J;
 use super::recipe::Step;
 
 /// When every token is minted.
-pub const NOW: &str = "2026-11-30T10:00:00Z";
+pub(crate) const NOW: &str = "2026-11-30T10:00:00Z";
 /// When requests are made unless a case says otherwise.
-pub const LATER: &str = "2026-11-30T10:01:00Z";
+pub(crate) const LATER: &str = "2026-11-30T10:01:00Z";
 
 /// One token, as a case writes it.
-pub struct Case {
+pub(crate) struct Case {
     /// Unique in the file.
     pub name: &'static str,
     /// What the token exercises.
@@ -25,7 +25,7 @@ pub struct Case {
 }
 
 /// What a case revokes, resolved against the token when it is made.
-pub enum Revoke {
+pub(crate) enum Revoke {
     /// The token, by its token id.
     TokenId,
     /// A block, by its revocation id.
@@ -35,7 +35,7 @@ pub enum Revoke {
 }
 
 /// The decision a case expects.
-pub enum Want {
+pub(crate) enum Want {
     /// None given yet: the generator refuses the case.
     Unset,
     /// Allowed, for this holder (a key name), with these claims' expiry.
@@ -52,7 +52,7 @@ pub enum Want {
 }
 
 /// One request, as a case writes it.
-pub struct Req {
+pub(crate) struct Req {
     /// Unique for the token.
     pub name: &'static str,
     /// The request facts.
@@ -76,7 +76,7 @@ pub struct Req {
 }
 
 /// `action` on `resource` at [`LATER`], no audience, bearer tokens accepted.
-pub fn req(name: &'static str, action: &'static str, resource: &'static str) -> Req {
+pub(crate) fn req(name: &'static str, action: &'static str, resource: &'static str) -> Req {
     Req {
         name,
         resource,
@@ -92,38 +92,42 @@ pub fn req(name: &'static str, action: &'static str, resource: &'static str) -> 
 }
 
 impl Req {
-    pub fn at(mut self, time: &'static str) -> Self {
+    pub(crate) fn at(mut self, time: &'static str) -> Self {
         self.time = time;
         self
     }
 
-    pub fn aud(mut self, audience: &'static str) -> Self {
+    pub(crate) fn aud(mut self, audience: &'static str) -> Self {
         self.audience = Some(audience);
         self
     }
 
-    pub fn attr(mut self, name: &str, v: J) -> Self {
+    pub(crate) fn attr(mut self, name: &str, v: J) -> Self {
         self.attrs.insert(name.to_owned(), v);
         self
     }
 
     /// A DPoP proof by `signer`, for `GET https://api.example/<resource>` at the request time.
-    pub fn proof(mut self, signer: &'static str) -> Self {
+    pub(crate) fn proof(mut self, signer: &'static str) -> Self {
         self.proof = Some(signer);
         self
     }
 
-    pub fn refuse_bearer(mut self) -> Self {
+    pub(crate) fn refuse_bearer(mut self) -> Self {
         self.allow_bearer = false;
         self
     }
 
-    pub fn revoke(mut self, r: Revoke) -> Self {
+    pub(crate) fn revoke(mut self, r: Revoke) -> Self {
         self.revoke.push(r);
         self
     }
 
-    pub fn allowed(mut self, holder: Option<&'static str>, expires_at: &'static str) -> Self {
+    pub(crate) fn allowed(
+        mut self,
+        holder: Option<&'static str>,
+        expires_at: &'static str,
+    ) -> Self {
         self.want = Want::Allowed {
             holder,
             expires_at: Some(expires_at),
@@ -132,7 +136,7 @@ impl Req {
     }
 
     /// Allowed, with no expiry in the claims.
-    pub fn allowed_without_expiry(mut self, holder: Option<&'static str>) -> Self {
+    pub(crate) fn allowed_without_expiry(mut self, holder: Option<&'static str>) -> Self {
         self.want = Want::Allowed {
             holder,
             expires_at: None,
@@ -140,7 +144,7 @@ impl Req {
         self
     }
 
-    pub fn denied(mut self, kind: &'static str, block: Option<usize>) -> Self {
+    pub(crate) fn denied(mut self, kind: &'static str, block: Option<usize>) -> Self {
         self.want = Want::Denied {
             kind,
             block,
@@ -150,7 +154,7 @@ impl Req {
     }
 
     /// The denial names `attribute`.
-    pub fn blaming(mut self, name: &'static str) -> Self {
+    pub(crate) fn blaming(mut self, name: &'static str) -> Self {
         if let Want::Denied { attribute, .. } = &mut self.want {
             *attribute = Some(name);
         }
@@ -159,7 +163,7 @@ impl Req {
 }
 
 /// An offline mint by `issuer` at [`NOW`]: a bearer token with no human named.
-pub fn offline(grant: J) -> Step {
+pub(crate) fn offline(grant: J) -> Step {
     Step::Mint {
         key: "issuer".into(),
         at: NOW.into(),
@@ -174,7 +178,7 @@ pub fn offline(grant: J) -> Step {
 }
 
 /// An offline mint by `key`, bound to `holder` when one is given.
-pub fn minted_by(key: &str, holder: Option<&str>, grant: J) -> Step {
+pub(crate) fn minted_by(key: &str, holder: Option<&str>, grant: J) -> Step {
     let mut step = offline(grant);
     if let Step::Mint {
         key: k, holder: h, ..
@@ -186,7 +190,7 @@ pub fn minted_by(key: &str, holder: Option<&str>, grant: J) -> Step {
     step
 }
 
-pub fn attenuate(at: &str, grant: J) -> Step {
+pub(crate) fn attenuate(at: &str, grant: J) -> Step {
     Step::Attenuate {
         at: at.into(),
         rng: String::new(),
@@ -194,7 +198,7 @@ pub fn attenuate(at: &str, grant: J) -> Step {
     }
 }
 
-pub fn delegate(at: &str, from: &str, to: &str, grant: J) -> Step {
+pub(crate) fn delegate(at: &str, from: &str, to: &str, grant: J) -> Step {
     Step::Delegate {
         at: at.into(),
         rng: String::new(),
@@ -204,7 +208,7 @@ pub fn delegate(at: &str, from: &str, to: &str, grant: J) -> Step {
     }
 }
 
-pub fn datalog(code: &str) -> Step {
+pub(crate) fn datalog(code: &str) -> Step {
     Step::AppendDatalog {
         rng: String::new(),
         code: code.into(),

@@ -3,7 +3,12 @@
 //! evade revocation and poison the cache. Every attack asserts the denial's kind and its
 //! explanation; a few benign look-alikes assert that they are allowed, so the suite does
 //! not pass by denying everything.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking, and the panic names what failed"
+)]
 
 mod attributes;
 mod cache;

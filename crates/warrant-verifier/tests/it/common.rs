@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::Value as J;
 use warrant_core::keys::SigningKey;
 use warrant_core::token::{MintRequest, Minted, PROFILE_VERSION};
-pub use warrant_test::{
+pub(crate) use warrant_test::{
     append_plain, append_third_party, at, grant, holder_fact, key, mint_for, new_key, proof_at,
     NOW, URL,
 };
@@ -14,7 +14,7 @@ use warrant_verifier::{
 };
 
 /// Limits that leave room for debug builds.
-pub fn test_limits() -> Limits {
+pub(crate) fn test_limits() -> Limits {
     Limits {
         max_time: Duration::from_millis(200),
         ..Limits::DEFAULT
@@ -23,29 +23,29 @@ pub fn test_limits() -> Limits {
 
 /// A verifier trusting [`key`] under key id 1, accepting bearer tokens (most tests here
 /// are about grants, not holders).
-pub fn verifier() -> Verifier {
+pub(crate) fn verifier() -> Verifier {
     verifier_builder().build()
 }
 
 /// The builder of [`verifier`], for tests that change a setting.
-pub fn verifier_builder() -> VerifierBuilder {
+pub(crate) fn verifier_builder() -> VerifierBuilder {
     Verifier::builder(KeySet::single(KeyId(1), key().public()))
         .limits(test_limits())
         .dangerous_accept_bearer()
 }
 
 /// Mints `grant` offline at [`NOW`] with `key`.
-pub fn mint_with(key: &SigningKey, v: &J) -> Minted {
+pub(crate) fn mint_with(key: &SigningKey, v: &J) -> Minted {
     warrant_test::mint_now(key, MintRequest::offline(grant(v)))
 }
 
 /// Mints `grant` offline at [`NOW`] with [`key`], as base64 text.
-pub fn mint_text(v: &J) -> String {
+pub(crate) fn mint_text(v: &J) -> String {
     warrant_test::bearer(v)
 }
 
 /// Asserts the message rules every denial follows: non-empty, one line, lowercase start.
-pub fn assert_message(d: &Denial) {
+pub(crate) fn assert_message(d: &Denial) {
     let m = &d.message;
     assert!(!m.trim().is_empty(), "empty message in {d:?}");
     assert!(
@@ -60,7 +60,7 @@ pub fn assert_message(d: &Denial) {
 }
 
 /// The denial of `decision`, with its message checked; panics when allowed.
-pub fn denied(decision: &Decision) -> &Denial {
+pub(crate) fn denied(decision: &Decision) -> &Denial {
     let d = decision
         .denial()
         .unwrap_or_else(|| panic!("expected a denial, got {decision:?}"));
@@ -69,7 +69,7 @@ pub fn denied(decision: &Decision) -> &Denial {
 }
 
 /// Asserts `decision` is a denial of `kind` (message checked) and returns it.
-pub fn denied_as(decision: &Decision, kind: DenialKind) -> &Denial {
+pub(crate) fn denied_as(decision: &Decision, kind: DenialKind) -> &Denial {
     let d = denied(decision);
     assert_eq!(d.kind, kind, "unexpected denial {d:?}");
     d
@@ -79,7 +79,7 @@ pub fn denied_as(decision: &Decision, kind: DenialKind) -> &Denial {
 /// policy `allow if warrant(2, $id, $issuer, $issued_at)` (profile v2: the v1 policy
 /// `allow if warrant_profile(1)` matches no current token). Panics if Biscuit fails other
 /// than by refusing.
-pub fn biscuit_allows(
+pub(crate) fn biscuit_allows(
     token: &biscuit_auth::Biscuit,
     req: &warrant_core::request::RequestFacts,
 ) -> bool {
@@ -103,6 +103,6 @@ pub fn biscuit_allows(
 }
 
 /// Parses base64 token text with Biscuit, checking the signatures with [`key`].
-pub fn biscuit(text: &str) -> biscuit_auth::Biscuit {
+pub(crate) fn biscuit(text: &str) -> biscuit_auth::Biscuit {
     biscuit_auth::Biscuit::from_base64(text, key().public().to_biscuit().unwrap()).unwrap()
 }

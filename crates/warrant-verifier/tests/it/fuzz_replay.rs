@@ -2,7 +2,6 @@
 //! (`fuzz/seeds/<target>/`) through the same harness the fuzz targets run, so a fixed
 //! crash stays fixed in ordinary `cargo test`.
 
-#[allow(dead_code)]
 #[path = "../../../../fuzz/harness.rs"]
 mod harness;
 

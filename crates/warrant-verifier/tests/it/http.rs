@@ -1,6 +1,6 @@
 //! The tower layer, through the example API (`examples/axum_api.rs`), without sockets.
 
-#[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#[expect(dead_code, reason = "the example's `main` is not run here")]
 #[path = "../../../../examples/axum_api.rs"]
 mod example;
 

@@ -1,6 +1,11 @@
 //! Semantic tests of warrant-verifier: attenuation never widens, deny always wins, facts of
 //! later blocks are never trusted, and every error path is a clear, explained denial.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking, and the panic names what failed"
+)]
 
 mod attenuation;
 mod common;

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 #[path = "../../../warrant-core/tests/it/vectors/recipe.rs"]
-#[allow(dead_code, reason = "shared with warrant-core's tests and the example")]
+#[expect(dead_code, reason = "shared with warrant-core's tests and the example")]
 mod recipe;
 
 #[path = "../../examples/vectors/cases.rs"]

@@ -23,21 +23,21 @@ use warrant_core::token::{MintRequest, Verification};
 use warrant_core::value::{AttrName, Value};
 
 /// The format tag of `vectors.json`; it changes when the format does.
-pub const FORMAT: &str = "warrant-vectors/1";
+pub(crate) const FORMAT: &str = "warrant-vectors/1";
 /// The manifest's file name in [`vectors_dir`].
-pub const MANIFEST: &str = "vectors.json";
+pub(crate) const MANIFEST: &str = "vectors.json";
 
 /// `tests/data/warrant-vectors/` at the workspace root (every crate sits in `crates/*`).
-pub fn vectors_dir() -> PathBuf {
+pub(crate) fn vectors_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/warrant-vectors");
     dir.canonicalize().unwrap_or(dir)
 }
 
 /// Something that went wrong building or reading the vectors, in one line.
-pub type Fail = String;
+pub(crate) type Fail = String;
 
 /// `what: why`, for `map_err`.
-pub fn ctx<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> Fail {
+pub(crate) fn ctx<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> Fail {
     move |why| format!("{what}: {why}")
 }
 
@@ -46,7 +46,7 @@ pub fn ctx<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E)
 /// `fill_bytes` takes the next bytes of the stream; `next_u32` and `next_u64` the next 4
 /// or 8, little-endian. Only for test vectors: it is as predictable as its seed.
 #[derive(Debug, Clone)]
-pub struct VectorRng {
+pub(crate) struct VectorRng {
     seed: [u8; 32],
     label: String,
     block: u64,
@@ -55,7 +55,7 @@ pub struct VectorRng {
 
 impl VectorRng {
     /// The stream named `label`.
-    pub fn new(seed: &[u8; 32], label: &str) -> Self {
+    pub(crate) fn new(seed: &[u8; 32], label: &str) -> Self {
         Self {
             seed: *seed,
             label: label.to_owned(),
@@ -110,7 +110,7 @@ impl CryptoRng for VectorRng {}
 /// The whole `vectors.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// [`FORMAT`].
     pub format: String,
     /// The token profile version the vectors are for.
@@ -130,7 +130,7 @@ pub struct Manifest {
 /// A key derived from the seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KeyVector {
+pub(crate) struct KeyVector {
     /// Its name: steps, proofs and revocations name keys by it.
     pub name: String,
     /// The key id it signs tokens under (`root_key_id`), for an issuer key.
@@ -142,7 +142,7 @@ pub struct KeyVector {
 /// One token: how it is made, what it is, and requests with their decisions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TokenVector {
+pub(crate) struct TokenVector {
     /// A short name, unique in the file.
     pub name: String,
     /// What the token exercises.
@@ -163,7 +163,7 @@ pub struct TokenVector {
 /// `rng` label names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Step {
+pub(crate) enum Step {
     /// `warrant_core::token::mint` with the key named `key`.
     Mint {
         /// The signing key's name.
@@ -220,7 +220,7 @@ pub enum Step {
 /// How the issuer verified the human.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerificationVector {
+pub(crate) struct VerificationVector {
     /// `passkey`, `device-key` or `oidc`.
     pub method: String,
     /// When (RFC 3339).
@@ -230,7 +230,7 @@ pub struct VerificationVector {
 /// One block of a token, as Biscuit prints it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BlockVector {
+pub(crate) struct BlockVector {
     /// `issuer` (the authority block), `attenuation` or `third-party`.
     pub signed_by: String,
     /// The third-party key that signed it (`ed25519/<hex>`).
@@ -245,7 +245,7 @@ pub struct BlockVector {
 /// A request and what the verifier decides for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RequestVector {
+pub(crate) struct RequestVector {
     /// A short name, unique for the token.
     pub name: String,
     /// `resource(…)`.
@@ -269,7 +269,7 @@ pub struct RequestVector {
 /// A DPoP proof for one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProofVector {
+pub(crate) struct ProofVector {
     /// The name of the key that signed it.
     pub signer: String,
     /// The HTTP method (`htm`).
@@ -285,7 +285,7 @@ pub struct ProofVector {
 /// The verifier's settings for one request (besides the trusted [`Manifest::key_set`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerifierVector {
+pub(crate) struct VerifierVector {
     /// Whether tokens without a holder are accepted.
     pub allow_bearer: bool,
     /// Revocation entries, in the revocation feed's JSON form (`kind`, `value`).
@@ -295,7 +295,7 @@ pub struct VerifierVector {
 /// One revocation entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RevocationVector {
+pub(crate) struct RevocationVector {
     /// `token_id`, `revocation_id` or `holder`.
     pub kind: String,
     /// The id or key.
@@ -305,7 +305,7 @@ pub struct RevocationVector {
 /// A decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// The token permits the request.
     Allowed {
         /// The holder at the end of the chain (`ed25519/<hex>`), `null` for a bearer token.
@@ -325,7 +325,7 @@ pub enum Expect {
 }
 
 /// The seed as bytes.
-pub fn seed_bytes(hex_seed: &str) -> Result<[u8; 32], Fail> {
+pub(crate) fn seed_bytes(hex_seed: &str) -> Result<[u8; 32], Fail> {
     hex::decode(hex_seed)
         .ok()
         .and_then(|b| b.try_into().ok())
@@ -333,7 +333,7 @@ pub fn seed_bytes(hex_seed: &str) -> Result<[u8; 32], Fail> {
 }
 
 /// The secret of the key named `name`: the first 32 bytes of stream `key/<name>`.
-pub fn key_secret(seed: &[u8; 32], name: &str) -> [u8; 32] {
+pub(crate) fn key_secret(seed: &[u8; 32], name: &str) -> [u8; 32] {
     let mut secret = [0u8; 32];
     VectorRng::new(seed, &format!("key/{name}")).fill_bytes(&mut secret);
     secret
@@ -341,14 +341,14 @@ pub fn key_secret(seed: &[u8; 32], name: &str) -> [u8; 32] {
 
 /// The keys of a manifest, derived from its seed.
 #[derive(Debug)]
-pub struct Keys {
+pub(crate) struct Keys {
     seed: [u8; 32],
     keys: BTreeMap<String, SigningKey>,
 }
 
 impl Keys {
     /// Derives every key `entries` names (their public keys are not read).
-    pub fn derive(seed: [u8; 32], entries: &[(String, Option<u32>)]) -> Result<Self, Fail> {
+    pub(crate) fn derive(seed: [u8; 32], entries: &[(String, Option<u32>)]) -> Result<Self, Fail> {
         let mut keys = BTreeMap::new();
         for (name, key_id) in entries {
             let key = SigningKey::from_secret_bytes(&key_secret(&seed, name), key_id.map(KeyId))
@@ -359,7 +359,7 @@ impl Keys {
     }
 
     /// Derives the keys a manifest lists.
-    pub fn of(manifest: &Manifest) -> Result<Self, Fail> {
+    pub(crate) fn of(manifest: &Manifest) -> Result<Self, Fail> {
         let entries: Vec<_> = manifest
             .keys
             .iter()
@@ -369,19 +369,22 @@ impl Keys {
     }
 
     /// The key named `name`.
-    pub fn get(&self, name: &str) -> Result<&SigningKey, Fail> {
+    pub(crate) fn get(&self, name: &str) -> Result<&SigningKey, Fail> {
         self.keys
             .get(name)
             .ok_or_else(|| format!("no key is named `{name}`"))
     }
 
     /// The stream named `label`.
-    pub fn rng(&self, label: &str) -> VectorRng {
+    pub(crate) fn rng(&self, label: &str) -> VectorRng {
         VectorRng::new(&self.seed, label)
     }
 
     /// The keys as the manifest lists them.
-    pub fn vectors(&self, entries: &[(String, Option<u32>)]) -> Result<Vec<KeyVector>, Fail> {
+    pub(crate) fn vectors(
+        &self,
+        entries: &[(String, Option<u32>)],
+    ) -> Result<Vec<KeyVector>, Fail> {
         entries
             .iter()
             .map(|(name, key_id)| {
@@ -396,7 +399,7 @@ impl Keys {
 }
 
 /// An RFC 3339 time.
-pub fn timestamp(text: &str) -> Result<Timestamp, Fail> {
+pub(crate) fn timestamp(text: &str) -> Result<Timestamp, Fail> {
     text.parse().map_err(|e| format!("time `{text}`: {e}"))
 }
 
@@ -405,12 +408,12 @@ fn grant(v: &J) -> Result<Grant, Fail> {
 }
 
 /// A grant-format value.
-pub fn value(name: &str, v: &J) -> Result<Value, Fail> {
+pub(crate) fn value(name: &str, v: &J) -> Result<Value, Fail> {
     Value::from_json(v).map_err(|e| format!("value of `{name}`: {e}"))
 }
 
 /// Makes the token `steps` describe; returns its base64 text.
-pub fn build_token(keys: &Keys, steps: &[Step]) -> Result<String, Fail> {
+pub(crate) fn build_token(keys: &Keys, steps: &[Step]) -> Result<String, Fail> {
     let (first, rest) = steps
         .split_first()
         .ok_or_else(|| "a token needs a `mint` step".to_owned())?;
@@ -516,7 +519,7 @@ fn delegate_step(
 }
 
 /// The DPoP proof `signer` makes for `token` at `at`, its `jti` drawn from stream `rng`.
-pub fn make_proof(
+pub(crate) fn make_proof(
     keys: &Keys,
     token: &str,
     signer: &str,
@@ -538,7 +541,7 @@ pub fn make_proof(
 
 /// What a token is, read from its text without checking a signature: its token id and
 /// its blocks as Biscuit prints them.
-pub fn describe_token(text: &str) -> Result<(String, Vec<BlockVector>), Fail> {
+pub(crate) fn describe_token(text: &str) -> Result<(String, Vec<BlockVector>), Fail> {
     let token = warrant_core::token::decode_unverified(text).map_err(ctx("token"))?;
     let token_id = warrant_core::token::unverified_authority(&token)
         .token_id
@@ -578,14 +581,14 @@ pub fn describe_token(text: &str) -> Result<(String, Vec<BlockVector>), Fail> {
 }
 
 /// Reads the checked-in manifest.
-pub fn read_manifest() -> Result<Manifest, Fail> {
+pub(crate) fn read_manifest() -> Result<Manifest, Fail> {
     let path = vectors_dir().join(MANIFEST);
     let text = std::fs::read_to_string(&path).map_err(ctx(path.display()))?;
     serde_json::from_str(&text).map_err(ctx(path.display()))
 }
 
 /// The manifest's text as the generator writes it.
-pub fn manifest_text(manifest: &Manifest) -> Result<String, Fail> {
+pub(crate) fn manifest_text(manifest: &Manifest) -> Result<String, Fail> {
     let mut text = serde_json::to_string_pretty(manifest).map_err(ctx("manifest"))?;
     text.push('\n');
     Ok(text)
