@@ -306,19 +306,27 @@ pub fn mint(
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Minted, TokenError> {
     let authority = authority_block(key, req, now, rng)?;
-    let token = authority
-        .builder
-        .build_with_rng(
-            key.key_pair(),
-            biscuit_auth::datalog::SymbolTable::default(),
-            rng,
-        )
-        .map_err(TokenError::Build)?;
+    let token = sign_root(key, authority.builder, rng)?;
     Ok(Minted {
         token,
         token_id: authority.token_id,
         expires_at: authority.expires_at,
     })
+}
+
+/// The authority block signed with `key`: a one-block token.
+fn sign_root(
+    key: &SigningKey,
+    builder: BiscuitBuilder,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Biscuit, TokenError> {
+    builder
+        .build_with_rng(
+            key.key_pair(),
+            biscuit_auth::datalog::SymbolTable::default(),
+            rng,
+        )
+        .map_err(TokenError::Build)
 }
 
 /// Mints a token whose authority block holds `ceiling` and whose second block narrows it
@@ -356,14 +364,7 @@ pub fn mint_narrowed(
 ) -> Result<Minted, TokenError> {
     let authority = authority_block(key, ceiling, now, rng)?;
     let (block, narrowed_expiry) = narrowing_block(requested, now, authority.ctx)?;
-    let root = authority
-        .builder
-        .build_with_rng(
-            key.key_pair(),
-            biscuit_auth::datalog::SymbolTable::default(),
-            rng,
-        )
-        .map_err(TokenError::Build)?;
+    let root = sign_root(key, authority.builder, rng)?;
     let next = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
     let token = root
         .append_with_keypair(&next, block)
