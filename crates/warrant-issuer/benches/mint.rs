@@ -59,6 +59,9 @@ const HUMANS: usize = 16;
 const LIMITS: &str = "
 mints_per_minute = 1000000000
 challenges_per_minute = 1000000000
+challenges_per_minute_per_client = 1000000000
+verifications_per_minute_per_client = 1000000000
+max_live_challenges = 1000000000
 ";
 
 fn grant() -> J {
