@@ -857,6 +857,22 @@ both!(a_human_may_revoke_their_own_tokens, |env: Env| async move {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "not hers: {body}");
+    // An `Authorization` header, once present, is checked: a bad admin credential is
+    // refused even beside a good human verification (it is not read as "no admin").
+    let v = env.answer("alice", &env.device).await;
+    let (status, body) = env
+        .call(
+            "POST",
+            "/v1/revocations",
+            Some("warrant-admin.not-a-credential"),
+            Some(revoke(v, &mine["token_id"])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        !env.audit().await.iter().any(|e| e.kind == "revocation"),
+        "nothing revoked"
+    );
     let v = env.answer("alice", &env.device).await;
     let (status, body) = env
         .call(
