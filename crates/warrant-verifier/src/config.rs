@@ -6,8 +6,8 @@ use std::time::Duration;
 use warrant_core::dpop::DEFAULT_PROOF_WINDOW;
 use warrant_core::time::Span;
 
-use crate::cache::Trusted;
 use crate::replay::{MemoryReplayCache, ReplayCache};
+use crate::verified::Trusted;
 
 /// Datalog run limits. Biscuit's own default allows 1 ms, which fails valid tokens on a
 /// loaded machine; warrant sets every limit explicitly.

@@ -154,6 +154,7 @@ pub mod refresh;
 mod replay;
 mod request;
 mod revocation;
+mod verified;
 mod verifier;
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use warrant_core::keys::KeySet;
 
-use crate::cache::Trusted;
 use crate::follow::RevocationFollower;
+use crate::verified::Trusted;
 use crate::verifier::Verifier;
 
 /// The largest key set or feed page accepted.

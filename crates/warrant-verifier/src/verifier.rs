@@ -16,12 +16,13 @@ use warrant_core::keys::{KeySet, PublicKey};
 use warrant_core::time::Span;
 use warrant_core::token::{decode_base64_limited, TokenError, PROFILE_VERSION};
 
-use crate::cache::{TokenCache, Trusted, VerifiedToken};
+use crate::cache::TokenCache;
 use crate::config::{Config, VerifierBuilder};
 use crate::decision::{Claims, Decision, Denial, DenialKind};
 use crate::explain;
 use crate::request::Request;
 use crate::revocation::RevocationSet;
+use crate::verified::{Trusted, VerifiedToken};
 
 /// A source's current copy and when it was last refreshed (`None`: loaded once, never stale).
 #[derive(Debug)]

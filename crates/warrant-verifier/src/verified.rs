@@ -1,0 +1,241 @@
+//! Verified tokens: a token's signature chain checked, and everything that does not
+//! depend on the request worked out once.
+//!
+//! A [`VerifiedToken`] can only be made by [`VerifiedToken::verify`], which checks the
+//! signature chain of the very bytes it is given; the cache (`crate::cache`) inserts
+//! nothing else. Expiry, revocation, audience and every rule are evaluated again on every
+//! request.
+
+use biscuit_auth::Biscuit;
+use warrant_core::authority::AuthorityFacts;
+use warrant_core::blocks::{read_blocks, BlockData, MAX_BLOCKS};
+use warrant_core::budget::Budget;
+use warrant_core::decompile::{lift, Lifted};
+use warrant_core::keys::{KeyId, PublicKey};
+use warrant_core::token::PROFILE_VERSION;
+
+use crate::decision::{Claims, Denial, DenialKind};
+use crate::revocation::{digest, Digest16, RevocationKind};
+
+/// The trusted root keys of one key-set version.
+#[derive(Debug, Clone)]
+pub(crate) enum Trusted {
+    /// Keys by id.
+    Set(warrant_core::keys::KeySet),
+    /// One key, whatever key id the token names.
+    Single(PublicKey),
+}
+
+impl Trusted {
+    fn root(&self, kid: Option<u32>) -> Result<PublicKey, Box<Denial>> {
+        match (self, kid) {
+            (Trusted::Single(k), _) => Ok(*k),
+            (Trusted::Set(set), Some(kid)) => set.get(KeyId(kid)).copied().ok_or_else(|| {
+                Box::new(Denial::new(
+                    DenialKind::UnknownKey,
+                    format!("the token is signed with key id `{kid}`, which is not a trusted key"),
+                ))
+            }),
+            (Trusted::Set(set), None) => match set.keys.as_slice() {
+                [only] => Ok(only.public_key),
+                _ => Err(Box::new(Denial::new(
+                    DenialKind::UnknownKey,
+                    format!(
+                        "the token names no key id and the key set holds {} keys",
+                        set.keys.len()
+                    ),
+                ))),
+            },
+        }
+    }
+}
+
+/// A token whose signature chain verified, with everything that does not depend on the
+/// request worked out once.
+#[derive(Debug)]
+pub(crate) struct VerifiedToken {
+    pub(crate) token: Biscuit,
+    /// The token's grants, when every block is in the warrant profile.
+    pub(crate) lifted: Option<Lifted>,
+    /// The blocks as data, kept for Biscuit's evaluation and its explanations when some
+    /// block is outside the profile (`None` when `lifted` is).
+    pub(crate) blocks: Option<Vec<BlockData>>,
+    /// Whether the token may be evaluated at all: a warrant token of this profile
+    /// version, and (outside the profile) within the evaluation budget.
+    pub(crate) admission: Result<(), Denial>,
+    pub(crate) authority: AuthorityFacts,
+    /// The human facts the checks see (from the authority block).
+    pub(crate) human: Option<warrant_core::eval::HumanFacts>,
+    /// Digest of each block's revocation id, authority first.
+    pub(crate) revocation_ids: Vec<Digest16>,
+    pub(crate) token_id: Option<Digest16>,
+    /// The holders along the chain, first to last (empty: a bearer token), or why the
+    /// chain is broken.
+    pub(crate) holders: Result<Vec<PublicKey>, Denial>,
+    /// Digests of every holder along the chain.
+    pub(crate) holder_digests: Vec<Digest16>,
+    pub(crate) claims: Claims,
+}
+
+impl VerifiedToken {
+    /// The current holder, if the chain is valid and has one.
+    pub(crate) fn holder(&self) -> Option<&PublicKey> {
+        self.holders.as_ref().ok().and_then(|h| h.last())
+    }
+}
+
+impl VerifiedToken {
+    /// Verifies the signature chain of `bytes` under `trusted`; the only constructor.
+    pub(crate) fn verify(bytes: &[u8], trusted: &Trusted) -> Result<Self, Box<Denial>> {
+        let token = verify_signatures(bytes, trusted)?;
+        // Every decision below reads the blocks as data, from the very bytes whose
+        // signatures Biscuit just verified.
+        let blocks = read_blocks(bytes)
+            .map_err(|e| Box::new(Denial::new(DenialKind::Malformed, e.to_string())))?;
+        let lifted = lift(&blocks);
+        let authority = match &lifted {
+            Some(l) => l.authority.clone(),
+            None => blocks
+                .first()
+                .map(|b| AuthorityFacts::from_facts(&b.facts))
+                .unwrap_or_default(),
+        };
+        let admission = admit(&authority, lifted.is_some(), &blocks);
+        let revocation_ids = token
+            .revocation_identifiers()
+            .iter()
+            .map(|id| digest(RevocationKind::RevocationId, id))
+            .collect();
+        let token_id = authority
+            .token_id
+            .as_deref()
+            .map(|id| digest(RevocationKind::TokenId, id.as_bytes()));
+        let (holders, holder_digests) = holder_chain(&token, &blocks);
+        let claims = crate::explain::claims(
+            &token,
+            &authority,
+            &blocks,
+            lifted.as_ref(),
+            holders.as_ref().ok().and_then(|h| h.last()),
+        );
+        let human = authority.human_facts();
+        Ok(Self {
+            token,
+            blocks: lifted.is_none().then_some(blocks),
+            admission,
+            lifted,
+            authority,
+            human,
+            revocation_ids,
+            token_id,
+            holders,
+            holder_digests,
+            claims,
+        })
+    }
+}
+
+/// The token of `bytes`, once its size is bounded and its signature chain verifies
+/// under `trusted`.
+fn verify_signatures(bytes: &[u8], trusted: &Trusted) -> Result<Biscuit, Box<Denial>> {
+    let refused: std::cell::RefCell<Option<Box<Denial>>> = std::cell::RefCell::new(None);
+    let provider = |kid: Option<u32>| match trusted.root(kid).and_then(|k| {
+        k.to_biscuit().map_err(|_| {
+            Box::new(Denial::new(
+                DenialKind::UnknownKey,
+                "the trusted key is not a valid Ed25519 key",
+            ))
+        })
+    }) {
+        Ok(k) => Ok(k),
+        Err(d) => {
+            *refused.borrow_mut() = Some(d);
+            Err(biscuit_auth::error::Format::UnknownPublicKey)
+        }
+    };
+    // Bounded before any signature is checked: Biscuit's verification of a token
+    // grows faster than linearly with its blocks.
+    let count = warrant_core::blocks::block_count(bytes).map_err(|e| {
+        Box::new(Denial::new(
+            DenialKind::Malformed,
+            format!("the token is not a Biscuit token: {e}"),
+        ))
+    })?;
+    if count > MAX_BLOCKS {
+        return Err(Box::new(Denial::new(
+            DenialKind::Malformed,
+            format!(
+                "the token has {count} blocks, more than the {MAX_BLOCKS} a verifier accepts: ask for a token with fewer attenuations or delegations"
+            ),
+        )));
+    }
+    let token = match Biscuit::from(bytes, provider) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(refused
+                .into_inner()
+                .unwrap_or_else(|| Box::new(crate::explain::format_denial(&e))))
+        }
+    };
+    Ok(token)
+}
+
+/// The holders along the chain of a verified token (or why the chain is broken), and the
+/// revocation digest of each.
+fn holder_chain(
+    token: &Biscuit,
+    blocks: &[BlockData],
+) -> (Result<Vec<PublicKey>, Denial>, Vec<Digest16>) {
+    let links = warrant_core::holder::holder_links(blocks);
+    let holders = warrant_core::holder::holder_chain(&links).map_err(|e| {
+        let block = match &e {
+            warrant_core::holder::ChainError::NotSignedByHolder { block, .. }
+            | warrant_core::holder::ChainError::NoHolder { block, .. }
+            | warrant_core::holder::ChainError::SeveralHolders { block, .. }
+            | warrant_core::holder::ChainError::BadKey { block, .. } => *block,
+        };
+        let mut d = Denial::new(DenialKind::InvalidDelegation, e.to_string());
+        d.block = Some(block);
+        d.signer = Some(crate::explain::signer(token, block));
+        d
+    });
+    let digests = holders
+        .as_ref()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| digest(RevocationKind::Holder, h.to_string().as_bytes()))
+                .collect()
+        })
+        .unwrap_or_default();
+    (holders, digests)
+}
+
+/// Whether a verified token may be evaluated: it must be a warrant token of this profile
+/// version; a token with a block outside the profile must fit the evaluation budget.
+fn admit(authority: &AuthorityFacts, lifted: bool, blocks: &[BlockData]) -> Result<(), Denial> {
+    let refuse = |message: String| Err(Denial::new(DenialKind::NotWarrant, message));
+    match (authority.profile, authority.legacy_profile) {
+        (Some(PROFILE_VERSION), _) => {}
+        // (A `warrant_profile(2)` never existed: it states none of this profile's facts.)
+        (Some(v), _) | (None, Some(v)) if v != PROFILE_VERSION => {
+            return refuse(format!(
+                "the token uses warrant profile {v}; this verifier accepts profile {PROFILE_VERSION}: ask the issuer for a new token"
+            ))
+        }
+        _ => {
+            return refuse(
+                "the token is signed by a trusted key but is not a warrant token: its authority block has no `warrant(…)` fact".to_owned(),
+            )
+        }
+    }
+    if lifted {
+        return Ok(());
+    }
+    warrant_core::budget::check(blocks, &Budget::DEFAULT)
+        .map(|_| ())
+        .map_err(|e| {
+            let mut d = Denial::new(DenialKind::OverBudget, e.to_string());
+            d.block = Some(e.block);
+            d
+        })
+}
