@@ -106,17 +106,14 @@ impl JwtGuard {
 
     /// The claims, or the refusal: 401 without a valid bearer JWT, 403 when its grant does
     /// not permit the request (or the route is not mapped: deny by default).
-    fn admit(&self, parts: &Parts) -> Result<Arc<JwtClaims>, Response> {
+    fn admit(&self, parts: &Parts) -> Result<Arc<JwtClaims>, Refusal> {
         let token = match credentials(&parts.headers) {
             Ok(c) if c.scheme == AuthScheme::Bearer => c.token,
-            _ => return Err(refuse(StatusCode::UNAUTHORIZED, "invalid_token")),
+            _ => return Err(INVALID_TOKEN),
         };
         let now = Timestamp::from_system_time(SystemTime::now());
-        let claims = self
-            .verify(token, now.unix())
-            .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "invalid_token"))?;
-        let target =
-            target(parts).ok_or_else(|| refuse(StatusCode::FORBIDDEN, "insufficient_scope"))?;
+        let claims = self.verify(token, now.unix()).ok_or(INVALID_TOKEN)?;
+        let target = target(parts).ok_or(INSUFFICIENT_SCOPE)?;
         let mut facts = RequestFacts::new(target.resource, target.action, now);
         facts.audience = Some(AUDIENCE.to_owned());
         if let Some(status) = target.ticket_status {
@@ -125,17 +122,19 @@ impl JwtGuard {
                 .insert("ticket.status".to_owned(), status.into());
         }
         if !evaluate(&claims.grant, None, &facts).is_empty() {
-            return Err(refuse(StatusCode::FORBIDDEN, "insufficient_scope"));
+            return Err(INSUFFICIENT_SCOPE);
         }
         Ok(claims)
     }
 }
 
-fn refuse(status: StatusCode, error: &'static str) -> Response {
-    let challenge = match error {
-        "invalid_token" => HeaderValue::from_static("Bearer error=\"invalid_token\""),
-        _ => HeaderValue::from_static("Bearer error=\"insufficient_scope\""),
-    };
+/// A refusal: its status and `WWW-Authenticate` challenge.
+type Refusal = (StatusCode, &'static str);
+const INVALID_TOKEN: Refusal = (StatusCode::UNAUTHORIZED, "Bearer error=\"invalid_token\"");
+const INSUFFICIENT_SCOPE: Refusal = (StatusCode::FORBIDDEN, "Bearer error=\"insufficient_scope\"");
+
+fn refuse((status, challenge): Refusal) -> Response {
+    let challenge = HeaderValue::from_static(challenge);
     (status, [(header::WWW_AUTHENTICATE, challenge)]).into_response()
 }
 
@@ -151,6 +150,6 @@ pub(crate) async fn jwt_guard(
             parts.extensions.insert(claims);
             next.run(Request::from_parts(parts, body)).await
         }
-        Err(refusal) => refusal,
+        Err(refusal) => refuse(refusal),
     }
 }
