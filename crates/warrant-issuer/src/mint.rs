@@ -228,8 +228,15 @@ impl AppState {
         let proof = check_proof(self, &cmd.human, &cmd.verification).await?;
         let prepared = match proof.holds() {
             Some((human, method, at)) => Some(
-                self.prepare(human, cmd.requested, cmd.role.as_deref(), cmd.holder, method, at)
-                    .await,
+                self.prepare(
+                    human,
+                    cmd.requested,
+                    cmd.role.as_deref(),
+                    cmd.holder,
+                    method,
+                    at,
+                )
+                .await,
             ),
             None => None,
         };

@@ -262,7 +262,9 @@ impl Proof {
                 Ok((Verified { human }, detail))
             }
             Err(why) => {
-                s.metrics.failures.add(&self.human_id, method.as_str(), &why, now);
+                s.metrics
+                    .failures
+                    .add(&self.human_id, method.as_str(), &why, now);
                 Err(ApiError::Unauthorized(format!(
                     "verification failed: {why}"
                 )))
@@ -360,10 +362,6 @@ async fn device_key(
 /// What an ID token's answer proves without writing: verified, naming `human_id`; the
 /// challenge it carries and its digest, to consume and record when the proof is settled.
 /// When the human authenticated, and what to record of it.
-#[expect(
-    clippy::type_complexity,
-    reason = "the outcome and the audit detail, as `device_key` and the caller have them"
-)]
 async fn oidc(
     s: &AppState,
     human_id: &str,

@@ -76,7 +76,11 @@ async fn truncate_wal(db: &mut sqlx::AnyConnection) {
         .fetch_one(db)
         .await
         .unwrap();
-    assert_eq!(row.try_get::<i64, _>(0).unwrap(), 0, "the checkpoint was blocked");
+    assert_eq!(
+        row.try_get::<i64, _>(0).unwrap(),
+        0,
+        "the checkpoint was blocked"
+    );
 }
 
 #[tokio::test]
@@ -174,12 +178,17 @@ both!(
         let audited = request_entries(&env).await.len();
         let body = json!({ "human": "alice", "verification": verification, "grant": grant() });
         break_tokens(&mut db, postgres, true).await;
-        let (status, _) = env.call("POST", "/v1/tokens", None, Some(body.clone())).await;
+        let (status, _) = env
+            .call("POST", "/v1/tokens", None, Some(body.clone()))
+            .await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         // Nothing of it stayed: no count, no consumed challenge, no audit entry, no token.
         let counters = "SELECT COUNT(*) FROM rate_counters WHERE bucket LIKE 'mint:%' OR bucket LIKE 'verification-client:%'";
         assert_eq!(count(&mut db, counters).await, 0);
-        assert_eq!(count(&mut db, "SELECT COUNT(*) FROM challenges WHERE used = 1").await, 0);
+        assert_eq!(
+            count(&mut db, "SELECT COUNT(*) FROM challenges WHERE used = 1").await,
+            0
+        );
         assert_eq!(count(&mut db, "SELECT COUNT(*) FROM tokens").await, 0);
         let entries = request_entries(&env).await;
         assert_eq!(entries.len(), audited, "{entries:?}");
@@ -189,7 +198,10 @@ both!(
         assert_eq!(status, StatusCode::OK, "{minted}");
         assert_eq!(count(&mut db, counters).await, 2);
         assert_eq!(count(&mut db, "SELECT COUNT(*) FROM tokens").await, 1);
-        assert_eq!(request_entries(&env).await[audited..], ["verification", "mint"]);
+        assert_eq!(
+            request_entries(&env).await[audited..],
+            ["verification", "mint"]
+        );
     }
 );
 
@@ -199,7 +211,9 @@ both!(
         let mut db = connect(&env).await;
         let verification = env.answer("alice", &env.device).await;
         let body = json!({ "human": "alice", "verification": verification, "grant": grant() });
-        let (status, _) = env.call("POST", "/v1/tokens", None, Some(body.clone())).await;
+        let (status, _) = env
+            .call("POST", "/v1/tokens", None, Some(body.clone()))
+            .await;
         assert_eq!(status, StatusCode::OK);
         // The replay: a 401, whose attempt is counted (the transaction commits on it).
         let (status, _) = env.call("POST", "/v1/tokens", None, Some(body)).await;
