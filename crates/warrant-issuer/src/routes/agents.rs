@@ -52,9 +52,10 @@ async fn agent_challenge(
         .map_err(|e| ApiError::BadRequest(format!("public_key: {e}")))?;
     let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
     // One transaction: the count, then the challenge (a 429 commits the count alone).
+    let live = s.live_challenges().await?;
     let mut tx = s.store.begin().await?;
     let issued = async {
-        s.admit_challenge(&mut tx, &client).await?;
+        s.admit_challenge(&mut tx, &client, live).await?;
         s.issue_challenge(&mut tx, ChallengeKind::Agent, &key.to_string())
             .await
     }

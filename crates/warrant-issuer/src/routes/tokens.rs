@@ -34,9 +34,10 @@ async fn challenge(
     crate::verify::check_human_id(&body.human)?;
     let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
     // One transaction: the counts, then the challenge (a 429 commits the counts alone).
+    let live = s.live_challenges().await?;
     let mut tx = s.store.begin().await?;
     let issued = async {
-        s.admit_challenge(&mut tx, &client).await?;
+        s.admit_challenge(&mut tx, &client, live).await?;
         // Per human *and* client: a stranger's requests in alice's name do not spend hers.
         s.rate_limit(
             &mut tx,

@@ -121,7 +121,13 @@ impl Store {
     }
 
     /// Unexpired, unused challenges, of every kind together.
-    pub async fn live_challenges(conn: &mut AnyConnection, now: i64) -> Result<i64, StoreError> {
+    pub async fn live_challenges(&self, now: i64) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::live_challenges_on(&mut conn, now).await
+    }
+
+    /// [`Self::live_challenges`] on `conn` (inside a request's transaction).
+    pub async fn live_challenges_on(conn: &mut AnyConnection, now: i64) -> Result<i64, StoreError> {
         let mut live = 0;
         for kind in Challenge::ALL {
             let row = sqlx::query(kind.queries().live)
