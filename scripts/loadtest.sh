@@ -67,6 +67,7 @@ while [ $# -gt 0 ]; do
     --bodies) BODIES=$2; shift ;;
     --only) ONLY=$2; shift ;;
     --binary) BINARY=$2; shift ;;
+    --sqlite-wal) echo "loadtest.sh: --sqlite-wal is gone: the issuer puts SQLite in WAL mode itself since issue 11, and every SQLite run uses it" >&2; exit 2 ;;
     --humans) NHUMANS=$2; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "loadtest.sh: unknown argument \`$1\` (see --help)" >&2; exit 2 ;;
