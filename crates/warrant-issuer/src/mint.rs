@@ -292,7 +292,9 @@ impl AppState {
         *last = Some(Store::append_audit(tx, at, "verification", &human, &verification).await?);
         match outcome {
             Ok(p) => {
-                *last = Some(Store::append_audit(tx, at, "mint", &human, &p.detail).await?);
+                // Stamped with the token's `issued_at`, as it always was.
+                let issued = p.row.issued_at;
+                *last = Some(Store::append_audit(tx, issued, "mint", &human, &p.detail).await?);
                 Ok(p.minted)
             }
             Err(refusal) => {
