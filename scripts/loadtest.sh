@@ -4,11 +4,11 @@
 #
 #   scripts/loadtest.sh [--install] [--duration S] [--connections C] [--threads T]
 #                       [--bodies N] [--challenge-duration S] [--only sqlite|postgres]
-#                       [--sqlite-wal] [--humans H]
+#                       [--humans H] [--binary PATH]
 #
 # For SQLite, and for PostgreSQL too when WARRANT_TEST_DATABASE_URL names a server (a fresh
 # database is created there and dropped afterwards), it:
-#   1. starts `cargo run --release -- serve` on 127.0.0.1:<free port> with a temporary
+#   1. starts `target/release/warrant serve` (built first; or --binary) on 127.0.0.1:<free port> with a temporary
 #      data directory and a configuration enrolling H humans (`human01`…, default 16) with
 #      one device key made by scripts/mint_bodies.py, and the per-human rate limits raised
 #      out of the way (every request still counts itself); requests go to the humans in
@@ -22,16 +22,27 @@
 #   6. stops the server (SIGTERM), and drops the PostgreSQL database.
 # The server is restarted (same data) before 4 and before 5, so that requests cut off at the
 # end of one wrk run cannot affect the next (see the note in docs/performance.md).
-# --sqlite-wal adds an experiment after the SQLite run: the same on a database file created
-# beforehand in WAL journal mode (the issuer sets no journal mode, so SQLite's default
-# rollback journal is what it normally gets; WAL is persistent in the file).
+# SQLite runs in the journal mode the issuer sets (WAL since issue 11; the script prints it).
+# fsyncs: first a probe of the disk (200 fsyncs of 512 bytes in the data directory: median
+# and p90 latency); then, when strace is installed, the server is traced during the
+# preparation of the bodies (challenges) and during the mint run (strace -f -y -e
+# trace=fsync,fdatasync,sync_file_range,unlink,unlinkat), and the script reports the
+# fsyncs per challenge and per mint, by file (the database, its -wal or -journal file),
+# and the rollback-journal deletions (one per write transaction in SQLite's default
+# `delete` journal mode). The traced rates are not the throughput figures (strace slows
+# every system call): they come from untraced runs. Only the issuer's process is traced;
+# PostgreSQL's fsyncs happen in the database server (shared with whatever else runs on it)
+# and are not counted.
+# --binary PATH serves with that binary instead of `cargo run --release` (to compare two
+# commits with the same script).
 # A run that ran out of prepared bodies, or got any non-2xx answer, is reported as invalid
 # and the script exits 1, keeping its working folder (server logs, wrk outputs).
 # Every request goes to 127.0.0.1 only; every run is bounded by --duration.
 #
-# Needs: wrk, curl, python3 with `cryptography`, and psql for PostgreSQL. Missing tools are
-# named and the script stops, unless --install is given (apt-get install wrk curl
-# postgresql-client; pip install cryptography).
+# Needs: wrk, curl, python3 with `cryptography`, psql for PostgreSQL, and strace to count
+# fsyncs (optional: without it the counts are skipped). Missing tools are named and the
+# script stops, unless --install is given (apt-get install wrk curl postgresql-client
+# strace; pip install cryptography).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,8 +55,8 @@ WARMUP_BODIES=3000
 WARMUP_SECONDS=3
 INSTALL=0
 ONLY=""
-SQLITE_WAL=0
 NHUMANS=16
+BINARY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --install) INSTALL=1 ;;
@@ -55,7 +66,8 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift ;;
     --bodies) BODIES=$2; shift ;;
     --only) ONLY=$2; shift ;;
-    --sqlite-wal) SQLITE_WAL=1 ;;
+    --binary) BINARY=$2; shift ;;
+    --sqlite-wal) echo "loadtest.sh: --sqlite-wal is gone: the issuer puts SQLite in WAL mode itself since issue 11, and every SQLite run uses it" >&2; exit 2 ;;
     --humans) NHUMANS=$2; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "loadtest.sh: unknown argument \`$1\` (see --help)" >&2; exit 2 ;;
@@ -69,6 +81,7 @@ missing_apt=()
 command -v wrk >/dev/null || missing_apt+=(wrk)
 command -v curl >/dev/null || missing_apt+=(curl)
 if [ -n "$PG_URL" ] && ! command -v psql >/dev/null; then missing_apt+=(postgresql-client); fi
+if [ "$INSTALL" = 1 ] && ! command -v strace >/dev/null; then missing_apt+=(strace); fi
 missing_pip=()
 python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' 2>/dev/null \
   || missing_pip+=(cryptography)
@@ -86,8 +99,16 @@ if [ ${#missing_apt[@]} -gt 0 ] || [ ${#missing_pip[@]} -gt 0 ]; then
   fi
 fi
 
-echo "== cargo build --release (the warrant binary)"
-cargo build --release -q
+if [ -z "$BINARY" ]; then
+  echo "== cargo build --release (the warrant binary)"
+  cargo build --release -q
+  BINARY=target/release/warrant
+fi
+echo "== serving with $BINARY"
+HAVE_STRACE=0
+if command -v strace >/dev/null; then HAVE_STRACE=1; else
+  echo "== strace not installed: fsyncs are not counted (apt-get install strace, or --install)"
+fi
 
 WORK=$(mktemp -d -t warrant-loadtest.XXXXXX)
 SERVER_PID=""
@@ -125,6 +146,12 @@ DEVICE=$(python3 scripts/mint_bodies.py keygen --out "$WORK/device.key")
   if grep -q challenges_per_minute crates/warrant-issuer/src/config.rs; then
     echo 'mints_per_minute = 1000000000'
     echo 'challenges_per_minute = 1000000000'
+  fi
+  # And the per-client limits (since issue 9): every request comes from 127.0.0.1.
+  if grep -q challenges_per_minute_per_client crates/warrant-issuer/src/config.rs; then
+    echo 'challenges_per_minute_per_client = 1000000000'
+    echo 'verifications_per_minute_per_client = 1000000000'
+    echo 'max_live_challenges = 1000000000'
   fi
   cat <<EOF
 
@@ -167,7 +194,7 @@ PY
 start_server() {
   local name=$1 url=$2
   shift 2
-  cargo run --release -q -- "$@" >>"$WORK/server-$name.out" 2>>"$WORK/server-$name.log" &
+  "$BINARY" "$@" >>"$WORK/server-$name.out" 2>>"$WORK/server-$name.log" &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
     curl -fsS "$url/readyz" >/dev/null 2>&1 && return 0
@@ -183,6 +210,62 @@ stop_server() {
   SERVER_PID=""
 }
 
+# fsync_probe DIR: the disk's fsync latency where the data lives.
+fsync_probe() {
+  python3 - "$1" <<'PY'
+import os, statistics, sys, time
+path = os.path.join(sys.argv[1], "fsync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+times = []
+for i in range(200):
+    os.pwrite(fd, os.urandom(512), 0)
+    t = time.perf_counter(); os.fsync(fd); times.append((time.perf_counter() - t) * 1000)
+os.close(fd); os.unlink(path)
+times.sort()
+print(f"median {statistics.median(times):.2f} ms, p90 {times[int(len(times) * 0.9)]:.2f} ms over 200 fsyncs of 512 bytes")
+PY
+}
+
+# trace_start NAME PHASE: strace the server (every thread) until trace_stop.
+TRACE_PID=""
+trace_start() {
+  [ "$HAVE_STRACE" = 1 ] || return 0
+  strace -f -y -qq -e trace=fsync,fdatasync,sync_file_range,unlink,unlinkat \
+    -o "$WORK/strace-$1-$2.txt" -p "$SERVER_PID" 2>>"$WORK/strace-$1.err" &
+  TRACE_PID=$!
+  sleep 1
+}
+trace_stop() {
+  [ -n "$TRACE_PID" ] || return 0
+  kill -INT "$TRACE_PID" 2>/dev/null || true
+  wait "$TRACE_PID" 2>/dev/null || true
+  TRACE_PID=""
+}
+# fsync_report NAME PHASE COUNT WHAT: fsyncs per WHAT in the trace of PHASE, by file.
+fsync_report() {
+  local file="$WORK/strace-$1-$2.txt"
+  [ -f "$file" ] || return 0
+  python3 - "$file" "$3" "$1" "$4" <<'PY' | tee -a "$RESULTS"
+import re, sys
+path, n, name, what = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+syncs, journals, by = 0, 0, {}
+for line in open(path):
+    m = re.search(r"\b(fsync|fdatasync|sync_file_range)\((\d+)<([^>]*)>", line)
+    if m and "= 0" in line:
+        syncs += 1
+        f = m.group(3)
+        kind = "wal" if f.endswith("-wal") else "journal" if f.endswith("-journal") else \
+            "db" if f.endswith(".db") else "dir" if "." not in f.rsplit("/", 1)[-1] else "other"
+        by[kind] = by.get(kind, 0) + 1
+    elif re.search(r"unlink(at)?\(.*-journal\"", line) and "= 0" in line:
+        journals += 1
+n = max(n, 1)
+parts = " ".join(f"{k}={v / n:.2f}" for k, v in sorted(by.items()))
+print(f"{name} fsyncs per {what}: {syncs / n:.2f} ({syncs} over {n}; by file: {parts or '-'}); "
+      f"rollback-journal transactions per {what}: {journals / n:.2f}")
+PY
+}
+
 # run_backend NAME [DATABASE_URL]
 run_backend() {
   local name=$1 database=${2:-}
@@ -190,17 +273,13 @@ run_backend() {
   port=$(free_port)
   local url="http://127.0.0.1:$port"
   local args=(serve --config "$WORK/warrant.toml" --listen "127.0.0.1:$port" --data-dir "$data")
-  if [ "$name" = sqlite-wal ]; then
-    mkdir -p "$data"
-    python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' \
-      "$data/warrant.db"
-  fi
   [ -n "$database" ] && args+=(--database "$database")
   echo
-  echo "== $name: cargo run --release -- ${args[*]}"
+  echo "== $name: $BINARY ${args[*]}"
   start_server "$name" "$url" "${args[@]}"
   if [ -z "$database" ]; then
     echo "-- $name: SQLite journal mode: $(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode").fetchone()[0])' "$data/warrant.db")"
+    echo "$name fsync probe ($data): $(fsync_probe "$data")" | tee -a "$RESULTS"
   fi
 
   echo "-- $name: warm-up: preparing $WARMUP_BODIES signed challenges (untimed)"
@@ -232,6 +311,26 @@ run_backend() {
   echo "-- $name: preparing $count signed challenges (untimed)"
   python3 scripts/mint_bodies.py bodies --url "$url" --key "$WORK/device.key" \
     --humans "$HUMANS" --count "$count" --out "$WORK/bodies-$name.jsonl"
+  if [ "$HAVE_STRACE" = 1 ]; then
+    # The fsyncs of challenges and of mints, counted apart from the timed runs: 300
+    # challenges one after the other, then 300 mints by wrk (strace slows the server).
+    echo "-- $name: fsyncs: 300 challenges, then 300 mints, under strace (not timed)"
+    trace_start "$name" challenges
+    python3 scripts/mint_bodies.py bodies --url "$url" --key "$WORK/device.key" \
+      --humans "$HUMANS" --count 300 --out "$WORK/traced-$name.jsonl"
+    trace_stop
+    fsync_report "$name" challenges 300 challenge
+    local traced_before traced_after
+    traced_before=$(audit_mints "$url" "$data")
+    trace_start "$name" mints
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d5s --timeout 10s \
+      -s scripts/loadtest-mint.lua "$url" -- "$WORK/traced-$name.jsonl" "$THREADS" \
+      > "$WORK/wrk-traced-$name.txt" || true
+    trace_stop
+    traced_after=$(audit_mints "$url" "$data")
+    fsync_report "$name" mints "$((traced_after - traced_before))" mint
+    before=$traced_after
+  fi
 
   echo "-- $name: mint run: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s POST /v1/tokens"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency \
@@ -281,7 +380,6 @@ run_backend() {
 
 if [ "$ONLY" != postgres ]; then
   run_backend sqlite
-  if [ "$SQLITE_WAL" = 1 ]; then run_backend sqlite-wal; fi
 fi
 
 if [ "$ONLY" = sqlite ]; then
@@ -297,6 +395,6 @@ else
 fi
 
 echo
-echo "== summary (wrk, closed loop, $CONNECTIONS connections; latency in ms)"
+echo "== summary (wrk, closed loop, $CONNECTIONS connections; latency in ms; load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 cat "$RESULTS"
 exit "$STATUS"

@@ -16,9 +16,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap};
+use sqlx::AnyConnection;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::Store;
 
 /// How often `warrant serve` deletes expired rows.
 pub const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -64,10 +66,25 @@ pub fn client_key(ip: IpAddr) -> String {
 }
 
 impl AppState {
-    /// Admits one new challenge from `client`: within the per-client rate and the global
-    /// cap on live challenges (pruning expired ones before refusing).
-    pub async fn admit_challenge(&self, client: &str) -> Result<(), ApiError> {
+    /// The unanswered challenges now: read before a challenge's transaction opens, so
+    /// that counting them (a scan of every live challenge) does not hold the database's
+    /// write lock; [`Self::admit_challenge`] checks the cap against it.
+    pub async fn live_challenges(&self) -> Result<i64, ApiError> {
+        Ok(self.store.live_challenges(self.now().unix_i64()).await?)
+    }
+
+    /// Admits one new challenge from `client`, on `conn` (the request's transaction):
+    /// within the per-client rate, then the global cap on live challenges (`live`, counted
+    /// by [`Self::live_challenges`] before the transaction; at the cap, expired challenges
+    /// are pruned and the live ones counted again, in the transaction, before refusing).
+    pub async fn admit_challenge(
+        &self,
+        conn: &mut AnyConnection,
+        client: &str,
+        live: i64,
+    ) -> Result<(), ApiError> {
         self.rate_limit(
+            conn,
             "challenge-client",
             client,
             self.config.challenges_per_minute_per_client,
@@ -75,11 +92,11 @@ impl AppState {
         .await?;
         let now = self.now().unix_i64();
         let max = self.config.max_live_challenges;
-        if self.store.live_challenges(now).await? < max {
+        if live < max {
             return Ok(());
         }
-        self.store.prune(now).await?;
-        if self.store.live_challenges(now).await? < max {
+        Store::prune_on(conn, now).await?;
+        if Store::live_challenges_on(conn, now).await? < max {
             return Ok(());
         }
         let after = self.config.challenge_ttl.seconds().max(1);

@@ -4,7 +4,8 @@
 //! `mints_per_minute`, refuses a holder key of a disabled agent, chooses the role, holds
 //! the lifetime to the role's `max_ttl` (and the issuer's), checks the grant against the
 //! role's ceiling, signs, and returns the token only after the token's row and its `mint`
-//! audit entry are committed in one transaction. A request the policy refuses is a
+//! audit entry are committed — with every other write of the request (the counts, the
+//! challenge consumed, the `verification` entry) in one transaction. A request the policy refuses is a
 //! [`Refusal`] that says why; those that are refusals of policy (403) are counted in
 //! `warrant_refusals_total` by their [`RefusalReason`] and recorded in the audit log.
 //! `Refusal` becomes an [`ApiError`] in one place (`From<Refusal> for ApiError`).
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 
 use rand_core::OsRng;
 use serde_json::json;
-use warrant_core::grant::{Actions, Grant, GrantError};
+use warrant_core::grant::{Actions, Grant, GrantError, Method};
 use warrant_core::keys::{PublicKey, SigningKey};
 use warrant_core::time::{Span, Timestamp};
 use warrant_core::token::{self, MintRequest, Verification, DEFAULT_TTL};
@@ -24,8 +25,8 @@ use crate::audit::AuditRow;
 use crate::error::ApiError;
 use crate::metrics::RefusalReason;
 use crate::state::AppState;
-use crate::store::{HumanRow, RoleRow, Store, TokenRow};
-use crate::verify::{verify_human, Verified};
+use crate::store::{HumanRow, RoleRow, Store, TokenRow, Tx};
+use crate::verify::{check_proof, Proof};
 
 /// A grant as a request may ask for it: valid, and not naming the issuer's own audience.
 #[derive(Debug, Clone)]
@@ -195,31 +196,139 @@ struct Authorized {
     ttl: Span,
 }
 
+/// A token signed for a proof that holds so far, before anything is written: handed out
+/// only once its row and its audit entries are committed.
+struct Prepared {
+    minted: Minted,
+    row: TokenRow,
+    /// The `mint` audit entry's detail.
+    detail: serde_json::Value,
+}
+
+impl crate::state::Failure for Refusal {
+    fn is_ours(&self) -> bool {
+        matches!(self, Self::Api(e) if crate::state::Failure::is_ours(e))
+    }
+}
+
 impl AppState {
     /// Mints a token for `cmd` (see the module documentation). A refusal of policy is
     /// counted and recorded before it is returned.
+    ///
+    /// Everything that only reads or computes comes first, outside any transaction: the
+    /// proof (crate::verify::check_proof), the policy, the key, and — when the proof
+    /// holds so far — the token, signed. Then one transaction writes what the request
+    /// decides: the client's verification count, the challenge consumed, the human's mint
+    /// count, the token's row, its key's expiry note, the `verification` entry and the
+    /// `mint` (or `refusal`) entry. It commits on every answer but a failure of ours,
+    /// which rolls it all back ([`crate::state::finish`]); the token leaves only after the
+    /// commit. The audit head is signed after it when due (every `audit_sign_every`
+    /// entries), in a transaction of its own.
     pub async fn mint(&self, cmd: MintCommand) -> Result<Minted, Refusal> {
-        let Verified { human, method, at } =
-            verify_human(self, &cmd.client, &cmd.human, &cmd.verification).await?;
+        let proof = check_proof(self, &cmd.human, &cmd.verification).await?;
+        let prepared = match proof.holds() {
+            Some((human, method, at)) => Some(
+                self.prepare(
+                    human,
+                    cmd.requested,
+                    cmd.role.as_deref(),
+                    cmd.holder,
+                    method,
+                    at,
+                )
+                .await,
+            ),
+            None => None,
+        };
+        let mut tx = self.store.begin().await?;
+        let mut last = None;
+        let result = self
+            .mint_in(&mut tx, proof, prepared, &cmd.client, &mut last)
+            .await;
+        let result = crate::state::finish(tx, result).await;
+        let committed = match &result {
+            Ok(_) => true,
+            Err(e) => !crate::state::Failure::is_ours(e),
+        };
+        if result.is_ok() {
+            self.metrics.minted();
+        }
+        if let (true, Some(entry)) = (committed, last) {
+            self.maybe_sign_head(&entry).await?;
+        }
+        result
+    }
+
+    /// The mint's writes, on `tx` (see [`Self::mint`]); `last` is the last audit entry
+    /// appended.
+    async fn mint_in(
+        &self,
+        tx: &mut Tx,
+        proof: Proof,
+        prepared: Option<Result<Prepared, Refusal>>,
+        client: &str,
+        last: &mut Option<AuditRow>,
+    ) -> Result<Minted, Refusal> {
+        let (verified, verification) = proof.settle(self, tx, client).await?;
+        let human = verified.human.id;
         // Counted only once verified: a stranger cannot spend a human's mints.
-        self.rate_limit("mint", &human.id, self.config.mints_per_minute)
-            .await?;
-        let now = self.now();
-        let authorized = match self
-            .authorize(&human, cmd.requested, cmd.role.as_deref(), cmd.holder, now)
+        let outcome = match self
+            .rate_limit(tx, "mint", &human, self.config.mints_per_minute)
             .await
         {
-            Ok(a) => a,
-            Err(refusal) => return Err(self.refused(&human.id, refusal).await),
+            Err(e) => Err(Refusal::Api(e)),
+            Ok(()) => prepared.unwrap_or_else(|| {
+                Err(Refusal::Api(ApiError::Internal(
+                    "no token was prepared for a proof that held".into(),
+                )))
+            }),
         };
+        if let Ok(p) = &outcome {
+            Store::insert_token(tx, &p.row).await?;
+            Store::note_expiry(tx, p.row.kid, p.row.expires_at).await?;
+        }
+        // The audit head's lock is taken last, so it is held for the fewest statements.
+        let at = self.now().unix_i64();
+        *last = Some(Store::append_audit(tx, at, "verification", &human, &verification).await?);
+        match outcome {
+            Ok(p) => {
+                // Stamped with the token's `issued_at`, as it always was.
+                let issued = p.row.issued_at;
+                *last = Some(Store::append_audit(tx, issued, "mint", &human, &p.detail).await?);
+                Ok(p.minted)
+            }
+            Err(refusal) => {
+                if let Some(reason) = refusal.reason() {
+                    self.metrics.refused(reason);
+                    let detail = json!({ "reason": refusal.to_string() });
+                    *last = Some(Store::append_audit(tx, at, "refusal", &human, &detail).await?);
+                }
+                Err(refusal)
+            }
+        }
+    }
+
+    /// What the policy allows `human` and the token signed for it, computed before
+    /// anything is written.
+    async fn prepare(
+        &self,
+        human: &HumanRow,
+        requested: Requested,
+        role: Option<&str>,
+        holder: Option<PublicKey>,
+        method: Method,
+        at: Timestamp,
+    ) -> Result<Prepared, Refusal> {
+        let now = self.now();
+        let authorized = self.authorize(human, requested, role, holder, now).await?;
         let keys = self.current_keys().await?;
         let key = &keys.ring.active;
         let request = MintRequest {
             grant: authorized.ceiling.clone(),
             human: Some(human.id.clone()),
             verification: Some(Verification { method, at }),
-            human_attrs: vouched_attrs(&human),
-            holder: cmd.holder,
+            human_attrs: vouched_attrs(human),
+            holder,
             issuer: self.config.public_url.clone(),
         };
         let (minted, text) = sign_narrowed(key, request, authorized.requested.clone(), now)?;
@@ -227,7 +336,7 @@ impl AppState {
         let row = TokenRow {
             token_id: minted.token_id.clone(),
             human: human.id.clone(),
-            holder: cmd.holder.map(|h| h.to_string()),
+            holder: holder.map(|h| h.to_string()),
             kid,
             issued_at: now.unix_i64(),
             expires_at: minted.expires_at.unix_i64(),
@@ -240,29 +349,15 @@ impl AppState {
             "verification": { "method": method.as_str(), "at": at.to_string() },
             "grant": authorized.requested.to_json(), "ceiling": authorized.ceiling.to_json(),
         });
-        // The token leaves only after its audit entry is committed.
-        let entry = self.record_mint(&row, &detail).await?;
-        self.store.note_expiry(kid, row.expires_at).await?;
-        self.metrics.minted();
-        self.maybe_sign_head(&entry).await?;
-        Ok(Minted {
-            token: text,
-            token_id: minted.token_id,
-            expires_at: minted.expires_at,
+        Ok(Prepared {
+            minted: Minted {
+                token: text,
+                token_id: minted.token_id,
+                expires_at: minted.expires_at,
+            },
+            row,
+            detail,
         })
-    }
-
-    /// Counts and records a refusal of policy; the refusal, or the failure to record it.
-    async fn refused(&self, human: &str, refusal: Refusal) -> Refusal {
-        let Some(reason) = refusal.reason() else {
-            return refusal;
-        };
-        self.metrics.refused(reason);
-        let detail = json!({ "reason": refusal.to_string() });
-        match self.audit("refusal", human, detail).await {
-            Ok(()) => refusal,
-            Err(e) => Refusal::Api(e),
-        }
     }
 
     /// The policy: the holder, the role, the lifetime, the ceiling.
@@ -319,21 +414,6 @@ impl AppState {
             requested,
             ttl,
         })
-    }
-
-    /// Records a minted token and its `mint` audit entry in one transaction; the entry.
-    async fn record_mint(
-        &self,
-        row: &TokenRow,
-        detail: &serde_json::Value,
-    ) -> Result<AuditRow, Refusal> {
-        let mut tx = self.store.begin().await?;
-        Store::insert_token(&mut tx, row).await?;
-        let entry = Store::append_audit(&mut tx, row.issued_at, "mint", &row.human, detail).await?;
-        tx.commit()
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(entry)
     }
 }
 

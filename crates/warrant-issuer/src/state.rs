@@ -3,6 +3,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rand_core::{OsRng, RngCore};
+use sqlx::AnyConnection;
 use warrant_core::time::Timestamp;
 
 use crate::api;
@@ -12,7 +13,7 @@ use crate::error::ApiError;
 use crate::keyring::{Kek, Keyring, KeyringError};
 use crate::metrics::Metrics;
 use crate::oidc::{OidcError, OidcVerifier};
-use crate::store::{Challenge, HumanRow, KeyVersion, RoleRow, Store, StoreError};
+use crate::store::{Challenge, HumanRow, KeyVersion, RoleRow, Store, StoreError, Tx};
 
 /// The keys in use. They sign warrant tokens and audit heads, never admin credentials
 /// (crate::admin).
@@ -139,6 +140,36 @@ impl AppState {
     }
 }
 
+/// What a request's transaction does with a failure: a failure of ours (a 500) rolls it
+/// back, every other answer (a refusal, a 401, a 429) commits what the request counted and
+/// recorded before it.
+pub(crate) trait Failure: From<StoreError> {
+    /// Whether this is a failure of ours.
+    fn is_ours(&self) -> bool;
+}
+
+impl Failure for ApiError {
+    fn is_ours(&self) -> bool {
+        matches!(self, Self::Internal(_))
+    }
+}
+
+/// Ends a request's transaction: commits it unless `result` is a failure of ours
+/// ([`Failure`]), then returns `result` (or the failure to commit). A request that fails
+/// with a 500 therefore leaves nothing behind: no counted attempt, no consumed challenge,
+/// no audit entry, no token row.
+pub(crate) async fn finish<T, E: Failure>(tx: Tx, result: Result<T, E>) -> Result<T, E> {
+    match &result {
+        Err(e) if e.is_ours() => {
+            // Rolled back explicitly, so the connection goes back to the pool clean; the
+            // failure that made us roll back is the one to report.
+            let _ = tx.rollback().await;
+        }
+        _ => tx.commit().await.map_err(|e| E::from(e.into()))?,
+    }
+    result
+}
+
 /// Where the time comes from.
 #[derive(Clone)]
 pub struct Clock(pub Arc<dyn Fn() -> Timestamp + Send + Sync>);
@@ -208,14 +239,19 @@ impl AppState {
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Keys::new(ring));
     }
 
-    /// Counts one `what` event for `who`; a 429 past `per_minute` in the current minute.
-    pub async fn rate_limit(&self, what: &str, who: &str, per_minute: i64) -> Result<(), ApiError> {
+    /// Counts one `what` event for `who` on `conn`, the request's transaction; a 429 past
+    /// `per_minute` in the current minute. The request's transaction commits on a 429 (and
+    /// on every answer but a failure of ours, see [`finish`]), so the count stays.
+    pub async fn rate_limit(
+        &self,
+        conn: &mut AnyConnection,
+        what: &str,
+        who: &str,
+        per_minute: i64,
+    ) -> Result<(), ApiError> {
         let now = self.now().unix_i64();
         let window = now - now.rem_euclid(60);
-        let count = self
-            .store
-            .count_event(&format!("{what}:{who}"), window)
-            .await?;
+        let count = Store::count_event(conn, &format!("{what}:{who}"), window).await?;
         if count > per_minute {
             let after = u64::try_from(window + 60 - now).unwrap_or(60);
             return Err(ApiError::TooMany(
@@ -241,9 +277,11 @@ impl AppState {
     }
 
     /// Issues a one-time challenge of `kind` to `subject` (a human id, an agent key): a
-    /// fresh nonce, stored until `challenge_ttl` from now, and the text to sign.
+    /// fresh nonce, stored on `conn` (the request's transaction) until `challenge_ttl` from
+    /// now, and the text to sign.
     pub async fn issue_challenge(
         &self,
+        conn: &mut AnyConnection,
         kind: Challenge,
         subject: &str,
     ) -> Result<api::Challenge, ApiError> {
@@ -251,9 +289,7 @@ impl AppState {
         OsRng.fill_bytes(&mut bytes);
         let nonce = hex::encode(bytes);
         let expires = self.now().plus(self.config.challenge_ttl);
-        self.store
-            .issue_challenge(kind, &nonce, subject, expires.unix_i64())
-            .await?;
+        Store::issue_challenge(conn, kind, &nonce, subject, expires.unix_i64()).await?;
         let sign = match kind {
             Challenge::Human => api::challenge_message(&nonce),
             Challenge::Agent => api::agent_challenge_message(&nonce),

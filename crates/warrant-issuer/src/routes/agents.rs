@@ -51,11 +51,16 @@ async fn agent_challenge(
         .parse()
         .map_err(|e| ApiError::BadRequest(format!("public_key: {e}")))?;
     let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
-    s.admit_challenge(&client).await?;
-    Ok(Json(
-        s.issue_challenge(ChallengeKind::Agent, &key.to_string())
-            .await?,
-    ))
+    // One transaction: the count, then the challenge (a 429 commits the count alone).
+    let live = s.live_challenges().await?;
+    let mut tx = s.store.begin().await?;
+    let issued = async {
+        s.admit_challenge(&mut tx, &client, live).await?;
+        s.issue_challenge(&mut tx, ChallengeKind::Agent, &key.to_string())
+            .await
+    }
+    .await;
+    Ok(Json(crate::state::finish(tx, issued).await?))
 }
 
 /// `POST /v1/agents` (admin): registers an agent that proved it holds its key.

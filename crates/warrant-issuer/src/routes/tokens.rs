@@ -33,17 +33,24 @@ async fn challenge(
 ) -> Result<Json<Challenge>, ApiError> {
     crate::verify::check_human_id(&body.human)?;
     let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
-    s.admit_challenge(&client).await?;
-    // Per human *and* client: a stranger's requests in alice's name do not spend hers.
-    s.rate_limit(
-        "challenge",
-        &format!("{}@{client}", body.human),
-        s.config.challenges_per_minute,
-    )
-    .await?;
-    Ok(Json(
-        s.issue_challenge(ChallengeKind::Human, &body.human).await?,
-    ))
+    // One transaction: the counts, then the challenge (a 429 commits the counts alone).
+    let live = s.live_challenges().await?;
+    let mut tx = s.store.begin().await?;
+    let issued = async {
+        s.admit_challenge(&mut tx, &client, live).await?;
+        // Per human *and* client: a stranger's requests in alice's name do not spend hers.
+        s.rate_limit(
+            &mut tx,
+            "challenge",
+            &format!("{}@{client}", body.human),
+            s.config.challenges_per_minute,
+        )
+        .await?;
+        s.issue_challenge(&mut tx, ChallengeKind::Human, &body.human)
+            .await
+    }
+    .await;
+    Ok(Json(crate::state::finish(tx, issued).await?))
 }
 
 /// `POST /v1/tokens`: mint for a human verified just now, within their role's ceiling.

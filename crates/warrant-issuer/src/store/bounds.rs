@@ -1,6 +1,6 @@
 //! What bounds the stored rows: rate-limit counters, pruning, and their counts.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::challenges::Challenge;
 use super::db::{Store, StoreError};
@@ -29,9 +29,14 @@ pub struct TableSizes {
 }
 
 impl Store {
-    /// Counts one event in `bucket` for the window starting at `window_start`; the count
-    /// so far, this one included. Shared by every replica; old windows are pruned.
-    pub async fn count_event(&self, bucket: &str, window_start: i64) -> Result<i64, StoreError> {
+    /// Counts one event in `bucket` for the window starting at `window_start`, on `conn`
+    /// (inside the request's transaction); the count so far, this one included. Shared by
+    /// every replica; old windows are pruned.
+    pub async fn count_event(
+        conn: &mut AnyConnection,
+        bucket: &str,
+        window_start: i64,
+    ) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "INSERT INTO rate_counters (bucket, window_start, count) VALUES ($1, $2, 1) \
              ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_counters.count + 1 \
@@ -39,12 +44,12 @@ impl Store {
         )
         .bind(bucket)
         .bind(window_start)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await?;
         sqlx::query("DELETE FROM rate_counters WHERE bucket = $1 AND window_start < $2")
             .bind(bucket)
             .bind(window_start)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
         Ok(row.try_get("count")?)
     }
@@ -53,6 +58,12 @@ impl Store {
     /// expired ID-token records and rate-limit windows older than a minute. The rows
     /// deleted.
     pub async fn prune(&self, now: i64) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::prune_on(&mut conn, now).await
+    }
+
+    /// [`Self::prune`] on `conn` (inside a request's transaction).
+    pub async fn prune_on(conn: &mut AnyConnection, now: i64) -> Result<u64, StoreError> {
         let mut n = 0;
         let challenges = Challenge::ALL.map(Challenge::prune_query);
         for sql in challenges
@@ -61,13 +72,13 @@ impl Store {
         {
             n += sqlx::query(sql)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *conn)
                 .await?
                 .rows_affected();
         }
         n += sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
             .bind(now - 120)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?
             .rows_affected();
         Ok(n)

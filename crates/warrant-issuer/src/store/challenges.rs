@@ -2,7 +2,7 @@
 //! of one shape (`nonce`, whom it was issued to, `expires_at`, `used`), handled by one
 //! implementation.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::db::{Store, StoreError};
 
@@ -70,9 +70,10 @@ impl Challenge {
 }
 
 impl Store {
-    /// Stores a one-time challenge of `kind` issued to `to` (a human id, an agent key).
+    /// Stores a one-time challenge of `kind` issued to `to` (a human id, an agent key), on
+    /// `conn` (inside the request's transaction).
     pub async fn issue_challenge(
-        &self,
+        conn: &mut AnyConnection,
         kind: Challenge,
         nonce: &str,
         to: &str,
@@ -82,7 +83,7 @@ impl Store {
             .bind(nonce)
             .bind(to)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(conn)
             .await?;
         Ok(())
     }
@@ -96,11 +97,24 @@ impl Store {
         to: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::redeem_challenge_on(&mut conn, kind, nonce, to, now).await
+    }
+
+    /// [`Self::redeem_challenge`] on `conn` (inside the request's transaction: the
+    /// challenge stays unused if that rolls back).
+    pub async fn redeem_challenge_on(
+        conn: &mut AnyConnection,
+        kind: Challenge,
+        nonce: &str,
+        to: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query(kind.queries().consume)
             .bind(nonce)
             .bind(to)
             .bind(now)
-            .execute(&self.pool)
+            .execute(conn)
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -108,11 +122,17 @@ impl Store {
 
     /// Unexpired, unused challenges, of every kind together.
     pub async fn live_challenges(&self, now: i64) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::live_challenges_on(&mut conn, now).await
+    }
+
+    /// [`Self::live_challenges`] on `conn` (inside a request's transaction).
+    pub async fn live_challenges_on(conn: &mut AnyConnection, now: i64) -> Result<i64, StoreError> {
         let mut live = 0;
         for kind in Challenge::ALL {
             let row = sqlx::query(kind.queries().live)
                 .bind(now)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *conn)
                 .await?;
             live += row.try_get::<i64, _>("n")?;
         }
@@ -123,12 +143,22 @@ impl Store {
     /// time, `false` if it did before — atomically, across replicas. Kept until
     /// `expires_at`, after which the token is refused as expired anyway.
     pub async fn use_id_token(&self, digest: &str, expires_at: i64) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::use_id_token_on(&mut conn, digest, expires_at).await
+    }
+
+    /// [`Self::use_id_token`] on `conn` (inside the request's transaction).
+    pub async fn use_id_token_on(
+        conn: &mut AnyConnection,
+        digest: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "INSERT INTO used_id_tokens (digest, expires_at) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
         )
         .bind(digest)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(conn)
         .await?
         .rows_affected();
         Ok(n == 1)

@@ -53,6 +53,15 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// SQLite kept another journal mode than WAL (a file system without the shared memory
+    /// WAL needs, or a read-only file).
+    #[error("cannot switch the SQLite database `{at}` to WAL journal mode (it stays in `{mode}` mode): put it on a local file system the issuer can write, or use PostgreSQL")]
+    NoWal {
+        /// The SQLite file.
+        at: String,
+        /// The journal mode SQLite reported.
+        mode: String,
+    },
 }
 
 impl From<StoreError> for crate::error::ApiError {
@@ -76,6 +85,19 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 pub(super) fn b(v: bool) -> i64 {
     i64::from(v)
 }
+
+/// The journal mode the issuer sets on a SQLite file: write-ahead logging. A commit then
+/// appends to the `-wal` file and, with `synchronous = FULL` (set on every connection by
+/// [`SQLITE_CONNECTION_PRAGMAS`]), syncs it once; readers do not wait for the writer. The
+/// mode is stored in the file: every later connection, and the `sqlite3` shell, use it.
+pub const SQLITE_JOURNAL_MODE: &str = "wal";
+
+/// Set on every SQLite connection. `synchronous = FULL`: each commit is on disk when it
+/// returns (one fsync of the WAL), so neither a process crash nor a power loss loses a
+/// committed mint or revocation (docs/issuer.md, "Durability"). `NORMAL` would sync only
+/// at checkpoints: faster, but a power loss could then lose tokens already handed out
+/// together with their audit entries, and revocations already acknowledged.
+const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA synchronous = FULL";
 
 /// How long the first connection may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -141,6 +163,25 @@ async fn probe(url: &str, backend: Backend, options: &AnyConnectOptions) -> Resu
     Ok(())
 }
 
+/// Puts the SQLite file in WAL journal mode (a no-op when it is already), before any other
+/// connection is open; an error if SQLite keeps another mode.
+async fn wal(url: &str, options: &AnyConnectOptions) -> Result<(), StoreError> {
+    use sqlx::{AnyConnection, Connection as _, Row as _};
+    let mut conn = AnyConnection::connect_with(options).await?;
+    let mode: String = sqlx::query("PRAGMA journal_mode = WAL")
+        .fetch_one(&mut conn)
+        .await?
+        .try_get(0)?;
+    let _ = conn.close().await;
+    if !mode.eq_ignore_ascii_case(SQLITE_JOURNAL_MODE) {
+        return Err(StoreError::NoWal {
+            at: url.split('?').next().unwrap_or(url).to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
 impl Store {
     /// Connects (creating a SQLite file if needed) and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -163,12 +204,22 @@ impl Store {
         // exist or a refused login is reported at once and plainly (the pool would retry
         // for 30 s and then say only that it timed out).
         probe(&url, backend, &options).await?;
+        let memory = url.contains(":memory:");
+        if backend == Backend::Sqlite && !memory {
+            wal(&url, &options).await?;
+        }
         // SQLite in memory lives in one connection; a file or a server can have several.
-        let max = if url.contains(":memory:") { 1 } else { 8 };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .connect_with(options)
-            .await?;
+        let max = if memory { 1 } else { 8 };
+        let mut pool = AnyPoolOptions::new().max_connections(max);
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query(SQLITE_CONNECTION_PRAGMAS).execute(conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(options).await?;
         let store = Self { pool, backend };
         store.migrate().await?;
         Ok(store)

@@ -116,12 +116,17 @@ impl Store {
         Ok(())
     }
 
-    /// Records that `kid` signed a token expiring at `expires_at`.
-    pub async fn note_expiry(&self, kid: i64, expires_at: i64) -> Result<(), StoreError> {
+    /// Records that `kid` signed a token expiring at `expires_at`, on `conn` (inside the
+    /// mint's transaction).
+    pub async fn note_expiry(
+        conn: &mut sqlx::AnyConnection,
+        kid: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE signing_keys SET last_expiry = $1 WHERE kid = $2 AND last_expiry < $1")
             .bind(expires_at)
             .bind(kid)
-            .execute(&self.pool)
+            .execute(conn)
             .await?;
         Ok(())
     }

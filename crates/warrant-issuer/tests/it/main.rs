@@ -17,3 +17,4 @@ mod oidc;
 mod openapi;
 mod review;
 mod startup;
+mod transactions;
