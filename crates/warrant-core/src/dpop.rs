@@ -13,7 +13,7 @@ use rand_core::{CryptoRng, RngCore};
 use serde_json::{json, Value as J};
 use sha2::{Digest, Sha256};
 
-use crate::keys::{PublicKey, Signature, SigningKey};
+use crate::keys::{PublicKey, SigningKey};
 use crate::time::{Span, Timestamp};
 
 /// The `typ` of a DPoP proof.
@@ -117,7 +117,7 @@ pub fn normalize_htu(url: &str) -> Result<String, ProofError> {
 /// token text sent with the request (its hash is the proof's `ath`).
 ///
 /// ```
-/// use warrant_core::dpop::{check_proof, create_proof, Expected, DEFAULT_PROOF_WINDOW};
+/// use warrant_core::dpop::{check_proof, create_proof, Expected, HolderKey, DEFAULT_PROOF_WINDOW};
 /// use warrant_core::keys::SigningKey;
 /// use warrant_core::time::Timestamp;
 ///
@@ -128,7 +128,7 @@ pub fn normalize_htu(url: &str) -> Result<String, ProofError> {
 /// let proof = create_proof(&agent, "GET", url, "the-token", now, &mut rng)?;
 ///
 /// // What a verifier checks: the holder's key, this request, this token, about now.
-/// let holder = agent.public();
+/// let holder = HolderKey::new(agent.public());
 /// let expected = Expected {
 ///     holder: &holder,
 ///     method: "GET",
@@ -201,9 +201,45 @@ fn json_part(text: &str, what: &str) -> Result<serde_json::Map<String, J>, Proof
     }
 }
 
-/// Parses a proof and verifies its signature with the key in its header.
-pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
-    let proof = proof.trim();
+/// A holder's key made ready to verify proofs: its point decoded (decompressed) once, so
+/// that a verifier which keeps it with a verified token pays for that only once per token,
+/// not once per request.
+#[derive(Clone)]
+pub struct HolderKey {
+    key: PublicKey,
+    /// `None` when the 32 bytes are not a point of the curve: no proof verifies then.
+    point: Option<ed25519_dalek::VerifyingKey>,
+}
+
+impl HolderKey {
+    /// Prepares `key` (decodes its point: about a quarter of a signature verification).
+    pub fn new(key: PublicKey) -> Self {
+        Self {
+            key,
+            point: ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).ok(),
+        }
+    }
+
+    /// The key.
+    pub fn public(&self) -> &PublicKey {
+        &self.key
+    }
+}
+
+impl From<PublicKey> for HolderKey {
+    fn from(key: PublicKey) -> Self {
+        Self::new(key)
+    }
+}
+
+impl std::fmt::Debug for HolderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HolderKey").field(&self.key).finish()
+    }
+}
+
+/// The parts of a compact JWS, its length bounded.
+fn split(proof: &str) -> Result<(&str, &str, &str), ProofError> {
     if proof.len() > MAX_PROOF_BYTES {
         return Err(ProofError::Malformed(format!(
             "longer than {MAX_PROOF_BYTES} bytes"
@@ -217,6 +253,11 @@ pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
             "expected three `.`-separated parts".into(),
         ));
     };
+    Ok((h, c, s))
+}
+
+/// The header's checks (`typ`, `alg`, an Ed25519 public `jwk`); returns the `jwk`'s key.
+fn header_key(h: &str) -> Result<[u8; 32], ProofError> {
     let header = json_part(h, "header")?;
     let typ = header.get("typ").and_then(J::as_str).unwrap_or_default();
     if typ != DPOP_TYP {
@@ -236,21 +277,33 @@ pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
     {
         return Err(ProofError::Jwk);
     }
-    let x: [u8; 32] = jwk
-        .get("x")
+    jwk.get("x")
         .and_then(J::as_str)
         .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
         .and_then(|b| b.try_into().ok())
-        .ok_or(ProofError::Jwk)?;
-    let key = PublicKey::from_bytes(x);
-    // Any 32 bytes make a `PublicKey`: a point of the curve makes a key.
-    key.to_biscuit().map_err(|_| ProofError::Jwk)?;
+        .ok_or(ProofError::Jwk)
+}
+
+/// Verifies the signature over `h.c` with `point` (strictly).
+fn verify_signature(
+    proof: &str,
+    (h, c, s): (&str, &str, &str),
+    point: &ed25519_dalek::VerifyingKey,
+) -> Result<(), ProofError> {
     let sig: [u8; 64] = part(s, "signature")?
         .try_into()
         .map_err(|_| ProofError::Signature)?;
-    let signing_input = &proof[..h.len() + 1 + c.len()];
-    key.verify(signing_input.as_bytes(), &Signature::from_bytes(sig))
-        .map_err(|_| ProofError::Signature)?;
+    let signing_input = proof.get(..h.len() + 1 + c.len()).unwrap_or_default();
+    point
+        .verify_strict(
+            signing_input.as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| ProofError::Signature)
+}
+
+/// The claims of a proof whose signature verified; `htu` as sent.
+fn claims(key: PublicKey, c: &str) -> Result<Proof, ProofError> {
     let claims = json_part(c, "claims")?;
     let text = |k: &str| {
         claims
@@ -273,20 +326,34 @@ pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
         return Err(ProofError::Jti);
     }
     Ok(Proof {
-        key: PublicKey::from_bytes(x),
+        key,
         htm: text("htm")?,
-        htu: normalize_htu(&text("htu")?)?,
+        htu: text("htu")?,
         iat,
         jti,
         ath: text("ath")?,
     })
 }
 
+/// Parses a proof and verifies its signature with the key in its header.
+pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
+    let proof = proof.trim();
+    let parts = split(proof)?;
+    let x = header_key(parts.0)?;
+    let key = HolderKey::new(PublicKey::from_bytes(x));
+    // Any 32 bytes make a `PublicKey`: a point of the curve makes a key.
+    let point = key.point.as_ref().ok_or(ProofError::Jwk)?;
+    verify_signature(proof, parts, point)?;
+    let mut p = claims(key.key, parts.1)?;
+    p.htu = normalize_htu(&p.htu)?;
+    Ok(p)
+}
+
 /// What a proof must match.
 #[derive(Debug, Clone, Copy)]
 pub struct Expected<'a> {
     /// The token's current holder.
-    pub holder: &'a PublicKey,
+    pub holder: &'a HolderKey,
     /// The request's method.
     pub method: &'a str,
     /// The request's URL.
@@ -301,26 +368,45 @@ pub struct Expected<'a> {
 
 /// Parses `proof` and checks it against the request; the caller still has to refuse a
 /// `jti` it has seen within the window.
+///
+/// Every check of RFC 9449 section 4.3 that needs no state: `typ`, `alg`, a public
+/// Ed25519 `jwk` equal to the holder's key, the signature (strict Ed25519, with the
+/// holder's prepared point), `htm`, `htu` (both normalised), `iat` within the window and
+/// `ath`.
 pub fn check_proof(proof: &str, e: &Expected<'_>) -> Result<Proof, ProofError> {
-    let p = parse_proof(proof)?;
-    if p.key != *e.holder {
+    let proof = proof.trim();
+    let parts = split(proof)?;
+    let x = header_key(parts.0)?;
+    if x != e.holder.key.to_bytes() {
+        // Not the holder's key: whether its signature verifies does not matter, but a
+        // `jwk` that is not a point is said to be that.
+        let found = HolderKey::new(PublicKey::from_bytes(x));
+        let point = found.point.as_ref().ok_or(ProofError::Jwk)?;
+        verify_signature(proof, parts, point)?;
         return Err(ProofError::NotHolder {
-            holder: e.holder.to_string(),
-            found: p.key.to_string(),
+            holder: e.holder.key.to_string(),
+            found: found.key.to_string(),
         });
     }
+    let point = e.holder.point.as_ref().ok_or(ProofError::Jwk)?;
+    verify_signature(proof, parts, point)?;
+    let mut p = claims(e.holder.key, parts.1)?;
     if p.htm != e.method {
         return Err(ProofError::Method {
             expected: e.method.to_owned(),
             found: p.htm,
         });
     }
-    let expected_url = normalize_htu(e.url)?;
-    if p.htu != expected_url {
-        return Err(ProofError::Url {
-            expected: expected_url,
-            found: p.htu,
-        });
+    p.htu = normalize_htu(&p.htu)?;
+    // A normalised URL normalises to itself: a request URL equal to it needs no parsing.
+    if p.htu != e.url.trim() {
+        let expected_url = normalize_htu(e.url)?;
+        if p.htu != expected_url {
+            return Err(ProofError::Url {
+                expected: expected_url,
+                found: p.htu,
+            });
+        }
     }
     if p.iat < e.now.minus(e.window) {
         return Err(ProofError::TooOld {
@@ -336,10 +422,19 @@ pub fn check_proof(proof: &str, e: &Expected<'_>) -> Result<Proof, ProofError> {
             window: e.window,
         });
     }
-    if p.ath != ath(e.token.trim()) {
+    if !ath_matches(&p.ath, e.token.trim()) {
         return Err(ProofError::Ath);
     }
     Ok(p)
+}
+
+/// Whether `claimed` is [`ath`]`(token)`, without allocating.
+fn ath_matches(claimed: &str, token: &str) -> bool {
+    let mut buf = [0u8; 44];
+    match URL_SAFE_NO_PAD.encode_slice(Sha256::digest(token.as_bytes()), &mut buf) {
+        Ok(n) => buf.get(..n) == Some(claimed.as_bytes()),
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -363,7 +458,7 @@ mod tests {
         (key, proof)
     }
 
-    fn expected<'a>(holder: &'a PublicKey) -> Expected<'a> {
+    fn expected<'a>(holder: &'a HolderKey) -> Expected<'a> {
         Expected {
             holder,
             method: "GET",
@@ -377,7 +472,7 @@ mod tests {
     #[test]
     fn a_proof_checks_out() {
         let (key, proof) = setup();
-        let p = check_proof(&proof, &expected(&key.public())).unwrap();
+        let p = check_proof(&proof, &expected(&HolderKey::new(key.public()))).unwrap();
         assert_eq!(p.htu, "https://api.example/tickets/123");
         assert_eq!(p.iat, NOW);
         assert_eq!(p.jti.len(), 22);
@@ -386,8 +481,8 @@ mod tests {
     #[test]
     fn each_mismatch_is_refused() {
         let (key, proof) = setup();
-        let holder = key.public();
-        let other = SigningKey::generate(&mut rand_core::OsRng, None).public();
+        let holder = HolderKey::new(key.public());
+        let other = HolderKey::new(SigningKey::generate(&mut rand_core::OsRng, None).public());
         let e = expected(&holder);
         assert!(matches!(
             check_proof(
@@ -462,7 +557,7 @@ mod tests {
     #[test]
     fn tampering_and_garbage_are_refused() {
         let (key, proof) = setup();
-        let holder = key.public();
+        let holder = HolderKey::new(key.public());
         let e = expected(&holder);
         let mut parts: Vec<String> = proof.split('.').map(str::to_owned).collect();
         // Change a claim without re-signing.
@@ -506,7 +601,7 @@ mod tests {
             check_proof(&header(json!({"typ": "dpop+jwt", "alg": "EdDSA"})), &e),
             Err(ProofError::Jwk)
         ));
-        let mut jwk = holder.to_jwk();
+        let mut jwk = holder.public().to_jwk();
         jwk["d"] = "secret".into();
         assert!(matches!(
             check_proof(
