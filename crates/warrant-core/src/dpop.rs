@@ -10,11 +10,13 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand_core::{CryptoRng, RngCore};
-use serde_json::{json, Value as J};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::keys::{PublicKey, SigningKey};
 use crate::time::{Span, Timestamp};
+
+mod members;
 
 /// The `typ` of a DPoP proof.
 pub const DPOP_TYP: &str = "dpop+jwt";
@@ -192,13 +194,13 @@ fn part(text: &str, what: &str) -> Result<Vec<u8>, ProofError> {
         .map_err(|_| ProofError::Malformed(format!("the {what} is not base64url")))
 }
 
-fn json_part(text: &str, what: &str) -> Result<serde_json::Map<String, J>, ProofError> {
-    match serde_json::from_slice(&part(text, what)?) {
-        Ok(J::Object(m)) => Ok(m),
-        _ => Err(ProofError::Malformed(format!(
-            "the {what} is not a JSON object"
-        ))),
-    }
+/// `T` read from the JSON object that `bytes` must be.
+fn json_part<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, ProofError> {
+    serde_json::from_slice(bytes).map_err(|_| {
+        ProofError::Malformed(format!(
+            "the {what} is not a JSON object (or it repeats a member)"
+        ))
+    })
 }
 
 /// A holder's key made ready to verify proofs: its point decoded (decompressed) once, so
@@ -258,30 +260,30 @@ fn split(proof: &str) -> Result<(&str, &str, &str), ProofError> {
 
 /// The header's checks (`typ`, `alg`, an Ed25519 public `jwk`); returns the `jwk`'s key.
 fn header_key(h: &str) -> Result<[u8; 32], ProofError> {
-    let header = json_part(h, "header")?;
-    let typ = header.get("typ").and_then(J::as_str).unwrap_or_default();
+    let bytes = part(h, "header")?;
+    let header: members::Header<'_> = json_part(&bytes, "header")?;
+    let typ = header.typ.as_str().unwrap_or_default();
     if typ != DPOP_TYP {
         return Err(ProofError::Typ(typ.to_owned()));
     }
-    let alg = header.get("alg").and_then(J::as_str).unwrap_or_default();
+    let alg = header.alg.as_str().unwrap_or_default();
     if alg != "EdDSA" {
         return Err(ProofError::Alg(alg.to_owned()));
     }
-    let jwk = header
-        .get("jwk")
-        .and_then(J::as_object)
-        .ok_or(ProofError::Jwk)?;
-    if jwk.get("kty").and_then(J::as_str) != Some("OKP")
-        || jwk.get("crv").and_then(J::as_str) != Some("Ed25519")
-        || jwk.contains_key("d")
-    {
+    let members::Loose::Object(jwk) = header.jwk else {
+        return Err(ProofError::Jwk);
+    };
+    if jwk.kty.as_deref() != Some("OKP") || jwk.crv.as_deref() != Some("Ed25519") || jwk.d {
         return Err(ProofError::Jwk);
     }
-    jwk.get("x")
-        .and_then(J::as_str)
-        .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
-        .and_then(|b| b.try_into().ok())
-        .ok_or(ProofError::Jwk)
+    let mut x = [0u8; 33];
+    match jwk
+        .x
+        .map(|v| URL_SAFE_NO_PAD.decode_slice(v.as_bytes(), &mut x))
+    {
+        Some(Ok(32)) => x.first_chunk::<32>().copied().ok_or(ProofError::Jwk),
+        _ => Err(ProofError::Jwk),
+    }
 }
 
 /// Verifies the signature over `h.c` with `point` (strictly).
@@ -304,34 +306,32 @@ fn verify_signature(
 
 /// The claims of a proof whose signature verified; `htu` as sent.
 fn claims(key: PublicKey, c: &str) -> Result<Proof, ProofError> {
-    let claims = json_part(c, "claims")?;
-    let text = |k: &str| {
-        claims
-            .get(k)
-            .and_then(J::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                ProofError::Malformed(format!("the claim `{k}` is missing or not a string"))
-            })
+    let bytes = part(c, "claims")?;
+    let claims: members::Claims<'_> = json_part(&bytes, "claims")?;
+    let text = |k: &str, v: &members::Loose<'_>| {
+        v.as_str().map(str::to_owned).ok_or_else(|| {
+            ProofError::Malformed(format!("the claim `{k}` is missing or not a string"))
+        })
     };
-    let iat = claims
-        .get("iat")
-        .and_then(J::as_u64)
-        .map(Timestamp::from_unix)
-        .ok_or_else(|| {
-            ProofError::Malformed("the claim `iat` is missing or not a number".into())
-        })?;
-    let jti = text("jti").map_err(|_| ProofError::Jti)?;
+    let iat = match claims.iat {
+        members::Loose::Uint(n) => Timestamp::from_unix(n),
+        _ => {
+            return Err(ProofError::Malformed(
+                "the claim `iat` is missing or not a number".into(),
+            ))
+        }
+    };
+    let jti = text("jti", &claims.jti).map_err(|_| ProofError::Jti)?;
     if jti.is_empty() || jti.len() > 256 {
         return Err(ProofError::Jti);
     }
     Ok(Proof {
         key,
-        htm: text("htm")?,
-        htu: text("htu")?,
+        htm: text("htm", &claims.htm)?,
+        htu: text("htu", &claims.htu)?,
         iat,
         jti,
-        ath: text("ath")?,
+        ath: text("ath", &claims.ath)?,
     })
 }
 
@@ -441,6 +441,7 @@ fn ath_matches(claimed: &str, token: &str) -> bool {
 mod tests {
     use super::*;
     use crate::keys::KeyId;
+    use serde_json::Value as J;
 
     const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
 
@@ -609,6 +610,64 @@ mod tests {
                 &e
             ),
             Err(ProofError::Jwk)
+        ));
+    }
+
+    #[test]
+    fn the_request_url_is_normalised_unless_it_is_the_proofs() {
+        let (key, proof) = setup();
+        let holder = HolderKey::new(key.public());
+        let e = expected(&holder);
+        for url in [
+            "https://api.example/tickets/123",
+            "HTTPS://API.example:443/tickets/./123?other=query#f",
+        ] {
+            assert!(check_proof(&proof, &Expected { url, ..e }).is_ok(), "{url}");
+        }
+        assert!(matches!(
+            check_proof(
+                &proof,
+                &Expected {
+                    url: "https://api.example/tickets/1234",
+                    ..e
+                }
+            ),
+            Err(ProofError::Url { .. })
+        ));
+    }
+
+    #[test]
+    fn a_holder_key_off_the_curve_verifies_nothing_and_members_are_not_repeated() {
+        let (key, proof) = setup();
+        // y = 2 is not the y of a point of edwards25519.
+        let mut bytes = [0u8; 32];
+        bytes[0] = 2;
+        let off = HolderKey::new(PublicKey::from_bytes(bytes));
+        let parts: Vec<&str> = proof.split('.').collect();
+        let h = json!({"typ": DPOP_TYP, "alg": "EdDSA", "jwk": off.public().to_jwk()});
+        let claiming_off = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(h.to_string()),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(
+            check_proof(&claiming_off, &expected(&off)),
+            Err(ProofError::Jwk)
+        );
+        let holder = HolderKey::new(key.public());
+        let header = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        // The same member twice (a parser keeping the first would see another `alg`).
+        let twice = header.replacen('{', r#"{"alg":"none","#, 1);
+        let forged = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(twice),
+            parts[1],
+            parts[2]
+        );
+        assert!(matches!(
+            check_proof(&forged, &expected(&holder)),
+            Err(ProofError::Malformed(m)) if m.contains("repeats a member")
         ));
     }
 
