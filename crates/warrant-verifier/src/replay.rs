@@ -94,11 +94,12 @@ pub trait ReplayCache: Send + Sync + std::fmt::Debug {
 /// window ends so that they are forgotten a bucket at a time once that second is past
 /// (plus [`EXPIRY_GRACE_SECONDS`]); no scan over live ids, ever.
 ///
-/// Memory: a live id costs a hash-map slot (16-byte id and 8-byte expiry, one control
-/// byte, at 44 to 88 % load: 28 to 57 bytes) and 16 bytes in its expiry bucket, so 44 to
-/// 73 bytes, about 60 on average. A proof is live for the proof window past its `iat`
-/// (60 s by default) plus the grace: at a sustained `R` proofs per second, about
-/// `R × 65` ids with the default window, e.g. 10 000 proofs/s: 650 000 ids, about 40 MB.
+/// Memory (computed from the layout): a live id costs a hash-map slot (16-byte id, 8-byte
+/// expiry, one control byte, at 44 to 88 % load: 28 to 57 bytes) and 16 to 32 bytes in
+/// its expiry bucket: 44 to 89 bytes, about 60. A proof's id is live for the proof window
+/// past its `iat` (60 s by default) plus the grace: at a sustained `R` proofs a second,
+/// about `R × 65` ids with the default window, e.g. 10 000 proofs/s: 650 000 ids, about
+/// 40 MB.
 #[derive(Debug)]
 pub struct MemoryReplayCache {
     shards: Vec<Mutex<Shard>>,
@@ -120,10 +121,11 @@ const SHARDS: usize = 64;
 /// this much (threads racing, a clock stepped back) cannot reopen a replay.
 pub const EXPIRY_GRACE_SECONDS: u64 = 5;
 
-/// How many live proof ids the default cache holds: 4 000 000, about 240 MB when full. At
-/// the default 60-second window that is about 60 000 fresh proofs a second, sustained,
-/// more than a verifier does on one core-per-15 000-requests machine of up to four cores;
-/// raise it (and the memory) for more.
+/// How many live proof ids the default cache holds: 4 000 000, about 240 MB when full
+/// (memory grows with the live ids, not with this bound). At the default 60-second window
+/// that is about 60 000 fresh proofs a second, sustained: since each proof costs at least
+/// one Ed25519 verification (about 40 µs of a core), more than a verifier on a few cores
+/// can check. Raise it for more.
 pub const DEFAULT_REPLAY_CAPACITY: usize = 4_000_000;
 
 impl MemoryReplayCache {
