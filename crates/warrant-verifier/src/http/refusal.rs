@@ -214,3 +214,23 @@ pub(crate) fn quoted(s: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_cache_that_cannot_record_is_a_503_without_blaming_the_client() {
+        let denial = Denial::new(
+            DenialKind::ReplayCacheUnavailable,
+            "the DPoP replay cache is full",
+        );
+        let response = Refusal::new(denial, AuthScheme::Dpop).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(challenge, r#"DPoP realm="warrant", algs="EdDSA""#);
+    }
+}
