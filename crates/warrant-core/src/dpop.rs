@@ -10,11 +10,13 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand_core::{CryptoRng, RngCore};
-use serde_json::{json, Value as J};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::keys::{PublicKey, Signature, SigningKey};
+use crate::keys::{PublicKey, SigningKey};
 use crate::time::{Span, Timestamp};
+
+mod members;
 
 /// The `typ` of a DPoP proof.
 pub const DPOP_TYP: &str = "dpop+jwt";
@@ -117,7 +119,7 @@ pub fn normalize_htu(url: &str) -> Result<String, ProofError> {
 /// token text sent with the request (its hash is the proof's `ath`).
 ///
 /// ```
-/// use warrant_core::dpop::{check_proof, create_proof, Expected, DEFAULT_PROOF_WINDOW};
+/// use warrant_core::dpop::{check_proof, create_proof, Expected, HolderKey, DEFAULT_PROOF_WINDOW};
 /// use warrant_core::keys::SigningKey;
 /// use warrant_core::time::Timestamp;
 ///
@@ -128,7 +130,7 @@ pub fn normalize_htu(url: &str) -> Result<String, ProofError> {
 /// let proof = create_proof(&agent, "GET", url, "the-token", now, &mut rng)?;
 ///
 /// // What a verifier checks: the holder's key, this request, this token, about now.
-/// let holder = agent.public();
+/// let holder = HolderKey::new(agent.public());
 /// let expected = Expected {
 ///     holder: &holder,
 ///     method: "GET",
@@ -192,18 +194,54 @@ fn part(text: &str, what: &str) -> Result<Vec<u8>, ProofError> {
         .map_err(|_| ProofError::Malformed(format!("the {what} is not base64url")))
 }
 
-fn json_part(text: &str, what: &str) -> Result<serde_json::Map<String, J>, ProofError> {
-    match serde_json::from_slice(&part(text, what)?) {
-        Ok(J::Object(m)) => Ok(m),
-        _ => Err(ProofError::Malformed(format!(
-            "the {what} is not a JSON object"
-        ))),
+/// `T` read from the JSON object that `bytes` must be.
+fn json_part<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, ProofError> {
+    serde_json::from_slice(bytes).map_err(|_| {
+        ProofError::Malformed(format!(
+            "the {what} is not a JSON object (or it repeats a member)"
+        ))
+    })
+}
+
+/// A holder's key made ready to verify proofs: its point decoded (decompressed) once, so
+/// that a verifier which keeps it with a verified token pays for that only once per token,
+/// not once per request.
+#[derive(Clone)]
+pub struct HolderKey {
+    key: PublicKey,
+    /// `None` when the 32 bytes are not a point of the curve: no proof verifies then.
+    point: Option<ed25519_dalek::VerifyingKey>,
+}
+
+impl HolderKey {
+    /// Prepares `key` (decodes its point: about a quarter of a signature verification).
+    pub fn new(key: PublicKey) -> Self {
+        Self {
+            key,
+            point: ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).ok(),
+        }
+    }
+
+    /// The key.
+    pub fn public(&self) -> &PublicKey {
+        &self.key
     }
 }
 
-/// Parses a proof and verifies its signature with the key in its header.
-pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
-    let proof = proof.trim();
+impl From<PublicKey> for HolderKey {
+    fn from(key: PublicKey) -> Self {
+        Self::new(key)
+    }
+}
+
+impl std::fmt::Debug for HolderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HolderKey").field(&self.key).finish()
+    }
+}
+
+/// The parts of a compact JWS, its length bounded.
+fn split(proof: &str) -> Result<(&str, &str, &str), ProofError> {
     if proof.len() > MAX_PROOF_BYTES {
         return Err(ProofError::Malformed(format!(
             "longer than {MAX_PROOF_BYTES} bytes"
@@ -217,76 +255,105 @@ pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
             "expected three `.`-separated parts".into(),
         ));
     };
-    let header = json_part(h, "header")?;
-    let typ = header.get("typ").and_then(J::as_str).unwrap_or_default();
+    Ok((h, c, s))
+}
+
+/// The header's checks (`typ`, `alg`, an Ed25519 public `jwk`); returns the `jwk`'s key.
+fn header_key(h: &str) -> Result<[u8; 32], ProofError> {
+    let bytes = part(h, "header")?;
+    let header: members::Header<'_> = json_part(&bytes, "header")?;
+    let typ = header.typ.as_str().unwrap_or_default();
     if typ != DPOP_TYP {
         return Err(ProofError::Typ(typ.to_owned()));
     }
-    let alg = header.get("alg").and_then(J::as_str).unwrap_or_default();
+    let alg = header.alg.as_str().unwrap_or_default();
     if alg != "EdDSA" {
         return Err(ProofError::Alg(alg.to_owned()));
     }
-    let jwk = header
-        .get("jwk")
-        .and_then(J::as_object)
-        .ok_or(ProofError::Jwk)?;
-    if jwk.get("kty").and_then(J::as_str) != Some("OKP")
-        || jwk.get("crv").and_then(J::as_str) != Some("Ed25519")
-        || jwk.contains_key("d")
-    {
+    let members::Loose::Object(jwk) = header.jwk else {
+        return Err(ProofError::Jwk);
+    };
+    if jwk.kty.as_deref() != Some("OKP") || jwk.crv.as_deref() != Some("Ed25519") || jwk.d {
         return Err(ProofError::Jwk);
     }
-    let x: [u8; 32] = jwk
-        .get("x")
-        .and_then(J::as_str)
-        .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
-        .and_then(|b| b.try_into().ok())
-        .ok_or(ProofError::Jwk)?;
-    let key = PublicKey::from_bytes(x);
-    // Any 32 bytes make a `PublicKey`: a point of the curve makes a key.
-    key.to_biscuit().map_err(|_| ProofError::Jwk)?;
+    let mut x = [0u8; 33];
+    match jwk
+        .x
+        .map(|v| URL_SAFE_NO_PAD.decode_slice(v.as_bytes(), &mut x))
+    {
+        Some(Ok(32)) => x.first_chunk::<32>().copied().ok_or(ProofError::Jwk),
+        _ => Err(ProofError::Jwk),
+    }
+}
+
+/// Verifies the signature over `h.c` with `point` (strictly).
+fn verify_signature(
+    proof: &str,
+    (h, c, s): (&str, &str, &str),
+    point: &ed25519_dalek::VerifyingKey,
+) -> Result<(), ProofError> {
     let sig: [u8; 64] = part(s, "signature")?
         .try_into()
         .map_err(|_| ProofError::Signature)?;
-    let signing_input = &proof[..h.len() + 1 + c.len()];
-    key.verify(signing_input.as_bytes(), &Signature::from_bytes(sig))
-        .map_err(|_| ProofError::Signature)?;
-    let claims = json_part(c, "claims")?;
-    let text = |k: &str| {
-        claims
-            .get(k)
-            .and_then(J::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                ProofError::Malformed(format!("the claim `{k}` is missing or not a string"))
-            })
+    let signing_input = proof.get(..h.len() + 1 + c.len()).unwrap_or_default();
+    point
+        .verify_strict(
+            signing_input.as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| ProofError::Signature)
+}
+
+/// The claims of a proof whose signature verified; `htu` as sent.
+fn claims(key: PublicKey, c: &str) -> Result<Proof, ProofError> {
+    let bytes = part(c, "claims")?;
+    let claims: members::Claims<'_> = json_part(&bytes, "claims")?;
+    let text = |k: &str, v: &members::Loose<'_>| {
+        v.as_str().map(str::to_owned).ok_or_else(|| {
+            ProofError::Malformed(format!("the claim `{k}` is missing or not a string"))
+        })
     };
-    let iat = claims
-        .get("iat")
-        .and_then(J::as_u64)
-        .map(Timestamp::from_unix)
-        .ok_or_else(|| {
-            ProofError::Malformed("the claim `iat` is missing or not a number".into())
-        })?;
-    let jti = text("jti").map_err(|_| ProofError::Jti)?;
+    let iat = match claims.iat {
+        members::Loose::Uint(n) => Timestamp::from_unix(n),
+        _ => {
+            return Err(ProofError::Malformed(
+                "the claim `iat` is missing or not a number".into(),
+            ))
+        }
+    };
+    let jti = text("jti", &claims.jti).map_err(|_| ProofError::Jti)?;
     if jti.is_empty() || jti.len() > 256 {
         return Err(ProofError::Jti);
     }
     Ok(Proof {
-        key: PublicKey::from_bytes(x),
-        htm: text("htm")?,
-        htu: normalize_htu(&text("htu")?)?,
+        key,
+        htm: text("htm", &claims.htm)?,
+        htu: text("htu", &claims.htu)?,
         iat,
         jti,
-        ath: text("ath")?,
+        ath: text("ath", &claims.ath)?,
     })
+}
+
+/// Parses a proof and verifies its signature with the key in its header.
+pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
+    let proof = proof.trim();
+    let parts = split(proof)?;
+    let x = header_key(parts.0)?;
+    let key = HolderKey::new(PublicKey::from_bytes(x));
+    // Any 32 bytes make a `PublicKey`: a point of the curve makes a key.
+    let point = key.point.as_ref().ok_or(ProofError::Jwk)?;
+    verify_signature(proof, parts, point)?;
+    let mut p = claims(key.key, parts.1)?;
+    p.htu = normalize_htu(&p.htu)?;
+    Ok(p)
 }
 
 /// What a proof must match.
 #[derive(Debug, Clone, Copy)]
 pub struct Expected<'a> {
     /// The token's current holder.
-    pub holder: &'a PublicKey,
+    pub holder: &'a HolderKey,
     /// The request's method.
     pub method: &'a str,
     /// The request's URL.
@@ -301,26 +368,45 @@ pub struct Expected<'a> {
 
 /// Parses `proof` and checks it against the request; the caller still has to refuse a
 /// `jti` it has seen within the window.
+///
+/// Every check of RFC 9449 section 4.3 that needs no state: `typ`, `alg`, a public
+/// Ed25519 `jwk` equal to the holder's key, the signature (strict Ed25519, with the
+/// holder's prepared point), `htm`, `htu` (both normalised), `iat` within the window and
+/// `ath`.
 pub fn check_proof(proof: &str, e: &Expected<'_>) -> Result<Proof, ProofError> {
-    let p = parse_proof(proof)?;
-    if p.key != *e.holder {
+    let proof = proof.trim();
+    let parts = split(proof)?;
+    let x = header_key(parts.0)?;
+    if x != e.holder.key.to_bytes() {
+        // Not the holder's key: whether its signature verifies does not matter, but a
+        // `jwk` that is not a point is said to be that.
+        let found = HolderKey::new(PublicKey::from_bytes(x));
+        let point = found.point.as_ref().ok_or(ProofError::Jwk)?;
+        verify_signature(proof, parts, point)?;
         return Err(ProofError::NotHolder {
-            holder: e.holder.to_string(),
-            found: p.key.to_string(),
+            holder: e.holder.key.to_string(),
+            found: found.key.to_string(),
         });
     }
+    let point = e.holder.point.as_ref().ok_or(ProofError::Jwk)?;
+    verify_signature(proof, parts, point)?;
+    let mut p = claims(e.holder.key, parts.1)?;
     if p.htm != e.method {
         return Err(ProofError::Method {
             expected: e.method.to_owned(),
             found: p.htm,
         });
     }
-    let expected_url = normalize_htu(e.url)?;
-    if p.htu != expected_url {
-        return Err(ProofError::Url {
-            expected: expected_url,
-            found: p.htu,
-        });
+    p.htu = normalize_htu(&p.htu)?;
+    // A normalised URL normalises to itself: a request URL equal to it needs no parsing.
+    if p.htu != e.url.trim() {
+        let expected_url = normalize_htu(e.url)?;
+        if p.htu != expected_url {
+            return Err(ProofError::Url {
+                expected: expected_url,
+                found: p.htu,
+            });
+        }
     }
     if p.iat < e.now.minus(e.window) {
         return Err(ProofError::TooOld {
@@ -336,16 +422,26 @@ pub fn check_proof(proof: &str, e: &Expected<'_>) -> Result<Proof, ProofError> {
             window: e.window,
         });
     }
-    if p.ath != ath(e.token.trim()) {
+    if !ath_matches(&p.ath, e.token.trim()) {
         return Err(ProofError::Ath);
     }
     Ok(p)
+}
+
+/// Whether `claimed` is [`ath`]`(token)`, without allocating.
+fn ath_matches(claimed: &str, token: &str) -> bool {
+    let mut buf = [0u8; 44];
+    match URL_SAFE_NO_PAD.encode_slice(Sha256::digest(token.as_bytes()), &mut buf) {
+        Ok(n) => buf.get(..n) == Some(claimed.as_bytes()),
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::keys::KeyId;
+    use serde_json::Value as J;
 
     const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
 
@@ -363,7 +459,7 @@ mod tests {
         (key, proof)
     }
 
-    fn expected<'a>(holder: &'a PublicKey) -> Expected<'a> {
+    fn expected<'a>(holder: &'a HolderKey) -> Expected<'a> {
         Expected {
             holder,
             method: "GET",
@@ -377,7 +473,7 @@ mod tests {
     #[test]
     fn a_proof_checks_out() {
         let (key, proof) = setup();
-        let p = check_proof(&proof, &expected(&key.public())).unwrap();
+        let p = check_proof(&proof, &expected(&HolderKey::new(key.public()))).unwrap();
         assert_eq!(p.htu, "https://api.example/tickets/123");
         assert_eq!(p.iat, NOW);
         assert_eq!(p.jti.len(), 22);
@@ -386,8 +482,8 @@ mod tests {
     #[test]
     fn each_mismatch_is_refused() {
         let (key, proof) = setup();
-        let holder = key.public();
-        let other = SigningKey::generate(&mut rand_core::OsRng, None).public();
+        let holder = HolderKey::new(key.public());
+        let other = HolderKey::new(SigningKey::generate(&mut rand_core::OsRng, None).public());
         let e = expected(&holder);
         assert!(matches!(
             check_proof(
@@ -462,7 +558,7 @@ mod tests {
     #[test]
     fn tampering_and_garbage_are_refused() {
         let (key, proof) = setup();
-        let holder = key.public();
+        let holder = HolderKey::new(key.public());
         let e = expected(&holder);
         let mut parts: Vec<String> = proof.split('.').map(str::to_owned).collect();
         // Change a claim without re-signing.
@@ -506,7 +602,7 @@ mod tests {
             check_proof(&header(json!({"typ": "dpop+jwt", "alg": "EdDSA"})), &e),
             Err(ProofError::Jwk)
         ));
-        let mut jwk = holder.to_jwk();
+        let mut jwk = holder.public().to_jwk();
         jwk["d"] = "secret".into();
         assert!(matches!(
             check_proof(
@@ -514,6 +610,64 @@ mod tests {
                 &e
             ),
             Err(ProofError::Jwk)
+        ));
+    }
+
+    #[test]
+    fn the_request_url_is_normalised_unless_it_is_the_proofs() {
+        let (key, proof) = setup();
+        let holder = HolderKey::new(key.public());
+        let e = expected(&holder);
+        for url in [
+            "https://api.example/tickets/123",
+            "HTTPS://API.example:443/tickets/./123?other=query#f",
+        ] {
+            assert!(check_proof(&proof, &Expected { url, ..e }).is_ok(), "{url}");
+        }
+        assert!(matches!(
+            check_proof(
+                &proof,
+                &Expected {
+                    url: "https://api.example/tickets/1234",
+                    ..e
+                }
+            ),
+            Err(ProofError::Url { .. })
+        ));
+    }
+
+    #[test]
+    fn a_holder_key_off_the_curve_verifies_nothing_and_members_are_not_repeated() {
+        let (key, proof) = setup();
+        // y = 2 is not the y of a point of edwards25519.
+        let mut bytes = [0u8; 32];
+        bytes[0] = 2;
+        let off = HolderKey::new(PublicKey::from_bytes(bytes));
+        let parts: Vec<&str> = proof.split('.').collect();
+        let h = json!({"typ": DPOP_TYP, "alg": "EdDSA", "jwk": off.public().to_jwk()});
+        let claiming_off = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(h.to_string()),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(
+            check_proof(&claiming_off, &expected(&off)),
+            Err(ProofError::Jwk)
+        );
+        let holder = HolderKey::new(key.public());
+        let header = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        // The same member twice (a parser keeping the first would see another `alg`).
+        let twice = header.replacen('{', r#"{"alg":"none","#, 1);
+        let forged = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(twice),
+            parts[1],
+            parts[2]
+        );
+        assert!(matches!(
+            check_proof(&forged, &expected(&holder)),
+            Err(ProofError::Malformed(m)) if m.contains("repeats a member")
         ));
     }
 

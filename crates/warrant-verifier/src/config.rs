@@ -171,13 +171,18 @@ impl VerifierBuilder {
     }
 
     /// How far a DPoP proof's `iat` may be from the request time, either way (default 60 s).
+    /// It is also how long a proof's id stays in the replay cache past its `iat`: memory
+    /// grows with it (see [`crate::MemoryReplayCache`]).
     pub fn proof_window(mut self, window: Duration) -> Self {
         self.config.proof_window = Span::from_seconds(window.as_secs());
         self
     }
 
-    /// Where used DPoP proof ids are remembered (default: in memory, 100 000 ids). Share
-    /// one between the replicas of an API so a proof cannot be replayed to another.
+    /// Where used DPoP proof ids are remembered (default: [`crate::MemoryReplayCache`] of
+    /// [`crate::DEFAULT_REPLAY_CAPACITY`] live ids, forgotten as their window ends). Share
+    /// one between the replicas of an API so a proof cannot be replayed to another (the
+    /// feature `redis-replay` ships `RedisReplayCache`). A cache that cannot record a proof
+    /// (full, unreachable) refuses it as `replay_cache_unavailable`, never as a replay.
     pub fn replay_cache(mut self, cache: Arc<dyn ReplayCache>) -> Self {
         self.config.replay = cache;
         self

@@ -132,6 +132,10 @@ pub enum DenialKind {
     /// The request cannot be evaluated: a resource that is not a canonical name, too many
     /// attributes, or a value too long.
     InvalidRequest,
+    /// The DPoP proof could not be checked for replay: the replay cache is full or its
+    /// store is unreachable, so the proof is refused (fail closed) though nothing may be
+    /// wrong with it or the token. Not the client's fault: HTTP 503, retry later.
+    ReplayCacheUnavailable,
 }
 
 impl DenialKind {

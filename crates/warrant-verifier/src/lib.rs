@@ -129,6 +129,9 @@
 //!   denial statuses and RFC 9728 protected-resource metadata.
 //! - `refresh`: the `refresh` module: a built verifier keeps its key set and the
 //!   issuer's revocation feed fresh in the background (reqwest with rustls, Tokio).
+//! - `redis-replay`: `RedisReplayCache`, a DPoP replay cache in Redis that the replicas
+//!   of an API share (the `redis` crate, synchronous: one blocking round trip per
+//!   holder-bound request, fail closed).
 //!
 //! Without features the crate does no I/O beyond reading files on request
 //! ([`key_set_from_file`], [`revocations_from_file`]); [`RevocationFollower`] pages the
@@ -149,6 +152,8 @@ mod follow;
 #[cfg(feature = "axum")]
 pub mod http;
 mod load;
+#[cfg(feature = "redis-replay")]
+mod redis_replay;
 #[cfg(feature = "refresh")]
 pub mod refresh;
 mod replay;
@@ -166,7 +171,12 @@ pub use config::{
 pub use decision::{Claims, Decision, Denial, DenialKind, Signer};
 pub use follow::{FeedQuery, FeedStep, RevocationFollower};
 pub use load::{key_set_from_file, revocations_from_file, LoadError};
-pub use replay::{MemoryReplayCache, ReplayCache, DEFAULT_REPLAY_CAPACITY};
+#[cfg(feature = "redis-replay")]
+pub use redis_replay::{RedisReplayCache, RedisReplayError, DEFAULT_REDIS_TIMEOUT};
+pub use replay::{
+    MemoryReplayCache, ProofId, ReplayCache, ReplayCheck, DEFAULT_REPLAY_CAPACITY,
+    EXPIRY_GRACE_SECONDS,
+};
 pub use request::{Request, RequestError, MAX_REQUEST_ATTRS};
 pub use revocation::{
     RevocationEntry, RevocationError, RevocationFeed, RevocationKind, RevocationSet,

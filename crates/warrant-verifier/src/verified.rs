@@ -74,14 +74,10 @@ pub(crate) struct VerifiedToken {
     pub(crate) holders: Result<Vec<PublicKey>, Denial>,
     /// Digests of every holder along the chain.
     pub(crate) holder_digests: Vec<Digest16>,
+    /// The current holder's key with its point decoded, ready to verify DPoP proofs (added
+    /// for DPoP on the warm path: decoding it per request cost a quarter of a signature).
+    pub(crate) holder_key: Option<warrant_core::dpop::HolderKey>,
     pub(crate) claims: Claims,
-}
-
-impl VerifiedToken {
-    /// The current holder, if the chain is valid and has one.
-    pub(crate) fn holder(&self) -> Option<&PublicKey> {
-        self.holders.as_ref().ok().and_then(|h| h.last())
-    }
 }
 
 impl VerifiedToken {
@@ -119,6 +115,11 @@ impl VerifiedToken {
             holders.as_ref().ok().and_then(|h| h.last()),
         );
         let human = authority.human_facts();
+        let holder_key = holders
+            .as_ref()
+            .ok()
+            .and_then(|h| h.last())
+            .map(|k| warrant_core::dpop::HolderKey::new(*k));
         Ok(Self {
             token,
             blocks: lifted.is_none().then_some(blocks),
@@ -130,6 +131,7 @@ impl VerifiedToken {
             token_id,
             holders,
             holder_digests,
+            holder_key,
             claims,
         })
     }

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
 use warrant_core::budget::MAX_REQUEST_STRING_BYTES;
 use warrant_core::decompile::Lifted;
-use warrant_core::dpop::{check_proof, Expected};
+use warrant_core::dpop::{check_proof, Expected, HolderKey};
 use warrant_core::eval::{evaluate, Shown};
 use warrant_core::keys::{KeySet, PublicKey};
 use warrant_core::time::Span;
@@ -20,6 +20,7 @@ use crate::cache::TokenCache;
 use crate::config::{Config, VerifierBuilder};
 use crate::decision::{Claims, Decision, Denial, DenialKind};
 use crate::explain;
+use crate::replay::{ProofId, ReplayCheck};
 use crate::request::Request;
 use crate::revocation::RevocationSet;
 use crate::verified::{Trusted, VerifiedToken};
@@ -273,7 +274,7 @@ impl Verifier {
         if let Err(d) = &verified.holders {
             return Err(Box::new(d.clone()));
         }
-        let proof = match verified.holder() {
+        let proof = match verified.holder_key.as_ref() {
             None if !config.accept_bearer => {
                 return Err(Box::new(Denial::new(
                     DenialKind::BearerRefused,
@@ -354,7 +355,7 @@ impl Verifier {
     /// ([`Self::record_proof`]), once every other check has passed.
     fn check_proof(
         &self,
-        holder: &PublicKey,
+        holder: &HolderKey,
         bytes: &[u8],
         text: Option<&str>,
         request: &Request,
@@ -363,7 +364,8 @@ impl Verifier {
         let invalid = |message: String| Box::new(Denial::new(DenialKind::InvalidProof, message));
         let Some(input) = &request.1 else {
             return Err(invalid(format!(
-                "the token is bound to holder `{holder}`: the request needs a DPoP proof signed by that key"
+                "the token is bound to holder `{}`: the request needs a DPoP proof signed by that key",
+                holder.public()
             )));
         };
         let encoded;
@@ -388,32 +390,48 @@ impl Verifier {
         )
         .map_err(|e| invalid(e.to_string()))?;
         Ok(ProofUse {
-            id: format!("{}:{}", holder.jwk_x(), proof.jti),
+            id: ProofId::new(holder.public(), &proof.jti),
             jti: proof.jti,
             until: proof.iat.plus(config.proof_window),
             now,
         })
     }
 
-    /// Records a checked proof's id as used; refuses it if it was used before. Keyed by
-    /// holder and `jti`: someone who sees a proof in flight cannot use up its `jti` with
-    /// a proof of their own.
+    /// Records a checked proof's id as used; refuses it if it was used before, or if the
+    /// replay cache cannot record it (full or unavailable: fail closed, and say so). Keyed
+    /// by holder and `jti` ([`ProofId`]): someone who sees a proof in flight cannot use up
+    /// its `jti` with a proof of their own.
     fn record_proof(&self, proof: &ProofUse) -> Result<(), Box<Denial>> {
-        if !self
+        let refused = |kind, message: String| Err(Box::new(Denial::new(kind, message)));
+        match self
             .inner
             .config
             .replay
             .first_use(&proof.id, proof.until, proof.now)
         {
-            return Err(Box::new(Denial::new(
+            ReplayCheck::First => Ok(()),
+            ReplayCheck::Replayed => refused(
                 DenialKind::InvalidProof,
                 format!(
                     "the DPoP proof `{}` was already used: every request needs a fresh proof",
                     Shown(&proof.jti)
                 ),
-            )));
+            ),
+            ReplayCheck::Full(why) => refused(
+                DenialKind::ReplayCacheUnavailable,
+                format!(
+                    "the DPoP replay cache is full, so the proof `{}` cannot be recorded as used and is refused (nothing is wrong with it: retry later): {why}",
+                    Shown(&proof.jti)
+                ),
+            ),
+            ReplayCheck::Unavailable(why) => refused(
+                DenialKind::ReplayCacheUnavailable,
+                format!(
+                    "the DPoP replay cache is unavailable, so the proof `{}` cannot be checked for replay and is refused (retry later; the API's operator should check the replay store): {why}",
+                    Shown(&proof.jti)
+                ),
+            ),
         }
-        Ok(())
     }
 
     /// Biscuit's own evaluation, for tokens with a block outside the profile.
@@ -464,7 +482,7 @@ impl VerifierBuilder {
 
 /// A checked DPoP proof whose id is still to be recorded.
 struct ProofUse {
-    id: String,
+    id: ProofId,
     jti: String,
     until: warrant_core::time::Timestamp,
     now: warrant_core::time::Timestamp,
@@ -712,11 +730,11 @@ mod tests {
     #[test]
     fn proof_ids_are_remembered_per_holder() {
         #[derive(Debug, Default)]
-        struct Recorder(std::sync::Mutex<Vec<String>>);
+        struct Recorder(std::sync::Mutex<Vec<ProofId>>);
         impl ReplayCache for Recorder {
-            fn first_use(&self, jti: &str, _: Timestamp, _: Timestamp) -> bool {
-                self.0.lock().unwrap().push(jti.to_owned());
-                true
+            fn first_use(&self, id: &ProofId, _: Timestamp, _: Timestamp) -> ReplayCheck {
+                self.0.lock().unwrap().push(*id);
+                ReplayCheck::First
             }
         }
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
@@ -750,7 +768,7 @@ mod tests {
             .is_allowed());
         assert_eq!(
             *recorder.0.lock().unwrap(),
-            vec![format!("{}:{jti}", agent.public().jwk_x())]
+            vec![ProofId::new(&agent.public(), &jti)]
         );
     }
 }

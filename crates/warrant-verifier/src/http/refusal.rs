@@ -15,7 +15,8 @@ use crate::decision::{Denial, DenialKind};
 /// The HTTP status of a denial: 401 when the token or its DPoP proof is unusable
 /// (malformed, badly signed, expired, revoked, for another audience, a missing or bad
 /// proof… see [`DenialKind::is_invalid_token`]), 403 when the token is valid but does not
-/// permit the request.
+/// permit the request, 503 when the DPoP replay cache cannot record the proof
+/// ([`DenialKind::ReplayCacheUnavailable`]).
 ///
 /// ```
 /// use axum::http::StatusCode;
@@ -24,9 +25,12 @@ use crate::decision::{Denial, DenialKind};
 /// assert_eq!(denial_status(DenialKind::Expired), StatusCode::UNAUTHORIZED);
 /// assert_eq!(denial_status(DenialKind::InvalidProof), StatusCode::UNAUTHORIZED);
 /// assert_eq!(denial_status(DenialKind::DeniedByRule), StatusCode::FORBIDDEN);
+/// assert_eq!(denial_status(DenialKind::ReplayCacheUnavailable), StatusCode::SERVICE_UNAVAILABLE);
 /// ```
 pub fn denial_status(kind: DenialKind) -> StatusCode {
-    if kind.is_invalid_token() {
+    if kind == DenialKind::ReplayCacheUnavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if kind.is_invalid_token() {
         StatusCode::UNAUTHORIZED
     } else {
         StatusCode::FORBIDDEN
@@ -117,6 +121,10 @@ impl Refusal {
             Challenge::Refuse(scheme) if self.status() == StatusCode::UNAUTHORIZED => {
                 (Some(scheme), Some("invalid_token"))
             }
+            // Nothing the client sent is at fault: the scheme, and no error.
+            Challenge::Refuse(scheme) if self.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                (Some(scheme), None)
+            }
             Challenge::Refuse(scheme) => (Some(scheme), Some("insufficient_scope")),
         };
         let mut challenge = match scheme {
@@ -168,6 +176,8 @@ impl IntoResponse for Refusal {
             kind_uri: format!("https://warrant.dev/problems/{kind_name}"),
             title: if status == StatusCode::UNAUTHORIZED {
                 "the request needs a valid warrant token"
+            } else if status == StatusCode::SERVICE_UNAVAILABLE {
+                "the request cannot be verified now"
             } else {
                 "the warrant token does not permit this request"
             },
@@ -203,4 +213,24 @@ pub(crate) fn quoted(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_cache_that_cannot_record_is_a_503_without_blaming_the_client() {
+        let denial = Denial::new(
+            DenialKind::ReplayCacheUnavailable,
+            "the DPoP replay cache is full",
+        );
+        let response = Refusal::new(denial, AuthScheme::Dpop).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(challenge, r#"DPoP realm="warrant", algs="EdDSA""#);
+    }
 }

@@ -10,7 +10,8 @@ use serde_json::{json, Value as J};
 use warrant_core::dpop::{ath, parse_proof};
 use warrant_core::keys::SigningKey;
 use warrant_verifier::{
-    DenialKind, MemoryReplayCache, ReplayCache, Request, RevocationSet, Timestamp, Verifier,
+    DenialKind, MemoryReplayCache, ProofId, ReplayCache, ReplayCheck, Request, RevocationSet,
+    Timestamp, Verifier,
 };
 
 use crate::{
@@ -321,8 +322,8 @@ fn a_replayed_jti_is_refused_and_another_holder_cannot_burn_it() {
 fn proofs_on_refused_tokens_do_not_use_up_the_replay_cache() {
     let agent = new_key();
     let t = mint_for(Some(&agent), &grant());
-    // 16 ids in 16 shards: one live id per shard. Any wrongly recorded id would show.
-    let cache = Arc::new(MemoryReplayCache::new(16));
+    // Room for one id: any wrongly recorded id would show.
+    let cache = Arc::new(MemoryReplayCache::new(1));
     let v = strict_builder()
         .audience("support-api")
         .replay_cache(cache.clone())
@@ -392,10 +393,65 @@ fn proofs_on_refused_tokens_do_not_use_up_the_replay_cache() {
         DenialKind::InvalidProof,
         &[&format!("`{jti}` was already used")],
     );
-    // Through the public cache API: the used id is recorded (keyed by holder and jti).
-    let id = format!("{}:{jti}", agent.public().jwk_x());
-    assert!(
-        !cache.first_use(&id, at(200), made),
+    // Through the public cache API: the used id is recorded (keyed by holder and jti),
+    // and it is the only one.
+    let id = ProofId::new(&agent.public(), &jti);
+    assert_eq!(
+        cache.first_use(&id, at(200), made),
+        ReplayCheck::Replayed,
         "the used proof id is recorded"
     );
+    assert_eq!(cache.len(), 1);
+}
+
+/// A replay cache that cannot be reached: every proof is refused, as unavailable.
+#[derive(Debug)]
+struct Unreachable;
+
+impl ReplayCache for Unreachable {
+    fn first_use(&self, _: &ProofId, _: Timestamp, _: Timestamp) -> ReplayCheck {
+        ReplayCheck::Unavailable("connection refused".to_owned())
+    }
+}
+
+#[test]
+fn a_full_or_unavailable_replay_cache_refuses_and_says_so_never_already_used() {
+    let agent = new_key();
+    let t = mint_for(Some(&agent), &grant());
+    let v = strict_builder()
+        .audience("support-api")
+        .replay_cache(Arc::new(MemoryReplayCache::new(2)))
+        .build();
+    let first = proof_at(&agent, &t, NOW);
+    allowed(&v.verify(&t, &req(first.clone())));
+    allowed(&v.verify(&t, &req(proof_at(&agent, &t, NOW))));
+    // A third fresh proof does not fit: refused as such, not as a replay.
+    let d = v.verify(&t, &req(proof_at(&agent, &t, NOW)));
+    let d = denied(
+        &d,
+        DenialKind::ReplayCacheUnavailable,
+        &["the DPoP replay cache is full", "retry later", "capacity"],
+    );
+    assert!(!d.message.contains("already used"), "{}", d.message);
+    // A real replay still says so.
+    denied(
+        &v.verify(&t, &req(first)),
+        DenialKind::InvalidProof,
+        &["already used"],
+    );
+    let down = strict_builder()
+        .audience("support-api")
+        .replay_cache(Arc::new(Unreachable))
+        .build();
+    let d = down.verify(&t, &req(proof_at(&agent, &t, NOW)));
+    let d = denied(
+        &d,
+        DenialKind::ReplayCacheUnavailable,
+        &[
+            "the DPoP replay cache is unavailable",
+            "connection refused",
+            "retry later",
+        ],
+    );
+    assert!(!d.message.contains("already used"), "{}", d.message);
 }

@@ -15,6 +15,8 @@ mod fuzz_replay;
 mod holder;
 #[cfg(feature = "axum")]
 mod http;
+#[cfg(feature = "redis-replay")]
+mod redis_replay;
 #[cfg(all(feature = "refresh", feature = "axum"))]
 mod refresh;
 mod requests;
