@@ -112,9 +112,14 @@ pub(crate) fn keep_best(best: &mut Option<Denial>, d: Denial) {
     }
 }
 
-/// A failing check of a profile block, explained from its grant.
-pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFacts) -> Denial {
-    let kind = match failure {
+/// The rank of the denial a failure is explained as ([`failure_denial`]), without
+/// explaining it.
+pub(crate) fn failure_rank(failure: &Failure) -> u8 {
+    rank(failure_kind(failure))
+}
+
+fn failure_kind(failure: &Failure) -> DenialKind {
+    match failure {
         Failure::Expired(_) => DenialKind::Expired,
         Failure::NotYetValid(_) => DenialKind::NotYetValid,
         Failure::Audience { .. } => DenialKind::Audience,
@@ -123,7 +128,12 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFact
             closest: Some((_, RuleMiss::Condition(_, ConditionMiss::Missing))),
         } => DenialKind::MissingAttribute,
         Failure::NoAllowRule { .. } => DenialKind::RuleNotMatched,
-    };
+    }
+}
+
+/// A failing check of a profile block, explained from its grant.
+pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFacts) -> Denial {
+    let kind = failure_kind(failure);
     let mut d = Denial::new(
         kind,
         Describe {
@@ -158,14 +168,8 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFact
     d
 }
 
-/// Names the block in a denial.
-pub(crate) fn locate(
-    mut d: Denial,
-    token: &Biscuit,
-    block: usize,
-    check: Option<String>,
-) -> Denial {
-    let who = signer(token, block);
+/// Names the block in a denial, signed by `who`.
+pub(crate) fn locate(mut d: Denial, who: Signer, block: usize, check: Option<String>) -> Denial {
     if block > 0 {
         d.message = format!("block {block} ({who}): {}", d.message);
     }
@@ -276,7 +280,10 @@ pub(crate) fn from_biscuit(
                 format!("check failed: `{}`", Shown(&b.rule)),
             ),
         };
-        keep_best(&mut best, locate(d, token, block, Some(b.rule.clone())));
+        keep_best(
+            &mut best,
+            locate(d, signer(token, block), block, Some(b.rule.clone())),
+        );
     }
     if let Some(d) = best {
         return d;
