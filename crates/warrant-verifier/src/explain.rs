@@ -12,7 +12,7 @@ use warrant_core::keys::PublicKey;
 use warrant_core::request::RequestFacts;
 use warrant_core::token::TokenError;
 
-use crate::decision::{Claims, Denial, DenialKind, Signer};
+use crate::decision::{ClaimValues, Claims, Denial, DenialKind, Signer};
 
 pub(crate) fn lower(s: &str) -> String {
     let mut c = s.chars();
@@ -77,7 +77,7 @@ pub(crate) fn claims(
             .filter_map(|b| b.grant.expires_at)
             .min(),
     };
-    Claims {
+    Claims::new(ClaimValues {
         token_id: authority.token_id.clone(),
         issuer: authority.issuer.clone(),
         human: authority.human.clone(),
@@ -87,7 +87,7 @@ pub(crate) fn claims(
         holder_thumbprint: holder.map(PublicKey::jwk_thumbprint),
         expires_at: expires_at.map(|t| t.to_string()),
         block_count: token.block_count(),
-    }
+    })
 }
 
 /// Which denial to report when several checks fail: the most telling first.

@@ -863,7 +863,7 @@ mod tests {
             .unwrap();
         let mut revoked = RevocationSet::new();
         revoked
-            .revoke_token_id(&id.token_id.unwrap_or_default())
+            .revoke_token_id(&id.token_id.clone().unwrap_or_default())
             .unwrap();
         v.set_revocations(revoked);
         let d = clone.verify_bytes(&token, &req());
