@@ -211,3 +211,78 @@ impl TokenCache {
             .map_or((0, 0), |c| (c.len(), c.weight()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use warrant_core::grant::Grant;
+    use warrant_core::keys::{KeyId, KeySet, SigningKey};
+    use warrant_core::token::{mint, MintRequest};
+
+    use super::*;
+
+    fn tokens(key: &SigningKey, n: usize) -> Vec<Vec<u8>> {
+        let g = Grant::from_json_str(r#"{"allow": [{"resources": ["r"], "actions": ["read"]}]}"#)
+            .unwrap();
+        (0..n)
+            .map(|_| {
+                mint(
+                    key,
+                    MintRequest::offline(g.clone()),
+                    warrant_test::NOW,
+                    &mut rand_core::OsRng,
+                )
+                .unwrap()
+                .token
+                .to_vec()
+                .unwrap()
+            })
+            .collect()
+    }
+
+    fn get(cache: &TokenCache, trusted: &Trusted, t: &[u8]) -> (Arc<VerifiedToken>, bool) {
+        cache
+            .get_or_verify(Form::Bytes, t, || Ok(Cow::Borrowed(t)), 0, trusted)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_capacity_bounds_the_cache_and_the_rest_is_verified_again() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let trusted = Trusted::Set(KeySet::single(KeyId(1), key.public()));
+        let all = tokens(&key, 80);
+        // Room for a few small tokens only.
+        let cache = TokenCache::new(4, false);
+        for t in &all {
+            assert!(!get(&cache, &trusted, t).1);
+        }
+        let (held, weight) = cache.usage();
+        assert!(held < all.len(), "{held} tokens held");
+        assert!(weight <= 4 * TOKEN_BUDGET_BYTES * (100 + HEADROOM_PERCENT) / 100);
+        let misses = cache.misses();
+        let hits = all.iter().filter(|t| get(&cache, &trusted, t).1).count();
+        assert_eq!(cache.misses() - misses, (all.len() - hits) as u64);
+        assert!(hits < all.len(), "evicted tokens are verified again");
+        // Nothing is kept at capacity 0.
+        let off = TokenCache::new(0, false);
+        assert!(!get(&off, &trusted, &all[0]).1);
+        assert!(!get(&off, &trusted, &all[0]).1);
+        assert_eq!(off.usage(), (0, 0));
+    }
+
+    #[test]
+    fn an_entry_weighs_its_text_and_more_when_it_keeps_its_biscuit() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let trusted = Trusted::Set(KeySet::single(KeyId(1), key.public()));
+        let t = &tokens(&key, 1)[0];
+        let slim = VerifiedToken::verify(t, &trusted).unwrap().cached(false);
+        let kept = VerifiedToken::verify(t, &trusted).unwrap().cached(true);
+        assert!(slim.token.is_none() && kept.token.is_some());
+        let (w_slim, w_kept) = (entry_weight(t.len(), &slim), entry_weight(t.len(), &kept));
+        assert!(w_slim > t.len() as u64);
+        assert!(w_kept > w_slim + 8 * t.len() as u64, "{w_kept} vs {w_slim}");
+        // A profile token of the bench's size fits the budget of one token.
+        assert!(w_slim <= TOKEN_BUDGET_BYTES, "{w_slim}");
+    }
+}
