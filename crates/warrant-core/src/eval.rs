@@ -289,14 +289,15 @@ pub struct Shown<'a>(pub &'a str);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                fmt::Write::write_char(f, c)?;
-            }
+        // Runs of printable characters are written whole (the usual case: one run).
+        let mut rest = self.0;
+        while let Some((at, c)) = rest.char_indices().find(|(_, c)| c.is_control()) {
+            let (printable, tail) = rest.split_at(at);
+            f.write_str(printable)?;
+            write!(f, "{}", c.escape_default())?;
+            rest = tail.get(c.len_utf8()..).unwrap_or_default();
         }
-        Ok(())
+        f.write_str(rest)
     }
 }
 
@@ -452,5 +453,19 @@ fn article(t: ValueType) -> &'static str {
     match t {
         ValueType::Integer => "an",
         _ => "a",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shown;
+
+    #[test]
+    fn shown_escapes_control_characters_and_nothing_else() {
+        assert_eq!(Shown("plain/ascii").to_string(), "plain/ascii");
+        assert_eq!(Shown("a\nb\tc\u{7f}é").to_string(), "a\\nb\\tc\\u{7f}é");
+        assert_eq!(Shown("\r").to_string(), "\\r");
+        assert_eq!(Shown("").to_string(), "");
+        assert_eq!(Shown("é\u{85}x").to_string(), "é\\u{85}x");
     }
 }

@@ -342,18 +342,23 @@ macro_rules! simple_name {
             type Err = $err;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let ok = !s.is_empty()
-                    && s.len() <= MAX_NAME_LEN
-                    && !s.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, ',' | '*' | '"' | '\\'));
-                if ok {
-                    Ok(Self(s.to_owned()))
-                } else {
-                    Err($err(s.escape_debug().to_string()))
-                }
+                Self::check(s).map(|()| Self(s.to_owned()))
             }
         }
 
         impl $name {
+            #[doc = concat!("Whether `s` is ", $what, ", without allocating: what parsing checks.")]
+            pub fn check(s: &str) -> Result<(), $err> {
+                let ok = !s.is_empty()
+                    && s.len() <= MAX_NAME_LEN
+                    && !s.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, ',' | '*' | '"' | '\\'));
+                if ok {
+                    Ok(())
+                } else {
+                    Err($err(s.escape_debug().to_string()))
+                }
+            }
+
             /// The name as text.
             pub fn as_str(&self) -> &str {
                 &self.0

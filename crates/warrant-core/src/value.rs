@@ -259,19 +259,24 @@ impl FromStr for AttrName {
     type Err = AttrNameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::check(s).map(|()| Self(s.to_owned()))
+    }
+}
+
+impl AttrName {
+    /// Whether `s` is an attribute name, without allocating: what parsing checks.
+    pub fn check(s: &str) -> Result<(), AttrNameError> {
         let ok = !s.is_empty()
             && s.len() <= 128
             && s.bytes()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
         if ok {
-            Ok(Self(s.to_owned()))
+            Ok(())
         } else {
             Err(AttrNameError(s.escape_debug().to_string()))
         }
     }
-}
 
-impl AttrName {
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0

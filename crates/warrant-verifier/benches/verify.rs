@@ -1,8 +1,12 @@
 //! The hot path, side by side in one run: `cargo bench -p warrant-verifier --bench verify`.
 //!
-//! All five measure the same request against the same token: an authority block with the
-//! design's grant (3 allow rules, 1 deny rule) and 2 attenuation blocks. Ratios from one
-//! run hold on a noisy machine; absolute times do not. Results: docs/performance.md.
+//! The rows of group "verify" measure the same request against the same token: an
+//! authority block with the design's grant (3 allow rules, 1 deny rule) and 2 attenuation
+//! blocks, beside an EdDSA JWT carrying the same grant: verified every time (5), or
+//! verified once with its claims cached as a speed-minded engineer would (5b, 5c). Group
+//! "mixed" runs 2 allowed and 2 denied requests through warrant warm and the cached JWT
+//! with the same grant, every decision asserted. Ratios from one run hold on a noisy
+//! machine; absolute times do not. Results: docs/performance.md.
 
 #![allow(
     clippy::unwrap_used,
@@ -66,6 +70,8 @@ struct Fixture {
     /// The same token with one more block written by another Biscuit tool, outside the
     /// profile: checked against the evaluation budget, then evaluated by Biscuit.
     foreign: String,
+    /// The authority block alone (the grant the JWT carries).
+    one_block: String,
     /// A holder-bound token delegated once (authority + delegation block), its holder.
     bound: String,
     sub_agent: SigningKey,
@@ -79,7 +85,8 @@ fn fixture() -> Fixture {
     let mut req = MintRequest::offline(grant.clone());
     req.human = Some("alice".into());
     let minted = mint(&key, req, now, &mut rng).expect("mint");
-    let mut token = decode_unverified(&minted.token.to_base64().expect("b64")).expect("decode");
+    let one_block = minted.token.to_base64().expect("b64");
+    let mut token = decode_unverified(&one_block).expect("decode");
     for narrower in [
         r#"{"ttl": "5m", "allow": [{"resources": ["tickets/123/*", "orders/*"], "actions": ["read", "refund"]}]}"#,
         r#"{"ttl": "2m", "allow": [{"resources": ["tickets/123/email_address"], "actions": ["read"]}]}"#,
@@ -132,6 +139,7 @@ fn fixture() -> Fixture {
         "iss": "https://issuer.example", "sub": "alice", "aud": "support-api",
         "iat": now.unix(), "exp": now.unix() + 600, "jti": minted.token_id,
         "grant": serde_json::from_str::<serde_json::Value>(GRANT).expect("json"),
+        "scope": "orders:refund tickets:read",
     });
     let jwt = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
@@ -169,8 +177,79 @@ fn fixture() -> Fixture {
         jwt_key,
         signatures,
         foreign,
+        one_block,
         bound,
         sub_agent,
+    }
+}
+
+/// What a cached-JWT deployment keeps per token: the verified claims it checks.
+struct JwtClaims {
+    exp: u64,
+    aud: String,
+    /// The grant, parsed once (5b).
+    grant: Grant,
+    /// A scope string (5c).
+    scope: String,
+}
+
+/// A JWT verifier with the cache a speed-minded engineer deploys: the verified claims in
+/// a concurrent cache keyed by a fast hash of the token text (`quick_cache`, foldhash),
+/// the stored text compared exactly on a hit.
+struct CachedJwt {
+    cache: quick_cache::sync::Cache<String, Arc<JwtClaims>>,
+    key: jsonwebtoken::DecodingKey,
+    validation: jsonwebtoken::Validation,
+}
+
+impl CachedJwt {
+    fn new(key: jsonwebtoken::DecodingKey) -> Self {
+        Self {
+            cache: quick_cache::sync::Cache::new(10_000),
+            key,
+            validation: jwt_validation(),
+        }
+    }
+
+    /// The token's claims: cached, or verified and cached.
+    fn claims(&self, jwt: &str) -> Option<Arc<JwtClaims>> {
+        if let Some(c) = self.cache.get(jwt) {
+            return Some(c);
+        }
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(jwt, &self.key, &self.validation).ok()?;
+        let c = &data.claims;
+        let claims = Arc::new(JwtClaims {
+            exp: c["exp"].as_u64()?,
+            aud: c["aud"].as_str()?.to_owned(),
+            grant: Grant::from_json(&c["grant"]).ok()?,
+            scope: c["scope"].as_str().unwrap_or_default().to_owned(),
+        });
+        self.cache.insert(jwt.to_owned(), Arc::clone(&claims));
+        Some(claims)
+    }
+
+    /// Whether the token's claims are current, for this audience (the checks on a hit).
+    fn current(c: &JwtClaims, now: u64) -> bool {
+        c.exp > now && c.aud == "support-api"
+    }
+
+    /// 5b: exp, aud and the grant evaluated against the request, as warrant evaluates it.
+    fn allows(
+        &self,
+        jwt: &str,
+        req: &warrant_core::request::RequestFacts,
+    ) -> Option<Arc<JwtClaims>> {
+        let c = self.claims(jwt)?;
+        (Self::current(&c, req.time.unix())
+            && warrant_core::eval::evaluate(&c.grant, None, req).is_empty())
+        .then_some(c)
+    }
+
+    /// 5c: exp, aud and a scope.
+    fn allows_scope(&self, jwt: &str, now: u64, scope: &str) -> Option<Arc<JwtClaims>> {
+        let c = self.claims(jwt)?;
+        (Self::current(&c, now) && c.scope.split(' ').any(|s| s == scope)).then_some(c)
     }
 }
 
@@ -244,6 +323,34 @@ fn bench(c: &mut Criterion) {
                 .expect("jwt")
         })
     });
+    let cached_jwt = CachedJwt::new(f.jwt_key.clone());
+    let now = f.request.time().unix();
+    assert!(cached_jwt.allows(&f.jwt, &f.core_request).is_some());
+    assert!(cached_jwt
+        .allows_scope(&f.jwt, now, "tickets:read")
+        .is_some());
+    g.bench_function("5b JWT cached claims + grant", |b| {
+        b.iter(|| {
+            assert!(cached_jwt
+                .allows(black_box(&f.jwt), &f.core_request)
+                .is_some())
+        })
+    });
+    g.bench_function("5c JWT cached claims + scope", |b| {
+        b.iter(|| {
+            assert!(cached_jwt
+                .allows_scope(black_box(&f.jwt), now, "tickets:read")
+                .is_some())
+        })
+    });
+    assert!(verifier.verify(&f.one_block, &f.request).is_allowed());
+    g.bench_function("4b warrant warm, 1 block (the JWT's grant)", |b| {
+        b.iter(|| {
+            assert!(verifier
+                .verify(black_box(&f.one_block), &f.request)
+                .is_allowed())
+        })
+    });
     assert!(verifier.verify(&f.foreign, &f.request).is_allowed());
     g.bench_function(
         "6 warrant cold, a 4th block outside the profile (budget + Biscuit)",
@@ -270,6 +377,7 @@ fn bench(c: &mut Criterion) {
         },
     );
     g.finish();
+    mixed(c, &f, &verifier, &cached_jwt);
 
     // Holder-bound, delegated once, with a fresh DPoP proof per request (made outside the
     // timing). The floor here is the one Ed25519 verification the proof costs.
@@ -339,6 +447,78 @@ fn bench(c: &mut Criterion) {
             })
         },
     );
+    g.finish();
+}
+
+/// 2 allowed and 2 denied requests (by the deny rule, and by a failing condition of an
+/// allow rule), through warrant warm (the authority block alone: the JWT's grant) and
+/// through the cached JWT evaluating the same grant; every decision asserted.
+fn mixed(c: &mut Criterion, f: &Fixture, verifier: &Verifier, jwt: &CachedJwt) {
+    let now = f.request.time();
+    let requests: Vec<(Request, bool)> = vec![
+        (f.request.clone(), true),
+        (
+            Request::new("orders/7", "refund", now)
+                .with_attr("amount", 4999)
+                .with_attr("reason", "duplicate charge")
+                .with_audience("support-api"),
+            true,
+        ),
+        (
+            Request::new("customers/9/payment_card", "read", now).with_audience("support-api"),
+            false,
+        ),
+        (
+            Request::new("orders/7", "refund", now)
+                .with_attr("amount", 9000)
+                .with_attr("reason", "duplicate charge")
+                .with_audience("support-api"),
+            false,
+        ),
+    ];
+    let core: Vec<(warrant_core::request::RequestFacts, bool)> = requests
+        .iter()
+        .map(|(r, allowed)| {
+            let mut facts = warrant_core::request::RequestFacts::new(r.resource(), r.action(), now);
+            facts.audience = Some("support-api".into());
+            for name in ["amount", "reason", "ticket.status"] {
+                if let Some(v) = r.attr(name) {
+                    facts.attrs.insert(name.into(), v.clone());
+                }
+            }
+            (facts, *allowed)
+        })
+        .collect();
+    let kinds: Vec<_> = requests
+        .iter()
+        .filter_map(|(r, _)| verifier.verify(&f.one_block, r).denial().map(|d| d.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            warrant_verifier::DenialKind::DeniedByRule,
+            warrant_verifier::DenialKind::RuleNotMatched
+        ],
+        "denied by different rules"
+    );
+    let mut g = c.benchmark_group("mixed");
+    g.bench_function("warrant warm, 2 allowed + 2 denied", |b| {
+        b.iter(|| {
+            for (r, allowed) in &requests {
+                assert_eq!(
+                    verifier.verify(black_box(&f.one_block), r).is_allowed(),
+                    *allowed
+                );
+            }
+        })
+    });
+    g.bench_function("JWT cached claims + grant, 2 allowed + 2 denied", |b| {
+        b.iter(|| {
+            for (r, allowed) in &core {
+                assert_eq!(jwt.allows(black_box(&f.jwt), r).is_some(), *allowed);
+            }
+        })
+    });
     g.finish();
 }
 

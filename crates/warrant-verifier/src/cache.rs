@@ -1,73 +1,288 @@
 //! The cache of verified tokens.
 //!
-//! It inserts only what [`VerifiedToken::verify`] returns for the very bytes whose digest
-//! becomes the key, so it cannot hold bytes that were never verified. What it keeps is only
-//! what does not depend on the request; expiry, revocation, audience and every rule are
-//! evaluated again on every request.
+//! Keyed by the token exactly as it was presented (its text for [`crate::Verifier::verify`],
+//! its bytes for [`crate::Verifier::verify_bytes`]) and the key-set version it verified
+//! under. A lookup hashes the presented text with a fast keyed hash and compares it byte
+//! for byte with the stored copy: a hit neither decodes base64 nor computes a digest, and
+//! can only return the verification of the very same text. The cache inserts only what
+//! [`VerifiedToken::verify`] returns for those bytes, so it cannot hold bytes that were
+//! never verified. What it keeps does not depend on the request; expiry, revocation,
+//! audience and every rule are evaluated again on every request.
+//!
+//! It is a `quick_cache` (sharded S3-FIFO: scan resistant, no cliff when the working set
+//! reaches the capacity), weighted by an estimate of each entry's heap bytes against a
+//! budget of [`TOKEN_BUDGET_BYTES`] per token of capacity, with headroom for the uneven
+//! filling of its shards.
 
-use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use lru::LruCache;
-use sha2::{Digest, Sha256};
+use quick_cache::sync::Cache;
+use quick_cache::{Equivalent, OptionsBuilder, Weighter};
 
 use crate::decision::Denial;
 use crate::verified::{Trusted, VerifiedToken};
 
-/// Cache key: the SHA-256 of the token bytes and the key-set version they verified under.
-type Key = ([u8; 32], u64);
+/// The heap a token of the warrant profile may take in the cache: `cache_capacity(n)`
+/// bounds the cache to about `n` times this (plus [`HEADROOM_PERCENT`]).
+pub(crate) const TOKEN_BUDGET_BYTES: u64 = 10 * 1024;
 
-const SHARDS: usize = 16;
+/// Extra weight capacity over `n × TOKEN_BUDGET_BYTES`, so that `n` tokens fit although
+/// the hash spreads them unevenly over the shards.
+const HEADROOM_PERCENT: u64 = 25;
 
-/// A bounded LRU of verified tokens, sharded to keep lock contention low.
+/// The fewest tokens of capacity per shard: with fewer, the uneven spread of a working set
+/// over the shards would exceed the headroom and evict tokens below the capacity.
+const MIN_TOKENS_PER_SHARD: u64 = 1024;
+
+/// How a token was presented: the same token as text and as bytes are two entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Form {
+    /// Base64 text (surrounding whitespace trimmed).
+    Text,
+    /// Raw bytes.
+    Bytes,
+}
+
+/// A stored key: the presented token, owned.
+#[derive(Debug, PartialEq, Eq)]
+struct Key {
+    version: u64,
+    form: Form,
+    presented: Box<[u8]>,
+}
+
+/// A lookup key: the presented token, borrowed.
+#[derive(Debug, Clone, Copy)]
+struct Probe<'a> {
+    version: u64,
+    form: Form,
+    presented: &'a [u8],
+}
+
+impl Probe<'_> {
+    fn owned(self) -> Key {
+        Key {
+            version: self.version,
+            form: self.form,
+            presented: self.presented.into(),
+        }
+    }
+}
+
+// `Key` and `Probe` hash alike (the `Equivalent` contract): through `Probe`.
+impl Hash for Probe<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.version.hash(state);
+        self.form.hash(state);
+        self.presented.hash(state);
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Probe {
+            version: self.version,
+            form: self.form,
+            presented: &self.presented,
+        }
+        .hash(state);
+    }
+}
+
+impl Equivalent<Key> for Probe<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.version == key.version && self.form == key.form && *self.presented == *key.presented
+    }
+}
+
+/// An entry's weight: the estimated heap bytes of its key and its verified token.
+#[derive(Debug, Clone, Copy)]
+struct HeapWeighter;
+
+impl Weighter<Key, Arc<VerifiedToken>> for HeapWeighter {
+    fn weight(&self, key: &Key, token: &Arc<VerifiedToken>) -> u64 {
+        entry_weight(key.presented.len(), token)
+    }
+}
+
+/// The estimated heap bytes of an entry whose key is `presented` bytes long.
+pub(crate) fn entry_weight(presented: usize, token: &VerifiedToken) -> u64 {
+    u64::try_from(presented)
+        .unwrap_or(u64::MAX)
+        .saturating_add(token.heap_estimate())
+        .max(1)
+}
+
+/// A bounded, concurrent cache of verified tokens.
 #[derive(Debug)]
 pub(crate) struct TokenCache {
-    shards: Vec<Mutex<LruCache<Key, Arc<VerifiedToken>>>>,
+    /// `None` when the capacity is 0: nothing is cached.
+    cache: Option<Cache<Key, Arc<VerifiedToken>, HeapWeighter>>,
+    /// Whether cached tokens keep their parsed Biscuit even when their every block is in
+    /// the profile (a verifier that evaluates everything with Datalog).
+    keep_biscuit: bool,
+    misses: AtomicU64,
 }
 
 impl TokenCache {
-    /// A cache of about `capacity` tokens (0 disables caching).
-    pub(crate) fn new(capacity: usize) -> Self {
-        let per_shard = capacity.div_ceil(SHARDS);
-        let shards = match NonZeroUsize::new(per_shard) {
-            Some(n) => (0..SHARDS).map(|_| Mutex::new(LruCache::new(n))).collect(),
-            None => Vec::new(),
-        };
-        Self { shards }
+    /// A cache of `capacity` tokens of the warrant profile (0 disables caching).
+    pub(crate) fn new(capacity: usize, keep_biscuit: bool) -> Self {
+        let tokens = u64::try_from(capacity).unwrap_or(u64::MAX);
+        let weight = tokens
+            .saturating_mul(TOKEN_BUDGET_BYTES)
+            .saturating_mul(100 + HEADROOM_PERCENT)
+            / 100;
+        let shards = std::thread::available_parallelism()
+            .map_or(4, |n| n.get().saturating_mul(4))
+            .min(usize::try_from(tokens / MIN_TOKENS_PER_SHARD).unwrap_or(usize::MAX))
+            .max(1);
+        let cache = (capacity > 0)
+            .then(|| {
+                OptionsBuilder::new()
+                    .estimated_items_capacity(capacity)
+                    .weight_capacity(weight)
+                    .shards(shards)
+                    .build()
+                    .ok()
+            })
+            .flatten()
+            .map(|options| {
+                Cache::with_options(
+                    options,
+                    HeapWeighter,
+                    Default::default(),
+                    Default::default(),
+                )
+            });
+        Self {
+            cache,
+            keep_biscuit,
+            misses: AtomicU64::new(0),
+        }
     }
 
-    /// The verified token for `bytes`: from the cache, or verified now and cached.
-    /// Returns whether it came from the cache.
-    pub(crate) fn get_or_verify(
+    /// The verified token for `presented` (the token text when `form` is [`Form::Text`],
+    /// else its bytes; `bytes` are the token's bytes either way): from the cache, or
+    /// verified now and cached. Returns whether it came from the cache. `bytes` is called
+    /// only on a miss.
+    pub(crate) fn get_or_verify<'a>(
         &self,
-        bytes: &[u8],
+        form: Form,
+        presented: &[u8],
+        bytes: impl FnOnce() -> Result<std::borrow::Cow<'a, [u8]>, Box<Denial>>,
         version: u64,
         trusted: &Trusted,
     ) -> Result<(Arc<VerifiedToken>, bool), Box<Denial>> {
-        let key: Key = (Sha256::digest(bytes).into(), version);
-        // No shards when the capacity is 0: nothing is cached.
-        let Some(shard) = self.shards.get(usize::from(key.0[0]) % SHARDS) else {
-            return Ok((Arc::new(VerifiedToken::verify(bytes, trusted)?), false));
+        let probe = Probe {
+            version,
+            form,
+            presented,
         };
-        if let Some(hit) = shard
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-        {
-            return Ok((Arc::clone(hit), true));
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&probe)) {
+            return Ok((hit, true));
         }
-        let verified = Arc::new(VerifiedToken::verify(bytes, trusted)?);
-        shard
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .put(key, Arc::clone(&verified));
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let bytes = bytes()?;
+        let verified = Arc::new(VerifiedToken::verify(&bytes, trusted)?.cached(self.keep_biscuit));
+        if let Some(c) = &self.cache {
+            c.insert(probe.owned(), Arc::clone(&verified));
+        }
         Ok((verified, false))
     }
 
     /// Forgets every token.
     pub(crate) fn clear(&self) {
-        for s in &self.shards {
-            s.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        if let Some(c) = &self.cache {
+            c.clear();
         }
+    }
+
+    /// Lookups that were not served from the cache (verified anew), since the start.
+    pub(crate) fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    /// How many tokens the cache holds, and their total weight in estimated bytes.
+    pub(crate) fn usage(&self) -> (usize, u64) {
+        self.cache
+            .as_ref()
+            .map_or((0, 0), |c| (c.len(), c.weight()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use warrant_core::grant::Grant;
+    use warrant_core::keys::{KeyId, KeySet, SigningKey};
+    use warrant_core::token::{mint, MintRequest};
+
+    use super::*;
+
+    fn tokens(key: &SigningKey, n: usize) -> Vec<Vec<u8>> {
+        let g = Grant::from_json_str(r#"{"allow": [{"resources": ["r"], "actions": ["read"]}]}"#)
+            .unwrap();
+        (0..n)
+            .map(|_| {
+                mint(
+                    key,
+                    MintRequest::offline(g.clone()),
+                    warrant_test::NOW,
+                    &mut rand_core::OsRng,
+                )
+                .unwrap()
+                .token
+                .to_vec()
+                .unwrap()
+            })
+            .collect()
+    }
+
+    fn get(cache: &TokenCache, trusted: &Trusted, t: &[u8]) -> (Arc<VerifiedToken>, bool) {
+        cache
+            .get_or_verify(Form::Bytes, t, || Ok(Cow::Borrowed(t)), 0, trusted)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_capacity_bounds_the_cache_and_the_rest_is_verified_again() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let trusted = Trusted::Set(KeySet::single(KeyId(1), key.public()));
+        let all = tokens(&key, 80);
+        // Room for a few small tokens only.
+        let cache = TokenCache::new(4, false);
+        for t in &all {
+            assert!(!get(&cache, &trusted, t).1);
+        }
+        let (held, weight) = cache.usage();
+        assert!(held < all.len(), "{held} tokens held");
+        assert!(weight <= 4 * TOKEN_BUDGET_BYTES * (100 + HEADROOM_PERCENT) / 100);
+        let misses = cache.misses();
+        let hits = all.iter().filter(|t| get(&cache, &trusted, t).1).count();
+        assert_eq!(cache.misses() - misses, (all.len() - hits) as u64);
+        assert!(hits < all.len(), "evicted tokens are verified again");
+        // Nothing is kept at capacity 0.
+        let off = TokenCache::new(0, false);
+        assert!(!get(&off, &trusted, &all[0]).1);
+        assert!(!get(&off, &trusted, &all[0]).1);
+        assert_eq!(off.usage(), (0, 0));
+    }
+
+    #[test]
+    fn an_entry_weighs_its_text_and_more_when_it_keeps_its_biscuit() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let trusted = Trusted::Set(KeySet::single(KeyId(1), key.public()));
+        let t = &tokens(&key, 1)[0];
+        let slim = VerifiedToken::verify(t, &trusted).unwrap().cached(false);
+        let kept = VerifiedToken::verify(t, &trusted).unwrap().cached(true);
+        assert!(slim.token.is_none() && kept.token.is_some());
+        let (w_slim, w_kept) = (entry_weight(t.len(), &slim), entry_weight(t.len(), &kept));
+        assert!(w_slim > t.len() as u64);
+        assert!(w_kept > w_slim + 8 * t.len() as u64, "{w_kept} vs {w_slim}");
+        // A profile token of the bench's size fits the budget of one token.
+        assert!(w_slim <= TOKEN_BUDGET_BYTES, "{w_slim}");
     }
 }

@@ -1,6 +1,8 @@
 //! What a verification decides, and why.
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -59,10 +61,42 @@ impl Decision {
     }
 }
 
-/// What an allowed token tells the API.
+/// What an allowed token tells the API: its fields are those of [`ClaimValues`]
+/// (`claims.human`, `claims.holder`, ...). Cheap to clone: every decision for the same
+/// cached token shares one copy.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Claims(Arc<ClaimValues>);
+
+impl Claims {
+    pub(crate) fn new(values: ClaimValues) -> Self {
+        Self(Arc::new(values))
+    }
+}
+
+impl Deref for Claims {
+    type Target = ClaimValues;
+
+    fn deref(&self) -> &ClaimValues {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Claims {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// The values of [`Claims`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct Claims {
+pub struct ClaimValues {
     /// The token id (`token_id`).
     pub token_id: Option<String>,
     /// The issuer (`issuer`): a URL, or `offline`.

@@ -12,7 +12,7 @@ use warrant_core::keys::PublicKey;
 use warrant_core::request::RequestFacts;
 use warrant_core::token::TokenError;
 
-use crate::decision::{Claims, Denial, DenialKind, Signer};
+use crate::decision::{ClaimValues, Claims, Denial, DenialKind, Signer};
 
 pub(crate) fn lower(s: &str) -> String {
     let mut c = s.chars();
@@ -77,7 +77,7 @@ pub(crate) fn claims(
             .filter_map(|b| b.grant.expires_at)
             .min(),
     };
-    Claims {
+    Claims::new(ClaimValues {
         token_id: authority.token_id.clone(),
         issuer: authority.issuer.clone(),
         human: authority.human.clone(),
@@ -87,7 +87,7 @@ pub(crate) fn claims(
         holder_thumbprint: holder.map(PublicKey::jwk_thumbprint),
         expires_at: expires_at.map(|t| t.to_string()),
         block_count: token.block_count(),
-    }
+    })
 }
 
 /// Which denial to report when several checks fail: the most telling first.
@@ -112,9 +112,14 @@ pub(crate) fn keep_best(best: &mut Option<Denial>, d: Denial) {
     }
 }
 
-/// A failing check of a profile block, explained from its grant.
-pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFacts) -> Denial {
-    let kind = match failure {
+/// The rank of the denial a failure is explained as ([`failure_denial`]), without
+/// explaining it.
+pub(crate) fn failure_rank(failure: &Failure) -> u8 {
+    rank(failure_kind(failure))
+}
+
+fn failure_kind(failure: &Failure) -> DenialKind {
+    match failure {
         Failure::Expired(_) => DenialKind::Expired,
         Failure::NotYetValid(_) => DenialKind::NotYetValid,
         Failure::Audience { .. } => DenialKind::Audience,
@@ -123,7 +128,12 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFact
             closest: Some((_, RuleMiss::Condition(_, ConditionMiss::Missing))),
         } => DenialKind::MissingAttribute,
         Failure::NoAllowRule { .. } => DenialKind::RuleNotMatched,
-    };
+    }
+}
+
+/// A failing check of a profile block, explained from its grant.
+pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFacts) -> Denial {
+    let kind = failure_kind(failure);
     let mut d = Denial::new(
         kind,
         Describe {
@@ -158,14 +168,8 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFact
     d
 }
 
-/// Names the block in a denial.
-pub(crate) fn locate(
-    mut d: Denial,
-    token: &Biscuit,
-    block: usize,
-    check: Option<String>,
-) -> Denial {
-    let who = signer(token, block);
+/// Names the block in a denial, signed by `who`.
+pub(crate) fn locate(mut d: Denial, who: Signer, block: usize, check: Option<String>) -> Denial {
     if block > 0 {
         d.message = format!("block {block} ({who}): {}", d.message);
     }
@@ -276,7 +280,10 @@ pub(crate) fn from_biscuit(
                 format!("check failed: `{}`", Shown(&b.rule)),
             ),
         };
-        keep_best(&mut best, locate(d, token, block, Some(b.rule.clone())));
+        keep_best(
+            &mut best,
+            locate(d, signer(token, block), block, Some(b.rule.clone())),
+        );
     }
     if let Some(d) = best {
         return d;

@@ -24,8 +24,8 @@
 //! - decisions and denial kinds are `#[non_exhaustive]`: code that does not know a kind
 //!   of decision must treat it as a refusal ([`Decision::into_result`] does).
 //!
-//! The hot path: a token seen before is found in a cache by the SHA-256 of its bytes, so
-//! its signatures are not checked again; a token whose blocks are all in the warrant
+//! The hot path: a token seen before is found in a cache by its text (a fast hash, then
+//! an exact comparison), so it is neither decoded nor are its signatures checked again; a token whose blocks are all in the warrant
 //! profile is evaluated natively, with Biscuit's Datalog as the fallback for anything
 //! else. Expiry, revocation and every rule are evaluated on every request. There is no
 //! import circle between the modules: `verifier` uses `config`, `cache`, `explain`,
@@ -168,7 +168,7 @@ mod differential_tests;
 pub use config::{
     Limits, VerifierBuilder, DEFAULT_CACHE_CAPACITY, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_BYTES,
 };
-pub use decision::{Claims, Decision, Denial, DenialKind, Signer};
+pub use decision::{ClaimValues, Claims, Decision, Denial, DenialKind, Signer};
 pub use follow::{FeedQuery, FeedStep, RevocationFollower};
 pub use load::{key_set_from_file, revocations_from_file, LoadError};
 #[cfg(feature = "redis-replay")]

@@ -113,12 +113,12 @@ impl Request {
     /// [`Request::try_with_attr`] do.
     pub fn check(&self) -> Result<(), RequestError> {
         check_resource(&self.0.resource)?;
-        self.0.action.parse::<Action>()?;
+        Action::check(&self.0.action)?;
         if self.0.attrs.len() > MAX_REQUEST_ATTRS {
             return Err(RequestError::TooManyAttrs);
         }
         for name in self.0.attrs.keys() {
-            name.parse::<AttrName>()?;
+            AttrName::check(name)?;
         }
         Ok(())
     }

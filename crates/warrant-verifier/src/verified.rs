@@ -14,7 +14,7 @@ use warrant_core::decompile::{lift, Lifted};
 use warrant_core::keys::{KeyId, PublicKey};
 use warrant_core::token::PROFILE_VERSION;
 
-use crate::decision::{Claims, Denial, DenialKind};
+use crate::decision::{Claims, Denial, DenialKind, Signer};
 use crate::revocation::{digest, Digest16, RevocationKind};
 
 /// The trusted root keys of one key-set version.
@@ -54,7 +54,15 @@ impl Trusted {
 /// request worked out once.
 #[derive(Debug)]
 pub(crate) struct VerifiedToken {
-    pub(crate) token: Biscuit,
+    /// The parsed token, kept only for Biscuit's evaluation: when some block is outside
+    /// the profile, or the verifier evaluates everything with Datalog (see
+    /// [`VerifiedToken::cached`]). A profile token in the cache keeps only what native
+    /// evaluation and its explanations need.
+    pub(crate) token: Option<Biscuit>,
+    /// Who signed each block, authority first (for explanations).
+    pub(crate) signers: Vec<Signer>,
+    /// The token's size in bytes (for the cache's estimate of its memory).
+    pub(crate) size: usize,
     /// The token's grants, when every block is in the warrant profile.
     pub(crate) lifted: Option<Lifted>,
     /// The blocks as data, kept for Biscuit's evaluation and its explanations when some
@@ -79,6 +87,70 @@ pub(crate) struct VerifiedToken {
     pub(crate) holder_key: Option<warrant_core::dpop::HolderKey>,
     pub(crate) claims: Claims,
 }
+
+impl VerifiedToken {
+    /// Who signed block `block` (an attenuation if the token has no such block).
+    pub(crate) fn signer(&self, block: usize) -> Signer {
+        self.signers
+            .get(block)
+            .cloned()
+            .unwrap_or(Signer::Attenuation)
+    }
+
+    /// The token as the cache keeps it: without its parsed Biscuit unless Biscuit must
+    /// evaluate it (a block outside the profile, or `keep_biscuit`), and without the
+    /// copy of the authority facts inside its grants.
+    pub(crate) fn cached(mut self, keep_biscuit: bool) -> Self {
+        if let Some(lifted) = &mut self.lifted {
+            lifted.authority = AuthorityFacts::default();
+            // Copies hold exactly their contents: lifting leaves spare capacity (about
+            // half of a lifted token's heap).
+            lifted.blocks = lifted.blocks.iter().map(compact).collect();
+            if !keep_biscuit {
+                self.token = None;
+            }
+        }
+        self
+    }
+
+    /// An estimate of the heap this token takes in the cache (its parsed Biscuit, when
+    /// kept, dominates).
+    pub(crate) fn heap_estimate(&self) -> u64 {
+        let size = u64::try_from(self.size).unwrap_or(u64::MAX);
+        let mut estimate = size
+            .saturating_mul(PROFILE_BYTES_PER_TOKEN_BYTE)
+            .saturating_add(PROFILE_BASE_BYTES);
+        if self.token.is_some() {
+            estimate = estimate.saturating_add(size.saturating_mul(BISCUIT_BYTES_PER_TOKEN_BYTE));
+        }
+        if self.blocks.is_some() {
+            estimate =
+                estimate.saturating_add(size.saturating_mul(BLOCK_DATA_BYTES_PER_TOKEN_BYTE));
+        }
+        estimate
+    }
+}
+
+/// A copy of `block` without spare capacity.
+fn compact(block: &warrant_core::decompile::LiftedBlock) -> warrant_core::decompile::LiftedBlock {
+    warrant_core::decompile::LiftedBlock {
+        grant: block.grant.clone(),
+        roles: block.roles.clone(),
+        checks: block.checks.iter().map(|c| c.as_str().to_owned()).collect(),
+        holder: block.holder.clone(),
+    }
+}
+
+/// Heap of a cached profile token: a fixed part, and a part growing with its size (its
+/// grants and the Datalog of its checks, kept for explanations). Measured by the cache
+/// benchmark's counting allocator.
+const PROFILE_BASE_BYTES: u64 = 1536;
+const PROFILE_BYTES_PER_TOKEN_BYTE: u64 = 4;
+/// A parsed Biscuit (symbol tables, terms, expressions) per byte of token.
+const BISCUIT_BYTES_PER_TOKEN_BYTE: u64 = 16;
+/// The blocks read as data (kept beside the Biscuit for explanations): about 12 bytes per
+/// byte of token, measured on the bench token.
+const BLOCK_DATA_BYTES_PER_TOKEN_BYTE: u64 = 12;
 
 impl VerifiedToken {
     /// Verifies the signature chain of `bytes` under `trusted`; the only constructor.
@@ -120,8 +192,13 @@ impl VerifiedToken {
             .ok()
             .and_then(|h| h.last())
             .map(|k| warrant_core::dpop::HolderKey::new(*k));
+        let signers = (0..token.block_count())
+            .map(|i| crate::explain::signer(&token, i))
+            .collect();
         Ok(Self {
-            token,
+            token: Some(token),
+            signers,
+            size: bytes.len(),
             blocks: lifted.is_none().then_some(blocks),
             admission,
             lifted,

@@ -16,7 +16,7 @@ use warrant_core::keys::{KeySet, PublicKey};
 use warrant_core::time::Span;
 use warrant_core::token::{decode_base64_limited, TokenError, PROFILE_VERSION};
 
-use crate::cache::TokenCache;
+use crate::cache::{Form, TokenCache};
 use crate::config::{Config, VerifierBuilder};
 use crate::decision::{Claims, Decision, Denial, DenialKind};
 use crate::explain;
@@ -106,7 +106,7 @@ impl Verifier {
     }
 
     fn from_parts(config: Config, trusted: Trusted) -> Self {
-        let cache = TokenCache::new(config.cache_capacity);
+        let cache = TokenCache::new(config.cache_capacity, config.datalog_only);
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -134,7 +134,13 @@ impl Verifier {
         let keys = Arc::clone(&read(&self.inner.keys).value);
         self.inner
             .cache
-            .get_or_verify(bytes, keys.version, &keys.trusted)
+            .get_or_verify(
+                Form::Bytes,
+                bytes,
+                || Ok(Cow::Borrowed(bytes)),
+                keys.version,
+                &keys.trusted,
+            )
             .is_ok_and(|(v, _)| v.lifted.is_some())
     }
 
@@ -199,24 +205,34 @@ impl Verifier {
     /// Verifies base64 token text for `request`. A DPoP proof's `ath` must be the hash of
     /// this text (surrounding whitespace aside).
     pub fn verify(&self, token: &str, request: &Request) -> Decision {
-        let bytes = match decode_base64_limited(token, self.inner.config.max_token_bytes) {
-            Ok(b) => b,
-            Err(e) => return Decision::Denied(explain::decode_denial(&e)),
-        };
-        self.decide(&bytes, Some(token.trim()), request)
+        self.decide(Presented::Text(token.trim()), request)
     }
 
     /// Verifies raw token bytes for `request`. A DPoP proof's `ath` must then be the hash
     /// of the bytes' padded URL-safe base64 (the form `warrant` prints).
     pub fn verify_bytes(&self, bytes: &[u8], request: &Request) -> Decision {
-        self.decide(bytes, None, request)
+        self.decide(Presented::Bytes(bytes), request)
     }
 
-    fn decide(&self, bytes: &[u8], text: Option<&str>, request: &Request) -> Decision {
-        match self.check(bytes, text, request) {
+    fn decide(&self, token: Presented<'_>, request: &Request) -> Decision {
+        match self.check(token, request) {
             Ok(claims) => Decision::Allowed(claims),
             Err(denial) => Decision::Denied(*denial),
         }
+    }
+
+    /// Lookups of the verified-token cache that were not served from it (each one a
+    /// verification), since this verifier was built: for benchmarks and monitoring of
+    /// the cache's hit rate.
+    #[doc(hidden)]
+    pub fn cache_misses(&self) -> u64 {
+        self.inner.cache.misses()
+    }
+
+    /// How many verified tokens the cache holds, and their estimated heap bytes.
+    #[doc(hidden)]
+    pub fn cache_usage(&self) -> (usize, u64) {
+        self.inner.cache.usage()
     }
 
     fn stale(&self, refreshed: Option<Instant>, what: &str) -> Result<(), Box<Denial>> {
@@ -237,28 +253,45 @@ impl Verifier {
         Ok(())
     }
 
-    fn check(
-        &self,
-        bytes: &[u8],
-        text: Option<&str>,
-        request: &Request,
-    ) -> Result<Claims, Box<Denial>> {
-        let config = &self.inner.config;
-        if bytes.len() > config.max_token_bytes {
-            return Err(Box::new(explain::decode_denial(&TokenError::TooLarge {
-                size: bytes.len(),
-                limit: config.max_token_bytes,
-            })));
-        }
+    /// The verified token for `token`, from the cache or verified now.
+    fn verified(&self, token: Presented<'_>) -> Result<Arc<VerifiedToken>, Box<Denial>> {
+        let limit = self.inner.config.max_token_bytes;
+        let (form, presented) = match token {
+            Presented::Text(t) => {
+                // 4 base64 characters carry 3 bytes: refuse oversized text before hashing
+                // it (the decoder says why).
+                if t.len() / 4 * 3 > limit.saturating_add(3) {
+                    if let Err(e) = decode_base64_limited(t, limit) {
+                        return Err(Box::new(explain::decode_denial(&e)));
+                    }
+                }
+                (Form::Text, t.as_bytes())
+            }
+            Presented::Bytes(b) => {
+                if b.len() > limit {
+                    return Err(Box::new(explain::decode_denial(&TokenError::TooLarge {
+                        size: b.len(),
+                        limit,
+                    })));
+                }
+                (Form::Bytes, b)
+            }
+        };
         let keys = {
             let copy = read(&self.inner.keys);
             self.stale(copy.refreshed, "trusted key set")?;
             Arc::clone(&copy.value)
         };
+        let bytes = || match token {
+            Presented::Text(t) => decode_base64_limited(t, limit)
+                .map(Cow::Owned)
+                .map_err(|e| Box::new(explain::decode_denial(&e))),
+            Presented::Bytes(b) => Ok(Cow::Borrowed(b)),
+        };
         let (verified, _) = self
             .inner
             .cache
-            .get_or_verify(bytes, keys.version, &keys.trusted)
+            .get_or_verify(form, presented, bytes, keys.version, &keys.trusted)
             .inspect_err(|d| {
                 if d.kind == DenialKind::UnknownKey {
                     if let Some(hook) = read(&self.inner.on_unknown_key).as_ref() {
@@ -266,6 +299,12 @@ impl Verifier {
                     }
                 }
             })?;
+        Ok(verified)
+    }
+
+    fn check(&self, token: Presented<'_>, request: &Request) -> Result<Claims, Box<Denial>> {
+        let config = &self.inner.config;
+        let verified = self.verified(token)?;
         if let Err(d) = &verified.admission {
             return Err(Box::new(d.clone()));
         }
@@ -282,7 +321,14 @@ impl Verifier {
                 )))
             }
             None => None,
-            Some(holder) => Some(self.check_proof(holder, bytes, text, request)?),
+            Some(holder) => {
+                // `check_proof` reads the bytes only when there is no text.
+                let (bytes, text) = match token {
+                    Presented::Text(t) => (&[][..], Some(t)),
+                    Presented::Bytes(b) => (b, None),
+                };
+                Some(self.check_proof(holder, bytes, text, request)?)
+            }
         };
         let req = self.effective_request(request);
         match &verified.lifted {
@@ -441,6 +487,12 @@ impl Verifier {
         req: &warrant_core::request::RequestFacts,
     ) -> Result<(), Box<Denial>> {
         let limits = self.inner.config.limits;
+        let Some(token) = &v.token else {
+            return Err(Box::new(Denial::new(
+                DenialKind::Evaluation,
+                "the verified token was cached without its Biscuit: verify it again",
+            )));
+        };
         let (src, params) = req.datalog();
         let run = AuthorizerBuilder::new()
             .set_limits(AuthorizerLimits {
@@ -455,12 +507,12 @@ impl Verifier {
                         .as_str(),
                 )
             })
-            .and_then(|b| b.build(&v.token))
+            .and_then(|b| b.build(token))
             .and_then(|mut a| a.authorize());
         match run {
             Ok(_) => Ok(()),
             Err(e) => Err(Box::new(explain::from_biscuit(
-                &v.token,
+                token,
                 &match (&v.lifted, &v.blocks) {
                     (Some(l), _) => explain::ProfileBlocks::Lifted(l),
                     (None, b) => explain::ProfileBlocks::Data(b.as_deref().unwrap_or_default()),
@@ -480,6 +532,15 @@ impl VerifierBuilder {
     }
 }
 
+/// A token as the caller presented it.
+#[derive(Debug, Clone, Copy)]
+enum Presented<'a> {
+    /// Base64 text, surrounding whitespace trimmed.
+    Text(&'a str),
+    /// Raw bytes.
+    Bytes(&'a [u8]),
+}
+
 /// A checked DPoP proof whose id is still to be recorded.
 struct ProofUse {
     id: ProofId,
@@ -497,25 +558,28 @@ fn check_request(request: &Request) -> Result<(), Box<Denial>> {
         .check()
         .map_err(|e| invalid(Shown(&e.to_string()).to_string()))?;
     let req = &request.0;
-    let too_long = |what: &str, s: &str| {
-        (s.len() > MAX_REQUEST_STRING_BYTES).then(|| {
-            invalid(format!(
-                "the request's {what} is {} bytes, more than the {MAX_REQUEST_STRING_BYTES} a verifier evaluates",
-                s.len()
-            ))
-        })
+    let too_long = |what: &dyn std::fmt::Display, s: &str| {
+        invalid(format!(
+            "the request's {what} is {} bytes, more than the {MAX_REQUEST_STRING_BYTES} a verifier evaluates",
+            s.len()
+        ))
     };
-    let strings = std::iter::once(("action".to_owned(), req.action.as_str()))
-        .chain(req.audience.as_deref().map(|a| ("audience".to_owned(), a)))
-        .chain(req.attrs.iter().filter_map(|(name, value)| match value {
-            warrant_core::value::Value::String(v) => {
-                Some((format!("attribute `{}`", Shown(name)), v.as_str()))
+    // The message is written only for a string that is too long.
+    if req.action.len() > MAX_REQUEST_STRING_BYTES {
+        return Err(too_long(&"action", &req.action));
+    }
+    if let Some(a) = req
+        .audience
+        .as_deref()
+        .filter(|a| a.len() > MAX_REQUEST_STRING_BYTES)
+    {
+        return Err(too_long(&"audience", a));
+    }
+    for (name, value) in &req.attrs {
+        if let warrant_core::value::Value::String(v) = value {
+            if v.len() > MAX_REQUEST_STRING_BYTES {
+                return Err(too_long(&format_args!("attribute `{}`", Shown(name)), v));
             }
-            _ => None,
-        }));
-    for (what, s) in strings {
-        if let Some(d) = too_long(&what, s) {
-            return Err(d);
         }
     }
     Ok(())
@@ -523,30 +587,41 @@ fn check_request(request: &Request) -> Result<(), Box<Denial>> {
 
 /// Native evaluation of a token whose every block is in the profile: the same checks as
 /// its Datalog (a differential property test holds them together), without Biscuit's
-/// per-request world building.
+/// per-request world building. Only the denial reported is explained in words: the most
+/// telling failure, the first of its rank in block order (as [`explain::keep_best`]
+/// chooses among explained denials).
 fn native(
     v: &VerifiedToken,
     lifted: &Lifted,
     req: &warrant_core::request::RequestFacts,
 ) -> Result<(), Box<Denial>> {
-    let mut best: Option<Denial> = None;
+    let mut best: Option<(u8, usize, warrant_core::eval::Failure)> = None;
     for (i, block) in lifted.blocks.iter().enumerate() {
         for failure in evaluate(&block.grant, v.human.as_ref(), req) {
-            let role = failure.role();
-            let check = block
-                .roles
-                .iter()
-                .position(|r| *r == role)
-                .and_then(|k| block.checks.get(k))
-                .cloned();
-            let d = explain::failure_denial(&failure, &block.grant, req);
-            explain::keep_best(&mut best, explain::locate(d, &v.token, i, check));
+            let rank = explain::failure_rank(&failure);
+            if best.as_ref().is_none_or(|(r, _, _)| rank < *r) {
+                best = Some((rank, i, failure));
+            }
         }
     }
-    match best {
-        Some(d) => Err(Box::new(d)),
-        None => Ok(()),
-    }
+    let Some((_, i, failure)) = best else {
+        return Ok(());
+    };
+    let Some(block) = lifted.blocks.get(i) else {
+        return Err(Box::new(Denial::new(
+            DenialKind::Evaluation,
+            format!("block {i} of the token failed and could not be found again"),
+        )));
+    };
+    let role = failure.role();
+    let check = block
+        .roles
+        .iter()
+        .position(|r| *r == role)
+        .and_then(|k| block.checks.get(k))
+        .cloned();
+    let d = explain::failure_denial(&failure, &block.grant, req);
+    Err(Box::new(explain::locate(d, v.signer(i), i, check)))
 }
 
 #[cfg(test)]
@@ -595,6 +670,21 @@ mod tests {
         assert!(handles.into_iter().all(|h| h.join().unwrap()));
     }
 
+    /// Looks `token` up as `form`, verifying it on a miss; whether it was a hit.
+    fn lookup(v: &Verifier, form: Form, token: &[u8]) -> Result<bool, Box<Denial>> {
+        let keys = Arc::clone(&read(&v.inner.keys).value);
+        let bytes = || match form {
+            Form::Bytes => Ok(Cow::Borrowed(token)),
+            Form::Text => warrant_core::token::decode_base64(std::str::from_utf8(token).unwrap())
+                .map(Cow::Owned)
+                .map_err(|e| Box::new(explain::decode_denial(&e))),
+        };
+        v.inner
+            .cache
+            .get_or_verify(form, token, bytes, keys.version, &keys.trusted)
+            .map(|(_, hit)| hit)
+    }
+
     #[test]
     fn the_cache_never_serves_other_bytes() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
@@ -603,26 +693,64 @@ mod tests {
             .build();
         let token = minted(&key);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
-        let keys = Arc::clone(&read(&v.inner.keys).value);
-        let (_, hit) = v
-            .inner
-            .cache
-            .get_or_verify(&token, keys.version, &keys.trusted)
-            .unwrap();
-        assert!(hit, "the same bytes are a hit");
+        assert!(
+            lookup(&v, Form::Bytes, &token).unwrap(),
+            "the same bytes are a hit"
+        );
         // Every single-byte change misses the cache and is verified (and refused) anew.
         for i in (0..token.len()).step_by(7) {
             let mut t = token.clone();
             t[i] ^= 0x01;
+            let misses = v.cache_misses();
             assert!(!v.verify_bytes(&t, &req()).is_allowed(), "byte {i}");
+            assert_eq!(
+                v.cache_misses(),
+                misses + 1,
+                "byte {i}: not served from the cache"
+            );
             assert!(
-                v.inner
-                    .cache
-                    .get_or_verify(&t, keys.version, &keys.trusted)
-                    .is_err(),
+                lookup(&v, Form::Bytes, &t).is_err(),
                 "byte {i}: a refused token is never cached"
             );
         }
+    }
+
+    #[test]
+    fn the_cache_never_serves_other_text() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .dangerous_accept_bearer()
+            .build();
+        let text = base64::engine::general_purpose::URL_SAFE.encode(minted(&key));
+        assert!(v.verify(&text, &req()).is_allowed());
+        assert!(
+            lookup(&v, Form::Text, text.as_bytes()).unwrap(),
+            "the same text is a hit"
+        );
+        // Surrounding whitespace is not part of the token: still a hit.
+        let misses = v.cache_misses();
+        assert!(v.verify(&format!(" {text}\n"), &req()).is_allowed());
+        assert_eq!(v.cache_misses(), misses);
+        // Every character changed to another base64 character (the same bytes in one
+        // case: a last character whose low bits are ignored) misses the cache.
+        for (i, c) in text.char_indices().step_by(5) {
+            for other in ['A', 'B', '-', '_'].into_iter().filter(|o| *o != c) {
+                let mut t = text.clone();
+                t.replace_range(i..=i, other.encode_utf8(&mut [0; 4]));
+                let misses = v.cache_misses();
+                let _ = v.verify(&t, &req());
+                assert_eq!(v.cache_misses(), misses + 1, "character {i} as {other}");
+            }
+        }
+        // The same token as bytes is another entry, verified once.
+        let misses = v.cache_misses();
+        assert!(v.verify_bytes(&minted_bytes(&text), &req()).is_allowed());
+        assert!(v.verify_bytes(&minted_bytes(&text), &req()).is_allowed());
+        assert_eq!(v.cache_misses(), misses + 1);
+    }
+
+    fn minted_bytes(text: &str) -> Vec<u8> {
+        warrant_core::token::decode_base64(text).unwrap()
     }
 
     #[test]
@@ -633,14 +761,47 @@ mod tests {
             .dangerous_accept_bearer()
             .build();
         let token = minted(&key);
+        let text = base64::engine::general_purpose::URL_SAFE.encode(&token);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
+        assert!(v.verify(&text, &req()).is_allowed());
         v.set_keys(KeySet::single(KeyId(2), other.public()));
+        assert_eq!(v.cache_usage().0, 0, "the cache is emptied");
         let d = v.verify_bytes(&token, &req());
         assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::UnknownKey));
         // Key id 1 now names another key: the cached verification must not count.
         v.set_keys(KeySet::single(KeyId(1), other.public()));
         let d = v.verify_bytes(&token, &req());
         assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::BadSignature));
+        let d = v.verify(&text, &req());
+        assert_eq!(d.denial().map(|d| d.kind), Some(DenialKind::BadSignature));
+    }
+
+    #[test]
+    fn an_entry_of_an_older_key_set_never_counts() {
+        // Even without the clearing on a key change, the key-set version is part of the
+        // key: an entry inserted under version 0 is not found under version 1.
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .dangerous_accept_bearer()
+            .build();
+        let token = minted(&key);
+        let trusted = read(&v.inner.keys).value.trusted.clone();
+        let get = |version| {
+            v.inner
+                .cache
+                .get_or_verify(
+                    Form::Bytes,
+                    &token,
+                    || Ok(Cow::Borrowed(&token[..])),
+                    version,
+                    &trusted,
+                )
+                .map(|(_, hit)| hit)
+                .unwrap()
+        };
+        assert!(!get(0));
+        assert!(get(0));
+        assert!(!get(1), "another key-set version misses");
     }
 
     #[test]
@@ -720,7 +881,7 @@ mod tests {
             .unwrap();
         let mut revoked = RevocationSet::new();
         revoked
-            .revoke_token_id(&id.token_id.unwrap_or_default())
+            .revoke_token_id(&id.token_id.clone().unwrap_or_default())
             .unwrap();
         v.set_revocations(revoked);
         let d = clone.verify_bytes(&token, &req());

@@ -163,7 +163,7 @@ impl WarrantLayerBuilder {
 /// .public_origin("https://files.example")
 /// .build()?;
 /// let app: Router = Router::new()
-///     .route("/files/{*path}", get(|Warrant(claims): Warrant| async move { claims.token_id.unwrap_or_default() }))
+///     .route("/files/{*path}", get(|Warrant(claims): Warrant| async move { claims.token_id.clone().unwrap_or_default() }))
 ///     .route_layer(layer);
 /// # Ok::<(), warrant_verifier::http::LayerError>(())
 /// ```

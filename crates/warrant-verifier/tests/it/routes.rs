@@ -33,7 +33,7 @@ fn map(parts: &Parts) -> Result<Option<Request>, ResourcePathError> {
 }
 
 async fn who(Warrant(claims): Warrant) -> String {
-    claims.human.unwrap_or_default()
+    claims.human.clone().unwrap_or_default()
 }
 
 fn layer() -> WarrantLayer {

@@ -1,0 +1,196 @@
+//! The verified-token cache under working sets of distinct tokens:
+//! `cargo bench -p warrant-verifier --bench cache`.
+//!
+//! A verifier with a capacity of 1 000 tokens meets working sets of 500, 1 000 and 2 000
+//! distinct tokens (the bench token's shape: an authority block with the design's grant
+//! and 2 attenuations), in cyclic and in random order. After one pass that fills the
+//! cache, it counts the lookups not served from the cache (the verifier's miss counter)
+//! and the verifications per second. Then it measures the heap each cached token takes,
+//! with a counting global allocator: bytes allocated minus bytes freed while N tokens are
+//! verified into an empty cache, divided by N. It asserts a hit rate of at least 99 % up
+//! to the capacity, and that the cache's estimate of each entry's heap (its weight) is
+//! not below the measured heap; it prints whether the 4 096 bytes per token of issue 11
+//! are met.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a bench whose setup fails stops, naming what failed"
+)]
+
+use std::alloc::System;
+use std::time::Instant;
+
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use warrant_core::grant::Grant;
+use warrant_core::keys::{KeyId, KeySet, SigningKey};
+use warrant_core::time::Timestamp;
+use warrant_core::token::{attenuate, decode_unverified, encode, mint, MintRequest};
+use warrant_verifier::{Request, Verifier};
+
+/// Counts every allocation and free (bytes allocated minus bytes freed).
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const CAPACITY: usize = 1_000;
+
+const GRANT: &str = r#"{
+  "audience": ["support-api"],
+  "ttl": "1h",
+  "allow": [
+    { "resources": ["tickets/123/customer_name", "tickets/123/email_address"], "actions": ["read"],
+      "when": [ { "attr": "ticket.status", "eq": "open" } ] },
+    { "resources": ["orders/*/order_status"], "actions": ["update"],
+      "when": [ { "attr": "order.placed_at", "within": "24h" },
+                { "attr": "shipping_address.verified", "eq": true } ] },
+    { "resources": ["orders/*"], "actions": ["refund"],
+      "when": [ { "attr": "amount", "lt": 5000 }, { "attr": "reason", "present": true } ] }
+  ],
+  "deny": [ { "resources": ["customers/*/payment_card", "accounts/*/password"], "actions": ["*"] } ]
+}"#;
+
+/// `n` distinct tokens of the bench token's shape (3 blocks).
+fn tokens(key: &SigningKey, now: Timestamp, n: usize) -> Vec<String> {
+    let mut rng = rand_core::OsRng;
+    let grant = Grant::from_json_str(GRANT).expect("grant");
+    let narrower = [
+        r#"{"ttl": "50m", "allow": [{"resources": ["tickets/123/*", "orders/*"], "actions": ["read", "refund"]}]}"#,
+        r#"{"ttl": "40m", "allow": [{"resources": ["tickets/123/email_address"], "actions": ["read"]}]}"#,
+    ]
+    .map(|g| Grant::from_json_str(g).expect("narrower"));
+    (0..n)
+        .map(|_| {
+            let mut req = MintRequest::offline(grant.clone());
+            req.human = Some("alice".into());
+            let minted = mint(key, req, now, &mut rng).expect("mint");
+            let mut token =
+                decode_unverified(&minted.token.to_base64().expect("b64")).expect("decode");
+            for g in &narrower {
+                token = attenuate(&token, g.clone(), now, &mut rng).expect("attenuate");
+            }
+            encode(&token)
+        })
+        .collect()
+}
+
+/// A small xorshift: the random order, the same every run.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Order {
+    Cyclic,
+    Random,
+}
+
+/// Hit rate and verifications per second of a fresh verifier over `set`.
+fn run(keys: &KeySet, set: &[String], request: &Request, order: Order) -> (f64, f64) {
+    let verifier = Verifier::builder(keys.clone())
+        .dangerous_accept_bearer()
+        .cache_capacity(CAPACITY)
+        .build();
+    // One pass fills the cache (the compulsory misses are not counted).
+    for t in set {
+        assert!(verifier.verify(t, request).is_allowed());
+    }
+    let lookups = set.len() * 8;
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let misses = verifier.cache_misses();
+    let started = Instant::now();
+    for i in 0..lookups {
+        let at = match order {
+            Order::Cyclic => i % set.len(),
+            Order::Random => usize::try_from(next(&mut state) % set.len() as u64).unwrap(),
+        };
+        assert!(verifier.verify(&set[at], request).is_allowed());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let missed = verifier.cache_misses() - misses;
+    (
+        1.0 - missed as f64 / lookups as f64,
+        lookups as f64 / elapsed,
+    )
+}
+
+/// Heap bytes per cached token: live bytes after verifying `set` into an empty cache,
+/// minus before, divided by the tokens; and the cache's own estimate per token.
+fn heap_per_token(keys: &KeySet, set: &[String], request: &Request) -> (f64, f64) {
+    let verifier = Verifier::builder(keys.clone())
+        .dangerous_accept_bearer()
+        .cache_capacity(set.len() * 2)
+        .build();
+    // Warm whatever is allocated once (the first verification's lazy statics).
+    let probe = Verifier::builder(keys.clone())
+        .dangerous_accept_bearer()
+        .build();
+    assert!(probe.verify(&set[0], request).is_allowed());
+    drop(probe);
+    let region = Region::new(GLOBAL);
+    for t in set {
+        assert!(verifier.verify(t, request).is_allowed());
+    }
+    let change = region.change();
+    // (A reallocation is counted in both as its growth or shrinkage.)
+    let live = change.bytes_allocated as f64 - change.bytes_deallocated as f64;
+    let (held, weight) = verifier.cache_usage();
+    assert_eq!(held, set.len(), "every token stays cached");
+    let n = set.len() as f64;
+    (live / n, weight as f64 / n)
+}
+
+fn main() {
+    let mut rng = rand_core::OsRng;
+    let key = SigningKey::generate(&mut rng, Some(KeyId(1)));
+    let keys = KeySet::single(KeyId(1), key.public());
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    let started = Instant::now();
+    let all = tokens(&key, now, 2 * CAPACITY);
+    eprintln!(
+        "cache: capacity {CAPACITY} tokens; {} distinct 3-block tokens of {} base64 characters minted in {:.1}s",
+        all.len(),
+        all[0].len(),
+        started.elapsed().as_secs_f64()
+    );
+    let request = Request::new("tickets/123/email_address", "read", now)
+        .with_attr("ticket.status", "open")
+        .with_audience("support-api");
+    let mut failed = Vec::new();
+    for (label, size) in [
+        ("0.5x", CAPACITY / 2),
+        ("1x", CAPACITY),
+        ("2x", 2 * CAPACITY),
+    ] {
+        for order in [Order::Cyclic, Order::Random] {
+            let (hit_rate, per_second) = run(&keys, &all[..size], &request, order);
+            eprintln!(
+                "cache: working set {label} capacity ({size} tokens), {order:?}: hit rate {:.2} %, {:.0} verifications/s",
+                hit_rate * 100.0,
+                per_second
+            );
+            if size <= CAPACITY && hit_rate < 0.99 {
+                failed.push(format!("hit rate {hit_rate:.4} at {label} {order:?}"));
+            }
+        }
+    }
+    let (measured, estimated) = heap_per_token(&keys, &all[..CAPACITY], &request);
+    eprintln!(
+        "cache: heap per cached token {measured:.0} bytes (counting allocator, {CAPACITY} tokens); the cache's estimate {estimated:.0} bytes"
+    );
+    // The issue's target is 4 096 bytes; said, not asserted, while it is missed (the
+    // token text alone is 2 000 bytes, its grants about 3 200).
+    eprintln!(
+        "cache: target <= 4096 bytes per cached token: {}",
+        if measured <= 4096.0 { "met" } else { "MISSED" }
+    );
+    if estimated < measured {
+        failed.push(format!(
+            "the cache's estimate {estimated:.0} is below the measured {measured:.0} bytes"
+        ));
+    }
+    assert!(failed.is_empty(), "targets missed: {failed:?}");
+}
