@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 
+use warrant_core::decompile::GrantMemo;
+
 use crate::decision::Denial;
 use crate::verified::{Trusted, VerifiedToken};
 
@@ -23,17 +25,26 @@ const SHARDS: usize = 16;
 #[derive(Debug)]
 pub(crate) struct TokenCache {
     shards: Vec<Mutex<LruCache<Key, Arc<VerifiedToken>>>>,
+    /// Grants recognised before, so a new token carrying one skips its decompilation.
+    memo: GrantMemo,
+    /// Whether verified tokens keep their parsed Biscuit (a verifier evaluating every
+    /// token with Datalog).
+    keep_biscuit: bool,
 }
 
 impl TokenCache {
     /// A cache of about `capacity` tokens (0 disables caching).
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, keep_biscuit: bool) -> Self {
         let per_shard = capacity.div_ceil(SHARDS);
         let shards = match NonZeroUsize::new(per_shard) {
             Some(n) => (0..SHARDS).map(|_| Mutex::new(LruCache::new(n))).collect(),
             None => Vec::new(),
         };
-        Self { shards }
+        Self {
+            shards,
+            memo: GrantMemo::default(),
+            keep_biscuit,
+        }
     }
 
     /// The verified token for `bytes`: from the cache, or verified now and cached.
@@ -47,7 +58,15 @@ impl TokenCache {
         let key: Key = (Sha256::digest(bytes).into(), version);
         // No shards when the capacity is 0: nothing is cached.
         let Some(shard) = self.shards.get(usize::from(key.0[0]) % SHARDS) else {
-            return Ok((Arc::new(VerifiedToken::verify(bytes, trusted)?), false));
+            return Ok((
+                Arc::new(VerifiedToken::verify(
+                    bytes,
+                    trusted,
+                    Some(&self.memo),
+                    self.keep_biscuit,
+                )?),
+                false,
+            ));
         };
         if let Some(hit) = shard
             .lock()
@@ -56,7 +75,12 @@ impl TokenCache {
         {
             return Ok((Arc::clone(hit), true));
         }
-        let verified = Arc::new(VerifiedToken::verify(bytes, trusted)?);
+        let verified = Arc::new(VerifiedToken::verify(
+            bytes,
+            trusted,
+            Some(&self.memo),
+            self.keep_biscuit,
+        )?);
         shard
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

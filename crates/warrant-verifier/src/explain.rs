@@ -64,7 +64,7 @@ pub(crate) fn signer(token: &Biscuit, block: usize) -> Signer {
 }
 
 pub(crate) fn claims(
-    token: &Biscuit,
+    block_count: usize,
     authority: &AuthorityFacts,
     blocks: &[BlockData],
     lifted: Option<&Lifted>,
@@ -86,7 +86,7 @@ pub(crate) fn claims(
         holder: holder.map(ToString::to_string),
         holder_thumbprint: holder.map(PublicKey::jwk_thumbprint),
         expires_at: expires_at.map(|t| t.to_string()),
-        block_count: token.block_count(),
+        block_count,
     }
 }
 
@@ -158,14 +158,8 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFact
     d
 }
 
-/// Names the block in a denial.
-pub(crate) fn locate(
-    mut d: Denial,
-    token: &Biscuit,
-    block: usize,
-    check: Option<String>,
-) -> Denial {
-    let who = signer(token, block);
+/// Names the block in a denial, signed by `who`.
+pub(crate) fn locate(mut d: Denial, who: Signer, block: usize, check: Option<String>) -> Denial {
     if block > 0 {
         d.message = format!("block {block} ({who}): {}", d.message);
     }
@@ -276,7 +270,10 @@ pub(crate) fn from_biscuit(
                 format!("check failed: `{}`", Shown(&b.rule)),
             ),
         };
-        keep_best(&mut best, locate(d, token, block, Some(b.rule.clone())));
+        keep_best(
+            &mut best,
+            locate(d, signer(token, block), block, Some(b.rule.clone())),
+        );
     }
     if let Some(d) = best {
         return d;

@@ -105,7 +105,7 @@ impl Verifier {
     }
 
     fn from_parts(config: Config, trusted: Trusted) -> Self {
-        let cache = TokenCache::new(config.cache_capacity);
+        let cache = TokenCache::new(config.cache_capacity, config.datalog_only);
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -422,6 +422,12 @@ impl Verifier {
         v: &VerifiedToken,
         req: &warrant_core::request::RequestFacts,
     ) -> Result<(), Box<Denial>> {
+        let Some(token) = &v.token else {
+            return Err(Box::new(Denial::new(
+                DenialKind::Evaluation,
+                "the verified token was kept without its Biscuit: verify it again",
+            )));
+        };
         let limits = self.inner.config.limits;
         let (src, params) = req.datalog();
         let run = AuthorizerBuilder::new()
@@ -437,12 +443,12 @@ impl Verifier {
                         .as_str(),
                 )
             })
-            .and_then(|b| b.build(&v.token))
+            .and_then(|b| b.build(token))
             .and_then(|mut a| a.authorize());
         match run {
             Ok(_) => Ok(()),
             Err(e) => Err(Box::new(explain::from_biscuit(
-                &v.token,
+                token,
                 &match (&v.lifted, &v.blocks) {
                     (Some(l), _) => explain::ProfileBlocks::Lifted(l),
                     (None, b) => explain::ProfileBlocks::Data(b.as_deref().unwrap_or_default()),
@@ -519,10 +525,9 @@ fn native(
                 .roles
                 .iter()
                 .position(|r| *r == role)
-                .and_then(|k| block.checks.get(k))
-                .cloned();
+                .and_then(|k| block.check_text(k));
             let d = explain::failure_denial(&failure, &block.grant, req);
-            explain::keep_best(&mut best, explain::locate(d, &v.token, i, check));
+            explain::keep_best(&mut best, explain::locate(d, v.signer(i), i, check));
         }
     }
     match best {
