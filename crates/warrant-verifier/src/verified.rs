@@ -311,3 +311,6 @@ fn admit(authority: &AuthorityFacts, lifted: bool, blocks: &[BlockData]) -> Resu
             d
         })
 }
+
+#[cfg(test)]
+mod tests;
