@@ -54,54 +54,73 @@ pub const MAX_BLOCKS: usize = 32;
 /// How many blocks serialized token `bytes` has (authority included), from its outer
 /// structure alone: no block is decoded and no signature checked.
 pub fn block_count(bytes: &[u8]) -> Result<usize, BlocksError> {
-    let token = schema::Biscuit::decode(bytes)?;
-    Ok(token.blocks.len() + 1)
+    Ok(decode(bytes)?.blocks.len() + 1)
+}
+
+/// The outer protobuf message of serialized token `bytes` (blocks still serialized,
+/// signatures unchecked), to read its blocks from with [`read_decoded`] without
+/// decoding the bytes twice.
+pub fn decode(bytes: &[u8]) -> Result<schema::Biscuit, BlocksError> {
+    Ok(schema::Biscuit::decode(bytes)?)
 }
 
 /// Reads every block of serialized token `bytes`, authority first. Signatures are not
 /// checked here: read the bytes a [`biscuit_auth::Biscuit`] was verified from.
 pub fn read_blocks(bytes: &[u8]) -> Result<Vec<BlockData>, BlocksError> {
-    let token = schema::Biscuit::decode(bytes)?;
-    let mut first_party_symbols: Vec<String> = Vec::new();
-    let mut first_party_keys: Vec<PublicKey> = Vec::new();
+    read_decoded(&decode(bytes)?)
+}
+
+/// Reads every block of a token decoded with [`decode`], authority first. Signatures
+/// are not checked here: decode the bytes whose signatures were verified.
+pub fn read_decoded(token: &schema::Biscuit) -> Result<Vec<BlockData>, BlocksError> {
+    // First-party blocks share one growing table; a third-party block has its own.
+    let mut first_party = SymbolTable::new();
     let mut out = Vec::with_capacity(token.blocks.len() + 1);
     for signed in std::iter::once(&token.authority).chain(token.blocks.iter()) {
         let block = schema::Block::decode(signed.block.as_slice())?;
-        let keys = block
-            .public_keys
-            .iter()
-            .map(PublicKey::from_proto)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(BlocksError::from)?;
+        let mut keys: Vec<PublicKey> = Vec::with_capacity(block.public_keys.len());
+        for k in &block.public_keys {
+            let k = PublicKey::from_proto(k)?;
+            // Biscuit refuses a key listed twice in the first-party table.
+            if external_key_of(signed).is_none() && keys.contains(&k) {
+                return Err(biscuit_auth::error::Format::PublicKeyTableOverlap.into());
+            }
+            keys.push(k);
+        }
         let external_key = signed
             .external_signature
             .as_ref()
             .map(|s| PublicKey::from_proto(&s.public_key))
             .transpose()
             .map_err(BlocksError::from)?;
-        let table = if external_key.is_some() {
-            SymbolTable::from_symbols_and_public_keys(block.symbols.clone(), keys)
-        } else {
-            first_party_symbols.extend(block.symbols.iter().cloned());
-            first_party_keys.extend(keys);
-            SymbolTable::from_symbols_and_public_keys(
-                first_party_symbols.clone(),
-                first_party_keys.clone(),
-            )
-        }
-        .map_err(BlocksError::from)?;
         let data = convert::proto_block_to_token_block(&block, None)?;
+        let own;
+        let table = if external_key.is_some() {
+            own = SymbolTable::from_symbols_and_public_keys(block.symbols, keys)?;
+            &own
+        } else {
+            // As Biscuit reads them: a symbol or key already in the table is refused.
+            first_party.extend(&SymbolTable::from_symbols_and_public_keys(
+                block.symbols,
+                keys,
+            )?)?;
+            &first_party
+        };
         out.push(BlockData {
-            facts: resolve(&data.facts, &table)?,
-            rules: resolve(&data.rules, &table)?,
-            checks: resolve(&data.checks, &table)?,
-            scopes: resolve(&data.scopes, &table)?,
+            facts: resolve(&data.facts, table)?,
+            rules: resolve(&data.rules, table)?,
+            checks: resolve(&data.checks, table)?,
+            scopes: resolve(&data.scopes, table)?,
             external_key,
             version: data.version,
             context: data.context,
         });
     }
     Ok(out)
+}
+
+fn external_key_of(signed: &schema::SignedBlock) -> Option<&schema::PublicKey> {
+    signed.external_signature.as_ref().map(|s| &s.public_key)
 }
 
 /// Biscuit's datalog items with their symbols resolved through `table`.

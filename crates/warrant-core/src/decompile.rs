@@ -25,6 +25,7 @@ use crate::pattern::{PatternTest, ResourcePattern};
 use crate::time::{Span, Timestamp};
 use crate::token::PROFILE_VERSION;
 use crate::value::Value;
+pub use memo::GrantMemo;
 
 /// One block understood natively.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +34,24 @@ pub struct LiftedBlock {
     pub grant: Grant,
     /// The role of each check, in block order.
     pub roles: Vec<CheckRole>,
-    /// The text of each check, in block order, as Biscuit prints it (for explanations
-    /// only: no decision reads it).
-    pub checks: Vec<String>,
+    /// What the grant was compiled with (its checks are the compilation of the grant
+    /// with this context, so their text is rendered only when asked for).
+    pub context: CompileContext,
     /// The holder a delegation block names.
     pub holder: Option<String>,
+}
+
+impl LiftedBlock {
+    /// The text of check `index` (block order) as Biscuit prints it, for explanations
+    /// only: no decision reads it. Rendered on demand from the grant, whose compilation
+    /// is the block's checks term for term (that is how the block was recognised).
+    pub fn check_text(&self, index: usize) -> Option<String> {
+        compile_checks(&self.grant, self.context)
+            .ok()?
+            .checks
+            .get(index)
+            .map(ToString::to_string)
+    }
 }
 
 /// A token whose every block is in the warrant profile.
@@ -52,9 +66,19 @@ pub struct Lifted {
 /// Lifts a token's blocks (read from the bytes its signatures were verified on), or
 /// `None` if any block is outside the profile.
 pub fn lift(blocks: &[BlockData]) -> Option<Lifted> {
+    lift_with(blocks, None)
+}
+
+/// [`lift`], remembering in `memo` the grants it recognises and recognising a block
+/// whose checks it has seen before without decompiling them again (the result is the
+/// same: see [`memo`]).
+pub fn lift_with(blocks: &[BlockData], memo: Option<&GrantMemo>) -> Option<Lifted> {
     let authority = profile_authority(blocks)?;
-    let lifted = (0..blocks.len())
-        .map(|i| lift_block(blocks, i))
+    let ctx = context(&authority);
+    let lifted = blocks
+        .iter()
+        .enumerate()
+        .map(|(i, b)| lift_one(b, i, ctx, memo))
         .collect::<Option<Vec<_>>>()?;
     Some(Lifted {
         authority,
@@ -73,14 +97,26 @@ fn profile_authority(blocks: &[BlockData]) -> Option<AuthorityFacts> {
         .then_some(authority)
 }
 
+fn context(authority: &AuthorityFacts) -> CompileContext {
+    CompileContext {
+        human_verified_at: authority.verification.as_ref().map(|(_, at)| *at),
+    }
+}
+
 /// Lifts block `index` of a token on its own (for inspection; a verifier lifts all or
 /// nothing with [`lift`]).
 pub fn lift_block(blocks: &[BlockData], index: usize) -> Option<LiftedBlock> {
     let authority = profile_authority(blocks)?;
-    let block = blocks.get(index)?;
-    let ctx = CompileContext {
-        human_verified_at: authority.verification.as_ref().map(|(_, at)| *at),
-    };
+    lift_one(blocks.get(index)?, index, context(&authority), None)
+}
+
+/// Lifts block `index` of a profile token whose authority gives `ctx`.
+fn lift_one(
+    block: &BlockData,
+    index: usize,
+    ctx: CompileContext,
+    memo: Option<&GrantMemo>,
+) -> Option<LiftedBlock> {
     let holder = match (index, &block.external_key, block.facts.as_slice()) {
         (0, _, _) | (_, None, []) => None,
         (_, Some(_), [fact]) if fact.predicate.name == "holder" => {
@@ -90,7 +126,10 @@ pub fn lift_block(blocks: &[BlockData], index: usize) -> Option<LiftedBlock> {
         }
         _ => return None,
     };
-    let mut lifted = lift_checks(block, ctx)?;
+    if !block.rules.is_empty() || !block.scopes.is_empty() {
+        return None;
+    }
+    let mut lifted = memo::lift_checks_memo(&block.checks, ctx, memo)?;
     if index == 0 && lifted.grant.allow.is_empty() {
         return None;
     }
@@ -98,21 +137,18 @@ pub fn lift_block(blocks: &[BlockData], index: usize) -> Option<LiftedBlock> {
     Some(lifted)
 }
 
-/// The grant of a block whose checks are exactly a compiled grant (facts are the
-/// caller's to check).
-fn lift_checks(block: &BlockData, ctx: CompileContext) -> Option<LiftedBlock> {
-    if !block.rules.is_empty() || !block.scopes.is_empty() {
-        return None;
-    }
-    let grant = decompile(&block.checks, ctx)?;
+/// The grant of checks that are exactly a compiled grant (facts, rules and scopes are
+/// the caller's to check).
+fn lift_checks(block_checks: &[Check], ctx: CompileContext) -> Option<LiftedBlock> {
+    let grant = decompile(block_checks, ctx)?;
     let Compiled { checks, roles } = compile_checks(&grant, ctx).ok()?;
-    if checks != block.checks {
+    if checks != block_checks {
         return None;
     }
     Some(LiftedBlock {
         grant,
         roles,
-        checks: checks.iter().map(ToString::to_string).collect(),
+        context: ctx,
         holder: None,
     })
 }
@@ -498,6 +534,8 @@ fn deny_rule(queries: &[Query], trees: &[Vec<Node<'_>>]) -> Option<Rule> {
         human: None,
     })
 }
+
+pub mod memo;
 
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,8 @@ use std::sync::Arc;
 use quick_cache::sync::Cache;
 use quick_cache::{Equivalent, OptionsBuilder, Weighter};
 
+use warrant_core::decompile::GrantMemo;
+
 use crate::decision::Denial;
 use crate::verified::{Trusted, VerifiedToken};
 
@@ -123,6 +125,8 @@ pub(crate) struct TokenCache {
     /// Whether cached tokens keep their parsed Biscuit even when their every block is in
     /// the profile (a verifier that evaluates everything with Datalog).
     keep_biscuit: bool,
+    /// Grants recognised before, so a new token carrying one skips its decompilation.
+    memo: GrantMemo,
     misses: AtomicU64,
 }
 
@@ -159,6 +163,7 @@ impl TokenCache {
         Self {
             cache,
             keep_biscuit,
+            memo: GrantMemo::default(),
             misses: AtomicU64::new(0),
         }
     }
@@ -185,7 +190,10 @@ impl TokenCache {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let bytes = bytes()?;
-        let verified = Arc::new(VerifiedToken::verify(&bytes, trusted)?.cached(self.keep_biscuit));
+        let verified = Arc::new(
+            VerifiedToken::verify(&bytes, trusted, Some(&self.memo), self.keep_biscuit)?
+                .cached(self.keep_biscuit),
+        );
         if let Some(c) = &self.cache {
             c.insert(probe.owned(), Arc::clone(&verified));
         }
@@ -276,8 +284,8 @@ mod tests {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
         let trusted = Trusted::Set(KeySet::single(KeyId(1), key.public()));
         let t = &tokens(&key, 1)[0];
-        let slim = VerifiedToken::verify(t, &trusted).unwrap().cached(false);
-        let kept = VerifiedToken::verify(t, &trusted).unwrap().cached(true);
+        let slim = VerifiedToken::verify(t, &trusted, None, false).unwrap().cached(false);
+        let kept = VerifiedToken::verify(t, &trusted, None, true).unwrap().cached(true);
         assert!(slim.token.is_none() && kept.token.is_some());
         let (w_slim, w_kept) = (entry_weight(t.len(), &slim), entry_weight(t.len(), &kept));
         assert!(w_slim > t.len() as u64);

@@ -64,7 +64,7 @@ pub(crate) fn signer(token: &Biscuit, block: usize) -> Signer {
 }
 
 pub(crate) fn claims(
-    token: &Biscuit,
+    block_count: usize,
     authority: &AuthorityFacts,
     blocks: &[BlockData],
     lifted: Option<&Lifted>,
@@ -86,7 +86,7 @@ pub(crate) fn claims(
         holder: holder.map(ToString::to_string),
         holder_thumbprint: holder.map(PublicKey::jwk_thumbprint),
         expires_at: expires_at.map(|t| t.to_string()),
-        block_count: token.block_count(),
+        block_count,
     })
 }
 

@@ -6,11 +6,12 @@
 //! nothing else. Expiry, revocation, audience and every rule are evaluated again on every
 //! request.
 
+use biscuit_auth::format::{schema, SerializedBiscuit};
 use biscuit_auth::Biscuit;
 use warrant_core::authority::AuthorityFacts;
-use warrant_core::blocks::{read_blocks, BlockData, MAX_BLOCKS};
+use warrant_core::blocks::{read_decoded, BlockData, MAX_BLOCKS};
 use warrant_core::budget::Budget;
-use warrant_core::decompile::{lift, Lifted};
+use warrant_core::decompile::{lift_with, GrantMemo, Lifted};
 use warrant_core::keys::{KeyId, PublicKey};
 use warrant_core::token::PROFILE_VERSION;
 
@@ -136,7 +137,7 @@ fn compact(block: &warrant_core::decompile::LiftedBlock) -> warrant_core::decomp
     warrant_core::decompile::LiftedBlock {
         grant: block.grant.clone(),
         roles: block.roles.clone(),
-        checks: block.checks.iter().map(|c| c.as_str().to_owned()).collect(),
+        context: block.context,
         holder: block.holder.clone(),
     }
 }
@@ -154,13 +155,28 @@ const BLOCK_DATA_BYTES_PER_TOKEN_BYTE: u64 = 12;
 
 impl VerifiedToken {
     /// Verifies the signature chain of `bytes` under `trusted`; the only constructor.
-    pub(crate) fn verify(bytes: &[u8], trusted: &Trusted) -> Result<Self, Box<Denial>> {
-        let token = verify_signatures(bytes, trusted)?;
-        // Every decision below reads the blocks as data, from the very bytes whose
-        // signatures Biscuit just verified.
-        let blocks = read_blocks(bytes)
+    /// Recognised grants are remembered in `memo`; the parsed Biscuit is kept when some
+    /// block is outside the profile, or when `keep_biscuit`.
+    pub(crate) fn verify(
+        bytes: &[u8],
+        trusted: &Trusted,
+        memo: Option<&GrantMemo>,
+        keep_biscuit: bool,
+    ) -> Result<Self, Box<Denial>> {
+        let decoded = decode_bounded(bytes)?;
+        verify_signatures(bytes, trusted)?;
+        // Every decision below reads the blocks as data, decoded from the very bytes
+        // whose signatures were just verified.
+        let blocks = read_decoded(&decoded)
             .map_err(|e| Box::new(Denial::new(DenialKind::Malformed, e.to_string())))?;
-        let lifted = lift(&blocks);
+        let lifted = lift_with(&blocks, memo);
+        // Biscuit's own token, for its evaluation: its signatures are verified again
+        // (Biscuit offers no way to build one from a verified chain).
+        let token = if lifted.is_none() || keep_biscuit {
+            Some(biscuit(bytes, trusted)?)
+        } else {
+            None
+        };
         let authority = match &lifted {
             Some(l) => l.authority.clone(),
             None => blocks
@@ -169,18 +185,19 @@ impl VerifiedToken {
                 .unwrap_or_default(),
         };
         let admission = admit(&authority, lifted.is_some(), &blocks);
-        let revocation_ids = token
-            .revocation_identifiers()
-            .iter()
-            .map(|id| digest(RevocationKind::RevocationId, id))
+        // Biscuit's revocation ids are the blocks' signatures.
+        let revocation_ids = std::iter::once(&decoded.authority)
+            .chain(&decoded.blocks)
+            .map(|b| digest(RevocationKind::RevocationId, &b.signature))
             .collect();
         let token_id = authority
             .token_id
             .as_deref()
             .map(|id| digest(RevocationKind::TokenId, id.as_bytes()));
-        let (holders, holder_digests) = holder_chain(&token, &blocks);
+        let signers = signers(&decoded, &blocks);
+        let (holders, holder_digests) = holder_chain(&signers, &blocks);
         let claims = crate::explain::claims(
-            &token,
+            blocks.len(),
             &authority,
             &blocks,
             lifted.as_ref(),
@@ -192,11 +209,8 @@ impl VerifiedToken {
             .ok()
             .and_then(|h| h.last())
             .map(|k| warrant_core::dpop::HolderKey::new(*k));
-        let signers = (0..token.block_count())
-            .map(|i| crate::explain::signer(&token, i))
-            .collect();
         Ok(Self {
-            token: Some(token),
+            token,
             signers,
             size: bytes.len(),
             blocks: lifted.is_none().then_some(blocks),
@@ -214,11 +228,34 @@ impl VerifiedToken {
     }
 }
 
-/// The token of `bytes`, once its size is bounded and its signature chain verifies
-/// under `trusted`.
-fn verify_signatures(bytes: &[u8], trusted: &Trusted) -> Result<Biscuit, Box<Denial>> {
-    let refused: std::cell::RefCell<Option<Box<Denial>>> = std::cell::RefCell::new(None);
-    let provider = |kid: Option<u32>| match trusted.root(kid).and_then(|k| {
+/// The outer structure of `bytes`, once its number of blocks is bounded: Biscuit's
+/// verification of a token grows faster than linearly with its blocks, so the bound
+/// holds before any signature is checked.
+fn decode_bounded(bytes: &[u8]) -> Result<schema::Biscuit, Box<Denial>> {
+    let decoded = warrant_core::blocks::decode(bytes).map_err(|e| {
+        Box::new(Denial::new(
+            DenialKind::Malformed,
+            format!("the token is not a Biscuit token: {e}"),
+        ))
+    })?;
+    let count = decoded.blocks.len().saturating_add(1);
+    if count > MAX_BLOCKS {
+        return Err(Box::new(Denial::new(
+            DenialKind::Malformed,
+            format!(
+                "the token has {count} blocks, more than the {MAX_BLOCKS} a verifier accepts: ask for a token with fewer attenuations or delegations"
+            ),
+        )));
+    }
+    Ok(decoded)
+}
+
+/// Biscuit's root key provider for `trusted`, remembering why it refused.
+fn provider<'a>(
+    trusted: &'a Trusted,
+    refused: &'a std::cell::RefCell<Option<Box<Denial>>>,
+) -> impl Fn(Option<u32>) -> Result<biscuit_auth::PublicKey, biscuit_auth::error::Format> + 'a {
+    move |kid: Option<u32>| match trusted.root(kid).and_then(|k| {
         k.to_biscuit().map_err(|_| {
             Box::new(Denial::new(
                 DenialKind::UnknownKey,
@@ -231,38 +268,57 @@ fn verify_signatures(bytes: &[u8], trusted: &Trusted) -> Result<Biscuit, Box<Den
             *refused.borrow_mut() = Some(d);
             Err(biscuit_auth::error::Format::UnknownPublicKey)
         }
-    };
-    // Bounded before any signature is checked: Biscuit's verification of a token
-    // grows faster than linearly with its blocks.
-    let count = warrant_core::blocks::block_count(bytes).map_err(|e| {
-        Box::new(Denial::new(
-            DenialKind::Malformed,
-            format!("the token is not a Biscuit token: {e}"),
-        ))
-    })?;
-    if count > MAX_BLOCKS {
-        return Err(Box::new(Denial::new(
-            DenialKind::Malformed,
-            format!(
-                "the token has {count} blocks, more than the {MAX_BLOCKS} a verifier accepts: ask for a token with fewer attenuations or delegations"
-            ),
-        )));
     }
-    let token = match Biscuit::from(bytes, provider) {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(refused
-                .into_inner()
-                .unwrap_or_else(|| Box::new(crate::explain::format_denial(&e))))
-        }
-    };
-    Ok(token)
+}
+
+/// Verifies the signature chain of `bytes` under `trusted` exactly as `Biscuit::from`
+/// does (it is the first half of it: every block's signature, third-party signatures,
+/// the last key against the proof), without converting the blocks to Biscuit's Datalog.
+fn verify_signatures(bytes: &[u8], trusted: &Trusted) -> Result<(), Box<Denial>> {
+    let refused = std::cell::RefCell::new(None);
+    match SerializedBiscuit::from_slice(bytes, provider(trusted, &refused)) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(refused.into_inner().unwrap_or_else(|| {
+            Box::new(crate::explain::format_denial(
+                &biscuit_auth::error::Token::Format(e),
+            ))
+        })),
+    }
+}
+
+/// Biscuit's parsed token of `bytes`, its signature chain verified under `trusted`.
+pub(crate) fn biscuit(bytes: &[u8], trusted: &Trusted) -> Result<Biscuit, Box<Denial>> {
+    let refused = std::cell::RefCell::new(None);
+    match Biscuit::from(bytes, provider(trusted, &refused)) {
+        Ok(t) => Ok(t),
+        Err(e) => Err(refused
+            .into_inner()
+            .unwrap_or_else(|| Box::new(crate::explain::format_denial(&e)))),
+    }
+}
+
+/// Who signed each block: the issuer's key id for the authority, a third-party key, or
+/// an attenuation.
+fn signers(decoded: &schema::Biscuit, blocks: &[BlockData]) -> Vec<Signer> {
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(i, b)| match (i, &b.external_key) {
+            (0, _) => Signer::Issuer {
+                key_id: decoded.root_key_id,
+            },
+            (_, Some(k)) => Signer::ThirdParty {
+                key: PublicKey::from_biscuit(k).map_or_else(|| k.print(), |p| p.to_string()),
+            },
+            (_, None) => Signer::Attenuation,
+        })
+        .collect()
 }
 
 /// The holders along the chain of a verified token (or why the chain is broken), and the
 /// revocation digest of each.
 fn holder_chain(
-    token: &Biscuit,
+    signers: &[Signer],
     blocks: &[BlockData],
 ) -> (Result<Vec<PublicKey>, Denial>, Vec<Digest16>) {
     let links = warrant_core::holder::holder_links(blocks);
@@ -275,7 +331,7 @@ fn holder_chain(
         };
         let mut d = Denial::new(DenialKind::InvalidDelegation, e.to_string());
         d.block = Some(block);
-        d.signer = Some(crate::explain::signer(token, block));
+        d.signer = Some(signers.get(block).cloned().unwrap_or(Signer::Attenuation));
         d
     });
     let digests = holders
@@ -318,3 +374,6 @@ fn admit(authority: &AuthorityFacts, lifted: bool, blocks: &[BlockData]) -> Resu
             d
         })
 }
+
+#[cfg(test)]
+mod tests;
