@@ -284,8 +284,12 @@ mod tests {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
         let trusted = Trusted::Set(KeySet::single(KeyId(1), key.public()));
         let t = &tokens(&key, 1)[0];
-        let slim = VerifiedToken::verify(t, &trusted, None, false).unwrap().cached(false);
-        let kept = VerifiedToken::verify(t, &trusted, None, true).unwrap().cached(true);
+        let slim = VerifiedToken::verify(t, &trusted, None, false)
+            .unwrap()
+            .cached(false);
+        let kept = VerifiedToken::verify(t, &trusted, None, true)
+            .unwrap()
+            .cached(true);
         assert!(slim.token.is_none() && kept.token.is_some());
         let (w_slim, w_kept) = (entry_weight(t.len(), &slim), entry_weight(t.len(), &kept));
         assert!(w_slim > t.len() as u64);
