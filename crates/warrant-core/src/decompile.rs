@@ -52,6 +52,14 @@ impl LiftedBlock {
             .get(index)
             .map(ToString::to_string)
     }
+
+    /// The text of every check (block order) as Biscuit prints it, for explanations only,
+    /// rendered in one compilation of the grant.
+    pub fn check_texts(&self) -> Vec<String> {
+        compile_checks(&self.grant, self.context)
+            .map(|c| c.checks.iter().map(ToString::to_string).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// A token whose every block is in the warrant profile.

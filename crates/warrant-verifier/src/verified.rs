@@ -87,6 +87,10 @@ pub(crate) struct VerifiedToken {
     /// for DPoP on the warm path: decoding it per request cost a quarter of a signature).
     pub(crate) holder_key: Option<warrant_core::dpop::HolderKey>,
     pub(crate) claims: Claims,
+    /// The text of every check of every lifted block, rendered at the token's first
+    /// denial (explanations quote the failing check; rendering compiles the block's grant,
+    /// too slow to repeat on every denial, too large to keep for tokens never denied).
+    check_texts: std::sync::OnceLock<Vec<Vec<String>>>,
 }
 
 impl VerifiedToken {
@@ -96,6 +100,23 @@ impl VerifiedToken {
             .get(block)
             .cloned()
             .unwrap_or(Signer::Attenuation)
+    }
+
+    /// The text of check `index` of lifted block `block`, as Biscuit prints it (for
+    /// explanations only: no decision reads it).
+    pub(crate) fn check_text(&self, block: usize, index: usize) -> Option<String> {
+        let lifted = self.lifted.as_ref()?;
+        self.check_texts
+            .get_or_init(|| {
+                lifted
+                    .blocks
+                    .iter()
+                    .map(warrant_core::decompile::LiftedBlock::check_texts)
+                    .collect()
+            })
+            .get(block)?
+            .get(index)
+            .cloned()
     }
 
     /// The token as the cache keeps it: without its parsed Biscuit unless Biscuit must
@@ -224,6 +245,7 @@ impl VerifiedToken {
             holder_digests,
             holder_key,
             claims,
+            check_texts: std::sync::OnceLock::new(),
         })
     }
 }

@@ -618,7 +618,7 @@ fn native(
         .roles
         .iter()
         .position(|r| *r == role)
-        .and_then(|k| block.check_text(k));
+        .and_then(|k| v.check_text(i, k));
     let d = explain::failure_denial(&failure, &block.grant, req);
     Err(Box::new(explain::locate(d, v.signer(i), i, check)))
 }

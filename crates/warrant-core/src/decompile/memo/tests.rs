@@ -190,5 +190,7 @@ fn check_texts_are_the_blocks_own() {
             assert_eq!(lb.check_text(i), Some(c.to_string()));
         }
         assert_eq!(lb.check_text(block.checks.len()), None);
+        let all: Vec<String> = block.checks.iter().map(ToString::to_string).collect();
+        assert_eq!(lb.check_texts(), all);
     }
 }
