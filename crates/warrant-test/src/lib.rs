@@ -162,3 +162,23 @@ pub fn biscuit_limits() -> AuthorizerLimits {
         max_time: Duration::from_millis(200),
     }
 }
+
+/// The design's grant (3 allow rules with conditions, 1 deny rule, audience `support-api`)
+/// lasting `ttl`: the grant of the benchmarks and of the HTTP comparison.
+pub fn design_grant(ttl: &str) -> String {
+    r#"{
+  "audience": ["support-api"],
+  "ttl": "TTL",
+  "allow": [
+    { "resources": ["tickets/123/customer_name", "tickets/123/email_address"], "actions": ["read"],
+      "when": [ { "attr": "ticket.status", "eq": "open" } ] },
+    { "resources": ["orders/*/order_status"], "actions": ["update"],
+      "when": [ { "attr": "order.placed_at", "within": "24h" },
+                { "attr": "shipping_address.verified", "eq": true } ] },
+    { "resources": ["orders/*"], "actions": ["refund"],
+      "when": [ { "attr": "amount", "lt": 5000 }, { "attr": "reason", "present": true } ] }
+  ],
+  "deny": [ { "resources": ["customers/*/payment_card", "accounts/*/password"], "actions": ["*"] } ]
+}"#
+    .replace("TTL", ttl)
+}

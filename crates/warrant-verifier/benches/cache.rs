@@ -35,25 +35,10 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const CAPACITY: usize = 1_000;
 
-const GRANT: &str = r#"{
-  "audience": ["support-api"],
-  "ttl": "1h",
-  "allow": [
-    { "resources": ["tickets/123/customer_name", "tickets/123/email_address"], "actions": ["read"],
-      "when": [ { "attr": "ticket.status", "eq": "open" } ] },
-    { "resources": ["orders/*/order_status"], "actions": ["update"],
-      "when": [ { "attr": "order.placed_at", "within": "24h" },
-                { "attr": "shipping_address.verified", "eq": true } ] },
-    { "resources": ["orders/*"], "actions": ["refund"],
-      "when": [ { "attr": "amount", "lt": 5000 }, { "attr": "reason", "present": true } ] }
-  ],
-  "deny": [ { "resources": ["customers/*/payment_card", "accounts/*/password"], "actions": ["*"] } ]
-}"#;
-
 /// `n` distinct tokens of the bench token's shape (3 blocks).
 fn tokens(key: &SigningKey, now: Timestamp, n: usize) -> Vec<String> {
     let mut rng = rand_core::OsRng;
-    let grant = Grant::from_json_str(GRANT).expect("grant");
+    let grant = Grant::from_json_str(&warrant_test::design_grant("1h")).expect("grant");
     let narrower = [
         r#"{"ttl": "50m", "allow": [{"resources": ["tickets/123/*", "orders/*"], "actions": ["read", "refund"]}]}"#,
         r#"{"ttl": "40m", "allow": [{"resources": ["tickets/123/email_address"], "actions": ["read"]}]}"#,

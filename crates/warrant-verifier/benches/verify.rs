@@ -40,21 +40,6 @@ use warrant_verifier::{
     DEFAULT_REPLAY_CAPACITY,
 };
 
-const GRANT: &str = r#"{
-  "audience": ["support-api"],
-  "ttl": "10m",
-  "allow": [
-    { "resources": ["tickets/123/customer_name", "tickets/123/email_address"], "actions": ["read"],
-      "when": [ { "attr": "ticket.status", "eq": "open" } ] },
-    { "resources": ["orders/*/order_status"], "actions": ["update"],
-      "when": [ { "attr": "order.placed_at", "within": "24h" },
-                { "attr": "shipping_address.verified", "eq": true } ] },
-    { "resources": ["orders/*"], "actions": ["refund"],
-      "when": [ { "attr": "amount", "lt": 5000 }, { "attr": "reason", "present": true } ] }
-  ],
-  "deny": [ { "resources": ["customers/*/payment_card", "accounts/*/password"], "actions": ["*"] } ]
-}"#;
-
 struct Fixture {
     text: String,
     bytes: Vec<u8>,
@@ -85,7 +70,7 @@ fn fixture() -> Fixture {
     let mut rng = rand_core::OsRng;
     let key = Arc::new(SigningKey::generate(&mut rng, Some(KeyId(1))));
     let now = Timestamp::from_system_time(std::time::SystemTime::now());
-    let grant = Grant::from_json_str(GRANT).expect("grant");
+    let grant = Grant::from_json_str(&warrant_test::design_grant("10m")).expect("grant");
     let mut req = MintRequest::offline(grant.clone());
     req.human = Some("alice".into());
     let minted = mint(&key, req, now, &mut rng).expect("mint");
@@ -156,7 +141,7 @@ fn fixture() -> Fixture {
     let claims = serde_json::json!({
         "iss": "https://issuer.example", "sub": "alice", "aud": "support-api",
         "iat": now.unix(), "exp": now.unix() + 600, "jti": minted.token_id,
-        "grant": serde_json::from_str::<serde_json::Value>(GRANT).expect("json"),
+        "grant": serde_json::from_str::<serde_json::Value>(&warrant_test::design_grant("10m")).expect("json"),
         "scope": "orders:refund tickets:read",
     });
     let jwt = jsonwebtoken::encode(

@@ -62,23 +62,6 @@ const ISSUER: &str = "https://issuer.example";
 /// The one guarded route.
 const ROUTE: &str = "/tickets/{id}/email_address";
 
-/// The design's grant (as in `benches/verify.rs`), an hour long: the authority block of
-/// every warrant token and the `grant` claim of every JWT.
-const GRANT: &str = r#"{
-  "audience": ["support-api"],
-  "ttl": "1h",
-  "allow": [
-    { "resources": ["tickets/123/customer_name", "tickets/123/email_address"], "actions": ["read"],
-      "when": [ { "attr": "ticket.status", "eq": "open" } ] },
-    { "resources": ["orders/*/order_status"], "actions": ["update"],
-      "when": [ { "attr": "order.placed_at", "within": "24h" },
-                { "attr": "shipping_address.verified", "eq": true } ] },
-    { "resources": ["orders/*"], "actions": ["refund"],
-      "when": [ { "attr": "amount", "lt": 5000 }, { "attr": "reason", "present": true } ] }
-  ],
-  "deny": [ { "resources": ["customers/*/payment_card", "accounts/*/password"], "actions": ["*"] } ]
-}"#;
-
 /// The attenuation blocks of a token of 2 and 3 blocks (as in `benches/verify.rs`, with
 /// lifetimes that outlast a run).
 const NARROWER: [&str; 2] = [
@@ -233,7 +216,10 @@ impl Keys {
 
     /// A warrant token of `blocks` blocks (1 to 3).
     fn warrant_token(&self, blocks: u8, now: Timestamp) -> Result<String, BoxError> {
-        let mut req = MintRequest::offline(Grant::from_json_str(GRANT)?);
+        // The design's grant (as in `benches/verify.rs`), an hour long: the authority block of
+        // every warrant token and the `grant` claim of every JWT.
+        let mut req =
+            MintRequest::offline(Grant::from_json_str(&warrant_test::design_grant("1h"))?);
         req.human = Some("alice".into());
         let minted = mint(&self.warrant, req, now, &mut OsRng)?;
         let mut token = decode_unverified(&minted.token.to_base64()?)?;
@@ -250,7 +236,7 @@ impl Keys {
         let claims = serde_json::json!({
             "iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "iat": now.unix(),
             "exp": now.unix() + 3600, "jti": hex::encode(jti),
-            "grant": serde_json::from_str::<serde_json::Value>(GRANT)?,
+            "grant": serde_json::from_str::<serde_json::Value>(&warrant_test::design_grant("1h"))?,
         });
         let der = self.jwt.to_pkcs8_der()?;
         Ok(jsonwebtoken::encode(
