@@ -92,17 +92,57 @@ pub fn check_resource(resource: &str) -> Result<(), ResourceError> {
     if resource.len() > MAX_NAME_LEN {
         return Err(ResourceError::TooLong);
     }
-    if resource.chars().any(char::is_control) {
-        return Err(ResourceError::Control(resource.escape_debug().to_string()));
-    }
-    for segment in resource.split('/') {
-        match segment {
-            "" => return Err(ResourceError::EmptySegment(resource.to_owned())),
-            "." | ".." => return Err(ResourceError::DotSegment(resource.to_owned())),
-            _ => {}
+    // One pass over the bytes (every request is checked: this is on the warm path). A
+    // control character is reported before a bad segment wherever either stands, so
+    // the first bad segment is only remembered until the end.
+    let bytes = resource.as_bytes();
+    let mut bad_segment = None;
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if is_control_at(bytes, i, b) {
+            return Err(ResourceError::Control(resource.escape_debug().to_string()));
+        }
+        if b == b'/' {
+            if bad_segment.is_none() {
+                bad_segment = segment_error(bytes.get(start..i).unwrap_or_default());
+            }
+            start = i + 1;
         }
     }
-    Ok(())
+    if bad_segment.is_none() {
+        bad_segment = segment_error(bytes.get(start..).unwrap_or_default());
+    }
+    match bad_segment {
+        None => Ok(()),
+        Some(SegmentError::Empty) => Err(ResourceError::EmptySegment(resource.to_owned())),
+        Some(SegmentError::Dot) => Err(ResourceError::DotSegment(resource.to_owned())),
+    }
+}
+
+/// Whether the byte `b` at `i` in the UTF-8 text `bytes` starts a control character
+/// (`char::is_control`: U+0000 to U+001F and U+007F to U+009F; the last 32 are encoded
+/// as `0xC2 0x80` to `0xC2 0x9F`).
+fn is_control_at(bytes: &[u8], i: usize, b: u8) -> bool {
+    b < 0x20
+        || b == 0x7f
+        || (b == 0xc2
+            && bytes
+                .get(i + 1)
+                .is_some_and(|next| (0x80..=0x9f).contains(next)))
+}
+
+/// What is wrong with a segment of a resource name.
+enum SegmentError {
+    Empty,
+    Dot,
+}
+
+fn segment_error(segment: &[u8]) -> Option<SegmentError> {
+    match segment {
+        b"" => Some(SegmentError::Empty),
+        b"." | b".." => Some(SegmentError::Dot),
+        _ => None,
+    }
 }
 
 impl FromStr for ResourcePattern {
