@@ -4,6 +4,11 @@
 //! check of the block that fails, exactly as Biscuit would (a differential property test
 //! holds the two together). Verifiers use it to explain a denial in plain words: which
 //! rule, which attribute, what was expected.
+//!
+//! The warm path only needs a yes or no: [`allows`] is `evaluate(..).is_empty()` without
+//! building any explanation, and [`Intersection`] merges a token's blocks into one grant
+//! that allows exactly what all of them allow, computed once per token and then evaluated
+//! in one pass per request (see [`intersection`]). On a denial, [`evaluate`] explains.
 
 use std::collections::BTreeMap;
 use std::fmt;
