@@ -238,16 +238,16 @@ impl CachedJwt {
         c.exp > now && c.aud == "support-api"
     }
 
-    /// 5b: exp, aud and the grant evaluated against the request, as warrant evaluates it.
+    /// 5b: exp, aud and the grant evaluated against the request with warrant-core's
+    /// cheapest yes/no evaluation (`allows`: what warrant's merged blocks use too).
     fn allows(
         &self,
         jwt: &str,
         req: &warrant_core::request::RequestFacts,
     ) -> Option<Arc<JwtClaims>> {
         let c = self.claims(jwt)?;
-        (Self::current(&c, req.time.unix())
-            && warrant_core::eval::evaluate(&c.grant, None, req).is_empty())
-        .then_some(c)
+        (Self::current(&c, req.time.unix()) && warrant_core::eval::allows(&c.grant, None, req))
+            .then_some(c)
     }
 
     /// 5c: exp, aud and a scope.
