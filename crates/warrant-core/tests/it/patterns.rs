@@ -376,3 +376,18 @@ proptest::proptest! {
         proptest::prop_assert_eq!(check_resource(&resource), check_resource_by_chars(&resource));
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+    /// Action (and audience) names: the byte-wise check of ASCII names agrees with the
+    /// per-character rule (no control, whitespace, `,`, `*`, `"` or `\`).
+    #[test]
+    fn action_check_agrees_with_the_per_character_rule(s in "[ -~\t\n\r\u{b}\u{c}\u{7f}\u{85}\u{a0}]{0,8}|\\PC{0,4}|.{0,4}") {
+        let by_chars = !s.is_empty()
+            && s.len() <= warrant_core::pattern::MAX_NAME_LEN
+            && !s.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, ',' | '*' | '"' | '\\'));
+        proptest::prop_assert_eq!(warrant_core::pattern::Action::check(&s).is_ok(), by_chars);
+        proptest::prop_assert_eq!(warrant_core::pattern::Audience::check(&s).is_ok(), by_chars);
+    }
+}
