@@ -503,17 +503,20 @@ macro_rules! simple_name {
         impl $name {
             #[doc = concat!("Whether `s` is ", $what, ", without allocating: what parsing checks.")]
             pub fn check(s: &str) -> Result<(), $err> {
-                // ASCII names (the usual case) are checked byte by byte without branches.
-                let refused_ascii = |b: u8| {
-                    (b <= b' ') | (b == 0x7f) | (b == b',') | (b == b'*') | (b == b'"') | (b == b'\\')
+                // ASCII names (the usual case) are checked byte by byte; a name with
+                // another character is checked character by character.
+                let ascii_ok = |b: u8| {
+                    b > b' ' && b < 0x7f && !matches!(b, b',' | b'*' | b'"' | b'\\')
                 };
                 let ok = !s.is_empty()
                     && s.len() <= MAX_NAME_LEN
-                    && if s.is_ascii() {
-                        !s.bytes().fold(false, |acc, b| acc | refused_ascii(b))
-                    } else {
-                        !s.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, ',' | '*' | '"' | '\\'))
-                    };
+                    && (s.bytes().all(ascii_ok)
+                        || (!s.is_ascii()
+                            && !s.chars().any(|c| {
+                                c.is_control()
+                                    || c.is_whitespace()
+                                    || matches!(c, ',' | '*' | '"' | '\\')
+                            })));
                 if ok {
                     Ok(())
                 } else {

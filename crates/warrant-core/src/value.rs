@@ -268,9 +268,8 @@ impl AttrName {
     pub fn check(s: &str) -> Result<(), AttrNameError> {
         let ok = !s.is_empty()
             && s.len() <= 128
-            && !s.bytes().fold(false, |acc, c| {
-                acc | !(c.is_ascii_alphanumeric() | (c == b'_') | (c == b'-') | (c == b'.'))
-            });
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
         if ok {
             Ok(())
         } else {
