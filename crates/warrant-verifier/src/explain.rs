@@ -5,8 +5,8 @@ use biscuit_auth::Biscuit;
 use warrant_core::authority::AuthorityFacts;
 use warrant_core::blocks::BlockData;
 use warrant_core::compile::CheckRole;
-use warrant_core::decompile::Lifted;
-use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, RuleMiss, Shown};
+use warrant_core::decompile::{Lifted, LiftedBlock};
+use warrant_core::eval::{ConditionMiss, Describe, Failure, RuleMiss, Shown};
 use warrant_core::grant::Grant;
 use warrant_core::keys::PublicKey;
 use warrant_core::request::RequestFacts;
@@ -71,10 +71,10 @@ pub(crate) fn claims(
     holder: Option<&PublicKey>,
 ) -> Claims {
     let expires_at = match lifted {
-        Some(l) => l.blocks.iter().filter_map(|b| b.grant.expires_at).min(),
+        Some(l) => l.blocks.iter().filter_map(LiftedBlock::expires_at).min(),
         None => (0..blocks.len())
             .filter_map(|i| warrant_core::decompile::lift_block(blocks, i))
-            .filter_map(|b| b.grant.expires_at)
+            .filter_map(|b| b.expires_at())
             .min(),
     };
     Claims::new(ClaimValues {
@@ -204,9 +204,9 @@ fn explain_block(
         ProfileBlocks::Lifted(l) => l.blocks.get(block)?.clone(),
         ProfileBlocks::Data(blocks) => warrant_core::decompile::lift_block(blocks, block)?,
     };
-    let failures = evaluate(&lifted.grant, authority.human_facts().as_ref(), req);
+    let failures = lifted.evaluate(authority.human_facts().as_ref(), req);
     Some(BlockExplanation {
-        grant: lifted.grant,
+        grant: lifted.grant(),
         roles: lifted.roles,
         failures,
     })
