@@ -1,5 +1,7 @@
 //! Recognition memoised per grant: a block whose checks (its expiry and not-before
-//! aside) were recognised before is not decompiled and compiled again.
+//! aside) were recognised before is not decompiled and compiled again, and its
+//! [`LiftedBlock`] shares the memo's copy of the grant (without its times) with every
+//! other block recognised from the same entry.
 //!
 //! A token's blocks differ from another token's with the same grant only in their
 //! leading expiry and not-before checks (the dates of a `ttl`). Everything else the
