@@ -4,12 +4,21 @@
 //! check of the block that fails, exactly as Biscuit would (a differential property test
 //! holds the two together). Verifiers use it to explain a denial in plain words: which
 //! rule, which attribute, what was expected.
+//!
+//! The warm path only needs a yes or no: [`allows`] is `evaluate(..).is_empty()` without
+//! building any explanation, and [`Intersection`] merges a token's blocks into one grant
+//! that allows exactly what all of them allow, computed once per token and then evaluated
+//! in one pass per request (see [`intersection`]). On a denial, [`evaluate`] explains.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub mod intersection;
+pub use intersection::{Intersection, MAX_MERGED_RESOURCES, MAX_MERGED_RULES};
+
 use crate::compile::CheckRole;
 use crate::grant::{Condition, Grant, HumanRequirement, Op, Rule};
+use crate::pattern::Audience;
 use crate::request::RequestFacts;
 use crate::time::Timestamp;
 use crate::value::{Value, ValueType};
@@ -125,21 +134,15 @@ pub fn evaluate(grant: &Grant, human: Option<&HumanFacts>, req: &RequestFacts) -
             out.push(Failure::NotYetValid(nb));
         }
     }
-    if !grant.audience.is_empty() {
-        let ok = req
-            .audience
-            .as_deref()
-            .is_some_and(|a| grant.audience.iter().any(|x| x.as_str() == a));
-        if !ok {
-            out.push(Failure::Audience {
-                expected: grant
-                    .audience
-                    .iter()
-                    .map(|a| a.as_str().to_owned())
-                    .collect(),
-                found: req.audience.clone(),
-            });
-        }
+    if !audience_allows(&grant.audience, req) {
+        out.push(Failure::Audience {
+            expected: grant
+                .audience
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            found: req.audience.clone(),
+        });
     }
     if !grant.allow.is_empty() {
         let mut closest = None;
@@ -213,15 +216,37 @@ fn rule_miss(rule: &Rule, human: Option<&HumanFacts>, req: &RequestFacts) -> Opt
 
 /// Why condition `c` fails for `req`, or `None` when it holds.
 pub fn condition_miss(c: &Condition, req: &RequestFacts) -> Option<ConditionMiss> {
+    match condition_outcome(c, req) {
+        Outcome::Holds => None,
+        Outcome::Missing => Some(ConditionMiss::Missing),
+        Outcome::WrongType { expected, found } => {
+            Some(ConditionMiss::WrongType { expected, found })
+        }
+        Outcome::Mismatch(v) => Some(ConditionMiss::Mismatch(v.clone())),
+    }
+}
+
+/// A condition's outcome, borrowing from the request: [`ConditionMiss`] without a copy.
+enum Outcome<'r> {
+    Holds,
+    Missing,
+    WrongType {
+        expected: ValueType,
+        found: ValueType,
+    },
+    Mismatch(&'r Value),
+}
+
+/// Whether condition `c` holds for `req`, and if not why: the one place conditions are
+/// evaluated, for explanations and for the yes/no of [`allows`] alike.
+fn condition_outcome<'r>(c: &Condition, req: &'r RequestFacts) -> Outcome<'r> {
     let Some(v) = req.attrs.get(c.attr.as_str()) else {
-        return Some(ConditionMiss::Missing);
+        return Outcome::Missing;
     };
     if let Some(expected) = c.op.expected_type() {
-        if v.value_type() != expected {
-            return Some(ConditionMiss::WrongType {
-                expected,
-                found: v.value_type(),
-            });
+        let found = v.value_type();
+        if found != expected {
+            return Outcome::WrongType { expected, found };
         }
     }
     let holds = match (&c.op, v) {
@@ -240,9 +265,9 @@ pub fn condition_miss(c: &Condition, req: &RequestFacts) -> Option<ConditionMiss
         (Op::Prefix(_) | Op::Within(_), _) => false,
     };
     if holds {
-        None
+        Outcome::Holds
     } else {
-        Some(ConditionMiss::Mismatch(v.clone()))
+        Outcome::Mismatch(v)
     }
 }
 
@@ -251,24 +276,111 @@ fn human_miss(
     facts: Option<&HumanFacts>,
     req: &RequestFacts,
 ) -> Option<HumanMiss> {
+    human_outcome(h, facts, req).err().map(|fault| match fault {
+        HumanFault::NoVerification => HumanMiss::NoVerification,
+        HumanFault::Method(m) => HumanMiss::Method(m.to_owned()),
+        HumanFault::TooOld { deadline } => HumanMiss::TooOld { deadline },
+        HumanFault::Attr(a) => HumanMiss::Attr(a.to_owned()),
+    })
+}
+
+/// [`HumanMiss`] borrowing from the requirement and the facts.
+enum HumanFault<'a> {
+    NoVerification,
+    Method(&'a str),
+    TooOld { deadline: Timestamp },
+    Attr(&'a str),
+}
+
+/// Whether requirement `h` holds for the human `facts` at `req`'s time, and if not why.
+fn human_outcome<'a>(
+    h: &'a HumanRequirement,
+    facts: Option<&'a HumanFacts>,
+    req: &RequestFacts,
+) -> Result<(), HumanFault<'a>> {
     let Some(f) = facts else {
-        return Some(HumanMiss::NoVerification);
+        return Err(HumanFault::NoVerification);
     };
     if !h.methods.iter().any(|m| m.as_str() == f.method) {
-        return Some(HumanMiss::Method(f.method.clone()));
+        return Err(HumanFault::Method(&f.method));
     }
     if let Some(max_age) = h.max_age {
         let deadline = f.verified_at.plus(max_age);
         if req.time > deadline {
-            return Some(HumanMiss::TooOld { deadline });
+            return Err(HumanFault::TooOld { deadline });
         }
     }
     for (name, want) in &h.attrs {
         if f.attrs.get(name.as_str()) != Some(want) {
-            return Some(HumanMiss::Attr(name.to_string()));
+            return Err(HumanFault::Attr(name.as_str()));
         }
     }
-    None
+    Ok(())
+}
+
+/// Whether the block compiled from `grant` allows `req`: exactly
+/// `evaluate(grant, human, req).is_empty()`, without building any explanation (no
+/// allocation, no copy) and stopping at the first failing check. The warm path's
+/// yes/no; on `false`, [`evaluate`] says why.
+pub fn allows(grant: &Grant, human: Option<&HumanFacts>, req: &RequestFacts) -> bool {
+    within_lifetime(grant.expires_at, grant.not_before, req)
+        && audience_allows(&grant.audience, req)
+        && (grant.allow.is_empty() || grant.allow.iter().any(|r| rule_allows(r, human, req)))
+        && !grant.deny.iter().any(|r| deny_applies(r, req))
+}
+
+/// Whether `req.time` is neither after `expires_at` nor before `not_before`.
+pub(crate) fn within_lifetime(
+    expires_at: Option<Timestamp>,
+    not_before: Option<Timestamp>,
+    req: &RequestFacts,
+) -> bool {
+    expires_at.is_none_or(|exp| req.time <= exp) && not_before.is_none_or(|nb| req.time >= nb)
+}
+
+/// Whether the request's audience is one of `audience` (an empty list: any audience).
+fn audience_allows(audience: &[Audience], req: &RequestFacts) -> bool {
+    audience.is_empty()
+        || req
+            .audience
+            .as_deref()
+            .is_some_and(|a| audience.iter().any(|x| x.as_str() == a))
+}
+
+/// Whether allow rule `rule` matches: `rule_miss` is `None`.
+fn rule_allows(rule: &Rule, human: Option<&HumanFacts>, req: &RequestFacts) -> bool {
+    rule.covers(&req.resource, &req.action)
+        && conditions_hold(&rule.when, req)
+        && rule
+            .human
+            .as_ref()
+            .is_none_or(|h| human_holds(h, human, req))
+}
+
+/// Whether every condition holds (an allow rule's `when`).
+pub(crate) fn conditions_hold(when: &[Condition], req: &RequestFacts) -> bool {
+    when.iter()
+        .all(|c| matches!(condition_outcome(c, req), Outcome::Holds))
+}
+
+/// Whether the requirement holds for the human.
+pub(crate) fn human_holds(
+    h: &HumanRequirement,
+    human: Option<&HumanFacts>,
+    req: &RequestFacts,
+) -> bool {
+    human_outcome(h, human, req).is_ok()
+}
+
+/// Whether deny rule `rule` fires: `deny_fires` is `Some`. It fires unless the request is
+/// outside it or one of its conditions is false (a condition that cannot be evaluated
+/// does not stop it: deny rules fail closed).
+pub(crate) fn deny_applies(rule: &Rule, req: &RequestFacts) -> bool {
+    rule.covers(&req.resource, &req.action)
+        && !rule
+            .when
+            .iter()
+            .any(|c| matches!(condition_outcome(c, req), Outcome::Mismatch(_)))
 }
 
 /// A failure described for a person, using the grant for rule details.

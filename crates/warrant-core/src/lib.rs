@@ -12,7 +12,9 @@
 //!   [`decompile`], its inverse: a block is in the profile only when decompiling and
 //!   compiling it again gives the very same checks;
 //! - [`eval`]: the same semantics evaluated natively, used to explain denials (and held to
-//!   Biscuit by a differential property test);
+//!   Biscuit by a differential property test), with yes/no fast paths held to it in turn:
+//!   [`eval::allows`] for one block, [`eval::Intersection`] for all of a token's blocks
+//!   merged into one;
 //! - [`token`]: minting, attenuating, delegating and decoding, with one error type
 //!   ([`token::TokenError`]); [`inspect`]: a token decoded for a person;
 //! - [`blocks`]: a token's blocks read as data, never from printed text; [`authority`]:

@@ -33,6 +33,9 @@ pub struct ResourcePattern {
     text: String,
     prefix: Vec<Segment>,
     subtree: bool,
+    /// Every segment of `prefix` is a literal (a function of `text`, kept for
+    /// [`Self::matches`]: such a pattern is tested by comparing bytes).
+    literal: bool,
 }
 
 /// Why a resource pattern was refused.
@@ -92,17 +95,57 @@ pub fn check_resource(resource: &str) -> Result<(), ResourceError> {
     if resource.len() > MAX_NAME_LEN {
         return Err(ResourceError::TooLong);
     }
-    if resource.chars().any(char::is_control) {
-        return Err(ResourceError::Control(resource.escape_debug().to_string()));
-    }
-    for segment in resource.split('/') {
-        match segment {
-            "" => return Err(ResourceError::EmptySegment(resource.to_owned())),
-            "." | ".." => return Err(ResourceError::DotSegment(resource.to_owned())),
-            _ => {}
+    // One pass over the bytes (every request is checked: this is on the warm path). A
+    // control character is reported before a bad segment wherever either stands, so
+    // the first bad segment is only remembered until the end.
+    let bytes = resource.as_bytes();
+    let mut bad_segment = None;
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if is_control_at(bytes, i, b) {
+            return Err(ResourceError::Control(resource.escape_debug().to_string()));
+        }
+        if b == b'/' {
+            if bad_segment.is_none() {
+                bad_segment = segment_error(bytes.get(start..i).unwrap_or_default());
+            }
+            start = i + 1;
         }
     }
-    Ok(())
+    if bad_segment.is_none() {
+        bad_segment = segment_error(bytes.get(start..).unwrap_or_default());
+    }
+    match bad_segment {
+        None => Ok(()),
+        Some(SegmentError::Empty) => Err(ResourceError::EmptySegment(resource.to_owned())),
+        Some(SegmentError::Dot) => Err(ResourceError::DotSegment(resource.to_owned())),
+    }
+}
+
+/// Whether the byte `b` at `i` in the UTF-8 text `bytes` starts a control character
+/// (`char::is_control`: U+0000 to U+001F and U+007F to U+009F; the last 32 are encoded
+/// as `0xC2 0x80` to `0xC2 0x9F`).
+fn is_control_at(bytes: &[u8], i: usize, b: u8) -> bool {
+    b < 0x20
+        || b == 0x7f
+        || (b == 0xc2
+            && bytes
+                .get(i + 1)
+                .is_some_and(|next| (0x80..=0x9f).contains(next)))
+}
+
+/// What is wrong with a segment of a resource name.
+enum SegmentError {
+    Empty,
+    Dot,
+}
+
+fn segment_error(segment: &[u8]) -> Option<SegmentError> {
+    match segment {
+        b"" => Some(SegmentError::Empty),
+        b"." | b".." => Some(SegmentError::Dot),
+        _ => None,
+    }
 }
 
 impl FromStr for ResourcePattern {
@@ -133,11 +176,7 @@ impl FromStr for ResourcePattern {
                 p => prefix.push(Segment::Literal(p.to_owned())),
             }
         }
-        Ok(Self {
-            text: s.to_owned(),
-            prefix,
-            subtree,
-        })
+        Ok(Self::from_parts(s.to_owned(), prefix, subtree))
     }
 }
 
@@ -147,27 +186,54 @@ impl ResourcePattern {
         &self.text
     }
 
+    /// A pattern from its parsed parts (`text` is what they print as).
+    fn from_parts(text: String, prefix: Vec<Segment>, subtree: bool) -> Self {
+        let literal = prefix.iter().all(|s| matches!(s, Segment::Literal(_)));
+        Self {
+            text,
+            prefix,
+            subtree,
+            literal,
+        }
+    }
+
     /// Whether `resource` is matched by this pattern.
     pub fn matches(&self, resource: &str) -> bool {
+        match (self.literal, self.subtree) {
+            // `a/b`: the resource split at `/` is exactly these segments.
+            (true, false) => resource == self.text,
+            // `**`: any non-empty resource.
+            (true, true) if self.prefix.is_empty() => !resource.is_empty(),
+            // `a/b/**`: `a/b/` and at least one more byte.
+            (true, true) => {
+                let stem = self.text.strip_suffix("**").unwrap_or(&self.text);
+                resource.len() > stem.len() && resource.starts_with(stem)
+            }
+            (false, _) => self.matches_segments(resource.as_bytes()),
+        }
+    }
+
+    /// [`Self::matches`] segment by segment (any pattern; bytes, since `/` is ASCII).
+    fn matches_segments(&self, resource: &[u8]) -> bool {
         let mut rest = resource;
         for (i, seg) in self.prefix.iter().enumerate() {
             if i > 0 {
-                match rest.strip_prefix('/') {
-                    Some(r) => rest = r,
-                    None => return false,
+                match rest.split_first() {
+                    Some((b'/', r)) => rest = r,
+                    _ => return false,
                 }
             }
             match seg {
-                Segment::Literal(l) => match rest.strip_prefix(l.as_str()) {
+                Segment::Literal(l) => match rest.strip_prefix(l.as_bytes()) {
                     Some(r) => rest = r,
                     None => return false,
                 },
                 Segment::One => {
-                    let end = rest.find('/').unwrap_or(rest.len());
+                    let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
                     if end == 0 {
                         return false;
                     }
-                    rest = &rest[end..];
+                    rest = rest.get(end..).unwrap_or_default();
                 }
             }
         }
@@ -177,7 +243,81 @@ impl ResourcePattern {
         if self.prefix.is_empty() {
             return !rest.is_empty();
         }
-        rest.strip_prefix('/').is_some_and(|r| !r.is_empty())
+        matches!(rest.split_first(), Some((b'/', r)) if !r.is_empty())
+    }
+
+    /// The pattern matching exactly the resources both patterns match, or `None` when no
+    /// resource matches both.
+    ///
+    /// Exact for every string, canonical or not: segments intersect one by one (`*` with
+    /// a literal is the literal), and a subtree `p/**` meets a longer pattern's segments,
+    /// which are never empty, so the remainder it requires is always there. The result's
+    /// text may be longer than [`MAX_NAME_LEN`] (`*/bbb/**` with `aaa/*/**` is
+    /// `aaa/bbb/**`): it is a pattern to match with, not one a grant may be written with.
+    ///
+    /// ```
+    /// use warrant_core::pattern::ResourcePattern;
+    ///
+    /// let p = |s: &str| s.parse::<ResourcePattern>().unwrap();
+    /// assert_eq!(p("orders/*").intersect(&p("*/42")), Some(p("orders/42")));
+    /// assert_eq!(p("tickets/**").intersect(&p("*/123/*")), Some(p("tickets/123/*")));
+    /// assert_eq!(p("a/**").intersect(&p("a/*/**")), Some(p("a/*/**")));
+    /// assert_eq!(p("a/**").intersect(&p("a")), None);
+    /// assert_eq!(p("orders/*").intersect(&p("tickets/*")), None);
+    /// ```
+    pub fn intersect(&self, other: &ResourcePattern) -> Option<ResourcePattern> {
+        // `short` has no more segments than `long`.
+        let (short, long) = if self.prefix.len() <= other.prefix.len() {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        let same_len = short.prefix.len() == long.prefix.len();
+        let subtree = match (short.subtree, long.subtree) {
+            (false, false) if same_len => false,
+            // A fixed-length pattern and a longer one never meet.
+            (false, _) => return None,
+            // `p/**` needs at least one segment past `p`: `long` has it (its segments are
+            // never empty) or, as long as `p`, must be a subtree itself.
+            (true, false) if same_len => return None,
+            (true, long_subtree) => long_subtree,
+        };
+        let mut prefix = Vec::with_capacity(long.prefix.len());
+        let mut rest = long.prefix.iter();
+        for (a, b) in short.prefix.iter().zip(rest.by_ref()) {
+            prefix.push(match (a, b) {
+                (Segment::Literal(x), Segment::Literal(y)) if x != y => return None,
+                (Segment::Literal(x), _) | (Segment::One, Segment::Literal(x)) => {
+                    Segment::Literal(x.clone())
+                }
+                (Segment::One, Segment::One) => Segment::One,
+            });
+        }
+        prefix.extend(rest.cloned());
+        let mut text = prefix
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => l.as_str(),
+                Segment::One => "*",
+            })
+            .chain(subtree.then_some("**"))
+            .collect::<Vec<_>>()
+            .join("/");
+        text.shrink_to_fit();
+        Some(Self::from_parts(text, prefix, subtree))
+    }
+
+    /// The heap memory this pattern holds (bytes).
+    pub fn heap_bytes(&self) -> usize {
+        let segments: usize = self
+            .prefix
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => l.capacity(),
+                Segment::One => 0,
+            })
+            .sum();
+        self.text.capacity() + self.prefix.capacity() * std::mem::size_of::<Segment>() + segments
     }
 
     /// Whether some resource matches both patterns.

@@ -238,27 +238,142 @@ pub struct Denial {
     pub check: Option<String>,
     /// The attribute at fault, if one is.
     pub attribute: Option<String>,
-    /// One line for a person.
-    pub message: String,
+    /// One line for a person: [`Denial::message`].
+    message: Message,
 }
 
 impl Denial {
     pub(crate) fn new(kind: DenialKind, message: impl Into<String>) -> Self {
+        Self::with_message(kind, Message::Text(message.into()))
+    }
+
+    pub(crate) fn with_message(kind: DenialKind, message: Message) -> Self {
         Self {
             kind,
             block: None,
             signer: None,
             check: None,
             attribute: None,
-            message: message.into(),
+            message,
         }
+    }
+
+    /// One line for a person, naming what failed and why (the block, the rule, the
+    /// attribute and its value). A denial by a token's rules is decided without writing
+    /// it: the line is written the first time it is read, and kept.
+    pub fn message(&self) -> &str {
+        self.message.text()
+    }
+
+    /// Puts `prefix` before the message (written then, or when the message is).
+    pub(crate) fn prefix_message(&mut self, prefix: String) {
+        self.message = match std::mem::replace(&mut self.message, Message::Text(String::new())) {
+            Message::Text(t) => Message::Text(prefix + &t),
+            Message::Deferred(d) => Message::Deferred(Arc::new(Deferred::new(move || {
+                format!("{prefix}{}", d.text())
+            }))),
+        };
     }
 }
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(self.message())
+    }
+}
+
+/// A denial's message: written when the denial was made, or written from what failed
+/// the first time it is read.
+#[derive(Clone)]
+pub(crate) enum Message {
+    Text(String),
+    Deferred(Arc<Deferred>),
+}
+
+impl Message {
+    fn text(&self) -> &str {
+        match self {
+            Self::Text(t) => t,
+            Self::Deferred(d) => d.text(),
+        }
+    }
+}
+
+/// A message written on first read by a function that owns what it needs.
+pub(crate) struct Deferred {
+    write: Box<dyn Fn() -> String + Send + Sync>,
+    text: std::sync::OnceLock<String>,
+}
+
+impl Deferred {
+    pub(crate) fn new(write: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Self {
+            write: Box::new(write),
+            text: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn text(&self) -> &str {
+        self.text.get_or_init(|| (self.write)())
+    }
+}
+
+// Messages compare, print and serialize as their text.
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl Eq for Message {}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.text(), f)
+    }
+}
+
+impl Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.text())
     }
 }
 
 impl std::error::Error for Denial {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_deferred_message_is_written_once_when_first_read_and_compares_as_text() {
+        let writes = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&writes);
+        let deferred = Deferred::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            "allow[0] does not match".to_owned()
+        });
+        let mut d = Denial::with_message(
+            DenialKind::RuleNotMatched,
+            Message::Deferred(Arc::new(deferred)),
+        );
+        d.prefix_message("block 1 (an attenuation): ".to_owned());
+        assert_eq!(writes.load(Ordering::SeqCst), 0, "deciding writes nothing");
+        let copy = d.clone();
+        assert_eq!(
+            d.message(),
+            "block 1 (an attenuation): allow[0] does not match"
+        );
+        assert_eq!(copy.message(), d.message(), "clones share the line");
+        assert_eq!(writes.load(Ordering::SeqCst), 1, "written once");
+        let eager = {
+            let mut e = Denial::new(DenialKind::RuleNotMatched, "allow[0] does not match");
+            e.prefix_message("block 1 (an attenuation): ".to_owned());
+            e
+        };
+        assert_eq!(d, eager, "a deferred and a written message compare as text");
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["message"], d.message(), "serialized as its text");
+    }
+}

@@ -12,7 +12,10 @@ use warrant_core::keys::PublicKey;
 use warrant_core::request::RequestFacts;
 use warrant_core::token::TokenError;
 
-use crate::decision::{ClaimValues, Claims, Denial, DenialKind, Signer};
+use std::sync::Arc;
+
+use crate::decision::{ClaimValues, Claims, Deferred, Denial, DenialKind, Message, Signer};
+use crate::verified::VerifiedToken;
 
 pub(crate) fn lower(s: &str) -> String {
     let mut c = s.chars();
@@ -133,9 +136,8 @@ fn failure_kind(failure: &Failure) -> DenialKind {
 
 /// A failing check of a profile block, explained from its grant.
 pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFacts) -> Denial {
-    let kind = failure_kind(failure);
     let mut d = Denial::new(
-        kind,
+        failure_kind(failure),
         Describe {
             failure,
             grant,
@@ -143,35 +145,76 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFact
         }
         .to_string(),
     );
+    d.attribute = failure_attribute(failure, grant);
+    d
+}
+
+/// [`failure_denial`] for block `block` of a cached token, its message written when first
+/// read (prefixed with the block and its signer, as [`locate`] does): deciding a denial
+/// does not pay for the sentence.
+pub(crate) fn deferred_failure_denial(
+    failure: Failure,
+    token: &Arc<VerifiedToken>,
+    block: usize,
+    req: RequestFacts,
+) -> Option<Denial> {
+    // (The timeless grant: a failure carries its own expiry or not-before.)
+    let grant: &Grant = token.lifted.as_ref()?.blocks.get(block)?.timeless();
+    let attribute = failure_attribute(&failure, grant);
+    let kind = failure_kind(&failure);
+    let owner = Arc::clone(token);
+    let message = Deferred::new(move || {
+        let Some(grant) = owner
+            .lifted
+            .as_ref()
+            .and_then(|l| l.blocks.get(block))
+            .map(|b| &**b.timeless())
+        else {
+            return format!("block {block} of the token failed");
+        };
+        let line = Describe {
+            failure: &failure,
+            grant,
+            request: &req,
+        }
+        .to_string();
+        if block > 0 {
+            format!("block {block} ({}): {line}", owner.signer(block))
+        } else {
+            line
+        }
+    });
+    let mut d = Denial::with_message(kind, Message::Deferred(Arc::new(message)));
+    d.attribute = attribute;
+    Some(d)
+}
+
+/// The attribute a failure is about, if one is.
+fn failure_attribute(failure: &Failure, grant: &Grant) -> Option<String> {
     match failure {
         Failure::NoAllowRule {
             closest: Some((i, RuleMiss::Condition(ci, _))),
-        } => {
-            d.attribute = grant
-                .allow
-                .get(*i)
-                .and_then(|r| r.when.get(*ci))
-                .map(|c| c.attr.to_string());
-        }
+        } => grant
+            .allow
+            .get(*i)
+            .and_then(|r| r.when.get(*ci))
+            .map(|c| c.attr.to_string()),
         Failure::DeniedByRule {
             rule,
             unevaluated: Some((ci, _)),
-        } => {
-            d.attribute = grant
-                .deny
-                .get(*rule)
-                .and_then(|r| r.when.get(*ci))
-                .map(|c| c.attr.to_string());
-        }
-        _ => {}
+        } => grant
+            .deny
+            .get(*rule)
+            .and_then(|r| r.when.get(*ci))
+            .map(|c| c.attr.to_string()),
+        _ => None,
     }
-    d
 }
 
 /// Names the block in a denial, signed by `who`.
 pub(crate) fn locate(mut d: Denial, who: Signer, block: usize, check: Option<String>) -> Denial {
     if block > 0 {
-        d.message = format!("block {block} ({who}): {}", d.message);
+        d.prefix_message(format!("block {block} ({who}): "));
     }
     d.block = Some(block);
     d.signer = Some(who);

@@ -14,6 +14,8 @@ use warrant_core::authority::AuthorityFacts;
 use warrant_core::blocks::{read_decoded, BlockData, MAX_BLOCKS};
 use warrant_core::budget::Budget;
 use warrant_core::decompile::{lift_with, GrantMemo, Lifted};
+use warrant_core::eval::Intersection;
+use warrant_core::grant::Grant;
 use warrant_core::keys::{KeyId, PublicKey};
 use warrant_core::token::PROFILE_VERSION;
 
@@ -69,6 +71,10 @@ pub(crate) struct VerifiedToken {
     pub(crate) size: usize,
     /// The token's grants, when every block is in the warrant profile.
     pub(crate) lifted: Option<Lifted>,
+    /// Those grants merged into one yes/no check (`None` outside the profile, or when
+    /// the merge would exceed its caps): a request it allows is allowed by every block;
+    /// one it refuses is explained block by block.
+    pub(crate) intersection: Option<Intersection>,
     /// The blocks as data, kept for Biscuit's evaluation and its explanations when some
     /// block is outside the profile (`None` when `lifted` is).
     pub(crate) blocks: Option<Vec<BlockData>>,
@@ -150,6 +156,9 @@ impl VerifiedToken {
             estimate =
                 estimate.saturating_add(size.saturating_mul(BLOCK_DATA_BYTES_PER_TOKEN_BYTE));
         }
+        if let Some(i) = &self.intersection {
+            estimate = estimate.saturating_add(u64::try_from(i.heap_bytes()).unwrap_or(u64::MAX));
+        }
         estimate
     }
 }
@@ -223,6 +232,16 @@ impl VerifiedToken {
             holders.as_ref().ok().and_then(|h| h.last()),
         );
         let human = authority.human_facts();
+        let intersection = lifted.as_ref().and_then(|l| {
+            // Whole grants, times included (the blocks share their timeless grants).
+            let whole: Vec<Grant> = l
+                .blocks
+                .iter()
+                .map(warrant_core::decompile::LiftedBlock::grant)
+                .collect();
+            let grants: Vec<&Grant> = whole.iter().collect();
+            Intersection::of(&grants)
+        });
         let holder_key = holders
             .as_ref()
             .ok()
@@ -235,6 +254,7 @@ impl VerifiedToken {
             blocks: lifted.is_none().then_some(blocks),
             admission,
             lifted,
+            intersection,
             authority,
             human,
             revocation_ids,

@@ -591,10 +591,18 @@ fn check_request(request: &Request) -> Result<(), Box<Denial>> {
 /// telling failure, the first of its rank in block order (as [`explain::keep_best`]
 /// chooses among explained denials).
 fn native(
-    v: &VerifiedToken,
+    v: &Arc<VerifiedToken>,
     lifted: &Lifted,
     req: &warrant_core::request::RequestFacts,
 ) -> Result<(), Box<Denial>> {
+    // The merged blocks answer yes at the cost of one grant; a no is explained below,
+    // block by block (the two agree: a property test in warrant-core holds them together).
+    if v.intersection
+        .as_ref()
+        .is_some_and(|i| i.allows(v.human.as_ref(), req))
+    {
+        return Ok(());
+    }
     let mut best: Option<(u8, usize, warrant_core::eval::Failure)> = None;
     for (i, block) in lifted.blocks.iter().enumerate() {
         for failure in block.evaluate(v.human.as_ref(), req) {
@@ -607,20 +615,22 @@ fn native(
     let Some((_, i, failure)) = best else {
         return Ok(());
     };
-    let Some(block) = lifted.blocks.get(i) else {
+    let role = failure.role();
+    let check = lifted
+        .blocks
+        .get(i)
+        .and_then(|block| block.roles.iter().position(|r| *r == role))
+        .and_then(|k| v.check_text(i, k));
+    let Some(mut d) = explain::deferred_failure_denial(failure, v, i, req.clone()) else {
         return Err(Box::new(Denial::new(
             DenialKind::Evaluation,
             format!("block {i} of the token failed and could not be found again"),
         )));
     };
-    let role = failure.role();
-    let check = block
-        .roles
-        .iter()
-        .position(|r| *r == role)
-        .and_then(|k| v.check_text(i, k));
-    let d = explain::failure_denial(&failure, block.timeless(), req);
-    Err(Box::new(explain::locate(d, v.signer(i), i, check)))
+    d.block = Some(i);
+    d.signer = Some(v.signer(i));
+    d.check = check;
+    Err(Box::new(d))
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
     let decision = verifier.verify(&io::token(&a.token)?, &req);
     if let Decision::Denied(d) = &decision {
         if d.kind == DenialKind::Malformed {
-            return Err(CliError::usage(d.message.clone()));
+            return Err(CliError::usage(d.message().to_owned()));
         }
     }
     if a.json {
@@ -66,7 +66,7 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<Outcome, CliError> {
     } else {
         match &decision {
             Decision::Allowed(_) => io::out("allowed")?,
-            Decision::Denied(d) => io::out(format_args!("denied: {}", d.message))?,
+            Decision::Denied(d) => io::out(format_args!("denied: {}", d.message()))?,
             // A kind of decision this CLI does not know is not an allowance.
             _ => io::out("denied")?,
         }

@@ -11,6 +11,7 @@ mod budget;
 mod common;
 mod differential;
 mod gen;
+mod intersection;
 mod operators;
 mod patterns;
 mod roundtrip;

@@ -316,3 +316,63 @@ fn several_patterns_in_one_rule_are_alternatives() {
         );
     }
 }
+
+/// `check_resource` as it was written before its one-pass form (every `char`, then every
+/// `/`-separated segment): the oracle the one-pass form must agree with, error for error.
+fn check_resource_by_chars(resource: &str) -> Result<(), warrant_core::pattern::ResourceError> {
+    use warrant_core::pattern::{ResourceError, MAX_NAME_LEN};
+    if resource.is_empty() {
+        return Err(ResourceError::Empty);
+    }
+    if resource.len() > MAX_NAME_LEN {
+        return Err(ResourceError::TooLong);
+    }
+    if resource.chars().any(char::is_control) {
+        return Err(ResourceError::Control(resource.escape_debug().to_string()));
+    }
+    for segment in resource.split('/') {
+        match segment {
+            "" => return Err(ResourceError::EmptySegment(resource.to_owned())),
+            "." | ".." => return Err(ResourceError::DotSegment(resource.to_owned())),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+    /// The one-pass check agrees with the per-character one on names built from the
+    /// characters that matter (separators, dots, C0 and C1 controls, DEL, multi-byte
+    /// letters next to the C1 range, spaces) and on arbitrary strings.
+    #[test]
+    fn check_resource_agrees_with_the_per_character_check(
+        parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("/".to_owned()),
+                proptest::strategy::Just(".".to_owned()),
+                proptest::strategy::Just("..".to_owned()),
+                proptest::strategy::Just("a".to_owned()),
+                proptest::strategy::Just("\u{1}".to_owned()),
+                proptest::strategy::Just("\u{7f}".to_owned()),
+                proptest::strategy::Just("\u{80}".to_owned()),
+                proptest::strategy::Just("\u{9f}".to_owned()),
+                proptest::strategy::Just("\u{a0}".to_owned()),
+                proptest::strategy::Just("\u{c0}".to_owned()),
+                proptest::strategy::Just("\u{2028}".to_owned()),
+                proptest::strategy::Just(" ".to_owned()),
+                "\\PC{0,3}",
+                ".{0,3}",
+            ],
+            0..12,
+        ),
+        long in proptest::bool::weighted(0.05),
+    ) {
+        let mut resource = parts.concat();
+        if long {
+            resource = resource.repeat(200);
+        }
+        proptest::prop_assert_eq!(check_resource(&resource), check_resource_by_chars(&resource));
+    }
+}

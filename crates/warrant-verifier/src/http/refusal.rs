@@ -137,7 +137,7 @@ impl Refusal {
         if let Some(e) = error {
             challenge.push_str(&format!(
                 ", error=\"{e}\", error_description=\"{}\"",
-                quoted(&self.denial.message)
+                quoted(self.denial.message())
             ));
         }
         if let Some(url) = &self.resource_metadata {
@@ -182,7 +182,7 @@ impl IntoResponse for Refusal {
                 "the warrant token does not permit this request"
             },
             status: status.as_u16(),
-            detail: &denial.message,
+            detail: denial.message(),
             kind: Some(denial.kind),
             block: denial.block,
             check: denial.check.as_deref(),

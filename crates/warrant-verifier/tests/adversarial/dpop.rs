@@ -432,7 +432,7 @@ fn a_full_or_unavailable_replay_cache_refuses_and_says_so_never_already_used() {
         DenialKind::ReplayCacheUnavailable,
         &["the DPoP replay cache is full", "retry later", "capacity"],
     );
-    assert!(!d.message.contains("already used"), "{}", d.message);
+    assert!(!d.message().contains("already used"), "{}", d.message());
     // A real replay still says so.
     denied(
         &v.verify(&t, &req(first)),
@@ -453,5 +453,5 @@ fn a_full_or_unavailable_replay_cache_refuses_and_says_so_never_already_used() {
             "retry later",
         ],
     );
-    assert!(!d.message.contains("already used"), "{}", d.message);
+    assert!(!d.message().contains("already used"), "{}", d.message());
 }

@@ -100,7 +100,7 @@ pub fn record_time(took: Duration) {
 
 /// Asserts the rules every denial follows: a non-empty single line (no log injection).
 pub fn assert_message(d: &Denial) {
-    let m = &d.message;
+    let m = d.message();
     assert!(!m.trim().is_empty(), "empty message in {d:?}");
     assert!(
         !m.contains('\n') && !m.contains('\r'),
@@ -118,9 +118,9 @@ pub fn denied<'a>(decision: &'a Decision, kind: DenialKind, parts: &[&str]) -> &
     assert_eq!(d.kind, kind, "unexpected denial kind: {d:?}");
     for p in parts {
         assert!(
-            d.message.contains(p),
+            d.message().contains(p),
             "denial message `{}` does not contain `{p}` ({d:?})",
-            d.message
+            d.message()
         );
     }
     d
@@ -162,11 +162,11 @@ pub fn run_table(v: &Verifier, attacks: Vec<Attack>) {
                 if den.kind != a.kind {
                     problems.push(format!("kind {:?}, expected {:?}", den.kind, a.kind));
                 }
-                if den.message.contains('\n') || den.message.contains('\r') {
+                if den.message().contains('\n') || den.message().contains('\r') {
                     problems.push("multi-line message".to_owned());
                 }
                 for p in &a.parts {
-                    if !den.message.contains(p.as_str()) {
+                    if !den.message().contains(p.as_str()) {
                         problems.push(format!("message lacks `{p}`"));
                     }
                 }

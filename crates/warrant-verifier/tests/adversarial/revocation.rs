@@ -76,7 +76,7 @@ fn token_ids_are_revoked_in_either_case() {
         let v = bearer_verifier();
         v.set_revocations(set);
         match v.verify(&t, &read()).denial() {
-            Some(d) if d.kind == DenialKind::Revoked && d.message.contains(&id) => {}
+            Some(d) if d.kind == DenialKind::Revoked && d.message().contains(&id) => {}
             other => failures.push(format!(
                 "{name}: expected revoked naming `{id}`, got {other:?}"
             )),
@@ -202,7 +202,7 @@ fn revocation_survives_attenuation_and_delegation() {
                 .denial()
                 .unwrap_or_else(|| panic!("ATTACK GOT THROUGH: {name}: allowed"));
             assert_eq!(d.kind, DenialKind::Revoked, "{name}: {d:?}");
-            assert!(d.message.contains(&part), "{name}: {d:?}");
+            assert!(d.message().contains(&part), "{name}: {d:?}");
         }
     }
 }

@@ -288,7 +288,7 @@ fn benign_attenuations_from_other_biscuit_tools_are_allowed() {
                 "`{code}`: {den:?}"
             );
             assert_eq!(den.block, Some(1), "`{code}`: {den:?}");
-            assert!(den.message.starts_with("block 1"), "`{code}`: {den:?}");
+            assert!(den.message().starts_with("block 1"), "`{code}`: {den:?}");
         }
     }
     allowed(&v.verify(&append_plain(&t, "check if true;"), &ok()));

@@ -46,7 +46,7 @@ pub(crate) fn mint_text(v: &J) -> String {
 
 /// Asserts the message rules every denial follows: non-empty, one line, lowercase start.
 pub(crate) fn assert_message(d: &Denial) {
-    let m = &d.message;
+    let m = d.message();
     assert!(!m.trim().is_empty(), "empty message in {d:?}");
     assert!(
         !m.contains('\n') && !m.contains('\r'),

@@ -296,7 +296,7 @@ fn an_unknown_key_id_is_unknown_key() {
     .unwrap();
     let d = verifier().verify(&text, &Request::new("r", "read", NOW));
     let d = denied_as(&d, DenialKind::UnknownKey);
-    assert!(d.message.contains('2'), "{d:?}");
+    assert!(d.message().contains('2'), "{d:?}");
     assert!(d.kind.is_invalid_token());
     // Trusting key id 2 as well makes it valid.
     let both = key_set(&[(1, key().public()), (2, other.public())]);
@@ -372,7 +372,7 @@ fn expiry_boundaries() {
         .is_allowed());
     let d = v.verify(&text, &Request::new("r", "read", at(601)));
     let d = denied_as(&d, DenialKind::Expired);
-    assert!(d.message.contains("expired"), "{d:?}");
+    assert!(d.message().contains("expired"), "{d:?}");
     assert_eq!(d.block, Some(0));
     assert!(d.kind.is_invalid_token());
     // Expired wins over every other failure.
@@ -400,7 +400,7 @@ fn an_attenuation_can_shorten_the_lifetime() {
     let d = v.verify(&short, &Request::new("r", "read", at(61)));
     let d = denied_as(&d, DenialKind::Expired);
     assert_eq!(d.block, Some(1));
-    assert!(d.message.starts_with("block 1"), "{d:?}");
+    assert!(d.message().starts_with("block 1"), "{d:?}");
     assert!(v
         .verify(&text, &Request::new("r", "read", at(61)))
         .is_allowed());
@@ -447,7 +447,7 @@ fn wrong_or_missing_audience() {
     let d = billing.verify(&text, &req);
     let d = denied_as(&d, DenialKind::Audience);
     assert!(
-        d.message.contains("billing-api") && d.message.contains("support-api"),
+        d.message().contains("billing-api") && d.message().contains("support-api"),
         "{d:?}"
     );
     // No audience at all: refused too.
@@ -479,7 +479,7 @@ fn oversized_tokens_are_refused_before_parsing() {
     let big = "A".repeat((MAX_TOKEN_BYTES + 1024) / 3 * 4);
     let d = v.verify(&big, &req);
     let d = denied_as(&d, DenialKind::Malformed);
-    assert!(d.message.contains(&MAX_TOKEN_BYTES.to_string()), "{d:?}");
+    assert!(d.message().contains(&MAX_TOKEN_BYTES.to_string()), "{d:?}");
     // Very large input is refused quickly, whatever its characters.
     let huge = "!".repeat(16 * 1024 * 1024);
     let started = Instant::now();
@@ -488,7 +488,7 @@ fn oversized_tokens_are_refused_before_parsing() {
     // Raw bytes too.
     let d = v.verify_bytes(&vec![0u8; MAX_TOKEN_BYTES + 1], &req);
     assert!(denied_as(&d, DenialKind::Malformed)
-        .message
+        .message()
         .contains("more than"));
 }
 
@@ -516,10 +516,10 @@ fn a_genuine_token_over_the_limit_is_refused_before_parsing() {
     let req = Request::new("r", "read", NOW);
     let d = verifier().verify(&big, &req);
     let d = denied_as(&d, DenialKind::Malformed);
-    assert!(d.message.contains("more than"), "{d:?}");
+    assert!(d.message().contains("more than"), "{d:?}");
     let d = verifier().verify_bytes(&bytes, &req);
     assert!(denied_as(&d, DenialKind::Malformed)
-        .message
+        .message()
         .contains("more than"));
     // A verifier configured for smaller tokens refuses sooner.
     let small = verifier_builder().max_token_bytes(256).build();
@@ -539,7 +539,7 @@ fn regression_a_lowered_size_limit_is_misreported() {
     let ok = mint_text(&json!({"allow": [{"resources": ["r"], "actions": ["read"]}]}));
     let d = small.verify(&ok, &Request::new("r", "read", NOW));
     let d = denied_as(&d, DenialKind::Malformed);
-    assert!(d.message.contains("more than the 256 allowed"), "{d:?}");
+    assert!(d.message().contains("more than the 256 allowed"), "{d:?}");
 }
 
 /// Regression (warrant-verifier src/verifier.rs, `Verifier::verify`, fixed): the text path decodes with
@@ -567,7 +567,7 @@ fn garbage_and_empty_input() {
         let d = v.verify(text, &req);
         assert!(
             denied_as(&d, DenialKind::Malformed)
-                .message
+                .message()
                 .contains("empty"),
             "{text:?}"
         );
@@ -616,7 +616,7 @@ fn raw_datalog_that_generates_many_facts_hits_the_limits() {
         .build();
     let d = tight.verify(&text, &req);
     let d = denied_as(&d, DenialKind::LimitsExceeded);
-    assert!(d.message.contains("limit"), "{d:?}");
+    assert!(d.message().contains("limit"), "{d:?}");
     // Iterations: m then k needs two rounds of rule application (three with the last, empty one).
     let few = verifier_builder()
         .limits(Limits {

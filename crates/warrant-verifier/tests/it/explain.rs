@@ -22,7 +22,7 @@ fn a_missing_attribute_is_named() {
     assert_eq!(d.block, Some(0));
     assert_eq!(d.signer, Some(Signer::Issuer { key_id: Some(1) }));
     assert!(
-        d.message.contains("`amount`") && d.message.contains("missing"),
+        d.message().contains("`amount`") && d.message().contains("missing"),
         "{d:?}"
     );
     assert!(d
@@ -57,7 +57,7 @@ fn a_deny_rule_is_named_and_wins_over_a_missing_allow() {
         &Request::new("customers/7/payment_card", "read", NOW),
     );
     let d = denied_as(&d, DenialKind::DeniedByRule);
-    assert!(d.message.starts_with("deny[1] forbids"), "{d:?}");
+    assert!(d.message().starts_with("deny[1] forbids"), "{d:?}");
     // Profile v2 compiles a deny rule to a fail-closed `check if` (v1: `reject if`): the
     // denial names exactly the check deny[1] compiles to.
     let Compiled { checks, roles } = compile_checks(&grant(&g), CompileContext::default()).unwrap();
@@ -89,7 +89,10 @@ fn an_attenuation_block_is_named() {
     let d = denied_as(&d, DenialKind::RuleNotMatched);
     assert_eq!(d.block, Some(1));
     assert_eq!(d.signer, Some(Signer::Attenuation));
-    assert!(d.message.starts_with("block 1 (an attenuation): "), "{d:?}");
+    assert!(
+        d.message().starts_with("block 1 (an attenuation): "),
+        "{d:?}"
+    );
     let d = v.verify(&narrowed, &Request::new("tickets/secret", "read", NOW));
     assert_eq!(denied_as(&d, DenialKind::DeniedByRule).block, Some(1));
 }
@@ -123,11 +126,11 @@ fn a_human_requirement_is_explained() {
         .is_allowed());
     let d = v.verify(&fresh, &Request::new("r", "read", crate::common::at(301)));
     let d = denied_as(&d, DenialKind::RuleNotMatched);
-    assert!(d.message.contains("too old"), "{d:?}");
+    assert!(d.message().contains("too old"), "{d:?}");
     let offline = mint_text(&g.to_json());
     let d = v.verify(&offline, &Request::new("r", "read", NOW));
     assert!(denied_as(&d, DenialKind::RuleNotMatched)
-        .message
+        .message()
         .contains("`unverified`"));
 }
 
@@ -213,7 +216,7 @@ fn regression_request_values_break_the_one_line_message() {
     .iter()
     .filter_map(|req| {
         let d = v.verify(&text, req);
-        let m = &d.denial().expect("denied").message;
+        let m = &d.denial().expect("denied").message();
         (m.contains('\n') || m.contains('\r')).then(|| format!("{m:?}"))
     })
     .collect();

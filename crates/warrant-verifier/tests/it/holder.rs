@@ -76,7 +76,7 @@ fn a_proof_signed_by_another_key_is_refused() {
     let d = v.verify(&token, &read_by(&thief, &token, "tickets/1"));
     let d = denied_as(&d, DenialKind::InvalidProof);
     assert_contains(
-        &d.message,
+        d.message(),
         &format!(
             "signed by `{}`, but the token's holder is `{}`",
             thief.public(),
@@ -97,17 +97,17 @@ fn a_proof_signed_by_another_key_is_refused() {
     let req = Request::new("tickets/1", "read", NOW).with_proof(forged, "GET", URL);
     let d = v.verify(&token, &req);
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "signature does not verify");
+    assert_contains(d.message(), "signature does not verify");
 
     // Or sends no proof at all, or garbage.
     let d = v.verify(&token, &Request::new("tickets/1", "read", NOW));
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "needs a DPoP proof");
-    assert_contains(&d.message, &agent.public().to_string());
+    assert_contains(d.message(), "needs a DPoP proof");
+    assert_contains(d.message(), &agent.public().to_string());
     let req = Request::new("tickets/1", "read", NOW).with_proof("not.a.proof", "GET", URL);
     let d = v.verify(&token, &req);
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "malformed");
+    assert_contains(d.message(), "malformed");
 }
 
 // 2.
@@ -120,7 +120,7 @@ fn the_previous_holder_cannot_use_the_delegated_token() {
     let d = v.verify(&child, &read_by(&agent, &child, "tickets/1"));
     let d = denied_as(&d, DenialKind::InvalidProof);
     assert_contains(
-        &d.message,
+        d.message(),
         &format!(
             "signed by `{}`, but the token's holder is `{}`",
             agent.public(),
@@ -177,14 +177,14 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
             assert_eq!(d.block, Some(1), "{d:?}");
             assert_eq!(d.signer, Some(Signer::Attenuation), "{d:?}");
             assert_contains(
-                &d.message,
+                d.message(),
                 &format!(
                     "block 1 names holder `{}` but is not signed by the current holder `{}`",
                     thief.public(),
                     agent.public()
                 ),
             );
-            assert_contains(&d.message, "(it is a plain attenuation)");
+            assert_contains(d.message(), "(it is a plain attenuation)");
         }
     }
     // A v1 holder fact is not a key at all in profile v2: the chain is broken.
@@ -193,7 +193,7 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
         let d = denied_as(&d, DenialKind::InvalidDelegation);
         assert_eq!(d.block, Some(1), "{d:?}");
         assert_eq!(d.signer, Some(Signer::Attenuation), "{d:?}");
-        assert_contains(&d.message, "which is not an `ed25519/` public key");
+        assert_contains(d.message(), "which is not an `ed25519/` public key");
     }
     // Even a verifier accepting bearer tokens refuses it.
     for stolen in [
@@ -226,7 +226,7 @@ fn a_delegation_block_signed_by_someone_else_is_refused() {
         })
     );
     assert_contains(
-        &d.message,
+        d.message(),
         &format!(
             "block 1 names holder `{}` but is not signed by the current holder `{}` (it is signed by `{}`)",
             thief.public(),
@@ -242,7 +242,7 @@ fn a_delegation_block_signed_by_someone_else_is_refused() {
     let d = denied_as(&d, DenialKind::InvalidDelegation);
     assert_eq!(d.block, Some(2));
     assert_contains(
-        &d.message,
+        d.message(),
         &format!(
             "block 2 names holder `{}` but is not signed by the current holder `{}`",
             agent.public(),
@@ -257,7 +257,7 @@ fn a_delegation_block_signed_by_someone_else_is_refused() {
         let d = v.verify(&stolen, &read_by(&thief, &stolen, "tickets/1"));
         let d = denied_as(&d, DenialKind::InvalidDelegation);
         assert_eq!(d.block, Some(1));
-        assert_contains(&d.message, "which is not an `ed25519/` public key");
+        assert_contains(d.message(), "which is not an `ed25519/` public key");
     }
 
     // A bearer token cannot be bound after the fact, whoever signs.
@@ -268,7 +268,7 @@ fn a_delegation_block_signed_by_someone_else_is_refused() {
         .build()
         .verify(&bound, &read_by(&thief, &bound, "tickets/1"));
     let d = denied_as(&d, DenialKind::InvalidDelegation);
-    assert_contains(&d.message, "has no holder to delegate from");
+    assert_contains(d.message(), "has no holder to delegate from");
 
     // A third-party block by the holder that names no holder is only an attenuation.
     let narrowed = append_third_party(&token, &agent, "check if resource(\"tickets/1\");");
@@ -290,8 +290,8 @@ fn a_replayed_proof_is_refused() {
     allowed(&v.verify(&token, &req(NOW)));
     let d = v.verify(&token, &req(NOW));
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "already used");
-    assert_contains(&d.message, "every request needs a fresh proof");
+    assert_contains(d.message(), "already used");
+    assert_contains(d.message(), "every request needs a fresh proof");
     // Through a clone of the verifier too (clones share the replay cache).
     denied_as(
         &v.clone().verify(&token, &req(NOW)),
@@ -300,10 +300,10 @@ fn a_replayed_proof_is_refused() {
     // Still refused later within the window, until the proof is simply too old.
     let d = v.verify(&token, &req(at(60)));
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "already used");
+    assert_contains(d.message(), "already used");
     let d = v.verify(&token, &req(at(61)));
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "more than 1m before");
+    assert_contains(d.message(), "more than 1m before");
     // A fresh proof is fine.
     allowed(&v.verify(&token, &read_by(&agent, &token, "tickets/1")));
 }
@@ -331,7 +331,7 @@ fn a_proof_is_used_up_only_by_an_allowed_request() {
     allowed(&v.verify(&token, &req("tickets/1")));
     let d = v.verify(&token, &req("tickets/1"));
     assert_contains(
-        &denied_as(&d, DenialKind::InvalidProof).message,
+        denied_as(&d, DenialKind::InvalidProof).message(),
         "already used",
     );
     // A request the token refuses is refused for that first: the replay check comes last.
@@ -354,10 +354,10 @@ fn proofs_outside_the_time_window_are_refused() {
     };
     let d = v.verify(&token, &req(at(-61)));
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "more than 1m before the request time");
+    assert_contains(d.message(), "more than 1m before the request time");
     let d = v.verify(&token, &req(at(61)));
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "more than 1m after the request time");
+    assert_contains(d.message(), "more than 1m after the request time");
     allowed(&v.verify(&token, &req(at(-60))));
     allowed(&v.verify(&token, &req(at(60))));
     allowed(&v.verify(&token, &req(NOW)));
@@ -379,7 +379,7 @@ fn proofs_for_another_method_or_url_are_refused() {
 
     let d = check("POST", URL, URL);
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "is for method `POST`, the request is `GET`");
+    assert_contains(d.message(), "is for method `POST`, the request is `GET`");
     // Methods are case-sensitive.
     denied_as(&check("get", URL, URL), DenialKind::InvalidProof);
 
@@ -393,7 +393,7 @@ fn proofs_for_another_method_or_url_are_refused() {
         let d = check("GET", other, URL);
         let d = denied_as(&d, DenialKind::InvalidProof);
         assert_contains(
-            &d.message,
+            d.message(),
             &format!("is for `{other}`, the request is for `{URL}`"),
         );
     }
@@ -410,7 +410,7 @@ fn proofs_for_another_method_or_url_are_refused() {
     // A request URL that is not http(s) is refused.
     let d = check("GET", URL, "ftp://api.example/tickets/1");
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "is not an http(s) URL");
+    assert_contains(d.message(), "is not an http(s) URL");
 }
 
 // 8.
@@ -427,7 +427,7 @@ fn a_proof_for_another_token_is_refused() {
     );
     let d = v.verify(&token, &req);
     let d = denied_as(&d, DenialKind::InvalidProof);
-    assert_contains(&d.message, "`ath` does not match the token");
+    assert_contains(d.message(), "`ath` does not match the token");
     // An attenuated copy is another token too.
     let narrowed = encode(
         &attenuate(
@@ -460,8 +460,8 @@ fn bearer_tokens_are_refused_unless_allowed() {
     let bearer = mint_for(None, &parent_grant());
     let d = strict().verify(&bearer, &read_by(&agent, &bearer, "tickets/1"));
     let d = denied_as(&d, DenialKind::BearerRefused);
-    assert_contains(&d.message, "not bound to a holder key");
-    assert_contains(&d.message, "refuses bearer tokens");
+    assert_contains(d.message(), "not bound to a holder key");
+    assert_contains(d.message(), "refuses bearer tokens");
     let lenient = strict_builder().dangerous_accept_bearer().build();
     let d = lenient.verify(&bearer, &read_by(&agent, &bearer, "tickets/1"));
     allowed(&d);
@@ -488,7 +488,7 @@ fn only_the_last_holder_of_a_chain_succeeds() {
         let d = v.verify(&token, &read_by(earlier, &token, "tickets/1"));
         let d = denied_as(&d, DenialKind::InvalidProof);
         assert_contains(
-            &d.message,
+            d.message(),
             &format!(
                 "signed by `{}`, but the token's holder is `{}`",
                 earlier.public(),
@@ -532,7 +532,7 @@ fn a_delegation_cannot_widen_the_grant() {
             key: agent.public().to_string()
         })
     );
-    assert_contains(&d.message, "tickets/2");
+    assert_contains(d.message(), "tickets/2");
     allowed(&v.verify(&child, &read_by(&sub, &child, "tickets/1")));
 }
 
@@ -645,7 +645,7 @@ fn a_delegated_token_is_a_plain_biscuit() {
     assert_eq!(d.block, Some(4), "{d:?}");
     assert_eq!(d.signer, Some(Signer::Attenuation), "{d:?}");
     assert_eq!(d.check.as_deref(), Some("check if resource(\"tickets/1\")"));
-    assert_contains(&d.message, "tickets/2");
+    assert_contains(d.message(), "tickets/2");
     denied_as(
         &v.verify(&narrowed, &read_by(&keys[2], &narrowed, "tickets/1")),
         DenialKind::InvalidProof,
@@ -669,7 +669,7 @@ fn revoking_a_holder_revokes_every_token_delegated_from_it() {
         let d = v.verify(token, &read_by(holder, token, "tickets/1"));
         let d = denied_as(&d, DenialKind::Revoked);
         assert_contains(
-            &d.message,
+            d.message(),
             &format!("every token of holder `{}` is revoked", agent.public()),
         );
     }
@@ -682,7 +682,7 @@ fn revoking_a_holder_revokes_every_token_delegated_from_it() {
     allowed(&v.verify(&parent, &read_by(&agent, &parent, "tickets/1")));
     let d = v.verify(&grandchild, &read_by(&b, &grandchild, "tickets/1"));
     let d = denied_as(&d, DenialKind::Revoked);
-    assert_contains(&d.message, &a.public().to_string());
+    assert_contains(d.message(), &a.public().to_string());
 }
 
 /// Narrowing grants a delegation may carry (`None`: it only names the next holder).

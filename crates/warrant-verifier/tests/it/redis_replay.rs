@@ -68,7 +68,11 @@ fn two_replicas_sharing_redis_accept_a_proof_once() {
     for (name, v) in [("the other replica", &b), ("the same replica", &a)] {
         let d = v.verify(&token, &req(proof.clone()));
         let d = denied_as(&d, DenialKind::InvalidProof);
-        assert!(d.message.contains("already used"), "{name}: {}", d.message);
+        assert!(
+            d.message().contains("already used"),
+            "{name}: {}",
+            d.message()
+        );
     }
     // Fresh proofs are accepted by either.
     assert!(b
@@ -140,10 +144,10 @@ fn an_unreachable_redis_fails_closed() {
     let d = v.verify(&token, &req(proof_at(&agent, &token, NOW)));
     let d = denied_as(&d, DenialKind::ReplayCacheUnavailable);
     assert!(
-        d.message.contains("the DPoP replay cache is unavailable"),
+        d.message().contains("the DPoP replay cache is unavailable"),
         "{}",
-        d.message
+        d.message()
     );
-    assert!(!d.message.contains("already used"), "{}", d.message);
+    assert!(!d.message().contains("already used"), "{}", d.message());
     assert!(RedisReplayCache::new("not a url").is_err());
 }

@@ -200,7 +200,7 @@ async fn a_failed_refresh_keeps_the_last_good_copy_until_it_is_too_old() {
         eventually(|| verifier
             .verify(&t, &req())
             .denial()
-            .is_some_and(|d| d.kind == DenialKind::Stale && d.message.contains("key set")))
+            .is_some_and(|d| d.kind == DenialKind::Stale && d.message().contains("key set")))
         .await
     );
     state.lock().unwrap().fail = false;

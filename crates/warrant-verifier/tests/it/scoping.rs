@@ -99,7 +99,7 @@ fn recursive_rules_are_over_budget(token: &str, req: &Request, block: usize) {
         let after = v.verify(&forged, req);
         let d = denied_as(&after, DenialKind::OverBudget);
         assert_eq!(d.block, Some(block), "{d:?}");
-        assert!(d.message.contains("recursive"), "{d:?}");
+        assert!(d.message().contains("recursive"), "{d:?}");
         assert!(d.kind.is_invalid_token());
     }
 }
@@ -237,7 +237,7 @@ fn a_human_requirement_stays_unmet_for_an_offline_token() {
     let req = Request::new("orders/1", "refund", NOW);
     stays_denied(&token, &req, DenialKind::RuleNotMatched);
     let d = verifier().verify(&append(&token, FORGED), &req);
-    assert!(denied(&d).message.contains("unverified"), "{d:?}");
+    assert!(denied(&d).message().contains("unverified"), "{d:?}");
 }
 
 #[test]
@@ -365,7 +365,7 @@ fn an_authority_without_the_profile_fact_is_not_a_warrant() {
         let token = raw_authority(code);
         let d = verifier().verify(&token, &req);
         let d = denied_as(&d, DenialKind::NotWarrant);
-        assert!(d.message.contains(named), "{code}: {d:?}");
+        assert!(d.message().contains(named), "{code}: {d:?}");
         assert!(d.kind.is_invalid_token());
         // Nor can a later block supply the profile fact, stated or derived, in either
         // profile's names.
