@@ -168,9 +168,9 @@ impl VerifiedToken {
 /// cache's slot), and a part growing with its size: its grants. Each grant is counted in
 /// full for every token although the tokens of one grant share a single copy (handed
 /// out by the grant memo), so the estimate is an upper bound when tokens share their
-/// grants (3.8 KB measured for the bench token, text included) and close to the heap
-/// when every block's grant is its own (6.0 KB measured; estimated 6.3 KB). Measured by
-/// the cache benchmark's counting allocator.
+/// grants (4.7 KB measured for the bench token, text and merged blocks included) and
+/// close to the heap when every block's grant is its own (7.0 KB measured; estimated
+/// 7.1 KB). Measured by the cache benchmark's counting allocator.
 const PROFILE_BASE_BYTES: u64 = 1280;
 const PROFILE_BYTES_PER_TOKEN_BYTE: u64 = 2;
 /// A parsed Biscuit (symbol tables, terms, expressions) per byte of token.
