@@ -165,7 +165,7 @@ pub(crate) fn grant_input(data: &[u8]) {
                 let lifted = warrant_core::decompile::lift(&blocks);
                 if grant.datalog.is_none() {
                     let lifted = lifted.expect("a minted token is in the profile");
-                    assert_eq!(lifted.blocks[0].grant, grant, "decompiling {text:?}");
+                    assert_eq!(lifted.blocks[0].grant(), grant, "decompiling {text:?}");
                 } else {
                     assert!(lifted.is_none(), "raw Datalog is outside the profile");
                 }

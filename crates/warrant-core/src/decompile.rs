@@ -12,6 +12,7 @@
 //! ([`crate::budget`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use biscuit_auth::builder::{
     Binary, Check, CheckKind, Op as DOp, Predicate, Rule as Query, Term, Unary,
@@ -20,18 +21,31 @@ use biscuit_auth::builder::{
 use crate::authority::{holder_facts, AuthorityFacts};
 use crate::blocks::BlockData;
 use crate::compile::{compile_checks, CheckRole, CompileContext, Compiled};
+use crate::eval::{evaluate, Failure, HumanFacts};
 use crate::grant::{Actions, Condition, Grant, HumanRequirement, Method, Op, Rule};
 use crate::pattern::{PatternTest, ResourcePattern};
+use crate::request::RequestFacts;
 use crate::time::{Span, Timestamp};
 use crate::token::PROFILE_VERSION;
 use crate::value::Value;
 pub use memo::GrantMemo;
 
 /// One block understood natively.
+///
+/// Its grant is kept without its expiry and not-before ([`LiftedBlock::timeless`]),
+/// behind an [`Arc`]: the blocks of every token of the same grant (minted from one role
+/// or one delegation template, at different times) share one copy through the
+/// [`GrantMemo`]. The times, the only part such blocks differ in, are kept beside it;
+/// [`LiftedBlock::evaluate`] evaluates both, exactly as [`evaluate`] evaluates the whole
+/// grant ([`LiftedBlock::grant`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiftedBlock {
-    /// The grant the block's Datalog was compiled from.
-    pub grant: Grant,
+    /// The grant without its expiry and not-before (both always `None` here).
+    timeless: Arc<Grant>,
+    /// The grant's expiry.
+    expires_at: Option<Timestamp>,
+    /// The grant's not-before.
+    not_before: Option<Timestamp>,
     /// The role of each check, in block order.
     pub roles: Vec<CheckRole>,
     /// What the grant was compiled with (its checks are the compilation of the grant
@@ -42,11 +56,83 @@ pub struct LiftedBlock {
 }
 
 impl LiftedBlock {
+    /// A block of `grant` (its times split off), whose checks have `roles`.
+    fn new(mut grant: Grant, roles: Vec<CheckRole>, context: CompileContext) -> Self {
+        let expires_at = grant.expires_at.take();
+        let not_before = grant.not_before.take();
+        Self::with_timeless(Arc::new(grant), expires_at, not_before, roles, context)
+    }
+
+    /// A block of grant `timeless` (its own times are ignored) valid from `not_before`
+    /// to `expires_at`.
+    fn with_timeless(
+        timeless: Arc<Grant>,
+        expires_at: Option<Timestamp>,
+        not_before: Option<Timestamp>,
+        roles: Vec<CheckRole>,
+        context: CompileContext,
+    ) -> Self {
+        let timeless = if timeless.expires_at.is_some() || timeless.not_before.is_some() {
+            let mut g = Grant::clone(&timeless);
+            g.expires_at = None;
+            g.not_before = None;
+            Arc::new(g)
+        } else {
+            timeless
+        };
+        Self {
+            timeless,
+            expires_at,
+            not_before,
+            roles,
+            context,
+            holder: None,
+        }
+    }
+
+    /// The grant without its expiry and not-before, shared with every block of the same
+    /// grant.
+    pub fn timeless(&self) -> &Arc<Grant> {
+        &self.timeless
+    }
+
+    /// The block's expiry.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
+    }
+
+    /// The block's not-before.
+    pub fn not_before(&self) -> Option<Timestamp> {
+        self.not_before
+    }
+
+    /// The whole grant the block's Datalog was compiled from, times included (a copy).
+    pub fn grant(&self) -> Grant {
+        let mut g = Grant::clone(&self.timeless);
+        g.expires_at = self.expires_at;
+        g.not_before = self.not_before;
+        g
+    }
+
+    /// Every failing check of the block, in block order: exactly
+    /// `evaluate(&self.grant(), human, req)`, without copying the grant (the times are
+    /// evaluated first, as [`evaluate`] does, then the timeless grant).
+    pub fn evaluate(&self, human: Option<&HumanFacts>, req: &RequestFacts) -> Vec<Failure> {
+        let times = Grant {
+            expires_at: self.expires_at,
+            not_before: self.not_before,
+            ..Grant::default()
+        };
+        let mut out = evaluate(&times, human, req);
+        out.extend(evaluate(&self.timeless, human, req));
+        out
+    }
+
     /// The text of check `index` (block order) as Biscuit prints it, for explanations
     /// only: no decision reads it. Rendered on demand from the grant, whose compilation
     /// is the block's checks term for term (that is how the block was recognised).
     pub fn check_text(&self, index: usize) -> Option<String> {
-        compile_checks(&self.grant, self.context)
+        compile_checks(&self.grant(), self.context)
             .ok()?
             .checks
             .get(index)
@@ -56,7 +142,7 @@ impl LiftedBlock {
     /// The text of every check (block order) as Biscuit prints it, for explanations only,
     /// rendered in one compilation of the grant.
     pub fn check_texts(&self) -> Vec<String> {
-        compile_checks(&self.grant, self.context)
+        compile_checks(&self.grant(), self.context)
             .map(|c| c.checks.iter().map(ToString::to_string).collect())
             .unwrap_or_default()
     }
@@ -65,8 +151,8 @@ impl LiftedBlock {
 /// A token whose every block is in the warrant profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lifted {
-    /// The authority block's facts.
-    pub authority: AuthorityFacts,
+    /// The authority block's facts (behind an [`Arc`], so a verifier keeps one copy).
+    pub authority: Arc<AuthorityFacts>,
     /// The blocks, authority first.
     pub blocks: Vec<LiftedBlock>,
 }
@@ -89,7 +175,7 @@ pub fn lift_with(blocks: &[BlockData], memo: Option<&GrantMemo>) -> Option<Lifte
         .map(|(i, b)| lift_one(b, i, ctx, memo))
         .collect::<Option<Vec<_>>>()?;
     Some(Lifted {
-        authority,
+        authority: Arc::new(authority),
         blocks: lifted,
     })
 }
@@ -138,7 +224,7 @@ fn lift_one(
         return None;
     }
     let mut lifted = memo::lift_checks_memo(&block.checks, ctx, memo)?;
-    if index == 0 && lifted.grant.allow.is_empty() {
+    if index == 0 && lifted.timeless.allow.is_empty() {
         return None;
     }
     lifted.holder = holder;
@@ -153,12 +239,9 @@ fn lift_checks(block_checks: &[Check], ctx: CompileContext) -> Option<LiftedBloc
     if checks != block_checks {
         return None;
     }
-    Some(LiftedBlock {
-        grant,
-        roles,
-        context: ctx,
-        holder: None,
-    })
+    // Copies hold exactly their contents (decompiling leaves spare capacity): the
+    // grant may be kept by a cache for as long as any token of it.
+    Some(LiftedBlock::new(grant.clone(), roles.to_vec(), ctx))
 }
 
 /// A postfix expression as a tree (closures with parameters are never in the profile; a

@@ -97,7 +97,7 @@ pub fn inspect(
         let datalog = data
             .get(index)
             .map_or_else(|| "<unreadable block>".to_owned(), printed);
-        let grant = crate::decompile::lift_block(&data, index).map(|b| b.grant);
+        let grant = crate::decompile::lift_block(&data, index).map(|b| b.grant());
         let external_key = external
             .get(index)
             .cloned()

@@ -7,10 +7,12 @@
 //! cache, it counts the lookups not served from the cache (the verifier's miss counter)
 //! and the verifications per second. Then it measures the heap each cached token takes,
 //! with a counting global allocator: bytes allocated minus bytes freed while N tokens are
-//! verified into an empty cache, divided by N. It asserts a hit rate of at least 99 % up
-//! to the capacity, and that the cache's estimate of each entry's heap (its weight) is
-//! not below the measured heap; it prints whether the 4 096 bytes per token of issue 11
-//! are met.
+//! verified into an empty cache, divided by N, for tokens sharing their grants (one role,
+//! the usual case) and for tokens whose every block has its own grant (the worst case),
+//! and how much of it the cache frees when cleared. It asserts a hit rate of at least
+//! 99 % up to the capacity, and that the cache's estimate of each entry's heap (its
+//! weight) is not below the heap its entries free; it prints whether the 4 096 bytes per
+//! token of issue 11 are met.
 
 #![allow(
     clippy::unwrap_used,
@@ -35,18 +37,39 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const CAPACITY: usize = 1_000;
 
-/// `n` distinct tokens of the bench token's shape (3 blocks).
-fn tokens(key: &SigningKey, now: Timestamp, n: usize) -> Vec<String> {
+/// The ticket token `i` is for: the same for every token (`Grants::Shared`: tokens of
+/// one role, the usual case), or its own (`Grants::Distinct`: every block of every token
+/// has a grant no other token has, the worst case for the cache's heap).
+#[derive(Clone, Copy, Debug)]
+enum Grants {
+    Shared,
+    Distinct,
+}
+
+fn ticket(grants: Grants, i: usize) -> String {
+    match grants {
+        Grants::Shared => "123".to_owned(),
+        Grants::Distinct => format!("{}", 1_000 + i),
+    }
+}
+
+/// `n` distinct tokens of the bench token's shape (3 blocks); their grants as `grants`
+/// says (token `i` grants ticket [`ticket`]`(grants, i)`).
+fn tokens(key: &SigningKey, now: Timestamp, n: usize, grants: Grants) -> Vec<String> {
     let mut rng = rand_core::OsRng;
-    let grant = Grant::from_json_str(&warrant_test::design_grant("1h")).expect("grant");
-    let narrower = [
-        r#"{"ttl": "50m", "allow": [{"resources": ["tickets/123/*", "orders/*"], "actions": ["read", "refund"]}]}"#,
-        r#"{"ttl": "40m", "allow": [{"resources": ["tickets/123/email_address"], "actions": ["read"]}]}"#,
-    ]
-    .map(|g| Grant::from_json_str(g).expect("narrower"));
     (0..n)
-        .map(|_| {
-            let mut req = MintRequest::offline(grant.clone());
+        .map(|i| {
+            let t = ticket(grants, i);
+            let grant = Grant::from_json_str(
+                &warrant_test::design_grant("1h").replace("tickets/123/", &format!("tickets/{t}/")),
+            )
+            .expect("grant");
+            let narrower = [
+                r#"{"ttl": "50m", "allow": [{"resources": ["tickets/T/*", "orders/*"], "actions": ["read", "refund"]}]}"#,
+                r#"{"ttl": "40m", "allow": [{"resources": ["tickets/T/email_address"], "actions": ["read"]}]}"#,
+            ]
+            .map(|g| Grant::from_json_str(&g.replace("tickets/T/", &format!("tickets/{t}/"))).expect("narrower"));
+            let mut req = MintRequest::offline(grant);
             req.human = Some("alice".into());
             let minted = mint(key, req, now, &mut rng).expect("mint");
             let mut token =
@@ -102,9 +125,22 @@ fn run(keys: &KeySet, set: &[String], request: &Request, order: Order) -> (f64, 
     )
 }
 
-/// Heap bytes per cached token: live bytes after verifying `set` into an empty cache,
-/// minus before, divided by the tokens; and the cache's own estimate per token.
-fn heap_per_token(keys: &KeySet, set: &[String], request: &Request) -> (f64, f64) {
+/// Heap of cached tokens, per token.
+struct Heap {
+    /// Live bytes after verifying the set into an empty cache, less before.
+    total: f64,
+    /// What the cache frees when it is cleared: its entries' own heap.
+    entries: f64,
+    /// What stays live once the cache is cleared: the cache's slots and the grant
+    /// memo's entries (bounded by its capacity, whatever the cache holds).
+    retained: f64,
+    /// The cache's own estimate (its weight).
+    estimate: f64,
+}
+
+/// The heap per cached token of `set`, verified into an empty cache (token `i` against
+/// `request(i)`).
+fn heap_per_token(keys: &KeySet, set: &[String], request: impl Fn(usize) -> Request) -> Heap {
     let verifier = Verifier::builder(keys.clone())
         .dangerous_accept_bearer()
         .cache_capacity(set.len() * 2)
@@ -113,19 +149,33 @@ fn heap_per_token(keys: &KeySet, set: &[String], request: &Request) -> (f64, f64
     let probe = Verifier::builder(keys.clone())
         .dangerous_accept_bearer()
         .build();
-    assert!(probe.verify(&set[0], request).is_allowed());
+    assert!(probe.verify(&set[0], &request(0)).is_allowed());
     drop(probe);
-    let region = Region::new(GLOBAL);
-    for t in set {
-        assert!(verifier.verify(t, request).is_allowed());
-    }
-    let change = region.change();
+    let requests: Vec<Request> = (0..set.len()).map(request).collect();
+    let replacement = keys.clone();
     // (A reallocation is counted in both as its growth or shrinkage.)
-    let live = change.bytes_allocated as f64 - change.bytes_deallocated as f64;
+    let live = |region: &Region<'_, System>| {
+        let change = region.change();
+        change.bytes_allocated as f64 - change.bytes_deallocated as f64
+    };
+    let region = Region::new(GLOBAL);
+    for (t, r) in set.iter().zip(&requests) {
+        assert!(verifier.verify(t, r).is_allowed());
+    }
+    let cached = live(&region);
     let (held, weight) = verifier.cache_usage();
     assert_eq!(held, set.len(), "every token stays cached");
+    // New keys clear the cache (the same keys: the memo stays).
+    verifier.set_keys(replacement);
+    assert_eq!(verifier.cache_usage().0, 0);
+    let retained = live(&region);
     let n = set.len() as f64;
-    (live / n, weight as f64 / n)
+    Heap {
+        total: cached / n,
+        entries: (cached - retained) / n,
+        retained: retained / n,
+        estimate: weight as f64 / n,
+    }
 }
 
 fn main() {
@@ -134,16 +184,23 @@ fn main() {
     let keys = KeySet::single(KeyId(1), key.public());
     let now = Timestamp::from_system_time(std::time::SystemTime::now());
     let started = Instant::now();
-    let all = tokens(&key, now, 2 * CAPACITY);
+    let all = tokens(&key, now, 2 * CAPACITY, Grants::Shared);
     eprintln!(
         "cache: capacity {CAPACITY} tokens; {} distinct 3-block tokens of {} base64 characters minted in {:.1}s",
         all.len(),
         all[0].len(),
         started.elapsed().as_secs_f64()
     );
-    let request = Request::new("tickets/123/email_address", "read", now)
+    let request_for = |grants: Grants, i: usize| {
+        Request::new(
+            format!("tickets/{}/email_address", ticket(grants, i)),
+            "read",
+            now,
+        )
         .with_attr("ticket.status", "open")
-        .with_audience("support-api");
+        .with_audience("support-api")
+    };
+    let request = request_for(Grants::Shared, 0);
     let mut failed = Vec::new();
     for (label, size) in [
         ("0.5x", CAPACITY / 2),
@@ -162,20 +219,34 @@ fn main() {
             }
         }
     }
-    let (measured, estimated) = heap_per_token(&keys, &all[..CAPACITY], &request);
-    eprintln!(
-        "cache: heap per cached token {measured:.0} bytes (counting allocator, {CAPACITY} tokens); the cache's estimate {estimated:.0} bytes"
-    );
-    // The issue's target is 4 096 bytes; said, not asserted, while it is missed (the
-    // token text alone is 2 000 bytes, its grants about 3 200).
-    eprintln!(
-        "cache: target <= 4096 bytes per cached token: {}",
-        if measured <= 4096.0 { "met" } else { "MISSED" }
-    );
-    if estimated < measured {
-        failed.push(format!(
-            "the cache's estimate {estimated:.0} is below the measured {measured:.0} bytes"
-        ));
+    // Heap per cached token when the tokens share their grants (one role: the memo's
+    // copy of each grant serves them all) and when every block's grant is its own.
+    let distinct = tokens(&key, now, CAPACITY, Grants::Distinct);
+    for (grants, set) in [
+        (Grants::Shared, &all[..CAPACITY]),
+        (Grants::Distinct, &distinct[..]),
+    ] {
+        let Heap {
+            total,
+            entries,
+            retained,
+            estimate,
+        } = heap_per_token(&keys, set, |i| request_for(grants, i));
+        eprintln!(
+            "cache: grants {grants:?}: heap per cached token {total:.0} bytes (counting allocator, {CAPACITY} tokens), of which {entries:.0} freed with its entry and {retained:.0} kept when the cache is cleared (its slots and the grant memo, at most {} grants); the cache's estimate {estimate:.0} bytes",
+            warrant_core::decompile::memo::GRANT_MEMO_ENTRIES
+        );
+        // The issue's target is 4 096 bytes (the token text alone is 2 000), for tokens
+        // of one role; said, not asserted.
+        eprintln!(
+            "cache: grants {grants:?}: target <= 4096 bytes per cached token: {}",
+            if total <= 4096.0 { "met" } else { "MISSED" }
+        );
+        if estimate < entries {
+            failed.push(format!(
+                "grants {grants:?}: the cache's estimate {estimate:.0} is below the measured {entries:.0} bytes"
+            ));
+        }
     }
     assert!(failed.is_empty(), "targets missed: {failed:?}");
 }

@@ -5,8 +5,8 @@ use biscuit_auth::Biscuit;
 use warrant_core::authority::AuthorityFacts;
 use warrant_core::blocks::BlockData;
 use warrant_core::compile::CheckRole;
-use warrant_core::decompile::Lifted;
-use warrant_core::eval::{evaluate, ConditionMiss, Describe, Failure, RuleMiss, Shown};
+use warrant_core::decompile::{Lifted, LiftedBlock};
+use warrant_core::eval::{ConditionMiss, Describe, Failure, RuleMiss, Shown};
 use warrant_core::grant::Grant;
 use warrant_core::keys::PublicKey;
 use warrant_core::request::RequestFacts;
@@ -74,10 +74,10 @@ pub(crate) fn claims(
     holder: Option<&PublicKey>,
 ) -> Claims {
     let expires_at = match lifted {
-        Some(l) => l.blocks.iter().filter_map(|b| b.grant.expires_at).min(),
+        Some(l) => l.blocks.iter().filter_map(LiftedBlock::expires_at).min(),
         None => (0..blocks.len())
             .filter_map(|i| warrant_core::decompile::lift_block(blocks, i))
-            .filter_map(|b| b.grant.expires_at)
+            .filter_map(|b| b.expires_at())
             .min(),
     };
     Claims::new(ClaimValues {
@@ -158,7 +158,8 @@ pub(crate) fn deferred_failure_denial(
     block: usize,
     req: RequestFacts,
 ) -> Option<Denial> {
-    let grant = &token.lifted.as_ref()?.blocks.get(block)?.grant;
+    // (The timeless grant: a failure carries its own expiry or not-before.)
+    let grant: &Grant = token.lifted.as_ref()?.blocks.get(block)?.timeless();
     let attribute = failure_attribute(&failure, grant);
     let kind = failure_kind(&failure);
     let owner = Arc::clone(token);
@@ -167,7 +168,7 @@ pub(crate) fn deferred_failure_denial(
             .lifted
             .as_ref()
             .and_then(|l| l.blocks.get(block))
-            .map(|b| &b.grant)
+            .map(|b| &**b.timeless())
         else {
             return format!("block {block} of the token failed");
         };
@@ -246,9 +247,9 @@ fn explain_block(
         ProfileBlocks::Lifted(l) => l.blocks.get(block)?.clone(),
         ProfileBlocks::Data(blocks) => warrant_core::decompile::lift_block(blocks, block)?,
     };
-    let failures = evaluate(&lifted.grant, authority.human_facts().as_ref(), req);
+    let failures = lifted.evaluate(authority.human_facts().as_ref(), req);
     Some(BlockExplanation {
-        grant: lifted.grant,
+        grant: lifted.grant(),
         roles: lifted.roles,
         failures,
     })

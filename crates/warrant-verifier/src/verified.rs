@@ -6,6 +6,8 @@
 //! nothing else. Expiry, revocation, audience and every rule are evaluated again on every
 //! request.
 
+use std::sync::Arc;
+
 use biscuit_auth::format::{schema, SerializedBiscuit};
 use biscuit_auth::Biscuit;
 use warrant_core::authority::AuthorityFacts;
@@ -60,8 +62,9 @@ pub(crate) struct VerifiedToken {
     /// The parsed token, kept only for Biscuit's evaluation: when some block is outside
     /// the profile, or the verifier evaluates everything with Datalog (see
     /// [`VerifiedToken::cached`]). A profile token in the cache keeps only what native
-    /// evaluation and its explanations need.
-    pub(crate) token: Option<Biscuit>,
+    /// evaluation and its explanations need. Boxed: a parsed Biscuit is large inline
+    /// (880 bytes) and a cached profile token has none.
+    pub(crate) token: Option<Box<Biscuit>>,
     /// Who signed each block, authority first (for explanations).
     pub(crate) signers: Vec<Signer>,
     /// The token's size in bytes (for the cache's estimate of its memory).
@@ -78,7 +81,8 @@ pub(crate) struct VerifiedToken {
     /// Whether the token may be evaluated at all: a warrant token of this profile
     /// version, and (outside the profile) within the evaluation budget.
     pub(crate) admission: Result<(), Denial>,
-    pub(crate) authority: AuthorityFacts,
+    /// The authority block's facts (the very copy `lifted` holds, when it is some).
+    pub(crate) authority: Arc<AuthorityFacts>,
     /// The human facts the checks see (from the authority block).
     pub(crate) human: Option<warrant_core::eval::HumanFacts>,
     /// Digest of each block's revocation id, authority first.
@@ -91,7 +95,8 @@ pub(crate) struct VerifiedToken {
     pub(crate) holder_digests: Vec<Digest16>,
     /// The current holder's key with its point decoded, ready to verify DPoP proofs (added
     /// for DPoP on the warm path: decoding it per request cost a quarter of a signature).
-    pub(crate) holder_key: Option<warrant_core::dpop::HolderKey>,
+    /// Boxed: 232 bytes inline, and a bearer token has none.
+    pub(crate) holder_key: Option<Box<warrant_core::dpop::HolderKey>>,
     pub(crate) claims: Claims,
     /// The text of every check of every lifted block, rendered at the token's first
     /// denial (explanations quote the failing check; rendering compiles the block's grant,
@@ -126,23 +131,19 @@ impl VerifiedToken {
     }
 
     /// The token as the cache keeps it: without its parsed Biscuit unless Biscuit must
-    /// evaluate it (a block outside the profile, or `keep_biscuit`), and without the
-    /// copy of the authority facts inside its grants.
+    /// evaluate it (a block outside the profile, or `keep_biscuit`). (Lifting already
+    /// keeps each grant without spare capacity, shared with every token of the same
+    /// grant, and the authority facts once.)
     pub(crate) fn cached(mut self, keep_biscuit: bool) -> Self {
-        if let Some(lifted) = &mut self.lifted {
-            lifted.authority = AuthorityFacts::default();
-            // Copies hold exactly their contents: lifting leaves spare capacity (about
-            // half of a lifted token's heap).
-            lifted.blocks = lifted.blocks.iter().map(compact).collect();
-            if !keep_biscuit {
-                self.token = None;
-            }
+        if self.lifted.is_some() && !keep_biscuit {
+            self.token = None;
         }
         self
     }
 
-    /// An estimate of the heap this token takes in the cache (its parsed Biscuit, when
-    /// kept, dominates).
+    /// An estimate of the heap this token takes in the cache, its text aside (its parsed
+    /// Biscuit, when kept, dominates). Grants shared with other tokens are counted as if
+    /// this token's own (see [`PROFILE_BASE_BYTES`]).
     pub(crate) fn heap_estimate(&self) -> u64 {
         let size = u64::try_from(self.size).unwrap_or(u64::MAX);
         let mut estimate = size
@@ -162,21 +163,16 @@ impl VerifiedToken {
     }
 }
 
-/// A copy of `block` without spare capacity.
-fn compact(block: &warrant_core::decompile::LiftedBlock) -> warrant_core::decompile::LiftedBlock {
-    warrant_core::decompile::LiftedBlock {
-        grant: block.grant.clone(),
-        roles: block.roles.clone(),
-        context: block.context,
-        holder: block.holder.clone(),
-    }
-}
-
-/// Heap of a cached profile token: a fixed part, and a part growing with its size (its
-/// grants and the Datalog of its checks, kept for explanations). Measured by the cache
-/// benchmark's counting allocator.
-const PROFILE_BASE_BYTES: u64 = 1536;
-const PROFILE_BYTES_PER_TOKEN_BYTE: u64 = 4;
+/// Heap of a cached profile token: a fixed part (the token itself, its claims, signers,
+/// revocation digests, the authority facts, each block's times, roles and holder, the
+/// cache's slot), and a part growing with its size: its grants. Each grant is counted in
+/// full for every token although the tokens of one grant share a single copy (handed
+/// out by the grant memo), so the estimate is an upper bound when tokens share their
+/// grants (4.7 KB measured for the bench token, text and merged blocks included) and
+/// close to the heap when every block's grant is its own (7.0 KB measured; estimated
+/// 7.1 KB). Measured by the cache benchmark's counting allocator.
+const PROFILE_BASE_BYTES: u64 = 1280;
+const PROFILE_BYTES_PER_TOKEN_BYTE: u64 = 2;
 /// A parsed Biscuit (symbol tables, terms, expressions) per byte of token.
 const BISCUIT_BYTES_PER_TOKEN_BYTE: u64 = 16;
 /// The blocks read as data (kept beside the Biscuit for explanations): about 12 bytes per
@@ -203,16 +199,18 @@ impl VerifiedToken {
         // Biscuit's own token, for its evaluation: its signatures are verified again
         // (Biscuit offers no way to build one from a verified chain).
         let token = if lifted.is_none() || keep_biscuit {
-            Some(biscuit(bytes, trusted)?)
+            Some(Box::new(biscuit(bytes, trusted)?))
         } else {
             None
         };
         let authority = match &lifted {
-            Some(l) => l.authority.clone(),
-            None => blocks
-                .first()
-                .map(|b| AuthorityFacts::from_facts(&b.facts))
-                .unwrap_or_default(),
+            Some(l) => Arc::clone(&l.authority),
+            None => Arc::new(
+                blocks
+                    .first()
+                    .map(|b| AuthorityFacts::from_facts(&b.facts))
+                    .unwrap_or_default(),
+            ),
         };
         let admission = admit(&authority, lifted.is_some(), &blocks);
         // Biscuit's revocation ids are the blocks' signatures.
@@ -235,14 +233,20 @@ impl VerifiedToken {
         );
         let human = authority.human_facts();
         let intersection = lifted.as_ref().and_then(|l| {
-            let grants: Vec<&Grant> = l.blocks.iter().map(|b| &b.grant).collect();
+            // Whole grants, times included (the blocks share their timeless grants).
+            let whole: Vec<Grant> = l
+                .blocks
+                .iter()
+                .map(warrant_core::decompile::LiftedBlock::grant)
+                .collect();
+            let grants: Vec<&Grant> = whole.iter().collect();
             Intersection::of(&grants)
         });
         let holder_key = holders
             .as_ref()
             .ok()
             .and_then(|h| h.last())
-            .map(|k| warrant_core::dpop::HolderKey::new(*k));
+            .map(|k| Box::new(warrant_core::dpop::HolderKey::new(*k)));
         Ok(Self {
             token,
             signers,

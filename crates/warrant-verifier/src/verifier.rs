@@ -11,7 +11,7 @@ use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
 use warrant_core::budget::MAX_REQUEST_STRING_BYTES;
 use warrant_core::decompile::Lifted;
 use warrant_core::dpop::{check_proof, Expected, HolderKey};
-use warrant_core::eval::{evaluate, Shown};
+use warrant_core::eval::Shown;
 use warrant_core::keys::{KeySet, PublicKey};
 use warrant_core::time::Span;
 use warrant_core::token::{decode_base64_limited, TokenError, PROFILE_VERSION};
@@ -605,7 +605,7 @@ fn native(
     }
     let mut best: Option<(u8, usize, warrant_core::eval::Failure)> = None;
     for (i, block) in lifted.blocks.iter().enumerate() {
-        for failure in evaluate(&block.grant, v.human.as_ref(), req) {
+        for failure in block.evaluate(v.human.as_ref(), req) {
             let rank = explain::failure_rank(&failure);
             if best.as_ref().is_none_or(|(r, _, _)| rank < *r) {
                 best = Some((rank, i, failure));

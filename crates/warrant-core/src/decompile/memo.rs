@@ -1,5 +1,7 @@
 //! Recognition memoised per grant: a block whose checks (its expiry and not-before
-//! aside) were recognised before is not decompiled and compiled again.
+//! aside) were recognised before is not decompiled and compiled again, and its
+//! [`LiftedBlock`] shares the memo's copy of the grant (without its times) with every
+//! other block recognised from the same entry.
 //!
 //! A token's blocks differ from another token's with the same grant only in their
 //! leading expiry and not-before checks (the dates of a `ttl`). Everything else the
@@ -34,8 +36,9 @@ struct Entry {
     checks: Vec<Check>,
     /// The human verification time, when the checks hold a date.
     verified_at: Option<Option<Timestamp>>,
-    /// The grant, without expiry and not-before.
-    grant: Grant,
+    /// The grant, without expiry and not-before: the very copy every block recognised
+    /// from this entry shares.
+    grant: Arc<Grant>,
     /// The role of each keyed check.
     roles: Vec<CheckRole>,
 }
@@ -141,36 +144,32 @@ pub(super) fn lift_checks_memo(
     if let Some(e) = memo.get(hash) {
         if e.checks == rest && e.verified_at == verified_at {
             memo.hits.fetch_add(1, Ordering::Relaxed);
-            let mut grant = e.grant.clone();
-            grant.expires_at = times.expires_at;
-            grant.not_before = times.not_before;
-            let mut roles = times.roles();
+            let mut roles = Vec::with_capacity(times.count() + e.roles.len());
+            roles.extend(times.roles());
             roles.extend(e.roles.iter().cloned());
-            return Some(LiftedBlock {
-                grant,
+            return Some(LiftedBlock::with_timeless(
+                Arc::clone(&e.grant),
+                times.expires_at,
+                times.not_before,
                 roles,
-                context: ctx,
-                holder: None,
-            });
+                ctx,
+            ));
         }
     }
     let lifted = super::lift_checks(checks, ctx)?;
     // Remembered only when the full recognition read the leading checks as exactly
     // these times and nothing else as a time.
     let prefix = times.count();
-    if lifted.grant.expires_at == times.expires_at
-        && lifted.grant.not_before == times.not_before
+    if lifted.expires_at() == times.expires_at
+        && lifted.not_before() == times.not_before
         && lifted.roles.get(..prefix) == Some(times.roles().as_slice())
     {
-        let mut grant = lifted.grant.clone();
-        grant.expires_at = None;
-        grant.not_before = None;
         memo.insert(
             hash,
             Entry {
                 checks: rest.to_vec(),
                 verified_at,
-                grant,
+                grant: Arc::clone(lifted.timeless()),
                 roles: lifted.roles.get(prefix..).unwrap_or_default().to_vec(),
             },
         );

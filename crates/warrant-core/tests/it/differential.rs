@@ -1,5 +1,7 @@
 //! The native evaluator (`eval::evaluate`) against Biscuit running the compiled block:
-//! for random grants and requests, the failing checks must be the same, role for role.
+//! for random grants and requests, the failing checks must be the same, role for role;
+//! and a lifted block's own evaluation (its times apart from its shared grant) the same
+//! as evaluating its whole grant.
 
 use proptest::prelude::*;
 use rand_core::OsRng;
@@ -56,7 +58,7 @@ fn run_case(
     prop_assert!(lifted.is_some(), "not recognised: {}", token.print());
     let lifted = lifted.unwrap();
     prop_assert_eq!(&lifted.blocks[0].roles, &roles);
-    prop_assert_eq!(&lifted.blocks[0].grant, &resolved);
+    prop_assert_eq!(&lifted.blocks[0].grant(), &resolved);
     let human = HumanFacts {
         method: verification.map_or(UNVERIFIED.to_owned(), |v| v.method.as_str().to_owned()),
         verified_at,
@@ -77,6 +79,9 @@ fn run_case(
     let mut outcomes = Outcomes::default();
     for req in requests {
         let failures = evaluate(&resolved, Some(&human), req);
+        // The lifted block keeps its grant's times apart from the shared timeless grant:
+        // evaluating the two is evaluating the whole grant, failure for failure.
+        prop_assert_eq!(&lifted.blocks[0].evaluate(Some(&human), req), &failures);
         outcomes.fail_closed += usize::from(failures.iter().any(|f| {
             matches!(
                 f,

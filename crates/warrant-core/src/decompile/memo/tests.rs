@@ -71,8 +71,8 @@ fn a_grant_seen_before_is_recognised_from_the_memo_as_it_would_be_afresh() {
         assert_eq!(memo.len(), remembered, "nothing new to remember: {grant}");
         assert_eq!(memo.hits(), hits + 2, "both blocks from the memo: {grant}");
         assert_ne!(
-            l.blocks[0].grant.expires_at,
-            lift(&first).unwrap().blocks[0].grant.expires_at
+            l.blocks[0].expires_at(),
+            lift(&first).unwrap().blocks[0].expires_at()
         );
         // Another human verification time: the same grant unless a check holds a date
         // measured from it (a `max_age`).
@@ -165,7 +165,13 @@ fn a_max_age_is_measured_from_each_tokens_human_verification() {
         hits,
         "another verification time is another key"
     );
-    let max_age = |l: &Lifted| l.blocks[0].grant.allow[0].human.as_ref().unwrap().max_age;
+    let max_age = |l: &Lifted| {
+        l.blocks[0].timeless().allow[0]
+            .human
+            .as_ref()
+            .unwrap()
+            .max_age
+    };
     assert_ne!(max_age(&a), max_age(&b));
 }
 
@@ -192,5 +198,37 @@ fn check_texts_are_the_blocks_own() {
         assert_eq!(lb.check_text(block.checks.len()), None);
         let all: Vec<String> = block.checks.iter().map(ToString::to_string).collect();
         assert_eq!(lb.check_texts(), all);
+    }
+}
+
+#[test]
+fn tokens_of_one_grant_share_its_copy_and_keep_their_own_times() {
+    for grant in GRANTS {
+        let memo = GrantMemo::default();
+        let first = lifted(&blocks(grant, NOW, NOW), &memo).unwrap();
+        // Minted later: other expiry, the same grant otherwise.
+        let later = NOW.plus(crate::time::Span::from_seconds(90));
+        let second = lifted(&blocks(grant, later, NOW), &memo).unwrap();
+        for (a, b) in first.blocks.iter().zip(&second.blocks) {
+            assert!(
+                Arc::ptr_eq(a.timeless(), b.timeless()),
+                "one copy of the grant: {grant}"
+            );
+            assert!(a.timeless().expires_at.is_none() && a.timeless().not_before.is_none());
+        }
+        // Each keeps its own expiry, as recognising it afresh does.
+        let fresh = lift(&blocks(grant, later, NOW)).unwrap();
+        assert_eq!(second.blocks[0].expires_at(), fresh.blocks[0].expires_at());
+        assert_ne!(first.blocks[0].expires_at(), second.blocks[0].expires_at());
+        assert_eq!(
+            second.blocks[0].grant().expires_at,
+            second.blocks[0].expires_at()
+        );
+        // Without a memo nothing is shared.
+        let alone = lift(&blocks(grant, later, NOW)).unwrap();
+        assert!(!Arc::ptr_eq(
+            alone.blocks[0].timeless(),
+            fresh.blocks[0].timeless()
+        ));
     }
 }
