@@ -12,10 +12,7 @@ use warrant_core::keys::PublicKey;
 use warrant_core::request::RequestFacts;
 use warrant_core::token::TokenError;
 
-use std::sync::Arc;
-
-use crate::decision::{ClaimValues, Claims, Deferred, Denial, DenialKind, Message, Signer};
-use crate::verified::VerifiedToken;
+use crate::decision::{ClaimValues, Claims, Denial, DenialKind, Signer};
 
 pub(crate) fn lower(s: &str) -> String {
     let mut c = s.chars();
@@ -121,7 +118,7 @@ pub(crate) fn failure_rank(failure: &Failure) -> u8 {
     rank(failure_kind(failure))
 }
 
-fn failure_kind(failure: &Failure) -> DenialKind {
+pub(crate) fn failure_kind(failure: &Failure) -> DenialKind {
     match failure {
         Failure::Expired(_) => DenialKind::Expired,
         Failure::NotYetValid(_) => DenialKind::NotYetValid,
@@ -149,48 +146,8 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFact
     d
 }
 
-/// [`failure_denial`] for block `block` of a cached token, its message written when first
-/// read (prefixed with the block and its signer, as [`locate`] does): deciding a denial
-/// does not pay for the sentence.
-pub(crate) fn deferred_failure_denial(
-    failure: Failure,
-    token: &Arc<VerifiedToken>,
-    block: usize,
-    req: RequestFacts,
-) -> Option<Denial> {
-    // (The timeless grant: a failure carries its own expiry or not-before.)
-    let grant: &Grant = token.lifted.as_ref()?.blocks.get(block)?.timeless();
-    let attribute = failure_attribute(&failure, grant);
-    let kind = failure_kind(&failure);
-    let owner = Arc::clone(token);
-    let message = Deferred::new(move || {
-        let Some(grant) = owner
-            .lifted
-            .as_ref()
-            .and_then(|l| l.blocks.get(block))
-            .map(|b| &**b.timeless())
-        else {
-            return format!("block {block} of the token failed");
-        };
-        let line = Describe {
-            failure: &failure,
-            grant,
-            request: &req,
-        }
-        .to_string();
-        if block > 0 {
-            format!("block {block} ({}): {line}", owner.signer(block))
-        } else {
-            line
-        }
-    });
-    let mut d = Denial::with_message(kind, Message::Deferred(Arc::new(message)));
-    d.attribute = attribute;
-    Some(d)
-}
-
 /// The attribute a failure is about, if one is.
-fn failure_attribute(failure: &Failure, grant: &Grant) -> Option<String> {
+pub(crate) fn failure_attribute(failure: &Failure, grant: &Grant) -> Option<String> {
     match failure {
         Failure::NoAllowRule {
             closest: Some((i, RuleMiss::Condition(ci, _))),

@@ -11,14 +11,16 @@ use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
 use warrant_core::budget::MAX_REQUEST_STRING_BYTES;
 use warrant_core::decompile::Lifted;
 use warrant_core::dpop::{check_proof, Expected, HolderKey};
-use warrant_core::eval::Shown;
+use warrant_core::eval::{Describe, Failure, Shown};
+use warrant_core::grant::Grant;
 use warrant_core::keys::{KeySet, PublicKey};
+use warrant_core::request::RequestFacts;
 use warrant_core::time::Span;
 use warrant_core::token::{decode_base64_limited, TokenError, PROFILE_VERSION};
 
 use crate::cache::{Form, TokenCache};
 use crate::config::{Config, VerifierBuilder};
-use crate::decision::{Claims, Decision, Denial, DenialKind};
+use crate::decision::{Claims, Decision, Deferred, Denial, DenialKind, Message};
 use crate::explain;
 use crate::replay::{ProofId, ReplayCheck};
 use crate::request::Request;
@@ -621,7 +623,7 @@ fn native(
         .get(i)
         .and_then(|block| block.roles.iter().position(|r| *r == role))
         .and_then(|k| v.check_text(i, k));
-    let Some(mut d) = explain::deferred_failure_denial(failure, v, i, req.clone()) else {
+    let Some(mut d) = deferred_failure_denial(failure, v, i, req.clone()) else {
         return Err(Box::new(Denial::new(
             DenialKind::Evaluation,
             format!("block {i} of the token failed and could not be found again"),
@@ -631,6 +633,46 @@ fn native(
     d.signer = Some(v.signer(i));
     d.check = check;
     Err(Box::new(d))
+}
+
+/// [`explain::failure_denial`] for block `block` of a cached token, its message written when first
+/// read (prefixed with the block and its signer, as [`explain::locate`] does): deciding a denial
+/// does not pay for the sentence.
+fn deferred_failure_denial(
+    failure: Failure,
+    token: &Arc<VerifiedToken>,
+    block: usize,
+    req: RequestFacts,
+) -> Option<Denial> {
+    // (The timeless grant: a failure carries its own expiry or not-before.)
+    let grant: &Grant = token.lifted.as_ref()?.blocks.get(block)?.timeless();
+    let attribute = explain::failure_attribute(&failure, grant);
+    let kind = explain::failure_kind(&failure);
+    let owner = Arc::clone(token);
+    let message = Deferred::new(move || {
+        let Some(grant) = owner
+            .lifted
+            .as_ref()
+            .and_then(|l| l.blocks.get(block))
+            .map(|b| &**b.timeless())
+        else {
+            return format!("block {block} of the token failed");
+        };
+        let line = Describe {
+            failure: &failure,
+            grant,
+            request: &req,
+        }
+        .to_string();
+        if block > 0 {
+            format!("block {block} ({}): {line}", owner.signer(block))
+        } else {
+            line
+        }
+    });
+    let mut d = Denial::with_message(kind, Message::Deferred(Arc::new(message)));
+    d.attribute = attribute;
+    Some(d)
 }
 
 #[cfg(test)]
