@@ -21,10 +21,8 @@ use std::sync::Arc;
 use quick_cache::sync::Cache;
 use quick_cache::{Equivalent, OptionsBuilder, Weighter};
 
-use warrant_core::decompile::GrantMemo;
-
 use crate::decision::Denial;
-use crate::verified::{Trusted, VerifiedToken};
+use crate::verified::{Memo, Trusted, VerifiedToken};
 
 /// The heap a token of the warrant profile may take in the cache: `cache_capacity(n)`
 /// bounds the cache to about `n` times this (plus [`HEADROOM_PERCENT`]). The bench's
@@ -127,7 +125,7 @@ pub(crate) struct TokenCache {
     /// the profile (a verifier that evaluates everything with Datalog).
     keep_biscuit: bool,
     /// Grants recognised before, so a new token carrying one skips its decompilation.
-    memo: GrantMemo,
+    memo: Memo,
     misses: AtomicU64,
 }
 
@@ -164,7 +162,7 @@ impl TokenCache {
         Self {
             cache,
             keep_biscuit,
-            memo: GrantMemo::default(),
+            memo: Memo::default(),
             misses: AtomicU64::new(0),
         }
     }

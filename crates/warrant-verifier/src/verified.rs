@@ -13,10 +13,10 @@ use biscuit_auth::Biscuit;
 use warrant_core::authority::AuthorityFacts;
 use warrant_core::blocks::{read_decoded, BlockData, MAX_BLOCKS};
 use warrant_core::budget::Budget;
-use warrant_core::decompile::{lift_with, GrantMemo, Lifted};
+use warrant_core::decompile::{lift_with, Lifted};
 use warrant_core::eval::Intersection;
-use warrant_core::grant::Grant;
 use warrant_core::keys::{KeyId, PublicKey};
+use warrant_core::time::Timestamp;
 use warrant_core::token::PROFILE_VERSION;
 
 use crate::decision::{Claims, Denial, DenialKind, Signer};
@@ -71,10 +71,13 @@ pub(crate) struct VerifiedToken {
     pub(crate) size: usize,
     /// The token's grants, when every block is in the warrant profile.
     pub(crate) lifted: Option<Lifted>,
-    /// Those grants merged into one yes/no check (`None` outside the profile, or when
-    /// the merge would exceed its caps): a request it allows is allowed by every block;
-    /// one it refuses is explained block by block.
-    pub(crate) intersection: Option<Intersection>,
+    /// Those grants merged into one yes/no check, without their times (`None` outside
+    /// the profile, or when the merge would exceed its caps): a request it allows within
+    /// [`Self::lifetime`] is allowed by every block; one it refuses is explained block by
+    /// block. Shared by the tokens of the same grants.
+    pub(crate) intersection: Option<Arc<Intersection>>,
+    /// The token's lifetime: the latest not-before and the earliest expiry of its blocks.
+    pub(crate) lifetime: Lifetime,
     /// The blocks as data, kept for Biscuit's evaluation and its explanations when some
     /// block is outside the profile (`None` when `lifted` is).
     pub(crate) blocks: Option<Vec<BlockData>>,
@@ -102,6 +105,21 @@ pub(crate) struct VerifiedToken {
     /// denial (explanations quote the failing check; rendering compiles the block's grant,
     /// too slow to repeat on every denial, too large to keep for tokens never denied).
     check_texts: std::sync::OnceLock<Vec<Vec<String>>>,
+}
+
+/// When a token's blocks all hold: from the latest not-before to the earliest expiry.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Lifetime {
+    pub(crate) not_before: Option<Timestamp>,
+    pub(crate) expires_at: Option<Timestamp>,
+}
+
+impl Lifetime {
+    /// Whether `t` is within it, as every block's grant judges it (`evaluate`: expired
+    /// after `expires_at`, not yet valid before `not_before`).
+    pub(crate) fn holds_at(&self, t: Timestamp) -> bool {
+        self.expires_at.is_none_or(|exp| t <= exp) && self.not_before.is_none_or(|nb| t >= nb)
+    }
 }
 
 impl VerifiedToken {
@@ -156,6 +174,8 @@ impl VerifiedToken {
             estimate =
                 estimate.saturating_add(size.saturating_mul(BLOCK_DATA_BYTES_PER_TOKEN_BYTE));
         }
+        // The merged check is usually shared with the tokens of the same grants; like the
+        // grants, it is counted in full for each token (an upper bound then).
         if let Some(i) = &self.intersection {
             estimate = estimate.saturating_add(u64::try_from(i.heap_bytes()).unwrap_or(u64::MAX));
         }
@@ -186,7 +206,7 @@ impl VerifiedToken {
     pub(crate) fn verify(
         bytes: &[u8],
         trusted: &Trusted,
-        memo: Option<&GrantMemo>,
+        memo: Option<&Memo>,
         keep_biscuit: bool,
     ) -> Result<Self, Box<Denial>> {
         let decoded = decode_bounded(bytes)?;
@@ -195,7 +215,7 @@ impl VerifiedToken {
         // whose signatures were just verified.
         let blocks = read_decoded(&decoded)
             .map_err(|e| Box::new(Denial::new(DenialKind::Malformed, e.to_string())))?;
-        let lifted = lift_with(&blocks, memo);
+        let lifted = lift_with(&blocks, memo.map(|m| &m.grants));
         // Biscuit's own token, for its evaluation: its signatures are verified again
         // (Biscuit offers no way to build one from a verified chain).
         let token = if lifted.is_none() || keep_biscuit {
@@ -232,16 +252,23 @@ impl VerifiedToken {
             holders.as_ref().ok().and_then(|h| h.last()),
         );
         let human = authority.human_facts();
-        let intersection = lifted.as_ref().and_then(|l| {
-            // Whole grants, times included (the blocks share their timeless grants).
-            let whole: Vec<Grant> = l
-                .blocks
-                .iter()
-                .map(warrant_core::decompile::LiftedBlock::grant)
-                .collect();
-            let grants: Vec<&Grant> = whole.iter().collect();
-            Intersection::of(&grants)
+        // The blocks' merged check, without times (shared by the tokens of one grant
+        // combination), and the token's own lifetime: the latest start, earliest expiry.
+        let intersection = lifted.as_ref().and_then(|l| match memo {
+            Some(m) => m.intersection(l),
+            None => memo::merge(
+                &l.blocks
+                    .iter()
+                    .map(|b| Arc::clone(b.timeless()))
+                    .collect::<Vec<_>>(),
+            ),
         });
+        let lifetime = lifted
+            .as_ref()
+            .map_or_else(Lifetime::default, |l| Lifetime {
+                not_before: l.blocks.iter().filter_map(|b| b.not_before()).max(),
+                expires_at: l.blocks.iter().filter_map(|b| b.expires_at()).min(),
+            });
         let holder_key = holders
             .as_ref()
             .ok()
@@ -255,6 +282,7 @@ impl VerifiedToken {
             admission,
             lifted,
             intersection,
+            lifetime,
             authority,
             human,
             revocation_ids,
@@ -417,3 +445,6 @@ fn admit(authority: &AuthorityFacts, lifted: bool, blocks: &[BlockData]) -> Resu
 
 #[cfg(test)]
 mod tests;
+
+pub(crate) mod memo;
+pub(crate) use memo::Memo;

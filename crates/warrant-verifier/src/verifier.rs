@@ -597,11 +597,13 @@ fn native(
     lifted: &Lifted,
     req: &warrant_core::request::RequestFacts,
 ) -> Result<(), Box<Denial>> {
-    // The merged blocks answer yes at the cost of one grant; a no is explained below,
-    // block by block (the two agree: a property test in warrant-core holds them together).
+    // The merged blocks (without times: the token's lifetime is checked beside them)
+    // answer yes at the cost of one grant; a no is explained below, block by block (the
+    // two agree: a property test in warrant-core holds them together, and the
+    // differential test against Datalog holds this whole function).
     if v.intersection
         .as_ref()
-        .is_some_and(|i| i.allows(v.human.as_ref(), req))
+        .is_some_and(|i| v.lifetime.holds_at(req.time) && i.allows(v.human.as_ref(), req))
     {
         return Ok(());
     }
