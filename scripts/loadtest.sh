@@ -27,8 +27,9 @@
 # and p90 latency); then, when strace is installed, the server is traced during the
 # preparation of the bodies (challenges) and during the mint run (strace -f -y -e
 # trace=fsync,fdatasync,sync_file_range,unlink,unlinkat), and the script reports the
-# fsyncs per challenge and per mint, by file (the database, its -wal or -journal file),
-# and the rollback-journal deletions (one per write transaction in SQLite's default
+# fsyncs per challenge, per mint and per full mint (the two added), by file (the database,
+# its -wal or -journal file), the completed WAL checkpoints among them, and the rollback-journal
+# deletions (one per write transaction in SQLite's default
 # `delete` journal mode). The traced rates are not the throughput figures (strace slows
 # every system call): they come from untraced runs. Only the issuer's process is traced;
 # PostgreSQL's fsyncs happen in the database server (shared with whatever else runs on it)
@@ -249,6 +250,11 @@ fsync_report() {
 import re, sys
 path, n, name, what = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 syncs, journals, by = 0, 0, {}
+# A WAL checkpoint syncs the WAL, copies its pages, then, when it copied them all, syncs
+# the database: a db sync, and the WAL sync just before it on the same thread, are a
+# completed checkpoint's. A partial one (readers hold back the last pages) syncs the WAL
+# only, and is not told apart from a commit's sync here.
+checkpoints, last = 0, {}
 for line in open(path):
     m = re.search(r"\b(fsync|fdatasync|sync_file_range)\((\d+)<([^>]*)>", line)
     if m and "= 0" in line:
@@ -257,12 +263,29 @@ for line in open(path):
         kind = "wal" if f.endswith("-wal") else "journal" if f.endswith("-journal") else \
             "db" if f.endswith(".db") else "dir" if "." not in f.rsplit("/", 1)[-1] else "other"
         by[kind] = by.get(kind, 0) + 1
+        tid = line.split(None, 1)[0]
+        if kind == "db" and last.get(tid) == "wal":
+            checkpoints += 1
+        last[tid] = kind
     elif re.search(r"unlink(at)?\(.*-journal\"", line) and "= 0" in line:
         journals += 1
 n = max(n, 1)
 parts = " ".join(f"{k}={v / n:.2f}" for k, v in sorted(by.items()))
 print(f"{name} fsyncs per {what}: {syncs / n:.2f} ({syncs} over {n}; by file: {parts or '-'}); "
+      f"completed WAL checkpoints per {what}: {checkpoints / n:.3f} (2 fsyncs each: WAL, then db); "
       f"rollback-journal transactions per {what}: {journals / n:.2f}")
+with open(path + ".per", "w") as out:
+    out.write(f"{syncs / n}\n")
+PY
+}
+# full_mint_report NAME: the fsyncs of a challenge and of a mint, added up.
+full_mint_report() {
+  local c="$WORK/strace-$1-challenges.txt.per" m="$WORK/strace-$1-mints.txt.per"
+  [ -f "$c" ] && [ -f "$m" ] || return 0
+  python3 - "$c" "$m" "$1" <<'PY' | tee -a "$RESULTS"
+import sys
+c, m = (float(open(p).read()) for p in sys.argv[1:3])
+print(f"{sys.argv[3]} fsyncs per full mint (a challenge and its mint): {c + m:.2f}")
 PY
 }
 
@@ -329,6 +352,7 @@ run_backend() {
     trace_stop
     traced_after=$(audit_mints "$url" "$data")
     fsync_report "$name" mints "$((traced_after - traced_before))" mint
+    full_mint_report "$name"
     before=$traced_after
   fi
 

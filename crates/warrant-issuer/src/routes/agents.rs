@@ -53,7 +53,9 @@ async fn agent_challenge(
     let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
     // One transaction: the count, then the challenge (a 429 commits the count alone).
     let live = s.live_challenges().await?;
-    let mut tx = s.store.begin().await?;
+    // On the ephemeral pool: a crash may lose a challenge not yet answered, and its counts
+    // (docs/issuer.md, "Durability"); its consumption is the answer's, durable.
+    let mut tx = s.store.begin_ephemeral().await?;
     let issued = async {
         s.admit_challenge(&mut tx, &client, live).await?;
         s.issue_challenge(&mut tx, ChallengeKind::Agent, &key.to_string())

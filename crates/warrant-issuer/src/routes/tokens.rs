@@ -35,7 +35,9 @@ async fn challenge(
     let client = crate::limits::client_address(&s.config.trusted_proxies, &extensions, &headers);
     // One transaction: the counts, then the challenge (a 429 commits the counts alone).
     let live = s.live_challenges().await?;
-    let mut tx = s.store.begin().await?;
+    // On the ephemeral pool: a crash may lose a challenge not yet answered, and its counts
+    // (docs/issuer.md, "Durability"); its consumption is the answer's, durable.
+    let mut tx = s.store.begin_ephemeral().await?;
     let issued = async {
         s.admit_challenge(&mut tx, &client, live).await?;
         // Per human *and* client: a stranger's requests in alice's name do not spend hers.

@@ -71,10 +71,14 @@ impl From<StoreError> for crate::error::ApiError {
     }
 }
 
-/// The issuer's database.
+/// The issuer's database: two pools on it. `pool` commits durably (every write but
+/// those below); `ephemeral` commits without waiting for the disk, for the writes a crash
+/// may lose because losing them is harmless: challenges issued and the counts of asking
+/// for them ([`Store::begin_ephemeral`]).
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(super) pool: AnyPool,
+    ephemeral: AnyPool,
     backend: Backend,
 }
 
@@ -87,17 +91,36 @@ pub(super) fn b(v: bool) -> i64 {
 }
 
 /// The journal mode the issuer sets on a SQLite file: write-ahead logging. A commit then
-/// appends to the `-wal` file and, with `synchronous = FULL` (set on every connection by
-/// [`SQLITE_CONNECTION_PRAGMAS`]), syncs it once; readers do not wait for the writer. The
-/// mode is stored in the file: every later connection, and the `sqlite3` shell, use it.
+/// appends to the `-wal` file and, with `synchronous = FULL` (set on the durable pool's
+/// connections by [`SQLITE_CONNECTION_PRAGMAS`]), syncs it once, or not at all with
+/// `NORMAL` (the ephemeral pool's, [`SQLITE_EPHEMERAL_PRAGMAS`]); readers do not wait for
+/// the writer. The mode is stored in the file: every later connection, and the `sqlite3`
+/// shell, use it.
 pub const SQLITE_JOURNAL_MODE: &str = "wal";
 
-/// Set on every SQLite connection. `synchronous = FULL`: each commit is on disk when it
-/// returns (one fsync of the WAL), so neither a process crash nor a power loss loses a
-/// committed mint or revocation (docs/issuer.md, "Durability"). `NORMAL` would sync only
-/// at checkpoints: faster, but a power loss could then lose tokens already handed out
+/// Set on every connection of the durable SQLite pool. `synchronous = FULL`: each commit
+/// is on disk when it returns (one fsync of the WAL), so neither a process crash nor a
+/// power loss loses a committed mint or revocation (docs/issuer.md, "Durability"). `NORMAL`
+/// would sync only at checkpoints: a power loss could then lose tokens already handed out
 /// together with their audit entries, and revocations already acknowledged.
 const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA synchronous = FULL";
+
+/// Set on every connection of the ephemeral SQLite pool: `synchronous = NORMAL`, a commit
+/// appends to the WAL without syncing it. A process crash loses nothing (the operating
+/// system has the pages); a power loss may lose the last such commits. Never more than
+/// those: the WAL is one sequence, replayed up to its first incomplete frame, and the next
+/// durable commit syncs the whole file, so once a mint that consumed a challenge is
+/// committed, the challenge's creation is on disk too.
+const SQLITE_EPHEMERAL_PRAGMAS: &str = "PRAGMA synchronous = NORMAL";
+
+/// Set on every connection of the ephemeral PostgreSQL pool: a commit does not wait for
+/// the server's WAL flush (a server crash may lose the last such commits, never a later
+/// synchronous commit, whose flush covers everything before it in the WAL).
+const POSTGRES_EPHEMERAL_SETTINGS: &str = "SET synchronous_commit = off";
+
+/// The connections of the ephemeral pool (the durable one has 8): its transactions are a
+/// few statements each.
+pub const EPHEMERAL_CONNECTIONS: u32 = 4;
 
 /// How long the first connection may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -219,8 +242,31 @@ impl Store {
                 })
             });
         }
-        let pool = pool.connect_with(options).await?;
-        let store = Self { pool, backend };
+        let pool = pool.connect_with(options.clone()).await?;
+        let ephemeral = if memory {
+            // One connection, one database: the ephemeral writes share it.
+            pool.clone()
+        } else {
+            let settings = match backend {
+                Backend::Sqlite => SQLITE_EPHEMERAL_PRAGMAS,
+                Backend::Postgres => POSTGRES_EPHEMERAL_SETTINGS,
+            };
+            AnyPoolOptions::new()
+                .max_connections(EPHEMERAL_CONNECTIONS)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        sqlx::query(settings).execute(conn).await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(options)
+                .await?
+        };
+        let store = Self {
+            pool,
+            ephemeral,
+            backend,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -247,8 +293,19 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
-    /// Starts a transaction.
+    /// Starts a transaction whose commit is durable: on disk (SQLite `synchronous =
+    /// FULL`; PostgreSQL with the server's `synchronous_commit`) when it returns.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// Starts a transaction on the ephemeral pool, whose commit does not wait for the disk
+    /// (SQLite `synchronous = NORMAL`, PostgreSQL `synchronous_commit = off`): a process
+    /// crash loses none of it, a power loss (or a crash of the PostgreSQL server) may lose
+    /// it, with every later ephemeral commit and nothing else. Only for writes whose loss is
+    /// harmless: a challenge issued but not yet answered (the client asks for another) and
+    /// the counts of asking for one. A challenge's consumption is the mint's, durable.
+    pub async fn begin_ephemeral(&self) -> Result<Tx, StoreError> {
+        Ok(self.ephemeral.begin().await?)
     }
 }

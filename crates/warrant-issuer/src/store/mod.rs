@@ -22,7 +22,7 @@ pub use admin::AdminCredentialRow;
 pub use agents::AgentRow;
 pub use bounds::TableSizes;
 pub use challenges::Challenge;
-pub use db::{Backend, Store, StoreError, Tx, SQLITE_JOURNAL_MODE};
+pub use db::{Backend, Store, StoreError, Tx, EPHEMERAL_CONNECTIONS, SQLITE_JOURNAL_MODE};
 pub use humans::{HumanRow, RoleRow};
 pub use keys::{KeyRow, KeyVersion};
 pub use revocations::{RevocationRow, TokenRow};

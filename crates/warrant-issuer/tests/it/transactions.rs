@@ -224,3 +224,75 @@ both!(
         assert_eq!(count(&mut db, mints).await, 1);
     }
 );
+
+/// How a pool's connections commit, read on `n` of them at once (each held by an open
+/// transaction, so that every one is a connection of its own): SQLite's `synchronous` (2
+/// FULL, 1 NORMAL), PostgreSQL's `synchronous_commit`.
+async fn commit_settings(env: &Env, ephemeral: bool, n: u32) -> Vec<String> {
+    let store = &env.state.store;
+    let postgres = env.database.starts_with("postgres");
+    let sql = if postgres {
+        "SELECT current_setting('synchronous_commit')"
+    } else {
+        "SELECT CAST(synchronous AS TEXT) FROM pragma_synchronous"
+    };
+    let mut held = Vec::new();
+    let mut settings = Vec::new();
+    for _ in 0..n {
+        let mut tx = if ephemeral {
+            store.begin_ephemeral().await.unwrap()
+        } else {
+            store.begin().await.unwrap()
+        };
+        let row = sqlx::query(sql).fetch_one(&mut *tx).await.unwrap();
+        settings.push(row.try_get::<String, _>(0).unwrap());
+        held.push(tx);
+    }
+    settings
+}
+
+both!(
+    mints_commit_durably_and_challenges_on_a_pool_that_does_not_wait_for_the_disk,
+    |env: Env| async move {
+        let postgres = env.database.starts_with("postgres");
+        let (durable, ephemeral) = if postgres { ("on", "off") } else { ("2", "1") };
+        // Every connection the durable pool may open (8), and every one of the other.
+        assert_eq!(commit_settings(&env, false, 8).await, vec![durable; 8]);
+        let n = warrant_issuer::store::EPHEMERAL_CONNECTIONS;
+        let len = usize::try_from(n).unwrap();
+        assert_eq!(commit_settings(&env, true, n).await, vec![ephemeral; len]);
+    }
+);
+
+both!(
+    challenges_are_written_on_the_ephemeral_pool_and_mints_on_the_durable_one,
+    |env: Env| async move {
+        use std::time::Duration;
+        let verification = env.answer("alice", &env.device).await;
+        // Every connection of the ephemeral pool taken: a challenge waits for one...
+        let store = &env.state.store;
+        let mut held = Vec::new();
+        for _ in 0..warrant_issuer::store::EPHEMERAL_CONNECTIONS {
+            held.push(store.begin_ephemeral().await.unwrap());
+        }
+        let wait = Duration::from_millis(500);
+        let human = json!({ "human": "alice" });
+        let challenge = env.call("POST", "/v1/challenges", None, Some(human.clone()));
+        assert!(tokio::time::timeout(wait, challenge).await.is_err());
+        let key = warrant_test::new_key().public().to_string();
+        let agent = json!({ "public_key": key });
+        let path = "/v1/agents/challenges";
+        let challenge = env.call("POST", path, None, Some(agent.clone()));
+        assert!(tokio::time::timeout(wait, challenge).await.is_err());
+        // ... and a mint does not: it commits on the durable pool.
+        let body = json!({ "human": "alice", "verification": verification, "grant": grant() });
+        let mint = env.call("POST", "/v1/tokens", None, Some(body));
+        let (status, minted) = tokio::time::timeout(wait * 20, mint).await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{minted}");
+        drop(held);
+        let (status, _) = env.call("POST", "/v1/challenges", None, Some(human)).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = env.call("POST", path, None, Some(agent)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+);
