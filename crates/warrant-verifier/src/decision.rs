@@ -269,9 +269,7 @@ impl Denial {
     pub(crate) fn prefix_message(&mut self, prefix: String) {
         self.message = match std::mem::replace(&mut self.message, Message::Text(String::new())) {
             Message::Text(t) => Message::Text(prefix + &t),
-            Message::Deferred(d) => Message::Deferred(Arc::new(Deferred::new(move || {
-                format!("{prefix}{}", d.text())
-            }))),
+            Message::Deferred(d) => Message::deferred(move || format!("{prefix}{}", d.text())),
         };
     }
 }
@@ -287,10 +285,18 @@ impl fmt::Display for Denial {
 #[derive(Clone)]
 pub(crate) enum Message {
     Text(String),
-    Deferred(Arc<Deferred>),
+    Deferred(Arc<dyn DeferredText>),
 }
 
 impl Message {
+    /// A message written by `write` the first time it is read (one allocation).
+    pub(crate) fn deferred(write: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Self::Deferred(Arc::new(Lazy {
+            write,
+            text: std::sync::OnceLock::new(),
+        }))
+    }
+
     fn text(&self) -> &str {
         match self {
             Self::Text(t) => t,
@@ -299,20 +305,18 @@ impl Message {
     }
 }
 
+/// A message written on first read.
+pub(crate) trait DeferredText: Send + Sync {
+    fn text(&self) -> &str;
+}
+
 /// A message written on first read by a function that owns what it needs.
-pub(crate) struct Deferred {
-    write: Box<dyn Fn() -> String + Send + Sync>,
+struct Lazy<F> {
+    write: F,
     text: std::sync::OnceLock<String>,
 }
 
-impl Deferred {
-    pub(crate) fn new(write: impl Fn() -> String + Send + Sync + 'static) -> Self {
-        Self {
-            write: Box::new(write),
-            text: std::sync::OnceLock::new(),
-        }
-    }
-
+impl<F: Fn() -> String + Send + Sync> DeferredText for Lazy<F> {
     fn text(&self) -> &str {
         self.text.get_or_init(|| (self.write)())
     }
@@ -350,14 +354,11 @@ mod tests {
     fn a_deferred_message_is_written_once_when_first_read_and_compares_as_text() {
         let writes = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&writes);
-        let deferred = Deferred::new(move || {
+        let deferred = Message::deferred(move || {
             counter.fetch_add(1, Ordering::SeqCst);
             "allow[0] does not match".to_owned()
         });
-        let mut d = Denial::with_message(
-            DenialKind::RuleNotMatched,
-            Message::Deferred(Arc::new(deferred)),
-        );
+        let mut d = Denial::with_message(DenialKind::RuleNotMatched, deferred);
         d.prefix_message("block 1 (an attenuation): ".to_owned());
         assert_eq!(writes.load(Ordering::SeqCst), 0, "deciding writes nothing");
         let copy = d.clone();

@@ -20,7 +20,7 @@ use warrant_core::token::{decode_base64_limited, TokenError, PROFILE_VERSION};
 
 use crate::cache::{Form, TokenCache};
 use crate::config::{Config, VerifierBuilder};
-use crate::decision::{Claims, Decision, Deferred, Denial, DenialKind, Message};
+use crate::decision::{Claims, Decision, Denial, DenialKind, Message};
 use crate::explain;
 use crate::replay::{ProofId, ReplayCheck};
 use crate::request::Request;
@@ -625,7 +625,7 @@ fn native(
         .get(i)
         .and_then(|block| block.roles.iter().position(|r| *r == role))
         .and_then(|k| v.check_text(i, k));
-    let Some(mut d) = deferred_failure_denial(failure, v, i, req.clone()) else {
+    let Some(mut d) = deferred_failure_denial(failure, v, i, shown_request(req)) else {
         return Err(Box::new(Denial::new(
             DenialKind::Evaluation,
             format!("block {i} of the token failed and could not be found again"),
@@ -635,6 +635,14 @@ fn native(
     d.signer = Some(v.signer(i));
     d.check = check;
     Err(Box::new(d))
+}
+
+/// What a denial's sentence reads of the request: its resource, action and time (a
+/// failure carries the attribute or audience values it is about). Copying only these
+/// keeps the attributes out of every denial (the differential test compares these
+/// sentences with those written from the whole request).
+fn shown_request(req: &RequestFacts) -> RequestFacts {
+    RequestFacts::new(req.resource.clone(), req.action.clone(), req.time)
 }
 
 /// [`explain::failure_denial`] for block `block` of a cached token, its message written when first
@@ -651,7 +659,7 @@ fn deferred_failure_denial(
     let attribute = explain::failure_attribute(&failure, grant);
     let kind = explain::failure_kind(&failure);
     let owner = Arc::clone(token);
-    let message = Deferred::new(move || {
+    let message = Message::deferred(move || {
         let Some(grant) = owner
             .lifted
             .as_ref()
@@ -672,7 +680,7 @@ fn deferred_failure_denial(
             line
         }
     });
-    let mut d = Denial::with_message(kind, Message::Deferred(Arc::new(message)));
+    let mut d = Denial::with_message(kind, message);
     d.attribute = attribute;
     Some(d)
 }
