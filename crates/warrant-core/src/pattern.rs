@@ -172,15 +172,21 @@ impl FromStr for ResourcePattern {
         if s.len() > MAX_NAME_LEN {
             return Err(PatternError::TooLong);
         }
-        if s.chars().any(char::is_control) {
+        let bytes = s.as_bytes();
+        // `char::is_control`, read from the UTF-8 bytes (see `is_control_at`).
+        if bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| is_control_at(bytes, i, b))
+        {
             return Err(PatternError::Control(s.escape_debug().to_string()));
         }
-        let parts: Vec<&str> = s.split('/').collect();
-        let last = parts.len() - 1;
-        let mut prefix = Vec::with_capacity(parts.len());
+        // The index of the last segment: one segment more than there are `/`.
+        let last = bytes.iter().filter(|&&b| b == b'/').count();
+        let mut prefix = Vec::with_capacity(last + 1);
         let mut subtree = false;
-        for (i, part) in parts.iter().enumerate() {
-            match *part {
+        for (i, part) in s.split('/').enumerate() {
+            match part {
                 "" => return Err(PatternError::EmptySegment(s.to_owned())),
                 "." | ".." => return Err(PatternError::DotSegment(s.to_owned())),
                 "**" if i == last => subtree = true,
@@ -449,17 +455,34 @@ impl ResourcePattern {
 const ONE_SEGMENT: &str = "[^/]+";
 
 /// The literal text `regex::escape` made `escaped` from, or `None` if it is not such.
-fn unescape(escaped: &str) -> Option<String> {
+pub(crate) fn unescape(escaped: &str) -> Option<String> {
     let mut out = String::with_capacity(escaped.len());
     let mut chars = escaped.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => out.push(chars.next()?),
-            c if regex::escape(&c.to_string()).len() == c.len_utf8() => out.push(c),
+            c if !escapes(c) => out.push(c),
             _ => return None,
         }
     }
     Some(out)
+}
+
+/// Whether `regex::escape` escapes `c`: asked of `regex::escape` itself, once per ASCII
+/// character (a table), and on every call for any other character.
+fn escapes(c: char) -> bool {
+    static ASCII: std::sync::OnceLock<[bool; 128]> = std::sync::OnceLock::new();
+    let asks = |c: char| regex::escape(c.encode_utf8(&mut [0; 4])).len() != c.len_utf8();
+    match usize::try_from(u32::from(c)) {
+        Ok(i) if i < 128 => ASCII
+            .get_or_init(|| {
+                std::array::from_fn(|i| u8::try_from(i).map(char::from).is_ok_and(asks))
+            })
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| asks(c)),
+        _ => asks(c),
+    }
 }
 
 /// The Datalog test a pattern compiles to.
@@ -554,9 +577,86 @@ simple_name!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn p(s: &str) -> ResourcePattern {
         s.parse().unwrap()
+    }
+
+    /// `unescape` as it was before its table: `regex::escape` asked of every character.
+    fn unescape_oracle(escaped: &str) -> Option<String> {
+        let mut out = String::with_capacity(escaped.len());
+        let mut chars = escaped.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.push(chars.next()?),
+                c if regex::escape(&c.to_string()).len() == c.len_utf8() => out.push(c),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// `FromStr` as it was before it read bytes.
+    fn parse_oracle(s: &str) -> Result<ResourcePattern, PatternError> {
+        if s.is_empty() {
+            return Err(PatternError::Empty);
+        }
+        if s.len() > MAX_NAME_LEN {
+            return Err(PatternError::TooLong);
+        }
+        if s.chars().any(char::is_control) {
+            return Err(PatternError::Control(s.escape_debug().to_string()));
+        }
+        let parts: Vec<&str> = s.split('/').collect();
+        let last = parts.len() - 1;
+        let mut prefix = Vec::with_capacity(parts.len());
+        let mut subtree = false;
+        for (i, part) in parts.iter().enumerate() {
+            match *part {
+                "" => return Err(PatternError::EmptySegment(s.to_owned())),
+                "." | ".." => return Err(PatternError::DotSegment(s.to_owned())),
+                "**" if i == last => subtree = true,
+                "**" => return Err(PatternError::InnerDoubleStar(s.to_owned())),
+                "*" => prefix.push(Segment::One),
+                p if p.contains('*') => return Err(PatternError::PartialWildcard(s.to_owned())),
+                p => prefix.push(Segment::Literal(p.to_owned())),
+            }
+        }
+        Ok(ResourcePattern::from_parts(s.to_owned(), prefix, subtree))
+    }
+
+    /// Text from characters that matter to patterns and to regular expressions, control
+    /// characters (one and two UTF-8 bytes) and their neighbours, and any character.
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        let special = prop::sample::select(vec![
+            'a', 'b', '/', '*', '.', '\\', '[', ']', '^', '$', '#', '&', '~', '-', ' ', '+', '?',
+            '(', '|', '{', '\n', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{a0}', '\u{c2}', 'é',
+            '\u{2028}',
+        ]);
+        prop::collection::vec(prop_oneof![4 => special, 1 => any::<char>()], 0..max)
+            .prop_map(|cs| cs.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn unescaping_is_as_regex_escape_says(s in text(16)) {
+            prop_assert_eq!(unescape(&s), unescape_oracle(&s));
+            prop_assert_eq!(unescape(&regex::escape(&s)), Some(s));
+        }
+
+        #[test]
+        fn parsing_is_as_before(s in text(16)) {
+            let new = s.parse::<ResourcePattern>();
+            let old = parse_oracle(&s);
+            prop_assert_eq!(
+                new.as_ref().map(ResourcePattern::heap_bytes),
+                old.as_ref().map(ResourcePattern::heap_bytes)
+            );
+            prop_assert_eq!(new, old);
+        }
     }
 
     #[test]
