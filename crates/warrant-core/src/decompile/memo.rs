@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use biscuit_auth::builder::{Binary, Check, CheckKind, Op as DOp, Rule as Query, Term};
 
 use super::LiftedBlock;
-use crate::compile::{compile_checks, CheckRole, CompileContext};
+use crate::compile::{self, CheckRole, CompileContext};
 use crate::grant::Grant;
 use crate::time::Timestamp;
 
@@ -156,7 +156,7 @@ pub(super) fn lift_checks_memo(
             ));
         }
     }
-    let lifted = super::lift_checks(checks, ctx)?;
+    let (lifted, mut compiled) = super::lift_checks_compiled(checks, ctx)?;
     // Remembered only when the full recognition read the leading checks as exactly
     // these times and nothing else as a time.
     let prefix = times.count();
@@ -164,10 +164,13 @@ pub(super) fn lift_checks_memo(
         && lifted.not_before() == times.not_before
         && lifted.roles.get(..prefix) == Some(times.roles().as_slice())
     {
+        // The key: the compilation of the grant after its times, which is `rest` term
+        // for term (that is how the block was recognised), moved rather than copied.
+        compiled.drain(..prefix);
         memo.insert(
             hash,
             Entry {
-                checks: rest.to_vec(),
+                checks: compiled,
                 verified_at,
                 grant: Arc::clone(lifted.timeless()),
                 roles: lifted.roles.get(prefix..).unwrap_or_default().to_vec(),
@@ -199,7 +202,7 @@ impl Times {
 }
 
 /// Splits `checks` after its leading expiry check, then not-before check, each exactly
-/// as [`compile_checks`] writes it (compared with a compiled one, term for term).
+/// as [`compile::compile_checks`] writes it (compared with a compiled one, term for term).
 fn time_prefix(checks: &[Check]) -> (Times, &[Check]) {
     let mut times = Times::default();
     let mut rest = checks;
@@ -233,13 +236,8 @@ fn time_check(check: &Check, op: Binary) -> Option<Timestamp> {
         return None;
     }
     let at = Timestamp::from_unix(*d);
-    let grant = Grant {
-        expires_at: (op == Binary::LessOrEqual).then_some(at),
-        not_before: (op == Binary::GreaterOrEqual).then_some(at),
-        ..Grant::default()
-    };
-    let compiled = compile_checks(&grant, CompileContext::default()).ok()?;
-    (compiled.checks.as_slice() == std::slice::from_ref(check)).then_some(at)
+    // `compile_checks` of a grant with only this time is exactly this one check.
+    (compile::time_check(at, op) == *check).then_some(at)
 }
 
 /// Whether any check holds a date.
