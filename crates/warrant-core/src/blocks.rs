@@ -93,17 +93,14 @@ pub fn read_decoded(token: &schema::Biscuit) -> Result<Vec<BlockData>, BlocksErr
             .map(|s| PublicKey::from_proto(&s.public_key))
             .transpose()
             .map_err(BlocksError::from)?;
+        // Refuses a symbol of Biscuit's default table and a key listed twice; its
+        // `symbols` is the block's own table (its symbols and keys, in order).
         let data = convert::proto_block_to_token_block(&block, None)?;
-        let own;
         let table = if external_key.is_some() {
-            own = SymbolTable::from_symbols_and_public_keys(block.symbols, keys)?;
-            &own
+            &data.symbols
         } else {
             // As Biscuit reads them: a symbol or key already in the table is refused.
-            first_party.extend(&SymbolTable::from_symbols_and_public_keys(
-                block.symbols,
-                keys,
-            )?)?;
+            first_party.extend(&data.symbols)?;
             &first_party
         };
         out.push(BlockData {
@@ -137,6 +134,140 @@ mod tests {
     use super::*;
     use biscuit_auth::builder::Term;
     use biscuit_auth::{Biscuit, BlockBuilder, KeyPair};
+
+    /// `read_decoded` as it was before it took the block's own table from Biscuit's
+    /// conversion of the block: the oracle.
+    fn read_decoded_oracle(token: &schema::Biscuit) -> Result<Vec<BlockData>, BlocksError> {
+        let mut first_party = SymbolTable::new();
+        let mut out = Vec::with_capacity(token.blocks.len() + 1);
+        for signed in std::iter::once(&token.authority).chain(token.blocks.iter()) {
+            let block = schema::Block::decode(signed.block.as_slice())?;
+            let mut keys: Vec<PublicKey> = Vec::with_capacity(block.public_keys.len());
+            for k in &block.public_keys {
+                let k = PublicKey::from_proto(k)?;
+                if external_key_of(signed).is_none() && keys.contains(&k) {
+                    return Err(biscuit_auth::error::Format::PublicKeyTableOverlap.into());
+                }
+                keys.push(k);
+            }
+            let external_key = signed
+                .external_signature
+                .as_ref()
+                .map(|s| PublicKey::from_proto(&s.public_key))
+                .transpose()
+                .map_err(BlocksError::from)?;
+            let data = convert::proto_block_to_token_block(&block, None)?;
+            let own;
+            let table = if external_key.is_some() {
+                own = SymbolTable::from_symbols_and_public_keys(block.symbols, keys)?;
+                &own
+            } else {
+                first_party.extend(&SymbolTable::from_symbols_and_public_keys(
+                    block.symbols,
+                    keys,
+                )?)?;
+                &first_party
+            };
+            out.push(BlockData {
+                facts: resolve(&data.facts, table)?,
+                rules: resolve(&data.rules, table)?,
+                checks: resolve(&data.checks, table)?,
+                scopes: resolve(&data.scopes, table)?,
+                external_key,
+                version: data.version,
+                context: data.context,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A token with keys in its blocks' tables: authority, first-party, third-party,
+    /// first-party.
+    fn keyed_token() -> (schema::Biscuit, Vec<schema::PublicKey>) {
+        let root = KeyPair::new();
+        let (k1, k2, third) = (KeyPair::new(), KeyPair::new(), KeyPair::new());
+        let token = Biscuit::builder()
+            .code(format!(
+                "right(\"a\"); zeta(\"shared\"); check if zeta($x) trusting {}",
+                k1.public()
+            ))
+            .unwrap()
+            .build(&root)
+            .unwrap()
+            .append(
+                BlockBuilder::new()
+                    .code(format!(
+                        "check if right($r), $r == \"a\" trusting {}",
+                        k2.public()
+                    ))
+                    .unwrap(),
+            )
+            .unwrap();
+        let request = token.third_party_request().unwrap();
+        let block = request
+            .create_block(
+                &third.private(),
+                BlockBuilder::new()
+                    .code(format!(
+                        "gamma(\"other\"); check if omega(true) trusting {}",
+                        k1.public()
+                    ))
+                    .unwrap(),
+            )
+            .unwrap();
+        let token = token
+            .append_third_party(third.public(), block)
+            .unwrap()
+            .append(
+                BlockBuilder::new()
+                    .code(format!(
+                        "check if zeta(\"new\") trusting {}",
+                        third.public()
+                    ))
+                    .unwrap(),
+            )
+            .unwrap();
+        let keys = [k1, k2, third]
+            .iter()
+            .map(|k| k.public().to_proto())
+            .collect();
+        (decode(&token.to_vec().unwrap()).unwrap(), keys)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Edited symbol and key tables (a default symbol, another block's symbol, a
+        /// symbol twice, a symbol missing, a key twice or another block's key, an
+        /// unknown version) are refused or read exactly as before.
+        #[test]
+        fn blocks_are_read_as_before_whatever_their_tables(
+            edits in proptest::collection::vec((0usize..4, 0u8..9, 0usize..8), 0..4)
+        ) {
+            let (mut token, keys) = keyed_token();
+            for (b, edit, n) in edits {
+                let signed = match b {
+                    0 => &mut token.authority,
+                    i => token.blocks.get_mut(i - 1).unwrap(),
+                };
+                let mut block = schema::Block::decode(signed.block.as_slice()).unwrap();
+                let some_symbol = block.symbols.get(n % block.symbols.len().max(1)).cloned();
+                match edit {
+                    0 => block.symbols.push("read".to_owned()),
+                    1 => block.symbols.push(["right", "zeta", "gamma", "new", "r"][n % 5].to_owned()),
+                    2 => block.symbols.extend(some_symbol),
+                    3 => drop(block.symbols.pop()),
+                    4 => block.symbols.insert(0, format!("s{n}")),
+                    5 => block.public_keys.push(keys[n % keys.len()].clone()),
+                    6 => block.public_keys.extend(block.public_keys.first().cloned()),
+                    7 => drop(block.public_keys.pop()),
+                    _ => block.version = Some(u32::try_from(n).unwrap() + 2),
+                }
+                signed.block = block.encode_to_vec();
+            }
+            proptest::prop_assert_eq!(read_decoded(&token), read_decoded_oracle(&token));
+        }
+    }
 
     #[test]
     fn strings_with_newlines_stay_one_term() {
