@@ -100,7 +100,12 @@ pub fn read_decoded(token: &schema::Biscuit) -> Result<Vec<BlockData>, BlocksErr
             &data.symbols
         } else {
             // As Biscuit reads them: a symbol or key already in the table is refused.
-            first_party.extend(&data.symbols)?;
+            extend_first_party(
+                &mut first_party,
+                &data.symbols,
+                &block.symbols,
+                block.public_keys.is_empty(),
+            )?;
             &first_party
         };
         out.push(BlockData {
@@ -114,6 +119,33 @@ pub fn read_decoded(token: &schema::Biscuit) -> Result<Vec<BlockData>, BlocksErr
         });
     }
     Ok(out)
+}
+
+/// `table.extend(own)`, for the table `own` of a first-party block whose symbols are
+/// `symbols`, in order (and which has keys unless `no_keys`): the same table, the same
+/// refusal. Without keys, each symbol is inserted, which appends it when it is not in the
+/// table yet (`extend` compares hash sets of both tables): when every symbol is appended
+/// (none was in the table, none is there twice), the table is what `extend` makes;
+/// otherwise the table is put back as it was and `extend` itself decides.
+fn extend_first_party(
+    table: &mut SymbolTable,
+    own: &SymbolTable,
+    symbols: &[String],
+    no_keys: bool,
+) -> Result<(), BlocksError> {
+    if no_keys {
+        let offset = table.current_offset();
+        let appended = symbols.iter().all(|s| {
+            let before = table.current_offset();
+            table.insert(s);
+            table.current_offset() == before + 1
+        });
+        if appended {
+            return Ok(());
+        }
+        drop(table.split_at(offset));
+    }
+    Ok(table.extend(own)?)
 }
 
 fn external_key_of(signed: &schema::SignedBlock) -> Option<&schema::PublicKey> {
@@ -134,6 +166,7 @@ mod tests {
     use super::*;
     use biscuit_auth::builder::Term;
     use biscuit_auth::{Biscuit, BlockBuilder, KeyPair};
+    use proptest::strategy::Strategy as _;
 
     /// `read_decoded` as it was before it took the block's own table from Biscuit's
     /// conversion of the block: the oracle.
@@ -234,17 +267,79 @@ mod tests {
         (decode(&token.to_vec().unwrap()).unwrap(), keys)
     }
 
+    /// A token without keys: authority, two first-party blocks, a third-party block.
+    fn plain_token() -> schema::Biscuit {
+        let root = KeyPair::new();
+        let third = KeyPair::new();
+        let token = Biscuit::builder()
+            .code("right(\"a\"); zeta(\"shared\"); check if time($t), $t < 2030-01-01T00:00:00Z")
+            .unwrap()
+            .build(&root)
+            .unwrap()
+            .append(
+                BlockBuilder::new()
+                    .code("check if right($r), [\"a\", \"b\"].contains($r); check if zeta(\"new\")")
+                    .unwrap(),
+            )
+            .unwrap()
+            .append(
+                BlockBuilder::new()
+                    .code("check if resource(\"x\"), zeta($z), $z.starts_with(\"sh\")")
+                    .unwrap(),
+            )
+            .unwrap();
+        let request = token.third_party_request().unwrap();
+        let block = request
+            .create_block(
+                &third.private(),
+                BlockBuilder::new()
+                    .code("gamma(\"other\"); check if zeta(\"shared\")")
+                    .unwrap(),
+            )
+            .unwrap();
+        let token = token.append_third_party(third.public(), block).unwrap();
+        decode(&token.to_vec().unwrap()).unwrap()
+    }
+
+    /// Symbols: some of Biscuit's default table, some not.
+    fn symbols() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        proptest::collection::vec(
+            proptest::sample::select(vec!["a", "b", "c", "d", "e", "read", "query", "time"]),
+            0..6,
+        )
+        .prop_map(|v| v.into_iter().map(str::to_owned).collect())
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// The first-party table grows exactly as `SymbolTable::extend` makes it grow,
+        /// and refuses what it refuses.
+        #[test]
+        fn first_party_tables_grow_as_biscuits_do(table in symbols(), block in symbols()) {
+            let Ok(own) = SymbolTable::from(block.clone()) else {
+                return Ok(());
+            };
+            let mut oracle = SymbolTable::from(table.clone()).unwrap_or_default();
+            let mut fast = oracle.clone();
+            let expected = oracle.extend(&own).map_err(BlocksError::from);
+            let got = extend_first_party(&mut fast, &own, &block, true);
+            proptest::prop_assert_eq!(got, expected);
+            proptest::prop_assert_eq!(fast, oracle);
+        }
 
         /// Edited symbol and key tables (a default symbol, another block's symbol, a
         /// symbol twice, a symbol missing, a key twice or another block's key, an
         /// unknown version) are refused or read exactly as before.
         #[test]
         fn blocks_are_read_as_before_whatever_their_tables(
+            keyed in proptest::bool::ANY,
             edits in proptest::collection::vec((0usize..4, 0u8..9, 0usize..8), 0..4)
         ) {
-            let (mut token, keys) = keyed_token();
+            let (mut token, keys) = match keyed {
+                true => keyed_token(),
+                false => (plain_token(), keyed_token().1),
+            };
             for (b, edit, n) in edits {
                 let signed = match b {
                     0 => &mut token.authority,
