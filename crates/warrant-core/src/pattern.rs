@@ -421,29 +421,36 @@ impl ResourcePattern {
                     Some(b) => (b, true),
                     None => (body, false),
                 };
-                // Segments are `[^/]+` (whose `/` is no separator) or escaped literals.
-                let mut segments = Vec::new();
+                // Segments are `[^/]+` (whose `/` is no separator) or escaped literals,
+                // written one after the other with a `/` between them.
+                let mut text = String::with_capacity(body.len() + 3);
                 let mut rest = body;
                 loop {
-                    let (segment, after) = match rest.strip_prefix(ONE_SEGMENT) {
-                        Some(after) => ("*".to_owned(), after),
+                    let after = match rest.strip_prefix(ONE_SEGMENT) {
+                        Some(after) => {
+                            text.push('*');
+                            after
+                        }
                         None => {
                             let end = rest.find('/').unwrap_or(rest.len());
                             let (literal, after) = rest.split_at(end);
-                            (unescape(literal)?, after)
+                            unescape_into(literal, &mut text)?;
+                            after
                         }
                     };
-                    segments.push(segment);
                     match after.strip_prefix('/') {
-                        Some(next) => rest = next,
+                        Some(next) => {
+                            text.push('/');
+                            rest = next;
+                        }
                         None if after.is_empty() => break,
                         None => return None,
                     }
                 }
                 if subtree {
-                    segments.push("**".to_owned());
+                    text.push_str("/**");
                 }
-                segments.join("/")
+                text
             }
         };
         let pattern: Self = text.parse().ok()?;
@@ -454,9 +461,9 @@ impl ResourcePattern {
 /// The regular expression of a `*` segment.
 const ONE_SEGMENT: &str = "[^/]+";
 
-/// The literal text `regex::escape` made `escaped` from, or `None` if it is not such.
-pub(crate) fn unescape(escaped: &str) -> Option<String> {
-    let mut out = String::with_capacity(escaped.len());
+/// Appends to `out` the literal text `regex::escape` made `escaped` from, or returns
+/// `None` if it is not such.
+fn unescape_into(escaped: &str, out: &mut String) -> Option<()> {
     let mut chars = escaped.chars();
     while let Some(c) = chars.next() {
         match c {
@@ -465,7 +472,7 @@ pub(crate) fn unescape(escaped: &str) -> Option<String> {
             _ => return None,
         }
     }
-    Some(out)
+    Some(())
 }
 
 /// Whether `regex::escape` escapes `c`: asked of `regex::escape` itself, once per ASCII
@@ -597,6 +604,85 @@ mod tests {
         Some(out)
     }
 
+    fn unescape(escaped: &str) -> Option<String> {
+        let mut out = String::new();
+        unescape_into(escaped, &mut out).map(|()| out)
+    }
+
+    /// `from_test` as it was before it wrote the pattern's text directly (with the
+    /// previous `unescape`).
+    fn from_test_oracle(test: &PatternTest) -> Option<ResourcePattern> {
+        let text = match test {
+            PatternTest::Any => "**".to_owned(),
+            PatternTest::Equals(s) => s.clone(),
+            PatternTest::Below(prefix) => {
+                prefix.strip_suffix('/')?;
+                format!("{prefix}**")
+            }
+            PatternTest::Regex(re) => {
+                let body = re.strip_prefix('^')?.strip_suffix('$')?;
+                let (body, subtree) = match body.strip_suffix("/.+") {
+                    Some(b) => (b, true),
+                    None => (body, false),
+                };
+                let mut segments = Vec::new();
+                let mut rest = body;
+                loop {
+                    let (segment, after) = match rest.strip_prefix(ONE_SEGMENT) {
+                        Some(after) => ("*".to_owned(), after),
+                        None => {
+                            let end = rest.find('/').unwrap_or(rest.len());
+                            let (literal, after) = rest.split_at(end);
+                            (unescape_oracle(literal)?, after)
+                        }
+                    };
+                    segments.push(segment);
+                    match after.strip_prefix('/') {
+                        Some(next) => rest = next,
+                        None if after.is_empty() => break,
+                        None => return None,
+                    }
+                }
+                if subtree {
+                    segments.push("**".to_owned());
+                }
+                segments.join("/")
+            }
+        };
+        let pattern: ResourcePattern = text.parse().ok()?;
+        (pattern.test() == *test).then_some(pattern)
+    }
+
+    /// Pattern-like text: segments (wildcards, literals with regex metacharacters, bad
+    /// segments) joined by `/`.
+    fn segments_text() -> impl Strategy<Value = String> {
+        let segment = prop::sample::select(vec![
+            "a", "bc", "*", "**", "b*", "", ".", "..", "x.y", "\\", "[^/]+", "é", "a-b", "#",
+        ]);
+        prop::collection::vec(segment, 1..5).prop_map(|v| v.join("/"))
+    }
+
+    /// Regular expressions from the pieces tests are made of, and others.
+    fn regex_text() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "^", "$", "[^/]+", "/", "/.+", ".+", "\\.", "\\*", "\\", "*", "a", "bc", ".", "..",
+            "\\-", "-", "\\\\", "é", "\u{85}", "#", "\\#", " ",
+        ]);
+        (
+            proptest::bool::ANY,
+            proptest::bool::ANY,
+            prop::collection::vec(piece, 0..8),
+        )
+            .prop_map(|(start, end, pieces)| {
+                let mut re = String::from(if start { "^" } else { "" });
+                re.extend(pieces);
+                if end {
+                    re.push('$');
+                }
+                re
+            })
+    }
+
     /// `FromStr` as it was before it read bytes.
     fn parse_oracle(s: &str) -> Result<ResourcePattern, PatternError> {
         if s.is_empty() {
@@ -645,6 +731,36 @@ mod tests {
         fn unescaping_is_as_regex_escape_says(s in text(16)) {
             prop_assert_eq!(unescape(&s), unescape_oracle(&s));
             prop_assert_eq!(unescape(&regex::escape(&s)), Some(s));
+        }
+
+        #[test]
+        fn patterns_are_read_from_tests_as_before(
+            re in regex_text(),
+            s in text(12),
+            p in segments_text(),
+        ) {
+            let of_pattern = p.parse::<ResourcePattern>().ok().map(|p| p.test());
+            for test in of_pattern.into_iter().chain([
+                PatternTest::Regex(re.clone()),
+                PatternTest::Equals(s.clone()),
+                PatternTest::Below(s.clone()),
+                PatternTest::Below(re),
+            ]) {
+                let new = ResourcePattern::from_test(&test);
+                let old = from_test_oracle(&test);
+                prop_assert_eq!(
+                    new.as_ref().map(ResourcePattern::heap_bytes),
+                    old.as_ref().map(ResourcePattern::heap_bytes)
+                );
+                prop_assert_eq!(new, old);
+            }
+        }
+
+        #[test]
+        fn every_pattern_is_read_from_its_test(s in segments_text()) {
+            if let Ok(p) = s.parse::<ResourcePattern>() {
+                prop_assert_eq!(ResourcePattern::from_test(&p.test()), Some(p));
+            }
         }
 
         #[test]
