@@ -368,28 +368,51 @@ impl ResourcePattern {
     /// [`check_resource`] refuses, the test and [`Self::matches`] may differ).
     pub(crate) fn test(&self) -> PatternTest {
         let all_literal = self.prefix.iter().all(|s| matches!(s, Segment::Literal(_)));
-        let literal_path = || {
-            self.prefix
-                .iter()
-                .filter_map(|s| match s {
-                    Segment::Literal(l) => Some(l.as_str()),
-                    Segment::One => None,
-                })
-                .collect::<Vec<_>>()
-                .join("/")
+        // The literal segments joined by `/` (and `/` after them when `trailing`).
+        let literal_path = |trailing: bool| {
+            let mut path = String::with_capacity(self.text.len() + usize::from(trailing));
+            let literals = self.prefix.iter().filter_map(|s| match s {
+                Segment::Literal(l) => Some(l.as_str()),
+                Segment::One => None,
+            });
+            for (i, l) in literals.enumerate() {
+                if i > 0 {
+                    path.push('/');
+                }
+                path.push_str(l);
+            }
+            if trailing {
+                path.push('/');
+            }
+            path
         };
         match (all_literal, self.subtree) {
-            (true, false) => PatternTest::Equals(literal_path()),
+            (true, false) => PatternTest::Equals(literal_path(false)),
             (true, true) if self.prefix.is_empty() => PatternTest::Any,
-            (true, true) => PatternTest::Below(format!("{}/", literal_path())),
+            (true, true) => PatternTest::Below(literal_path(true)),
             (false, _) => {
-                let mut re = String::from("^");
+                // `^`, the segments with `/` between them, `/.+` for a subtree, `$`.
+                let len = 2
+                    + self.prefix.len().saturating_sub(1)
+                    + if self.subtree { 3 } else { 0 }
+                    + self
+                        .prefix
+                        .iter()
+                        .map(|seg| match seg {
+                            Segment::Literal(l) => {
+                                l.len() + l.chars().filter(|&c| escapes(c)).count()
+                            }
+                            Segment::One => ONE_SEGMENT.len(),
+                        })
+                        .sum::<usize>();
+                let mut re = String::with_capacity(len);
+                re.push('^');
                 for (i, seg) in self.prefix.iter().enumerate() {
                     if i > 0 {
                         re.push('/');
                     }
                     match seg {
-                        Segment::Literal(l) => re.push_str(&regex::escape(l)),
+                        Segment::Literal(l) => escape_into(l, &mut re),
                         Segment::One => re.push_str(ONE_SEGMENT),
                     }
                 }
@@ -400,6 +423,17 @@ impl ResourcePattern {
                 PatternTest::Regex(re)
             }
         }
+    }
+}
+
+/// Appends `regex::escape(literal)` to `out`: each character, after a `\\` when
+/// `regex::escape` escapes it.
+fn escape_into(literal: &str, out: &mut String) {
+    for c in literal.chars() {
+        if escapes(c) {
+            out.push('\\');
+        }
+        out.push(c);
     }
 }
 
@@ -683,6 +717,43 @@ mod tests {
             })
     }
 
+    /// `test` as it was before it wrote its text directly.
+    fn test_oracle(p: &ResourcePattern) -> PatternTest {
+        let all_literal = p.prefix.iter().all(|s| matches!(s, Segment::Literal(_)));
+        let literal_path = || {
+            p.prefix
+                .iter()
+                .filter_map(|s| match s {
+                    Segment::Literal(l) => Some(l.as_str()),
+                    Segment::One => None,
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        match (all_literal, p.subtree) {
+            (true, false) => PatternTest::Equals(literal_path()),
+            (true, true) if p.prefix.is_empty() => PatternTest::Any,
+            (true, true) => PatternTest::Below(format!("{}/", literal_path())),
+            (false, _) => {
+                let mut re = String::from("^");
+                for (i, seg) in p.prefix.iter().enumerate() {
+                    if i > 0 {
+                        re.push('/');
+                    }
+                    match seg {
+                        Segment::Literal(l) => re.push_str(&regex::escape(l)),
+                        Segment::One => re.push_str(ONE_SEGMENT),
+                    }
+                }
+                if p.subtree {
+                    re.push_str("/.+");
+                }
+                re.push('$');
+                PatternTest::Regex(re)
+            }
+        }
+    }
+
     /// `FromStr` as it was before it read bytes.
     fn parse_oracle(s: &str) -> Result<ResourcePattern, PatternError> {
         if s.is_empty() {
@@ -753,6 +824,20 @@ mod tests {
                     old.as_ref().map(ResourcePattern::heap_bytes)
                 );
                 prop_assert_eq!(new, old);
+            }
+        }
+
+        #[test]
+        fn tests_are_written_as_before(s in segments_text(), t in text(12)) {
+            for text in [s, t] {
+                if let Ok(p) = text.parse::<ResourcePattern>() {
+                    let test = p.test();
+                    prop_assert_eq!(&test, &test_oracle(&p));
+                    // Written in one allocation of the exact size.
+                    if let PatternTest::Regex(re) = &test {
+                        prop_assert_eq!(re.capacity(), re.len());
+                    }
+                }
             }
         }
 
