@@ -95,14 +95,14 @@ pub fn read_decoded(token: &schema::Biscuit) -> Result<Vec<BlockData>, BlocksErr
             .map_err(BlocksError::from)?;
         // Refuses a symbol of Biscuit's default table and a key listed twice; its
         // `symbols` is the block's own table (its symbols and keys, in order).
-        let data = convert::proto_block_to_token_block(&block, None)?;
+        let mut data = convert::proto_block_to_token_block(&block, None)?;
         let table = if external_key.is_some() {
             &data.symbols
         } else {
             // As Biscuit reads them: a symbol or key already in the table is refused.
             extend_first_party(
                 &mut first_party,
-                &data.symbols,
+                &mut data.symbols,
                 &block.symbols,
                 block.public_keys.is_empty(),
             )?;
@@ -123,16 +123,21 @@ pub fn read_decoded(token: &schema::Biscuit) -> Result<Vec<BlockData>, BlocksErr
 
 /// `table.extend(own)`, for the table `own` of a first-party block whose symbols are
 /// `symbols`, in order (and which has keys unless `no_keys`): the same table, the same
-/// refusal. Without keys, each symbol is inserted, which appends it when it is not in the
-/// table yet (`extend` compares hash sets of both tables): when every symbol is appended
-/// (none was in the table, none is there twice), the table is what `extend` makes;
-/// otherwise the table is put back as it was and `extend` itself decides.
+/// refusal (`own` may be left empty). An empty table becomes `own`, moved: all that
+/// `extend` copies into it. Without keys, each symbol is inserted, which appends it when
+/// it is not in the table yet (`extend` compares hash sets of both tables): when every
+/// symbol is appended (none was in the table, none is there twice), the table is what
+/// `extend` makes; otherwise the table is put back as it was and `extend` decides.
 fn extend_first_party(
     table: &mut SymbolTable,
-    own: &SymbolTable,
+    own: &mut SymbolTable,
     symbols: &[String],
     no_keys: bool,
 ) -> Result<(), BlocksError> {
+    if *table == SymbolTable::new() {
+        *table = std::mem::take(own);
+        return Ok(());
+    }
     if no_keys {
         let offset = table.current_offset();
         let appended = symbols.iter().all(|s| {
@@ -316,14 +321,23 @@ mod tests {
         /// The first-party table grows exactly as `SymbolTable::extend` makes it grow,
         /// and refuses what it refuses.
         #[test]
-        fn first_party_tables_grow_as_biscuits_do(table in symbols(), block in symbols()) {
-            let Ok(own) = SymbolTable::from(block.clone()) else {
+        fn first_party_tables_grow_as_biscuits_do(
+            table in symbols(),
+            block in symbols(),
+            keys in proptest::collection::vec(0usize..3, 0..3),
+            table_keys in proptest::collection::vec(0usize..3, 0..2),
+        ) {
+            let pairs = [KeyPair::new(), KeyPair::new(), KeyPair::new()];
+            let pick = |ks: &[usize]| ks.iter().map(|&k| pairs[k].public()).collect::<Vec<_>>();
+            let Ok(own) = SymbolTable::from_symbols_and_public_keys(block.clone(), pick(&keys))
+            else {
                 return Ok(());
             };
-            let mut oracle = SymbolTable::from(table.clone()).unwrap_or_default();
+            let mut oracle = SymbolTable::from_symbols_and_public_keys(table, pick(&table_keys))
+                .unwrap_or_default();
             let mut fast = oracle.clone();
             let expected = oracle.extend(&own).map_err(BlocksError::from);
-            let got = extend_first_party(&mut fast, &own, &block, true);
+            let got = extend_first_party(&mut fast, &mut own.clone(), &block, keys.is_empty());
             proptest::prop_assert_eq!(got, expected);
             proptest::prop_assert_eq!(fast, oracle);
         }
