@@ -172,17 +172,11 @@ impl FromStr for ResourcePattern {
         if s.len() > MAX_NAME_LEN {
             return Err(PatternError::TooLong);
         }
-        let bytes = s.as_bytes();
-        // `char::is_control`, read from the UTF-8 bytes (see `is_control_at`).
-        if bytes
-            .iter()
-            .enumerate()
-            .any(|(i, &b)| is_control_at(bytes, i, b))
-        {
+        if s.chars().any(char::is_control) {
             return Err(PatternError::Control(s.escape_debug().to_string()));
         }
         // The index of the last segment: one segment more than there are `/`.
-        let last = bytes.iter().filter(|&&b| b == b'/').count();
+        let last = s.bytes().filter(|&b| b == b'/').count();
         let mut prefix = Vec::with_capacity(last + 1);
         let mut subtree = false;
         for (i, part) in s.split('/').enumerate() {
