@@ -166,23 +166,12 @@ pub fn compile_checks(grant: &Grant, ctx: CompileContext) -> Result<Compiled, Gr
     }
     let mut checks = Vec::new();
     let mut roles = Vec::new();
-    let time = || pred("time", vec![var(v::TIME)]);
     if let Some(t) = grant.expires_at {
-        let e = ops::bin(
-            ops::var(v::TIME),
-            ops::val(Term::Date(t.unix())),
-            Binary::LessOrEqual,
-        );
-        checks.push(check_if(vec![query(vec![time()], vec![ops::expr(e)])]));
+        checks.push(time_check(t, Binary::LessOrEqual));
         roles.push(CheckRole::Expiry(t));
     }
     if let Some(t) = grant.not_before {
-        let e = ops::bin(
-            ops::var(v::TIME),
-            ops::val(Term::Date(t.unix())),
-            Binary::GreaterOrEqual,
-        );
-        checks.push(check_if(vec![query(vec![time()], vec![ops::expr(e)])]));
+        checks.push(time_check(t, Binary::GreaterOrEqual));
         roles.push(CheckRole::NotBefore(t));
     }
     match grant.audience.as_slice() {
@@ -217,6 +206,17 @@ pub fn compile_checks(grant: &Grant, ctx: CompileContext) -> Result<Compiled, Gr
         roles.push(CheckRole::Deny(i));
     }
     Ok(Compiled { checks, roles })
+}
+
+/// `check if time($t), $t <op> <t>`: the expiry check (`op` is `<=`) or the not-before
+/// check (`>=`) [`compile_checks`] writes for a grant with that time (and nothing else
+/// of a grant can make it fail, so this is its whole compilation).
+pub(crate) fn time_check(t: Timestamp, op: Binary) -> Check {
+    let e = ops::bin(ops::var(v::TIME), ops::val(Term::Date(t.unix())), op);
+    check_if(vec![query(
+        vec![pred("time", vec![var(v::TIME)])],
+        vec![ops::expr(e)],
+    )])
 }
 
 /// The Datalog block for `grant` (whose `ttl` must already be resolved to `expires_at`),

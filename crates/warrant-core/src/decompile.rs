@@ -234,6 +234,15 @@ fn lift_one(
 /// The grant of checks that are exactly a compiled grant (facts, rules and scopes are
 /// the caller's to check).
 fn lift_checks(block_checks: &[Check], ctx: CompileContext) -> Option<LiftedBlock> {
+    lift_checks_compiled(block_checks, ctx).map(|(lifted, _)| lifted)
+}
+
+/// [`lift_checks`], with the compiled checks it compared the block's with (equal to
+/// them, term for term).
+fn lift_checks_compiled(
+    block_checks: &[Check],
+    ctx: CompileContext,
+) -> Option<(LiftedBlock, Vec<Check>)> {
     let grant = decompile(block_checks, ctx)?;
     let Compiled { checks, roles } = compile_checks(&grant, ctx).ok()?;
     if checks != block_checks {
@@ -241,7 +250,7 @@ fn lift_checks(block_checks: &[Check], ctx: CompileContext) -> Option<LiftedBloc
     }
     // Copies hold exactly their contents (decompiling leaves spare capacity): the
     // grant may be kept by a cache for as long as any token of it.
-    Some(LiftedBlock::new(grant.clone(), roles.to_vec(), ctx))
+    Some((LiftedBlock::new(grant.clone(), roles.to_vec(), ctx), checks))
 }
 
 /// A postfix expression as a tree (closures with parameters are never in the profile; a

@@ -175,12 +175,12 @@ impl FromStr for ResourcePattern {
         if s.chars().any(char::is_control) {
             return Err(PatternError::Control(s.escape_debug().to_string()));
         }
-        let parts: Vec<&str> = s.split('/').collect();
-        let last = parts.len() - 1;
-        let mut prefix = Vec::with_capacity(parts.len());
+        // The index of the last segment: one segment more than there are `/`.
+        let last = s.bytes().filter(|&b| b == b'/').count();
+        let mut prefix = Vec::with_capacity(last + 1);
         let mut subtree = false;
-        for (i, part) in parts.iter().enumerate() {
-            match *part {
+        for (i, part) in s.split('/').enumerate() {
+            match part {
                 "" => return Err(PatternError::EmptySegment(s.to_owned())),
                 "." | ".." => return Err(PatternError::DotSegment(s.to_owned())),
                 "**" if i == last => subtree = true,
@@ -362,28 +362,51 @@ impl ResourcePattern {
     /// [`check_resource`] refuses, the test and [`Self::matches`] may differ).
     pub(crate) fn test(&self) -> PatternTest {
         let all_literal = self.prefix.iter().all(|s| matches!(s, Segment::Literal(_)));
-        let literal_path = || {
-            self.prefix
-                .iter()
-                .filter_map(|s| match s {
-                    Segment::Literal(l) => Some(l.as_str()),
-                    Segment::One => None,
-                })
-                .collect::<Vec<_>>()
-                .join("/")
+        // The literal segments joined by `/` (and `/` after them when `trailing`).
+        let literal_path = |trailing: bool| {
+            let mut path = String::with_capacity(self.text.len() + usize::from(trailing));
+            let literals = self.prefix.iter().filter_map(|s| match s {
+                Segment::Literal(l) => Some(l.as_str()),
+                Segment::One => None,
+            });
+            for (i, l) in literals.enumerate() {
+                if i > 0 {
+                    path.push('/');
+                }
+                path.push_str(l);
+            }
+            if trailing {
+                path.push('/');
+            }
+            path
         };
         match (all_literal, self.subtree) {
-            (true, false) => PatternTest::Equals(literal_path()),
+            (true, false) => PatternTest::Equals(literal_path(false)),
             (true, true) if self.prefix.is_empty() => PatternTest::Any,
-            (true, true) => PatternTest::Below(format!("{}/", literal_path())),
+            (true, true) => PatternTest::Below(literal_path(true)),
             (false, _) => {
-                let mut re = String::from("^");
+                // `^`, the segments with `/` between them, `/.+` for a subtree, `$`.
+                let len = 2
+                    + self.prefix.len().saturating_sub(1)
+                    + if self.subtree { 3 } else { 0 }
+                    + self
+                        .prefix
+                        .iter()
+                        .map(|seg| match seg {
+                            Segment::Literal(l) => {
+                                l.len() + l.chars().filter(|&c| escapes(c)).count()
+                            }
+                            Segment::One => ONE_SEGMENT.len(),
+                        })
+                        .sum::<usize>();
+                let mut re = String::with_capacity(len);
+                re.push('^');
                 for (i, seg) in self.prefix.iter().enumerate() {
                     if i > 0 {
                         re.push('/');
                     }
                     match seg {
-                        Segment::Literal(l) => re.push_str(&regex::escape(l)),
+                        Segment::Literal(l) => escape_into(l, &mut re),
                         Segment::One => re.push_str(ONE_SEGMENT),
                     }
                 }
@@ -394,6 +417,17 @@ impl ResourcePattern {
                 PatternTest::Regex(re)
             }
         }
+    }
+}
+
+/// Appends `regex::escape(literal)` to `out`: each character, after a `\\` when
+/// `regex::escape` escapes it.
+fn escape_into(literal: &str, out: &mut String) {
+    for c in literal.chars() {
+        if escapes(c) {
+            out.push('\\');
+        }
+        out.push(c);
     }
 }
 
@@ -415,29 +449,36 @@ impl ResourcePattern {
                     Some(b) => (b, true),
                     None => (body, false),
                 };
-                // Segments are `[^/]+` (whose `/` is no separator) or escaped literals.
-                let mut segments = Vec::new();
+                // Segments are `[^/]+` (whose `/` is no separator) or escaped literals,
+                // written one after the other with a `/` between them.
+                let mut text = String::with_capacity(body.len() + 3);
                 let mut rest = body;
                 loop {
-                    let (segment, after) = match rest.strip_prefix(ONE_SEGMENT) {
-                        Some(after) => ("*".to_owned(), after),
+                    let after = match rest.strip_prefix(ONE_SEGMENT) {
+                        Some(after) => {
+                            text.push('*');
+                            after
+                        }
                         None => {
                             let end = rest.find('/').unwrap_or(rest.len());
                             let (literal, after) = rest.split_at(end);
-                            (unescape(literal)?, after)
+                            unescape_into(literal, &mut text)?;
+                            after
                         }
                     };
-                    segments.push(segment);
                     match after.strip_prefix('/') {
-                        Some(next) => rest = next,
+                        Some(next) => {
+                            text.push('/');
+                            rest = next;
+                        }
                         None if after.is_empty() => break,
                         None => return None,
                     }
                 }
                 if subtree {
-                    segments.push("**".to_owned());
+                    text.push_str("/**");
                 }
-                segments.join("/")
+                text
             }
         };
         let pattern: Self = text.parse().ok()?;
@@ -448,18 +489,35 @@ impl ResourcePattern {
 /// The regular expression of a `*` segment.
 const ONE_SEGMENT: &str = "[^/]+";
 
-/// The literal text `regex::escape` made `escaped` from, or `None` if it is not such.
-fn unescape(escaped: &str) -> Option<String> {
-    let mut out = String::with_capacity(escaped.len());
+/// Appends to `out` the literal text `regex::escape` made `escaped` from, or returns
+/// `None` if it is not such.
+fn unescape_into(escaped: &str, out: &mut String) -> Option<()> {
     let mut chars = escaped.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => out.push(chars.next()?),
-            c if regex::escape(&c.to_string()).len() == c.len_utf8() => out.push(c),
+            c if !escapes(c) => out.push(c),
             _ => return None,
         }
     }
-    Some(out)
+    Some(())
+}
+
+/// Whether `regex::escape` escapes `c`: asked of `regex::escape` itself, once per ASCII
+/// character (a table), and on every call for any other character.
+fn escapes(c: char) -> bool {
+    static ASCII: std::sync::OnceLock<[bool; 128]> = std::sync::OnceLock::new();
+    let asks = |c: char| regex::escape(c.encode_utf8(&mut [0; 4])).len() != c.len_utf8();
+    match usize::try_from(u32::from(c)) {
+        Ok(i) if i < 128 => ASCII
+            .get_or_init(|| {
+                std::array::from_fn(|i| u8::try_from(i).map(char::from).is_ok_and(asks))
+            })
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| asks(c)),
+        _ => asks(c),
+    }
 }
 
 /// The Datalog test a pattern compiles to.
@@ -554,9 +612,246 @@ simple_name!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn p(s: &str) -> ResourcePattern {
         s.parse().unwrap()
+    }
+
+    /// `unescape` as it was before its table: `regex::escape` asked of every character.
+    fn unescape_oracle(escaped: &str) -> Option<String> {
+        let mut out = String::with_capacity(escaped.len());
+        let mut chars = escaped.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.push(chars.next()?),
+                c if regex::escape(&c.to_string()).len() == c.len_utf8() => out.push(c),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    fn unescape(escaped: &str) -> Option<String> {
+        let mut out = String::new();
+        unescape_into(escaped, &mut out).map(|()| out)
+    }
+
+    /// `from_test` as it was before it wrote the pattern's text directly (with the
+    /// previous `unescape`).
+    fn from_test_oracle(test: &PatternTest) -> Option<ResourcePattern> {
+        let text = match test {
+            PatternTest::Any => "**".to_owned(),
+            PatternTest::Equals(s) => s.clone(),
+            PatternTest::Below(prefix) => {
+                prefix.strip_suffix('/')?;
+                format!("{prefix}**")
+            }
+            PatternTest::Regex(re) => {
+                let body = re.strip_prefix('^')?.strip_suffix('$')?;
+                let (body, subtree) = match body.strip_suffix("/.+") {
+                    Some(b) => (b, true),
+                    None => (body, false),
+                };
+                let mut segments = Vec::new();
+                let mut rest = body;
+                loop {
+                    let (segment, after) = match rest.strip_prefix(ONE_SEGMENT) {
+                        Some(after) => ("*".to_owned(), after),
+                        None => {
+                            let end = rest.find('/').unwrap_or(rest.len());
+                            let (literal, after) = rest.split_at(end);
+                            (unescape_oracle(literal)?, after)
+                        }
+                    };
+                    segments.push(segment);
+                    match after.strip_prefix('/') {
+                        Some(next) => rest = next,
+                        None if after.is_empty() => break,
+                        None => return None,
+                    }
+                }
+                if subtree {
+                    segments.push("**".to_owned());
+                }
+                segments.join("/")
+            }
+        };
+        let pattern: ResourcePattern = text.parse().ok()?;
+        (pattern.test() == *test).then_some(pattern)
+    }
+
+    /// Pattern-like text: segments (wildcards, literals with regex metacharacters, bad
+    /// segments) joined by `/`.
+    fn segments_text() -> impl Strategy<Value = String> {
+        let segment = prop::sample::select(vec![
+            "a", "bc", "*", "**", "b*", "", ".", "..", "x.y", "\\", "[^/]+", "é", "a-b", "#",
+        ]);
+        prop::collection::vec(segment, 1..5).prop_map(|v| v.join("/"))
+    }
+
+    /// Regular expressions from the pieces tests are made of, and others.
+    fn regex_text() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "^", "$", "[^/]+", "/", "/.+", ".+", "\\.", "\\*", "\\", "*", "a", "bc", ".", "..",
+            "\\-", "-", "\\\\", "é", "\u{85}", "#", "\\#", " ",
+        ]);
+        (
+            proptest::bool::ANY,
+            proptest::bool::ANY,
+            prop::collection::vec(piece, 0..8),
+        )
+            .prop_map(|(start, end, pieces)| {
+                let mut re = String::from(if start { "^" } else { "" });
+                re.extend(pieces);
+                if end {
+                    re.push('$');
+                }
+                re
+            })
+    }
+
+    /// `test` as it was before it wrote its text directly.
+    fn test_oracle(p: &ResourcePattern) -> PatternTest {
+        let all_literal = p.prefix.iter().all(|s| matches!(s, Segment::Literal(_)));
+        let literal_path = || {
+            p.prefix
+                .iter()
+                .filter_map(|s| match s {
+                    Segment::Literal(l) => Some(l.as_str()),
+                    Segment::One => None,
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        match (all_literal, p.subtree) {
+            (true, false) => PatternTest::Equals(literal_path()),
+            (true, true) if p.prefix.is_empty() => PatternTest::Any,
+            (true, true) => PatternTest::Below(format!("{}/", literal_path())),
+            (false, _) => {
+                let mut re = String::from("^");
+                for (i, seg) in p.prefix.iter().enumerate() {
+                    if i > 0 {
+                        re.push('/');
+                    }
+                    match seg {
+                        Segment::Literal(l) => re.push_str(&regex::escape(l)),
+                        Segment::One => re.push_str(ONE_SEGMENT),
+                    }
+                }
+                if p.subtree {
+                    re.push_str("/.+");
+                }
+                re.push('$');
+                PatternTest::Regex(re)
+            }
+        }
+    }
+
+    /// `FromStr` as it was before it read bytes.
+    fn parse_oracle(s: &str) -> Result<ResourcePattern, PatternError> {
+        if s.is_empty() {
+            return Err(PatternError::Empty);
+        }
+        if s.len() > MAX_NAME_LEN {
+            return Err(PatternError::TooLong);
+        }
+        if s.chars().any(char::is_control) {
+            return Err(PatternError::Control(s.escape_debug().to_string()));
+        }
+        let parts: Vec<&str> = s.split('/').collect();
+        let last = parts.len() - 1;
+        let mut prefix = Vec::with_capacity(parts.len());
+        let mut subtree = false;
+        for (i, part) in parts.iter().enumerate() {
+            match *part {
+                "" => return Err(PatternError::EmptySegment(s.to_owned())),
+                "." | ".." => return Err(PatternError::DotSegment(s.to_owned())),
+                "**" if i == last => subtree = true,
+                "**" => return Err(PatternError::InnerDoubleStar(s.to_owned())),
+                "*" => prefix.push(Segment::One),
+                p if p.contains('*') => return Err(PatternError::PartialWildcard(s.to_owned())),
+                p => prefix.push(Segment::Literal(p.to_owned())),
+            }
+        }
+        Ok(ResourcePattern::from_parts(s.to_owned(), prefix, subtree))
+    }
+
+    /// Text from characters that matter to patterns and to regular expressions, control
+    /// characters (one and two UTF-8 bytes) and their neighbours, and any character.
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        let special = prop::sample::select(vec![
+            'a', 'b', '/', '*', '.', '\\', '[', ']', '^', '$', '#', '&', '~', '-', ' ', '+', '?',
+            '(', '|', '{', '\n', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{a0}', '\u{c2}', 'é',
+            '\u{2028}',
+        ]);
+        prop::collection::vec(prop_oneof![4 => special, 1 => any::<char>()], 0..max)
+            .prop_map(|cs| cs.into_iter().collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn unescaping_is_as_regex_escape_says(s in text(16)) {
+            prop_assert_eq!(unescape(&s), unescape_oracle(&s));
+            prop_assert_eq!(unescape(&regex::escape(&s)), Some(s));
+        }
+
+        #[test]
+        fn patterns_are_read_from_tests_as_before(
+            re in regex_text(),
+            s in text(12),
+            p in segments_text(),
+        ) {
+            let of_pattern = p.parse::<ResourcePattern>().ok().map(|p| p.test());
+            for test in of_pattern.into_iter().chain([
+                PatternTest::Regex(re.clone()),
+                PatternTest::Equals(s.clone()),
+                PatternTest::Below(s.clone()),
+                PatternTest::Below(re),
+            ]) {
+                let new = ResourcePattern::from_test(&test);
+                let old = from_test_oracle(&test);
+                prop_assert_eq!(
+                    new.as_ref().map(ResourcePattern::heap_bytes),
+                    old.as_ref().map(ResourcePattern::heap_bytes)
+                );
+                prop_assert_eq!(new, old);
+            }
+        }
+
+        #[test]
+        fn tests_are_written_as_before(s in segments_text(), t in text(12)) {
+            for text in [s, t] {
+                if let Ok(p) = text.parse::<ResourcePattern>() {
+                    let test = p.test();
+                    prop_assert_eq!(&test, &test_oracle(&p));
+                    // Written in one allocation of the exact size.
+                    if let PatternTest::Regex(re) = &test {
+                        prop_assert_eq!(re.capacity(), re.len());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn every_pattern_is_read_from_its_test(s in segments_text()) {
+            if let Ok(p) = s.parse::<ResourcePattern>() {
+                prop_assert_eq!(ResourcePattern::from_test(&p.test()), Some(p));
+            }
+        }
+
+        #[test]
+        fn parsing_is_as_before(s in text(16)) {
+            let new = s.parse::<ResourcePattern>();
+            let old = parse_oracle(&s);
+            prop_assert_eq!(
+                new.as_ref().map(ResourcePattern::heap_bytes),
+                old.as_ref().map(ResourcePattern::heap_bytes)
+            );
+            prop_assert_eq!(new, old);
+        }
     }
 
     #[test]

@@ -16,12 +16,12 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use biscuit_auth::builder::{Binary, Check, CheckKind, Op as DOp, Rule as Query, Term};
+use biscuit_auth::builder::{Binary, Check, CheckKind, Expression, Op as DOp, Rule as Query, Term};
 
 use super::LiftedBlock;
-use crate::compile::{compile_checks, CheckRole, CompileContext};
+use crate::compile::{self, CheckRole, CompileContext};
 use crate::grant::Grant;
 use crate::time::Timestamp;
 
@@ -156,7 +156,7 @@ pub(super) fn lift_checks_memo(
             ));
         }
     }
-    let lifted = super::lift_checks(checks, ctx)?;
+    let (lifted, mut compiled) = super::lift_checks_compiled(checks, ctx)?;
     // Remembered only when the full recognition read the leading checks as exactly
     // these times and nothing else as a time.
     let prefix = times.count();
@@ -164,10 +164,13 @@ pub(super) fn lift_checks_memo(
         && lifted.not_before() == times.not_before
         && lifted.roles.get(..prefix) == Some(times.roles().as_slice())
     {
+        // The key: the compilation of the grant after its times, which is `rest` term
+        // for term (that is how the block was recognised), moved rather than copied.
+        compiled.drain(..prefix);
         memo.insert(
             hash,
             Entry {
-                checks: rest.to_vec(),
+                checks: compiled,
                 verified_at,
                 grant: Arc::clone(lifted.timeless()),
                 roles: lifted.roles.get(prefix..).unwrap_or_default().to_vec(),
@@ -199,7 +202,7 @@ impl Times {
 }
 
 /// Splits `checks` after its leading expiry check, then not-before check, each exactly
-/// as [`compile_checks`] writes it (compared with a compiled one, term for term).
+/// as [`compile::compile_checks`] writes it (compared with a compiled one, term for term).
 fn time_prefix(checks: &[Check]) -> (Times, &[Check]) {
     let mut times = Times::default();
     let mut rest = checks;
@@ -233,13 +236,72 @@ fn time_check(check: &Check, op: Binary) -> Option<Timestamp> {
         return None;
     }
     let at = Timestamp::from_unix(*d);
-    let grant = Grant {
-        expires_at: (op == Binary::LessOrEqual).then_some(at),
-        not_before: (op == Binary::GreaterOrEqual).then_some(at),
-        ..Grant::default()
+    // `compile_checks` of a grant with only this time is exactly this one check, which
+    // is the template of `op` with this date.
+    same_but_date(check, template(op)?).then_some(at)
+}
+
+/// [`compile::time_check`] at time 0 for `op` (`<=`: expiry, `>=`: not-before). The
+/// check at any other time is this one with that date as the middle operand of its one
+/// expression: nothing else it writes depends on the time.
+fn template(op: Binary) -> Option<&'static Check> {
+    static TEMPLATES: OnceLock<[Check; 2]> = OnceLock::new();
+    let [expiry, not_before] = TEMPLATES.get_or_init(|| {
+        let at = Timestamp::from_unix(0);
+        [
+            compile::time_check(at, Binary::LessOrEqual),
+            compile::time_check(at, Binary::GreaterOrEqual),
+        ]
+    });
+    match op {
+        Binary::LessOrEqual => Some(expiry),
+        Binary::GreaterOrEqual => Some(not_before),
+        _ => None,
+    }
+}
+
+/// Whether `check` is `template` term for term, but for the date of their one query's
+/// one expression (`<operand> <date> <operator>`), which may differ. Every field is
+/// named, so a field Biscuit adds is a compile error here, never left uncompared.
+fn same_but_date(check: &Check, template: &Check) -> bool {
+    let (
+        Check { queries, kind },
+        Check {
+            queries: t_queries,
+            kind: t_kind,
+        },
+    ) = (check, template);
+    let ([q], [t]) = (queries.as_slice(), t_queries.as_slice()) else {
+        return false;
     };
-    let compiled = compile_checks(&grant, CompileContext::default()).ok()?;
-    (compiled.checks.as_slice() == std::slice::from_ref(check)).then_some(at)
+    let Query {
+        head,
+        body,
+        expressions,
+        parameters,
+        scopes,
+        scope_parameters,
+    } = q;
+    let ([Expression { ops }], [Expression { ops: t_ops }]) =
+        (expressions.as_slice(), t.expressions.as_slice())
+    else {
+        return false;
+    };
+    let (
+        [operand, DOp::Value(Term::Date(_)), operator],
+        [t_operand, DOp::Value(Term::Date(_)), t_operator],
+    ) = (ops.as_slice(), t_ops.as_slice())
+    else {
+        return false;
+    };
+    kind == t_kind
+        && *head == t.head
+        && *body == t.body
+        && *parameters == t.parameters
+        && *scopes == t.scopes
+        && *scope_parameters == t.scope_parameters
+        && operand == t_operand
+        && operator == t_operator
 }
 
 /// Whether any check holds a date.

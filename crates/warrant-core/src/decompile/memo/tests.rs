@@ -232,3 +232,83 @@ fn tokens_of_one_grant_share_its_copy_and_keep_their_own_times() {
         ));
     }
 }
+
+/// `time_check` as it was: the check compared with the compilation of a grant with only
+/// that time.
+fn time_check_oracle(check: &Check, op: Binary) -> Option<Timestamp> {
+    let [q] = check.queries.as_slice() else {
+        return None;
+    };
+    let [e] = q.expressions.as_slice() else {
+        return None;
+    };
+    let [_, DOp::Value(Term::Date(d)), DOp::Binary(o)] = e.ops.as_slice() else {
+        return None;
+    };
+    if *o != op {
+        return None;
+    }
+    let at = Timestamp::from_unix(*d);
+    let grant = Grant {
+        expires_at: (op == Binary::LessOrEqual).then_some(at),
+        not_before: (op == Binary::GreaterOrEqual).then_some(at),
+        ..Grant::default()
+    };
+    let compiled = crate::compile::compile_checks(&grant, CompileContext::default()).ok()?;
+    (compiled.checks.as_slice() == std::slice::from_ref(check)).then_some(at)
+}
+
+/// A compiled time check with one change (or none).
+fn edited_time_check(d: u64, expiry: bool, edit: u8, other: u64) -> Check {
+    use biscuit_auth::builder::{Expression, Predicate, Scope};
+    let op = if expiry {
+        Binary::LessOrEqual
+    } else {
+        Binary::GreaterOrEqual
+    };
+    let mut check = crate::compile::time_check(Timestamp::from_unix(d), op);
+    let q = &mut check.queries[0];
+    match edit {
+        0 => {}
+        1 => q.expressions[0].ops[0] = DOp::Value(Term::Variable("u".into())),
+        2 => q.body[0].name = "tim".into(),
+        3 => q.body[0].terms[0] = Term::Str("t".into()),
+        4 => q.head.name = "q".into(),
+        5 => q.scopes.push(Scope::Authority),
+        6 => check.kind = CheckKind::All,
+        7 => q.expressions[0].ops[1] = DOp::Value(Term::Integer(0)),
+        8 => q.expressions.push(Expression {
+            ops: vec![DOp::Value(Term::Bool(true))],
+        }),
+        9 => q.parameters = Some(std::collections::HashMap::new()),
+        10 => q.expressions[0].ops[2] = DOp::Binary(Binary::LessThan),
+        11 => q.expressions[0].ops[1] = DOp::Value(Term::Date(other)),
+        12 => q.body.push(Predicate::new(
+            "time".into(),
+            vec![Term::Variable("t".into())],
+        )),
+        13 => check.queries.push(check.queries[0].clone()),
+        14 => q.scope_parameters = Some(std::collections::HashMap::new()),
+        _ => q.expressions[0]
+            .ops
+            .insert(0, DOp::Value(Term::Variable("t".into()))),
+    }
+    check
+}
+
+proptest::proptest! {
+    /// A leading check is read as a time exactly when it is the compiled check of that
+    /// time, as comparing it with the compilation of a grant of that time says.
+    #[test]
+    fn time_checks_are_read_as_compiled(
+        d in proptest::prelude::any::<u64>(),
+        expiry in proptest::prelude::any::<bool>(),
+        edit in 0u8..16,
+        other in proptest::prelude::any::<u64>(),
+    ) {
+        let check = edited_time_check(d, expiry, edit, other);
+        for op in [Binary::LessOrEqual, Binary::GreaterOrEqual, Binary::LessThan] {
+            proptest::prop_assert_eq!(time_check(&check, op.clone()), time_check_oracle(&check, op));
+        }
+    }
+}
