@@ -303,24 +303,25 @@ pub(crate) fn request() -> BoxedStrategy<RequestFacts> {
         .boxed()
 }
 
-/// A small deterministic generator for [`near_request`].
-struct Pick(u64);
+/// A small deterministic generator (for [`near_request`], and the narrowing of grants
+/// in the intersection tests).
+pub(crate) struct Pick(pub(crate) u64);
 
 impl Pick {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         // xorshift64*
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         usize::try_from(self.next() % (n as u64)).unwrap()
     }
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(crate) fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
     }
-    fn of<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn of<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }

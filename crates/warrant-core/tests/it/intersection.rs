@@ -13,6 +13,7 @@ use warrant_core::value::Value;
 
 use crate::common::{at, NOW};
 use crate::gen;
+use crate::gen::Pick;
 
 /// Resource strings over the patterns' alphabet, canonical or not (empty segments, a
 /// leading or trailing `/`, the empty string): intersection must be exact on all strings.
@@ -36,25 +37,6 @@ fn instance(pattern: &str, fill: &[&str]) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// A small deterministic generator for the narrowing below.
-struct Pick(u64);
-
-impl Pick {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn of<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[usize::try_from(self.next() % items.len() as u64).unwrap()]
-    }
 }
 
 /// A pattern inside or across `p`: a wildcard made literal, a subtree made one segment or
