@@ -61,6 +61,9 @@ struct Fixture {
     one_block: String,
     /// Mints a new token with the same grant and attenuations (new ids, signatures).
     fresh: Box<dyn Fn() -> String>,
+    /// Mints a new token whose authority grant was never seen: the design's grant with
+    /// its deny rule naming one more resource, `n` (the request's decision is the same).
+    unseen: Box<dyn Fn(u64) -> String>,
     /// A holder-bound token delegated once (authority + delegation block), its holder.
     bound: String,
     sub_agent: SigningKey,
@@ -92,6 +95,20 @@ fn fixture() -> Fixture {
         let grant = grant.clone();
         Box::new(move || {
             let mut req = MintRequest::offline(grant.clone());
+            req.human = Some("alice".into());
+            let minted = mint(&key, req, now, &mut rand_core::OsRng).expect("mint");
+            encode(&attenuated(&minted.token))
+        })
+    };
+    let unseen: Box<dyn Fn(u64) -> String> = {
+        let key = Arc::clone(&key);
+        Box::new(move |n| {
+            let json = warrant_test::design_grant("10m").replace(
+                r#""accounts/*/password""#,
+                &format!(r#""accounts/*/password", "archive/{n}/*""#),
+            );
+            let grant = Grant::from_json_str(&json).expect("grant");
+            let mut req = MintRequest::offline(grant);
             req.human = Some("alice".into());
             let minted = mint(&key, req, now, &mut rand_core::OsRng).expect("mint");
             encode(&attenuated(&minted.token))
@@ -182,6 +199,7 @@ fn fixture() -> Fixture {
         foreign,
         one_block,
         fresh,
+        unseen,
         bound,
         sub_agent,
     }
@@ -375,6 +393,28 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // A token never seen whose grant was never seen either, by a verifier that has been
+    // running (row 3 is the first token of a verifier built for it): the grant is
+    // decompiled, recognised and merged anew, without a fresh verifier's first touches
+    // of its memory.
+    let running = Verifier::builder(f.keys.clone())
+        .dangerous_accept_bearer()
+        .build();
+    assert!(running.verify(&f.text, &f.request).is_allowed());
+    let mut n = 0u64;
+    g.bench_function(
+        "3c warrant cold, new token, grant never seen, running verifier",
+        |b| {
+            b.iter_batched(
+                || {
+                    n += 1;
+                    (f.unseen)(n)
+                },
+                |text| assert!(running.verify(black_box(&text), &f.request).is_allowed()),
+                BatchSize::SmallInput,
+            )
+        },
+    );
     g.bench_function("4 warrant warm (cache hit)", |b| {
         b.iter(|| assert!(verifier.verify(black_box(&f.text), &f.request).is_allowed()))
     });
