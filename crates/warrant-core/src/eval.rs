@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub mod intersection;
-pub use intersection::{Intersection, MAX_MERGED_RESOURCES, MAX_MERGED_RULES};
+pub use intersection::{Intersection, MAX_MERGED_RESOURCES, MAX_MERGED_RULES, MAX_MERGE_WORK};
 
 use crate::compile::CheckRole;
 use crate::grant::{Condition, Grant, HumanRequirement, Op, Rule};

@@ -69,6 +69,13 @@ pub const MAX_MERGED_RULES: usize = 64;
 /// At most this many resource patterns in one allow rule of an [`Intersection`] (the
 /// largest a single rule may hold, [`crate::grant::MAX_ITEMS`]).
 pub const MAX_MERGED_RESOURCES: usize = 64;
+/// At most this much work in making an [`Intersection`]: pairs of rules tried, pairs of
+/// resource patterns intersected and pairs of conditions compared, counted whether or not
+/// they meet. The caps above count only what the merge keeps, so without this one blocks
+/// whose rules almost never meet (64 rules of 64 patterns each, per block) would cost
+/// millions of pattern intersections before any expiry or revocation is checked. Real
+/// tokens take a few dozen.
+pub const MAX_MERGE_WORK: usize = 16_384;
 
 /// The grants of several blocks merged into one that allows exactly what all of them
 /// allow; see the [module documentation](self).
@@ -100,7 +107,8 @@ struct TooLarge;
 
 impl Intersection {
     /// The intersection of `grants` (the blocks of one token, in any order), or `None`
-    /// when it would exceed [`MAX_MERGED_RULES`] or [`MAX_MERGED_RESOURCES`]: then
+    /// when it would exceed [`MAX_MERGED_RULES`], [`MAX_MERGED_RESOURCES`] or
+    /// [`MAX_MERGE_WORK`]: then
     /// evaluate the blocks one by one. Like [`evaluate`](super::evaluate), it reads
     /// `expires_at` and `not_before` (not `ttl`) and ignores raw Datalog.
     pub fn of(grants: &[&Grant]) -> Option<Intersection> {
@@ -117,6 +125,7 @@ impl Intersection {
             });
         }
         let mut allow: Option<Vec<MergedRule>> = None;
+        let mut work = 0usize;
         for g in grants.iter().filter(|g| !g.allow.is_empty()) {
             let product = match &allow {
                 None => g
@@ -125,7 +134,7 @@ impl Intersection {
                     .filter_map(|r| MergedRule::from_rule(r).transpose())
                     .collect::<Result<_, _>>()
                     .ok()?,
-                Some(rules) => product(rules, &g.allow).ok()?,
+                Some(rules) => product(rules, &g.allow, &mut work).ok()?,
             };
             if product.len() > MAX_MERGED_RULES {
                 return None;
@@ -198,11 +207,23 @@ impl Intersection {
 }
 
 /// Every rule of `rules` intersected with every rule of `block` (dropping the pairs that
-/// meet nowhere), or `TooLarge` past the caps.
-fn product(rules: &[MergedRule], block: &[Rule]) -> Result<Vec<MergedRule>, TooLarge> {
+/// meet nowhere), or `TooLarge` past the caps or once `work` exceeds [`MAX_MERGE_WORK`].
+fn product(
+    rules: &[MergedRule],
+    block: &[Rule],
+    work: &mut usize,
+) -> Result<Vec<MergedRule>, TooLarge> {
     let mut out = Vec::new();
     for a in rules {
         for b in block {
+            // Counted before the pair is tried: the bound holds whatever the pair gives.
+            *work = work
+                .saturating_add(1)
+                .saturating_add(a.resources.len().saturating_mul(b.resources.len()))
+                .saturating_add(a.when.len().saturating_mul(b.when.len()));
+            if *work > MAX_MERGE_WORK {
+                return Err(TooLarge);
+            }
             if let Some(r) = a.and(b)? {
                 if out.len() == MAX_MERGED_RULES {
                     return Err(TooLarge);

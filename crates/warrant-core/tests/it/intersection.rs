@@ -430,3 +430,39 @@ fn blocks_without_allow_rules_and_disjoint_audiences() {
     assert!(Intersection::of(&[]).unwrap().allows(None, &req));
     assert!(Intersection::of(&[&authority]).unwrap().heap_bytes() > 0);
 }
+
+/// Blocks whose rules almost never meet keep nothing, so the caps on what is kept never
+/// trigger: the work itself is bounded. Two blocks of 64 rules of 64 patterns each, disjoint
+/// (`a/…` against `b/…`), would be 64·64 rule pairs of 64·64 pattern pairs: the merge gives
+/// up (the verifier then evaluates block by block) instead of computing them.
+#[test]
+fn the_merge_refuses_blocks_whose_rules_would_take_too_long_to_meet() {
+    let wide = |prefix: &str| {
+        grant(json!({"allow": (0..64)
+            .map(|i| json!({
+                "resources": (0..64).map(|j| format!("{prefix}/r{i}/p{j}")).collect::<Vec<_>>(),
+                "actions": ["*"],
+            }))
+            .collect::<Vec<_>>()}))
+    };
+    let (a, b) = (wide("a"), wide("b"));
+    let started = std::time::Instant::now();
+    assert!(
+        Intersection::of(&[&a, &b]).is_none(),
+        "the merge gives up past MAX_MERGE_WORK"
+    );
+    // Generous even for a debug build on a loaded machine: the unbounded merge took
+    // seconds.
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    // A small merge of the same shape still fits.
+    let narrow = |prefix: &str| {
+        grant(json!({"allow": (0..4)
+            .map(|i| json!({"resources": [format!("{prefix}/r{i}/**")], "actions": ["*"]}))
+            .collect::<Vec<_>>()}))
+    };
+    assert!(Intersection::of(&[&narrow("a"), &narrow("a")]).is_some());
+}

@@ -41,17 +41,21 @@ impl Memo {
             .map(|b| Arc::clone(b.timeless()))
             .collect();
         let key: Vec<usize> = grants.iter().map(|g| Arc::as_ptr(g) as usize).collect();
-        let mut map = self
-            .intersections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = map.get(&key) {
+        let lock = || {
+            self.intersections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(c) = lock().get(&key) {
             // The key's addresses are those of grants the entry holds: the same copies.
             if c.grants.iter().zip(&grants).all(|(a, b)| Arc::ptr_eq(a, b)) {
                 return c.merged.clone();
             }
         }
+        // Merged without the lock: other tokens' verifications do not wait for it (two
+        // tokens of a new combination may both merge it; the second insert wins).
         let merged = merge(&grants);
+        let mut map = lock();
         if map.len() >= MAX_COMBINATIONS {
             map.clear();
         }
