@@ -141,12 +141,9 @@ impl Intersection {
             }
             allow = Some(product);
         }
-        let mut deny: Vec<Rule> = Vec::new();
-        for rule in grants.iter().flat_map(|g| &g.deny) {
-            if !deny.contains(rule) {
-                deny.push(rule.clone());
-            }
-        }
+        // Every block's deny rules, duplicates kept: removing them would compare every
+        // pair (quadratic in the blocks' rules), and a duplicate only repeats a check.
+        let deny: Vec<Rule> = grants.iter().flat_map(|g| g.deny.iter().cloned()).collect();
         Some(Intersection {
             expires_at,
             not_before,
