@@ -171,12 +171,18 @@ pub(crate) fn failure_attribute(failure: &Failure, grant: &Grant) -> Option<Stri
 /// Names the block in a denial, signed by `who`.
 pub(crate) fn locate(mut d: Denial, who: Signer, block: usize, check: Option<String>) -> Denial {
     if block > 0 {
-        d.prefix_message(format!("block {block} ({who}): "));
+        d.prefix_message(block_prefix(block, &who));
     }
     d.block = Some(block);
     d.signer = Some(who);
     d.check = check;
     d
+}
+
+/// What a denial's message starts with when an attenuation block failed (none for the
+/// authority block): the block and who signed it.
+pub(crate) fn block_prefix(block: usize, who: &Signer) -> String {
+    format!("block {block} ({who}): ")
 }
 
 /// Where the profile blocks of a token evaluated by Biscuit are read from.

@@ -675,7 +675,7 @@ fn deferred_failure_denial(
         }
         .to_string();
         if block > 0 {
-            format!("block {block} ({}): {line}", owner.signer(block))
+            explain::block_prefix(block, &owner.signer(block)) + &line
         } else {
             line
         }
