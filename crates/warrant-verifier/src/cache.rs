@@ -2,12 +2,20 @@
 //!
 //! Keyed by the token exactly as it was presented (its text for [`crate::Verifier::verify`],
 //! its bytes for [`crate::Verifier::verify_bytes`]) and the key-set version it verified
-//! under. A lookup hashes the presented text with a fast keyed hash and compares it byte
-//! for byte with the stored copy: a hit neither decodes base64 nor computes a digest, and
-//! can only return the verification of the very same text. The cache inserts only what
-//! [`VerifiedToken::verify`] returns for those bytes, so it cannot hold bytes that were
-//! never verified. What it keeps does not depend on the request; expiry, revocation,
-//! audience and every rule are evaluated again on every request.
+//! under. A lookup hashes the presented token's last [`TAIL_BYTES`] with a fast keyed hash
+//! and compares the whole presented token byte for byte with the stored copy: a hit
+//! neither decodes base64 nor computes a digest, and can only return the verification of
+//! the very same text. The cache inserts only what [`VerifiedToken::verify`] returns for
+//! those bytes, so it cannot hold bytes that were never verified. What it keeps does not
+//! depend on the request; expiry, revocation, audience and every rule are evaluated again
+//! on every request.
+//!
+//! Why the tail: a token ends with its proof (the last block's secret key, or the final
+//! signature, drawn or signed anew for every token), so two tokens share their last bytes
+//! only when one holder writes one token in several ways (padding, the last character's
+//! unused bits, fields Biscuit ignores). Such texts share one slot: inserting one removes
+//! the others first, so nobody can pile texts onto one hash (the hash is keyed anyway), and
+//! hashing 128 bytes instead of a 2 KB token halves a hit's cost.
 //!
 //! It is a `quick_cache` (sharded S3-FIFO: scan resistant, no cliff when the working set
 //! reaches the capacity), weighted by an estimate of each entry's heap bytes against a
@@ -36,6 +44,18 @@ const HEADROOM_PERCENT: u64 = 25;
 /// The fewest tokens of capacity per shard: with fewer, the uneven spread of a working set
 /// over the shards would exceed the headroom and evict tokens below the capacity.
 const MIN_TOKENS_PER_SHARD: u64 = 1024;
+
+/// How many bytes at the end of a presented token address its slot in the cache (see the
+/// module's note): the proof of a token of the profile is its last 36 bytes (48 base64
+/// characters).
+const TAIL_BYTES: usize = 128;
+
+/// The last [`TAIL_BYTES`] of `presented` (all of it when shorter).
+fn tail(presented: &[u8]) -> &[u8] {
+    presented
+        .get(presented.len().saturating_sub(TAIL_BYTES)..)
+        .unwrap_or(presented)
+}
 
 /// How a token was presented: the same token as text and as bytes are two entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,29 +92,56 @@ impl Probe<'_> {
     }
 }
 
-// `Key` and `Probe` hash alike (the `Equivalent` contract): through `Probe`.
+// `Key`, `Probe` and `Slot` hash alike (the `Equivalent` contract): by their version, form
+// and tail, through `Probe`.
 impl Hash for Probe<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.version.hash(state);
         self.form.hash(state);
-        self.presented.hash(state);
+        tail(self.presented).hash(state);
     }
 }
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
+        self.probe().hash(state);
+    }
+}
+
+impl Key {
+    fn probe(&self) -> Probe<'_> {
         Probe {
             version: self.version,
             form: self.form,
             presented: &self.presented,
         }
-        .hash(state);
     }
 }
 
+/// A lookup finds only the very same presented token.
 impl Equivalent<Key> for Probe<'_> {
     fn equivalent(&self, key: &Key) -> bool {
         self.version == key.version && self.form == key.form && *self.presented == *key.presented
+    }
+}
+
+/// Every entry whose presented token ends like this one (its slot): removed before an
+/// insertion, so that a slot holds one entry.
+#[derive(Debug, Clone, Copy)]
+struct Slot<'a>(Probe<'a>);
+
+impl Hash for Slot<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl Equivalent<Key> for Slot<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        let k = key.probe();
+        self.0.version == k.version
+            && self.0.form == k.form
+            && tail(self.0.presented) == tail(k.presented)
     }
 }
 
@@ -194,6 +241,9 @@ impl TokenCache {
                 .cached(self.keep_biscuit),
         );
         if let Some(c) = &self.cache {
+            // One entry per slot (the module's note). Concurrent insertions into one slot
+            // can leave one entry each; the next insertion there removes them all.
+            while c.remove(&Slot(probe)).is_some() {}
             c.insert(probe.owned(), Arc::clone(&verified));
         }
         Ok((verified, false))
@@ -276,6 +326,49 @@ mod tests {
         assert!(!get(&off, &trusted, &all[0]).1);
         assert!(!get(&off, &trusted, &all[0]).1);
         assert_eq!(off.usage(), (0, 0));
+    }
+
+    #[test]
+    fn tokens_presented_alike_at_the_end_share_one_slot() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let trusted = Trusted::Set(KeySet::single(KeyId(1), key.public()));
+        let both = tokens(&key, 2);
+        let (t, u) = (&both[0], &both[1]);
+        let cache = TokenCache::new(100, false);
+        // Ways of presenting the same token that differ only before its tail (as text
+        // written in several ways would): each is verified, and each replaces the last.
+        let variants: Vec<Vec<u8>> = (0..50u8)
+            .map(|i| {
+                let mut v = t.clone();
+                v[0] = i;
+                v
+            })
+            .collect();
+        let probe = |p: &[u8]| {
+            cache
+                .get_or_verify(Form::Bytes, p, || Ok(Cow::Borrowed(t)), 0, &trusted)
+                .unwrap()
+                .1
+        };
+        for v in &variants {
+            assert!(!probe(v), "never presented before: verified");
+            assert!(probe(v), "presented again: a hit");
+        }
+        assert_eq!(cache.usage().0, 1, "one slot, one entry");
+        // Only the last one is still held; the first is verified again.
+        assert!(probe(&variants[49]));
+        assert!(!probe(&variants[0]));
+        // Another token is another slot.
+        assert!(!get(&cache, &trusted, u).1);
+        assert!(get(&cache, &trusted, u).1);
+        assert!(probe(&variants[0]), "verified again, it took the slot back");
+        assert_eq!(cache.usage().0, 2);
+        // A version or form of its own is another slot too.
+        let other = cache
+            .get_or_verify(Form::Text, u, || Ok(Cow::Borrowed(u)), 0, &trusted)
+            .unwrap();
+        assert!(!other.1);
+        assert_eq!(cache.usage().0, 3);
     }
 
     #[test]
