@@ -21,6 +21,44 @@ use std::str::FromStr;
 /// The longest resource pattern, action or audience accepted (bytes).
 pub const MAX_NAME_LEN: usize = 512;
 
+/// [`class`] bit: a byte a canonical resource name holds only with a closer look (a
+/// control character's first byte, or `.`).
+const SUSPICIOUS: u8 = 1;
+/// [`class`] bit: `/`.
+const SLASH: u8 = 2;
+/// [`class`] bit: an ASCII byte an action or audience name may hold.
+const NAME_BYTE: u8 = 4;
+
+/// The [`class`] of every byte: name checks run on every request, and one table lookup
+/// per byte, without branches, is their cheapest form.
+#[expect(clippy::indexing_slicing, reason = "i < 256, the table's length")]
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        #[expect(clippy::cast_possible_truncation, reason = "i < 256")]
+        let b = i as u8;
+        let mut c = 0;
+        if b < 0x20 || b == 0x7f || b == 0xc2 || b == b'.' {
+            c |= SUSPICIOUS;
+        }
+        if b == b'/' {
+            c |= SLASH;
+        }
+        if b > b' ' && b < 0x7f && !matches!(b, b',' | b'*' | b'"' | b'\\') {
+            c |= NAME_BYTE;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// The class bits of byte `b` ([`SUSPICIOUS`], [`SLASH`], [`NAME_BYTE`]).
+fn class(b: u8) -> u8 {
+    CLASSES.get(usize::from(b)).copied().unwrap_or(0)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Segment {
     Literal(String),
@@ -97,18 +135,19 @@ pub fn check_resource(resource: &str) -> Result<(), ResourceError> {
     }
     let bytes = resource.as_bytes();
     // Every request is checked: this is on the warm path. Most names have no byte that
-    // could start a control character, no `.`, and no `/` at either end or doubled;
-    // those three scans run without branches (and vectorise), and only a name that
-    // fails one of them is walked below, to say exactly what is wrong.
-    let suspicious = bytes.iter().fold(false, |acc, &b| {
-        acc | (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == b'.')
-    });
-    let doubled = bytes
-        .iter()
-        .zip(bytes.iter().skip(1))
-        .fold(false, |acc, (&a, &b)| acc | ((a == b'/') & (b == b'/')));
+    // could start a control character, no `.`, and no `/` at either end or doubled; one
+    // scan without branches tells (a table lookup per byte, the previous byte's `/`
+    // carried), and only a name that fails it is walked below, to say exactly what is
+    // wrong.
+    let (classes, doubled, _) =
+        bytes
+            .iter()
+            .fold((0u8, 0u8, 0u8), |(all, doubled, previous), &b| {
+                let c = class(b);
+                (all | c, doubled | (previous & c), c & SLASH)
+            });
     let at_ends = bytes.first() == Some(&b'/') || bytes.last() == Some(&b'/');
-    if !suspicious && !doubled && !at_ends {
+    if classes & SUSPICIOUS == 0 && doubled & SLASH == 0 && !at_ends {
         return Ok(());
     }
     // One pass over the bytes. A control character is reported before a bad segment
@@ -563,12 +602,9 @@ macro_rules! simple_name {
             pub fn check(s: &str) -> Result<(), $err> {
                 // ASCII names (the usual case) are checked byte by byte; a name with
                 // another character is checked character by character.
-                let ascii_ok = |b: u8| {
-                    b > b' ' && b < 0x7f && !matches!(b, b',' | b'*' | b'"' | b'\\')
-                };
                 let ok = !s.is_empty()
                     && s.len() <= MAX_NAME_LEN
-                    && (s.bytes().all(ascii_ok)
+                    && (s.bytes().fold(NAME_BYTE, |all, b| all & class(b)) != 0
                         || (!s.is_ascii()
                             && !s.chars().any(|c| {
                                 c.is_control()

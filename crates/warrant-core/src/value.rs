@@ -8,6 +8,20 @@ use std::str::FromStr;
 
 use crate::time::Timestamp;
 
+/// Whether each byte may stand in an attribute name (ASCII letters and digits, `_`, `-`, `.`).
+#[expect(clippy::indexing_slicing, reason = "i < 256, the table's length")]
+const ATTR_NAME_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        #[expect(clippy::cast_possible_truncation, reason = "i < 256")]
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+        i += 1;
+    }
+    t
+};
+
 /// A typed value of a request attribute, a condition or a verified human attribute.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Value {
@@ -266,10 +280,15 @@ impl FromStr for AttrName {
 impl AttrName {
     /// Whether `s` is an attribute name, without allocating: what parsing checks.
     pub fn check(s: &str) -> Result<(), AttrNameError> {
+        // Checked on every request: a table lookup per byte, without branches.
         let ok = !s.is_empty()
             && s.len() <= 128
-            && s.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'));
+            && s.bytes().fold(true, |all, c| {
+                all & ATTR_NAME_BYTES
+                    .get(usize::from(c))
+                    .copied()
+                    .unwrap_or(false)
+            });
         if ok {
             Ok(())
         } else {

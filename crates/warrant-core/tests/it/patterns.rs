@@ -340,6 +340,70 @@ fn check_resource_by_chars(resource: &str) -> Result<(), warrant_core::pattern::
     Ok(())
 }
 
+/// Whether `s` is an action (or audience) name, by its definition: 1 to 512 bytes, no
+/// control or white-space character, none of `,` `*` `"` `\\`. The oracle for the
+/// table-driven `Action::check`.
+fn is_action_by_chars(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= warrant_core::pattern::MAX_NAME_LEN
+        && !s
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, ',' | '*' | '"' | '\\'))
+}
+
+/// Whether `s` is an attribute name, by its definition: 1 to 128 ASCII letters, digits,
+/// `_`, `-` or `.`. The oracle for the table-driven `AttrName::check`.
+fn is_attr_name_by_chars(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+    /// The table-driven name checks agree with the names' definitions on every byte
+    /// value that matters and on arbitrary strings.
+    #[test]
+    fn name_checks_agree_with_their_definitions(
+        parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                "[a-zA-Z0-9_.-]{1,4}",
+                proptest::strategy::Just(" ".to_owned()),
+                proptest::strategy::Just(",".to_owned()),
+                proptest::strategy::Just("*".to_owned()),
+                proptest::strategy::Just("\"".to_owned()),
+                proptest::strategy::Just("\\".to_owned()),
+                proptest::strategy::Just("\u{7f}".to_owned()),
+                proptest::strategy::Just("\u{85}".to_owned()),
+                proptest::strategy::Just("\u{a0}".to_owned()),
+                proptest::strategy::Just("\u{2028}".to_owned()),
+                proptest::strategy::Just("é".to_owned()),
+                "\\PC{0,3}",
+                ".{0,3}",
+            ],
+            0..12,
+        ),
+        long in proptest::bool::weighted(0.05),
+    ) {
+        let mut s = parts.concat();
+        if long {
+            s = s.repeat(60);
+        }
+        proptest::prop_assert_eq!(
+            warrant_core::pattern::Action::check(&s).is_ok(),
+            is_action_by_chars(&s),
+            "action {:?}", s
+        );
+        proptest::prop_assert_eq!(
+            warrant_core::value::AttrName::check(&s).is_ok(),
+            is_attr_name_by_chars(&s),
+            "attribute {:?}", s
+        );
+    }
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
 
