@@ -215,9 +215,52 @@ impl TokenCache {
     }
 
     /// The verified token for `presented` (the token text when `form` is [`Form::Text`],
-    /// else its bytes; `bytes` are the token's bytes either way): from the cache, or
-    /// verified now and cached. Returns whether it came from the cache. `bytes` is called
-    /// only on a miss.
+    /// else its bytes) under key-set `version`, if the cache holds it.
+    pub(crate) fn get(
+        &self,
+        form: Form,
+        presented: &[u8],
+        version: u64,
+    ) -> Option<Arc<VerifiedToken>> {
+        self.cache.as_ref()?.get(&Probe {
+            version,
+            form,
+            presented,
+        })
+    }
+
+    /// Verifies `presented` (whose bytes `bytes` returns) against `trusted`, the keys of
+    /// `version`, and caches the verified token: a lookup that missed.
+    pub(crate) fn verify<'a>(
+        &self,
+        form: Form,
+        presented: &[u8],
+        bytes: impl FnOnce() -> Result<std::borrow::Cow<'a, [u8]>, Box<Denial>>,
+        version: u64,
+        trusted: &Trusted,
+    ) -> Result<Arc<VerifiedToken>, Box<Denial>> {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let bytes = bytes()?;
+        let verified = Arc::new(
+            VerifiedToken::verify(&bytes, trusted, Some(&self.memo), self.keep_biscuit)?
+                .cached(self.keep_biscuit),
+        );
+        if let Some(c) = &self.cache {
+            let probe = Probe {
+                version,
+                form,
+                presented,
+            };
+            // One entry per slot (the module's note). Concurrent insertions into one slot
+            // can leave one entry each; the next insertion there removes them all.
+            while c.remove(&Slot(probe)).is_some() {}
+            c.insert(probe.owned(), Arc::clone(&verified));
+        }
+        Ok(verified)
+    }
+
+    /// [`Self::get`], or else [`Self::verify`]; and whether it came from the cache.
+    #[cfg(test)]
     pub(crate) fn get_or_verify<'a>(
         &self,
         form: Form,
@@ -226,27 +269,13 @@ impl TokenCache {
         version: u64,
         trusted: &Trusted,
     ) -> Result<(Arc<VerifiedToken>, bool), Box<Denial>> {
-        let probe = Probe {
-            version,
-            form,
-            presented,
-        };
-        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&probe)) {
-            return Ok((hit, true));
+        match self.get(form, presented, version) {
+            Some(hit) => Ok((hit, true)),
+            None => Ok((
+                self.verify(form, presented, bytes, version, trusted)?,
+                false,
+            )),
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let bytes = bytes()?;
-        let verified = Arc::new(
-            VerifiedToken::verify(&bytes, trusted, Some(&self.memo), self.keep_biscuit)?
-                .cached(self.keep_biscuit),
-        );
-        if let Some(c) = &self.cache {
-            // One entry per slot (the module's note). Concurrent insertions into one slot
-            // can leave one entry each; the next insertion there removes them all.
-            while c.remove(&Slot(probe)).is_some() {}
-            c.insert(probe.owned(), Arc::clone(&verified));
-        }
-        Ok((verified, false))
     }
 
     /// Forgets every token.

@@ -40,13 +40,23 @@ struct KeyState {
     version: u64,
 }
 
+/// A check decided now and reported later (after the checks that come before it).
+type Outcome = Result<(), Box<Denial>>;
+
 /// Called when a token names a key id the key set lacks (a key-set refresher listens).
 type UnknownKeyHook = Arc<dyn Fn() + Send + Sync>;
 
+/// What a verification reads of the verifier's replaceable state: one lock, taken once per
+/// request on a cache hit (each lock and `Arc` taken is an atomic operation on the hot path).
+#[derive(Debug)]
+struct Sources {
+    keys: Copy<KeyState>,
+    revocations: Copy<RevocationSet>,
+}
+
 struct Inner {
     config: Config,
-    keys: RwLock<Copy<KeyState>>,
-    revocations: RwLock<Copy<RevocationSet>>,
+    sources: RwLock<Sources>,
     versions: AtomicU64,
     cache: TokenCache,
     on_unknown_key: RwLock<Option<UnknownKeyHook>>,
@@ -56,8 +66,8 @@ impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("config", &self.config)
-            .field("keys", &self.keys)
-            .field("revocations", &read(&self.revocations).value.len())
+            .field("keys", &read(&self.sources).keys)
+            .field("revocations", &read(&self.sources).revocations.value.len())
             .finish_non_exhaustive()
     }
 }
@@ -112,16 +122,18 @@ impl Verifier {
         Self {
             inner: Arc::new(Inner {
                 config,
-                keys: RwLock::new(Copy {
-                    value: Arc::new(KeyState {
-                        trusted,
-                        version: 0,
-                    }),
-                    refreshed: None,
-                }),
-                revocations: RwLock::new(Copy {
-                    value: Arc::new(RevocationSet::new()),
-                    refreshed: None,
+                sources: RwLock::new(Sources {
+                    keys: Copy {
+                        value: Arc::new(KeyState {
+                            trusted,
+                            version: 0,
+                        }),
+                        refreshed: None,
+                    },
+                    revocations: Copy {
+                        value: Arc::new(RevocationSet::new()),
+                        refreshed: None,
+                    },
                 }),
                 versions: AtomicU64::new(1),
                 cache,
@@ -133,7 +145,7 @@ impl Verifier {
     /// Whether `bytes` are in the verified-token cache under the current keys.
     #[cfg(test)]
     pub(crate) fn is_lifted(&self, bytes: &[u8]) -> bool {
-        let keys = Arc::clone(&read(&self.inner.keys).value);
+        let keys = Arc::clone(&read(&self.inner.sources).keys.value);
         self.inner
             .cache
             .get_or_verify(
@@ -154,7 +166,7 @@ impl Verifier {
 
     pub(crate) fn replace_keys(&self, trusted: Trusted, refreshed: Option<Instant>) {
         let version = self.inner.versions.fetch_add(1, Ordering::Relaxed);
-        *write(&self.inner.keys) = Copy {
+        write(&self.inner.sources).keys = Copy {
             value: Arc::new(KeyState { trusted, version }),
             refreshed,
         };
@@ -176,12 +188,12 @@ impl Verifier {
         expect(dead_code, reason = "only the refresher calls it")
     )]
     pub(crate) fn keys_confirmed(&self, at: Instant) {
-        write(&self.inner.keys).refreshed = Some(at);
+        write(&self.inner.sources).keys.refreshed = Some(at);
     }
 
     /// The key set currently trusted (`None` when built from a single public key).
     pub fn keys(&self) -> Option<KeySet> {
-        match &read(&self.inner.keys).value.trusted {
+        match &read(&self.inner.sources).keys.value.trusted {
             Trusted::Set(s) => Some(s.clone()),
             Trusted::Single(_) => None,
         }
@@ -193,7 +205,7 @@ impl Verifier {
     }
 
     pub(crate) fn replace_revocations(&self, set: RevocationSet, refreshed: Option<Instant>) {
-        *write(&self.inner.revocations) = Copy {
+        write(&self.inner.sources).revocations = Copy {
             value: Arc::new(set),
             refreshed,
         };
@@ -201,7 +213,7 @@ impl Verifier {
 
     /// The revocation set currently applied.
     pub fn revocations(&self) -> RevocationSet {
-        (*read(&self.inner.revocations).value).clone()
+        (*read(&self.inner.sources).revocations.value).clone()
     }
 
     /// Verifies base64 token text for `request`. A DPoP proof's `ath` must be the hash of
@@ -255,8 +267,10 @@ impl Verifier {
         Ok(())
     }
 
-    /// The verified token for `token`, from the cache or verified now.
-    fn verified(&self, token: Presented<'_>) -> Result<Arc<VerifiedToken>, Box<Denial>> {
+    /// The verified token for `token`, from the cache or verified now, and whether it is
+    /// revoked (decided under the same lock as the lookup; reported after the checks that
+    /// come before revocation).
+    fn verified(&self, token: Presented<'_>) -> Result<(Arc<VerifiedToken>, Outcome), Box<Denial>> {
         let limit = self.inner.config.max_token_bytes;
         let (form, presented) = match token {
             Presented::Text(t) => {
@@ -279,39 +293,47 @@ impl Verifier {
                 (Form::Bytes, b)
             }
         };
-        let keys = {
-            let copy = read(&self.inner.keys);
-            self.stale(copy.refreshed, "trusted key set")?;
-            Arc::clone(&copy.value)
+        let cache = &self.inner.cache;
+        let mut sources = read(&self.inner.sources);
+        self.stale(sources.keys.refreshed, "trusted key set")?;
+        let verified = match cache.get(form, presented, sources.keys.value.version) {
+            Some(hit) => hit,
+            None => {
+                // Verifying takes a while: without holding the lock (key and revocation
+                // refreshes wait for it).
+                let keys = Arc::clone(&sources.keys.value);
+                drop(sources);
+                let bytes = || match token {
+                    Presented::Text(t) => decode_base64_limited(t, limit)
+                        .map(Cow::Owned)
+                        .map_err(|e| Box::new(explain::decode_denial(&e))),
+                    Presented::Bytes(b) => Ok(Cow::Borrowed(b)),
+                };
+                let verified = cache
+                    .verify(form, presented, bytes, keys.version, &keys.trusted)
+                    .inspect_err(|d| {
+                        if d.kind == DenialKind::UnknownKey {
+                            if let Some(hook) = read(&self.inner.on_unknown_key).as_ref() {
+                                hook();
+                            }
+                        }
+                    })?;
+                sources = read(&self.inner.sources);
+                verified
+            }
         };
-        let bytes = || match token {
-            Presented::Text(t) => decode_base64_limited(t, limit)
-                .map(Cow::Owned)
-                .map_err(|e| Box::new(explain::decode_denial(&e))),
-            Presented::Bytes(b) => Ok(Cow::Borrowed(b)),
-        };
-        let (verified, _) = self
-            .inner
-            .cache
-            .get_or_verify(form, presented, bytes, keys.version, &keys.trusted)
-            .inspect_err(|d| {
-                if d.kind == DenialKind::UnknownKey {
-                    if let Some(hook) = read(&self.inner.on_unknown_key).as_ref() {
-                        hook();
-                    }
-                }
-            })?;
-        Ok(verified)
+        let revoked = self.check_revoked(&sources.revocations, &verified);
+        Ok((verified, revoked))
     }
 
     fn check(&self, token: Presented<'_>, request: &Request) -> Result<Claims, Box<Denial>> {
         let config = &self.inner.config;
-        let verified = self.verified(token)?;
+        let (verified, revoked) = self.verified(token)?;
         if let Err(d) = &verified.admission {
             return Err(Box::new(d.clone()));
         }
         check_request(request)?;
-        self.check_revoked(&verified)?;
+        revoked?;
         if let Err(d) = &verified.holders {
             return Err(Box::new(d.clone()));
         }
@@ -366,8 +388,11 @@ impl Verifier {
         Cow::Owned(req)
     }
 
-    fn check_revoked(&self, v: &VerifiedToken) -> Result<(), Box<Denial>> {
-        let copy = read(&self.inner.revocations);
+    fn check_revoked(
+        &self,
+        copy: &Copy<RevocationSet>,
+        v: &VerifiedToken,
+    ) -> Result<(), Box<Denial>> {
         self.stale(copy.refreshed, "revocation list")?;
         let set = &copy.value;
         if set.is_empty() {
@@ -733,7 +758,7 @@ mod tests {
 
     /// Looks `token` up as `form`, verifying it on a miss; whether it was a hit.
     fn lookup(v: &Verifier, form: Form, token: &[u8]) -> Result<bool, Box<Denial>> {
-        let keys = Arc::clone(&read(&v.inner.keys).value);
+        let keys = Arc::clone(&read(&v.inner.sources).keys.value);
         let bytes = || match form {
             Form::Bytes => Ok(Cow::Borrowed(token)),
             Form::Text => warrant_core::token::decode_base64(std::str::from_utf8(token).unwrap())
@@ -846,7 +871,7 @@ mod tests {
             .dangerous_accept_bearer()
             .build();
         let token = minted(&key);
-        let trusted = read(&v.inner.keys).value.trusted.clone();
+        let trusted = read(&v.inner.sources).keys.value.trusted.clone();
         let get = |version| {
             v.inner
                 .cache
