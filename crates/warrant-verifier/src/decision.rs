@@ -235,7 +235,7 @@ pub struct Denial {
     /// Who signed that block.
     pub signer: Option<Signer>,
     /// The failing check, in Datalog.
-    pub check: Option<String>,
+    pub check: Option<Arc<str>>,
     /// The attribute at fault, if one is.
     pub attribute: Option<String>,
     /// One line for a person: [`Denial::message`].

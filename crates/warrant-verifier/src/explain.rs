@@ -169,7 +169,12 @@ pub(crate) fn failure_attribute(failure: &Failure, grant: &Grant) -> Option<Stri
 }
 
 /// Names the block in a denial, signed by `who`.
-pub(crate) fn locate(mut d: Denial, who: Signer, block: usize, check: Option<String>) -> Denial {
+pub(crate) fn locate(
+    mut d: Denial,
+    who: Signer,
+    block: usize,
+    check: Option<std::sync::Arc<str>>,
+) -> Denial {
     if block > 0 {
         d.prefix_message(block_prefix(block, &who));
     }
@@ -288,7 +293,7 @@ pub(crate) fn from_biscuit(
         };
         keep_best(
             &mut best,
-            locate(d, signer(token, block), block, Some(b.rule.clone())),
+            locate(d, signer(token, block), block, Some(b.rule.as_str().into())),
         );
     }
     if let Some(d) = best {

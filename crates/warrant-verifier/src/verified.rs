@@ -104,7 +104,7 @@ pub(crate) struct VerifiedToken {
     /// The text of every check of every lifted block, rendered at the token's first
     /// denial (explanations quote the failing check; rendering compiles the block's grant,
     /// too slow to repeat on every denial, too large to keep for tokens never denied).
-    check_texts: std::sync::OnceLock<Vec<Vec<String>>>,
+    check_texts: std::sync::OnceLock<Vec<Vec<Arc<str>>>>,
 }
 
 /// When a token's blocks all hold: from the latest not-before to the earliest expiry.
@@ -133,14 +133,14 @@ impl VerifiedToken {
 
     /// The text of check `index` of lifted block `block`, as Biscuit prints it (for
     /// explanations only: no decision reads it).
-    pub(crate) fn check_text(&self, block: usize, index: usize) -> Option<String> {
+    pub(crate) fn check_text(&self, block: usize, index: usize) -> Option<Arc<str>> {
         let lifted = self.lifted.as_ref()?;
         self.check_texts
             .get_or_init(|| {
                 lifted
                     .blocks
                     .iter()
-                    .map(warrant_core::decompile::LiftedBlock::check_texts)
+                    .map(|b| b.check_texts().into_iter().map(Arc::from).collect())
                     .collect()
             })
             .get(block)?
