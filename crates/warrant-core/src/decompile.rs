@@ -21,7 +21,7 @@ use biscuit_auth::builder::{
 use crate::authority::{holder_facts, AuthorityFacts};
 use crate::blocks::BlockData;
 use crate::compile::{compile_checks, CheckRole, CompileContext, Compiled};
-use crate::eval::{evaluate, Failure, HumanFacts};
+use crate::eval::{Failure, HumanFacts};
 use crate::grant::{Actions, Condition, Grant, HumanRequirement, Method, Op, Rule};
 use crate::pattern::{PatternTest, ResourcePattern};
 use crate::request::RequestFacts;
@@ -118,13 +118,9 @@ impl LiftedBlock {
     /// `evaluate(&self.grant(), human, req)`, without copying the grant (the times are
     /// evaluated first, as [`evaluate`] does, then the timeless grant).
     pub fn evaluate(&self, human: Option<&HumanFacts>, req: &RequestFacts) -> Vec<Failure> {
-        let times = Grant {
-            expires_at: self.expires_at,
-            not_before: self.not_before,
-            ..Grant::default()
-        };
-        let mut out = evaluate(&times, human, req);
-        out.extend(evaluate(&self.timeless, human, req));
+        let mut out = Vec::new();
+        crate::eval::evaluate_times(self.expires_at, self.not_before, req, &mut out);
+        crate::eval::evaluate_timeless(&self.timeless, human, req, &mut out);
         out
     }
 

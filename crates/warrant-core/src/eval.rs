@@ -124,16 +124,37 @@ impl Failure {
 /// Every failing check of the block compiled from `grant`, in block order.
 pub fn evaluate(grant: &Grant, human: Option<&HumanFacts>, req: &RequestFacts) -> Vec<Failure> {
     let mut out = Vec::new();
-    if let Some(exp) = grant.expires_at {
+    evaluate_times(grant.expires_at, grant.not_before, req, &mut out);
+    evaluate_timeless(grant, human, req, &mut out);
+    out
+}
+
+/// The failing time checks of a block with these times (its first checks), into `out`.
+pub(crate) fn evaluate_times(
+    expires_at: Option<Timestamp>,
+    not_before: Option<Timestamp>,
+    req: &RequestFacts,
+    out: &mut Vec<Failure>,
+) {
+    if let Some(exp) = expires_at {
         if req.time > exp {
             out.push(Failure::Expired(exp));
         }
     }
-    if let Some(nb) = grant.not_before {
+    if let Some(nb) = not_before {
         if req.time < nb {
             out.push(Failure::NotYetValid(nb));
         }
     }
+}
+
+/// The failing checks of `grant` after its time checks, in block order, into `out`.
+pub(crate) fn evaluate_timeless(
+    grant: &Grant,
+    human: Option<&HumanFacts>,
+    req: &RequestFacts,
+    out: &mut Vec<Failure>,
+) {
     if !audience_allows(&grant.audience, req) {
         out.push(Failure::Audience {
             expected: grant
@@ -173,7 +194,6 @@ pub fn evaluate(grant: &Grant, human: Option<&HumanFacts>, req: &RequestFacts) -
             });
         }
     }
-    out
 }
 
 /// Whether deny rule `rule` fires for `req`: `Some(None)` when it matches outright,
