@@ -24,8 +24,6 @@ pub const MAX_NAME_LEN: usize = 512;
 /// [`class`] bit: a byte a canonical resource name holds only with a closer look (a
 /// control character's first byte, or `.`).
 const SUSPICIOUS: u8 = 1;
-/// [`class`] bit: `/`.
-const SLASH: u8 = 2;
 /// [`class`] bit: an ASCII byte an action or audience name may hold.
 const NAME_BYTE: u8 = 4;
 
@@ -42,9 +40,6 @@ const CLASSES: [u8; 256] = {
         if b < 0x20 || b == 0x7f || b == 0xc2 || b == b'.' {
             c |= SUSPICIOUS;
         }
-        if b == b'/' {
-            c |= SLASH;
-        }
         if b > b' ' && b < 0x7f && !matches!(b, b',' | b'*' | b'"' | b'\\') {
             c |= NAME_BYTE;
         }
@@ -54,7 +49,7 @@ const CLASSES: [u8; 256] = {
     t
 };
 
-/// The class bits of byte `b` ([`SUSPICIOUS`], [`SLASH`], [`NAME_BYTE`]).
+/// The class bits of byte `b` ([`SUSPICIOUS`], [`NAME_BYTE`]).
 fn class(b: u8) -> u8 {
     CLASSES.get(usize::from(b)).copied().unwrap_or(0)
 }
@@ -135,19 +130,12 @@ pub fn check_resource(resource: &str) -> Result<(), ResourceError> {
     }
     let bytes = resource.as_bytes();
     // Every request is checked: this is on the warm path. Most names have no byte that
-    // could start a control character, no `.`, and no `/` at either end or doubled; one
-    // scan without branches tells (a table lookup per byte, the previous byte's `/`
-    // carried), and only a name that fails it is walked below, to say exactly what is
-    // wrong.
-    let (classes, doubled, _) =
-        bytes
-            .iter()
-            .fold((0u8, 0u8, 0u8), |(all, doubled, previous), &b| {
-                let c = class(b);
-                (all | c, doubled | (previous & c), c & SLASH)
-            });
+    // could start a control character, no `.`, and no `/` at either end or doubled; a
+    // scan without branches (a table lookup per byte) and a search for `//` tell, and
+    // only a name that fails them is walked below, to say exactly what is wrong.
+    let classes = bytes.iter().fold(0u8, |all, &b| all | class(b));
     let at_ends = bytes.first() == Some(&b'/') || bytes.last() == Some(&b'/');
-    if classes & SUSPICIOUS == 0 && doubled & SLASH == 0 && !at_ends {
+    if classes & SUSPICIOUS == 0 && !at_ends && !resource.contains("//") {
         return Ok(());
     }
     // One pass over the bytes. A control character is reported before a bad segment
