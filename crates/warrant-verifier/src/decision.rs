@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::verified::VerifiedToken;
+
 /// The outcome of verifying one token for one request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
@@ -63,13 +65,31 @@ impl Decision {
 
 /// What an allowed token tells the API: its fields are those of [`ClaimValues`]
 /// (`claims.human`, `claims.holder`, ...). Cheap to clone: every decision for the same
-/// cached token shares one copy.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Claims(Arc<ClaimValues>);
+/// cached token shares one copy (an allowed decision holds the verified token it came
+/// from, which holds the values: no reference count is taken for them on the hot path).
+#[derive(Clone, Default)]
+pub struct Claims(Shared);
+
+#[derive(Clone)]
+enum Shared {
+    Values(Arc<ClaimValues>),
+    Token(Arc<VerifiedToken>),
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self::Values(Arc::default())
+    }
+}
 
 impl Claims {
     pub(crate) fn new(values: ClaimValues) -> Self {
-        Self(Arc::new(values))
+        Self(Shared::Values(Arc::new(values)))
+    }
+
+    /// The claims of `token`, holding it.
+    pub(crate) fn of(token: Arc<VerifiedToken>) -> Self {
+        Self(Shared::Token(token))
     }
 }
 
@@ -77,19 +97,30 @@ impl Deref for Claims {
     type Target = ClaimValues;
 
     fn deref(&self) -> &ClaimValues {
-        &self.0
+        match &self.0 {
+            Shared::Values(v) => v,
+            Shared::Token(t) => &t.claims,
+        }
     }
 }
 
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Claims {}
+
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        (**self).fmt(f)
     }
 }
 
 impl Serialize for Claims {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        (**self).serialize(serializer)
     }
 }
 

@@ -364,7 +364,7 @@ impl Verifier {
         if let Some(proof) = proof {
             self.record_proof(&proof)?;
         }
-        Ok(verified.claims.clone())
+        Ok(Claims::of(verified))
     }
 
     /// The request as the token sees it: the verifier's audience by default, and the time
