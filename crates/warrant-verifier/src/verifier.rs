@@ -2,7 +2,7 @@
 //! meets a request.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
@@ -54,9 +54,43 @@ struct Sources {
     revocations: Copy<RevocationSet>,
 }
 
+/// What a cache hit reads of [`Sources`] without taking their lock, published under it by
+/// every change: the key set's version, and whether the request needs nothing else of
+/// them (no revocation, no staleness bound to check). A hit that reads an older value while
+/// a change is being made is decided as if it had come a moment earlier.
+#[derive(Debug)]
+struct Published {
+    version: AtomicU64,
+    plain: AtomicBool,
+}
+
+impl Published {
+    fn new(sources: &Sources, config: &Config) -> Self {
+        let published = Self {
+            version: AtomicU64::new(0),
+            plain: AtomicBool::new(false),
+        };
+        published.publish(sources, config);
+        published
+    }
+
+    /// Publishes `sources`: called with their write lock held.
+    fn publish(&self, sources: &Sources, config: &Config) {
+        let unbounded = config.max_staleness.is_none()
+            || (sources.keys.refreshed.is_none() && sources.revocations.refreshed.is_none());
+        self.version
+            .store(sources.keys.value.version, Ordering::Release);
+        self.plain.store(
+            unbounded && sources.revocations.value.is_empty(),
+            Ordering::Release,
+        );
+    }
+}
+
 struct Inner {
     config: Config,
     sources: RwLock<Sources>,
+    published: Published,
     versions: AtomicU64,
     cache: TokenCache,
     on_unknown_key: RwLock<Option<UnknownKeyHook>>,
@@ -119,27 +153,36 @@ impl Verifier {
 
     fn from_parts(config: Config, trusted: Trusted) -> Self {
         let cache = TokenCache::new(config.cache_capacity, config.datalog_only);
+        let sources = Sources {
+            keys: Copy {
+                value: Arc::new(KeyState {
+                    trusted,
+                    version: 0,
+                }),
+                refreshed: None,
+            },
+            revocations: Copy {
+                value: Arc::new(RevocationSet::new()),
+                refreshed: None,
+            },
+        };
         Self {
             inner: Arc::new(Inner {
+                published: Published::new(&sources, &config),
                 config,
-                sources: RwLock::new(Sources {
-                    keys: Copy {
-                        value: Arc::new(KeyState {
-                            trusted,
-                            version: 0,
-                        }),
-                        refreshed: None,
-                    },
-                    revocations: Copy {
-                        value: Arc::new(RevocationSet::new()),
-                        refreshed: None,
-                    },
-                }),
+                sources: RwLock::new(sources),
                 versions: AtomicU64::new(1),
                 cache,
                 on_unknown_key: RwLock::new(None),
             }),
         }
+    }
+
+    /// Changes the sources and publishes them ([`Published`]).
+    fn change_sources(&self, change: impl FnOnce(&mut Sources)) {
+        let mut sources = write(&self.inner.sources);
+        change(&mut sources);
+        self.inner.published.publish(&sources, &self.inner.config);
     }
 
     /// Whether `bytes` are in the verified-token cache under the current keys.
@@ -166,10 +209,12 @@ impl Verifier {
 
     pub(crate) fn replace_keys(&self, trusted: Trusted, refreshed: Option<Instant>) {
         let version = self.inner.versions.fetch_add(1, Ordering::Relaxed);
-        write(&self.inner.sources).keys = Copy {
-            value: Arc::new(KeyState { trusted, version }),
-            refreshed,
-        };
+        self.change_sources(|s| {
+            s.keys = Copy {
+                value: Arc::new(KeyState { trusted, version }),
+                refreshed,
+            };
+        });
         self.inner.cache.clear();
     }
 
@@ -188,7 +233,7 @@ impl Verifier {
         expect(dead_code, reason = "only the refresher calls it")
     )]
     pub(crate) fn keys_confirmed(&self, at: Instant) {
-        write(&self.inner.sources).keys.refreshed = Some(at);
+        self.change_sources(|s| s.keys.refreshed = Some(at));
     }
 
     /// The key set currently trusted (`None` when built from a single public key).
@@ -205,10 +250,12 @@ impl Verifier {
     }
 
     pub(crate) fn replace_revocations(&self, set: RevocationSet, refreshed: Option<Instant>) {
-        write(&self.inner.sources).revocations = Copy {
-            value: Arc::new(set),
-            refreshed,
-        };
+        self.change_sources(|s| {
+            s.revocations = Copy {
+                value: Arc::new(set),
+                refreshed,
+            };
+        });
     }
 
     /// The revocation set currently applied.
@@ -294,6 +341,14 @@ impl Verifier {
             }
         };
         let cache = &self.inner.cache;
+        // A hit that needs nothing else of the sources takes no lock.
+        let published = &self.inner.published;
+        if published.plain.load(Ordering::Acquire) {
+            let version = published.version.load(Ordering::Acquire);
+            if let Some(hit) = cache.get(form, presented, version) {
+                return Ok((hit, Ok(())));
+            }
+        }
         let mut sources = read(&self.inner.sources);
         self.stale(sources.keys.refreshed, "trusted key set")?;
         let verified = match cache.get(form, presented, sources.keys.value.version) {
@@ -900,6 +955,40 @@ mod tests {
         let token = minted(&key);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
         assert!(v.verify_bytes(&token, &req()).is_allowed());
+    }
+
+    #[test]
+    fn a_cached_token_meets_each_new_revocation_and_staleness_bound() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .dangerous_accept_bearer()
+            .max_staleness(Duration::from_secs(60))
+            .build();
+        let token = minted(&key);
+        let id = match v.verify_bytes(&token, &req()) {
+            Decision::Allowed(c) => c.token_id.clone().unwrap(),
+            Decision::Denied(d) => panic!("{d:?}"),
+        };
+        assert!(lookup(&v, Form::Bytes, &token).unwrap(), "cached");
+        let kind = |v: &Verifier| v.verify_bytes(&token, &req()).denial().map(|d| d.kind);
+        assert_eq!(kind(&v), None, "a hit");
+        // Revoked while cached: refused at once.
+        let mut set = RevocationSet::new();
+        set.revoke_token_id(&id).unwrap();
+        v.set_revocations(set);
+        assert_eq!(kind(&v), Some(DenialKind::Revoked));
+        v.set_revocations(RevocationSet::new());
+        assert_eq!(kind(&v), None, "no longer revoked");
+        // A revocation list refreshed too long ago: refused at once.
+        let old = Instant::now() - Duration::from_secs(120);
+        v.replace_revocations(RevocationSet::new(), Some(old));
+        assert_eq!(kind(&v), Some(DenialKind::Stale));
+        v.replace_revocations(RevocationSet::new(), Some(Instant::now()));
+        assert_eq!(kind(&v), None, "fresh again");
+        // A key set refreshed too long ago (the same keys): refused at once.
+        let keys = v.keys().unwrap();
+        v.replace_keys(Trusted::Set(keys), Some(old));
+        assert_eq!(kind(&v), Some(DenialKind::Stale));
     }
 
     #[test]
