@@ -266,7 +266,7 @@ impl Verifier {
     /// Verifies base64 token text for `request`. A DPoP proof's `ath` must be the hash of
     /// this text (surrounding whitespace aside).
     pub fn verify(&self, token: &str, request: &Request) -> Decision {
-        self.decide(Presented::Text(token.trim()), request)
+        self.decide(Presented::Text(trimmed(token)), request)
     }
 
     /// Verifies raw token bytes for `request`. A DPoP proof's `ath` must then be the hash
@@ -631,6 +631,18 @@ struct ProofUse {
     now: warrant_core::time::Timestamp,
 }
 
+/// `token` without surrounding white space (`str::trim`), with a shortcut for text that
+/// starts and ends with an ASCII character other than white space (every token as sent).
+fn trimmed(token: &str) -> &str {
+    let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii() && !char::from(*b).is_whitespace());
+    let bytes = token.as_bytes();
+    if edge(bytes.first()) && edge(bytes.last()) {
+        token
+    } else {
+        token.trim()
+    }
+}
+
 /// The request itself must make sense before any token is evaluated against it: a
 /// canonical resource name, a well-formed action and attribute names, no more attributes
 /// and no longer values than the evaluation budget assumes.
@@ -989,6 +1001,27 @@ mod tests {
         let keys = v.keys().unwrap();
         v.replace_keys(Trusted::Set(keys), Some(old));
         assert_eq!(kind(&v), Some(DenialKind::Stale));
+    }
+
+    #[test]
+    fn token_text_is_trimmed_as_str_trim_does() {
+        for text in [
+            "",
+            " ",
+            "abc",
+            " abc",
+            "abc\n",
+            "\u{a0}abc",
+            "abc\u{2003}",
+            "\u{85}a\u{85}",
+            "\tA-_=\r\n",
+            "é",
+            "a b",
+            "\u{b}abc",
+            "abc\u{c}",
+        ] {
+            assert_eq!(trimmed(text), text.trim(), "{text:?}");
+        }
     }
 
     #[test]
