@@ -12,10 +12,10 @@
 //!
 //! Why the tail: a token ends with its proof (the last block's secret key, or the final
 //! signature, drawn or signed anew for every token), so two tokens share their last bytes
-//! only when one holder writes one token in several ways (padding, the last character's
-//! unused bits, fields Biscuit ignores). Such texts share one slot: inserting one removes
-//! the others first, so nobody can pile texts onto one hash (the hash is keyed anyway), and
-//! hashing 128 bytes instead of a 2 KB token halves a hit's cost.
+//! only when one holder writes one token in several ways that still verify. Such texts
+//! share one slot: inserting one removes the others first, so nobody can pile texts onto
+//! one hash (the hash is keyed anyway); and hashing 128 bytes instead of a 2 KB token
+//! takes a hit of the bench's 3-block token from 2,969 to 2,166 instructions.
 //!
 //! It is a `quick_cache` (sharded S3-FIFO: scan resistant, no cliff when the working set
 //! reaches the capacity), weighted by an estimate of each entry's heap bytes against a

@@ -24,8 +24,8 @@
 //! - decisions and denial kinds are `#[non_exhaustive]`: code that does not know a kind
 //!   of decision must treat it as a refusal ([`Decision::into_result`] does).
 //!
-//! The hot path: a token seen before is found in a cache by its text (a fast hash, then
-//! an exact comparison), so it is neither decoded nor are its signatures checked again; a token whose blocks are all in the warrant
+//! The hot path: a token seen before is found in a cache by its text (a fast hash of its
+//! last bytes, which hold its proof, then an exact comparison of the whole text), so it is neither decoded nor are its signatures checked again; a token whose blocks are all in the warrant
 //! profile is evaluated natively, with Biscuit's Datalog as the fallback for anything
 //! else. Expiry, revocation and every rule are evaluated on every request. There is no
 //! import circle between the modules: `verifier` uses `config`, `cache`, `explain`,
