@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::verified::VerifiedToken;
-
 /// The outcome of verifying one token for one request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
@@ -73,7 +71,12 @@ pub struct Claims(Shared);
 #[derive(Clone)]
 enum Shared {
     Values(Arc<ClaimValues>),
-    Token(Arc<VerifiedToken>),
+    Token(Arc<dyn HasClaims>),
+}
+
+/// What holds claim values: a verified token (so that this module need not know it).
+pub(crate) trait HasClaims: Send + Sync {
+    fn claim_values(&self) -> &ClaimValues;
 }
 
 impl Default for Shared {
@@ -88,7 +91,7 @@ impl Claims {
     }
 
     /// The claims of `token`, holding it.
-    pub(crate) fn of(token: Arc<VerifiedToken>) -> Self {
+    pub(crate) fn of(token: Arc<dyn HasClaims>) -> Self {
         Self(Shared::Token(token))
     }
 }
@@ -99,7 +102,7 @@ impl Deref for Claims {
     fn deref(&self) -> &ClaimValues {
         match &self.0 {
             Shared::Values(v) => v,
-            Shared::Token(t) => &t.claims,
+            Shared::Token(t) => t.claim_values(),
         }
     }
 }

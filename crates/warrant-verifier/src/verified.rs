@@ -19,7 +19,7 @@ use warrant_core::keys::{KeyId, PublicKey};
 use warrant_core::time::Timestamp;
 use warrant_core::token::PROFILE_VERSION;
 
-use crate::decision::{Claims, Denial, DenialKind, Signer};
+use crate::decision::{ClaimValues, Claims, Denial, DenialKind, HasClaims, Signer};
 use crate::revocation::{digest, Digest16, RevocationKind};
 
 /// The trusted root keys of one key-set version.
@@ -119,6 +119,12 @@ impl Lifetime {
     /// after `expires_at`, not yet valid before `not_before`).
     pub(crate) fn holds_at(&self, t: Timestamp) -> bool {
         self.expires_at.is_none_or(|exp| t <= exp) && self.not_before.is_none_or(|nb| t >= nb)
+    }
+}
+
+impl HasClaims for VerifiedToken {
+    fn claim_values(&self) -> &ClaimValues {
+        &self.claims
     }
 }
 
