@@ -252,8 +252,11 @@ impl TokenCache {
                 presented,
             };
             // One entry per slot (the module's note). Concurrent insertions into one slot
-            // can leave one entry each; the next insertion there removes them all.
-            while c.remove(&Slot(probe)).is_some() {}
+            // can leave one entry each; the next insertion there removes them all. Only
+            // resident entries are removed: the slot's ghost (the memory of an evicted
+            // entry) stays, so a token coming back after an eviction is kept as a
+            // returning one, as S3-FIFO means it to be, and a scan cannot push it out.
+            while c.remove_if(&Slot(probe), |_| true).is_some() {}
             c.insert(probe.owned(), Arc::clone(&verified));
         }
         Ok(verified)
