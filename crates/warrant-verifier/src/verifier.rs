@@ -2,7 +2,7 @@
 //! meets a request.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
@@ -56,20 +56,15 @@ struct Sources {
 
 /// What a cache hit reads of [`Sources`] without taking their lock, published under it by
 /// every change: the key set's version, and whether the request needs nothing else of
-/// them (no revocation, no staleness bound to check). A hit that reads an older value while
-/// a change is being made is decided as if it had come a moment earlier.
+/// them (no revocation, no staleness bound to check), in one word so that a hit reads both
+/// of one change. A hit that reads the word just before a change is decided as if it had
+/// come a moment earlier: under the sources of that word.
 #[derive(Debug)]
-struct Published {
-    version: AtomicU64,
-    plain: AtomicBool,
-}
+struct Published(AtomicU64);
 
 impl Published {
     fn new(sources: &Sources, config: &Config) -> Self {
-        let published = Self {
-            version: AtomicU64::new(0),
-            plain: AtomicBool::new(false),
-        };
+        let published = Self(AtomicU64::new(0));
         published.publish(sources, config);
         published
     }
@@ -78,12 +73,16 @@ impl Published {
     fn publish(&self, sources: &Sources, config: &Config) {
         let unbounded = config.max_staleness.is_none()
             || (sources.keys.refreshed.is_none() && sources.revocations.refreshed.is_none());
-        self.version
-            .store(sources.keys.value.version, Ordering::Release);
-        self.plain.store(
-            unbounded && sources.revocations.value.is_empty(),
-            Ordering::Release,
-        );
+        let plain = unbounded && sources.revocations.value.is_empty();
+        // Key-set versions count changes from 0: they never reach 2^63.
+        let word = (sources.keys.value.version << 1) | u64::from(plain);
+        self.0.store(word, Ordering::Release);
+    }
+
+    /// The key set's version, when a hit needs nothing else of the sources.
+    fn plain_version(&self) -> Option<u64> {
+        let word = self.0.load(Ordering::Acquire);
+        (word & 1 == 1).then_some(word >> 1)
     }
 }
 
@@ -342,9 +341,7 @@ impl Verifier {
         };
         let cache = &self.inner.cache;
         // A hit that needs nothing else of the sources takes no lock.
-        let published = &self.inner.published;
-        if published.plain.load(Ordering::Acquire) {
-            let version = published.version.load(Ordering::Acquire);
+        if let Some(version) = self.inner.published.plain_version() {
             if let Some(hit) = cache.get(form, presented, version) {
                 return Ok((hit, Ok(())));
             }
