@@ -65,17 +65,21 @@ impl Decision {
 /// (`claims.human`, `claims.holder`, ...). Cheap to clone: every decision for the same
 /// cached token shares one copy (an allowed decision holds the verified token it came
 /// from, which holds the values: no reference count is taken for them on the hot path).
+/// So keeping a `Claims` keeps that token's cached data alive (a few KB; with
+/// `datalog_only`, its parsed Biscuit too), even after the cache let it go: copy the
+/// fields you keep for long.
 #[derive(Clone, Default)]
 pub struct Claims(Shared);
 
 #[derive(Clone)]
 enum Shared {
     Values(Arc<ClaimValues>),
-    Token(Arc<dyn HasClaims>),
+    Token(Arc<dyn HasClaims + std::panic::RefUnwindSafe>),
 }
 
 /// What holds claim values: a verified token (so that this module need not know it).
-pub(crate) trait HasClaims: Send + Sync {
+/// Unwind-safe, as `Claims` was when it held its values alone.
+pub(crate) trait HasClaims: Send + Sync + std::panic::RefUnwindSafe {
     fn claim_values(&self) -> &ClaimValues;
 }
 
@@ -91,7 +95,7 @@ impl Claims {
     }
 
     /// The claims of `token`, holding it.
-    pub(crate) fn of(token: Arc<dyn HasClaims>) -> Self {
+    pub(crate) fn of(token: Arc<dyn HasClaims + std::panic::RefUnwindSafe>) -> Self {
         Self(Shared::Token(token))
     }
 }
@@ -319,12 +323,14 @@ impl fmt::Display for Denial {
 #[derive(Clone)]
 pub(crate) enum Message {
     Text(String),
-    Deferred(Arc<dyn DeferredText>),
+    Deferred(Arc<dyn DeferredText + std::panic::RefUnwindSafe>),
 }
 
 impl Message {
     /// A message written by `write` the first time it is read (one allocation).
-    pub(crate) fn deferred(write: impl Fn() -> String + Send + Sync + 'static) -> Self {
+    pub(crate) fn deferred(
+        write: impl Fn() -> String + Send + Sync + std::panic::RefUnwindSafe + 'static,
+    ) -> Self {
         Self::Deferred(Arc::new(Lazy {
             write,
             text: std::sync::OnceLock::new(),
@@ -383,6 +389,14 @@ impl std::error::Error for Denial {}
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn decisions_are_unwind_safe() {
+        fn assert_unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+        assert_unwind_safe::<Decision>();
+        assert_unwind_safe::<Claims>();
+        assert_unwind_safe::<Denial>();
+    }
 
     #[test]
     fn a_deferred_message_is_written_once_when_first_read_and_compares_as_text() {
