@@ -46,8 +46,8 @@ type Outcome = Result<(), Box<Denial>>;
 /// Called when a token names a key id the key set lacks (a key-set refresher listens).
 type UnknownKeyHook = Arc<dyn Fn() + Send + Sync>;
 
-/// What a verification reads of the verifier's replaceable state: one lock, taken once per
-/// request on a cache hit (each lock and `Arc` taken is an atomic operation on the hot path).
+/// What a verification reads of the verifier's replaceable state, under one lock taken
+/// at most once per cache hit (none when [`Published`] says nothing else is needed).
 #[derive(Debug)]
 struct Sources {
     keys: Copy<KeyState>,
@@ -97,10 +97,12 @@ struct Inner {
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // One read: a second, with a writer waiting in between, could wait forever.
+        let sources = read(&self.sources);
         f.debug_struct("Verifier")
             .field("config", &self.config)
-            .field("keys", &read(&self.sources).keys)
-            .field("revocations", &read(&self.sources).revocations.value.len())
+            .field("keys", &sources.keys)
+            .field("revocations", &sources.revocations.value.len())
             .finish_non_exhaustive()
     }
 }
