@@ -7,7 +7,9 @@ use crate::audit::AuditRow;
 
 impl Store {
     /// Appends an audit entry inside the caller's transaction. The head row is locked
-    /// first (a no-op update), so appends from every replica form one chain.
+    /// first (a no-op update that returns it: one round trip), so appends from every
+    /// replica form one chain; mints wait for that lock, so the fewer statements run while
+    /// it is held, the more mints a second.
     pub async fn append_audit(
         tx: &mut Tx,
         at: i64,
@@ -15,10 +17,7 @@ impl Store {
         actor: &str,
         detail: &serde_json::Value,
     ) -> Result<AuditRow, StoreError> {
-        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
-            .execute(&mut **tx)
-            .await?;
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        let head = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
             .fetch_one(&mut **tx)
             .await?;
         let prev_seq: i64 = head.try_get("seq")?;
