@@ -957,6 +957,37 @@ mod tests {
     }
 
     #[test]
+    fn a_hit_without_the_lock_looks_up_the_current_key_set() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+        let other = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(2)));
+        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
+            .dangerous_accept_bearer()
+            .build();
+        let token = minted(&key);
+        let old = Arc::clone(&read(&v.inner.sources).keys.value);
+        assert!(v.verify_bytes(&token, &req()).is_allowed());
+        v.set_keys(KeySet::single(KeyId(2), other.public()));
+        // A verification under the old keys that ends after the change (a miss racing
+        // it) puts its entry back, under the old key set's version.
+        v.inner
+            .cache
+            .verify(
+                Form::Bytes,
+                &token,
+                || Ok(Cow::Borrowed(&token[..])),
+                old.version,
+                &old.trusted,
+            )
+            .unwrap();
+        // The lock-free hit reads the version published by the change: that entry is
+        // not found, and the token is refused under the new keys.
+        assert_eq!(
+            v.verify_bytes(&token, &req()).denial().map(|d| d.kind),
+            Some(DenialKind::UnknownKey)
+        );
+    }
+
+    #[test]
     fn a_cache_of_zero_still_verifies() {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
         let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
