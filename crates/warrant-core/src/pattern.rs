@@ -25,10 +25,14 @@ pub const MAX_NAME_LEN: usize = 512;
 /// control character's first byte, or `.`).
 const SUSPICIOUS: u8 = 1;
 /// [`class`] bit: an ASCII byte an action or audience name may hold.
-const NAME_BYTE: u8 = 4;
+const NAME_BYTE: u8 = 2;
+/// [`class`] bit: a byte an attribute name may hold (ASCII letters and digits, `_`, `-`,
+/// `.`; `crate::value::AttrName`).
+pub(crate) const ATTR_NAME_BYTE: u8 = 4;
 
-/// The [`class`] of every byte: name checks run on every request, and one table lookup
-/// per byte, without branches, is their cheapest form.
+/// The [`class`] of every byte: the name checks (resources, actions, audiences,
+/// attributes) run on every request, and one table lookup per byte, without branches,
+/// is their cheapest form.
 #[expect(clippy::indexing_slicing, reason = "i < 256, the table's length")]
 const CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -43,14 +47,17 @@ const CLASSES: [u8; 256] = {
         if b > b' ' && b < 0x7f && !matches!(b, b',' | b'*' | b'"' | b'\\') {
             c |= NAME_BYTE;
         }
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') {
+            c |= ATTR_NAME_BYTE;
+        }
         t[i] = c;
         i += 1;
     }
     t
 };
 
-/// The class bits of byte `b` ([`SUSPICIOUS`], [`NAME_BYTE`]).
-fn class(b: u8) -> u8 {
+/// The class bits of byte `b` ([`SUSPICIOUS`], [`NAME_BYTE`], [`ATTR_NAME_BYTE`]).
+pub(crate) fn class(b: u8) -> u8 {
     CLASSES.get(usize::from(b)).copied().unwrap_or(0)
 }
 

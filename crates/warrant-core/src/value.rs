@@ -6,21 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::pattern::{class, ATTR_NAME_BYTE};
 use crate::time::Timestamp;
-
-/// Whether each byte may stand in an attribute name (ASCII letters and digits, `_`, `-`, `.`).
-#[expect(clippy::indexing_slicing, reason = "i < 256, the table's length")]
-const ATTR_NAME_BYTES: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        #[expect(clippy::cast_possible_truncation, reason = "i < 256")]
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
-        i += 1;
-    }
-    t
-};
 
 /// A typed value of a request attribute, a condition or a verified human attribute.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -283,12 +270,7 @@ impl AttrName {
         // Checked on every request: a table lookup per byte, without branches.
         let ok = !s.is_empty()
             && s.len() <= 128
-            && s.bytes().fold(true, |all, c| {
-                all & ATTR_NAME_BYTES
-                    .get(usize::from(c))
-                    .copied()
-                    .unwrap_or(false)
-            });
+            && s.bytes().fold(ATTR_NAME_BYTE, |all, c| all & class(c)) != 0;
         if ok {
             Ok(())
         } else {
