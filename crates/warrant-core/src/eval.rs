@@ -134,16 +134,16 @@ pub(crate) fn evaluate_times(
     expires_at: Option<Timestamp>,
     not_before: Option<Timestamp>,
     req: &RequestFacts,
-    out: &mut Vec<Failure>,
+    out: &mut impl Extend<Failure>,
 ) {
     if let Some(exp) = expires_at {
         if req.time > exp {
-            out.push(Failure::Expired(exp));
+            out.extend(Some(Failure::Expired(exp)));
         }
     }
     if let Some(nb) = not_before {
         if req.time < nb {
-            out.push(Failure::NotYetValid(nb));
+            out.extend(Some(Failure::NotYetValid(nb)));
         }
     }
 }
@@ -153,17 +153,17 @@ pub(crate) fn evaluate_timeless(
     grant: &Grant,
     human: Option<&HumanFacts>,
     req: &RequestFacts,
-    out: &mut Vec<Failure>,
+    out: &mut impl Extend<Failure>,
 ) {
     if !audience_allows(&grant.audience, req) {
-        out.push(Failure::Audience {
+        out.extend(Some(Failure::Audience {
             expected: grant
                 .audience
                 .iter()
                 .map(|a| a.as_str().to_owned())
                 .collect(),
             found: req.audience.clone(),
-        });
+        }));
     }
     if !grant.allow.is_empty() {
         let mut closest = None;
@@ -183,15 +183,15 @@ pub(crate) fn evaluate_timeless(
             }
         }
         if !matched {
-            out.push(Failure::NoAllowRule { closest });
+            out.extend(Some(Failure::NoAllowRule { closest }));
         }
     }
     for (i, rule) in grant.deny.iter().enumerate() {
         if let Some(unevaluated) = deny_fires(rule, req) {
-            out.push(Failure::DeniedByRule {
+            out.extend(Some(Failure::DeniedByRule {
                 rule: i,
                 unevaluated,
-            });
+            }));
         }
     }
 }

@@ -236,10 +236,10 @@ impl TokenCache {
         &self,
         form: Form,
         presented: &[u8],
-        bytes: impl FnOnce() -> Result<std::borrow::Cow<'a, [u8]>, Box<Denial>>,
+        bytes: impl FnOnce() -> Result<std::borrow::Cow<'a, [u8]>, Denial>,
         version: u64,
         trusted: &Trusted,
-    ) -> Result<Arc<VerifiedToken>, Box<Denial>> {
+    ) -> Result<Arc<VerifiedToken>, Denial> {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let bytes = bytes()?;
         let verified = Arc::new(
@@ -269,10 +269,10 @@ impl TokenCache {
         &self,
         form: Form,
         presented: &[u8],
-        bytes: impl FnOnce() -> Result<std::borrow::Cow<'a, [u8]>, Box<Denial>>,
+        bytes: impl FnOnce() -> Result<std::borrow::Cow<'a, [u8]>, Denial>,
         version: u64,
         trusted: &Trusted,
-    ) -> Result<(Arc<VerifiedToken>, bool), Box<Denial>> {
+    ) -> Result<(Arc<VerifiedToken>, bool), Denial> {
         match self.get(form, presented, version) {
             Some(hit) => Ok((hit, true)),
             None => Ok((

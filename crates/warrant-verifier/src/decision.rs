@@ -263,52 +263,144 @@ impl fmt::Display for Signer {
 }
 
 /// Why a request was denied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// The kind and the block are decided with the denial; the rest (who signed the block,
+/// the failing check, the attribute at fault and the sentence) is read through methods.
+/// A denial by a cached token's own rules is decided without writing any of it: it is
+/// worked out from the failure the first time it is asked for, and kept (a denial costs
+/// little more than an allowed request unless its explanation is read).
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Denial {
     /// The kind of failure.
     pub kind: DenialKind,
     /// The block whose check failed (0 = authority).
     pub block: Option<usize>,
-    /// Who signed that block.
-    pub signer: Option<Signer>,
+    detail: Detail,
+}
+
+/// A denial's explanation: written when the denial was made, or worked out when read.
+#[derive(Clone)]
+enum Detail {
+    Written(Arc<Written>),
+    Deferred(Arc<dyn Explanation>),
+}
+
+/// An explanation written when the denial was made.
+#[derive(Clone, Default)]
+struct Written {
+    signer: Option<Signer>,
+    check: Option<Arc<str>>,
+    attribute: Option<String>,
+    message: String,
+}
+
+/// An explanation worked out from what failed when it is first read (each part at most
+/// once). Unwind-safe, as a denial of written parts is.
+pub(crate) trait Explanation: Send + Sync + std::panic::RefUnwindSafe {
+    /// Who signed the block that failed.
+    fn signer(&self) -> Option<&Signer>;
     /// The failing check, in Datalog.
-    pub check: Option<Arc<str>>,
+    fn check(&self) -> Option<&str>;
     /// The attribute at fault, if one is.
-    pub attribute: Option<String>,
-    /// One line for a person: [`Denial::message`].
-    message: Message,
+    fn attribute(&self) -> Option<&str>;
+    /// One line for a person.
+    fn message(&self) -> &str;
 }
 
 impl Denial {
     pub(crate) fn new(kind: DenialKind, message: impl Into<String>) -> Self {
-        Self::with_message(kind, Message::Text(message.into()))
-    }
-
-    pub(crate) fn with_message(kind: DenialKind, message: Message) -> Self {
         Self {
             kind,
             block: None,
-            signer: None,
-            check: None,
-            attribute: None,
-            message,
+            detail: Detail::Written(Arc::new(Written {
+                message: message.into(),
+                ..Written::default()
+            })),
+        }
+    }
+
+    /// A denial whose explanation `explained` works out when first read.
+    pub(crate) fn deferred(
+        kind: DenialKind,
+        block: Option<usize>,
+        explained: Arc<dyn Explanation>,
+    ) -> Self {
+        Self {
+            kind,
+            block,
+            detail: Detail::Deferred(explained),
+        }
+    }
+
+    /// Who signed the block that failed.
+    pub fn signer(&self) -> Option<&Signer> {
+        match &self.detail {
+            Detail::Written(w) => w.signer.as_ref(),
+            Detail::Deferred(d) => d.signer(),
+        }
+    }
+
+    /// The failing check, in Datalog (as Biscuit prints it).
+    pub fn check(&self) -> Option<&str> {
+        match &self.detail {
+            Detail::Written(w) => w.check.as_deref(),
+            Detail::Deferred(d) => d.check(),
+        }
+    }
+
+    /// The attribute at fault, if one is (the request lacks it, or its value or type
+    /// fails the rule).
+    pub fn attribute(&self) -> Option<&str> {
+        match &self.detail {
+            Detail::Written(w) => w.attribute.as_deref(),
+            Detail::Deferred(d) => d.attribute(),
         }
     }
 
     /// One line for a person, naming what failed and why (the block, the rule, the
-    /// attribute and its value). A denial by a token's rules is decided without writing
-    /// it: the line is written the first time it is read, and kept.
+    /// attribute and its value).
     pub fn message(&self) -> &str {
-        self.message.text()
+        match &self.detail {
+            Detail::Written(w) => &w.message,
+            Detail::Deferred(d) => d.message(),
+        }
     }
 
-    /// Puts `prefix` before the message (written then, or when the message is).
-    pub(crate) fn prefix_message(&mut self, prefix: String) {
-        self.message = match std::mem::replace(&mut self.message, Message::Text(String::new())) {
-            Message::Text(t) => Message::Text(prefix + &t),
-            Message::Deferred(d) => Message::deferred(move || format!("{prefix}{}", d.text())),
-        };
+    /// Changes the written explanation (a deferred one is worked out first).
+    fn edit(&mut self, change: impl FnOnce(&mut Written)) {
+        if let Detail::Deferred(d) = &self.detail {
+            let written = Written {
+                signer: d.signer().cloned(),
+                check: d.check().map(Arc::from),
+                attribute: d.attribute().map(str::to_owned),
+                message: d.message().to_owned(),
+            };
+            self.detail = Detail::Written(Arc::new(written));
+        }
+        if let Detail::Written(w) = &mut self.detail {
+            change(Arc::make_mut(w));
+        }
+    }
+
+    /// Sets who signed the failing block.
+    pub(crate) fn set_signer(&mut self, signer: Signer) {
+        self.edit(|w| w.signer = Some(signer));
+    }
+
+    /// Sets the failing check.
+    pub(crate) fn set_check(&mut self, check: Option<Arc<str>>) {
+        self.edit(|w| w.check = check);
+    }
+
+    /// Sets the attribute at fault.
+    pub(crate) fn set_attribute(&mut self, attribute: Option<String>) {
+        self.edit(|w| w.attribute = attribute);
+    }
+
+    /// Puts `prefix` before the message.
+    pub(crate) fn prefix_message(&mut self, prefix: &str) {
+        self.edit(|w| w.message.insert_str(0, prefix));
     }
 }
 
@@ -318,68 +410,44 @@ impl fmt::Display for Denial {
     }
 }
 
-/// A denial's message: written when the denial was made, or written from what failed
-/// the first time it is read.
-#[derive(Clone)]
-pub(crate) enum Message {
-    Text(String),
-    Deferred(Arc<dyn DeferredText + std::panic::RefUnwindSafe>),
-}
-
-impl Message {
-    /// A message written by `write` the first time it is read (one allocation).
-    pub(crate) fn deferred(
-        write: impl Fn() -> String + Send + Sync + std::panic::RefUnwindSafe + 'static,
-    ) -> Self {
-        Self::Deferred(Arc::new(Lazy {
-            write,
-            text: std::sync::OnceLock::new(),
-        }))
-    }
-
-    fn text(&self) -> &str {
-        match self {
-            Self::Text(t) => t,
-            Self::Deferred(d) => d.text(),
-        }
-    }
-}
-
-/// A message written on first read.
-pub(crate) trait DeferredText: Send + Sync {
-    fn text(&self) -> &str;
-}
-
-/// A message written on first read by a function that owns what it needs.
-struct Lazy<F> {
-    write: F,
-    text: std::sync::OnceLock<String>,
-}
-
-impl<F: Fn() -> String + Send + Sync> DeferredText for Lazy<F> {
-    fn text(&self) -> &str {
-        self.text.get_or_init(|| (self.write)())
-    }
-}
-
-// Messages compare, print and serialize as their text.
-impl PartialEq for Message {
+// Denials compare, print and serialize as what they say, however it was written.
+impl PartialEq for Denial {
     fn eq(&self, other: &Self) -> bool {
-        self.text() == other.text()
+        self.kind == other.kind
+            && self.block == other.block
+            && self.signer() == other.signer()
+            && self.check() == other.check()
+            && self.attribute() == other.attribute()
+            && self.message() == other.message()
     }
 }
 
-impl Eq for Message {}
+impl Eq for Denial {}
 
-impl fmt::Debug for Message {
+impl fmt::Debug for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.text(), f)
+        f.debug_struct("Denial")
+            .field("kind", &self.kind)
+            .field("block", &self.block)
+            .field("signer", &self.signer())
+            .field("check", &self.check())
+            .field("attribute", &self.attribute())
+            .field("message", &self.message())
+            .finish()
     }
 }
 
-impl Serialize for Message {
+impl Serialize for Denial {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.text())
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("Denial", 6)?;
+        s.serialize_field("kind", &self.kind)?;
+        s.serialize_field("block", &self.block)?;
+        s.serialize_field("signer", &self.signer())?;
+        s.serialize_field("check", &self.check())?;
+        s.serialize_field("attribute", &self.attribute())?;
+        s.serialize_field("message", self.message())?;
+        s.end()
     }
 }
 
@@ -398,16 +466,41 @@ mod tests {
         assert_unwind_safe::<Denial>();
     }
 
+    /// An explanation that counts how often its sentence is written.
+    struct Counted {
+        writes: Arc<AtomicUsize>,
+        text: std::sync::OnceLock<String>,
+    }
+
+    impl Explanation for Counted {
+        fn signer(&self) -> Option<&Signer> {
+            Some(&Signer::Attenuation)
+        }
+        fn check(&self) -> Option<&str> {
+            Some("check if action(\"read\")")
+        }
+        fn attribute(&self) -> Option<&str> {
+            Some("amount")
+        }
+        fn message(&self) -> &str {
+            self.text.get_or_init(|| {
+                self.writes.fetch_add(1, Ordering::SeqCst);
+                "block 1 (an attenuation): allow[0] does not match".to_owned()
+            })
+        }
+    }
+
     #[test]
-    fn a_deferred_message_is_written_once_when_first_read_and_compares_as_text() {
+    fn a_deferred_explanation_is_written_once_when_first_read_and_compares_as_written() {
         let writes = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&writes);
-        let deferred = Message::deferred(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            "allow[0] does not match".to_owned()
-        });
-        let mut d = Denial::with_message(DenialKind::RuleNotMatched, deferred);
-        d.prefix_message("block 1 (an attenuation): ".to_owned());
+        let d = Denial::deferred(
+            DenialKind::RuleNotMatched,
+            Some(1),
+            Arc::new(Counted {
+                writes: Arc::clone(&writes),
+                text: std::sync::OnceLock::new(),
+            }),
+        );
         assert_eq!(writes.load(Ordering::SeqCst), 0, "deciding writes nothing");
         let copy = d.clone();
         assert_eq!(
@@ -416,13 +509,31 @@ mod tests {
         );
         assert_eq!(copy.message(), d.message(), "clones share the line");
         assert_eq!(writes.load(Ordering::SeqCst), 1, "written once");
-        let eager = {
-            let mut e = Denial::new(DenialKind::RuleNotMatched, "allow[0] does not match");
-            e.prefix_message("block 1 (an attenuation): ".to_owned());
-            e
-        };
-        assert_eq!(d, eager, "a deferred and a written message compare as text");
+        let mut written = Denial::new(DenialKind::RuleNotMatched, "allow[0] does not match");
+        written.block = Some(1);
+        written.prefix_message("block 1 (an attenuation): ");
+        written.set_signer(Signer::Attenuation);
+        written.set_check(Some("check if action(\"read\")".into()));
+        written.set_attribute(Some("amount".into()));
+        assert_eq!(
+            d, written,
+            "a deferred and a written explanation compare as read"
+        );
+        assert_eq!(format!("{d:?}"), format!("{written:?}"));
         let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json, serde_json::to_value(&written).unwrap());
         assert_eq!(json["message"], d.message(), "serialized as its text");
+        assert_eq!(json["attribute"], "amount");
+        assert_eq!(json["signer"]["kind"], "attenuation");
+        // Changing a deferred denial works it out first, then changes the written copy.
+        let mut changed = d.clone();
+        changed.prefix_message("refused: ");
+        assert_eq!(
+            changed.message(),
+            "refused: block 1 (an attenuation): allow[0] does not match"
+        );
+        assert_eq!(changed.attribute(), Some("amount"));
+        assert_eq!(d.message(), copy.message(), "the original is unchanged");
+        assert_eq!(writes.load(Ordering::SeqCst), 1);
     }
 }

@@ -142,12 +142,12 @@ pub(crate) fn failure_denial(failure: &Failure, grant: &Grant, req: &RequestFact
         }
         .to_string(),
     );
-    d.attribute = failure_attribute(failure, grant);
+    d.set_attribute(failure_attribute_name(failure, grant).map(str::to_owned));
     d
 }
 
 /// The attribute a failure is about, if one is.
-pub(crate) fn failure_attribute(failure: &Failure, grant: &Grant) -> Option<String> {
+pub(crate) fn failure_attribute_name<'g>(failure: &Failure, grant: &'g Grant) -> Option<&'g str> {
     match failure {
         Failure::NoAllowRule {
             closest: Some((i, RuleMiss::Condition(ci, _))),
@@ -155,7 +155,7 @@ pub(crate) fn failure_attribute(failure: &Failure, grant: &Grant) -> Option<Stri
             .allow
             .get(*i)
             .and_then(|r| r.when.get(*ci))
-            .map(|c| c.attr.to_string()),
+            .map(|c| c.attr.as_str()),
         Failure::DeniedByRule {
             rule,
             unevaluated: Some((ci, _)),
@@ -163,7 +163,7 @@ pub(crate) fn failure_attribute(failure: &Failure, grant: &Grant) -> Option<Stri
             .deny
             .get(*rule)
             .and_then(|r| r.when.get(*ci))
-            .map(|c| c.attr.to_string()),
+            .map(|c| c.attr.as_str()),
         _ => None,
     }
 }
@@ -176,11 +176,11 @@ pub(crate) fn locate(
     check: Option<std::sync::Arc<str>>,
 ) -> Denial {
     if block > 0 {
-        d.prefix_message(block_prefix(block, &who));
+        d.prefix_message(&block_prefix(block, &who));
     }
     d.block = Some(block);
-    d.signer = Some(who);
-    d.check = check;
+    d.set_signer(who);
+    d.set_check(check);
     d
 }
 

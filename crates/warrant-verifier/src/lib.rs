@@ -28,7 +28,7 @@
 //! last bytes, which hold its proof, then an exact comparison of the whole text), so it is neither decoded nor are its signatures checked again; a token whose blocks are all in the warrant
 //! profile is evaluated natively, with Biscuit's Datalog as the fallback for anything
 //! else. Expiry, revocation and every rule are evaluated on every request. There is no
-//! import circle between the modules: `verifier` uses `config`, `cache`, `explain`,
+//! import circle between the modules: `verifier` uses `config`, `cache`, `native`, `explain`,
 //! `replay` and `revocation`; `http` and `refresh` use the verifier, never the reverse.
 //!
 //! # Verifying a token
@@ -71,7 +71,7 @@
 //!     .with_proof(proof, "GET", url);
 //! let denial = verifier.verify(&token, &closed).into_result().unwrap_err();
 //! assert_eq!(denial.kind, DenialKind::RuleNotMatched);
-//! assert_eq!(denial.attribute.as_deref(), Some("ticket.status"));
+//! assert_eq!(denial.attribute(), Some("ticket.status"));
 //!
 //! // Without the holder's proof the token is worth nothing.
 //! let stolen = Request::new("tickets/123", "read", now).with_attr("ticket.status", "open");
@@ -152,6 +152,7 @@ mod follow;
 #[cfg(feature = "axum")]
 pub mod http;
 mod load;
+mod native;
 #[cfg(feature = "redis-replay")]
 mod redis_replay;
 #[cfg(feature = "refresh")]

@@ -32,24 +32,24 @@ pub(crate) enum Trusted {
 }
 
 impl Trusted {
-    fn root(&self, kid: Option<u32>) -> Result<PublicKey, Box<Denial>> {
+    fn root(&self, kid: Option<u32>) -> Result<PublicKey, Denial> {
         match (self, kid) {
             (Trusted::Single(k), _) => Ok(*k),
             (Trusted::Set(set), Some(kid)) => set.get(KeyId(kid)).copied().ok_or_else(|| {
-                Box::new(Denial::new(
+                Denial::new(
                     DenialKind::UnknownKey,
                     format!("the token is signed with key id `{kid}`, which is not a trusted key"),
-                ))
+                )
             }),
             (Trusted::Set(set), None) => match set.keys.as_slice() {
                 [only] => Ok(only.public_key),
-                _ => Err(Box::new(Denial::new(
+                _ => Err(Denial::new(
                     DenialKind::UnknownKey,
                     format!(
                         "the token names no key id and the key set holds {} keys",
                         set.keys.len()
                     ),
-                ))),
+                )),
             },
         }
     }
@@ -130,11 +130,9 @@ impl HasClaims for VerifiedToken {
 
 impl VerifiedToken {
     /// Who signed block `block` (an attenuation if the token has no such block).
-    pub(crate) fn signer(&self, block: usize) -> Signer {
-        self.signers
-            .get(block)
-            .cloned()
-            .unwrap_or(Signer::Attenuation)
+    pub(crate) fn signer(&self, block: usize) -> &Signer {
+        static ATTENUATION: Signer = Signer::Attenuation;
+        self.signers.get(block).unwrap_or(&ATTENUATION)
     }
 
     /// The text of check `index` of lifted block `block`, as Biscuit prints it (for
@@ -214,13 +212,13 @@ impl VerifiedToken {
         trusted: &Trusted,
         memo: Option<&Memo>,
         keep_biscuit: bool,
-    ) -> Result<Self, Box<Denial>> {
+    ) -> Result<Self, Denial> {
         let decoded = decode_bounded(bytes)?;
         verify_signatures(bytes, trusted)?;
         // Every decision below reads the blocks as data, decoded from the very bytes
         // whose signatures were just verified.
         let blocks = read_decoded(&decoded)
-            .map_err(|e| Box::new(Denial::new(DenialKind::Malformed, e.to_string())))?;
+            .map_err(|e| Denial::new(DenialKind::Malformed, e.to_string()))?;
         let lifted = lift_with(&blocks, memo.map(|m| &m.grants));
         // Biscuit's own token, for its evaluation: its signatures are verified again
         // (Biscuit offers no way to build one from a verified chain).
@@ -305,21 +303,21 @@ impl VerifiedToken {
 /// The outer structure of `bytes`, once its number of blocks is bounded: Biscuit's
 /// verification of a token grows faster than linearly with its blocks, so the bound
 /// holds before any signature is checked.
-fn decode_bounded(bytes: &[u8]) -> Result<schema::Biscuit, Box<Denial>> {
+fn decode_bounded(bytes: &[u8]) -> Result<schema::Biscuit, Denial> {
     let decoded = warrant_core::blocks::decode(bytes).map_err(|e| {
-        Box::new(Denial::new(
+        Denial::new(
             DenialKind::Malformed,
             format!("the token is not a Biscuit token: {e}"),
-        ))
+        )
     })?;
     let count = decoded.blocks.len().saturating_add(1);
     if count > MAX_BLOCKS {
-        return Err(Box::new(Denial::new(
+        return Err(Denial::new(
             DenialKind::Malformed,
             format!(
                 "the token has {count} blocks, more than the {MAX_BLOCKS} a verifier accepts: ask for a token with fewer attenuations or delegations"
             ),
-        )));
+        ));
     }
     Ok(decoded)
 }
@@ -327,14 +325,14 @@ fn decode_bounded(bytes: &[u8]) -> Result<schema::Biscuit, Box<Denial>> {
 /// Biscuit's root key provider for `trusted`, remembering why it refused.
 fn provider<'a>(
     trusted: &'a Trusted,
-    refused: &'a std::cell::RefCell<Option<Box<Denial>>>,
+    refused: &'a std::cell::RefCell<Option<Denial>>,
 ) -> impl Fn(Option<u32>) -> Result<biscuit_auth::PublicKey, biscuit_auth::error::Format> + 'a {
     move |kid: Option<u32>| match trusted.root(kid).and_then(|k| {
         k.to_biscuit().map_err(|_| {
-            Box::new(Denial::new(
+            Denial::new(
                 DenialKind::UnknownKey,
                 "the trusted key is not a valid Ed25519 key",
-            ))
+            )
         })
     }) {
         Ok(k) => Ok(k),
@@ -348,26 +346,24 @@ fn provider<'a>(
 /// Verifies the signature chain of `bytes` under `trusted` exactly as `Biscuit::from`
 /// does (it is the first half of it: every block's signature, third-party signatures,
 /// the last key against the proof), without converting the blocks to Biscuit's Datalog.
-fn verify_signatures(bytes: &[u8], trusted: &Trusted) -> Result<(), Box<Denial>> {
+fn verify_signatures(bytes: &[u8], trusted: &Trusted) -> Result<(), Denial> {
     let refused = std::cell::RefCell::new(None);
     match SerializedBiscuit::from_slice(bytes, provider(trusted, &refused)) {
         Ok(_) => Ok(()),
         Err(e) => Err(refused.into_inner().unwrap_or_else(|| {
-            Box::new(crate::explain::format_denial(
-                &biscuit_auth::error::Token::Format(e),
-            ))
+            crate::explain::format_denial(&biscuit_auth::error::Token::Format(e))
         })),
     }
 }
 
 /// Biscuit's parsed token of `bytes`, its signature chain verified under `trusted`.
-pub(crate) fn biscuit(bytes: &[u8], trusted: &Trusted) -> Result<Biscuit, Box<Denial>> {
+pub(crate) fn biscuit(bytes: &[u8], trusted: &Trusted) -> Result<Biscuit, Denial> {
     let refused = std::cell::RefCell::new(None);
     match Biscuit::from(bytes, provider(trusted, &refused)) {
         Ok(t) => Ok(t),
         Err(e) => Err(refused
             .into_inner()
-            .unwrap_or_else(|| Box::new(crate::explain::format_denial(&e)))),
+            .unwrap_or_else(|| crate::explain::format_denial(&e))),
     }
 }
 
@@ -405,7 +401,7 @@ fn holder_chain(
         };
         let mut d = Denial::new(DenialKind::InvalidDelegation, e.to_string());
         d.block = Some(block);
-        d.signer = Some(signers.get(block).cloned().unwrap_or(Signer::Attenuation));
+        d.set_signer(signers.get(block).cloned().unwrap_or(Signer::Attenuation));
         d
     });
     let digests = holders

@@ -9,18 +9,15 @@ use std::time::Instant;
 use base64::Engine as _;
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
 use warrant_core::budget::MAX_REQUEST_STRING_BYTES;
-use warrant_core::decompile::Lifted;
 use warrant_core::dpop::{check_proof, Expected, HolderKey};
-use warrant_core::eval::{Describe, Failure, Shown};
-use warrant_core::grant::Grant;
+use warrant_core::eval::Shown;
 use warrant_core::keys::{KeySet, PublicKey};
-use warrant_core::request::RequestFacts;
 use warrant_core::time::Span;
 use warrant_core::token::{decode_base64_limited, TokenError, PROFILE_VERSION};
 
 use crate::cache::{Form, TokenCache};
 use crate::config::{Config, VerifierBuilder};
-use crate::decision::{Claims, Decision, Denial, DenialKind, Message};
+use crate::decision::{Claims, Decision, Denial, DenialKind};
 use crate::explain;
 use crate::replay::{ProofId, ReplayCheck};
 use crate::request::Request;
@@ -41,7 +38,7 @@ struct KeyState {
 }
 
 /// A check decided now and reported later (after the checks that come before it).
-type Outcome = Result<(), Box<Denial>>;
+type Outcome = Result<(), Denial>;
 
 /// Called when a token names a key id the key set lacks (a key-set refresher listens).
 type UnknownKeyHook = Arc<dyn Fn() + Send + Sync>;
@@ -279,7 +276,7 @@ impl Verifier {
     fn decide(&self, token: Presented<'_>, request: &Request) -> Decision {
         match self.check(token, request) {
             Ok(claims) => Decision::Allowed(claims),
-            Err(denial) => Decision::Denied(*denial),
+            Err(denial) => Decision::Denied(denial),
         }
     }
 
@@ -297,20 +294,20 @@ impl Verifier {
         self.inner.cache.usage()
     }
 
-    fn stale(&self, refreshed: Option<Instant>, what: &str) -> Result<(), Box<Denial>> {
+    fn stale(&self, refreshed: Option<Instant>, what: &str) -> Result<(), Denial> {
         let (Some(bound), Some(at)) = (self.inner.config.max_staleness, refreshed) else {
             return Ok(());
         };
         let age = at.elapsed();
         if age > bound {
-            return Err(Box::new(Denial::new(
+            return Err(Denial::new(
                 DenialKind::Stale,
                 format!(
                     "the {what} could not be refreshed for {}s, longer than the {}s allowed",
                     age.as_secs(),
                     bound.as_secs()
                 ),
-            )));
+            ));
         }
         Ok(())
     }
@@ -318,7 +315,7 @@ impl Verifier {
     /// The verified token for `token`, from the cache or verified now, and whether it is
     /// revoked (decided under the same lock as the lookup; reported after the checks that
     /// come before revocation).
-    fn verified(&self, token: Presented<'_>) -> Result<(Arc<VerifiedToken>, Outcome), Box<Denial>> {
+    fn verified(&self, token: Presented<'_>) -> Result<(Arc<VerifiedToken>, Outcome), Denial> {
         let limit = self.inner.config.max_token_bytes;
         let (form, presented) = match token {
             Presented::Text(t) => {
@@ -326,17 +323,17 @@ impl Verifier {
                 // it (the decoder says why).
                 if t.len() / 4 * 3 > limit.saturating_add(3) {
                     if let Err(e) = decode_base64_limited(t, limit) {
-                        return Err(Box::new(explain::decode_denial(&e)));
+                        return Err(explain::decode_denial(&e));
                     }
                 }
                 (Form::Text, t.as_bytes())
             }
             Presented::Bytes(b) => {
                 if b.len() > limit {
-                    return Err(Box::new(explain::decode_denial(&TokenError::TooLarge {
+                    return Err(explain::decode_denial(&TokenError::TooLarge {
                         size: b.len(),
                         limit,
-                    })));
+                    }));
                 }
                 (Form::Bytes, b)
             }
@@ -360,7 +357,7 @@ impl Verifier {
                 let bytes = || match token {
                     Presented::Text(t) => decode_base64_limited(t, limit)
                         .map(Cow::Owned)
-                        .map_err(|e| Box::new(explain::decode_denial(&e))),
+                        .map_err(|e| explain::decode_denial(&e)),
                     Presented::Bytes(b) => Ok(Cow::Borrowed(b)),
                 };
                 let verified = cache
@@ -380,23 +377,23 @@ impl Verifier {
         Ok((verified, revoked))
     }
 
-    fn check(&self, token: Presented<'_>, request: &Request) -> Result<Claims, Box<Denial>> {
+    fn check(&self, token: Presented<'_>, request: &Request) -> Result<Claims, Denial> {
         let config = &self.inner.config;
         let (verified, revoked) = self.verified(token)?;
         if let Err(d) = &verified.admission {
-            return Err(Box::new(d.clone()));
+            return Err(d.clone());
         }
         check_request(request)?;
         revoked?;
         if let Err(d) = &verified.holders {
-            return Err(Box::new(d.clone()));
+            return Err(d.clone());
         }
         let proof = match verified.holder_key.as_ref() {
             None if !config.accept_bearer => {
-                return Err(Box::new(Denial::new(
+                return Err(Denial::new(
                     DenialKind::BearerRefused,
                     "the token is not bound to a holder key and this API refuses bearer tokens",
-                )))
+                ))
             }
             None => None,
             Some(holder) => {
@@ -410,7 +407,7 @@ impl Verifier {
         };
         let req = self.effective_request(request);
         match &verified.lifted {
-            Some(lifted) if !config.datalog_only => native(&verified, lifted, &req)?,
+            Some(lifted) if !config.datalog_only => crate::native::native(&verified, lifted, &req)?,
             _ => self.datalog(&verified, &req)?,
         }
         // Only a request that passed every other check uses up its proof's id: proofs
@@ -442,11 +439,7 @@ impl Verifier {
         Cow::Owned(req)
     }
 
-    fn check_revoked(
-        &self,
-        copy: &Copy<RevocationSet>,
-        v: &VerifiedToken,
-    ) -> Result<(), Box<Denial>> {
+    fn check_revoked(&self, copy: &Copy<RevocationSet>, v: &VerifiedToken) -> Result<(), Denial> {
         self.stale(copy.refreshed, "revocation list")?;
         let set = &copy.value;
         if set.is_empty() {
@@ -455,7 +448,7 @@ impl Verifier {
         let revoked = |message: String, block: Option<usize>| {
             let mut d = Denial::new(DenialKind::Revoked, message);
             d.block = block;
-            Err(Box::new(d))
+            Err(d)
         };
         if v.token_id.as_ref().is_some_and(|d| set.contains(d)) {
             let id = v.authority.token_id.as_deref().unwrap_or_default();
@@ -486,9 +479,9 @@ impl Verifier {
         bytes: &[u8],
         text: Option<&str>,
         request: &Request,
-    ) -> Result<ProofUse, Box<Denial>> {
+    ) -> Result<ProofUse, Denial> {
         let config = &self.inner.config;
-        let invalid = |message: String| Box::new(Denial::new(DenialKind::InvalidProof, message));
+        let invalid = |message: String| Denial::new(DenialKind::InvalidProof, message);
         let Some(input) = &request.1 else {
             return Err(invalid(format!(
                 "the token is bound to holder `{}`: the request needs a DPoP proof signed by that key",
@@ -528,8 +521,8 @@ impl Verifier {
     /// replay cache cannot record it (full or unavailable: fail closed, and say so). Keyed
     /// by holder and `jti` ([`ProofId`]): someone who sees a proof in flight cannot use up
     /// its `jti` with a proof of their own.
-    fn record_proof(&self, proof: &ProofUse) -> Result<(), Box<Denial>> {
-        let refused = |kind, message: String| Err(Box::new(Denial::new(kind, message)));
+    fn record_proof(&self, proof: &ProofUse) -> Result<(), Denial> {
+        let refused = |kind, message: String| Err(Denial::new(kind, message));
         match self
             .inner
             .config
@@ -566,13 +559,13 @@ impl Verifier {
         &self,
         v: &VerifiedToken,
         req: &warrant_core::request::RequestFacts,
-    ) -> Result<(), Box<Denial>> {
+    ) -> Result<(), Denial> {
         let limits = self.inner.config.limits;
         let Some(token) = &v.token else {
-            return Err(Box::new(Denial::new(
+            return Err(Denial::new(
                 DenialKind::Evaluation,
                 "the verified token was cached without its Biscuit: verify it again",
-            )));
+            ));
         };
         let (src, params) = req.datalog();
         let run = AuthorizerBuilder::new()
@@ -592,7 +585,7 @@ impl Verifier {
             .and_then(|mut a| a.authorize());
         match run {
             Ok(_) => Ok(()),
-            Err(e) => Err(Box::new(explain::from_biscuit(
+            Err(e) => Err(explain::from_biscuit(
                 token,
                 &match (&v.lifted, &v.blocks) {
                     (Some(l), _) => explain::ProfileBlocks::Lifted(l),
@@ -601,7 +594,7 @@ impl Verifier {
                 &v.authority,
                 req,
                 &e,
-            ))),
+            )),
         }
     }
 }
@@ -645,8 +638,8 @@ fn trimmed(token: &str) -> &str {
 /// The request itself must make sense before any token is evaluated against it: a
 /// canonical resource name, a well-formed action and attribute names, no more attributes
 /// and no longer values than the evaluation budget assumes.
-fn check_request(request: &Request) -> Result<(), Box<Denial>> {
-    let invalid = |message: String| Box::new(Denial::new(DenialKind::InvalidRequest, message));
+fn check_request(request: &Request) -> Result<(), Denial> {
+    let invalid = |message: String| Denial::new(DenialKind::InvalidRequest, message);
     request
         .check()
         .map_err(|e| invalid(Shown(&e.to_string()).to_string()))?;
@@ -676,104 +669,6 @@ fn check_request(request: &Request) -> Result<(), Box<Denial>> {
         }
     }
     Ok(())
-}
-
-/// Native evaluation of a token whose every block is in the profile: the same checks as
-/// its Datalog (a differential property test holds them together), without Biscuit's
-/// per-request world building. Only the denial reported is explained in words: the most
-/// telling failure, the first of its rank in block order (as [`explain::keep_best`]
-/// chooses among explained denials).
-fn native(
-    v: &Arc<VerifiedToken>,
-    lifted: &Lifted,
-    req: &warrant_core::request::RequestFacts,
-) -> Result<(), Box<Denial>> {
-    // The merged blocks (without times: the token's lifetime is checked beside them)
-    // answer yes at the cost of one grant; a no is explained below, block by block (the
-    // two agree: a property test in warrant-core holds them together, and the
-    // differential test against Datalog holds this whole function).
-    if v.intersection
-        .as_ref()
-        .is_some_and(|i| v.lifetime.holds_at(req.time) && i.allows(v.human.as_ref(), req))
-    {
-        return Ok(());
-    }
-    let mut best: Option<(u8, usize, warrant_core::eval::Failure)> = None;
-    for (i, block) in lifted.blocks.iter().enumerate() {
-        for failure in block.evaluate(v.human.as_ref(), req) {
-            let rank = explain::failure_rank(&failure);
-            if best.as_ref().is_none_or(|(r, _, _)| rank < *r) {
-                best = Some((rank, i, failure));
-            }
-        }
-    }
-    let Some((_, i, failure)) = best else {
-        return Ok(());
-    };
-    let role = failure.role();
-    let check = lifted
-        .blocks
-        .get(i)
-        .and_then(|block| block.roles.iter().position(|r| *r == role))
-        .and_then(|k| v.check_text(i, k));
-    let Some(mut d) = deferred_failure_denial(failure, v, i, shown_request(req)) else {
-        return Err(Box::new(Denial::new(
-            DenialKind::Evaluation,
-            format!("block {i} of the token failed and could not be found again"),
-        )));
-    };
-    d.block = Some(i);
-    d.signer = Some(v.signer(i));
-    d.check = check;
-    Err(Box::new(d))
-}
-
-/// What a denial's sentence reads of the request: its resource, action and time (a
-/// failure carries the attribute or audience values it is about). Copying only these
-/// keeps the attributes out of every denial (the differential test compares these
-/// sentences with those written from the whole request).
-fn shown_request(req: &RequestFacts) -> RequestFacts {
-    RequestFacts::new(req.resource.clone(), req.action.clone(), req.time)
-}
-
-/// [`explain::failure_denial`] for block `block` of a cached token, its message written when first
-/// read (prefixed with the block and its signer, as [`explain::locate`] does): deciding a denial
-/// does not pay for the sentence.
-fn deferred_failure_denial(
-    failure: Failure,
-    token: &Arc<VerifiedToken>,
-    block: usize,
-    req: RequestFacts,
-) -> Option<Denial> {
-    // (The timeless grant: a failure carries its own expiry or not-before.)
-    let grant: &Grant = token.lifted.as_ref()?.blocks.get(block)?.timeless();
-    let attribute = explain::failure_attribute(&failure, grant);
-    let kind = explain::failure_kind(&failure);
-    let owner = Arc::clone(token);
-    let message = Message::deferred(move || {
-        let Some(grant) = owner
-            .lifted
-            .as_ref()
-            .and_then(|l| l.blocks.get(block))
-            .map(|b| &**b.timeless())
-        else {
-            return format!("block {block} of the token failed");
-        };
-        let line = Describe {
-            failure: &failure,
-            grant,
-            request: &req,
-        }
-        .to_string();
-        if block > 0 {
-            explain::block_prefix(block, &owner.signer(block)) + &line
-        } else {
-            line
-        }
-    });
-    let mut d = Denial::with_message(kind, message);
-    d.attribute = attribute;
-    Some(d)
 }
 
 #[cfg(test)]
@@ -823,13 +718,13 @@ mod tests {
     }
 
     /// Looks `token` up as `form`, verifying it on a miss; whether it was a hit.
-    fn lookup(v: &Verifier, form: Form, token: &[u8]) -> Result<bool, Box<Denial>> {
+    fn lookup(v: &Verifier, form: Form, token: &[u8]) -> Result<bool, Denial> {
         let keys = Arc::clone(&read(&v.inner.sources).keys.value);
         let bytes = || match form {
             Form::Bytes => Ok(Cow::Borrowed(token)),
             Form::Text => warrant_core::token::decode_base64(std::str::from_utf8(token).unwrap())
                 .map(Cow::Owned)
-                .map_err(|e| Box::new(explain::decode_denial(&e))),
+                .map_err(|e| explain::decode_denial(&e)),
         };
         v.inner
             .cache

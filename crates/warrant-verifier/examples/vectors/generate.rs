@@ -74,7 +74,7 @@ pub(crate) fn decide(key_set: &J, token: &str, r: &RequestVector) -> Result<Expe
     Ok(Expect::Denied {
         kind: kind.as_str().unwrap_or_default().to_owned(),
         block: d.block,
-        attribute: d.attribute.clone(),
+        attribute: d.attribute().map(str::to_owned),
     })
 }
 /// Names each step's random stream after the token and the step.

@@ -185,8 +185,8 @@ impl IntoResponse for Refusal {
             detail: denial.message(),
             kind: Some(denial.kind),
             block: denial.block,
-            check: denial.check.as_deref(),
-            attribute: denial.attribute.as_deref(),
+            check: denial.check(),
+            attribute: denial.attribute(),
         };
         let challenge = self.challenge();
         let mut response = (status, Json(problem)).into_response();

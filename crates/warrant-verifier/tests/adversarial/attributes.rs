@@ -176,7 +176,7 @@ fn boundaries_are_exact() {
         &Request::new("orders/1", "refund", NOW).with_attr("amount", i64::MIN),
     );
     let d = denied(&d, DenialKind::RuleNotMatched, &["condition when[0] fails"]);
-    assert_eq!(d.attribute.as_deref(), Some("amount"));
+    assert_eq!(d.attribute(), Some("amount"));
 }
 
 #[test]

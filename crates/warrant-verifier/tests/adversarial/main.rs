@@ -173,10 +173,11 @@ pub fn run_table(v: &Verifier, attacks: Vec<Attack>) {
                 if a.block.is_some() && den.block != a.block {
                     problems.push(format!("block {:?}, expected {:?}", den.block, a.block));
                 }
-                if a.attribute.is_some() && den.attribute.as_deref() != a.attribute {
+                if a.attribute.is_some() && den.attribute() != a.attribute {
                     problems.push(format!(
                         "attribute {:?}, expected {:?}",
-                        den.attribute, a.attribute
+                        den.attribute(),
+                        a.attribute
                     ));
                 }
                 if !problems.is_empty() {

@@ -647,7 +647,7 @@ fn raw_datalog_checks_are_explained_as_check_failed() {
         .is_allowed());
     let d = v.verify(&text, &Request::new("r", "write", NOW));
     let d = denied_as(&d, DenialKind::CheckFailed);
-    assert_eq!(d.check.as_deref(), Some("check if action(\"read\")"));
+    assert_eq!(d.check(), Some("check if action(\"read\")"));
 }
 
 #[test]

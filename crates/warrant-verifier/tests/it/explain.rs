@@ -18,17 +18,14 @@ fn a_missing_attribute_is_named() {
     let req = Request::new("orders/1", "refund", NOW).with_attr("reason", "late");
     let d = verifier().verify(&text, &req);
     let d = denied_as(&d, DenialKind::MissingAttribute);
-    assert_eq!(d.attribute.as_deref(), Some("amount"));
+    assert_eq!(d.attribute(), Some("amount"));
     assert_eq!(d.block, Some(0));
-    assert_eq!(d.signer, Some(Signer::Issuer { key_id: Some(1) }));
+    assert_eq!(d.signer(), Some(&Signer::Issuer { key_id: Some(1) }));
     assert!(
         d.message().contains("`amount`") && d.message().contains("missing"),
         "{d:?}"
     );
-    assert!(d
-        .check
-        .as_deref()
-        .is_some_and(|c| c.starts_with("check if")));
+    assert!(d.check().is_some_and(|c| c.starts_with("check if")));
 
     // Present with the wrong type or value: not matched, and the attribute is named.
     for v in [
@@ -37,7 +34,7 @@ fn a_missing_attribute_is_named() {
     ] {
         let d = verifier().verify(&text, &req.clone().with_attr("amount", v));
         let d = denied_as(&d, DenialKind::RuleNotMatched);
-        assert_eq!(d.attribute.as_deref(), Some("amount"), "{d:?}");
+        assert_eq!(d.attribute(), Some("amount"), "{d:?}");
     }
     assert!(verifier()
         .verify(&text, &req.with_attr("amount", 4999i64))
@@ -65,7 +62,7 @@ fn a_deny_rule_is_named_and_wins_over_a_missing_allow() {
     let expected = checks[deny1].to_string();
     assert!(expected.starts_with("check if "), "{expected}");
     assert!(expected.contains("payment_card"), "{expected}");
-    assert_eq!(d.check.as_deref(), Some(expected.as_str()), "{d:?}");
+    assert_eq!(d.check(), Some(expected.as_str()), "{d:?}");
 }
 
 #[test]
@@ -88,7 +85,7 @@ fn an_attenuation_block_is_named() {
     let d = v.verify(&narrowed, &Request::new("tickets/1", "write", NOW));
     let d = denied_as(&d, DenialKind::RuleNotMatched);
     assert_eq!(d.block, Some(1));
-    assert_eq!(d.signer, Some(Signer::Attenuation));
+    assert_eq!(d.signer(), Some(&Signer::Attenuation));
     assert!(
         d.message().starts_with("block 1 (an attenuation): "),
         "{d:?}"

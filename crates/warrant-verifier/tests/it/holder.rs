@@ -175,7 +175,7 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
             let d = v.verify(&stolen, &read_by(signer, &stolen, "tickets/1"));
             let d = denied_as(&d, DenialKind::InvalidDelegation);
             assert_eq!(d.block, Some(1), "{d:?}");
-            assert_eq!(d.signer, Some(Signer::Attenuation), "{d:?}");
+            assert_eq!(d.signer(), Some(&Signer::Attenuation), "{d:?}");
             assert_contains(
                 d.message(),
                 &format!(
@@ -192,7 +192,7 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
         let d = v.verify(&raw_v1, &read_by(signer, &raw_v1, "tickets/1"));
         let d = denied_as(&d, DenialKind::InvalidDelegation);
         assert_eq!(d.block, Some(1), "{d:?}");
-        assert_eq!(d.signer, Some(Signer::Attenuation), "{d:?}");
+        assert_eq!(d.signer(), Some(&Signer::Attenuation), "{d:?}");
         assert_contains(d.message(), "which is not an `ed25519/` public key");
     }
     // Even a verifier accepting bearer tokens refuses it.
@@ -220,8 +220,8 @@ fn a_delegation_block_signed_by_someone_else_is_refused() {
     let d = denied_as(&d, DenialKind::InvalidDelegation);
     assert_eq!(d.block, Some(1));
     assert_eq!(
-        d.signer,
-        Some(Signer::ThirdParty {
+        d.signer(),
+        Some(&Signer::ThirdParty {
             key: thief.public().to_string()
         })
     );
@@ -527,8 +527,8 @@ fn a_delegation_cannot_widen_the_grant() {
     let d = denied_as(&d, DenialKind::RuleNotMatched);
     assert_eq!(d.block, Some(1));
     assert_eq!(
-        d.signer,
-        Some(Signer::ThirdParty {
+        d.signer(),
+        Some(&Signer::ThirdParty {
             key: agent.public().to_string()
         })
     );
@@ -643,8 +643,8 @@ fn a_delegated_token_is_a_plain_biscuit() {
     let d = v.verify(&narrowed, &read_by(&keys[3], &narrowed, "tickets/2"));
     let d = denied_as(&d, DenialKind::RuleNotMatched);
     assert_eq!(d.block, Some(4), "{d:?}");
-    assert_eq!(d.signer, Some(Signer::Attenuation), "{d:?}");
-    assert_eq!(d.check.as_deref(), Some("check if resource(\"tickets/1\")"));
+    assert_eq!(d.signer(), Some(&Signer::Attenuation), "{d:?}");
+    assert_eq!(d.check(), Some("check if resource(\"tickets/1\")"));
     assert_contains(d.message(), "tickets/2");
     denied_as(
         &v.verify(&narrowed, &read_by(&keys[2], &narrowed, "tickets/1")),
