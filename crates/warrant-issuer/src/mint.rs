@@ -25,7 +25,7 @@ use crate::audit::AuditRow;
 use crate::error::ApiError;
 use crate::metrics::RefusalReason;
 use crate::state::AppState;
-use crate::store::{HumanRow, RoleRow, Store, TokenRow, Tx};
+use crate::store::{AuditEntry, HumanRow, RoleRow, Store, TokenRow, Tx};
 use crate::verify::{check_proof, Proof};
 
 /// A grant as a request may ask for it: valid, and not naming the issuer's own audience.
@@ -287,25 +287,39 @@ impl AppState {
             Store::insert_token(tx, &p.row).await?;
             Store::note_expiry(tx, p.row.kid, p.row.expires_at).await?;
         }
-        // The audit head's lock is taken last, so it is held for the fewest statements.
+        // The audit head's lock is taken last, so it is held for the fewest statements, and
+        // the entries go in one batch, so it is taken once.
         let at = self.now().unix_i64();
-        *last = Some(Store::append_audit(tx, at, "verification", &human, &verification).await?);
-        match outcome {
-            Ok(p) => {
-                // Stamped with the token's `issued_at`, as it always was.
-                let issued = p.row.issued_at;
-                *last = Some(Store::append_audit(tx, issued, "mint", &human, &p.detail).await?);
-                Ok(p.minted)
-            }
-            Err(refusal) => {
-                if let Some(reason) = refusal.reason() {
-                    self.metrics.refused(reason);
-                    let detail = json!({ "reason": refusal.to_string() });
-                    *last = Some(Store::append_audit(tx, at, "refusal", &human, &detail).await?);
-                }
-                Err(refusal)
-            }
-        }
+        let verified = AuditEntry {
+            at,
+            kind: "verification",
+            actor: &human,
+            detail: &verification,
+        };
+        let refusal_detail = match &outcome {
+            Ok(_) => None,
+            Err(refusal) => refusal.reason().map(|reason| {
+                self.metrics.refused(reason);
+                json!({ "reason": refusal.to_string() })
+            }),
+        };
+        let outcome_entry = match &outcome {
+            // Stamped with the token's `issued_at`, as it always was.
+            Ok(p) => Some(AuditEntry {
+                at: p.row.issued_at,
+                kind: "mint",
+                actor: &human,
+                detail: &p.detail,
+            }),
+            Err(_) => refusal_detail.as_ref().map(|detail| AuditEntry {
+                at,
+                kind: "refusal",
+                actor: &human,
+                detail,
+            }),
+        };
+        *last = Some(Store::append_audits(tx, verified, outcome_entry.as_slice()).await?);
+        outcome.map(|p| p.minted)
     }
 
     /// What the policy allows `human` and the token signed for it, computed before

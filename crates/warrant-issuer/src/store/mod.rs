@@ -20,6 +20,7 @@ mod revocations;
 
 pub use admin::AdminCredentialRow;
 pub use agents::AgentRow;
+pub use audit::AuditEntry;
 pub use bounds::TableSizes;
 pub use challenges::Challenge;
 pub use db::{Backend, Store, StoreError, Tx, EPHEMERAL_CONNECTIONS, SQLITE_JOURNAL_MODE};

@@ -223,3 +223,75 @@ both!(
         with_audit.check_start(0).unwrap();
     }
 );
+
+both!(
+    a_batch_of_entries_follows_the_head_and_moves_it_once,
+    |env: Env| async move {
+        use sqlx::{Connection as _, Row as _};
+        use warrant_issuer::audit::{entry_hash, verify_chain};
+        use warrant_issuer::store::{AuditEntry, Store};
+        let store = &env.state.store;
+        // One entry first, so that the batch links to an entry, not to the genesis hash.
+        let before = store
+            .audit(1, "single", "tester", &json!({ "n": 0 }))
+            .await
+            .unwrap();
+        let details = [json!({ "n": 1 }), json!({ "n": 2 }), json!("not an object")];
+        let entries: Vec<_> = details
+            .iter()
+            .zip(["first", "second", "third"])
+            .enumerate()
+            .map(|(i, (detail, kind))| AuditEntry {
+                at: 10 + i64::try_from(i).unwrap(),
+                kind,
+                actor: "tester",
+                detail,
+            })
+            .collect();
+        let mut tx = store.begin().await.unwrap();
+        let last = Store::append_audits(&mut tx, entries[0], &entries[1..])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        // Each entry follows the one before it, the first follows the entry before the
+        // batch, and each carries the hash of its content.
+        let rows = store.audit_since(before.seq, 10).await.unwrap();
+        assert_eq!(rows.len(), entries.len(), "{rows:?}");
+        let mut prev = before;
+        for (row, entry) in rows.iter().zip(&entries) {
+            assert_eq!(row.seq, prev.seq + 1, "{rows:?}");
+            assert_eq!(row.prev_hash, prev.hash, "{rows:?}");
+            assert_eq!(row.hash, entry_hash(row), "{rows:?}");
+            assert_eq!(
+                (row.at, row.kind.as_str(), row.actor.as_str(), &row.detail),
+                (entry.at, entry.kind, entry.actor, &entry.detail.to_string())
+            );
+            prev = row.clone();
+        }
+        assert_eq!(last, prev, "the batch's last entry is returned");
+
+        // The head names the last entry.
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(&env.database).await.unwrap();
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        assert_eq!(head.try_get::<i64, _>("seq").unwrap(), last.seq);
+        assert_eq!(head.try_get::<String, _>("hash").unwrap(), last.hash);
+        db.close().await.unwrap();
+
+        // The next entry follows the batch, and the whole chain verifies (the export signs
+        // its head).
+        let next = store
+            .audit(20, "single", "tester", &json!({ "n": 4 }))
+            .await
+            .unwrap();
+        assert_eq!((next.seq, &next.prev_hash), (last.seq + 1, &last.hash));
+        let rows = env.audit().await;
+        let report = verify_chain(&rows, &key_set(&env).await).unwrap();
+        report.check_start(0).unwrap();
+        assert!(report.signed_through >= Some(next.seq), "{report:?}");
+    }
+);
