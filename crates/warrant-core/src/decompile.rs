@@ -135,6 +135,12 @@ impl LiftedBlock {
         crate::eval::evaluate_timeless(&self.timeless, human, req, out);
     }
 
+    /// The most telling failing check of the block, or `None` when it allows `req`:
+    /// exactly `most_telling(&self.grant(), human, req)`, without copying the grant.
+    pub fn most_telling(&self, human: Option<&HumanFacts>, req: &RequestFacts) -> Option<Failure> {
+        crate::eval::most_telling_at(self.expires_at, self.not_before, &self.timeless, human, req)
+    }
+
     /// The text of check `index` (block order) as Biscuit prints it, for explanations
     /// only: no decision reads it. Rendered on demand from the grant, whose compilation
     /// is the block's checks term for term (that is how the block was recognised).

@@ -119,6 +119,101 @@ impl Failure {
             Self::DeniedByRule { rule, .. } => CheckRole::Deny(*rule),
         }
     }
+
+    /// How telling this failure is when several checks fail, lowest first: the block's
+    /// times (0), its audience (1), a deny rule (2), no allow rule where the closest one
+    /// lacks an attribute (3), no allow rule otherwise (4). A denial reports the first
+    /// failure of the lowest rank, in block order ([`most_telling`]).
+    pub fn rank(&self) -> u8 {
+        match self {
+            Self::Expired(_) | Self::NotYetValid(_) => 0,
+            Self::Audience { .. } => 1,
+            Self::DeniedByRule { .. } => 2,
+            Self::NoAllowRule {
+                closest: Some((_, RuleMiss::Condition(_, ConditionMiss::Missing))),
+            } => 3,
+            Self::NoAllowRule { .. } => 4,
+        }
+    }
+}
+
+/// The most telling failing check of the block compiled from `grant` (the first of the
+/// lowest [`Failure::rank`] among [`evaluate`]'s failures), or `None` when the block
+/// allows `req`. Checks are tried in rank order and it stops at the first that fails, so
+/// it costs about what [`allows`] costs: a deny rule that fires is found without
+/// looking at the allow rules, and an allowed request builds nothing.
+pub fn most_telling(
+    grant: &Grant,
+    human: Option<&HumanFacts>,
+    req: &RequestFacts,
+) -> Option<Failure> {
+    most_telling_at(grant.expires_at, grant.not_before, grant, human, req)
+}
+
+/// [`most_telling`] for a block with these times and the checks of `grant` after them
+/// (its own times ignored).
+pub(crate) fn most_telling_at(
+    expires_at: Option<Timestamp>,
+    not_before: Option<Timestamp>,
+    grant: &Grant,
+    human: Option<&HumanFacts>,
+    req: &RequestFacts,
+) -> Option<Failure> {
+    if let Some(exp) = expires_at.filter(|exp| req.time > *exp) {
+        return Some(Failure::Expired(exp));
+    }
+    if let Some(nb) = not_before.filter(|nb| req.time < *nb) {
+        return Some(Failure::NotYetValid(nb));
+    }
+    if !audience_allows(&grant.audience, req) {
+        return Some(audience_failure(grant, req));
+    }
+    if let Some((i, rule)) = grant
+        .deny
+        .iter()
+        .enumerate()
+        .find(|(_, r)| deny_applies(r, req))
+    {
+        return Some(Failure::DeniedByRule {
+            rule: i,
+            unevaluated: deny_fires(rule, req).flatten(),
+        });
+    }
+    if grant.allow.is_empty() || grant.allow.iter().any(|r| rule_allows(r, human, req)) {
+        return None;
+    }
+    Some(Failure::NoAllowRule {
+        closest: closest_rule(grant, human, req),
+    })
+}
+
+/// The audience check's failure.
+fn audience_failure(grant: &Grant, req: &RequestFacts) -> Failure {
+    Failure::Audience {
+        expected: grant
+            .audience
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+        found: req.audience.clone(),
+    }
+}
+
+/// The first allow rule that covers the request's resource and action, and why it fails
+/// (`None`: none covers it, or one matches).
+fn closest_rule(
+    grant: &Grant,
+    human: Option<&HumanFacts>,
+    req: &RequestFacts,
+) -> Option<(usize, RuleMiss)> {
+    grant
+        .allow
+        .iter()
+        .enumerate()
+        .find_map(|(i, rule)| match rule_miss(rule, human, req) {
+            Some(RuleMiss::NotCovered) => None,
+            miss => miss.map(|m| (i, m)),
+        })
 }
 
 /// Every failing check of the block compiled from `grant`, in block order.
@@ -156,14 +251,7 @@ pub(crate) fn evaluate_timeless(
     out: &mut impl Extend<Failure>,
 ) {
     if !audience_allows(&grant.audience, req) {
-        out.extend(Some(Failure::Audience {
-            expected: grant
-                .audience
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-            found: req.audience.clone(),
-        }));
+        out.extend(Some(audience_failure(grant, req)));
     }
     if !grant.allow.is_empty() {
         let mut closest = None;

@@ -112,12 +112,6 @@ pub(crate) fn keep_best(best: &mut Option<Denial>, d: Denial) {
     }
 }
 
-/// The rank of the denial a failure is explained as ([`failure_denial`]), without
-/// explaining it.
-pub(crate) fn failure_rank(failure: &Failure) -> u8 {
-    rank(failure_kind(failure))
-}
-
 pub(crate) fn failure_kind(failure: &Failure) -> DenialKind {
     match failure {
         Failure::Expired(_) => DenialKind::Expired,
@@ -303,4 +297,40 @@ pub(crate) fn from_biscuit(
         DenialKind::CheckFailed,
         format!("the token was refused: {}", lower(&e.to_string())),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warrant_core::eval::{ConditionMiss, RuleMiss};
+    use warrant_core::time::Timestamp;
+
+    /// Native evaluation ranks failures ([`Failure::rank`]) as denials explained from
+    /// Biscuit's refusals are ranked ([`keep_best`]): the same one is reported either way.
+    #[test]
+    fn failures_rank_as_the_denials_they_are_explained_as() {
+        let t = Timestamp::from_unix(1_796_032_800);
+        let failures = [
+            Failure::Expired(t),
+            Failure::NotYetValid(t),
+            Failure::Audience {
+                expected: vec!["a".into()],
+                found: None,
+            },
+            Failure::DeniedByRule {
+                rule: 0,
+                unevaluated: None,
+            },
+            Failure::NoAllowRule {
+                closest: Some((0, RuleMiss::Condition(0, ConditionMiss::Missing))),
+            },
+            Failure::NoAllowRule {
+                closest: Some((0, RuleMiss::NotCovered)),
+            },
+            Failure::NoAllowRule { closest: None },
+        ];
+        for f in &failures {
+            assert_eq!(f.rank(), rank(failure_kind(f)), "{f:?}");
+        }
+    }
 }

@@ -22,26 +22,42 @@ pub(crate) fn native(
     lifted: &Lifted,
     req: &RequestFacts,
 ) -> Result<(), Denial> {
-    // The merged blocks (without times: the token's lifetime is checked beside them)
-    // answer yes at the cost of one grant; a no is explained below, block by block (the
-    // two agree: a property test in warrant-core holds them together, and the
-    // differential test against Datalog holds this whole function).
-    if v.intersection
-        .as_ref()
-        .is_some_and(|i| v.lifetime.holds_at(req.time) && i.allows(v.human.as_ref(), req))
-    {
-        return Ok(());
-    }
-    let mut best = Best {
-        block: 0,
-        found: None,
-    };
-    for (i, block) in lifted.blocks.iter().enumerate() {
-        best.block = i;
-        block.evaluate_into(v.human.as_ref(), req, &mut best);
-    }
-    let Some((_, block, failure)) = best.found else {
-        return Ok(());
+    let human = v.human.as_ref();
+    let (block, failure) = if let [only] = lifted.blocks.as_slice() {
+        // One block: its most telling failure, found in rank order, is also the yes/no
+        // (it costs what the merged blocks' answer would: they are this block).
+        match only.most_telling(human, req) {
+            None => return Ok(()),
+            Some(failure) => (0, failure),
+        }
+    } else {
+        // The merged blocks (without times: the token's lifetime is checked beside them)
+        // answer yes at the cost of one grant; a no is explained below, block by block
+        // (the two agree: a property test in warrant-core holds them together, and the
+        // differential test against Datalog holds this whole function).
+        if v.intersection
+            .as_ref()
+            .is_some_and(|i| v.lifetime.holds_at(req.time) && i.allows(human, req))
+        {
+            return Ok(());
+        }
+        // The first failure of the lowest rank, in block order (none lower than 0).
+        let mut best: Option<(usize, Failure)> = None;
+        for (i, b) in lifted.blocks.iter().enumerate() {
+            if let Some(f) = b.most_telling(human, req) {
+                if best.as_ref().is_none_or(|(_, kept)| f.rank() < kept.rank()) {
+                    let top = f.rank() == 0;
+                    best = Some((i, f));
+                    if top {
+                        break;
+                    }
+                }
+            }
+        }
+        match best {
+            None => return Ok(()),
+            Some(found) => found,
+        }
     };
     let kind = explain::failure_kind(&failure);
     let explained = Explained {
@@ -53,24 +69,6 @@ pub(crate) fn native(
         message: OnceLock::new(),
     };
     Err(Denial::deferred(kind, Some(block), Arc::new(explained)))
-}
-
-/// The most telling failure seen so far (the lowest rank, the first of it in block order)
-/// and the block being evaluated: failures are ranked as they are found, none collected.
-struct Best {
-    block: usize,
-    found: Option<(u8, usize, Failure)>,
-}
-
-impl Extend<Failure> for Best {
-    fn extend<I: IntoIterator<Item = Failure>>(&mut self, failures: I) {
-        for failure in failures {
-            let rank = explain::failure_rank(&failure);
-            if self.found.as_ref().is_none_or(|(r, _, _)| rank < *r) {
-                self.found = Some((rank, self.block, failure));
-            }
-        }
-    }
 }
 
 /// What a denial's sentence reads of the request: its resource, action and time (a

@@ -4,7 +4,9 @@
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{json, Value as J};
-use warrant_core::eval::{allows, evaluate, HumanFacts, Intersection, MAX_MERGED_RULES};
+use warrant_core::eval::{
+    allows, evaluate, most_telling, HumanFacts, Intersection, MAX_MERGED_RULES,
+};
 use warrant_core::grant::{Actions, Grant, Op};
 use warrant_core::pattern::ResourcePattern;
 use warrant_core::request::RequestFacts;
@@ -242,7 +244,23 @@ fn check_case((grants, human, requests): &Case) -> Result<Tally, TestCaseError> 
     for req in requests {
         let mut all = true;
         for g in grants {
-            let slow = evaluate(g, human.as_ref(), req).is_empty();
+            let failures = evaluate(g, human.as_ref(), req);
+            let slow = failures.is_empty();
+            // The most telling failure is the first of the lowest rank.
+            let first_lowest = failures
+                .iter()
+                .enumerate()
+                .min_by_key(|(i, f)| (f.rank(), *i))
+                .map(|(_, f)| f);
+            let found = most_telling(g, human.as_ref(), req);
+            prop_assert_eq!(
+                found.as_ref(),
+                first_lowest,
+                "most telling: {:?} {:?} {:?}",
+                g,
+                req,
+                failures
+            );
             prop_assert_eq!(
                 allows(g, human.as_ref(), req),
                 slow,
