@@ -7,7 +7,8 @@
 //! and beside bare biscuit-auth (2: Datalog text parsed per call; 2b: a hand-written
 //! authorizer). Group
 //! "mixed" runs 2 allowed and 2 denied requests through warrant warm and the cached JWT
-//! with the same grant, every decision asserted. Ratios from one run hold on a noisy
+//! with the same grant, every decision asserted (and the 3-block token with requests of
+//! its own). Ratios from one run hold on a noisy
 //! machine; absolute times do not. Results: docs/performance.md.
 
 #![allow(
@@ -631,6 +632,52 @@ fn mixed(c: &mut Criterion, f: &Fixture, verifier: &Verifier, jwt: &CachedJwt) {
             }
         })
     });
+    // The 3-block token of the verify group, narrowed to reading `tickets/123/*`: the same
+    // kinds of denial (a deny rule of the authority, no allow rule of an attenuation), with
+    // requests of its own, so not the JWT's: it shows what a denial costs when the blocks
+    // are merged for the yes and evaluated one by one for the no.
+    let three: Vec<(Request, bool)> = vec![
+        (f.request.clone(), true),
+        (
+            // (The only resource all three blocks allow, with one more attribute.)
+            f.request.clone().with_attr("channel", "email"),
+            true,
+        ),
+        (requests[2].0.clone(), false),
+        (requests[1].0.clone(), false),
+    ];
+    let kinds: Vec<_> = three
+        .iter()
+        .map(|(r, _)| {
+            verifier
+                .verify(&f.text, r)
+                .denial()
+                .map(|d| (d.kind, d.block))
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            None,
+            None,
+            Some((warrant_verifier::DenialKind::DeniedByRule, Some(0))),
+            Some((warrant_verifier::DenialKind::RuleNotMatched, Some(2)))
+        ],
+        "3 blocks: allowed, then denied by different rules"
+    );
+    g.bench_function(
+        "warrant warm, 3 blocks, 2 allowed + 2 denied (own requests)",
+        |b| {
+            b.iter(|| {
+                for (r, allowed) in &three {
+                    assert_eq!(
+                        verifier.verify(black_box(&f.text), r).is_allowed(),
+                        *allowed
+                    );
+                }
+            })
+        },
+    );
     g.bench_function("JWT cached claims + grant, 2 allowed + 2 denied", |b| {
         b.iter(|| {
             for (r, allowed) in &core {
