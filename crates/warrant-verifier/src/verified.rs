@@ -328,7 +328,7 @@ fn provider<'a>(
     refused: &'a std::cell::RefCell<Option<Denial>>,
 ) -> impl Fn(Option<u32>) -> Result<biscuit_auth::PublicKey, biscuit_auth::error::Format> + 'a {
     move |kid: Option<u32>| match trusted.root(kid).and_then(|k| {
-        k.to_biscuit().map_err(|_| {
+        biscuit_key(k).map_err(|_| {
             Denial::new(
                 DenialKind::UnknownKey,
                 "the trusted key is not a valid Ed25519 key",
@@ -341,6 +341,24 @@ fn provider<'a>(
             Err(biscuit_auth::error::Format::UnknownPublicKey)
         }
     }
+}
+
+/// `key.to_biscuit()`, remembering the last key converted on this thread: converting
+/// decodes the key's curve point, a quarter of a signature check, and a verifier checks
+/// token after token against the same root key. A hit compares the key's bytes in full.
+fn biscuit_key(key: PublicKey) -> Result<biscuit_auth::PublicKey, warrant_core::keys::KeyError> {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<(PublicKey, biscuit_auth::PublicKey)>> =
+            const { std::cell::Cell::new(None) };
+    }
+    LAST.with(|last| match last.get() {
+        Some((k, converted)) if k == key => Ok(converted),
+        _ => {
+            let converted = key.to_biscuit()?;
+            last.set(Some((key, converted)));
+            Ok(converted)
+        }
+    })
 }
 
 /// Verifies the signature chain of `bytes` under `trusted` exactly as `Biscuit::from`

@@ -137,3 +137,26 @@ fn verification_without_biscuits_token_accepts_exactly_what_biscuit_accepts() {
         "{accepted} accepted, {refused} refused"
     );
 }
+
+/// The root key converted last is remembered (`biscuit_key`): a token is still checked
+/// against the key trusted now, never against the one converted before it.
+#[test]
+fn each_verification_checks_the_key_trusted_now() {
+    let (signer, other) = (
+        SigningKey::generate(&mut rand_core::OsRng, None),
+        SigningKey::generate(&mut rand_core::OsRng, None),
+    );
+    let token = warrant_tokens(&signer).remove(0);
+    let by = |k: &SigningKey| Trusted::Single(k.public());
+    for _ in 0..2 {
+        assert!(VerifiedToken::verify(&token, &by(&signer), None, false).is_ok());
+        let refused = VerifiedToken::verify(&token, &by(&other), None, false);
+        assert!(
+            refused.is_err(),
+            "a token is refused under a key that did not sign it"
+        );
+    }
+    assert_eq!(biscuit_key(other.public()), other.public().to_biscuit());
+    assert_eq!(biscuit_key(signer.public()), signer.public().to_biscuit());
+    assert_eq!(biscuit_key(signer.public()), signer.public().to_biscuit());
+}
