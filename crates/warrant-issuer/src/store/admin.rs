@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::audit::AuditEntry;
 use super::db::{Store, StoreError, Tx};
 use crate::audit::AuditRow;
 
@@ -100,9 +101,18 @@ impl Store {
             return Ok(None);
         }
         Self::insert_admin_credential(&mut tx, row).await?;
-        Self::append_audit(&mut tx, now, "admin_credential", actor, issued).await?;
-        let entry =
-            Self::append_audit(&mut tx, now, "admin_credential_revocation", actor, revoked).await?;
+        let entry = |kind, detail| AuditEntry {
+            at: now,
+            kind,
+            actor,
+            detail,
+        };
+        let entry = Self::append_audits(
+            &mut tx,
+            entry("admin_credential", issued),
+            &[entry("admin_credential_revocation", revoked)],
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(entry))
     }
