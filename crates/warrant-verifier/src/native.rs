@@ -1,5 +1,5 @@
 //! Native evaluation of a cached token whose every block is in the profile, and the
-//! denial it makes: decided in one pass over the blocks, explained only when read.
+//! denial it makes: decided with its kind and block, explained only when read.
 
 use std::sync::{Arc, OnceLock};
 
