@@ -119,20 +119,9 @@ impl LiftedBlock {
     /// evaluated first, as [`evaluate`] does, then the timeless grant).
     pub fn evaluate(&self, human: Option<&HumanFacts>, req: &RequestFacts) -> Vec<Failure> {
         let mut out = Vec::new();
-        self.evaluate_into(human, req, &mut out);
+        crate::eval::evaluate_times(self.expires_at, self.not_before, req, &mut out);
+        crate::eval::evaluate_timeless(&self.timeless, human, req, &mut out);
         out
-    }
-
-    /// [`Self::evaluate`] into `out`, one failure at a time in block order (a caller that
-    /// keeps only one of them need not collect them).
-    pub fn evaluate_into(
-        &self,
-        human: Option<&HumanFacts>,
-        req: &RequestFacts,
-        out: &mut impl Extend<Failure>,
-    ) {
-        crate::eval::evaluate_times(self.expires_at, self.not_before, req, out);
-        crate::eval::evaluate_timeless(&self.timeless, human, req, out);
     }
 
     /// The most telling failing check of the block, or `None` when it allows `req`:

@@ -179,6 +179,11 @@ pub(crate) fn most_telling_at(
             unevaluated: deny_fires(rule, req).flatten(),
         });
     }
+    allow_failure(grant, human, req)
+}
+
+/// The allow check's failure: no allow rule matches (an empty list allows anything).
+fn allow_failure(grant: &Grant, human: Option<&HumanFacts>, req: &RequestFacts) -> Option<Failure> {
     if grant.allow.is_empty() || grant.allow.iter().any(|r| rule_allows(r, human, req)) {
         return None;
     }
@@ -229,16 +234,16 @@ pub(crate) fn evaluate_times(
     expires_at: Option<Timestamp>,
     not_before: Option<Timestamp>,
     req: &RequestFacts,
-    out: &mut impl Extend<Failure>,
+    out: &mut Vec<Failure>,
 ) {
     if let Some(exp) = expires_at {
         if req.time > exp {
-            out.extend(Some(Failure::Expired(exp)));
+            out.push(Failure::Expired(exp));
         }
     }
     if let Some(nb) = not_before {
         if req.time < nb {
-            out.extend(Some(Failure::NotYetValid(nb)));
+            out.push(Failure::NotYetValid(nb));
         }
     }
 }
@@ -248,38 +253,18 @@ pub(crate) fn evaluate_timeless(
     grant: &Grant,
     human: Option<&HumanFacts>,
     req: &RequestFacts,
-    out: &mut impl Extend<Failure>,
+    out: &mut Vec<Failure>,
 ) {
     if !audience_allows(&grant.audience, req) {
-        out.extend(Some(audience_failure(grant, req)));
+        out.push(audience_failure(grant, req));
     }
-    if !grant.allow.is_empty() {
-        let mut closest = None;
-        let mut matched = false;
-        for (i, rule) in grant.allow.iter().enumerate() {
-            match rule_miss(rule, human, req) {
-                None => {
-                    matched = true;
-                    break;
-                }
-                Some(RuleMiss::NotCovered) => {}
-                Some(miss) => {
-                    if closest.is_none() {
-                        closest = Some((i, miss));
-                    }
-                }
-            }
-        }
-        if !matched {
-            out.extend(Some(Failure::NoAllowRule { closest }));
-        }
-    }
+    out.extend(allow_failure(grant, human, req));
     for (i, rule) in grant.deny.iter().enumerate() {
         if let Some(unevaluated) = deny_fires(rule, req) {
-            out.extend(Some(Failure::DeniedByRule {
+            out.push(Failure::DeniedByRule {
                 rule: i,
                 unevaluated,
-            }));
+            });
         }
     }
 }

@@ -800,14 +800,19 @@ mod tests {
         warrant_core::token::decode_base64(text).unwrap()
     }
 
-    #[test]
-    fn changing_the_keys_empties_the_cache() {
+    /// A verifier trusting a key under id 1, a token it signed, and another key (id 2).
+    fn trusting_key_1() -> (Verifier, Vec<u8>, SigningKey) {
         let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
         let other = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(2)));
         let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
             .dangerous_accept_bearer()
             .build();
-        let token = minted(&key);
+        (v, minted(&key), other)
+    }
+
+    #[test]
+    fn changing_the_keys_empties_the_cache() {
+        let (v, token, other) = trusting_key_1();
         let text = base64::engine::general_purpose::URL_SAFE.encode(&token);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
         assert!(v.verify(&text, &req()).is_allowed());
@@ -853,12 +858,7 @@ mod tests {
 
     #[test]
     fn a_hit_without_the_lock_looks_up_the_current_key_set() {
-        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
-        let other = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(2)));
-        let v = Verifier::builder(KeySet::single(KeyId(1), key.public()))
-            .dangerous_accept_bearer()
-            .build();
-        let token = minted(&key);
+        let (v, token, other) = trusting_key_1();
         let old = Arc::clone(&read(&v.inner.sources).keys.value);
         assert!(v.verify_bytes(&token, &req()).is_allowed());
         v.set_keys(KeySet::single(KeyId(2), other.public()));

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{json, Value as J};
 use warrant_core::eval::{
-    allows, evaluate, most_telling, HumanFacts, Intersection, MAX_MERGED_RULES,
+    allows, evaluate, most_telling, Failure, HumanFacts, Intersection, MAX_MERGED_RULES,
 };
 use warrant_core::grant::{Actions, Grant, Op};
 use warrant_core::pattern::ResourcePattern;
@@ -252,6 +252,22 @@ fn check_case((grants, human, requests): &Case) -> Result<Tally, TestCaseError> 
                 .enumerate()
                 .min_by_key(|(i, f)| (f.rank(), *i))
                 .map(|(_, f)| f);
+            // The closest allow rule of a failure to match is the first that covers the
+            // request's resource and action (checked apart from the code that finds it).
+            for f in &failures {
+                if let Failure::NoAllowRule { closest } = f {
+                    let covering = g
+                        .allow
+                        .iter()
+                        .position(|r| r.covers(&req.resource, &req.action));
+                    prop_assert_eq!(
+                        closest.as_ref().map(|(i, _)| *i),
+                        covering,
+                        "closest: {:?}",
+                        f
+                    );
+                }
+            }
             let found = most_telling(g, human.as_ref(), req);
             prop_assert_eq!(
                 found.as_ref(),

@@ -101,7 +101,7 @@ impl Store {
             return Ok(None);
         }
         Self::insert_admin_credential(&mut tx, row).await?;
-        let entry = |kind, detail| AuditEntry {
+        let audited = |kind, detail| AuditEntry {
             at: now,
             kind,
             actor,
@@ -109,8 +109,8 @@ impl Store {
         };
         let entry = Self::append_audits(
             &mut tx,
-            entry("admin_credential", issued),
-            &[entry("admin_credential_revocation", revoked)],
+            audited("admin_credential", issued),
+            &[audited("admin_credential_revocation", revoked)],
         )
         .await?;
         tx.commit().await?;
