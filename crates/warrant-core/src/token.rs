@@ -362,17 +362,43 @@ pub fn mint_narrowed(
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Minted, TokenError> {
+    mint_narrowed_by(key, ceiling, vec![requested], now, rng)
+}
+
+/// [`mint_narrowed`] with several narrowing blocks, one per grant, in order: the token
+/// grants what the ceiling and every one of them allow (an agent's request, then what the
+/// approving human narrowed it to). At least one grant.
+pub fn mint_narrowed_by(
+    key: &SigningKey,
+    ceiling: MintRequest,
+    narrowing: Vec<Grant>,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Minted, TokenError> {
+    if narrowing.is_empty() {
+        return Err(TokenError::NarrowsNothing);
+    }
     let authority = authority_block(key, ceiling, now, rng)?;
-    let (block, narrowed_expiry) = narrowing_block(requested, now, authority.ctx)?;
-    let root = sign_root(key, authority.builder, rng)?;
-    let next = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
-    let token = root
-        .append_with_keypair(&next, block)
-        .map_err(append_error)?;
+    let mut blocks = Vec::with_capacity(narrowing.len());
+    let mut expires_at = authority.expires_at;
+    for grant in narrowing {
+        let (block, narrowed_expiry) = narrowing_block(grant, now, authority.ctx)?;
+        if let Some(e) = narrowed_expiry {
+            expires_at = expires_at.min(e);
+        }
+        blocks.push(block);
+    }
+    let mut token = sign_root(key, authority.builder, rng)?;
+    for block in blocks {
+        let next = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);
+        token = token
+            .append_with_keypair(&next, block)
+            .map_err(append_error)?;
+    }
     Ok(Minted {
         token,
         token_id: authority.token_id,
-        expires_at: narrowed_expiry.map_or(authority.expires_at, |e| e.min(authority.expires_at)),
+        expires_at,
     })
 }
 

@@ -319,9 +319,11 @@ impl Rule {
 }
 
 mod json;
+mod narrow;
 mod validate;
 
 pub use json::toml_to_json;
+pub use narrow::NarrowError;
 pub(crate) use validate::parse_datalog;
 pub use validate::RESERVED_PREDICATES;
 
