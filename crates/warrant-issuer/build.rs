@@ -4,6 +4,8 @@
 //! with `CI` set they are never ignored, and fail when the variable is missing.
 
 fn main() {
+    // The migrations are embedded by `sqlx::migrate!`: a new file must rebuild the crate.
+    println!("cargo::rerun-if-changed=migrations");
     println!("cargo::rerun-if-env-changed=WARRANT_TEST_DATABASE_URL");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rustc-check-cfg=cfg(warrant_pg_tests_ignored)");

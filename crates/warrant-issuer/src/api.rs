@@ -438,6 +438,81 @@ pub struct AdminCredentials {
     pub credentials: Vec<AdminCredential>,
 }
 
+/// `POST /v1/requests` (by an agent, with a DPoP proof by its key): a token asked of a
+/// human, who approves it (and may narrow it) or denies it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilityRequest {
+    /// The human asked.
+    pub human: String,
+    /// Why, shown to the human: 1 to 500 characters.
+    pub reason: String,
+    /// The grant asked for (docs/token-profile.md).
+    #[schema(value_type = Object)]
+    pub grant: serde_json::Value,
+    /// The human's role to delegate from; needed only when they have several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// A capability request made (`POST /v1/requests`, 202).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RequestCreated {
+    /// Its id (32 hex digits): `GET /v1/requests/{id}` collects the token.
+    pub id: String,
+    /// Where the human approves it.
+    pub approve_url: String,
+    /// When it ends unless approved (RFC 3339).
+    pub expires_at: String,
+    /// The grant asked for, in plain words.
+    pub summary: Vec<String>,
+}
+
+/// A capability request as its agent sees it (`GET /v1/requests/{id}`): `202` while
+/// pending (with `Retry-After`), `200` with the token once approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RequestState {
+    /// Its id.
+    pub id: String,
+    /// `pending` or `approved`.
+    pub status: String,
+    /// When a pending request ends (RFC 3339).
+    pub expires_at: String,
+    /// The token, bound to the agent's key: once, when approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<MintedToken>,
+}
+
+/// `POST /v1/requests/{id}/approve` and `/deny`: the human asked, verified now; to
+/// approve, optionally the grant narrowed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// The human the request asks.
+    pub human: String,
+    /// The proof that the decision comes from them.
+    pub verification: Verification,
+    /// To approve less than was asked: the request narrowed (fewer rules, actions or
+    /// resources, lower limits, a shorter lifetime). Refused on a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub grant: Option<serde_json::Value>,
+}
+
+/// A human's decision recorded (`POST /v1/requests/{id}/approve` and `/deny`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Decided {
+    /// The request.
+    pub id: String,
+    /// `approved` or `denied`.
+    pub status: String,
+    /// What the token will allow, in plain words (what was asked, narrowed as approved).
+    pub summary: Vec<String>,
+    /// When the token will expire, once collected (approved only; RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<String>,
+}
+
 /// An OpenAPI 3.1 document (`GET /openapi.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]

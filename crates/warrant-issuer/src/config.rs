@@ -11,6 +11,8 @@
 //! audit_sign_interval = "5m"             # and every T, if anything was appended
 //! body_limit = 65536                     # largest request body, bytes
 //! mints_per_minute = 30                  # per human, across replicas (429 beyond)
+//! request_ttl = "10m"                    # how long an agent's capability request awaits approval
+//! requests_per_minute = 30               # capability requests per agent, across replicas
 //! challenges_per_minute = 60             # per human and client address
 //! challenges_per_minute_per_client = 120  # per client address, device-key and agent challenges
 //! verifications_per_minute_per_client = 120  # per client address, answers to challenges
@@ -89,6 +91,11 @@ pub mod defaults {
     pub const MAX_LIVE_CHALLENGES: i64 = 100_000;
     /// The oldest ID token (by `iat`) accepted.
     pub const OIDC_MAX_AGE: &str = "5m";
+    /// How long an agent's capability request awaits its human's approval, and how long
+    /// an approved one may then be collected.
+    pub const REQUEST_TTL: &str = "10m";
+    /// Capability requests one agent may make per minute.
+    pub const REQUESTS_PER_MINUTE: i64 = 30;
 }
 
 /// Why the configuration is invalid.
@@ -124,6 +131,8 @@ struct Raw {
     body_limit: Option<usize>,
     request_timeout: Option<String>,
     mints_per_minute: Option<i64>,
+    request_ttl: Option<String>,
+    requests_per_minute: Option<i64>,
     challenges_per_minute: Option<i64>,
     admin_token_ttl: Option<String>,
     challenges_per_minute_per_client: Option<i64>,
@@ -214,6 +223,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Mints per human per minute.
     pub mints_per_minute: i64,
+    /// How long a capability request awaits approval (and an approved one collection).
+    pub request_ttl: Span,
+    /// Capability requests per agent per minute.
+    pub requests_per_minute: i64,
     /// Challenges per human per client address per minute.
     pub challenges_per_minute: i64,
     /// Lifetime of an admin credential.
@@ -331,6 +344,11 @@ impl Config {
             mints_per_minute: raw
                 .mints_per_minute
                 .unwrap_or(defaults::MINTS_PER_MINUTE)
+                .max(1),
+            request_ttl: span("request_ttl", raw.request_ttl, defaults::REQUEST_TTL)?,
+            requests_per_minute: raw
+                .requests_per_minute
+                .unwrap_or(defaults::REQUESTS_PER_MINUTE)
                 .max(1),
             challenges_per_minute: raw
                 .challenges_per_minute

@@ -14,9 +14,19 @@ pub enum ApiError {
     /// No valid credentials, or a failed human verification.
     #[error("{0}")]
     Unauthorized(String),
+    /// No valid DPoP proof of possession (an agent's request): 401 with a `DPoP`
+    /// challenge.
+    #[error("{0}")]
+    ProofRefused(String),
     /// Valid credentials, not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// The thing is in a state that does not allow this (a request already decided).
+    #[error("{0}")]
+    Conflict(String),
+    /// The thing is over for good (a request expired, or its token collected).
+    #[error("{0}")]
+    Gone(String),
     /// No such thing.
     #[error("{0}")]
     NotFound(String),
@@ -53,7 +63,10 @@ impl ApiError {
         match self {
             Self::BadRequest(d) => (StatusCode::BAD_REQUEST, "bad request", d),
             Self::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d),
+            Self::ProofRefused(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d),
             Self::Forbidden(d) => (StatusCode::FORBIDDEN, "forbidden", d),
+            Self::Conflict(d) => (StatusCode::CONFLICT, "conflict", d),
+            Self::Gone(d) => (StatusCode::GONE, "gone", d),
             Self::NotFound(d) => (StatusCode::NOT_FOUND, "not found", d),
             Self::MethodNotAllowed(d) => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed", d),
             Self::Timeout(d) => (StatusCode::REQUEST_TIMEOUT, "request timeout", d),
@@ -102,7 +115,12 @@ impl IntoResponse for ApiError {
                 res.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
-        if status == StatusCode::UNAUTHORIZED {
+        if let Self::ProofRefused(_) = &self {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("DPoP algs=\"EdDSA\", error=\"invalid_dpop_proof\""),
+            );
+        } else if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"warrant-issuer\""),

@@ -41,6 +41,7 @@ mod metrics;
 mod mint;
 pub mod oidc;
 pub mod openapi;
+mod requests;
 pub mod reserved;
 mod routes;
 mod serve;

@@ -30,7 +30,7 @@ use crate::verify::{check_proof, Proof};
 
 /// A grant as a request may ask for it: valid, and not naming the issuer's own audience.
 #[derive(Debug, Clone)]
-pub struct Requested(Grant);
+pub struct Requested(pub(crate) Grant);
 
 impl Requested {
     /// Parses the `grant` of a request (400 when it is invalid or reserved).
@@ -187,22 +187,22 @@ impl From<Refusal> for ApiError {
 }
 
 /// What the policy allows a verified human: the checks passed, the blocks to sign.
-struct Authorized {
-    role: String,
+pub(crate) struct Authorized {
+    pub(crate) role: String,
     /// The role's ceiling, with the lifetime: the authority block.
-    ceiling: Grant,
+    pub(crate) ceiling: Grant,
     /// The request, without a lifetime: the block narrowing it.
-    requested: Grant,
-    ttl: Span,
+    pub(crate) requested: Grant,
+    pub(crate) ttl: Span,
 }
 
 /// A token signed for a proof that holds so far, before anything is written: handed out
 /// only once its row and its audit entries are committed.
-struct Prepared {
-    minted: Minted,
-    row: TokenRow,
+pub(crate) struct Prepared {
+    pub(crate) minted: Minted,
+    pub(crate) row: TokenRow,
     /// The `mint` audit entry's detail.
-    detail: serde_json::Value,
+    pub(crate) detail: serde_json::Value,
 }
 
 impl crate::state::Failure for Refusal {
@@ -233,8 +233,8 @@ impl AppState {
                     cmd.requested,
                     cmd.role.as_deref(),
                     cmd.holder,
-                    method,
-                    at,
+                    (method, at),
+                    None,
                 )
                 .await,
             ),
@@ -322,16 +322,18 @@ impl AppState {
         outcome.map(|p| p.minted)
     }
 
-    /// What the policy allows `human` and the token signed for it, computed before
-    /// anything is written.
-    async fn prepare(
+    /// What the policy allows `human` (verified by `method` at `at`) and the token signed
+    /// for it, computed before anything is written. With `approval` (an agent's request
+    /// approved: its id, and the grant approved when the human narrowed it) the token
+    /// carries a third block, the approved grant, and its audit detail names the request.
+    pub(crate) async fn prepare(
         &self,
         human: &HumanRow,
         requested: Requested,
         role: Option<&str>,
         holder: Option<PublicKey>,
-        method: Method,
-        at: Timestamp,
+        (method, at): (Method, Timestamp),
+        approval: Option<(&str, Option<Grant>)>,
     ) -> Result<Prepared, Refusal> {
         let now = self.now();
         let authorized = self.authorize(human, requested, role, holder, now).await?;
@@ -345,7 +347,18 @@ impl AppState {
             holder,
             issuer: self.config.public_url.clone(),
         };
-        let (minted, text) = sign_narrowed(key, request, authorized.requested.clone(), now)?;
+        let mut narrowing = vec![authorized.requested.clone()];
+        let (request_id, approved) = match approval {
+            Some((id, approved)) => (Some(id), approved),
+            None => (None, None),
+        };
+        if let Some(mut a) = approved.clone() {
+            // Its lifetime was fixed at approval: the ceiling's carries it.
+            a.ttl = None;
+            a.expires_at = None;
+            narrowing.push(a);
+        }
+        let (minted, text) = sign_narrowed(key, request, narrowing, now)?;
         let kid = i64::from(key.key_id().map_or(0, |k| k.0));
         let row = TokenRow {
             token_id: minted.token_id.clone(),
@@ -363,6 +376,14 @@ impl AppState {
             "verification": { "method": method.as_str(), "at": at.to_string() },
             "grant": authorized.requested.to_json(), "ceiling": authorized.ceiling.to_json(),
         });
+        let mut detail = detail;
+        if let (Some(id), Some(d)) = (request_id, detail.as_object_mut()) {
+            d.insert("request".into(), json!(id));
+            d.insert(
+                "approved".into(),
+                json!(approved.as_ref().map(Grant::to_json)),
+            );
+        }
         Ok(Prepared {
             minted: Minted {
                 token: text,
@@ -375,7 +396,7 @@ impl AppState {
     }
 
     /// The policy: the holder, the role, the lifetime, the ceiling.
-    async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         human: &HumanRow,
         requested: Requested,
@@ -445,7 +466,7 @@ fn choose_role(roles: &[String], named: Option<&str>) -> Result<String, Refusal>
 /// The token's lifetime: the one asked for (a `ttl`, or the time until `expires_at`),
 /// refused past the role's `max_ttl` and the issuer's; by default [`DEFAULT_TTL`], cut to
 /// that longest.
-fn lifetime(
+pub(crate) fn lifetime(
     requested: &Grant,
     role: &RoleRow,
     issuer_max: Span,
@@ -524,15 +545,15 @@ fn vouched_attrs(human: &HumanRow) -> BTreeMap<AttrName, Value> {
         .collect()
 }
 
-/// Mints `request` (the ceiling) with `key`, narrowed by a second block of `requested`:
+/// Mints `request` (the ceiling) with `key`, narrowed by a block per grant of `narrowing`:
 /// the token's facts and its base64 text.
 fn sign_narrowed(
     key: &SigningKey,
     request: MintRequest,
-    requested: Grant,
+    narrowing: Vec<Grant>,
     now: Timestamp,
 ) -> Result<(token::Minted, String), Refusal> {
-    let minted = token::mint_narrowed(key, request, requested, now, &mut OsRng)?;
+    let minted = token::mint_narrowed_by(key, request, narrowing, now, &mut OsRng)?;
     let text = minted
         .token
         .to_base64()

@@ -12,6 +12,7 @@ mod agents;
 mod audit;
 mod keys;
 mod ops;
+mod requests;
 mod revocations;
 mod tokens;
 
@@ -28,5 +29,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(revocations::router())
         .merge(audit::router())
         .merge(agents::router())
+        .merge(requests::router())
         .merge(admin::router())
 }

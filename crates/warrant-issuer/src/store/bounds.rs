@@ -66,16 +66,23 @@ impl Store {
     pub async fn prune_on(conn: &mut AnyConnection, now: i64) -> Result<u64, StoreError> {
         let mut n = 0;
         let challenges = Challenge::ALL.map(Challenge::prune_query);
-        for sql in challenges
-            .into_iter()
-            .chain(["DELETE FROM used_id_tokens WHERE expires_at < $1"])
-        {
+        for sql in challenges.into_iter().chain([
+            "DELETE FROM used_id_tokens WHERE expires_at < $1",
+            "DELETE FROM used_proofs WHERE expires_at < $1",
+        ]) {
             n += sqlx::query(sql)
                 .bind(now)
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
         }
+        // Ended capability requests stay a day for their human's console (the audit log
+        // keeps them for good).
+        n += sqlx::query("DELETE FROM capability_requests WHERE expires_at < $1")
+            .bind(now - super::requests::KEEP_ENDED_SECONDS)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
         n += sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
             .bind(now - 120)
             .execute(&mut *conn)

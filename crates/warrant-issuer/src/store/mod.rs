@@ -16,6 +16,7 @@ mod challenges;
 mod db;
 mod humans;
 mod keys;
+mod requests;
 mod revocations;
 
 pub use admin::AdminCredentialRow;
@@ -26,4 +27,5 @@ pub use challenges::Challenge;
 pub use db::{Backend, Store, StoreError, Tx, EPHEMERAL_CONNECTIONS, SQLITE_JOURNAL_MODE};
 pub use humans::{HumanRow, RoleRow};
 pub use keys::{KeyRow, KeyVersion};
+pub use requests::{Approval, RequestRow};
 pub use revocations::{RevocationRow, TokenRow};

@@ -501,7 +501,7 @@ async fn keys_are_encrypted_at_rest_with_a_kek() {
     );
 }
 
-async fn register(
+pub(crate) async fn register(
     env: &Env,
     admin: &str,
     agent: &SigningKey,
