@@ -73,6 +73,29 @@ pub(crate) enum Command {
     /// Agent keys: `warrant agent keygen`, and `warrant agents register` at an issuer.
     #[command(subcommand, visible_alias = "agents")]
     Agent(AgentCommand),
+    /// Ask a human for a token, as an agent: prints where they approve it, then (with
+    /// --wait) the token, bound to the agent's key.
+    #[command(after_help = "Examples:\n  \
+        warrant request --issuer http://127.0.0.1:8414 --key agent.key --human alice \\\n      \
+        --reason \"refund order 7, charged twice\" --ttl 10m --audience support-api \\\n      \
+        --allow refund:orders/7 --when 'amount le 5000' --wait\n  \
+        warrant request --issuer URL --key agent.key --collect ID --wait\n\n\
+        The agent must be registered (`warrant agents register`). Without --wait it prints the\n\
+        approve URL and the request's id; --collect ID fetches the token later. Exit codes:\n\
+        0 the token (or the request made), 1 denied, 2 expired or an error.")]
+    Request(RequestArgs),
+    /// Approve an agent's request, as the human it asks, with a device key.
+    #[command(after_help = "Examples:\n  \
+        warrant approve ID --issuer http://127.0.0.1:8414 --human alice --device-key alice.key\n  \
+        warrant approve ID --issuer URL --human alice --device-key alice.key --ttl 5m \\\n      \
+        --allow refund:orders/7 --when 'amount lt 2000'\n\n\
+        Grant flags narrow the request before approving: the token then allows only what both\n\
+        the request and the narrowed grant allow. ID is the last part of the approve URL.")]
+    Approve(ApproveArgs),
+    /// Deny an agent's request, as the human it asks, with a device key.
+    #[command(after_help = "Examples:\n  \
+        warrant deny ID --issuer http://127.0.0.1:8414 --human alice --device-key alice.key")]
+    Deny(DenyArgs),
     /// Hand a holder-bound token on to a sub-agent (signed by the current holder's key).
     #[command(after_help = "Examples:\n  \
         warrant delegate --token \"$TOKEN\" --key agent.key --to ed25519/… --ttl 5m \\\n      \
@@ -402,6 +425,62 @@ pub(crate) struct MintArgs {
     /// A verified attribute of the human to stamp on the token (typed value); repeatable.
     #[arg(long, value_name = "NAME=VALUE")]
     pub human_attr: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RequestArgs {
+    /// The issuer's URL.
+    #[arg(long, value_name = "URL")]
+    pub issuer: String,
+    /// The agent's private key file (`warrant agent keygen`): its proofs ask and collect.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The human asked.
+    #[arg(long, value_name = "ID", required_unless_present = "collect")]
+    pub human: Option<String>,
+    /// Why, shown to the human (1 to 500 characters).
+    #[arg(long, required_unless_present = "collect")]
+    pub reason: Option<String>,
+    /// The human's role to delegate from, when they have several.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Collect the token of a request made before (its id) instead of asking.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["human", "reason", "role"])]
+    pub collect: Option<String>,
+    /// Wait for the human's decision (polling as the issuer says), then print the token.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub grant: GrantArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeciderArgs {
+    /// The request's id (the last part of its approve URL).
+    pub id: String,
+    /// The issuer's URL.
+    #[arg(long, value_name = "URL")]
+    pub issuer: String,
+    /// The human deciding: the one the request asks.
+    #[arg(long, value_name = "ID")]
+    pub human: String,
+    /// The human's enrolled device key (a private key file made with `warrant keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub device_key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    #[command(flatten)]
+    pub decider: DeciderArgs,
+    #[command(flatten)]
+    pub grant: GrantArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DenyArgs {
+    #[command(flatten)]
+    pub decider: DeciderArgs,
 }
 
 #[derive(Debug, Args)]

@@ -219,6 +219,30 @@ pub(crate) fn post_empty<R: DeserializeOwned>(
     send(url, bearer, client()?.post(url))
 }
 
+/// Sends `method` to `url` with the DPoP proof `proof` (and `body` as JSON): the status,
+/// its `Retry-After` (seconds) and the body of a success, or the problem the answer
+/// reports as an error.
+pub(crate) fn with_proof<B: Serialize>(
+    method: &str,
+    url: &str,
+    proof: &str,
+    body: Option<&B>,
+) -> Result<(u16, Option<u64>, String), CliError> {
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|e| CliError::usage(format!("method `{method}`: {e}")))?;
+    let mut req = client()?.request(method, url).header("DPoP", proof);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let res = req.send().map_err(|e| unreachable(url, &e))?;
+    let status = res.status().as_u16();
+    let retry_after = res
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    Ok((status, retry_after, answer(url, res)?))
+}
+
 /// Sends `req` to `url`; its JSON answer, read as `R`.
 fn send<R: DeserializeOwned>(
     url: &str,

@@ -11,6 +11,7 @@ mod keygen;
 mod keys;
 mod mint;
 mod proof;
+mod request;
 mod revoke;
 mod serve;
 mod verify;
@@ -39,6 +40,9 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, CliError> {
         Command::Humans(crate::args::HumansCommand::Add(a)) => humans::add(&a),
         Command::Delegate(a) => delegate::run(&a, sub()?),
         Command::Proof(a) => proof::run(&a),
+        Command::Request(a) => request::ask(&a, sub()?),
+        Command::Approve(a) => request::approve(&a, sub()?),
+        Command::Deny(a) => request::decide(&a.decider, None),
         Command::Verify(a) => verify::run(&a),
     }
 }

@@ -28,6 +28,7 @@ mod keygen;
 mod mint;
 mod ops;
 mod readme;
+mod requests;
 mod review;
 mod revocation;
 mod samples;

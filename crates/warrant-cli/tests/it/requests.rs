@@ -1,0 +1,160 @@
+//! `warrant request` and `warrant approve` against a real issuer on loopback: an agent
+//! asks, waits, alice narrows and approves from her device key, the agent gets a token
+//! bound to its key; a denial reaches the agent as exit code 1.
+
+use std::ffi::OsStr;
+use std::process::{Command, Stdio};
+
+use crate::issuer::start;
+use crate::support::warrant;
+
+#[test]
+fn an_agent_asks_alice_approves_narrowed_and_the_agent_gets_a_bound_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = dir.path().join("alice-device.key");
+    let run = warrant([
+        OsStr::new("keygen"),
+        OsStr::new("--out"),
+        device.as_os_str(),
+    ]);
+    run.ok();
+    let device_pub = run.stdout.trim().to_owned();
+    let agent = dir.path().join("agent.key");
+    let run = warrant([
+        OsStr::new("agent"),
+        OsStr::new("keygen"),
+        OsStr::new("--out"),
+        agent.as_os_str(),
+    ]);
+    run.ok();
+    let agent_pub = run.stdout.lines().next().unwrap().to_owned();
+    let server = start(&warrant_test::config::readme(&device_pub), dir);
+    let url = server.url.as_str();
+    let admin = server.dir.path().join("data/admin.token");
+    let (agent, device) = (agent.to_str().unwrap(), device.to_str().unwrap());
+    warrant([
+        "agents",
+        "register",
+        "--key",
+        agent,
+        "--url",
+        url,
+        "--admin-token",
+        admin.to_str().unwrap(),
+    ])
+    .ok();
+    let ask = [
+        "request",
+        "--issuer",
+        url,
+        "--key",
+        agent,
+        "--human",
+        "alice",
+        "--reason",
+        "reply to ticket 123",
+        "--audience",
+        "support-api",
+        "--ttl",
+        "10m",
+        "--allow",
+        "read:tickets/123/email_address",
+        "--allow",
+        "read:tickets/123/name",
+    ];
+    // Without --wait: the approve URL, and how to collect.
+    let made = warrant(ask);
+    made.ok().stderr_has("--collect");
+    let approve_url = made.stdout.trim().to_owned();
+    assert!(
+        approve_url.starts_with(&format!("{url}/approve/")),
+        "{approve_url}"
+    );
+    let id = approve_url.rsplit('/').next().unwrap().to_owned();
+    warrant(["request", "--issuer", url, "--key", agent, "--collect", &id])
+        .ok()
+        .stderr_has("is pending");
+    // --wait polls until alice decides.
+    let mut args = vec![
+        "request",
+        "--issuer",
+        url,
+        "--key",
+        agent,
+        "--collect",
+        &id,
+        "--wait",
+    ];
+    let waiting = Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    warrant([
+        "approve",
+        &id,
+        "--issuer",
+        url,
+        "--human",
+        "alice",
+        "--device-key",
+        device,
+        "--ttl",
+        "5m",
+        "--allow",
+        "read:tickets/123/email_address",
+    ])
+    .ok()
+    .stdout_has("approved");
+    let out = waiting.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    // Three blocks: the role's ceiling, the request, what alice approved; bound to the agent.
+    warrant(["inspect", "--token", &token])
+        .ok()
+        .stdout_has(&agent_pub)
+        .stdout_has("block 2");
+    // Once only.
+    args.pop();
+    warrant(&args).input_error().stderr_has("collected already");
+    // A denial is a denial for the agent: exit code 1.
+    let made = warrant(ask);
+    let id = made.stdout.trim().rsplit('/').next().unwrap().to_owned();
+    warrant([
+        "deny",
+        &id,
+        "--issuer",
+        url,
+        "--human",
+        "alice",
+        "--device-key",
+        device,
+    ])
+    .ok()
+    .stdout_has("denied");
+    warrant(["request", "--issuer", url, "--key", agent, "--collect", &id])
+        .denied()
+        .stderr_has("`alice` denied this request");
+    // Widening is refused, and says where.
+    let made = warrant(ask);
+    let id = made.stdout.trim().rsplit('/').next().unwrap().to_owned();
+    warrant([
+        "approve",
+        &id,
+        "--issuer",
+        url,
+        "--human",
+        "alice",
+        "--device-key",
+        device,
+        "--allow",
+        "read:tickets/**",
+    ])
+    .input_error()
+    .stderr_has("allow[0]: its resources and actions are not within one allow rule of the request");
+}
