@@ -63,24 +63,16 @@ pub(crate) fn ask(a: &RequestArgs, sub: &ArgMatches) -> Result<Outcome, CliError
             let (_, _, text) =
                 io::with_proof("POST", &url, &proof(&key, "POST", &url)?, Some(&body))?;
             let made: RequestCreated = read(&url, &text)?;
-            eprintln!("warrant: asked `{}` for:", body.human);
-            for line in &made.summary {
-                eprintln!("  {line}");
-            }
-            eprintln!(
-                "warrant: pending until {}; the human approves at:",
-                made.expires_at
-            );
             if !a.wait {
+                // Its id is the URL's last part, for --collect.
                 io::out(&made.approve_url)?;
-                eprintln!(
-                    "warrant: collect the token with `warrant request --issuer {base} --key {} --collect {} --wait`",
-                    a.key.display(),
-                    made.id
-                );
                 return Ok(Outcome::Ok);
             }
-            eprintln!("{}", made.approve_url);
+            // The human must see where to approve; standard output keeps the token alone.
+            eprintln!(
+                "warrant: waiting until {} for `{}` to approve at {}",
+                made.expires_at, body.human, made.approve_url
+            );
             made.id
         }
     };
@@ -91,17 +83,10 @@ pub(crate) fn ask(a: &RequestArgs, sub: &ArgMatches) -> Result<Outcome, CliError
         let state: RequestState = read(&url, &text)?;
         if let Some(token) = state.token {
             io::out(token.token)?;
-            eprintln!(
-                "warrant: approved; the token expires at {}",
-                token.expires_at
-            );
             return Ok(Outcome::Ok);
         }
         if status != 202 || !a.wait {
-            eprintln!(
-                "warrant: request `{id}` is {}, until {}",
-                state.status, state.expires_at
-            );
+            io::out(format!("{} until {}", state.status, state.expires_at))?;
             return Ok(Outcome::Ok);
         }
         let after = retry_after.unwrap_or(2).clamp(1, MAX_POLL_SECONDS);
@@ -138,12 +123,13 @@ pub(crate) fn decide(a: &DeciderArgs, approve: Option<Option<Grant>>) -> Result<
         grant: approve.flatten().map(|g| g.to_json()),
     };
     let decided: Decided = io::post(&format!("{base}/v1/requests/{}/{what}", a.id), None, &body)?;
-    io::out(&decided.status)?;
-    for line in &decided.summary {
-        eprintln!("  {line}");
-    }
+    let mut out = decided.status;
     if let Some(e) = decided.token_expires_at {
-        eprintln!("warrant: the agent's token will expire at {e}");
+        out.push_str(&format!(": the agent's token will expire at {e}"));
     }
+    for line in &decided.summary {
+        out.push_str(&format!("\n  {line}"));
+    }
+    io::out(out)?;
     Ok(Outcome::Ok)
 }

@@ -128,12 +128,13 @@ fn the_readme_runs_as_a_script_twice() {
             "run {run}: {:?}\n{stdout}",
             out.status
         );
-        assert_eq!(outputs_as_commented(&script, &stdout, &stderr), 8);
+        assert_eq!(outputs_as_commented(&script, &stdout, &stderr), 9);
         assert!(stdout.contains("signatures: valid"), "run {run}: {stdout}");
         assert!(stdout.contains("revoked token_id"), "run {run}: {stdout}");
         for printed in [
             "enrolled human `bob` (roles: support;",
             "registered agent `triage`",
+            "approved: the agent's token will expire at ",
             "audit entries to `demo/audit.jsonl`",
         ] {
             assert!(
