@@ -230,6 +230,20 @@ pub(crate) enum HumansCommand {
         --url URL --admin-token FILE\n\n\
         A device key is `ed25519/…` or a key file made with `warrant keygen` (its public half is sent).")]
     Add(HumanAddArgs),
+    /// Invite a human to enrol a passkey: prints a link that works once, for 24 hours.
+    #[command(after_help = "Examples:\n  \
+        warrant humans invite alice --url http://localhost:8414 --admin-token warrant-data/admin.token\n\n\
+        Passkeys need the issuer's public_url to be https://<host> or http://localhost:<port>.")]
+    Invite(HumanInviteArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HumanInviteArgs {
+    /// The human's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub admin: AdminArgs,
 }
 
 #[derive(Debug, Args)]

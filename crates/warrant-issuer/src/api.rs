@@ -91,7 +91,7 @@ pub struct Challenge {
 }
 
 /// How a human proves, in the request itself, that they are the human it names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "method", deny_unknown_fields)]
 pub enum Verification {
     /// An enrolled Ed25519 key's signature over `warrant-device-key:<nonce>`.
@@ -103,6 +103,17 @@ pub enum Verification {
         nonce: String,
         /// Hex.
         signature: String,
+    },
+    /// A passkey's answer to a challenge from `POST /v1/requests/{id}/passkey`, which binds
+    /// it to one decision: only approving or denying that request, with that narrowed
+    /// grant.
+    #[serde(rename = "passkey")]
+    Passkey {
+        /// The challenge's `ceremony`.
+        ceremony: String,
+        /// The `PublicKeyCredential` the authenticator returned (WebAuthn's JSON form).
+        #[schema(value_type = Object)]
+        credential: serde_json::Value,
     },
     /// An ID token from a configured identity provider, issued at most `oidc_max_age`
     /// ago, carrying as its `nonce` claim a challenge from `/v1/challenges` for the same
@@ -149,7 +160,7 @@ pub struct MintedToken {
 }
 
 /// `POST /v1/revocations`: what to revoke.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationRequest {
     /// `token_id`, `revocation_id`, `holder` or `admin_credential`.
@@ -321,7 +332,7 @@ pub struct Agents {
 
 /// A human, verified in the request (`POST /v1/agents/mine`, and an owner's
 /// `POST /v1/agents/{id}/disable`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerRequest {
     /// The agents' owner.
@@ -511,6 +522,68 @@ pub struct Decided {
     /// When the token will expire, once collected (approved only; RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<String>,
+}
+
+/// An invitation to enrol a passkey (`POST /v1/humans/{id}/invites`): shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Invite {
+    /// The link to open: it works once, until `expires_at`.
+    pub url: String,
+    /// For whom.
+    pub human: String,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// A WebAuthn challenge: `options` go to `navigator.credentials` (or an authenticator),
+/// its answer comes back with `ceremony`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyChallenge {
+    /// The ceremony to name in the answer (32 hex digits; five minutes, once).
+    pub ceremony: String,
+    /// WebAuthn's `CredentialCreationOptions` or `CredentialRequestOptions`, JSON.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+/// `POST /v1/invites/{secret}/passkey`: the authenticator's new credential.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyEnrolment {
+    /// The challenge's `ceremony`.
+    pub ceremony: String,
+    /// The `PublicKeyCredential` the authenticator created (WebAuthn's JSON form).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+    /// A name for it ("laptop"); `passkey` by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A passkey enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyEnrolled {
+    /// Whose.
+    pub human: String,
+    /// Its credential id (base64url).
+    pub credential_id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// `POST /v1/requests/{id}/passkey`: a challenge for the human's passkey, bound to one
+/// decision on the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyDecision {
+    /// The human the request asks.
+    pub human: String,
+    /// `approve` or `deny`.
+    pub verdict: String,
+    /// To approve less than was asked: exactly the grant the approval will send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub grant: Option<serde_json::Value>,
 }
 
 /// An OpenAPI 3.1 document (`GET /openapi.json`).

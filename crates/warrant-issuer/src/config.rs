@@ -12,6 +12,8 @@
 //! body_limit = 65536                     # largest request body, bytes
 //! mints_per_minute = 30                  # per human, across replicas (429 beyond)
 //! request_ttl = "10m"                    # how long an agent's capability request awaits approval
+//! invite_ttl = "24h"                     # how long an invitation to enrol a passkey works (once)
+//! passkey_rp_id = "example.com"          # the WebAuthn relying party: public_url's host by default
 //! requests_per_minute = 30               # capability requests per agent, across replicas
 //! challenges_per_minute = 60             # per human and client address
 //! challenges_per_minute_per_client = 120  # per client address, device-key and agent challenges
@@ -96,6 +98,8 @@ pub mod defaults {
     pub const REQUEST_TTL: &str = "10m";
     /// Capability requests one agent may make per minute.
     pub const REQUESTS_PER_MINUTE: i64 = 30;
+    /// How long an invitation to enrol a passkey works.
+    pub const INVITE_TTL: &str = "24h";
 }
 
 /// Why the configuration is invalid.
@@ -133,6 +137,8 @@ struct Raw {
     mints_per_minute: Option<i64>,
     request_ttl: Option<String>,
     requests_per_minute: Option<i64>,
+    invite_ttl: Option<String>,
+    passkey_rp_id: Option<String>,
     challenges_per_minute: Option<i64>,
     admin_token_ttl: Option<String>,
     challenges_per_minute_per_client: Option<i64>,
@@ -227,6 +233,10 @@ pub struct Config {
     pub request_ttl: Span,
     /// Capability requests per agent per minute.
     pub requests_per_minute: i64,
+    /// How long an invitation to enrol a passkey works.
+    pub invite_ttl: Span,
+    /// The WebAuthn relying party id, when set (else `public_url`'s host).
+    pub passkey_rp_id: Option<String>,
     /// Challenges per human per client address per minute.
     pub challenges_per_minute: i64,
     /// Lifetime of an admin credential.
@@ -346,6 +356,8 @@ impl Config {
                 .unwrap_or(defaults::MINTS_PER_MINUTE)
                 .max(1),
             request_ttl: span("request_ttl", raw.request_ttl, defaults::REQUEST_TTL)?,
+            invite_ttl: span("invite_ttl", raw.invite_ttl, defaults::INVITE_TTL)?,
+            passkey_rp_id: raw.passkey_rp_id,
             requests_per_minute: raw
                 .requests_per_minute
                 .unwrap_or(defaults::REQUESTS_PER_MINUTE)

@@ -45,6 +45,9 @@ pub enum ApiError {
     /// Too many requests; retry after this many seconds.
     #[error("{0}")]
     TooMany(String, u64),
+    /// A feature the configuration leaves off (passkeys without a usable `public_url`).
+    #[error("{0}")]
+    Unavailable(String),
     /// A failure of ours; the text is logged, never sent.
     #[error("{0}")]
     Internal(String),
@@ -77,6 +80,7 @@ impl ApiError {
                 d,
             ),
             Self::TooMany(d, _) => (StatusCode::TOO_MANY_REQUESTS, "too many requests", d),
+            Self::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "service unavailable", d),
             Self::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 (

@@ -41,6 +41,7 @@ mod metrics;
 mod mint;
 pub mod oidc;
 pub mod openapi;
+mod passkeys;
 mod requests;
 pub mod reserved;
 mod routes;
@@ -48,6 +49,7 @@ mod serve;
 mod state;
 pub mod store;
 mod verify;
+mod webauthn;
 
 pub use api::challenge_message;
 pub use app::app;

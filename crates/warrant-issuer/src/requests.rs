@@ -60,6 +60,27 @@ pub enum Verdict {
     Deny,
 }
 
+impl Verdict {
+    /// `approve` or `deny`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+/// A decision checked before any proof: the request, the grant asked and the grant
+/// approved (when narrowed), the token's expiry (approvals), and the digest a passkey's
+/// assertion must be for.
+struct Planned {
+    row: RequestRow,
+    asked: Grant,
+    approved: Option<Grant>,
+    expires: Option<Timestamp>,
+    purpose: String,
+}
+
 /// The grant in plain words (core's summary, the same lines `warrant inspect` prints).
 pub(crate) fn summary(grant: &Grant) -> Vec<String> {
     warrant_core::inspect::grant_summary(grant, false)
@@ -260,42 +281,18 @@ impl AppState {
         verdict: Verdict,
         body: api::Decision,
     ) -> Result<api::Decided, ApiError> {
-        check_id(id)?;
-        let row = self.store.request(id).await?.ok_or_else(|| unknown(id))?;
-        let asked = Grant::from_json_str(&row.grant_json)
-            .map_err(|e| ApiError::Internal(format!("stored request grant: {e}")))?;
-        let approved = match (&body.grant, verdict) {
-            (None, _) => None,
-            (Some(_), Verdict::Deny) => {
-                return Err(ApiError::BadRequest(
-                    "a denial takes no `grant`: leave it out".into(),
-                ))
-            }
-            (Some(g), Verdict::Approve) => {
-                let g = Requested::parse(g)?.0;
-                g.narrows(&asked)
-                    .map_err(|e| ApiError::BadRequest(format!("grant: {e}")))?;
-                Some(g)
-            }
-        };
-        // The token's expiry, fixed now (and a lifetime longer than asked refused) before
-        // the proof is checked: a refused approval uses up nothing.
-        let expires = match verdict {
-            Verdict::Approve => Some(
-                self.approved_expiry(&row, &asked, approved.as_ref(), self.now())
-                    .await?,
-            ),
-            Verdict::Deny => None,
-        };
-        // Checked before the proof is: the request's human is no secret to its holder.
-        if body.human != row.human_id {
-            return Err(ApiError::Forbidden(format!(
-                "this request asks `{}`, not `{}`",
-                row.human_id,
-                body.human.escape_debug()
-            )));
-        }
-        let proof = crate::verify::check_proof(self, &body.human, &body.verification).await?;
+        let Planned {
+            row,
+            asked,
+            approved,
+            expires,
+            purpose,
+        } = self
+            .plan_decision(id, verdict, &body.human, body.grant.as_ref())
+            .await?;
+        let proof =
+            crate::verify::check_proof_for(self, &body.human, &body.verification, Some(&purpose))
+                .await?;
         let how = proof.holds().map(|(_, method, at)| (method, at));
         let mut tx = self.store.begin().await?;
         let decided = async {
@@ -345,6 +342,91 @@ impl AppState {
             summary: summary(approved.as_ref().unwrap_or(&asked)),
             token_expires_at: expires.map(|e| e.to_string()),
         })
+    }
+
+    /// What deciding request `id` by `human` would do (see [`Planned`]), checked before
+    /// any proof is: the request exists and asks `human`, a narrowed `grant` only narrows
+    /// it (none on a denial), and the lifetime approved is no longer than asked.
+    async fn plan_decision(
+        &self,
+        id: &str,
+        verdict: Verdict,
+        human: &str,
+        grant: Option<&serde_json::Value>,
+    ) -> Result<Planned, ApiError> {
+        check_id(id)?;
+        let row = self.store.request(id).await?.ok_or_else(|| unknown(id))?;
+        let asked = Grant::from_json_str(&row.grant_json)
+            .map_err(|e| ApiError::Internal(format!("stored request grant: {e}")))?;
+        let approved = match (grant, verdict) {
+            (None, _) => None,
+            (Some(_), Verdict::Deny) => {
+                return Err(ApiError::BadRequest(
+                    "a denial takes no `grant`: leave it out".into(),
+                ))
+            }
+            (Some(g), Verdict::Approve) => {
+                let g = Requested::parse(g)?.0;
+                g.narrows(&asked)
+                    .map_err(|e| ApiError::BadRequest(format!("grant: {e}")))?;
+                Some(g)
+            }
+        };
+        // The token's expiry, fixed now (and a lifetime longer than asked refused) before
+        // the proof is checked: a refused approval uses up nothing.
+        let expires = match verdict {
+            Verdict::Approve => Some(
+                self.approved_expiry(&row, &asked, approved.as_ref(), self.now())
+                    .await?,
+            ),
+            Verdict::Deny => None,
+        };
+        // The request's human is no secret to whoever holds its id.
+        if human != row.human_id {
+            return Err(ApiError::Forbidden(format!(
+                "this request asks `{}`, not `{}`",
+                row.human_id,
+                human.escape_debug()
+            )));
+        }
+        let canonical = approved.as_ref().map(|g| g.to_json().to_string());
+        let purpose = crate::passkeys::decision_purpose(id, verdict.as_str(), canonical.as_deref());
+        Ok(Planned {
+            row,
+            asked,
+            approved,
+            expires,
+            purpose,
+        })
+    }
+
+    /// `POST /v1/requests/{id}/passkey`: a challenge for the human's passkey, bound to
+    /// exactly this decision (the verdict, and the narrowed grant when approving).
+    pub async fn passkey_challenge(
+        &self,
+        client: &str,
+        id: &str,
+        body: api::PasskeyDecision,
+    ) -> Result<api::PasskeyChallenge, ApiError> {
+        let verdict = match body.verdict.as_str() {
+            "approve" => Verdict::Approve,
+            "deny" => Verdict::Deny,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "`verdict` is `{}`: expected `approve` or `deny`",
+                    other.escape_debug()
+                )))
+            }
+        };
+        let planned = self
+            .plan_decision(id, verdict, &body.human, body.grant.as_ref())
+            .await?;
+        let now = self.now();
+        if planned.row.status != "pending" || planned.row.expires_at < now.unix_i64() {
+            return Err(self.decided_already(id, now).await);
+        }
+        self.start_assertion(client, &body.human, &planned.purpose)
+            .await
     }
 
     /// Why request `id` could not be decided at `now`: decided before, or ended.

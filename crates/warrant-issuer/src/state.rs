@@ -50,6 +50,8 @@ pub struct AppState {
     /// The audit entry this replica last signed or saw, which every head it signs must
     /// still follow.
     pub audit_anchor: Arc<tokio::sync::Mutex<AuditAnchor>>,
+    /// The WebAuthn relying party (or why passkeys are off).
+    pub(crate) passkeys: Arc<crate::webauthn::Passkeys>,
 }
 
 /// What this replica knows of the audit chain: the last entry it signed or saw (its
@@ -77,6 +79,9 @@ pub enum OpenError {
     /// Seeding roles and humans from the configuration.
     #[error("{0}")]
     Seed(#[source] ApiError),
+    /// Passkeys configured so that they cannot work.
+    #[error("{0}")]
+    Passkeys(String),
 }
 
 impl AppState {
@@ -88,6 +93,11 @@ impl AppState {
         let now = (clock.0)();
         let ring = crate::keyring::load(&store, kek.as_ref(), now.unix_i64()).await?;
         let oidc = OidcVerifier::new(config.oidc.clone(), config.oidc_max_age)?;
+        let passkeys = crate::webauthn::Passkeys::from_config(
+            &config.public_url,
+            config.passkey_rp_id.as_deref(),
+        )
+        .map_err(OpenError::Passkeys)?;
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -97,6 +107,7 @@ impl AppState {
             metrics: Arc::default(),
             oidc,
             audit_anchor: Arc::default(),
+            passkeys: Arc::new(passkeys),
         };
         state.seed().await?;
         Ok(state)

@@ -76,6 +76,10 @@ enum Checked<'a> {
         id_token: &'a str,
         nonce: &'a str,
     },
+    Passkey {
+        ceremony: &'a str,
+        credential: Box<webauthn_rs::prelude::PublicKeyCredential>,
+    },
 }
 
 /// The shape of a verification, whoever it names (400).
@@ -83,6 +87,23 @@ fn check_shape<'a>(s: &AppState, v: &'a Verification) -> Result<Checked<'a>, Api
     let bad = |m: String| ApiError::BadRequest(m);
     let nonce = match v {
         Verification::DeviceKey { nonce, .. } | Verification::Oidc { nonce, .. } => nonce,
+        Verification::Passkey {
+            ceremony,
+            credential,
+        } => {
+            if ceremony.len() != 32 || !ceremony.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad(
+                    "`verification.ceremony` must be the 32 hex digits of a passkey challenge"
+                        .into(),
+                ));
+            }
+            let credential = serde_json::from_value(credential.clone())
+                .map_err(|e| bad(format!("verification.credential: {e}")))?;
+            return Ok(Checked::Passkey {
+                ceremony,
+                credential: Box::new(credential),
+            });
+        }
     };
     if nonce.is_empty() || nonce.len() > 256 {
         return Err(bad(
@@ -120,6 +141,7 @@ fn check_shape<'a>(s: &AppState, v: &'a Verification) -> Result<Checked<'a>, Api
                 nonce,
             })
         }
+        Verification::Passkey { .. } => Err(bad("a passkey carries no nonce".into())),
     }
 }
 
@@ -135,6 +157,7 @@ enum Pending {
         digest: String,
         keep_until: i64,
     },
+    Passkey(crate::passkeys::Asserted),
 }
 
 /// A verification checked as far as it can be without writing anything: the shape, the
@@ -172,6 +195,17 @@ pub(crate) async fn check_proof(
     human_id: &str,
     v: &Verification,
 ) -> Result<Proof, ApiError> {
+    check_proof_for(s, human_id, v, None).await
+}
+
+/// [`check_proof`] for a decision whose passkey ceremony must be for `purpose`
+/// (crate::passkeys): a passkey verifies nothing else.
+pub(crate) async fn check_proof_for(
+    s: &AppState,
+    human_id: &str,
+    v: &Verification,
+    purpose: Option<&str>,
+) -> Result<Proof, ApiError> {
     check_human_id(human_id)?;
     let checked = check_shape(s, v)?;
     // One lookup whoever is named; the proof below does not depend on its result.
@@ -202,6 +236,23 @@ pub(crate) async fn check_proof(
         } => {
             let (outcome, extra) = oidc(s, human_id, provider, id_token, nonce, now).await?;
             (Method::Oidc, outcome, extra)
+        }
+        Checked::Passkey {
+            ceremony,
+            credential,
+        } => {
+            let asserted = s
+                .check_assertion(human_id, ceremony, &credential, purpose)
+                .await?;
+            let extra = match &asserted {
+                Ok(a) => json!({ "credential_id": a.credential_id }),
+                Err(_) => json!({}),
+            };
+            (
+                Method::Passkey,
+                asserted.map(|a| (Pending::Passkey(a), now)),
+                extra,
+            )
         }
     };
     Ok(Proof {
@@ -287,6 +338,14 @@ async fn redeem(
                 Ok(())
             } else {
                 Err("the challenge is unknown, expired or already used".to_owned())
+            }
+        }
+        Pending::Passkey(a) => {
+            if Store::use_ceremony(conn, &a.ceremony, now).await? {
+                Store::used_passkey(conn, &a.credential_id, a.updated.as_deref(), now).await?;
+                Ok(())
+            } else {
+                Err("the passkey challenge is unknown, expired or already used".to_owned())
             }
         }
         Pending::Oidc {

@@ -1,14 +1,38 @@
-//! `warrant humans add`
+//! `warrant humans add`, `warrant humans invite`
 
 use std::path::Path;
 
 use serde_json::Map;
 use warrant_core::value::{AttrName, Value};
-use warrant_issuer::api::{HumanRequest, HumanSaved};
+use warrant_issuer::api::{HumanRequest, HumanSaved, Invite};
 
-use crate::args::HumanAddArgs;
+use crate::args::{HumanAddArgs, HumanInviteArgs};
 use crate::error::{CliError, Outcome};
 use crate::io;
+
+pub(crate) fn invite(a: &HumanInviteArgs) -> Result<Outcome, CliError> {
+    let base = a.admin.issuer.trim_end_matches('/');
+    let token = io::admin_token(&a.admin.admin_token)?;
+    let id = url_segment(&a.id);
+    let made: Invite = io::post_empty(&format!("{base}/v1/humans/{id}/invites"), Some(&token))?;
+    io::out(format!(
+        "{}\n(for `{}` to open: it enrols one passkey, once, until {})",
+        made.url, made.human, made.expires_at
+    ))?;
+    Ok(Outcome::Ok)
+}
+
+/// `text` as one path segment (its bytes percent-encoded but for unreserved characters).
+fn url_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
 
 pub(crate) fn add(a: &HumanAddArgs) -> Result<Outcome, CliError> {
     let device_keys = a

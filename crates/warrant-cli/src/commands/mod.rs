@@ -38,6 +38,7 @@ pub(crate) fn run(cli: Cli, matches: &ArgMatches) -> Result<Outcome, CliError> {
         Command::Agent(crate::args::AgentCommand::Keygen(a)) => agent::keygen(&a),
         Command::Agent(crate::args::AgentCommand::Register(a)) => agent::register(&a),
         Command::Humans(crate::args::HumansCommand::Add(a)) => humans::add(&a),
+        Command::Humans(crate::args::HumansCommand::Invite(a)) => humans::invite(&a),
         Command::Delegate(a) => delegate::run(&a, sub()?),
         Command::Proof(a) => proof::run(&a),
         Command::Request(a) => request::ask(&a, sub()?),

@@ -30,7 +30,7 @@ pub(crate) fn start_listening(listen: &str) -> Server {
     start_on("", tempfile::tempdir().unwrap(), listen)
 }
 
-fn start_on(config: &str, dir: tempfile::TempDir, listen: &str) -> Server {
+pub(crate) fn start_on(config: &str, dir: tempfile::TempDir, listen: &str) -> Server {
     let config_path = dir.path().join("warrant.toml");
     std::fs::write(&config_path, config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_warrant"))

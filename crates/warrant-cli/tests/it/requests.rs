@@ -158,3 +158,62 @@ fn an_agent_asks_alice_approves_narrowed_and_the_agent_gets_a_bound_token() {
     .input_error()
     .stderr_has("allow[0]: its resources and actions are not within one allow rule of the request");
 }
+
+#[test]
+fn humans_invite_prints_a_one_time_link_where_passkeys_can_work() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "public_url = \"http://localhost:{port}\"\n{}",
+        warrant_test::config::readme(
+            "ed25519/0000000000000000000000000000000000000000000000000000000000000000"
+        )
+    );
+    let server = crate::issuer::start_on(&config, dir, &format!("127.0.0.1:{port}"));
+    let admin = server.dir.path().join("data/admin.token");
+    let admin = admin.to_str().unwrap();
+    let run = warrant([
+        "humans",
+        "invite",
+        "alice",
+        "--url",
+        &server.url,
+        "--admin-token",
+        admin,
+    ]);
+    run.ok()
+        .stdout_has(&format!("http://localhost:{port}/invite/"))
+        .stdout_has("enrols one passkey, once, until ");
+    warrant([
+        "humans",
+        "invite",
+        "mallory",
+        "--url",
+        &server.url,
+        "--admin-token",
+        admin,
+    ])
+    .input_error()
+    .stderr_has("no human `mallory`");
+    // Where passkeys cannot work (an address), the issuer says why.
+    let plain = start(
+        warrant_test::config::SUPPORT_ROLE,
+        tempfile::tempdir().unwrap(),
+    );
+    let admin = plain.dir.path().join("data/admin.token");
+    warrant([
+        "humans",
+        "invite",
+        "alice",
+        "--url",
+        &plain.url,
+        "--admin-token",
+        admin.to_str().unwrap(),
+    ])
+    .input_error()
+    .stderr_has("passkeys are off");
+}

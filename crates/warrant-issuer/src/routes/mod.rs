@@ -12,6 +12,7 @@ mod agents;
 mod audit;
 mod keys;
 mod ops;
+mod passkeys;
 mod requests;
 mod revocations;
 mod tokens;
@@ -30,5 +31,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(agents::router())
         .merge(requests::router())
+        .merge(passkeys::router())
         .merge(admin::router())
 }

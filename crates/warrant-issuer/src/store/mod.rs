@@ -16,6 +16,7 @@ mod challenges;
 mod db;
 mod humans;
 mod keys;
+mod passkeys;
 mod requests;
 mod revocations;
 
@@ -27,5 +28,6 @@ pub use challenges::Challenge;
 pub use db::{Backend, Store, StoreError, Tx, EPHEMERAL_CONNECTIONS, SQLITE_JOURNAL_MODE};
 pub use humans::{HumanRow, RoleRow};
 pub use keys::{KeyRow, KeyVersion};
+pub use passkeys::{CeremonyRow, PasskeyRow};
 pub use requests::{Approval, RequestRow};
 pub use revocations::{RevocationRow, TokenRow};

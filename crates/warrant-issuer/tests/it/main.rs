@@ -15,6 +15,7 @@ mod env;
 mod errors;
 mod oidc;
 mod openapi;
+mod passkeys;
 mod requests;
 mod review;
 mod startup;

@@ -12,10 +12,13 @@ use crate::api::{key_set, register};
 use crate::both;
 use crate::env::Env;
 
-const BASE: &str = "http://127.0.0.1:8414";
+/// The issuer's public URL: what proofs sign.
+fn base(env: &Env) -> String {
+    env.state.config.public_url.clone()
+}
 
 /// A refund request of up to 100.00, for 10 minutes, for support-api.
-fn refunds() -> J {
+pub(crate) fn refunds() -> J {
     json!({ "audience": ["support-api"], "ttl": "10m", "allow": [
         { "resources": ["orders/*"], "actions": ["refund"], "when": [ { "attr": "amount", "le": 10000 } ] },
         { "resources": ["tickets/123/email_address"], "actions": ["read"] }
@@ -23,11 +26,11 @@ fn refunds() -> J {
 }
 
 /// A DPoP proof by `agent` for `method` on `path` (no access token: `ath` of "").
-fn proof(env: &Env, agent: &SigningKey, method: &str, path: &str) -> String {
+pub(crate) fn proof(env: &Env, agent: &SigningKey, method: &str, path: &str) -> String {
     warrant_core::dpop::create_proof(
         agent,
         method,
-        &format!("{BASE}{path}"),
+        &format!("{}{path}", base(env)),
         "",
         env.at(),
         &mut rand_core::OsRng,
@@ -36,7 +39,7 @@ fn proof(env: &Env, agent: &SigningKey, method: &str, path: &str) -> String {
 }
 
 /// Sends `method path` with an optional DPoP proof and JSON body: status, headers, JSON.
-async fn send(
+pub(crate) async fn send(
     env: &Env,
     method: &str,
     path: &str,
@@ -63,7 +66,7 @@ async fn send(
 }
 
 /// A registered agent.
-async fn agent(env: &Env) -> SigningKey {
+pub(crate) async fn agent(env: &Env) -> SigningKey {
     let admin = env.admin_token().await;
     let agent = new_key();
     let (status, body) = register(env, &admin, &agent, &agent).await;
@@ -72,25 +75,35 @@ async fn agent(env: &Env) -> SigningKey {
 }
 
 /// `agent` asks alice for `grant`: the request's id.
-async fn ask(env: &Env, agent: &SigningKey, grant: J) -> String {
+pub(crate) async fn ask(env: &Env, agent: &SigningKey, grant: J) -> String {
     let p = proof(env, agent, "POST", "/v1/requests");
     let body =
         json!({ "human": "alice", "reason": "refund order 7, charged twice", "grant": grant });
     let (status, headers, made) = send(env, "POST", "/v1/requests", Some(&p), Some(body)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{made} {headers:?}");
     let id = made["id"].as_str().unwrap().to_owned();
-    assert_eq!(made["approve_url"], format!("{BASE}/approve/{id}"));
+    assert_eq!(made["approve_url"], format!("{}/approve/{id}", base(env)));
     id
 }
 
-async fn poll(env: &Env, agent: &SigningKey, id: &str) -> (StatusCode, axum::http::HeaderMap, J) {
+pub(crate) async fn poll(
+    env: &Env,
+    agent: &SigningKey,
+    id: &str,
+) -> (StatusCode, axum::http::HeaderMap, J) {
     let path = format!("/v1/requests/{id}");
     let p = proof(env, agent, "GET", &path);
     send(env, "GET", &path, Some(&p), None).await
 }
 
 /// `human` decides request `id` (`approve` or `deny`) with a device key, optionally narrowing.
-async fn decide(env: &Env, human: &str, id: &str, what: &str, grant: Option<J>) -> (StatusCode, J) {
+pub(crate) async fn decide(
+    env: &Env,
+    human: &str,
+    id: &str,
+    what: &str,
+    grant: Option<J>,
+) -> (StatusCode, J) {
     let verification = env.answer(human, &env.device).await;
     let mut body = json!({ "human": human, "verification": verification });
     if let Some(g) = grant {
@@ -106,7 +119,7 @@ async fn decide(env: &Env, human: &str, id: &str, what: &str, grant: Option<J>) 
 }
 
 /// A verification of `token` by the holder `agent` for `resource`/`action`.
-fn check(
+pub(crate) fn check(
     env: &Env,
     verifier: &Verifier,
     agent: &SigningKey,
