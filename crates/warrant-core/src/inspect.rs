@@ -11,6 +11,10 @@ use crate::grant::{Actions, Condition, Grant, Op, Rule};
 use crate::keys::PublicKey;
 use crate::token::{biscuit_error, TokenError, UNVERIFIED};
 
+mod words;
+
+pub use words::describe;
+
 /// What was learned about the signatures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "detail", rename_all = "snake_case")]
@@ -42,6 +46,8 @@ pub struct BlockInfo {
     pub expires_at: Option<String>,
     /// Plain-words summary lines.
     pub summary: Vec<String>,
+    /// Its grant in one sentence ([`describe`]), if it has a warrant grant.
+    pub description: Option<String>,
 }
 
 /// A decoded token.
@@ -128,6 +134,7 @@ pub fn inspect(
                 .and_then(|g| g.expires_at)
                 .map(|t| t.to_string()),
             datalog,
+            description: grant.as_ref().map(describe),
             summary,
         });
     }

@@ -475,8 +475,8 @@ pub struct RequestCreated {
     pub approve_url: String,
     /// When it ends unless approved (RFC 3339).
     pub expires_at: String,
-    /// The grant asked for, in plain words.
-    pub summary: Vec<String>,
+    /// The grant asked for, in one sentence (the words `warrant inspect` uses).
+    pub description: String,
 }
 
 /// A capability request as its agent sees it (`GET /v1/requests/{id}`): `202` while
@@ -517,8 +517,9 @@ pub struct Decided {
     pub id: String,
     /// `approved` or `denied`.
     pub status: String,
-    /// What the token will allow, in plain words (what was asked, narrowed as approved).
-    pub summary: Vec<String>,
+    /// What the human decided on, in one sentence: the grant approved (narrowed or as
+    /// asked), or the one denied.
+    pub description: String,
     /// When the token will expire, once collected (approved only; RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<String>,

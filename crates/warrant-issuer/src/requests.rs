@@ -81,11 +81,6 @@ struct Planned {
     purpose: String,
 }
 
-/// The grant in plain words (core's summary, the same lines `warrant inspect` prints).
-pub(crate) fn summary(grant: &Grant) -> Vec<String> {
-    warrant_core::inspect::grant_summary(grant, false)
-}
-
 /// A stored time (Unix seconds).
 fn at(seconds: i64) -> Timestamp {
     Timestamp::from_unix(u64::try_from(seconds).unwrap_or(0))
@@ -249,26 +244,26 @@ impl AppState {
                 token_id: None,
             };
             Store::insert_request(&mut tx, &row).await?;
-            let lines = summary(&requested.0);
+            let description = warrant_core::inspect::describe(&requested.0);
             let detail = json!({
                 "request": row.id, "agent": agent.id, "agent_name": agent.name,
                 "human": row.human_id, "role": row.role, "reason": row.reason,
-                "grant": requested.0.to_json(), "summary": lines,
+                "grant": requested.0.to_json(), "description": description,
                 "expires_at": at(row.expires_at).to_string(),
             });
             let actor = format!("agent:{}", agent.id);
             let entry =
                 Store::append_audit(&mut tx, row.created_at, "request", &actor, &detail).await?;
-            Ok::<_, ApiError>((row, lines, entry))
+            Ok::<_, ApiError>((row, description, entry))
         }
         .await;
-        let (row, lines, entry) = crate::state::finish(tx, made).await?;
+        let (row, description, entry) = crate::state::finish(tx, made).await?;
         self.maybe_sign_head(&entry).await?;
         Ok(api::RequestCreated {
             approve_url: self.htu(&format!("/approve/{}", row.id)),
             expires_at: at(row.expires_at).to_string(),
             id: row.id,
-            summary: lines,
+            description,
         })
     }
 
@@ -328,6 +323,7 @@ impl AppState {
             let detail = json!({
                 "request": id, "agent": row.agent_id, "verification": method.as_str(),
                 "narrowed": approved.as_ref().map(Grant::to_json),
+                "description": warrant_core::inspect::describe(approved.as_ref().unwrap_or(&asked)),
                 "token_expires_at": expires.map(|e| e.to_string()),
             });
             let entry = record(&mut tx, now, &actor, &verification, (kind, &detail)).await?;
@@ -339,7 +335,7 @@ impl AppState {
         Ok(api::Decided {
             id: id.to_owned(),
             status: status.to_owned(),
-            summary: summary(approved.as_ref().unwrap_or(&asked)),
+            description: warrant_core::inspect::describe(approved.as_ref().unwrap_or(&asked)),
             token_expires_at: expires.map(|e| e.to_string()),
         })
     }

@@ -65,4 +65,3 @@ impl Passkeys {
             .map_err(|why| ApiError::Unavailable(format!("passkeys are off: {why}")))
     }
 }
-

@@ -70,6 +70,9 @@ fn render(r: &Inspection) -> String {
         };
         let _ = writeln!(s, "\nblock {} (signed by {who})", b.index);
         let _ = writeln!(s, "  revocation id: {}", b.revocation_id);
+        if let Some(d) = &b.description {
+            let _ = writeln!(s, "  in words: {d}");
+        }
         for line in &b.summary {
             let _ = writeln!(s, "  - {line}");
         }

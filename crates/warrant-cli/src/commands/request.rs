@@ -127,9 +127,7 @@ pub(crate) fn decide(a: &DeciderArgs, approve: Option<Option<Grant>>) -> Result<
     if let Some(e) = decided.token_expires_at {
         out.push_str(&format!(": the agent's token will expire at {e}"));
     }
-    for line in &decided.summary {
-        out.push_str(&format!("\n  {line}"));
-    }
+    out.push_str(&format!("\n  {}", decided.description));
     io::out(out)?;
     Ok(Outcome::Ok)
 }

@@ -118,7 +118,8 @@ fn an_agent_asks_alice_approves_narrowed_and_the_agent_gets_a_bound_token() {
     warrant(["inspect", "--token", &token])
         .ok()
         .stdout_has(&agent_pub)
-        .stdout_has("block 2");
+        .stdout_has("block 2")
+        .stdout_has("in words: read `tickets/123/email_address`\n");
     // Once only.
     args.pop();
     warrant(&args).input_error().stderr_has("collected already");

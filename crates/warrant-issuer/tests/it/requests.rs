@@ -79,9 +79,13 @@ pub(crate) async fn ask(env: &Env, agent: &SigningKey, grant: J) -> String {
     let p = proof(env, agent, "POST", "/v1/requests");
     let body =
         json!({ "human": "alice", "reason": "refund order 7, charged twice", "grant": grant });
-    let (status, headers, made) = send(env, "POST", "/v1/requests", Some(&p), Some(body)).await;
+    let (status, headers, made) =
+        send(env, "POST", "/v1/requests", Some(&p), Some(body.clone())).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{made} {headers:?}");
     let id = made["id"].as_str().unwrap().to_owned();
+    // The words of core's one generator, as `warrant inspect` and the audit log show them.
+    let asked = warrant_core::grant::Grant::from_json(&body["grant"]).unwrap();
+    assert_eq!(made["description"], warrant_core::inspect::describe(&asked));
     assert_eq!(made["approve_url"], format!("{}/approve/{id}", base(env)));
     id
 }
