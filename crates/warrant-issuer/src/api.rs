@@ -587,6 +587,36 @@ pub struct PasskeyDecision {
     pub grant: Option<serde_json::Value>,
 }
 
+/// `POST /web/signin/challenge`: a passkey challenge to sign in to the issuer's pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInChallenge {
+    /// The human signing in.
+    pub human: String,
+}
+
+/// `POST /web/signin`: the passkey's answer to a sign-in challenge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// The human signing in.
+    pub human: String,
+    /// The challenge's `ceremony`.
+    pub ceremony: String,
+    /// The `PublicKeyCredential` the authenticator returned (WebAuthn's JSON form).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// A session begun (`POST /web/signin`; the cookie is in `Set-Cookie`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignedIn {
+    /// Who.
+    pub human: String,
+    /// When the session ends (RFC 3339).
+    pub expires_at: String,
+}
+
 /// An OpenAPI 3.1 document (`GET /openapi.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]

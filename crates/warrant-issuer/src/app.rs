@@ -19,6 +19,8 @@ pub fn app(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     // Every route, declared once with its OpenAPI description (crate::routes, crate::openapi).
     let api = Router::from(crate::openapi::router())
+        // The pages for people (HTML, with their own security headers).
+        .merge(crate::web::router())
         // Every other path: a 404 problem naming it.
         .fallback(not_found)
         .with_state(state.clone())
@@ -142,11 +144,11 @@ async fn problems(
     req.extensions_mut().insert(BodyLimit(limits.body));
     let res = next.run(req).await;
     let status = res.status();
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // A problem document already, or a page for people (crate::web: its errors are pages).
+    let formed = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes() == PROBLEM_JSON.as_bytes() || v.as_bytes().starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || formed {
         return res;
     }
     let (parts, body) = res.into_parts();

@@ -61,6 +61,11 @@ impl ApiError {
         ))
     }
 
+    /// The status it is answered with.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
     /// The status, the problem title and the detail sent.
     fn parts(&self) -> (StatusCode, &'static str, &str) {
         match self {

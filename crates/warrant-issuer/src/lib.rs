@@ -49,6 +49,7 @@ mod serve;
 mod state;
 pub mod store;
 mod verify;
+mod web;
 mod webauthn;
 
 pub use api::challenge_message;

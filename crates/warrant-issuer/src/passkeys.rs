@@ -73,6 +73,11 @@ pub(crate) fn decision_purpose(request: &str, verdict: &str, grant: Option<&str>
     digest(&json!({ "request": request, "verdict": verdict, "grant": grant }).to_string())
 }
 
+/// How an invitation is stored: the digest of its secret.
+pub(crate) fn invite_digest(secret: &str) -> String {
+    digest(secret)
+}
+
 /// What an enrolment ceremony is for: the invitation (its digest).
 fn enrolment_purpose(invite_digest: &str) -> String {
     format!("enrol:{invite_digest}")

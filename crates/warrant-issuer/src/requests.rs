@@ -82,7 +82,7 @@ struct Planned {
 }
 
 /// A stored time (Unix seconds).
-fn at(seconds: i64) -> Timestamp {
+pub(crate) fn at(seconds: i64) -> Timestamp {
     Timestamp::from_unix(u64::try_from(seconds).unwrap_or(0))
 }
 
@@ -444,6 +444,31 @@ impl AppState {
         }
     }
 
+    /// The lifetime request `row` asks for (`asked`): its own, or the default, within its
+    /// role's and the issuer's longest.
+    pub(crate) async fn asked_ttl(
+        &self,
+        row: &RequestRow,
+        asked: &Grant,
+        now: Timestamp,
+    ) -> Result<warrant_core::time::Span, ApiError> {
+        let role = self
+            .store
+            .role(&row.role)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("role `{}` is missing", row.role)))?;
+        self.lifetime_of(&role, asked, now)
+    }
+
+    fn lifetime_of(
+        &self,
+        role: &crate::store::RoleRow,
+        grant: &Grant,
+        now: Timestamp,
+    ) -> Result<warrant_core::time::Span, ApiError> {
+        crate::mint::lifetime(grant, role, self.config.max_ttl, now).map_err(ApiError::from)
+    }
+
     /// When the token of an approval expires: the lifetime asked for, or approved when
     /// shorter, from now, within the role's and the issuer's longest.
     async fn approved_expiry(
@@ -458,8 +483,7 @@ impl AppState {
             .role(&row.role)
             .await?
             .ok_or_else(|| ApiError::Internal(format!("role `{}` is missing", row.role)))?;
-        let asked_ttl = crate::mint::lifetime(asked, &role, self.config.max_ttl, now)
-            .map_err(ApiError::from)?;
+        let asked_ttl = self.lifetime_of(&role, asked, now)?;
         let ttl = match approved {
             Some(a) if a.ttl.is_some() || a.expires_at.is_some() => {
                 let t = crate::mint::lifetime(a, &role, self.config.max_ttl, now)

@@ -15,6 +15,7 @@ mod ops;
 mod passkeys;
 mod requests;
 mod revocations;
+mod sessions;
 mod tokens;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -32,5 +33,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(agents::router())
         .merge(requests::router())
         .merge(passkeys::router())
+        .merge(sessions::router())
         .merge(admin::router())
 }

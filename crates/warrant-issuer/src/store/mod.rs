@@ -28,6 +28,6 @@ pub use challenges::Challenge;
 pub use db::{Backend, Store, StoreError, Tx, EPHEMERAL_CONNECTIONS, SQLITE_JOURNAL_MODE};
 pub use humans::{HumanRow, RoleRow};
 pub use keys::{KeyRow, KeyVersion};
-pub use passkeys::{CeremonyRow, PasskeyRow};
+pub use passkeys::{CeremonyRow, PasskeyRow, SessionRow};
 pub use requests::{Approval, RequestRow};
 pub use revocations::{RevocationRow, TokenRow};

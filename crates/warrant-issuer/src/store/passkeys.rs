@@ -218,3 +218,56 @@ impl Store {
         Ok(())
     }
 }
+
+/// A browser session, as stored (without its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// Whose.
+    pub human_id: String,
+    /// The token every state-changing form of the session must carry.
+    pub csrf: String,
+    /// When it ends.
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Stores a session (the digest of its secret), on `conn`.
+    pub async fn insert_session(
+        conn: &mut AnyConnection,
+        digest: &str,
+        s: &SessionRow,
+        created_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO web_sessions (digest, human_id, csrf, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(digest)
+        .bind(&s.human_id)
+        .bind(&s.csrf)
+        .bind(created_at)
+        .bind(s.expires_at)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The session whose secret has this digest, if still live at `now`.
+    pub async fn session(&self, digest: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT human_id, csrf, expires_at FROM web_sessions WHERE digest = $1 AND expires_at >= $2",
+        )
+        .bind(digest)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                human_id: r.try_get("human_id")?,
+                csrf: r.try_get("csrf")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+}

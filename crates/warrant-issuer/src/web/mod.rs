@@ -1,0 +1,167 @@
+//! The issuer's pages for people: a human enrols a passkey from an invitation
+//! (`/invite/{secret}`) and decides an agent's request (`/approve/{id}`), signing in with a
+//! passkey first. Server-rendered (maud), one small script (`/assets/warrant.js`) for
+//! `navigator.credentials`, no inline script or style: every page is served with a strict
+//! Content-Security-Policy, `frame-ancestors 'none'`, no referrer (the URLs carry secrets)
+//! and `no-store`. Decisions go through the JSON API with a passkey bound to the one
+//! decision (crate::passkeys), so a forged form cannot make one.
+
+mod pages;
+pub(crate) mod session;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::Markup;
+use warrant_core::grant::Grant;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What every page is sent with.
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
+
+/// The pages and their assets (not in the API's OpenAPI document: they are HTML).
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/invite/{secret}", get(invite))
+        .route("/approve/{id}", get(approve))
+        .route("/assets/warrant.js", get(script))
+        .route("/assets/warrant.css", get(style))
+        .layer(axum::middleware::map_response(secure))
+}
+
+/// The security headers of every page and asset.
+async fn secure(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    res
+}
+
+/// A page.
+fn html(status: StatusCode, markup: Markup) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+/// An error as a page (never raw JSON): its status and words; a failure of ours says only
+/// "internal error" (and is logged).
+fn problem(e: &ApiError) -> Response {
+    let status = e.status();
+    let (title, detail) = match e {
+        ApiError::Internal(d) => {
+            tracing::error!(error = %d, "internal error");
+            ("Something went wrong", "internal error".to_owned())
+        }
+        ApiError::Unavailable(d) => ("Not available here", d.clone()),
+        e => ("This link does not work", e.to_string()),
+    };
+    html(status, pages::problem(title, &detail))
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("assets/warrant.js"),
+    )
+        .into_response()
+}
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("assets/warrant.css"),
+    )
+        .into_response()
+}
+
+async fn invite(State(s): State<AppState>, Path(secret): Path<String>) -> Response {
+    match s.invite_page(&secret).await {
+        Ok(human) => html(StatusCode::OK, pages::invite(&secret, &human)),
+        Err(e) => problem(&e),
+    }
+}
+
+async fn approve(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match s.approve_page(&id, &headers).await {
+        Ok(page) => html(StatusCode::OK, page),
+        Err(e) => problem(&e),
+    }
+}
+
+impl AppState {
+    /// The human an invitation is for (a 404 when unknown, used or expired).
+    async fn invite_page(&self, secret: &str) -> Result<String, ApiError> {
+        self.passkeys.on()?;
+        self.store
+            .live_invite(
+                &crate::passkeys::invite_digest(secret),
+                self.now().unix_i64(),
+            )
+            .await?
+            .ok_or_else(|| {
+                ApiError::NotFound(
+                    "this invitation is unknown, used or expired: ask for a new one".into(),
+                )
+            })
+    }
+
+    /// The approval page: the request for its human signed in, else the sign-in.
+    async fn approve_page(&self, id: &str, headers: &HeaderMap) -> Result<Markup, ApiError> {
+        self.passkeys.on()?;
+        let unknown = || ApiError::NotFound("no such request: check the link".into());
+        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(unknown());
+        }
+        let row = self.store.request(id).await?.ok_or_else(unknown)?;
+        let signed_in = self
+            .session(headers)
+            .await?
+            .is_some_and(|s| s.human_id == row.human_id);
+        if !signed_in {
+            return Ok(pages::sign_in(&row.human_id));
+        }
+        let now = self.now();
+        if row.status != "pending" || row.expires_at < now.unix_i64() {
+            return Err(match row.status.as_str() {
+                "pending" => {
+                    ApiError::Gone("this request has expired: the agent must ask again".into())
+                }
+                other => ApiError::Conflict(format!("this request is {other} already")),
+            });
+        }
+        let agent = self
+            .store
+            .agent(&row.agent_id)
+            .await?
+            .ok_or_else(|| ApiError::Gone("the agent that asked no longer exists".into()))?;
+        let asked = Grant::from_json_str(&row.grant_json)
+            .map_err(|e| ApiError::Internal(format!("stored request grant: {e}")))?;
+        let ttl = self.asked_ttl(&row, &asked, now).await?;
+        Ok(pages::request(&row, &agent, &asked, ttl))
+    }
+}

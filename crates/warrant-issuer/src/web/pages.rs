@@ -1,0 +1,128 @@
+//! The pages, as maud templates: every value is HTML-escaped by construction, no inline
+//! script or style, everything the script needs in `data-` attributes.
+
+use maud::{html, Markup, DOCTYPE};
+use warrant_core::grant::{Grant, Op};
+use warrant_core::inspect::describe;
+use warrant_core::time::Span;
+
+use crate::store::{AgentRow, RequestRow};
+
+/// A page around `body`.
+fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — warrant" }
+                link rel="stylesheet" href="/assets/warrant.css";
+                script src="/assets/warrant.js" defer {}
+            }
+            body {
+                main {
+                    h1 { (title) }
+                    (body)
+                    p #message role="alert" tabindex="-1" {}
+                }
+            }
+        }
+    }
+}
+
+/// An error, on a page: what went wrong and what to do.
+pub(super) fn problem(title: &str, detail: &str) -> Markup {
+    page(title, html! { p { (detail) } })
+}
+
+/// `/invite/{secret}`: enrol a passkey.
+pub(super) fn invite(secret: &str, human: &str) -> Markup {
+    page(
+        "Enrol a passkey",
+        html! {
+            p { "This invitation enrols a passkey for " strong { (human) } ". It works once." }
+            p { "Your device will ask for your fingerprint, face or PIN." }
+            form #enrol data-secret=(secret) {
+                label { "A name for this passkey " input name="name" maxlength="64" placeholder="laptop" autocomplete="off"; }
+                button type="submit" { "Create a passkey" }
+            }
+        },
+    )
+}
+
+/// `/approve/{id}` before signing in: nothing of the request but whom it asks.
+pub(super) fn sign_in(human: &str) -> Markup {
+    page(
+        "An agent asks for your approval",
+        html! {
+            p { "Sign in with your passkey, " strong { (human) } ", to see what it asks." }
+            form #signin data-human=(human) {
+                button type="submit" { "Sign in with a passkey" }
+            }
+        },
+    )
+}
+
+/// Lifetimes a human may choose instead of what was asked: only shorter ones.
+const LIFETIMES: [u64; 9] = [60, 300, 600, 900, 1800, 3600, 7200, 14_400, 86_400];
+
+/// `/approve/{id}` for its human, signed in: the request in words and the choices.
+pub(super) fn request(
+    row: &RequestRow,
+    agent: &AgentRow,
+    asked: &Grant,
+    asked_ttl: Span,
+) -> Markup {
+    let until = crate::requests::at(row.expires_at).to_string();
+    let grant_json = asked.to_json().to_string();
+    html! {
+        (page("An agent asks for your approval", html! {
+            dl {
+                dt { "Agent" } dd { (agent.name) }
+                dt { "Its key" } dd { code { (agent.id) } }
+                dt { "Why" } dd { (row.reason) }
+                dt { "Time left" } dd #left data-until=(until) { "until " (until) }
+            }
+            p { "It asks to:" }
+            p .words { (describe(asked)) }
+            form #decide data-request=(row.id) data-human=(row.human_id) data-grant=(grant_json) data-ttl=(asked_ttl.to_string()) {
+                fieldset {
+                    legend { "What you approve (you may only narrow it)" }
+                    @for (i, rule) in asked.allow.iter().enumerate() {
+                        @let alone = Grant { allow: vec![rule.clone()], ..Grant::default() };
+                        label { input type="checkbox" name="keep" value=(i) checked; " " (describe(&alone)) }
+                        @for (k, c) in rule.when.iter().enumerate() {
+                            @if let Some((op, words, v)) = limit(&c.op) {
+                                label .limit {
+                                    (c.attr) " " (words) " "
+                                    input type="number" data-rule=(i) data-cond=(k) data-op=(op) value=(v) max=(v) step="1";
+                                }
+                            }
+                        }
+                    }
+                    label {
+                        "For "
+                        select name="ttl" {
+                            option value=(asked_ttl.to_string()) selected { (asked_ttl) " (as asked)" }
+                            @for s in LIFETIMES.iter().filter(|s| **s < asked_ttl.seconds()) {
+                                option value=(Span::from_seconds(*s).to_string()) { (Span::from_seconds(*s)) }
+                            }
+                        }
+                    }
+                }
+                button type="submit" { "Approve with your passkey" }
+                button type="button" #deny { "Deny" }
+            }
+        }))
+    }
+}
+
+/// An integer upper limit a human may lower: the operator's JSON name, its words, its value.
+fn limit(op: &Op) -> Option<(&'static str, &'static str, i64)> {
+    match op {
+        Op::Lt(warrant_core::value::Value::Integer(v)) => Some(("lt", "under", *v)),
+        Op::Le(warrant_core::value::Value::Integer(v)) => Some(("le", "at most", *v)),
+        _ => None,
+    }
+}
