@@ -11,6 +11,7 @@ mod admin;
 mod api;
 mod audit;
 mod bounds;
+mod browser;
 mod env;
 mod errors;
 mod oidc;
