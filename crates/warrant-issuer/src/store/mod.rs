@@ -13,6 +13,7 @@ mod agents;
 mod audit;
 mod bounds;
 mod challenges;
+mod console;
 mod db;
 mod humans;
 mod keys;

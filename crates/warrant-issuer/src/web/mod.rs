@@ -1,18 +1,20 @@
 //! The issuer's pages for people: a human enrols a passkey from an invitation
-//! (`/invite/{secret}`) and decides an agent's request (`/approve/{id}`), signing in with a
-//! passkey first. Server-rendered (maud), one small script (`/assets/warrant.js`) for
+//! (`/invite/{secret}`), decides an agent's request (`/approve/{id}`) and sees their
+//! console (`/console`: requests, tokens, agents, passkeys, audit entries), signing in with
+//! a passkey first. Server-rendered (maud), one small script (`/assets/warrant.js`) for
 //! `navigator.credentials`, no inline script or style: every page is served with a strict
 //! Content-Security-Policy, `frame-ancestors 'none'`, no referrer (the URLs carry secrets)
 //! and `no-store`. Decisions go through the JSON API with a passkey bound to the one
 //! decision (crate::passkeys), so a forged form cannot make one.
 
+mod console;
 mod pages;
 pub(crate) mod session;
 
-use axum::extract::{Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
 use maud::Markup;
 use warrant_core::grant::Grant;
@@ -30,6 +32,10 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/invite/{secret}", get(invite))
         .route("/approve/{id}", get(approve))
+        .route("/console", get(console))
+        .route("/console/revoke", post(revoke))
+        .route("/console/passkeys/remove", post(remove_passkey))
+        .route("/console/signout", post(sign_out))
         .route("/assets/warrant.js", get(script))
         .route("/assets/warrant.css", get(style))
         .layer(axum::middleware::map_response(secure))
@@ -111,6 +117,49 @@ async fn approve(
         Ok(page) => html(StatusCode::OK, page),
         Err(e) => problem(&e),
     }
+}
+
+async fn console(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = s.passkeys.on() {
+        return problem(&e);
+    }
+    match s.console(&headers).await {
+        Ok(Some(c)) => html(StatusCode::OK, pages::console(&c)),
+        Ok(None) => html(StatusCode::OK, pages::console_sign_in()),
+        Err(e) => problem(&e),
+    }
+}
+
+/// After a console form: back to the console, or the error as a page.
+fn done(result: Result<(), ApiError>) -> Response {
+    match result {
+        Ok(()) => Redirect::to("/console").into_response(),
+        Err(e) => problem(&e),
+    }
+}
+
+async fn revoke(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<console::Action>,
+) -> Response {
+    done(s.console_revoke(&headers, &f).await)
+}
+
+async fn remove_passkey(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<console::Action>,
+) -> Response {
+    done(s.console_remove_passkey(&headers, &f).await)
+}
+
+async fn sign_out(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<console::Action>,
+) -> Response {
+    done(s.console_sign_out(&headers, &f).await)
 }
 
 impl AppState {

@@ -64,6 +64,92 @@ pub(super) fn sign_in(human: &str) -> Markup {
     )
 }
 
+/// `/console` before signing in: who are you?
+pub(super) fn console_sign_in() -> Markup {
+    page(
+        "Your console",
+        html! {
+            p { "Sign in with your passkey to see your agents, tokens and requests." }
+            form #signin {
+                label { "Your id " input name="human" required autocomplete="username webauthn"; }
+                button type="submit" { "Sign in with a passkey" }
+            }
+        },
+    )
+}
+
+/// A console form: its CSRF token, a hidden value, a button.
+fn action(path: &str, csrf: &str, field: Option<(&str, &str)>, label: &str) -> Markup {
+    html! {
+        form method="post" action=(path) .inline {
+            input type="hidden" name="csrf" value=(csrf);
+            @if let Some((name, value)) = field {
+                input type="hidden" name=(name) value=(value);
+            }
+            button type="submit" { (label) }
+        }
+    }
+}
+
+/// `/console` for the human signed in.
+pub(super) fn console(c: &super::console::Console) -> Markup {
+    let csrf = c.session.csrf.as_str();
+    let time = |t: i64| crate::requests::at(t).to_string();
+    page(
+        "Your console",
+        html! {
+            p { "Signed in as " strong { (c.session.human_id) } " until " (time(c.session.expires_at)) "." }
+            (action("/console/signout", csrf, None, "Sign out"))
+            h2 { "Requests waiting for you" }
+            @if c.requests.is_empty() { p { "None." } }
+            ul {
+                @for (r, agent) in &c.requests {
+                    li {
+                        a href={ "/approve/" (r.id) } { (agent.as_ref().map_or("an agent", |a| a.name.as_str())) }
+                        ": " (r.reason) " — until " (time(r.expires_at))
+                        @if let Ok(g) = Grant::from_json_str(&r.grant_json) { p .words { (describe(&g)) } }
+                    }
+                }
+            }
+            h2 { "Your live tokens" }
+            @if c.tokens.is_empty() { p { "None." } }
+            ul {
+                @for (t, agent) in &c.tokens {
+                    li {
+                        code { (t.token_id) } " — "
+                        (agent.as_deref().or(t.holder.as_deref()).unwrap_or("a bearer token"))
+                        ", until " (time(t.expires_at))
+                        (action("/console/revoke", csrf, Some(("token_id", &t.token_id)), "Revoke"))
+                    }
+                }
+            }
+            h2 { "Your agents" }
+            @if c.agents.is_empty() { p { "None." } }
+            ul {
+                @for a in &c.agents {
+                    li { (a.name) " " code { (a.id) } @if a.disabled { " (disabled)" } }
+                }
+            }
+            h2 { "Your passkeys" }
+            ul {
+                @for p in &c.passkeys {
+                    li {
+                        (p.name) ", enrolled " (time(p.created_at))
+                        @if let Some(u) = p.last_used_at { ", last used " (time(u)) }
+                        (action("/console/passkeys/remove", csrf, Some(("credential_id", &p.credential_id)), "Remove"))
+                    }
+                }
+            }
+            h2 { "Your latest audit entries" }
+            ul {
+                @for e in &c.audit {
+                    li { (time(e.at)) " " code { (e.kind) } " #" (e.seq) }
+                }
+            }
+        },
+    )
+}
+
 /// Lifetimes a human may choose instead of what was asked: only shorter ones.
 const LIFETIMES: [u64; 9] = [60, 300, 600, 900, 1800, 3600, 7200, 14_400, 86_400];
 

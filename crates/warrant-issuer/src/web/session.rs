@@ -44,21 +44,26 @@ impl AppState {
         }
     }
 
-    /// The live session whose cookie `headers` carry, if any.
-    pub(crate) async fn session(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<Option<SessionRow>, ApiError> {
+    /// The session secret the cookie in `headers` carries, if any.
+    pub(crate) fn session_secret(&self, headers: &HeaderMap) -> Option<String> {
         let name = self.session_cookie();
-        let secret = headers
+        headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|c| c.trim().split_once('='))
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_owned());
-        let Some(secret) = secret.filter(|s| s.len() == 64) else {
+            .map(|(_, v)| v.to_owned())
+            .filter(|s| s.len() == 64)
+    }
+
+    /// The live session whose cookie `headers` carry, if any.
+    pub(crate) async fn session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<SessionRow>, ApiError> {
+        let Some(secret) = self.session_secret(headers) else {
             return Ok(None);
         };
         Ok(self

@@ -16,6 +16,7 @@ mod env;
 mod errors;
 mod oidc;
 mod openapi;
+mod pages;
 mod passkeys;
 mod requests;
 mod review;

@@ -10,22 +10,24 @@ use crate::api::key_set;
 use crate::env::{Db, Env, CONFIG};
 use crate::requests::{agent, ask, poll, refunds};
 
-const ORIGIN: &str = "http://localhost:8414";
+pub(crate) const ORIGIN: &str = "http://localhost:8414";
 
 /// An issuer whose public URL can carry passkeys.
-async fn env(db: Db) -> Env {
-    let config = format!("public_url = \"{ORIGIN}\"\n{CONFIG}");
+pub(crate) async fn env(db: Db) -> Env {
+    let config = format!(
+        "public_url = \"{ORIGIN}\"\n{CONFIG}\n[[humans]]\nid = \"carol\"\nroles = [\"support\"]\n"
+    );
     Env::with_config(db, &config, None).await.unwrap()
 }
 
 /// An authenticator that verifies its user (a biometric or PIN, as far as the issuer sees).
-fn authenticator() -> SoftPasskey {
+pub(crate) fn authenticator() -> SoftPasskey {
     SoftPasskey::new(true)
 }
 
 /// Invites `human` and enrols `auth`'s new passkey with the link: the invitation's secret
 /// and the passkey's credential id.
-async fn enrol(env: &Env, auth: &mut SoftPasskey, human: &str) -> (String, String) {
+pub(crate) async fn enrol(env: &Env, auth: &mut SoftPasskey, human: &str) -> (String, String) {
     let admin = env.admin_token().await;
     let (status, invite) = env
         .call(
@@ -70,7 +72,7 @@ async fn enrol(env: &Env, auth: &mut SoftPasskey, human: &str) -> (String, Strin
 
 /// A passkey challenge for `verdict` on request `id` (with `grant` when narrowing), and
 /// `auth`'s answer from `origin`: the `verification` to send.
-async fn assert_for(
+pub(crate) async fn assert_for(
     env: &Env,
     auth: &mut SoftPasskey,
     id: &str,
@@ -100,7 +102,7 @@ async fn assert_for(
     json!({ "method": "passkey", "ceremony": c["ceremony"], "credential": answer })
 }
 
-async fn decide_with(
+pub(crate) async fn decide_with(
     env: &Env,
     id: &str,
     verdict: &str,
@@ -126,6 +128,7 @@ fn narrowed() -> J {
 }
 
 /// A test body run on SQLite and on PostgreSQL, each with passkeys on.
+#[macro_export]
 macro_rules! with_passkeys {
     ($name:ident, $body:expr) => {
         mod $name {
@@ -133,7 +136,7 @@ macro_rules! with_passkeys {
 
             #[tokio::test]
             async fn sqlite() {
-                ($body)(env(Db::Sqlite).await).await;
+                ($body)($crate::passkeys::env($crate::env::Db::Sqlite).await).await;
             }
 
             #[tokio::test]
@@ -142,7 +145,7 @@ macro_rules! with_passkeys {
                 ignore = "needs WARRANT_TEST_DATABASE_URL (a PostgreSQL server)"
             )]
             async fn postgres() {
-                ($body)(env(Db::Postgres).await).await;
+                ($body)($crate::passkeys::env($crate::env::Db::Postgres).await).await;
             }
         }
     };
@@ -443,226 +446,3 @@ with_passkeys!(
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 );
-
-/// `GET path` with `cookie`: status, headers, body.
-async fn page(
-    env: &Env,
-    path: &str,
-    cookie: Option<&str>,
-) -> (StatusCode, axum::http::HeaderMap, String) {
-    let mut req = axum::http::Request::get(path);
-    if let Some(c) = cookie {
-        req = req.header(axum::http::header::COOKIE, c);
-    }
-    env.send(req.body(axum::body::Body::empty()).unwrap()).await
-}
-
-/// Every page: HTML, the strict policy, no framing, no referrer, not stored, and no script
-/// but the one file.
-fn assert_safe_page(headers: &axum::http::HeaderMap, body: &str) {
-    assert!(headers["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
-    assert_eq!(
-        headers["content-security-policy"],
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    );
-    assert_eq!(headers["x-frame-options"], "DENY");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
-    assert_eq!(headers["cache-control"], "no-store");
-    assert_eq!(
-        body.matches("<script").count(),
-        body.matches(r#"<script src="/assets/warrant.js" defer></script>"#)
-            .count(),
-        "{body}"
-    );
-    assert!(
-        !body.contains(" style=") && !body.contains("<style"),
-        "{body}"
-    );
-    // No inline event handler: no ` on…=` attribute.
-    for (i, _) in body.match_indices(" on") {
-        let rest = &body[i + 3..];
-        let name_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        assert!(
-            !rest[name_len..].starts_with('='),
-            "an inline handler: {}",
-            &body[i..]
-        );
-    }
-}
-
-/// Signs `human` in with `auth`: the session cookie (`name=value`) and its attributes.
-async fn sign_in(env: &Env, auth: &mut SoftPasskey, human: &str) -> (String, String) {
-    let (status, c) = env
-        .call(
-            "POST",
-            "/web/signin/challenge",
-            None,
-            Some(json!({ "human": human })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{c}");
-    let answer = auth
-        .do_authentication(
-            Url::parse(ORIGIN).unwrap(),
-            serde_json::from_value(c["options"].clone()).unwrap(),
-        )
-        .unwrap();
-    let body = json!({ "human": human, "ceremony": c["ceremony"], "credential": answer });
-    let req = axum::http::Request::post("/web/signin")
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
-    let (status, headers, text) = env.send(req).await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    let set = headers["set-cookie"].to_str().unwrap().to_owned();
-    let (pair, attrs) = set.split_once(';').unwrap();
-    (pair.to_owned(), attrs.to_owned())
-}
-
-with_passkeys!(
-    the_pages_show_a_request_only_to_its_human_signed_in_and_escape_what_agents_write,
-    |env: Env| async move {
-        let mut auth = authenticator();
-        let (secret, _) = enrol(&env, &mut auth, "alice").await;
-        // The invitation page (used up now) is a page, not JSON.
-        let (status, headers, body) = page(&env, &format!("/invite/{secret}"), None).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_safe_page(&headers, &body);
-        assert!(body.contains("unknown, used or expired"), "{body}");
-        let admin = env.admin_token().await;
-        let (_, invite) = env
-            .call("POST", "/v1/humans/bob/invites", Some(&admin), None)
-            .await;
-        let path = invite["url"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches(ORIGIN)
-            .to_owned();
-        let (status, headers, body) = page(&env, &path, None).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_safe_page(&headers, &body);
-        assert!(
-            body.contains("<strong>bob</strong>") && body.contains(r#"id="enrol""#),
-            "{body}"
-        );
-        // An agent's request whose reason tries to be HTML.
-        let agent = agent(&env).await;
-        let p = crate::requests::proof(&env, &agent, "POST", "/v1/requests");
-        let asked = json!({ "human": "alice", "reason": "<script>alert(1)</script> & more", "grant": refunds() });
-        let (status, _, made) =
-            crate::requests::send(&env, "POST", "/v1/requests", Some(&p), Some(asked)).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{made}");
-        let approve = format!("/approve/{}", made["id"].as_str().unwrap());
-        // Without a session: only whom it asks.
-        let (status, headers, body) = page(&env, &approve, None).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_safe_page(&headers, &body);
-        assert!(
-            body.contains(r#"id="signin""#)
-                && !body.contains("alert(1)")
-                && !body.contains("refund"),
-            "{body}"
-        );
-        // Alice signed in: the request, escaped, and her choices.
-        let (cookie, attrs) = sign_in(&env, &mut auth, "alice").await;
-        assert!(cookie.starts_with("warrant_session="), "{cookie}");
-        assert_eq!(
-            attrs.trim(),
-            "HttpOnly; SameSite=Strict; Path=/; Max-Age=900"
-        );
-        let (status, headers, body) = page(&env, &approve, Some(&cookie)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_safe_page(&headers, &body);
-        assert!(
-            body.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"),
-            "{body}"
-        );
-        assert!(
-            body.contains(
-                &warrant_core::inspect::describe(
-                    &warrant_core::grant::Grant::from_json(&refunds()).unwrap()
-                )
-                .replace('"', "&quot;")
-            ),
-            "{body}"
-        );
-        assert!(
-            body.contains(r#"name="keep""#)
-                && body.contains(r#"data-op="le""#)
-                && body.contains(r#"id="deny""#),
-            "{body}"
-        );
-        assert!(body.contains(&agent.public().jwk_thumbprint()), "{body}");
-        // Bob's session does not show alice's request; a forged cookie is no session.
-        let mut bobs = authenticator();
-        enrol(&env, &mut bobs, "bob").await;
-        let (bob_cookie, _) = sign_in(&env, &mut bobs, "bob").await;
-        for c in [bob_cookie.as_str(), "warrant_session=00"] {
-            let (_, _, body) = page(&env, &approve, Some(c)).await;
-            assert!(
-                body.contains(r#"id="signin""#) && !body.contains("alert(1)"),
-                "{body}"
-            );
-        }
-        // A sign-in answer is not a decision.
-        let (_, c) = env
-            .call(
-                "POST",
-                "/web/signin/challenge",
-                None,
-                Some(json!({ "human": "alice" })),
-            )
-            .await;
-        let answer = auth
-            .do_authentication(
-                Url::parse(ORIGIN).unwrap(),
-                serde_json::from_value(c["options"].clone()).unwrap(),
-            )
-            .unwrap();
-        let v = json!({ "method": "passkey", "ceremony": c["ceremony"], "credential": answer });
-        let id = made["id"].as_str().unwrap();
-        assert_eq!(
-            decide_with(&env, id, "approve", &v, None).await.0,
-            StatusCode::UNAUTHORIZED
-        );
-        // Once decided, the page says so.
-        let v = assert_for(&env, &mut auth, id, "deny", None, ORIGIN).await;
-        assert_eq!(
-            decide_with(&env, id, "deny", &v, None).await.0,
-            StatusCode::OK
-        );
-        let (status, headers, body) = page(&env, &approve, Some(&cookie)).await;
-        assert_eq!(status, StatusCode::CONFLICT);
-        assert_safe_page(&headers, &body);
-        assert!(body.contains("denied already"), "{body}");
-        // Sessions end after 15 minutes.
-        env.advance(15 * 60 + 1);
-        let (_, _, body) = page(&env, &approve, Some(&cookie)).await;
-        assert!(body.contains(r#"id="signin""#), "{body}");
-    }
-);
-
-#[tokio::test]
-async fn the_script_and_style_are_served_with_the_pages_policy() {
-    let env = self::env(Db::Sqlite).await;
-    for (path, kind) in [
-        ("/assets/warrant.js", "text/javascript"),
-        ("/assets/warrant.css", "text/css"),
-    ] {
-        let (status, headers, body) = page(&env, path, None).await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(headers["content-type"].to_str().unwrap().starts_with(kind));
-        assert_eq!(headers["x-content-type-options"], "nosniff");
-        assert!(!body.is_empty());
-    }
-    // With passkeys off, the pages say so as pages.
-    let off = Env::new(Db::Sqlite).await.unwrap();
-    let (status, headers, body) =
-        page(&off, "/approve/00000000000000000000000000000000", None).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_safe_page(&headers, &body);
-    assert!(body.contains("passkeys are off"), "{body}");
-}

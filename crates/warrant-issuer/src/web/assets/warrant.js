@@ -120,7 +120,7 @@ if (signin) {
     e.preventDefault();
     busy(signin, true);
     try {
-      const human = signin.dataset.human;
+      const human = signin.dataset.human || signin.elements.human.value.trim();
       const a = await assertion("/web/signin/challenge", { human });
       await call("/web/signin", { human, ceremony: a.ceremony, credential: a.credential });
       window.location.reload();
