@@ -154,12 +154,13 @@ pub fn proof_at(signer: &SigningKey, token: &str, made: Timestamp) -> String {
 }
 
 /// The limits of every test authorization run with Biscuit directly: Biscuit's default
-/// time limit (1 ms) fails debug builds.
+/// time limit (1 ms) fails debug builds, and a loaded machine (a whole test run on two
+/// cores) slows them further; the time limit is only a backstop here.
 pub fn biscuit_limits() -> AuthorizerLimits {
     AuthorizerLimits {
         max_facts: 1000,
         max_iterations: 100,
-        max_time: Duration::from_millis(200),
+        max_time: Duration::from_secs(5),
     }
 }
 
