@@ -13,7 +13,7 @@ use crate::token::{biscuit_error, TokenError, UNVERIFIED};
 
 mod words;
 
-pub use words::describe;
+pub use words::{describe, is_invisible};
 
 /// What was learned about the signatures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

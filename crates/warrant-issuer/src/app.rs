@@ -92,10 +92,27 @@ impl<B> tower_http::trace::MakeSpan<B> for RequestLog {
         tracing::info_span!(
             "request",
             method = %req.method(),
-            path = %req.uri().path(),
+            path = %logged_path(req.uri().path()),
             id = %id,
         )
     }
+}
+
+/// `path` as logged: an invitation's secret (`/invite/{secret}`, `/v1/invites/{secret}/…`)
+/// is replaced by `{secret}`, since whoever holds it may enrol a passkey.
+fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let mut parts = path.split('/');
+    let secret_follows = |p: &str| p == "invite" || p == "invites";
+    if !path.split('/').any(secret_follows) {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out = Vec::new();
+    let mut hide = false;
+    for p in parts.by_ref() {
+        out.push(if hide { "{secret}" } else { p });
+        hide = secret_follows(p);
+    }
+    std::borrow::Cow::Owned(out.join("/"))
 }
 
 impl<B> tower_http::trace::OnResponse<B> for RequestLog {
@@ -225,5 +242,23 @@ async fn run_to_completion(
         Ok(res) => res,
         Err(e) => crate::error::ApiError::Internal(format!("the request task failed: {e}"))
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logged_path;
+
+    #[test]
+    fn invitation_secrets_never_reach_the_log() {
+        assert_eq!(logged_path("/invite/abc123"), "/invite/{secret}");
+        assert_eq!(
+            logged_path("/v1/invites/abc123/passkey"),
+            "/v1/invites/{secret}/passkey"
+        );
+        assert_eq!(
+            logged_path("/v1/requests/ab/approve"),
+            "/v1/requests/ab/approve"
+        );
     }
 }

@@ -143,6 +143,7 @@ impl AppState {
         secret: &str,
     ) -> Result<api::PasskeyChallenge, ApiError> {
         let webauthn = self.passkeys.on()?;
+        self.admit_ceremony(client).await?;
         let invite = digest(secret);
         let now = self.now().unix_i64();
         let human_id = self.store.live_invite(&invite, now).await?.ok_or_else(|| {
@@ -170,7 +171,6 @@ impl AppState {
             )
             .map_err(|e| ApiError::Internal(format!("passkey registration: {e}")))?;
         self.ceremony(
-            client,
             "registration",
             &human_id,
             &enrolment_purpose(&invite),
@@ -180,11 +180,37 @@ impl AppState {
         .await
     }
 
-    /// Stores a ceremony's `state` for `human_id` and `purpose`, asked by `client` (counted
-    /// against `challenges_per_minute_per_client`): the challenge to answer.
+    /// Counts a passkey challenge asked by `client` against
+    /// `challenges_per_minute_per_client`, and all live ceremonies against
+    /// `max_live_challenges` (429s), before anything is looked up: the answer to a client
+    /// over its limit says nothing of the human it names.
+    async fn admit_ceremony(&self, client: &str) -> Result<(), ApiError> {
+        let now = self.now().unix_i64();
+        let mut tx = self.store.begin_ephemeral().await?;
+        let admitted = async {
+            self.rate_limit(
+                &mut tx,
+                "passkey challenge",
+                client,
+                self.config.challenges_per_minute_per_client,
+            )
+            .await?;
+            if Store::live_ceremonies(&mut tx, now).await? >= self.config.max_live_challenges {
+                return Err(ApiError::TooMany(
+                    "too many passkey challenges are waiting for an answer: retry in a minute"
+                        .into(),
+                    60,
+                ));
+            }
+            Ok(())
+        }
+        .await;
+        crate::state::finish(tx, admitted).await
+    }
+
+    /// Stores a ceremony's `state` for `human_id` and `purpose`: the challenge to answer.
     async fn ceremony(
         &self,
-        client: &str,
         kind: &str,
         human_id: &str,
         purpose: &str,
@@ -202,17 +228,9 @@ impl AppState {
         };
         // On the ephemeral pool, as challenges: a crash may lose a ceremony not finished yet.
         let mut tx = self.store.begin_ephemeral().await?;
-        let stored = async {
-            self.rate_limit(
-                &mut tx,
-                "passkey challenge",
-                client,
-                self.config.challenges_per_minute_per_client,
-            )
-            .await?;
-            Ok::<_, ApiError>(Store::insert_ceremony(&mut tx, &row).await?)
-        }
-        .await;
+        let stored = Store::insert_ceremony(&mut tx, &row)
+            .await
+            .map_err(ApiError::from);
         crate::state::finish(tx, stored).await?;
         Ok(api::PasskeyChallenge {
             ceremony: row.id,
@@ -250,7 +268,9 @@ impl AppState {
         let name = body.name.unwrap_or_else(|| "passkey".to_owned());
         if name.trim().is_empty()
             || name.chars().count() > MAX_NAME_CHARS
-            || name.chars().any(char::is_control)
+            || name
+                .chars()
+                .any(|c| c.is_control() || warrant_core::inspect::is_invisible(c))
         {
             return Err(ApiError::BadRequest(format!(
                 "`name` must be 1 to {MAX_NAME_CHARS} printable characters"
@@ -324,6 +344,7 @@ impl AppState {
         purpose: &str,
     ) -> Result<api::PasskeyChallenge, ApiError> {
         let webauthn = self.passkeys.on()?;
+        self.admit_ceremony(client).await?;
         let keys: Vec<Passkey> = self
             .parsed_passkeys(human_id)
             .await?
@@ -339,15 +360,8 @@ impl AppState {
         let (options, state) = webauthn
             .start_passkey_authentication(&keys)
             .map_err(|e| ApiError::Internal(format!("passkey authentication: {e}")))?;
-        self.ceremony(
-            client,
-            "authentication",
-            human_id,
-            purpose,
-            &state,
-            json!(options),
-        )
-        .await
+        self.ceremony("authentication", human_id, purpose, &state, json!(options))
+            .await
     }
 
     /// Checks a passkey's assertion by `human_id` answering `ceremony` for `purpose`,

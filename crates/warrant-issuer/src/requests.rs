@@ -39,6 +39,9 @@ use crate::store::{AgentRow, Approval, AuditEntry, RequestRow, Store, Tx};
 /// What `Retry-After` says while a request is pending.
 pub(crate) const RETRY_AFTER_SECONDS: u64 = 2;
 
+/// How often one agent may poll, across its requests (`Retry-After` asks for half that).
+pub(crate) const POLLS_PER_MINUTE: i64 = 60;
+
 /// The longest `reason`, in characters.
 pub(crate) const MAX_REASON_CHARS: usize = 500;
 
@@ -70,14 +73,13 @@ impl Verdict {
     }
 }
 
-/// A decision checked before any proof: the request, the grant asked and the grant
-/// approved (when narrowed), the token's expiry (approvals), and the digest a passkey's
-/// assertion must be for.
+/// A decision read before any proof: the request, the grant asked and the grant approved
+/// (when narrowed, not checked yet: [`AppState::check_approval`]), and the digest a
+/// passkey's assertion must be for.
 struct Planned {
     row: RequestRow,
     asked: Grant,
     approved: Option<Grant>,
-    expires: Option<Timestamp>,
     purpose: String,
 }
 
@@ -95,9 +97,10 @@ fn new_id() -> String {
 /// Refuses a reason nobody could read (400), before anything is read or written.
 fn check_reason(reason: &str) -> Result<(), ApiError> {
     let n = reason.chars().count();
-    if reason.trim().is_empty() || n > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+    let unreadable = |c: char| c.is_control() || warrant_core::inspect::is_invisible(c);
+    if reason.trim().is_empty() || n > MAX_REASON_CHARS || reason.chars().any(unreadable) {
         return Err(ApiError::BadRequest(format!(
-            "`reason` must be 1 to {MAX_REASON_CHARS} printable characters, on one line"
+            "`reason` must be 1 to {MAX_REASON_CHARS} printable characters, on one line, with no invisible ones"
         )));
     }
     Ok(())
@@ -276,19 +279,27 @@ impl AppState {
         verdict: Verdict,
         body: api::Decision,
     ) -> Result<api::Decided, ApiError> {
+        let planned = self
+            .plan_decision(id, verdict, &body.human, body.grant.as_ref())
+            .await?;
+        let proof = crate::verify::check_proof_for(
+            self,
+            &body.human,
+            &body.verification,
+            Some(&planned.purpose),
+        )
+        .await?;
+        let how = proof.holds().map(|(_, method, at)| (method, at));
+        let expires = match (verdict, &how) {
+            (Verdict::Approve, Some(_)) => Some(self.check_approval(&planned).await?),
+            _ => None,
+        };
         let Planned {
             row,
             asked,
             approved,
-            expires,
-            purpose,
-        } = self
-            .plan_decision(id, verdict, &body.human, body.grant.as_ref())
-            .await?;
-        let proof =
-            crate::verify::check_proof_for(self, &body.human, &body.verification, Some(&purpose))
-                .await?;
-        let how = proof.holds().map(|(_, method, at)| (method, at));
+            ..
+        } = planned;
         let mut tx = self.store.begin().await?;
         let decided = async {
             let (verified, verification) = proof.settle(self, &mut tx, client).await?;
@@ -340,9 +351,9 @@ impl AppState {
         })
     }
 
-    /// What deciding request `id` by `human` would do (see [`Planned`]), checked before
-    /// any proof is: the request exists and asks `human`, a narrowed `grant` only narrows
-    /// it (none on a denial), and the lifetime approved is no longer than asked.
+    /// What deciding request `id` by `human` would do (see [`Planned`]), read before any
+    /// proof is: the request exists and asks `human`, and a narrowed `grant` is a grant
+    /// (none on a denial).
     async fn plan_decision(
         &self,
         id: &str,
@@ -354,29 +365,6 @@ impl AppState {
         let row = self.store.request(id).await?.ok_or_else(|| unknown(id))?;
         let asked = Grant::from_json_str(&row.grant_json)
             .map_err(|e| ApiError::Internal(format!("stored request grant: {e}")))?;
-        let approved = match (grant, verdict) {
-            (None, _) => None,
-            (Some(_), Verdict::Deny) => {
-                return Err(ApiError::BadRequest(
-                    "a denial takes no `grant`: leave it out".into(),
-                ))
-            }
-            (Some(g), Verdict::Approve) => {
-                let g = Requested::parse(g)?.0;
-                g.narrows(&asked)
-                    .map_err(|e| ApiError::BadRequest(format!("grant: {e}")))?;
-                Some(g)
-            }
-        };
-        // The token's expiry, fixed now (and a lifetime longer than asked refused) before
-        // the proof is checked: a refused approval uses up nothing.
-        let expires = match verdict {
-            Verdict::Approve => Some(
-                self.approved_expiry(&row, &asked, approved.as_ref(), self.now())
-                    .await?,
-            ),
-            Verdict::Deny => None,
-        };
         // The request's human is no secret to whoever holds its id.
         if human != row.human_id {
             return Err(ApiError::Forbidden(format!(
@@ -385,15 +373,37 @@ impl AppState {
                 human.escape_debug()
             )));
         }
+        // Read only: whether it narrows the request is checked once the proof holds, so
+        // nobody learns the request's limits from a refusal without being its human.
+        let approved = match (grant, verdict) {
+            (None, _) => None,
+            (Some(_), Verdict::Deny) => {
+                return Err(ApiError::BadRequest(
+                    "a denial takes no `grant`: leave it out".into(),
+                ))
+            }
+            (Some(g), Verdict::Approve) => Some(Requested::parse(g)?.0),
+        };
         let canonical = approved.as_ref().map(|g| g.to_json().to_string());
         let purpose = crate::passkeys::decision_purpose(id, verdict.as_str(), canonical.as_deref());
         Ok(Planned {
             row,
             asked,
             approved,
-            expires,
             purpose,
         })
+    }
+
+    /// What only the request's human may learn, checked once their proof holds (and before
+    /// anything is written, so a refused approval uses up nothing): the approved grant only
+    /// narrows the request, and its lifetime is no longer than asked. The token's expiry.
+    async fn check_approval(&self, p: &Planned) -> Result<Timestamp, ApiError> {
+        if let Some(g) = &p.approved {
+            g.narrows(&p.asked)
+                .map_err(|e| ApiError::BadRequest(format!("grant: {e}")))?;
+        }
+        self.approved_expiry(&p.row, &p.asked, p.approved.as_ref(), self.now())
+            .await
     }
 
     /// `POST /v1/requests/{id}/passkey`: a challenge for the human's passkey, bound to
@@ -507,7 +517,13 @@ impl AppState {
         // The proof is checked (and used up) in a transaction of its own: a collection
         // that fails later must not make the agent's proof reusable.
         let mut tx = self.store.begin().await?;
-        let agent = async { self.agent_proof(&mut tx, proof, "GET", &path).await }.await;
+        let agent = async {
+            let agent = self.agent_proof(&mut tx, proof, "GET", &path).await?;
+            self.rate_limit(&mut tx, "poll", &agent.id, POLLS_PER_MINUTE)
+                .await?;
+            Ok::<_, ApiError>(agent)
+        }
+        .await;
         let agent = crate::state::finish(tx, agent).await?;
         let row = self
             .store

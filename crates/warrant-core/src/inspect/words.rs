@@ -7,8 +7,10 @@ use crate::grant::{Actions, Condition, Grant, Op, Rule};
 use crate::time::Span;
 
 /// `g` in one sentence: its allow rules, its deny rules, its lifetime and its audiences,
-/// separated by semicolons. Every value a person wrote is quoted (strings escaped, names in
-/// backticks), so the sentence cannot be made to say something the grant does not.
+/// separated by semicolons. Every value a person wrote is quoted: strings in double quotes,
+/// names (resources, actions, audiences, attributes) in backticks, with backticks,
+/// backslashes, control and invisible characters (bidi overrides, zero-width) escaped
+/// inside, so the sentence cannot be made to say something the grant does not.
 ///
 /// ```
 /// use warrant_core::grant::Grant;
@@ -47,7 +49,7 @@ pub fn describe(g: &Grant) -> String {
         parts.push(format!("until {t}"));
     }
     if !g.audience.is_empty() {
-        let list: Vec<String> = g.audience.iter().map(|a| format!("`{a}`")).collect();
+        let list: Vec<String> = g.audience.iter().map(|a| name(&a.to_string())).collect();
         parts.push(format!("only for {}", or_list(&list)));
     }
     if g.datalog.is_some() {
@@ -56,15 +58,51 @@ pub fn describe(g: &Grant) -> String {
     parts.join("; ")
 }
 
+/// `text` in backticks, escaped so that it reads as one name whatever it holds.
+fn name(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('`');
+    for c in text.chars() {
+        match c {
+            '`' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() || is_invisible(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out.push('`');
+    out
+}
+
+/// Whether `c` is a character a person does not see but that changes how text reads:
+/// bidirectional overrides and isolates, zero-width characters, the soft hyphen, the byte
+/// order mark (Unicode format characters that text for people should not carry).
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
+}
+
 /// An allow rule ("read `a` while …") or a deny rule ("never read `a` …").
 fn rule(r: &Rule, deny: bool) -> String {
-    let resources: Vec<String> = r.resources.iter().map(|p| format!("`{p}`")).collect();
+    let resources: Vec<String> = r.resources.iter().map(|p| name(&p.to_string())).collect();
     let resources = or_list(&resources);
     let mut s = match (&r.actions, deny) {
         (Actions::Any, false) => format!("do anything on {resources}"),
         (Actions::Any, true) => format!("never anything on {resources}"),
         (Actions::Listed(l), _) => {
-            let names: Vec<String> = l.iter().map(|a| a.as_str().to_owned()).collect();
+            let names: Vec<String> = l.iter().map(|a| plain_or_name(a.as_str())).collect();
             let verb = if deny { "never " } else { "" };
             format!("{verb}{} {resources}", or_list(&names))
         }
@@ -84,28 +122,46 @@ fn rule(r: &Rule, deny: bool) -> String {
             let _ = write!(s, " at most {} before", span(a));
         }
         for (k, v) in &h.attrs {
-            let _ = write!(s, " and the issuer vouches that their `{k}` is {v}");
+            let _ = write!(
+                s,
+                " and the issuer vouches that their {} is {v}",
+                name(k.as_str())
+            );
         }
     }
     s
 }
 
+/// An action as it reads in a sentence: bare when it is a plain word (`read`, `refund`),
+/// else as a name.
+fn plain_or_name(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    {
+        text.to_owned()
+    } else {
+        name(text)
+    }
+}
+
 fn condition(c: &Condition) -> String {
-    let a = &c.attr;
+    let a = name(c.attr.as_str());
     match &c.op {
-        Op::Eq(v) => format!("`{a}` is {v}"),
-        Op::Ne(v) => format!("`{a}` is given and not {v}"),
-        Op::Lt(v) => format!("`{a}` is under {v}"),
-        Op::Le(v) => format!("`{a}` is at most {v}"),
-        Op::Gt(v) => format!("`{a}` is over {v}"),
-        Op::Ge(v) => format!("`{a}` is at least {v}"),
+        Op::Eq(v) => format!("{a} is {v}"),
+        Op::Ne(v) => format!("{a} is given and not {v}"),
+        Op::Lt(v) => format!("{a} is under {v}"),
+        Op::Le(v) => format!("{a} is at most {v}"),
+        Op::Gt(v) => format!("{a} is over {v}"),
+        Op::Ge(v) => format!("{a} is at least {v}"),
         Op::In(vs) => {
             let list: Vec<String> = vs.iter().map(ToString::to_string).collect();
-            format!("`{a}` is {}", or_list(&list))
+            format!("{a} is {}", or_list(&list))
         }
-        Op::Present => format!("`{a}` is given"),
-        Op::Prefix(p) => format!("`{a}` starts with {p:?}"),
-        Op::Within(s) => format!("`{a}` is at most {} old", span(*s)),
+        Op::Present => format!("{a} is given"),
+        Op::Prefix(p) => format!("{a} starts with {p:?}"),
+        Op::Within(s) => format!("{a} is at most {} old", span(*s)),
     }
 }
 
@@ -165,6 +221,19 @@ mod tests {
              and `w` is over 1 and `z` is at least 2, if the human was verified by passkey at most \
              5 minutes before; do anything on `z`; never read `x/secret`; for 1 hour 30 minutes; \
              only for `a` or `b`"
+        );
+    }
+
+    #[test]
+    fn names_cannot_close_their_quotes_or_hide_characters() {
+        let grant = g(r#"{"audience": ["api`x"], "allow": [
+            {"resources": ["tickets/1`; never anything on `tickets/2", "tickets/**"], "actions": ["read"]},
+            {"resources": ["a\u202eb"], "actions": ["re`ad"]}
+        ]}"#);
+        assert_eq!(
+            describe(&grant),
+            "read `tickets/1\\`; never anything on \\`tickets/2` or `tickets/**`; \
+             `re\\`ad` `a\\u{202e}b`; only for `api\\`x`"
         );
     }
 

@@ -55,7 +55,9 @@ impl Store {
     }
 
     /// Deletes what can no longer be used at `now`: expired challenges (used or not),
-    /// expired ID-token records and rate-limit windows older than a minute. The rows
+    /// expired ID-token and DPoP-proof records, invitations, passkey ceremonies and
+    /// sessions, capability requests ended a day ago, and rate-limit windows older than a
+    /// minute. The rows
     /// deleted.
     pub async fn prune(&self, now: i64) -> Result<u64, StoreError> {
         let mut conn = self.pool.acquire().await?;
@@ -69,6 +71,9 @@ impl Store {
         for sql in challenges.into_iter().chain([
             "DELETE FROM used_id_tokens WHERE expires_at < $1",
             "DELETE FROM used_proofs WHERE expires_at < $1",
+            "DELETE FROM invites WHERE expires_at < $1",
+            "DELETE FROM ceremonies WHERE expires_at < $1",
+            "DELETE FROM web_sessions WHERE expires_at < $1",
         ]) {
             n += sqlx::query(sql)
                 .bind(now)

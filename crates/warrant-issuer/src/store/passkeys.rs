@@ -150,6 +150,16 @@ impl Store {
         .transpose()
     }
 
+    /// Ceremonies not used and not expired at `now`, on `conn`.
+    pub async fn live_ceremonies(conn: &mut AnyConnection, now: i64) -> Result<i64, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM ceremonies WHERE used = 0 AND expires_at >= $1")
+                .bind(now)
+                .fetch_one(conn)
+                .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Uses a ceremony: `true` the first time while live, `false` after — atomically.
     pub async fn use_ceremony(
         conn: &mut AnyConnection,

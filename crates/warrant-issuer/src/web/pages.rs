@@ -167,6 +167,7 @@ pub(super) fn request(
             dl {
                 dt { "Agent" } dd { (agent.name) }
                 dt { "Its key" } dd { code { (agent.id) } }
+                dt { "Acting for" } dd { (agent.owner.as_deref().unwrap_or("nobody named at its registration")) }
                 dt { "Why" } dd { (row.reason) }
                 dt { "Time left" } dd #left data-until=(until) { "until " (until) }
             }

@@ -437,12 +437,20 @@ with_passkeys!(
             )
             .await;
         assert_ne!(status, StatusCode::CREATED);
-        // Invitations expire.
+        // Invitations expire, and are pruned with the ceremonies once they have.
         let late = secret("alice").await;
+        let (status, _) = env
+            .call("POST", &format!("/v1/invites/{late}/challenge"), None, None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
         env.advance(24 * 3600 + 1);
         let (status, _) = env
             .call("POST", &format!("/v1/invites/{late}/challenge"), None, None)
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        let pruned = env.state.store.prune(env.at().unix_i64()).await.unwrap();
+        // Three invitations (alice's used one, bob's, the late one) and their three
+        // ceremonies.
+        assert!(pruned >= 6, "{pruned} rows pruned");
     }
 );

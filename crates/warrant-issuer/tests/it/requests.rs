@@ -289,6 +289,10 @@ both!(
                 "`reason` must be 1 to 500 printable characters",
             ),
             (
+                json!({ "human": "alice", "reason": "refund \u{202e}01 order", "grant": refunds() }),
+                "with no invisible ones",
+            ),
+            (
                 json!({ "human": "alice", "reason": "x", "grant": refunds(), "holder": "me" }),
                 "unknown field `holder`",
             ),
@@ -391,8 +395,20 @@ both!(
             )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        // Widening is refused with where and why, and the request stays pending.
+        // Widening is refused with where and why, and the request stays pending; but only
+        // to its human: without a valid proof, the refusal says nothing of the request.
         let wider = json!({ "allow": [ { "resources": ["orders/*"], "actions": ["refund"], "when": [ { "attr": "amount", "le": 20000 } ] } ] });
+        let verification = env.answer("alice", &new_key()).await;
+        let (status, e) = env
+            .call(
+                "POST",
+                &format!("/v1/requests/{id}/approve"),
+                None,
+                Some(json!({ "human": "alice", "verification": verification, "grant": wider })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{e}");
+        assert!(!e["detail"].as_str().unwrap().contains("10000"), "{e}");
         let (status, e) = decide(&env, "alice", &id, "approve", Some(wider)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
         assert_eq!(
