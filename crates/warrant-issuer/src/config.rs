@@ -40,6 +40,7 @@
 //! roles = ["support"]
 //! device_keys = ["ed25519/…"]            # keys made with `warrant keygen`
 //! attrs = { kyc_complete = true }        # verified attributes the issuer vouches for
+//! invite = true                          # print a link to enrol a passkey at start, until one is
 //!
 //! [[oidc]]                               # an identity provider for `oidc` verification
 //! name = "corp"
@@ -174,6 +175,8 @@ struct RawHuman {
     device_keys: Vec<String>,
     #[serde(default)]
     attrs: toml::Table,
+    #[serde(default)]
+    invite: bool,
 }
 
 /// A role: the most its humans may delegate.
@@ -200,6 +203,9 @@ pub struct Human {
     pub device_keys: Vec<PublicKey>,
     /// Verified attributes, JSON.
     pub attrs: serde_json::Map<String, serde_json::Value>,
+    /// Whether `warrant serve` prints an invitation to enrol a passkey for them when it
+    /// starts and they have none yet.
+    pub invite: bool,
 }
 
 /// The validated configuration.
@@ -446,6 +452,7 @@ fn human(i: usize, h: RawHuman, roles: &[Role]) -> Result<Human, ConfigError> {
         roles: h.roles,
         device_keys,
         attrs,
+        invite: h.invite,
     })
 }
 

@@ -136,6 +136,18 @@ impl AppState {
         })
     }
 
+    /// Invitations for the configured humans with `invite = true` who have no passkey yet
+    /// (what `warrant serve` prints when it starts).
+    pub async fn configured_invites(&self) -> Result<Vec<api::Invite>, ApiError> {
+        let mut out = Vec::new();
+        for h in self.config.humans.iter().filter(|h| h.invite) {
+            if self.store.passkeys(&h.id).await?.is_empty() {
+                out.push(self.invite("config", &h.id).await?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Starts enrolling a passkey with the invitation `secret`.
     pub async fn start_enrolment(
         &self,

@@ -19,7 +19,7 @@ pub enum ServeError {
     /// Files or the listener.
     #[error("{0}")]
     Io(String),
-    /// Issuing the first admin credential.
+    /// Issuing the first admin credential, or the invitations of the configuration.
     #[error("{0}")]
     Admin(#[source] crate::error::ApiError),
 }
@@ -107,10 +107,22 @@ pub async fn serve(mut config: Config) -> Result<(), ServeError> {
         &public,
         &admin_path,
     );
+    let invites: String = state
+        .configured_invites()
+        .await
+        .map_err(ServeError::Admin)?
+        .iter()
+        .map(|i| {
+            format!(
+                "\n  invite:      {} (for `{}` to create a passkey; once, until {})",
+                i.url, i.human, i.expires_at
+            )
+        })
+        .collect();
     say(format_args!(
         "warrant issuer listening on {public}\n  key set:     {public}/.well-known/warrant-keys\n  \
          revocations: {public}/v1/revocations\n  \
-         next:        {next}"
+         next:        {next}{invites}"
     ));
     tracing::info!(%bound, database = %redact(&database), "listening");
     let tickers = Tickers::spawn(&state);

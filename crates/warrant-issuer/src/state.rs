@@ -98,6 +98,12 @@ impl AppState {
             config.passkey_rp_id.as_deref(),
         )
         .map_err(OpenError::Passkeys)?;
+        if let (Some(h), Err(why)) = (config.humans.iter().find(|h| h.invite), passkeys.on()) {
+            return Err(OpenError::Passkeys(format!(
+                "human `{}` has `invite = true`, but {why}",
+                h.id
+            )));
+        }
         let state = AppState {
             store,
             config: Arc::new(config),

@@ -218,3 +218,45 @@ fn humans_invite_prints_a_one_time_link_where_passkeys_can_work() {
     .input_error()
     .stderr_has("passkeys are off");
 }
+
+#[test]
+fn serve_prints_an_invitation_for_a_configured_human_without_a_passkey() {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "public_url = \"http://localhost:{port}\"\n{}{}invite = true\n",
+        warrant_test::config::SUPPORT_ROLE,
+        warrant_test::config::alice(
+            "ed25519/0000000000000000000000000000000000000000000000000000000000000000"
+        ),
+    );
+    std::fs::write(dir.path().join("warrant.toml"), config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("warrant.toml"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let invite = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.trim_start().starts_with("invite:"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let invite = invite.expect("serve prints the invitation");
+    assert!(
+        invite.contains(&format!("http://localhost:{port}/invite/"))
+            && invite.contains("for `alice`"),
+        "{invite}"
+    );
+}

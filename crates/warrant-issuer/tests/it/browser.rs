@@ -3,8 +3,9 @@
 //! page; an agent asks for refunds and an e-mail address; alice signs in on the approve page
 //! (360 px wide), drops the e-mail address, lowers the refund limit and approves with her
 //! passkey; the agent's token allows exactly that. A second request is denied with one
-//! click. Screenshots go to `target/tmp/browser/` (`UPDATE_SCREENSHOTS=1` copies the
-//! approval page to `docs/approval.png`).
+//! click; her console lists the token, the agent and the passkey. Screenshots of the
+//! approval page, its result and the console go to `target/tmp/browser/`
+//! (`UPDATE_SCREENSHOTS=1` copies the approval page to `docs/approval.png`).
 
 use std::time::Duration;
 
@@ -367,4 +368,14 @@ async fn a_human_enrols_and_approves_narrowed_in_a_real_browser() {
             .0,
         403
     );
+    // Her console lists the agent's live token, her agent and her passkey.
+    page.goto(format!("{url}/console")).await.unwrap();
+    wait_for(&page, "form[action='/console/revoke']").await;
+    let content = page.content().await.unwrap();
+    let token_id = state_["token"]["token_id"].as_str().unwrap();
+    assert!(
+        content.contains(token_id) && content.contains("refund bot") && content.contains("phone"),
+        "{content}"
+    );
+    screenshot(&page, "console.png").await;
 }

@@ -337,6 +337,11 @@ async fn passkeys_are_off_on_an_address_and_a_wrong_rp_id_stops_the_start() {
             "public_url = \"http://warrant.example.com\"\npasskey_rp_id = \"example.com\"\n",
             "browsers refuse WebAuthn",
         ),
+        (
+            "[[roles]]\nname = \"r\"\n[roles.ceiling]\nallow = [ { resources = [\"a\"], actions = [\"read\"] } ]\n\
+             [[humans]]\nid = \"alice\"\nroles = [\"r\"]\ninvite = true\n",
+            "human `alice` has `invite = true`, but passkeys are off",
+        ),
     ] {
         let config = warrant_issuer::Config::from_toml(config).unwrap();
         let e = warrant_issuer::State::open(config, "sqlite::memory:", None)
