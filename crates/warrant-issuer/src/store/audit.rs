@@ -133,19 +133,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    seq: r.try_get("seq")?,
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    actor: r.try_get("actor")?,
-                    detail: r.try_get("detail")?,
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect()
+        rows.iter().map(audit_row).collect()
     }
 
     /// The latest entry named by a head signature among the audit entries after `from`,
@@ -210,4 +198,17 @@ fn chained(entry: &AuditEntry<'_>, prev_seq: i64, prev_hash: String) -> AuditRow
     };
     row.hash = crate::audit::entry_hash(&row);
     row
+}
+
+/// An audit row as read (columns `seq, at, kind, actor, detail, prev_hash, hash`).
+pub(super) fn audit_row(r: &sqlx::any::AnyRow) -> Result<AuditRow, StoreError> {
+    Ok(AuditRow {
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        kind: r.try_get("kind")?,
+        actor: r.try_get("actor")?,
+        detail: r.try_get("detail")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
 }

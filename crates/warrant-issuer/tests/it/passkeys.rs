@@ -80,6 +80,18 @@ pub(crate) async fn assert_for(
     grant: Option<&J>,
     origin: &str,
 ) -> J {
+    assert_with(env, auth, (id, verdict, grant), origin, |_| {}).await
+}
+
+/// [`assert_for`], the challenge's options changed by `tweak` first (as a client that does
+/// not do what the issuer asks could).
+async fn assert_with(
+    env: &Env,
+    auth: &mut SoftPasskey,
+    (id, verdict, grant): (&str, &str, Option<&J>),
+    origin: &str,
+    tweak: impl FnOnce(&mut J),
+) -> J {
     let mut body = json!({ "human": "alice", "verdict": verdict });
     if let Some(g) = grant {
         body["grant"] = g.clone();
@@ -93,10 +105,12 @@ pub(crate) async fn assert_for(
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{c}");
+    let mut options = c["options"].clone();
+    tweak(&mut options);
     let answer = auth
         .do_authentication(
             Url::parse(origin).unwrap(),
-            serde_json::from_value(c["options"].clone()).unwrap(),
+            serde_json::from_value(options).unwrap(),
         )
         .unwrap();
     json!({ "method": "passkey", "ceremony": c["ceremony"], "credential": answer })
@@ -251,24 +265,11 @@ with_passkeys!(
         // challenge.
         let mut bobs = authenticator();
         let (_, bob_credential) = enrol(&env, &mut bobs, "bob").await;
-        let (_, c) = env
-            .call(
-                "POST",
-                &format!("/v1/requests/{id}/passkey"),
-                None,
-                Some(json!({ "human": "alice", "verdict": "approve" })),
-            )
-            .await;
-        let mut options = c["options"].clone();
-        options["publicKey"]["allowCredentials"] =
-            json!([{ "type": "public-key", "id": bob_credential }]);
-        let answer = bobs
-            .do_authentication(
-                Url::parse(ORIGIN).unwrap(),
-                serde_json::from_value(options).unwrap(),
-            )
-            .unwrap();
-        let v = json!({ "method": "passkey", "ceremony": c["ceremony"], "credential": answer });
+        let v = assert_with(&env, &mut bobs, (&id, "approve", None), ORIGIN, |o| {
+            o["publicKey"]["allowCredentials"] =
+                json!([{ "type": "public-key", "id": bob_credential }]);
+        })
+        .await;
         let (status, e) = decide_with(&env, &id, "approve", &v, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{e}");
         // Nothing was decided; a proper answer still works.
@@ -291,23 +292,10 @@ with_passkeys!(
         let id = ask(&env, &agent, refunds()).await;
         // A client that ignores the issuer's `userVerification: required`: the authenticator
         // signs with user presence only.
-        let (_, c) = env
-            .call(
-                "POST",
-                &format!("/v1/requests/{id}/passkey"),
-                None,
-                Some(json!({ "human": "alice", "verdict": "approve" })),
-            )
-            .await;
-        let mut options = c["options"].clone();
-        options["publicKey"]["userVerification"] = json!("discouraged");
-        let answer = auth
-            .do_authentication(
-                Url::parse(ORIGIN).unwrap(),
-                serde_json::from_value(options).unwrap(),
-            )
-            .unwrap();
-        let v = json!({ "method": "passkey", "ceremony": c["ceremony"], "credential": answer });
+        let v = assert_with(&env, &mut auth, (&id, "approve", None), ORIGIN, |o| {
+            o["publicKey"]["userVerification"] = json!("discouraged");
+        })
+        .await;
         let (status, e) = decide_with(&env, &id, "approve", &v, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{e}");
         assert_eq!(poll(&env, &agent, &id).await.0, StatusCode::ACCEPTED);
