@@ -86,15 +86,15 @@ pub(crate) enum Command {
     Request(RequestArgs),
     /// Approve an agent's request, as the human it asks, with a device key.
     #[command(after_help = "Examples:\n  \
-        warrant approve ID --issuer http://127.0.0.1:8414 --human alice --device-key alice.key\n  \
-        warrant approve ID --issuer URL --human alice --device-key alice.key --ttl 5m \\\n      \
+        warrant approve ID --issuer http://127.0.0.1:8414 --device-key alice.key\n  \
+        warrant approve ID --issuer URL --device-key alice.key --ttl 5m \\\n      \
         --allow refund:orders/7 --when 'amount lt 2000'\n\n\
         Grant flags narrow the request before approving: the token then allows only what both\n\
         the request and the narrowed grant allow. ID is the last part of the approve URL.")]
     Approve(ApproveArgs),
     /// Deny an agent's request, as the human it asks, with a device key.
     #[command(after_help = "Examples:\n  \
-        warrant deny ID --issuer http://127.0.0.1:8414 --human alice --device-key alice.key")]
+        warrant deny ID --issuer http://127.0.0.1:8414 --device-key alice.key")]
     Deny(DenyArgs),
     /// Hand a holder-bound token on to a sub-agent (signed by the current holder's key).
     #[command(after_help = "Examples:\n  \
@@ -470,14 +470,14 @@ pub(crate) struct RequestArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DeciderArgs {
-    /// The request's id (the last part of its approve URL).
+    /// The request's id (the last part of its approve URL), or the approve URL.
     pub id: String,
     /// The issuer's URL.
     #[arg(long, value_name = "URL")]
     pub issuer: String,
-    /// The human deciding: the one the request asks.
+    /// The human deciding: the one the request asks (by default, read from the issuer).
     #[arg(long, value_name = "ID")]
-    pub human: String,
+    pub human: Option<String>,
     /// The human's enrolled device key (a private key file made with `warrant keygen`).
     #[arg(long, value_name = "FILE")]
     pub device_key: PathBuf,

@@ -494,6 +494,14 @@ pub struct RequestState {
     pub token: Option<MintedToken>,
 }
 
+/// Whom a capability request asks (`GET /v1/requests/{id}/human`): what its approve page
+/// shows before anyone signs in, for clients that decide without a browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RequestHuman {
+    /// The human the request asks.
+    pub human: String,
+}
+
 /// `POST /v1/requests/{id}/approve` and `/deny`: the human asked, verified now; to
 /// approve, optionally the grant narrowed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -406,6 +406,15 @@ impl AppState {
             .await
     }
 
+    /// `GET /v1/requests/{id}/human`: whom request `id` asks (no secret to whoever holds
+    /// its id: its approve page shows it before anyone signs in).
+    pub async fn request_human(&self, id: &str) -> Result<String, ApiError> {
+        check_id(id)?;
+        let unknown =
+            || ApiError::NotFound(format!("no capability request `{}`", id.escape_debug()));
+        Ok(self.store.request(id).await?.ok_or_else(unknown)?.human_id)
+    }
+
     /// `POST /v1/requests/{id}/passkey`: a challenge for the human's passkey, bound to
     /// exactly this decision (the verdict, and the narrowed grant when approving).
     pub async fn passkey_challenge(

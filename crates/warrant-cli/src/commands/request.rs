@@ -6,7 +6,7 @@ use rand_core::OsRng;
 use warrant_core::keys::SigningKey;
 use warrant_issuer::api::{
     CapabilityRequest, Challenge, ChallengeRequest, Decided, Decision, RequestCreated,
-    RequestState, Verification,
+    RequestHuman, RequestState, Verification,
 };
 
 use crate::args::{ApproveArgs, DeciderArgs, GrantArgs, RequestArgs};
@@ -103,18 +103,33 @@ pub(crate) fn approve(a: &ApproveArgs, sub: &ArgMatches) -> Result<Outcome, CliE
 
 /// Approves (`Some`, with the grant narrowed or not) or denies (`None`) as `a` says.
 pub(crate) fn decide(a: &DeciderArgs, approve: Option<Option<Grant>>) -> Result<Outcome, CliError> {
+    // The request's id, or its whole approve URL.
+    let id = a.id.trim().rsplit('/').next().unwrap_or_default();
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(CliError::usage(format!(
+            "`{}` is not a request id: give the 32 hex digits at the end of the approve URL (or the URL)",
+            a.id.escape_debug()
+        )));
+    }
     let key = io::signing_key(&a.device_key)?;
     let base = a.issuer.trim_end_matches('/');
+    let human = match &a.human {
+        Some(h) => h.clone(),
+        None => {
+            let url = format!("{base}/v1/requests/{id}/human");
+            read::<RequestHuman>(&url, &io::get(&url, None)?)?.human
+        }
+    };
     let challenge: Challenge = io::post(
         &format!("{base}/v1/challenges"),
         None,
         &ChallengeRequest {
-            human: a.human.clone(),
+            human: human.clone(),
         },
     )?;
     let what = if approve.is_some() { "approve" } else { "deny" };
     let body = Decision {
-        human: a.human.clone(),
+        human,
         verification: Verification::DeviceKey {
             public_key: key.public().to_string(),
             signature: key.signature(challenge.sign.as_bytes()).to_hex(),
@@ -122,7 +137,7 @@ pub(crate) fn decide(a: &DeciderArgs, approve: Option<Option<Grant>>) -> Result<
         },
         grant: approve.flatten().map(|g| g.to_json()),
     };
-    let decided: Decided = io::post(&format!("{base}/v1/requests/{}/{what}", a.id), None, &body)?;
+    let decided: Decided = io::post(&format!("{base}/v1/requests/{id}/{what}"), None, &body)?;
     let mut out = decided.status;
     if let Some(e) = decided.token_expires_at {
         out.push_str(&format!(": the agent's token will expire at {e}"));

@@ -91,13 +91,12 @@ fn an_agent_asks_alice_approves_narrowed_and_the_agent_gets_a_bound_token() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // (Without --human: the issuer says whom the request asks.)
     warrant([
         "approve",
-        &id,
+        &approve_url,
         "--issuer",
         url,
-        "--human",
-        "alice",
         "--device-key",
         device,
         "--ttl",

@@ -8,7 +8,9 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::{CapabilityRequest, Decided, Decision, RequestCreated, RequestState};
+use crate::api::{
+    CapabilityRequest, Decided, Decision, RequestCreated, RequestHuman, RequestState,
+};
 use crate::error::{ApiError, Body};
 use crate::requests::{Polled, Verdict, RETRY_AFTER_SECONDS};
 use crate::state::AppState;
@@ -17,6 +19,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(create_request))
         .routes(routes!(poll_request))
+        .routes(routes!(request_human))
         .routes(routes!(approve_request))
         .routes(routes!(deny_request))
 }
@@ -66,6 +69,18 @@ async fn poll_request(
             res
         }
     })
+}
+
+/// `GET /v1/requests/{id}/human`: whom the request asks (what its approve page shows to
+/// whoever opens it), so that a client can verify that human before deciding.
+#[utoipa::path(get, path = "/v1/requests/{id}/human", tag = "requests", params(("id" = String, Path, description = "the request's id")), responses((status = 200, description = "the human it asks", body = RequestHuman), (status = 404, description = "no such request")))]
+async fn request_human(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RequestHuman>, ApiError> {
+    Ok(Json(RequestHuman {
+        human: s.request_human(&id).await?,
+    }))
 }
 
 /// `POST /v1/requests/{id}/approve` (the human asked, verified in the request): approves,

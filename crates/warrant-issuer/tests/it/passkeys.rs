@@ -447,3 +447,26 @@ with_passkeys!(
         assert!(pruned >= 6, "{pruned} rows pruned");
     }
 );
+
+#[tokio::test]
+async fn unanswered_passkey_challenges_are_bounded_for_all_clients() {
+    let config = format!("public_url = \"{ORIGIN}\"\nmax_live_challenges = 2\n{CONFIG}");
+    let env = Env::with_config(Db::Sqlite, &config, None).await.unwrap();
+    let mut auth = authenticator();
+    enrol(&env, &mut auth, "alice").await;
+    let ask = || {
+        env.call(
+            "POST",
+            "/web/signin/challenge",
+            None,
+            Some(json!({ "human": "alice" })),
+        )
+    };
+    assert_eq!(ask().await.0, StatusCode::OK);
+    assert_eq!(ask().await.0, StatusCode::OK);
+    let (status, e) = ask().await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{e}");
+    // Once they expire, there is room again.
+    env.advance(301);
+    assert_eq!(ask().await.0, StatusCode::OK);
+}

@@ -441,6 +441,23 @@ both!(
             .iter()
             .any(|e| e.kind == "request_denied" && e.detail.contains(&id)));
         assert!(!audit.iter().any(|e| e.kind == "mint"));
+        // Whom a request asks is what its approve page shows anyone.
+        let (status, who) = env
+            .call("GET", &format!("/v1/requests/{id}/human"), None, None)
+            .await;
+        assert_eq!(
+            (status, who["human"].as_str()),
+            (StatusCode::OK, Some("alice"))
+        );
+        let (status, _) = env
+            .call(
+                "GET",
+                "/v1/requests/00000000000000000000000000000000/human",
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         // Unknown and malformed ids.
         let (status, _) = decide(
             &env,
