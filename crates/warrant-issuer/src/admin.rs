@@ -15,11 +15,10 @@
 //! audience `warrant-issuer`, and, in a grant that reaches every audience (none named),
 //! patterns that name the issuer's `admin/…` resources.
 
-use rand_core::{OsRng, RngCore};
-use sha2::{Digest, Sha256};
 use warrant_core::time::{Span, Timestamp};
 
 use crate::error::ApiError;
+use crate::secrets::{is_hex, random_hex, same, sha256_hex};
 use crate::state::AppState;
 use crate::store::AdminCredentialRow;
 
@@ -42,8 +41,7 @@ pub struct Issued {
 /// Splits a credential into its id and secret, if it has the shape of one.
 pub fn parse(token: &str) -> Option<(&str, &str)> {
     let (id, secret) = token.strip_prefix(PREFIX)?.split_once('.')?;
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|c| c.is_ascii_hexdigit());
-    (hex(id, 32) && hex(secret, 64)).then_some((id, secret))
+    (is_hex(id, 32) && is_hex(secret, 64)).then_some((id, secret))
 }
 
 /// Whether `text` has the shape of an admin credential (not whether it is live).
@@ -52,16 +50,7 @@ pub fn is_credential(text: &str) -> bool {
 }
 
 fn hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.to_ascii_lowercase().as_bytes()))
-}
-
-/// Compares two strings in time independent of where they differ.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    sha256_hex(&secret.to_ascii_lowercase())
 }
 
 /// The credentials of an `Authorization` value with the `Bearer` scheme, which RFC 9110
@@ -72,12 +61,6 @@ pub fn bearer(authorization: &str) -> Option<&str> {
         .ok()
         .filter(|c| c.scheme == AuthScheme::Bearer)
         .map(|c| c.token)
-}
-
-fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 const MISSING: &str =

@@ -101,18 +101,20 @@ impl<B> tower_http::trace::MakeSpan<B> for RequestLog {
 /// `path` as logged: an invitation's secret (`/invite/{secret}`, `/v1/invites/{secret}/…`)
 /// is replaced by `{secret}`, since whoever holds it may enrol a passkey.
 fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
-    let mut parts = path.split('/');
     let secret_follows = |p: &str| p == "invite" || p == "invites";
     if !path.split('/').any(secret_follows) {
         return std::borrow::Cow::Borrowed(path);
     }
-    let mut out = Vec::new();
     let mut hide = false;
-    for p in parts.by_ref() {
-        out.push(if hide { "{secret}" } else { p });
-        hide = secret_follows(p);
-    }
-    std::borrow::Cow::Owned(out.join("/"))
+    let parts: Vec<&str> = path
+        .split('/')
+        .map(|p| {
+            let shown = if hide { "{secret}" } else { p };
+            hide = secret_follows(p);
+            shown
+        })
+        .collect();
+    std::borrow::Cow::Owned(parts.join("/"))
 }
 
 impl<B> tower_http::trace::OnResponse<B> for RequestLog {

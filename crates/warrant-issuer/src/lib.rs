@@ -45,6 +45,7 @@ mod passkeys;
 mod requests;
 pub mod reserved;
 mod routes;
+mod secrets;
 mod serve;
 mod state;
 pub mod store;

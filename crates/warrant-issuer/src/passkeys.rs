@@ -10,7 +10,6 @@
 //! `id`, with exactly this narrowed grant — and its finish is refused for anything else,
 //! so what the human's authenticator signed is what is done.
 
-use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use webauthn_rs::prelude::{
@@ -20,6 +19,7 @@ use webauthn_rs::prelude::{
 
 use crate::api;
 use crate::error::ApiError;
+use crate::secrets::{random_hex, sha256_hex};
 use crate::state::AppState;
 use crate::store::{AuditEntry, CeremonyRow, PasskeyRow, Store};
 
@@ -28,17 +28,6 @@ const CEREMONY_SECONDS: i64 = 300;
 
 /// The longest passkey name, in characters.
 const MAX_NAME_CHARS: usize = 64;
-
-/// Hex SHA-256.
-fn digest(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    OsRng.fill_bytes(&mut b);
-    hex::encode(b)
-}
 
 /// The WebAuthn user handle of a human: derived from their id, the same on every replica.
 fn user_handle(human_id: &str) -> Uuid {
@@ -70,12 +59,7 @@ fn credential_text(p: &Passkey) -> String {
 /// What a passkey's assertion is for: one decision on one request (`approve` with exactly
 /// this narrowed grant, in its canonical JSON, or none; or `deny`).
 pub(crate) fn decision_purpose(request: &str, verdict: &str, grant: Option<&str>) -> String {
-    digest(&json!({ "request": request, "verdict": verdict, "grant": grant }).to_string())
-}
-
-/// How an invitation is stored: the digest of its secret.
-pub(crate) fn invite_digest(secret: &str) -> String {
-    digest(secret)
+    sha256_hex(&json!({ "request": request, "verdict": verdict, "grant": grant }).to_string())
 }
 
 /// What an enrolment ceremony is for: the invitation (its digest).
@@ -112,7 +96,7 @@ impl AppState {
         let made = async {
             Store::insert_invite(
                 &mut tx,
-                &digest(&secret),
+                &sha256_hex(&secret),
                 human_id,
                 actor,
                 (now.unix_i64(), expires.unix_i64()),
@@ -156,7 +140,7 @@ impl AppState {
     ) -> Result<api::PasskeyChallenge, ApiError> {
         let webauthn = self.passkeys.on()?;
         self.admit_ceremony(client).await?;
-        let invite = digest(secret);
+        let invite = sha256_hex(secret);
         let now = self.now().unix_i64();
         let human_id = self.store.live_invite(&invite, now).await?.ok_or_else(|| {
             ApiError::NotFound(
@@ -288,7 +272,7 @@ impl AppState {
                 "`name` must be 1 to {MAX_NAME_CHARS} printable characters"
             )));
         }
-        let invite = digest(secret);
+        let invite = sha256_hex(secret);
         let now = self.now().unix_i64();
         let ceremony = self
             .store

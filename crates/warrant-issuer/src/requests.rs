@@ -23,7 +23,6 @@
 //! Proofs are single use across replicas (their `jti` is stored until their window
 //! closes).
 
-use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use warrant_core::dpop::{self, HolderKey, DEFAULT_PROOF_WINDOW};
 use warrant_core::grant::{Grant, Method};
@@ -33,6 +32,7 @@ use warrant_core::time::Timestamp;
 use crate::api;
 use crate::error::ApiError;
 use crate::mint::{Refusal, Requested};
+use crate::secrets::{is_hex, random_hex};
 use crate::state::AppState;
 use crate::store::{AgentRow, Approval, AuditEntry, RequestRow, Store, Tx};
 
@@ -88,12 +88,6 @@ pub(crate) fn at(seconds: i64) -> Timestamp {
     Timestamp::from_unix(u64::try_from(seconds).unwrap_or(0))
 }
 
-fn new_id() -> String {
-    let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 /// Refuses a reason nobody could read (400), before anything is read or written.
 fn check_reason(reason: &str) -> Result<(), ApiError> {
     let n = reason.chars().count();
@@ -108,7 +102,7 @@ fn check_reason(reason: &str) -> Result<(), ApiError> {
 
 /// A request id as the routes take it: 32 hex digits, or a 404 that names it.
 fn check_id(id: &str) -> Result<(), ApiError> {
-    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_hex(id, 32) {
         return Err(unknown(id));
     }
     Ok(())
@@ -229,7 +223,7 @@ impl AppState {
                 .await
                 .map_err(ApiError::from)?;
             let row = RequestRow {
-                id: new_id(),
+                id: random_hex(16),
                 agent_id: agent.id.clone(),
                 agent_key: agent.public_key.clone(),
                 human_id: human.id.clone(),

@@ -2,7 +2,6 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
-use rand_core::{OsRng, RngCore};
 use sqlx::AnyConnection;
 use warrant_core::time::Timestamp;
 
@@ -302,9 +301,7 @@ impl AppState {
         kind: Challenge,
         subject: &str,
     ) -> Result<api::Challenge, ApiError> {
-        let mut bytes = [0u8; 32];
-        OsRng.fill_bytes(&mut bytes);
-        let nonce = hex::encode(bytes);
+        let nonce = crate::secrets::random_hex(32);
         let expires = self.now().plus(self.config.challenge_ttl);
         Store::issue_challenge(conn, kind, &nonce, subject, expires.unix_i64()).await?;
         let sign = match kind {

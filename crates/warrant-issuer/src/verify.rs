@@ -91,7 +91,7 @@ fn check_shape<'a>(s: &AppState, v: &'a Verification) -> Result<Checked<'a>, Api
             ceremony,
             credential,
         } => {
-            if ceremony.len() != 32 || !ceremony.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if !crate::secrets::is_hex(ceremony, 32) {
                 return Err(bad(
                     "`verification.ceremony` must be the 32 hex digits of a passkey challenge"
                         .into(),

@@ -5,9 +5,9 @@
 
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::error::ApiError;
+use crate::secrets::{same, sha256_hex};
 use crate::state::AppState;
 use crate::store::{AgentRow, PasskeyRow, RequestRow, SessionRow, Store, TokenRow};
 
@@ -29,11 +29,6 @@ pub(super) struct Action {
     token_id: Option<String>,
     #[serde(default)]
     credential_id: Option<String>,
-}
-
-/// Whether `a` equals `b`, in time that does not depend on where they differ.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 impl AppState {
@@ -163,7 +158,7 @@ impl AppState {
         let Some(secret) = self.session_secret(headers) else {
             return Ok(());
         };
-        let digest = hex::encode(Sha256::digest(secret.as_bytes()));
+        let digest = sha256_hex(&secret);
         let mut tx = self.store.begin().await?;
         let ended = Store::end_session(&mut tx, &digest)
             .await

@@ -167,10 +167,7 @@ impl AppState {
     async fn invite_page(&self, secret: &str) -> Result<String, ApiError> {
         self.passkeys.on()?;
         self.store
-            .live_invite(
-                &crate::passkeys::invite_digest(secret),
-                self.now().unix_i64(),
-            )
+            .live_invite(&crate::secrets::sha256_hex(secret), self.now().unix_i64())
             .await?
             .ok_or_else(|| {
                 ApiError::NotFound(
@@ -183,7 +180,7 @@ impl AppState {
     async fn approve_page(&self, id: &str, headers: &HeaderMap) -> Result<Markup, ApiError> {
         self.passkeys.on()?;
         let unknown = || ApiError::NotFound("no such request: check the link".into());
-        if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !crate::secrets::is_hex(id, 32) {
             return Err(unknown());
         }
         let row = self.store.request(id).await?.ok_or_else(unknown)?;

@@ -5,11 +5,10 @@
 //! CSRF token.
 
 use axum::http::{header, HeaderMap, HeaderValue};
-use rand_core::{OsRng, RngCore};
-use sha2::{Digest as _, Sha256};
 
 use crate::api;
 use crate::error::ApiError;
+use crate::secrets::{is_hex, random_hex, sha256_hex};
 use crate::state::AppState;
 use crate::store::{SessionRow, Store};
 
@@ -18,16 +17,6 @@ pub(crate) const SESSION_SECONDS: i64 = 15 * 60;
 
 /// What a sign-in assertion is for (never a decision).
 pub(crate) const SIGN_IN: &str = "sign-in";
-
-fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    OsRng.fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-fn digest(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
 
 impl AppState {
     /// Whether the issuer is reached over https (then cookies are `Secure`).
@@ -55,7 +44,7 @@ impl AppState {
             .filter_map(|c| c.trim().split_once('='))
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_owned())
-            .filter(|s| s.len() == 64)
+            .filter(|s| is_hex(s, 64))
     }
 
     /// The live session whose cookie `headers` carry, if any.
@@ -68,7 +57,7 @@ impl AppState {
         };
         Ok(self
             .store
-            .session(&digest(&secret), self.now().unix_i64())
+            .session(&sha256_hex(&secret), self.now().unix_i64())
             .await?)
     }
 
@@ -95,7 +84,7 @@ impl AppState {
         let mut tx = self.store.begin().await?;
         let signed = async {
             let (verified, detail) = proof.settle(self, &mut tx, client).await?;
-            Store::insert_session(&mut tx, &digest(&secret), &row, now).await?;
+            Store::insert_session(&mut tx, &sha256_hex(&secret), &row, now).await?;
             let entry =
                 Store::append_audit(&mut tx, now, "verification", &verified.human.id, &detail)
                     .await?;

@@ -396,17 +396,19 @@ with_passkeys!(
             .await;
         assert_eq!(status, StatusCode::OK);
         // A name nobody could read, an unknown secret.
-        let mut bad = body.clone();
-        bad["name"] = json!("a\u{7}b");
-        let (status, _) = env
-            .call(
-                "POST",
-                &format!("/v1/invites/{alices}/passkey"),
-                None,
-                Some(bad),
-            )
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
+        for name in ["a\u{7}b", "a\u{202e}b"] {
+            let mut bad = body.clone();
+            bad["name"] = json!(name);
+            let (status, _) = env
+                .call(
+                    "POST",
+                    &format!("/v1/invites/{alices}/passkey"),
+                    None,
+                    Some(bad),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}");
+        }
         let (status, _) = env
             .call("POST", "/v1/invites/nope/challenge", None, None)
             .await;

@@ -520,3 +520,20 @@ both!(
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
 );
+
+both!(
+    an_agent_polls_at_most_sixty_times_a_minute,
+    |env: Env| async move {
+        let agent = agent(&env).await;
+        let id = ask(&env, &agent, refunds()).await;
+        for _ in 0..60 {
+            assert_eq!(poll(&env, &agent, &id).await.0, StatusCode::ACCEPTED);
+        }
+        let (status, headers, e) = poll(&env, &agent, &id).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{e}");
+        assert!(headers.contains_key(header::RETRY_AFTER));
+        // The next minute, it may poll again.
+        env.advance(60);
+        assert_eq!(poll(&env, &agent, &id).await.0, StatusCode::ACCEPTED);
+    }
+);
