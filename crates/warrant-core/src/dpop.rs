@@ -184,7 +184,7 @@ pub struct Proof {
     pub iat: Timestamp,
     /// `jti`.
     pub jti: String,
-    /// `ath`.
+    /// `ath`; empty when the proof has none (as at a token endpoint).
     pub ath: String,
 }
 
@@ -331,7 +331,8 @@ fn claims(key: PublicKey, c: &str) -> Result<Proof, ProofError> {
         htu: text("htu", &claims.htu)?,
         iat,
         jti,
-        ath: text("ath", &claims.ath)?,
+        // Absent at a token endpoint (RFC 9449 section 4.2): `check_proof` refuses it empty.
+        ath: claims.ath.as_str().unwrap_or_default().to_owned(),
     })
 }
 
@@ -422,8 +423,55 @@ pub fn check_proof(proof: &str, e: &Expected<'_>) -> Result<Proof, ProofError> {
             window: e.window,
         });
     }
+    if p.ath.is_empty() {
+        return Err(ProofError::Malformed(
+            "the claim `ath` is missing or not a string".into(),
+        ));
+    }
     if !ath_matches(&p.ath, e.token.trim()) {
         return Err(ProofError::Ath);
+    }
+    Ok(p)
+}
+
+/// Parses and checks a proof sent to an OAuth token endpoint (RFC 9449 section 5): no
+/// access token goes with it, so it needs no `ath`; its key is the one the tokens will be
+/// bound to. Checks the signature by the key in its header, `htm`, `htu` and `iat`
+/// within `window` of `now`; the caller still has to refuse a `jti` it has seen.
+pub fn check_token_request_proof(
+    proof: &str,
+    method: &str,
+    url: &str,
+    now: Timestamp,
+    window: Span,
+) -> Result<Proof, ProofError> {
+    let p = parse_proof(proof)?;
+    if p.htm != method {
+        return Err(ProofError::Method {
+            expected: method.to_owned(),
+            found: p.htm,
+        });
+    }
+    let expected_url = normalize_htu(url)?;
+    if p.htu != expected_url {
+        return Err(ProofError::Url {
+            expected: expected_url,
+            found: p.htu,
+        });
+    }
+    if p.iat < now.minus(window) {
+        return Err(ProofError::TooOld {
+            iat: p.iat,
+            now,
+            window,
+        });
+    }
+    if p.iat > now.plus(window) {
+        return Err(ProofError::FromTheFuture {
+            iat: p.iat,
+            now,
+            window,
+        });
     }
     Ok(p)
 }
@@ -684,6 +732,67 @@ mod tests {
         );
         assert!(normalize_htu("ftp://api/x").is_err());
         assert!(normalize_htu("/relative").is_err());
+    }
+
+    /// A proof as a client makes it for a token endpoint: no `ath`.
+    fn without_ath(key: &SigningKey, htm: &str, htu: &str, iat: u64) -> String {
+        let header = json!({ "typ": DPOP_TYP, "alg": "EdDSA", "jwk": key.public().to_jwk() });
+        let claims = json!({ "htm": htm, "htu": htu, "iat": iat, "jti": "j1" });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()))
+        )
+    }
+
+    #[test]
+    fn token_endpoint_proofs_need_no_ath_and_proofs_with_a_token_do() {
+        let key = SigningKey::generate(&mut rand_core::OsRng, None);
+        let url = "https://issuer.example/token";
+        let p = without_ath(&key, "POST", url, NOW.unix());
+        let ok = check_token_request_proof(&p, "POST", url, NOW, DEFAULT_PROOF_WINDOW).unwrap();
+        assert_eq!((ok.key, ok.ath.as_str()), (key.public(), ""));
+        let window = DEFAULT_PROOF_WINDOW;
+        for (bad, says) in [
+            (
+                without_ath(&key, "GET", url, NOW.unix()),
+                "for method `GET`",
+            ),
+            (
+                without_ath(&key, "POST", "https://issuer.example/other", NOW.unix()),
+                "/other",
+            ),
+            (
+                without_ath(&key, "POST", url, NOW.unix() - 61),
+                "before the request time",
+            ),
+            (
+                without_ath(&key, "POST", url, NOW.unix() + 61),
+                "after the request time",
+            ),
+        ] {
+            let e = check_token_request_proof(&bad, "POST", url, NOW, window).unwrap_err();
+            assert!(e.to_string().contains(says), "{says}: {e}");
+        }
+        // Presented with a token, a proof without `ath` is refused, naming it.
+        let holder = HolderKey::new(key.public());
+        let e = check_proof(
+            &p,
+            &Expected {
+                holder: &holder,
+                method: "POST",
+                url,
+                token: "",
+                now: NOW,
+                window,
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`ath` is missing"), "{e}");
     }
 
     #[test]

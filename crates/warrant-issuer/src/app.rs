@@ -163,9 +163,12 @@ async fn problems(
     req.extensions_mut().insert(BodyLimit(limits.body));
     let res = next.run(req).await;
     let status = res.status();
-    // A problem document already, or a page for people (crate::web: its errors are pages).
+    // A problem document already, a page for people (crate::web: its errors are pages),
+    // or an OAuth error (crate::oauth: RFC 6749 says its shape).
     let formed = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-        v.as_bytes() == PROBLEM_JSON.as_bytes() || v.as_bytes().starts_with(b"text/html")
+        v.as_bytes() == PROBLEM_JSON.as_bytes()
+            || v.as_bytes().starts_with(b"text/html")
+            || v.as_bytes() == b"application/json"
     });
     if !(status.is_client_error() || status.is_server_error()) || formed {
         return res;

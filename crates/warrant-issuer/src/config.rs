@@ -48,9 +48,16 @@
 //! audience = "warrant"                   # the client id the ID tokens are for
 //! jwks_url = "https://login.example.com/.well-known/jwks.json"
 //! human_claim = "sub"                    # the claim holding the human id (default `sub`)
+//!
+//! [oauth]                                # the OAuth 2.1 authorization server (config::oauth)
+//! access_token_ttl = "5m"
+//! [oauth.scopes]
+//! "tickets:read" = { allow = [ { resources = ["tickets/**"], actions = ["read"] } ] }
 //! ```
 //!
 //! The key-encryption key never goes in the file: it comes from `WARRANT_KEK`.
+
+pub mod oauth;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -154,6 +161,8 @@ struct Raw {
     humans: Vec<RawHuman>,
     #[serde(default)]
     oidc: Vec<crate::oidc::OidcProviderConfig>,
+    #[serde(default)]
+    oauth: oauth::RawOAuth,
 }
 
 #[derive(Debug, Deserialize)]
@@ -264,6 +273,8 @@ pub struct Config {
     pub humans: Vec<Human>,
     /// Identity providers whose ID tokens verify humans (`[[oidc]]`).
     pub oidc: Vec<crate::oidc::OidcProviderConfig>,
+    /// The OAuth authorization server (`[oauth]`: [`oauth`]).
+    pub oauth: oauth::OAuthConfig,
 }
 
 fn field(field: impl Into<String>, message: impl std::fmt::Display) -> ConfigError {
@@ -394,6 +405,7 @@ impl Config {
             roles,
             humans,
             oidc: raw.oidc,
+            oauth: oauth::OAuthConfig::from_raw(raw.oauth)?,
         })
     }
 }

@@ -51,6 +51,8 @@ pub struct AppState {
     pub audit_anchor: Arc<tokio::sync::Mutex<AuditAnchor>>,
     /// The WebAuthn relying party (or why passkeys are off).
     pub(crate) passkeys: Arc<crate::webauthn::Passkeys>,
+    /// OAuth clients: registered, and metadata documents fetched lately.
+    pub(crate) oauth_clients: Arc<crate::clients::Clients>,
 }
 
 /// What this replica knows of the audit chain: the last entry it signed or saw (its
@@ -105,7 +107,6 @@ impl AppState {
         }
         let state = AppState {
             store,
-            config: Arc::new(config),
             keys: Arc::new(RwLock::new(Arc::new(Keys::new(ring)))),
             kek,
             clock,
@@ -113,6 +114,11 @@ impl AppState {
             oidc,
             audit_anchor: Arc::default(),
             passkeys: Arc::new(passkeys),
+            oauth_clients: Arc::new(crate::clients::Clients::new(
+                config.oauth.clients.clone(),
+                config.oauth.dangerous_allow_private_client_metadata,
+            )),
+            config: Arc::new(config),
         };
         state.seed().await?;
         Ok(state)

@@ -11,6 +11,7 @@ mod admin;
 mod agents;
 mod audit;
 mod keys;
+mod oauth;
 mod ops;
 mod passkeys;
 mod requests;
@@ -34,5 +35,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(requests::router())
         .merge(passkeys::router())
         .merge(sessions::router())
+        .merge(oauth::router())
         .merge(admin::router())
 }

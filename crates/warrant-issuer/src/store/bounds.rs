@@ -56,7 +56,7 @@ impl Store {
 
     /// Deletes what can no longer be used at `now`: expired challenges (used or not),
     /// expired ID-token and DPoP-proof records, invitations, passkey ceremonies and
-    /// sessions, capability requests ended a day ago, and rate-limit windows older than a
+    /// sessions, OAuth authorizations and refresh families, capability requests ended a day ago, and rate-limit windows older than a
     /// minute. The rows
     /// deleted.
     pub async fn prune(&self, now: i64) -> Result<u64, StoreError> {
@@ -74,6 +74,10 @@ impl Store {
             "DELETE FROM invites WHERE expires_at < $1",
             "DELETE FROM ceremonies WHERE expires_at < $1",
             "DELETE FROM web_sessions WHERE expires_at < $1",
+            "DELETE FROM oauth_authorizations WHERE expires_at < $1",
+            "DELETE FROM oauth_used_refresh WHERE expires_at < $1",
+            "DELETE FROM oauth_family_tokens WHERE expires_at < $1",
+            "DELETE FROM oauth_families WHERE expires_at < $1",
         ]) {
             n += sqlx::query(sql)
                 .bind(now)

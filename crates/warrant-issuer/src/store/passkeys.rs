@@ -240,6 +240,16 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+impl SessionRow {
+    /// How long a session lasts, in seconds, from its passkey sign-in.
+    pub const SECONDS: i64 = 15 * 60;
+
+    /// When its human signed in with their passkey.
+    pub fn signed_in_at(&self) -> i64 {
+        self.expires_at - Self::SECONDS
+    }
+}
+
 impl Store {
     /// Stores a session (the digest of its secret), on `conn`.
     pub async fn insert_session(

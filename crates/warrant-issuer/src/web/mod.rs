@@ -1,13 +1,15 @@
 //! The issuer's pages for people: a human enrols a passkey from an invitation
 //! (`/invite/{secret}`), decides an agent's request (`/approve/{id}`) and sees their
 //! console (`/console`: requests, tokens, agents, passkeys, audit entries), signing in with
-//! a passkey first. Server-rendered (maud), one small script (`/assets/warrant.js`) for
+//! a passkey first, and approves an OAuth client's request (`/authorize`, then
+//! `/consent/{id}`: crate::oauth). Server-rendered (maud), one small script (`/assets/warrant.js`) for
 //! `navigator.credentials`, no inline script or style: every page is served with a strict
 //! Content-Security-Policy, `frame-ancestors 'none'`, no referrer (the URLs carry secrets)
 //! and `no-store`. Decisions go through the JSON API with a passkey bound to the one
 //! decision (crate::passkeys), so a forged form cannot make one.
 
 mod console;
+mod oauth;
 mod pages;
 pub(crate) mod session;
 
@@ -32,6 +34,8 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/invite/{secret}", get(invite))
         .route("/approve/{id}", get(approve))
+        .route("/authorize", get(oauth::authorize))
+        .route("/consent/{id}", get(oauth::consent))
         .route("/console", get(console))
         .route("/console/revoke", post(revoke))
         .route("/console/passkeys/remove", post(remove_passkey))

@@ -6,7 +6,7 @@ use warrant_core::grant::{Grant, Op};
 use warrant_core::inspect::describe;
 use warrant_core::time::Span;
 
-use crate::store::{AgentRow, RequestRow};
+use crate::store::{AgentRow, AuthorizationRow, RequestRow};
 
 /// A page around `body`.
 fn page(title: &str, body: Markup) -> Markup {
@@ -70,6 +70,20 @@ pub(super) fn console_sign_in() -> Markup {
         "Your console",
         html! {
             p { "Sign in with your passkey to see your agents, tokens and requests." }
+            form #signin {
+                label { "Your id " input name="human" required autocomplete="username webauthn"; }
+                button type="submit" { "Sign in with a passkey" }
+            }
+        },
+    )
+}
+
+/// `/consent/{id}` before signing in: who are you?
+pub(super) fn consent_sign_in(client_name: &str) -> Markup {
+    page(
+        "An application asks for your approval",
+        html! {
+            p { strong { (client_name) } " asks for access in your name. Sign in with your passkey to see what it asks." }
             form #signin {
                 label { "Your id " input name="human" required autocomplete="username webauthn"; }
                 button type="submit" { "Sign in with a passkey" }
@@ -161,7 +175,13 @@ pub(super) fn request(
     asked_ttl: Span,
 ) -> Markup {
     let until = crate::requests::at(row.expires_at).to_string();
-    let grant_json = asked.to_json().to_string();
+    let form = Decide {
+        base: format!("/v1/requests/{}", row.id),
+        human: &row.human_id,
+        asked,
+        asked_ttl,
+        remember: false,
+    };
     html! {
         (page("An agent asks for your approval", html! {
             dl {
@@ -173,35 +193,100 @@ pub(super) fn request(
             }
             p { "It asks to:" }
             p .words { (describe(asked)) }
-            form #decide data-request=(row.id) data-human=(row.human_id) data-grant=(grant_json) data-ttl=(asked_ttl.to_string()) {
-                fieldset {
-                    legend { "What you approve (you may only narrow it)" }
-                    @for (i, rule) in asked.allow.iter().enumerate() {
-                        @let alone = Grant { allow: vec![rule.clone()], ..Grant::default() };
-                        label { input type="checkbox" name="keep" value=(i) checked; " " (describe(&alone)) }
-                        @for (k, c) in rule.when.iter().enumerate() {
-                            @if let Some((op, words, v)) = limit(&c.op) {
-                                label .limit {
-                                    (c.attr) " " (words) " "
-                                    input type="number" data-rule=(i) data-cond=(k) data-op=(op) value=(v) max=(v) step="1";
-                                }
-                            }
-                        }
-                    }
-                    label {
-                        "For "
-                        select name="ttl" {
-                            option value=(asked_ttl.to_string()) selected { (asked_ttl) " (as asked)" }
-                            @for s in LIFETIMES.iter().filter(|s| **s < asked_ttl.seconds()) {
-                                option value=(Span::from_seconds(*s).to_string()) { (Span::from_seconds(*s)) }
+            (decide(&form))
+        }))
+    }
+}
+
+/// `/consent/{id}` for the human signed in: an OAuth client asks; `refused` says why
+/// their roles cannot grant it (then only denying is offered).
+pub(super) fn consent(
+    row: &AuthorizationRow,
+    human: &str,
+    asked: &Grant,
+    asked_ttl: Span,
+    refused: Option<&str>,
+) -> Markup {
+    let until = crate::requests::at(row.expires_at).to_string();
+    let form = Decide {
+        base: format!("/oauth/consent/{}", row.id),
+        human,
+        asked,
+        asked_ttl,
+        remember: true,
+    };
+    let client_url = row.client_id.starts_with("https://") || row.client_id.starts_with("http://");
+    html! {
+        (page("An application asks for your approval", html! {
+            dl {
+                dt { "Application" } dd { (row.client_name) }
+                @if client_url { dt { "Described at" } dd { code { (row.client_id) } } }
+                dt { "It will be sent to" } dd { strong { (crate::oauth::Client::redirect_host(&row.redirect_uri)) } }
+                dt { "For the API" } dd { code { (row.resource) } }
+                dt { "Signed in as" } dd { (human) }
+                dt { "Time left" } dd #left data-until=(until) { "until " (until) }
+            }
+            p { "It asks to:" }
+            p .words { (describe(asked)) }
+            @if let Some(why) = refused {
+                p .error { "You cannot approve this: " (why) }
+                form #decide data-base=(form.base) data-human=(human) data-grant=(asked.to_json().to_string()) data-ttl=(asked_ttl.to_string()) {
+                    input type="hidden" name="ttl" value=(asked_ttl.to_string());
+                    button type="button" #deny { "Deny" }
+                }
+            } @else {
+                (decide(&form))
+            }
+        }))
+    }
+}
+
+/// What a decision form is for.
+struct Decide<'a> {
+    /// Where its JSON calls go (`…/passkey`, `…/approve`, `…/deny`).
+    base: String,
+    human: &'a str,
+    asked: &'a Grant,
+    asked_ttl: Span,
+    /// Whether to offer remembering the decision.
+    remember: bool,
+}
+
+/// The form that approves (narrowed, or as asked) or denies, with a passkey.
+fn decide(d: &Decide<'_>) -> Markup {
+    let grant_json = d.asked.to_json().to_string();
+    html! {
+        form #decide data-base=(d.base) data-human=(d.human) data-grant=(grant_json) data-ttl=(d.asked_ttl.to_string()) {
+            fieldset {
+                legend { "What you approve (you may only narrow it)" }
+                @for (i, rule) in d.asked.allow.iter().enumerate() {
+                    @let alone = Grant { allow: vec![rule.clone()], ..Grant::default() };
+                    label { input type="checkbox" name="keep" value=(i) checked; " " (describe(&alone)) }
+                    @for (k, c) in rule.when.iter().enumerate() {
+                        @if let Some((op, words, v)) = limit(&c.op) {
+                            label .limit {
+                                (c.attr) " " (words) " "
+                                input type="number" data-rule=(i) data-cond=(k) data-op=(op) value=(v) max=(v) step="1";
                             }
                         }
                     }
                 }
-                button type="submit" { "Approve with your passkey" }
-                button type="button" #deny { "Deny" }
+                label {
+                    "For "
+                    select name="ttl" {
+                        option value=(d.asked_ttl.to_string()) selected { (d.asked_ttl) " (as asked)" }
+                        @for s in LIFETIMES.iter().filter(|s| **s < d.asked_ttl.seconds()) {
+                            option value=(Span::from_seconds(*s).to_string()) { (Span::from_seconds(*s)) }
+                        }
+                    }
+                }
+                @if d.remember {
+                    label { input type="checkbox" name="remember"; " Remember this: don't ask again while I am signed in, for this application, API and request" }
+                }
             }
-        }))
+            button type="submit" { "Approve with your passkey" }
+            button type="button" #deny { "Deny" }
+        }
     }
 }
 

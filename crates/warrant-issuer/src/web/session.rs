@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::store::{SessionRow, Store};
 
 /// How long a session lasts, in seconds.
-pub(crate) const SESSION_SECONDS: i64 = 15 * 60;
+pub(crate) const SESSION_SECONDS: i64 = SessionRow::SECONDS;
 
 /// What a sign-in assertion is for (never a decision).
 pub(crate) const SIGN_IN: &str = "sign-in";

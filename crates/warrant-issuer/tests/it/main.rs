@@ -14,6 +14,7 @@ mod bounds;
 mod browser;
 mod env;
 mod errors;
+mod oauth;
 mod oidc;
 mod openapi;
 mod pages;

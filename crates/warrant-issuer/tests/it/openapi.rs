@@ -69,11 +69,15 @@ async fn the_document_and_the_router_agree() {
     }
 }
 
-/// The schema `content` names: a `$ref` to a schema the document holds (JSON bodies), or
+/// The schema `content` names: a `$ref` to a schema the document holds (JSON and form
+/// bodies), or
 /// a string (text bodies); never an anonymous object.
 fn named(doc: &serde_json::Value, what: &str, media: &str, content: &serde_json::Value) {
     let schema = &content["schema"];
-    if media == "application/json" || media.ends_with("+json") {
+    if media == "application/json"
+        || media.ends_with("+json")
+        || media == "application/x-www-form-urlencoded"
+    {
         let reference = schema["$ref"]
             .as_str()
             .unwrap_or_else(|| panic!("{what}: the {media} body names no schema: {schema}"));
@@ -111,6 +115,15 @@ fn every_body_names_a_schema() {
                     .unwrap_or_else(|| panic!("{what} has no body"));
                 if status.starts_with('2') {
                     assert!(!content.is_empty(), "{what} has no body");
+                } else if path == "/token" && status == "400" {
+                    // OAuth errors have RFC 6749's shape (section 5.2).
+                    let media: Vec<_> = content.keys().collect();
+                    assert_eq!(media, ["application/json"], "{what}");
+                    assert_eq!(
+                        content["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{what}"
+                    );
                 } else {
                     let media: Vec<_> = content.keys().collect();
                     assert_eq!(media, ["application/problem+json"], "{what}");

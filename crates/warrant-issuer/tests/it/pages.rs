@@ -61,7 +61,7 @@ fn assert_safe_page(headers: &axum::http::HeaderMap, body: &str) {
 }
 
 /// Signs `human` in with `auth`: the session cookie (`name=value`) and its attributes.
-async fn sign_in(env: &Env, auth: &mut SoftPasskey, human: &str) -> (String, String) {
+pub(crate) async fn sign_in(env: &Env, auth: &mut SoftPasskey, human: &str) -> (String, String) {
     let (status, c) = env
         .call(
             "POST",

@@ -131,7 +131,7 @@ if (signin) {
   });
 }
 
-// /approve/{id}: the grant as the human narrowed it, or null when unchanged.
+// The grant as the human narrowed it, or null when unchanged.
 function narrowed(form) {
   const asked = JSON.parse(form.dataset.grant);
   const g = structuredClone(asked);
@@ -158,21 +158,32 @@ function narrowed(form) {
   return changed ? g : null;
 }
 
+// /approve/{id} and /consent/{id}: decide, with a passkey bound to the one decision. The
+// form's data-base is where its calls go; a consent also says whether to remember it, and
+// its answer names where the browser goes next (back to the application).
 const decide = document.getElementById("decide");
 if (decide) {
-  const id = decide.dataset.request;
+  const base = decide.dataset.base;
   const human = decide.dataset.human;
   const run = async (verdict) => {
     busy(decide, true);
     try {
       const grant = verdict === "approve" ? narrowed(decide) : null;
+      const remember = decide.elements.remember ? decide.elements.remember.checked && verdict === "approve" : undefined;
       const body = { human, verdict };
       if (grant) body.grant = grant;
-      const a = await assertion(`/v1/requests/${id}/passkey`, body);
+      if (remember !== undefined) body.remember = remember;
+      const a = await assertion(`${base}/passkey`, body);
       const decision = { human, verification: { method: "passkey", ceremony: a.ceremony, credential: a.credential } };
       if (grant) decision.grant = grant;
-      const d = await call(`/v1/requests/${id}/${verdict}`, decision);
+      if (remember !== undefined) decision.remember = remember;
+      const d = await call(`${base}/${verdict}`, decision);
       decide.hidden = true;
+      if (d.redirect_to) {
+        say(verdict === "approve" ? `Approved: ${d.description}. Back to the application…` : "Denied. Back to the application…", true);
+        window.location.assign(d.redirect_to);
+        return;
+      }
       say(verdict === "approve" ? `Approved: ${d.description}.` : "Denied. The agent gets nothing.", true);
     } catch (err) {
       say(`Nothing was decided: ${err.message}`, false);
