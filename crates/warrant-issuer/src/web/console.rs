@@ -1,5 +1,6 @@
 //! The human's console (`/console`): their pending requests, live tokens (revoke), agents,
-//! passkeys (remove, never the last way to verify them) and latest audit entries; and
+//! passkeys (remove, never the last way to verify them), remembered OAuth consents
+//! (forget) and latest audit entries; and
 //! signing out. Its forms are plain HTML forms, each carrying the session's CSRF token,
 //! checked before anything changes.
 
@@ -9,7 +10,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::secrets::{same, sha256_hex};
 use crate::state::AppState;
-use crate::store::{AgentRow, PasskeyRow, RequestRow, SessionRow, Store, TokenRow};
+use crate::store::{AgentRow, ConsentRow, PasskeyRow, RequestRow, SessionRow, Store, TokenRow};
 
 /// Everything the console shows.
 pub(super) struct Console {
@@ -18,7 +19,13 @@ pub(super) struct Console {
     pub tokens: Vec<(TokenRow, Option<String>)>,
     pub agents: Vec<AgentRow>,
     pub passkeys: Vec<PasskeyRow>,
+    pub consents: Vec<ConsentRow>,
     pub audit: Vec<crate::audit::AuditRow>,
+}
+
+/// How a console form names a remembered consent: the digest of what identifies it.
+pub(super) fn consent_key(c: &ConsentRow) -> String {
+    sha256_hex(&serde_json::json!([c.client_id, c.resource, c.asked_digest]).to_string())
 }
 
 /// A console form: its CSRF token and what it acts on.
@@ -29,6 +36,8 @@ pub(super) struct Action {
     token_id: Option<String>,
     #[serde(default)]
     credential_id: Option<String>,
+    #[serde(default)]
+    consent: Option<String>,
 }
 
 impl AppState {
@@ -76,6 +85,7 @@ impl AppState {
             tokens,
             agents: mine,
             passkeys: self.store.passkeys(&human).await?,
+            consents: self.store.consents_of(&human).await?,
             audit: self.store.audit_by(&human, 20).await?,
             session,
         }))
@@ -145,6 +155,53 @@ impl AppState {
         }
         .await;
         let entry = crate::state::finish(tx, removed).await?;
+        self.maybe_sign_head(&entry).await
+    }
+
+    /// Forgets one of the signed-in human's remembered consents (OAuth clients then ask
+    /// again).
+    pub(super) async fn console_forget_consent(
+        &self,
+        headers: &HeaderMap,
+        form: &Action,
+    ) -> Result<(), ApiError> {
+        let session = self.acting(headers, form).await?;
+        let key = form.consent.as_deref().unwrap_or_default();
+        let consents = self.store.consents_of(&session.human_id).await?;
+        let c = consents
+            .iter()
+            .find(|c| same(&consent_key(c), key))
+            .ok_or_else(|| ApiError::NotFound("no such remembered consent of yours".into()))?;
+        let now = self.now().unix_i64();
+        let mut tx = self.store.begin().await?;
+        let forgotten = async {
+            if !Store::forget_consent(
+                &mut tx,
+                &session.human_id,
+                &c.client_id,
+                &c.resource,
+                &c.asked_digest,
+            )
+            .await?
+            {
+                return Err(ApiError::NotFound(
+                    "this consent was forgotten already".into(),
+                ));
+            }
+            let detail = serde_json::json!({ "client_id": c.client_id, "resource": c.resource });
+            Ok::<_, ApiError>(
+                Store::append_audit(
+                    &mut tx,
+                    now,
+                    "oauth_consent_forgotten",
+                    &session.human_id,
+                    &detail,
+                )
+                .await?,
+            )
+        }
+        .await;
+        let entry = crate::state::finish(tx, forgotten).await?;
         self.maybe_sign_head(&entry).await
     }
 

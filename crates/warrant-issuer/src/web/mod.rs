@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console", get(console))
         .route("/console/revoke", post(revoke))
         .route("/console/passkeys/remove", post(remove_passkey))
+        .route("/console/consents/forget", post(forget_consent))
         .route("/console/signout", post(sign_out))
         .route("/assets/warrant.js", get(script))
         .route("/assets/warrant.css", get(style))
@@ -156,6 +157,14 @@ async fn remove_passkey(
     Form(f): Form<console::Action>,
 ) -> Response {
     done(s.console_remove_passkey(&headers, &f).await)
+}
+
+async fn forget_consent(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<console::Action>,
+) -> Response {
+    done(s.console_forget_consent(&headers, &f).await)
 }
 
 async fn sign_out(

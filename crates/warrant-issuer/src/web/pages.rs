@@ -154,6 +154,17 @@ pub(super) fn console(c: &super::console::Console) -> Markup {
                     }
                 }
             }
+            h2 { "Applications you let in without asking" }
+            @if c.consents.is_empty() { p { "None." } }
+            ul {
+                @for k in &c.consents {
+                    li {
+                        (k.client_name) " for " code { (k.resource) } ", since " (time(k.created_at))
+                        @if let Ok(g) = Grant::from_json_str(&k.approved_json) { p .words { (describe(&g)) } }
+                        (action("/console/consents/forget", csrf, Some(("consent", &super::console::consent_key(k))), "Forget"))
+                    }
+                }
+            }
             h2 { "Your latest audit entries" }
             ul {
                 @for e in &c.audit {

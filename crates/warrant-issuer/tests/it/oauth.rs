@@ -828,6 +828,32 @@ with_oauth!(
         )
         .await;
         start(&env, &authorize_query(&[]), None).await;
+        // The console lists it; forgetting it (with the form's CSRF token) asks again.
+        let (status, _, console) = get(&env, "/console", Some(&cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            console.contains("Test CLI") && console.contains(RESOURCE),
+            "{console}"
+        );
+        let marker = r#"name="consent" value=""#;
+        let key_at = console.find(marker).unwrap() + marker.len();
+        let key = console[key_at..].split('"').next().unwrap().to_owned();
+        let token = crate::pages::csrf(&console);
+        let forget = "/console/consents/forget";
+        let (status, _, text) =
+            crate::pages::form(&env, forget, &cookie, &[("csrf", "0"), ("consent", &key)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+        let (status, _, text) = crate::pages::form(
+            &env,
+            forget,
+            &cookie,
+            &[("csrf", &token), ("consent", &key)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{text}");
+        start(&env, &authorize_query(&[]), Some(&cookie)).await;
+        let audit = env.audit().await;
+        assert!(audit.iter().any(|e| e.kind == "oauth_consent_forgotten"));
     }
 );
 

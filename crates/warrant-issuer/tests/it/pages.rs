@@ -235,7 +235,7 @@ async fn the_script_and_style_are_served_with_the_pages_policy() {
 }
 
 /// `POST path` as a console form (`application/x-www-form-urlencoded`) with `cookie`.
-async fn form(
+pub(crate) async fn form(
     env: &Env,
     path: &str,
     cookie: &str,
@@ -261,7 +261,7 @@ async fn form(
 }
 
 /// The CSRF token of the console page `body`.
-fn csrf(body: &str) -> String {
+pub(crate) fn csrf(body: &str) -> String {
     let at = body.find(r#"name="csrf" value=""#).expect("a console form")
         + r#"name="csrf" value=""#.len();
     body[at..].split('"').next().unwrap().to_owned()
