@@ -29,8 +29,10 @@ async fn serve(dir: &std::path::Path) -> (warrant_issuer::State, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let url = format!("http://localhost:{port}");
+    // With dana, whose role may grant for the OAuth client's resource.
+    let oauth = crate::oauth::config("").replace(&crate::oauth::config_head(), "");
     let config = warrant_issuer::Config::from_toml(&format!(
-        "public_url = \"{url}\"\n{}",
+        "public_url = \"{url}\"\n{}\n{oauth}",
         CONFIG.replace("DEVICE", &warrant_test::new_key().public().to_string())
     ))
     .unwrap();
@@ -378,4 +380,102 @@ async fn a_human_enrols_and_approves_narrowed_in_a_real_browser() {
         "{content}"
     );
     screenshot(&page, "console.png").await;
+    oauth_consent(&state, &url, &page).await;
+}
+
+/// A standard OAuth client's authorization, consented in the browser: alice signs out;
+/// dana enrols a passkey, signs in on the consent page, approves, and the browser lands on
+/// the client's redirect URI with a code that `/token` exchanges for a DPoP-bound token.
+async fn oauth_consent(state: &warrant_issuer::State, url: &str, page: &Page) {
+    use crate::oauth::{authorize_query, RESOURCE};
+    page.find_element("form[action='/console/signout'] button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(page, "#signin").await;
+    let invite = state.invite("admin:test", "dana").await.unwrap();
+    page.goto(invite.url.as_str()).await.unwrap();
+    page.find_element("#enrol button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(message(page).await.contains("enrolled"));
+    // The client's redirect URI, listening on loopback.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:7777")
+        .await
+        .unwrap();
+    let back = axum::Router::new().route(
+        "/callback",
+        axum::routing::get(|| async { "back at the client" }),
+    );
+    tokio::spawn(async move { axum::serve(listener, back).await });
+    page.goto(format!("{url}/authorize?{}", authorize_query(&[])))
+        .await
+        .unwrap();
+    page.find_element("#signin input[name=human]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap()
+        .type_str("dana")
+        .await
+        .unwrap();
+    page.find_element("#signin button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(page, "#decide button[type=submit]").await;
+    let content = page.content().await.unwrap();
+    assert!(
+        content.contains("Test CLI") && content.contains(RESOURCE),
+        "{content}"
+    );
+    screenshot(page, "consent.png").await;
+    page.find_element("#decide button[type=submit]")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut landed = String::new();
+    for _ in 0..150 {
+        landed = page.url().await.unwrap().unwrap_or_default();
+        if landed.starts_with(crate::oauth::REDIRECT) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let q = crate::oauth::query_of(&landed);
+    assert_eq!(
+        (q["state"].as_str(), q["iss"].as_str()),
+        ("xyz&1", url),
+        "{landed}"
+    );
+    // The client exchanges the code, with a DPoP proof by its key.
+    let client = warrant_test::new_key();
+    let now = warrant_core::time::Timestamp::from_system_time(std::time::SystemTime::now());
+    let proof = crate::oauth::token_proof_at(&client, &format!("{url}/token"), now);
+    let form = crate::oauth::exchange_form(&q["code"]);
+    let res = reqwest::Client::new()
+        .post(format!("{url}/token"))
+        .header("DPoP", proof)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let tokens: J = res.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "DPoP", "{tokens}");
 }

@@ -32,12 +32,15 @@ fn challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
+/// What [`config`] starts with: the public URL and the tests' usual roles and humans.
+pub(crate) fn config_head() -> String {
+    format!("public_url = \"{ORIGIN}\"\n{CONFIG}\n")
+}
+
 /// An issuer with an OAuth client, scopes and a human (dana) whose role may grant them.
 pub(crate) fn config(extra: &str) -> String {
     format!(
-        r#"public_url = "{ORIGIN}"
-{CONFIG}
-[[roles]]
+        r#"{head}[[roles]]
 name = "tools"
 max_ttl = "30m"
 [roles.ceiling]
@@ -62,7 +65,8 @@ roles = ["tools"]
 client_id = "{CLIENT}"
 name = "Test CLI"
 redirect_uris = ["{REDIRECT}"]
-"#
+"#,
+        head = config_head()
     )
 }
 
@@ -203,9 +207,18 @@ pub(crate) async fn decide(
 
 /// A DPoP proof for the token endpoint as a standard client makes it: no `ath`.
 pub(crate) fn token_proof(env: &Env, key: &SigningKey) -> String {
+    token_proof_at(key, &format!("{ORIGIN}/token"), env.at())
+}
+
+/// A DPoP proof by `key` for `POST url` at `now`, without `ath`.
+pub(crate) fn token_proof_at(
+    key: &SigningKey,
+    url: &str,
+    now: warrant_core::time::Timestamp,
+) -> String {
     let header = json!({ "typ": "dpop+jwt", "alg": "EdDSA", "jwk": key.public().to_jwk() });
     let claims = json!({
-        "htm": "POST", "htu": format!("{ORIGIN}/token"), "iat": env.at().unix(),
+        "htm": "POST", "htu": url, "iat": now.unix(),
         "jti": warrant_test::new_key().public().to_string(),
     });
     let input = format!(
@@ -239,6 +252,14 @@ pub(crate) async fn token(
 /// A `/token` case: the form, whether a proof goes with it, the error, words of its
 /// description.
 type Case<'a> = (Vec<(&'a str, &'a str)>, bool, &'a str, &'a str);
+
+/// The form that exchanges `code`, owned.
+pub(crate) fn exchange_form(code: &str) -> Vec<(String, String)> {
+    exchange(code)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
 
 /// The form that exchanges `code`.
 fn exchange(code: &str) -> Vec<(&str, &str)> {
