@@ -159,6 +159,7 @@ mod redis_replay;
 pub mod refresh;
 mod replay;
 mod request;
+mod resource_uri;
 mod revocation;
 mod verified;
 mod verifier;
@@ -179,6 +180,7 @@ pub use replay::{
     EXPIRY_GRACE_SECONDS,
 };
 pub use request::{Request, RequestError, MAX_REQUEST_ATTRS};
+pub use resource_uri::{ResourceUri, ResourceUriError};
 pub use revocation::{
     RevocationEntry, RevocationError, RevocationFeed, RevocationKind, RevocationSet,
 };
