@@ -131,12 +131,15 @@ mod metadata;
 mod origin;
 mod refusal;
 mod resource;
+mod scopes;
 
 pub use credentials::{credentials, AuthScheme, Credentials, CredentialsError};
 pub use layer::{LayerError, Warrant, WarrantLayer, WarrantLayerBuilder, WarrantService};
 pub use mapper::{matched_route, Mapped, RequestMapper};
 pub use metadata::{
-    protected_resource_metadata, ProtectedResourceMetadata, PROTECTED_RESOURCE_METADATA_PATH,
+    protected_resource_metadata, ProtectedResourceMetadata, DPOP_SIGNING_ALGS,
+    PROTECTED_RESOURCE_METADATA_PATH,
 };
-pub use refusal::{denial_status, Refusal};
+pub use refusal::{denial_status, Refusal, MAX_DESCRIPTION_CHARS};
 pub use resource::{resource_from_path, ResourcePathError};
+pub use scopes::ScopeError;
