@@ -124,6 +124,7 @@
 //!
 //! [`protected_resource_metadata`] serves RFC 9728 metadata naming the issuer.
 
+mod allowed_origins;
 mod credentials;
 mod layer;
 mod mapper;
@@ -133,6 +134,7 @@ mod refusal;
 mod resource;
 mod scopes;
 
+pub use allowed_origins::{OriginError, OriginLayer, OriginRefused, OriginService};
 pub use credentials::{credentials, AuthScheme, Credentials, CredentialsError};
 pub use layer::{LayerError, Warrant, WarrantLayer, WarrantLayerBuilder, WarrantService};
 pub use mapper::{matched_route, Mapped, RequestMapper};

@@ -1,6 +1,6 @@
 //! The layer as an MCP / OAuth resource server: RFC 9728 metadata at both well-known
 //! URIs, challenges naming it with the scopes a request needs (RFC 6750, RFC 9449), the
-//! canonical resource URI as the audience checked.
+//! canonical resource URI as the audience checked, and the `Origin` check.
 
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -14,7 +14,8 @@ use warrant_core::keys::{KeyId, KeySet, SigningKey};
 use warrant_core::time::Timestamp;
 use warrant_core::token::{mint, MintRequest};
 use warrant_verifier::http::{
-    matched_route, LayerError, ProtectedResourceMetadata, WarrantLayer, WarrantLayerBuilder,
+    matched_route, LayerError, OriginLayer, ProtectedResourceMetadata, WarrantLayer,
+    WarrantLayerBuilder,
 };
 use warrant_verifier::{Request, ResourceUri, Verifier, VerifierBuilder};
 
@@ -391,6 +392,54 @@ async fn the_layer_is_not_built_with_values_a_challenge_cannot_carry() {
         ),
         "{challenge}"
     );
+}
+
+#[tokio::test]
+async fn browser_requests_from_other_origins_are_refused_before_anything_else() {
+    let s = Server::new();
+    let origins = OriginLayer::new(["https://app.example"]).unwrap();
+    let app = s.default_app().layer(origins);
+    let token = s.token(RESOURCE);
+    let call = |origin: Option<&'static str>| {
+        let proof = create_proof(
+            &s.agent,
+            "POST",
+            RESOURCE,
+            &token,
+            now(),
+            &mut rand_core::OsRng,
+        )
+        .unwrap();
+        let mut req = HttpRequest::post("/mcp")
+            .header("mcp-name", "read_ticket")
+            .header(header::AUTHORIZATION, format!("DPoP {token}"))
+            .header("dpop", proof);
+        if let Some(o) = origin {
+            req = req.header(header::ORIGIN, o);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    // No `Origin` (a non-browser client) or an allowed one: the call goes through.
+    for origin in [None, Some("https://app.example")] {
+        let (status, _, body) = send(&app, call(origin)).await;
+        assert_eq!(status, StatusCode::OK, "{origin:?}: {body}");
+    }
+    // A page of another origin (or a rebound DNS name): 403, a problem document, no
+    // challenge, whatever the token.
+    for origin in ["https://evil.example", "null", "http://app.example"] {
+        let (status, challenge, body) = send(&app, call(Some(origin))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{origin}: {body}");
+        assert!(challenge.is_empty(), "{challenge}");
+        assert_eq!(body["type"], "https://warrant.dev/problems/origin_refused");
+        assert!(body["detail"].as_str().unwrap().contains(origin), "{body}");
+    }
+    // The metadata, outside the check here, is served to any page.
+    let app = s.default_app();
+    let req = HttpRequest::get("/.well-known/oauth-protected-resource/mcp")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, req).await.0, StatusCode::OK);
 }
 
 #[test]
