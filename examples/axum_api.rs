@@ -17,7 +17,9 @@
 //
 // RFC 9728 metadata is served without a token at /.well-known/oauth-protected-resource.
 // Its `resource` (http://127.0.0.1:3000) is also the layer's public origin: proofs must
-// name that URL, whatever `Host` a request carries.
+// name that URL, whatever `Host` a request carries. Refusals name the metadata and the
+// OAuth scopes the route needs (`tickets:read`, `orders:refund`): hints for a client
+// asking for a token, while what is checked is the token's grant.
 //
 // Requests are mapped by method and route template (`matched_route`, present because the
 // layer is added with `route_layer`); any other method or route is refused. Paths become
@@ -29,11 +31,12 @@ use std::collections::HashSet;
 
 use axum::extract::Path;
 use axum::http::request::Parts;
+use axum::http::Method;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use warrant_verifier::http::{
-    matched_route, protected_resource_metadata, resource_from_path, LayerError,
-    ProtectedResourceMetadata, ResourcePathError, Warrant, WarrantLayer,
+    matched_route, resource_from_path, ProtectedResourceMetadata, ResourcePathError, Warrant,
+    WarrantLayer,
 };
 use warrant_verifier::{Request, Verifier};
 
@@ -105,16 +108,19 @@ async fn refund(Path(id): Path<String>, Warrant(claims): Warrant) -> Json<serde_
 }
 
 /// The API: guarded routes, plus the metadata outside the guard.
-pub(crate) fn app(verifier: Verifier) -> Result<Router, LayerError> {
-    let metadata = ProtectedResourceMetadata::new(ORIGIN, "offline");
+pub(crate) fn app(verifier: Verifier) -> Result<Router, Box<dyn std::error::Error>> {
+    let metadata = ProtectedResourceMetadata::new(ORIGIN.parse()?, "offline");
     let layer = WarrantLayer::builder(verifier, map)
         .protected_resource(&metadata)
+        .route_scopes(Method::GET, "/tickets/{id}/email", ["tickets:read"])
+        .route_scopes(Method::POST, "/orders/{id}/refund", ["orders:refund"])
         .build()?;
+    let metadata = layer.metadata_router();
     let guarded = Router::new()
         .route("/tickets/{id}/email", get(email))
         .route("/orders/{id}/refund", post(refund))
         .route_layer(layer);
-    Ok(guarded.merge(protected_resource_metadata(metadata)))
+    Ok(guarded.merge(metadata))
 }
 
 #[tokio::main]

@@ -7,6 +7,9 @@ use warrant_core::dpop::DEFAULT_PROOF_WINDOW;
 use warrant_core::time::Span;
 
 use crate::replay::{MemoryReplayCache, ReplayCache};
+use crate::resource_uri::canonical_audience;
+#[cfg(doc)]
+use crate::resource_uri::ResourceUri;
 use crate::verified::Trusted;
 
 /// Datalog run limits. Biscuit's own default allows 1 ms, which fails valid tokens on a
@@ -142,8 +145,30 @@ impl VerifierBuilder {
 
     /// The audience this API answers to: a token that names audiences must name this one
     /// (default none, so such a token is refused unless the request names the audience).
+    ///
+    /// A name (`support-api`) is kept as it is. A URL (`http://` or `https://`) is the
+    /// API's resource URI (RFC 8707, MCP): it is canonicalised as [`ResourceUri`] does
+    /// (lower-case scheme and host, no default port, no trailing `/`), as the issuer
+    /// canonicalises the `resource` a client asks a token for, so
+    /// `HTTPS://API.example:443/mcp/` checks tokens for `https://api.example/mcp`. A URL
+    /// that is not a resource URI (a fragment, a query, user information) is kept as it
+    /// is, and so matches no token the issuer writes: parse it with [`ResourceUri`] first
+    /// to learn why.
+    ///
+    /// ```
+    /// use warrant_verifier::{KeyId, KeySet, ResourceUri, Verifier};
+    /// # let key = warrant_core::keys::SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+    /// # let keys = KeySet::single(KeyId(1), key.public());
+    /// let verifier = Verifier::builder(keys.clone()).audience("HTTPS://API.example/mcp/").build();
+    /// assert_eq!(verifier.audience(), Some("https://api.example/mcp"));
+    ///
+    /// let resource: ResourceUri = "https://api.example/mcp".parse()?;
+    /// let verifier = Verifier::builder(keys).audience(resource).build();
+    /// assert_eq!(verifier.audience(), Some("https://api.example/mcp"));
+    /// # Ok::<(), warrant_verifier::ResourceUriError>(())
+    /// ```
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.config.audience = Some(audience.into());
+        self.config.audience = Some(canonical_audience(audience.into()));
         self
     }
 

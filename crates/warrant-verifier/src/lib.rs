@@ -122,11 +122,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Resource URIs
+//!
+//! An API that is an OAuth protected resource (an MCP server, say) is named by its
+//! canonical URI: [`ResourceUri`] parses one (`HTTPS://API.example:443/mcp/` is
+//! `https://api.example/mcp`) and refuses what cannot be one (a fragment, a query, user
+//! information) with the reason. The issuer canonicalises a client's `resource`
+//! parameter with it before writing the token's audience, and
+//! [`VerifierBuilder::audience`] canonicalises a URL audience the same way, so any
+//! spelling of the URL checks the same tokens. With the feature `axum`,
+//! `http::WarrantLayerBuilder::protected_resource` makes the layer a resource server of
+//! the MCP authorization specification: RFC 9728 metadata at both well-known URIs,
+//! challenges naming it with the scopes a request needs, the resource as the audience.
+//!
 //! # Crate features
 //!
 //! - `axum`: the `http` module: the tower layer for axum (and any tower/hyper service),
 //!   the `http::Warrant` extractor, the credential parser (`http::credentials`),
-//!   denial statuses and RFC 9728 protected-resource metadata.
+//!   denial statuses, RFC 9728 protected-resource metadata, and the `Origin` check an
+//!   MCP server needs (`http::OriginLayer`).
 //! - `refresh`: the `refresh` module: a built verifier keeps its key set and the
 //!   issuer's revocation feed fresh in the background (reqwest with rustls, Tokio).
 //! - `redis-replay`: `RedisReplayCache`, a DPoP replay cache in Redis that the replicas
@@ -159,6 +173,7 @@ mod redis_replay;
 pub mod refresh;
 mod replay;
 mod request;
+mod resource_uri;
 mod revocation;
 mod verified;
 mod verifier;
@@ -179,6 +194,7 @@ pub use replay::{
     EXPIRY_GRACE_SECONDS,
 };
 pub use request::{Request, RequestError, MAX_REQUEST_ATTRS};
+pub use resource_uri::{ResourceUri, ResourceUriError};
 pub use revocation::{
     RevocationEntry, RevocationError, RevocationFeed, RevocationKind, RevocationSet,
 };

@@ -134,6 +134,18 @@ impl Verifier {
         VerifierBuilder::new(Trusted::Set(keys))
     }
 
+    /// The audience this verifier answers to, as configured (a URL audience in its
+    /// canonical form, see [`VerifierBuilder::audience`]); `None` when it has none.
+    pub fn audience(&self) -> Option<&str> {
+        self.inner.config.audience.as_deref()
+    }
+
+    /// Whether it accepts tokens without a holder (bearer tokens):
+    /// [`VerifierBuilder::dangerous_accept_bearer`].
+    pub fn accepts_bearer(&self) -> bool {
+        self.inner.config.accept_bearer
+    }
+
     /// A verifier trusting the keys of `keys` with every default setting: the short form
     /// of `Verifier::builder(keys).build()`.
     pub fn new(keys: KeySet) -> Self {

@@ -6,16 +6,17 @@ use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, Request as HttpRequest};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 use warrant_core::pattern::check_resource;
 
 use super::credentials::{credentials, AuthScheme};
 use super::mapper::{Mapped, RequestMapper};
-use super::metadata::{ProtectedResourceMetadata, PROTECTED_RESOURCE_METADATA_PATH};
+use super::metadata::{protected_resource_metadata, ProtectedResourceMetadata};
 use super::origin::{parse_origin, Origin};
-use super::refusal::Refusal;
+use super::refusal::{quoted, Refusal};
+use super::scopes::{ScopeConfig, ScopeError, ScopeTable};
 use crate::decision::{Claims, Decision, Denial, DenialKind};
 use crate::request::Request;
 use crate::verifier::Verifier;
@@ -30,9 +31,20 @@ pub enum LayerError {
     /// Not scheme + host + optional port.
     #[error("the public origin `{0}` is not an http(s) origin: give scheme, host and optional port only, such as `https://api.example`")]
     BadOrigin(String),
-    /// The metadata's `resource` is not an http(s) URL.
-    #[error("the protected resource `{0}` is not an http(s) URL: set the metadata's `resource` to the URL clients use")]
-    BadResource(String),
+    /// The `resource_metadata` URL is not an http(s) URL.
+    #[error("the resource metadata URL `{0}` is not an http(s) URL without fragment: name where the RFC 9728 metadata is served, such as `https://api.example/.well-known/oauth-protected-resource`")]
+    BadResourceMetadata(String),
+    /// A scope that cannot be named in a challenge.
+    #[error("the layer's scopes: {0}")]
+    BadScope(#[from] ScopeError),
+    /// The verifier checks another URL audience than the protected resource.
+    #[error("the verifier's audience `{audience}` is not the protected resource `{resource}`: build the verifier with `.audience(\"{resource}\")`, or without an audience")]
+    AudienceMismatch {
+        /// The verifier's audience.
+        audience: String,
+        /// The protected resource's canonical URI.
+        resource: String,
+    },
     /// Two different origins.
     #[error("the public origin `{0}` and the protected resource's origin `{1}` differ: set one")]
     Conflict(String, String),
@@ -49,8 +61,9 @@ pub struct WarrantLayerBuilder {
     verifier: Verifier,
     mapper: Arc<dyn RequestMapper>,
     origin: Option<String>,
-    resource: Option<String>,
+    metadata: Option<ProtectedResourceMetadata>,
     resource_metadata: Option<String>,
+    scopes: ScopeConfig,
     trust_host: bool,
 }
 
@@ -58,7 +71,8 @@ impl std::fmt::Debug for WarrantLayerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WarrantLayerBuilder")
             .field("origin", &self.origin)
-            .field("resource", &self.resource)
+            .field("metadata", &self.metadata)
+            .field("resource_metadata", &self.resource_metadata)
             .field("trust_host", &self.trust_host)
             .finish_non_exhaustive()
     }
@@ -73,13 +87,21 @@ impl WarrantLayerBuilder {
         self
     }
 
-    /// Takes the public origin from RFC 9728 metadata's `resource` (its scheme, host and
-    /// port), and names the metadata, at that origin's
-    /// [`PROTECTED_RESOURCE_METADATA_PATH`], in every challenge (unless
-    /// [`Self::resource_metadata`] names another URL). Serve the same metadata with
-    /// [`protected_resource_metadata`](super::protected_resource_metadata).
+    /// Makes the layer the OAuth resource server of RFC 9728 `metadata` (an MCP server's,
+    /// for one):
+    /// - the public origin is the `resource`'s scheme, host and port;
+    /// - the audience checked is the `resource` (its canonical URI), when the verifier
+    ///   has no audience of its own; a verifier with another URL audience is a
+    ///   configuration error ([`LayerError::AudienceMismatch`]), one with a name
+    ///   (`support-api`) keeps checking that name;
+    /// - every challenge names the metadata (`resource_metadata="…"`) at its
+    ///   path-inserted URL ([`ProtectedResourceMetadata::metadata_url`]), unless
+    ///   [`Self::resource_metadata`] names another;
+    /// - [`WarrantLayer::metadata_router`] serves the metadata, with
+    ///   `dpop_bound_access_tokens_required` set from the verifier and, when
+    ///   `scopes_supported` is `None`, the scopes the layer declares.
     pub fn protected_resource(mut self, metadata: &ProtectedResourceMetadata) -> Self {
-        self.resource = Some(metadata.resource.clone());
+        self.metadata = Some(metadata.clone());
         self
     }
 
@@ -87,6 +109,45 @@ impl WarrantLayerBuilder {
     /// so clients can discover the issuer.
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
         self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// The OAuth scopes every route needs, named in the challenges of its 401 and 403
+    /// answers (`scope="…"`) unless [`Self::route_scopes`] names others for the route.
+    ///
+    /// Scopes are hints for the client's step-up (which scopes to ask the issuer for
+    /// next), never what is checked: the token's grant decides. `build` fails on a value
+    /// that is not a scope token (printable ASCII without spaces, `"` or `\`).
+    pub fn scopes<I, T>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.scopes.every_route = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The OAuth scopes requests to `method` and the route template `route`
+    /// (`/tickets/{id}`, as [`matched_route`](super::matched_route) reads it: add the
+    /// layer with `route_layer`) need; see [`Self::scopes`].
+    pub fn route_scopes<I, T>(mut self, method: Method, route: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let scopes = scopes.into_iter().map(Into::into).collect();
+        self.scopes.routes.push((method, route.into(), scopes));
+        self
+    }
+
+    /// The OAuth scopes a request needs, computed from its head (for an MCP server, from
+    /// the tool its `Mcp-Name` header names, say); when set, it alone is asked. Values
+    /// that are not scope tokens are left out. See [`Self::scopes`].
+    pub fn scopes_with<F>(mut self, scopes: F) -> Self
+    where
+        F: Fn(&Parts) -> Vec<String> + Send + Sync + 'static,
+    {
+        self.scopes.computed = Some(Arc::new(scopes));
         self
     }
 
@@ -105,38 +166,89 @@ impl WarrantLayerBuilder {
 
     /// The layer, or why its configuration is incomplete or contradictory.
     pub fn build(self) -> Result<WarrantLayer, LayerError> {
+        let origin = self.origin()?;
+        let scopes = ScopeTable::new(self.scopes)?;
+        let resource_metadata = match (&self.resource_metadata, &self.metadata) {
+            (Some(url), _) => Some(metadata_url(url)?),
+            (None, Some(m)) => Some(m.metadata_url()),
+            (None, None) => None,
+        };
+        let audience = match &self.metadata {
+            Some(m) => resource_audience(&self.verifier, m)?,
+            None => None,
+        };
+        let metadata = self.metadata.map(|mut m| {
+            m.dpop_bound_access_tokens_required = !self.verifier.accepts_bearer();
+            if m.scopes_supported.is_none() && !scopes.declared().is_empty() {
+                m.scopes_supported = Some(scopes.declared().to_vec());
+            }
+            Arc::new(m)
+        });
+        Ok(WarrantLayer {
+            verifier: self.verifier,
+            mapper: self.mapper,
+            resource_metadata: resource_metadata.map(Arc::from),
+            origin,
+            scopes: Arc::new(scopes),
+            audience,
+            metadata,
+        })
+    }
+
+    /// Where the URL a DPoP proof must name comes from.
+    fn origin(&self) -> Result<Origin, LayerError> {
         let configured = match &self.origin {
             Some(o) => {
                 Some(parse_origin(o, false).ok_or_else(|| LayerError::BadOrigin(o.clone()))?)
             }
             None => None,
         };
-        let from_resource = match &self.resource {
-            Some(r) => {
-                Some(parse_origin(r, true).ok_or_else(|| LayerError::BadResource(r.clone()))?)
-            }
-            None => None,
-        };
-        let origin = match (configured, from_resource.clone()) {
+        let from_resource = self
+            .metadata
+            .as_ref()
+            .map(|m| m.resource.origin().to_owned());
+        let origin = match (configured, from_resource) {
             (Some(a), Some(b)) if a != b => return Err(LayerError::Conflict(a, b)),
             (Some(a), _) | (None, Some(a)) => Some(a),
             (None, None) => None,
         };
-        let origin = match (origin, self.trust_host) {
-            (Some(o), true) => return Err(LayerError::OriginAndHost(o)),
-            (Some(o), false) => Origin::Fixed(Arc::from(o)),
-            (None, true) => Origin::DangerousHost,
-            (None, false) => return Err(LayerError::NoOrigin),
-        };
-        let resource_metadata = self
-            .resource_metadata
-            .or_else(|| from_resource.map(|o| format!("{o}{PROTECTED_RESOURCE_METADATA_PATH}")));
-        Ok(WarrantLayer {
-            verifier: self.verifier,
-            mapper: self.mapper,
-            resource_metadata: resource_metadata.map(Arc::from),
-            origin,
-        })
+        match (origin, self.trust_host) {
+            (Some(o), true) => Err(LayerError::OriginAndHost(o)),
+            (Some(o), false) => Ok(Origin::Fixed(Arc::from(o))),
+            (None, true) => Ok(Origin::DangerousHost),
+            (None, false) => Err(LayerError::NoOrigin),
+        }
+    }
+}
+
+/// A `resource_metadata` URL as challenges name it: an http(s) URL without fragment.
+fn metadata_url(url: &str) -> Result<String, LayerError> {
+    match url::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.fragment().is_none() => {
+            Ok(u.to_string())
+        }
+        _ => Err(LayerError::BadResourceMetadata(quoted(url))),
+    }
+}
+
+/// The audience the layer gives each request for `metadata`'s resource: its canonical
+/// URI when the verifier has no audience; none when the verifier checks the same URI or a
+/// name; an error when it checks another URL.
+fn resource_audience(
+    verifier: &Verifier,
+    metadata: &ProtectedResourceMetadata,
+) -> Result<Option<Arc<str>>, LayerError> {
+    let resource = metadata.resource.as_str();
+    match verifier.audience() {
+        None => Ok(Some(Arc::from(resource))),
+        Some(a) if a == resource => Ok(None),
+        Some(a) if a.starts_with("http://") || a.starts_with("https://") => {
+            Err(LayerError::AudienceMismatch {
+                audience: quoted(a),
+                resource: resource.to_owned(),
+            })
+        }
+        Some(_) => Ok(None),
     }
 }
 
@@ -173,6 +285,10 @@ pub struct WarrantLayer {
     mapper: Arc<dyn RequestMapper>,
     resource_metadata: Option<Arc<str>>,
     origin: Origin,
+    scopes: Arc<ScopeTable>,
+    /// The audience requests are checked under when the mapping function names none.
+    audience: Option<Arc<str>>,
+    metadata: Option<Arc<ProtectedResourceMetadata>>,
 }
 
 impl std::fmt::Debug for WarrantLayer {
@@ -180,6 +296,8 @@ impl std::fmt::Debug for WarrantLayer {
         f.debug_struct("WarrantLayer")
             .field("verifier", &self.verifier)
             .field("origin", &self.origin)
+            .field("resource_metadata", &self.resource_metadata)
+            .field("audience", &self.audience)
             .finish_non_exhaustive()
     }
 }
@@ -204,9 +322,27 @@ impl WarrantLayer {
             verifier,
             mapper: Arc::new(mapper),
             origin: None,
-            resource: None,
+            metadata: None,
             resource_metadata: None,
+            scopes: ScopeConfig::default(),
             trust_host: false,
+        }
+    }
+
+    /// The RFC 9728 metadata the layer was built with
+    /// ([`WarrantLayerBuilder::protected_resource`]), completed from its verifier and
+    /// scopes; `None` without one.
+    pub fn metadata(&self) -> Option<&ProtectedResourceMetadata> {
+        self.metadata.as_deref()
+    }
+
+    /// A router serving [`Self::metadata`] without a token, at the path-inserted and the
+    /// root well-known URIs ([`protected_resource_metadata`]); empty when the layer has
+    /// no metadata. Merge it outside the layer.
+    pub fn metadata_router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        match &self.metadata {
+            Some(m) => protected_resource_metadata((**m).clone()),
+            None => axum::Router::new(),
         }
     }
 }
@@ -236,24 +372,32 @@ impl<S> std::fmt::Debug for WarrantService<S> {
 }
 
 impl WarrantLayer {
-    /// A refusal, naming the layer's RFC 9728 metadata.
-    fn refuse(&self, refusal: Refusal) -> Box<Response> {
+    /// The refusal of `parts`, naming the layer's RFC 9728 metadata and the scopes the
+    /// request needs.
+    fn refuse(&self, parts: &Parts, refusal: Refusal) -> Box<Response> {
         let refusal = match &self.resource_metadata {
             Some(url) => refusal.with_resource_metadata(Arc::clone(url)),
             None => refusal,
         };
+        let refusal = refusal.with_scope_list(self.scopes.for_request(parts));
         Box::new(refusal.into_response())
     }
 
     /// Verifies one request head: the claims, or the refusal to send.
     fn admit(&self, parts: &Parts) -> Result<Claims, Box<Response>> {
+        let refuse = |refusal| self.refuse(parts, refusal);
         let creds =
-            credentials(&parts.headers).map_err(|e| self.refuse(Refusal::unauthenticated(&e)))?;
+            credentials(&parts.headers).map_err(|e| refuse(Refusal::unauthenticated(&e)))?;
         let scheme = creds.scheme;
         let mut request = self.map(parts).map_err(|message| {
             let d = Denial::new(DenialKind::RuleNotMatched, message);
-            self.refuse(Refusal::new(d, scheme))
+            refuse(Refusal::new(d, scheme))
         })?;
+        if let Some(audience) = &self.audience {
+            if request.0.audience.is_none() {
+                request = request.with_audience(&**audience);
+            }
+        }
         if scheme == AuthScheme::Dpop {
             let proofs: Vec<&HeaderValue> = parts.headers.get_all("dpop").iter().collect();
             // No header: the verifier explains that the token needs a proof. Several
@@ -266,14 +410,14 @@ impl WarrantLayer {
             if let Some(proof) = proof {
                 let url = self.origin.proof_url(parts).map_err(|message| {
                     let d = Denial::new(DenialKind::InvalidProof, message);
-                    self.refuse(Refusal::new(d, AuthScheme::Dpop))
+                    refuse(Refusal::new(d, AuthScheme::Dpop))
                 })?;
                 request = request.with_proof(proof, parts.method.as_str(), url);
             }
         }
         match self.verifier.verify(creds.token, &request) {
             Decision::Allowed(claims) => Ok(claims),
-            Decision::Denied(d) => Err(self.refuse(Refusal::new(d, scheme))),
+            Decision::Denied(d) => Err(refuse(Refusal::new(d, scheme))),
         }
     }
 

@@ -7,18 +7,28 @@
 //! HTTP request means (resource, action, attributes), verifies, and either passes the
 //! request on with the [`Claims`](crate::Claims) in its extensions (the [`Warrant`]
 //! extractor reads them) or answers with a [`Refusal`]:
-//! - 401 when the token is missing or unusable (malformed, bad signature, unknown key,
-//!   expired, revoked…), with `WWW-Authenticate: Bearer error="invalid_token"` (or `DPoP`
-//!   when the request used that scheme);
+//! - 401 when the token is missing (both schemes offered, `Bearer` first) or unusable
+//!   (malformed, bad signature, unknown key, expired, revoked, for another audience…),
+//!   with `WWW-Authenticate: Bearer error="invalid_token"` (or `DPoP` when the request
+//!   used that scheme);
 //! - 401 with `WWW-Authenticate: DPoP error="invalid_dpop_proof"` when the token is bound
 //!   to a holder and the proof is missing, invalid, replayed or not the holder's;
 //! - 403 when the token is valid but does not permit the request, with
-//!   `WWW-Authenticate: Bearer error="insufficient_scope"`;
+//!   `WWW-Authenticate: Bearer error="insufficient_scope"` (or `DPoP`);
 //!
-//! both with an RFC 9457 `application/problem+json` body carrying the explanation
+//! all with an RFC 9457 `application/problem+json` body carrying the explanation
 //! ([`denial_status`] is the status of each kind of denial). A request the function does
 //! not map is refused with 403: deny by default. The [`Warrant`] extractor, in a handler
 //! the layer does not guard, refuses as the layer refuses a request without a token.
+//!
+//! Every `DPoP` challenge names the proof algorithms (`algs="EdDSA ES256"`, RFC 9449
+//! section 7.1); every challenge of a layer names its RFC 9728 metadata
+//! (`resource_metadata="…"`) and the OAuth scopes the request needs (`scope="…"`), when
+//! configured. An `error` has its `error_description`: the denial's explanation, cut to
+//! [`MAX_DESCRIPTION_CHARS`] and reduced to the characters RFC 6750 allows (`"` becomes
+//! `'`, `\` becomes `/`, control characters a space, other non-ASCII characters `?`), so
+//! that no explanation, whatever a token or request put in it, can end the parameter or
+//! the header. The problem document's `detail` has the whole explanation.
 //!
 //! # Mapping requests by route
 //!
@@ -120,10 +130,67 @@
 //! }
 //! ```
 //!
-//! # Metadata
+//! # As an MCP / OAuth resource server
 //!
-//! [`protected_resource_metadata`] serves RFC 9728 metadata naming the issuer.
+//! [`WarrantLayerBuilder::protected_resource`] makes the layer the resource server of RFC
+//! 9728 metadata ([`ProtectedResourceMetadata`]), as the MCP authorization specification
+//! asks of an MCP server:
+//! - the resource is a [`ResourceUri`](crate::ResourceUri), canonical
+//!   (`https://api.example/mcp`); it is the audience tokens must name (the verifier's
+//!   own, or the layer's when the verifier has none) and its origin is the URL DPoP
+//!   proofs must name;
+//! - [`WarrantLayer::metadata_router`] serves the metadata without a token at the
+//!   path-inserted well-known URI (`/.well-known/oauth-protected-resource/mcp`) and at the
+//!   root one, naming the issuer in `authorization_servers`, with
+//!   `dpop_signing_alg_values_supported` ([`DPOP_SIGNING_ALGS`]) and
+//!   `dpop_bound_access_tokens_required` (`true` unless the verifier accepts bearer
+//!   tokens); every challenge names the path-inserted URL;
+//! - [`WarrantLayerBuilder::scopes`], [`WarrantLayerBuilder::route_scopes`] and
+//!   [`WarrantLayerBuilder::scopes_with`] say which OAuth scopes each request needs: the
+//!   401 and 403 challenges name them all in one `scope` parameter, so that a client can
+//!   ask the issuer for them (step-up). They are hints, never what is checked: the token's
+//!   grant decides, and a token with every scope named is still refused a request its
+//!   grant does not allow;
+//! - [`OriginLayer`] refuses browsers' requests from pages of other origins with 403
+//!   (the `Origin` check MCP's streamable HTTP transport requires against DNS rebinding);
+//!   requests without `Origin` (non-browser clients) pass.
+//!
+//! ```
+//! use axum::http::{request::Parts, Method};
+//! use axum::{routing::post, Router};
+//! use warrant_verifier::http::{matched_route, OriginLayer, ProtectedResourceMetadata, WarrantLayer};
+//! use warrant_verifier::{KeyId, KeySet, Request, ResourceUri, Verifier};
+//! # let key = warrant_core::keys::SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(1)));
+//! # let keys = KeySet::single(KeyId(1), key.public());
+//!
+//! /// `POST /mcp` calls the tool its `Mcp-Name` header names: the resource `tools/<name>`.
+//! fn map(parts: &Parts) -> Option<Request> {
+//!     if parts.method != Method::POST || matched_route(parts) != Some("/mcp") {
+//!         return None;
+//!     }
+//!     let tool = parts.headers.get("mcp-name")?.to_str().ok()?;
+//!     Request::try_now(format!("tools/{tool}"), "call").ok()
+//! }
+//!
+//! let resource: ResourceUri = "https://api.example/mcp".parse()?;
+//! let metadata = ProtectedResourceMetadata::new(resource.clone(), "https://issuer.example");
+//! let verifier = Verifier::builder(keys).audience(resource).build();
+//! let layer = WarrantLayer::builder(verifier, map)
+//!     .protected_resource(&metadata)
+//!     .route_scopes(Method::POST, "/mcp", ["mcp:tools"])
+//!     .build()?;
+//! let metadata = layer.metadata_router();
+//! let app: Router = Router::new()
+//!     .route("/mcp", post(|| async { "called" }))
+//!     .route_layer(layer)
+//!     .layer(OriginLayer::new(["https://app.example"])?)
+//!     .merge(metadata); // outside both: read without a token, from any page
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`protected_resource_metadata`] serves any metadata at the same two URIs.
 
+mod allowed_origins;
 mod credentials;
 mod layer;
 mod mapper;
@@ -131,12 +198,16 @@ mod metadata;
 mod origin;
 mod refusal;
 mod resource;
+mod scopes;
 
+pub use allowed_origins::{OriginError, OriginLayer, OriginRefused, OriginService};
 pub use credentials::{credentials, AuthScheme, Credentials, CredentialsError};
 pub use layer::{LayerError, Warrant, WarrantLayer, WarrantLayerBuilder, WarrantService};
 pub use mapper::{matched_route, Mapped, RequestMapper};
 pub use metadata::{
-    protected_resource_metadata, ProtectedResourceMetadata, PROTECTED_RESOURCE_METADATA_PATH,
+    protected_resource_metadata, ProtectedResourceMetadata, DPOP_SIGNING_ALGS,
+    PROTECTED_RESOURCE_METADATA_PATH,
 };
-pub use refusal::{denial_status, Refusal};
+pub use refusal::{denial_status, Refusal, MAX_DESCRIPTION_CHARS};
 pub use resource::{resource_from_path, ResourcePathError};
+pub use scopes::ScopeError;

@@ -10,7 +10,13 @@ use axum::Json;
 use serde::Serialize;
 
 use super::credentials::{AuthScheme, CredentialsError};
+use super::metadata::DPOP_SIGNING_ALGS;
+use super::scopes::join;
 use crate::decision::{Denial, DenialKind};
+
+/// The longest `error_description` in a challenge, in characters: the problem document's
+/// `detail` carries the whole explanation.
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
 
 /// The HTTP status of a denial: 401 when the token or its DPoP proof is unusable
 /// (malformed, badly signed, expired, revoked, for another audience, a missing or bad
@@ -56,6 +62,7 @@ pub struct Refusal {
     denial: Denial,
     challenge: Challenge,
     resource_metadata: Option<Arc<str>>,
+    scope: Option<Arc<str>>,
 }
 
 impl Refusal {
@@ -68,6 +75,7 @@ impl Refusal {
             denial,
             challenge: Challenge::Refuse(scheme),
             resource_metadata: None,
+            scope: None,
         }
     }
 
@@ -86,6 +94,7 @@ impl Refusal {
             denial,
             challenge: Challenge::Offer { invalid_request },
             resource_metadata: None,
+            scope: None,
         }
     }
 
@@ -93,6 +102,27 @@ impl Refusal {
     #[must_use]
     pub fn with_resource_metadata(mut self, url: impl Into<Arc<str>>) -> Self {
         self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// Names the OAuth scopes the request needs in the challenge (`scope="a b"`), all in
+    /// one parameter so that a client can step up (ask for a token with them) at once.
+    /// They are hints for the client: what is checked is the token's grant. Values that
+    /// are not scope tokens (RFC 6749: printable ASCII without spaces, `"` or `\`) are
+    /// left out, repeated ones named once.
+    #[must_use]
+    pub fn with_scopes<I, T>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.scope = join(scopes);
+        self
+    }
+
+    /// [`Self::with_scopes`], already joined and checked.
+    pub(crate) fn with_scope_list(mut self, scope: Option<Arc<str>>) -> Self {
+        self.scope = scope;
         self
     }
 
@@ -109,41 +139,63 @@ impl Refusal {
         &self.denial
     }
 
-    /// The `WWW-Authenticate` value.
+    /// The `WWW-Authenticate` value: one challenge per scheme offered, each with all
+    /// its parameters, every quoted value a valid `quoted-string` of the characters RFC
+    /// 6750 allows.
     fn challenge(&self) -> String {
-        let (scheme, error) = match self.challenge {
-            Challenge::Offer { invalid_request } => {
-                (None, invalid_request.then_some("invalid_request"))
-            }
+        let (schemes, error): (&[AuthScheme], _) = match self.challenge {
+            // `Bearer` first: MCP clients read the first challenge's `resource_metadata`
+            // and `scope`, some only when it is `Bearer`.
+            Challenge::Offer { invalid_request } => (
+                &[AuthScheme::Bearer, AuthScheme::Dpop],
+                invalid_request.then_some("invalid_request"),
+            ),
             Challenge::Refuse(_) if self.denial.kind == DenialKind::InvalidProof => {
-                (Some(AuthScheme::Dpop), Some("invalid_dpop_proof"))
+                (&[AuthScheme::Dpop], Some("invalid_dpop_proof"))
             }
-            Challenge::Refuse(scheme) if self.status() == StatusCode::UNAUTHORIZED => {
-                (Some(scheme), Some("invalid_token"))
-            }
-            // Nothing the client sent is at fault: the scheme, and no error.
-            Challenge::Refuse(scheme) if self.status() == StatusCode::SERVICE_UNAVAILABLE => {
-                (Some(scheme), None)
-            }
-            Challenge::Refuse(scheme) => (Some(scheme), Some("insufficient_scope")),
+            Challenge::Refuse(AuthScheme::Bearer) => (&[AuthScheme::Bearer], self.error()),
+            Challenge::Refuse(AuthScheme::Dpop) => (&[AuthScheme::Dpop], self.error()),
         };
-        let mut challenge = match scheme {
-            Some(AuthScheme::Bearer) => String::from("Bearer realm=\"warrant\""),
-            Some(AuthScheme::Dpop) => String::from("DPoP realm=\"warrant\", algs=\"EdDSA\""),
-            None => {
-                String::from("DPoP realm=\"warrant\", algs=\"EdDSA\", Bearer realm=\"warrant\"")
+        let mut out = String::new();
+        for scheme in schemes {
+            if !out.is_empty() {
+                out.push_str(", ");
             }
-        };
-        if let Some(e) = error {
-            challenge.push_str(&format!(
-                ", error=\"{e}\", error_description=\"{}\"",
-                quoted(self.denial.message())
-            ));
+            match scheme {
+                AuthScheme::Bearer => out.push_str("Bearer realm=\"warrant\""),
+                AuthScheme::Dpop => {
+                    out.push_str("DPoP realm=\"warrant\", algs=\"");
+                    out.push_str(&DPOP_SIGNING_ALGS.join(" "));
+                    out.push('"');
+                }
+            }
+            if let Some(e) = error {
+                out.push_str(&format!(
+                    ", error=\"{e}\", error_description=\"{}\"",
+                    quoted_value(self.denial.message(), MAX_DESCRIPTION_CHARS)
+                ));
+            }
+            if let Some(scope) = &self.scope {
+                out.push_str(&format!(", scope=\"{}\"", quoted_value(scope, usize::MAX)));
+            }
+            if let Some(url) = &self.resource_metadata {
+                out.push_str(&format!(
+                    ", resource_metadata=\"{}\"",
+                    quoted_value(url, usize::MAX)
+                ));
+            }
         }
-        if let Some(url) = &self.resource_metadata {
-            challenge.push_str(&format!(", resource_metadata=\"{}\"", quoted(url)));
+        out
+    }
+
+    /// The `error` of a refusal whose credentials were read: `invalid_token` (401),
+    /// none when nothing the client sent is at fault (503), else `insufficient_scope`.
+    fn error(&self) -> Option<&'static str> {
+        match self.status() {
+            StatusCode::UNAUTHORIZED => Some("invalid_token"),
+            StatusCode::SERVICE_UNAVAILABLE => None,
+            _ => Some("insufficient_scope"),
         }
-        challenge
     }
 }
 
@@ -202,7 +254,32 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// A header value: quotes and control characters in the description are replaced.
+/// `s` as the content of a quoted parameter in `WWW-Authenticate`, of the characters RFC
+/// 6750 section 3 allows in `error_description` (`%x20-21 / %x23-5B / %x5D-7E`), so that
+/// it is always a valid `quoted-string` and a valid header value, whatever the text: `"`
+/// becomes `'`, `\` becomes `/`, control characters (CR and LF among them) and other
+/// white space become a space, any other character outside ASCII becomes `?`; after
+/// `max` characters, `...` ends it.
+pub(crate) fn quoted_value(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max.saturating_add(3)));
+    let mut chars = s.chars();
+    for c in chars.by_ref().take(max) {
+        out.push(match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' ' => ' ',
+            c if c.is_ascii_graphic() => c,
+            c if c.is_control() || c.is_whitespace() => ' ',
+            _ => '?',
+        });
+    }
+    if chars.next().is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
+/// A value quoted in a one-line message: quotes and control characters replaced.
 pub(crate) fn quoted(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -231,6 +308,98 @@ mod tests {
             .to_str()
             .unwrap()
             .to_owned();
-        assert_eq!(challenge, r#"DPoP realm="warrant", algs="EdDSA""#);
+        assert_eq!(challenge, r#"DPoP realm="warrant", algs="EdDSA ES256""#);
+    }
+
+    /// The auth-params of a `WWW-Authenticate` value, as a client reads them: names and
+    /// values, quoted strings unescaped; scheme names are left out.
+    fn params(challenge: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut rest = challenge;
+        while !rest.is_empty() {
+            rest = rest.trim_start_matches([' ', ',']);
+            let Some(eq) = rest.find('=') else { break };
+            let name = rest[..eq].rsplit(' ').next().unwrap().to_owned();
+            rest = &rest[eq + 1..];
+            let mut value = String::new();
+            if let Some(quoted) = rest.strip_prefix('"') {
+                let mut chars = quoted.char_indices();
+                let mut end = quoted.len();
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => value.push(chars.next().unwrap().1),
+                        '"' => {
+                            end = i + 1;
+                            break;
+                        }
+                        c => value.push(c),
+                    }
+                }
+                rest = &quoted[end..];
+            } else {
+                let end = rest.find(',').unwrap_or(rest.len());
+                value.push_str(&rest[..end]);
+                rest = &rest[end..];
+            }
+            out.push((name, value));
+        }
+        out
+    }
+
+    #[test]
+    fn a_hostile_explanation_cannot_break_or_add_to_the_challenge() {
+        let hostile = "no rule for \"x\", error=\"none\", scope=\"admin\"\r\nSet-Cookie: a=b\\\0\u{7f}\tcaf\u{e9} \u{1f980}\u{2028}".to_owned()
+            + &"z".repeat(1000);
+        let denial = Denial::new(DenialKind::DeniedByRule, hostile);
+        let response = Refusal::new(denial, AuthScheme::Bearer)
+            .with_scopes([
+                "tickets:read",
+                "not a scope",
+                "tickets:write",
+                "tickets:read",
+            ])
+            .with_resource_metadata("https://api.example/.well-known/oauth-protected-resource/mcp")
+            .into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        // Present, and nothing but printable ASCII: no CR or LF to start another header.
+        let challenge = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap();
+        assert!(
+            challenge.bytes().all(|b| b == b' ' || b.is_ascii_graphic()),
+            "{challenge}"
+        );
+        let params = params(challenge);
+        let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "realm",
+                "error",
+                "error_description",
+                "scope",
+                "resource_metadata"
+            ],
+            "the text added no parameter: {challenge}"
+        );
+        let value = |name: &str| params.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        assert_eq!(value("error"), "insufficient_scope");
+        assert_eq!(value("scope"), "tickets:read tickets:write");
+        let description = value("error_description");
+        assert!(
+            description.starts_with(
+                "no rule for 'x', error='none', scope='admin'  Set-Cookie: a=b/   caf? ? zzz"
+            ),
+            "{description}"
+        );
+        assert!(description.ends_with("zzz..."), "{description}");
+        assert_eq!(description.chars().count(), MAX_DESCRIPTION_CHARS + 3);
+        // RFC 6750: `%x20-21 / %x23-5B / %x5D-7E` only.
+        assert!(
+            description
+                .bytes()
+                .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e)),
+            "{description}"
+        );
     }
 }

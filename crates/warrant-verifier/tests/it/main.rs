@@ -21,6 +21,8 @@ mod redis_replay;
 mod refresh;
 mod requests;
 #[cfg(feature = "axum")]
+mod resource_server;
+#[cfg(feature = "axum")]
 mod routes;
 mod scoping;
 mod vectors;
