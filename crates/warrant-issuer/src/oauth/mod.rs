@@ -88,35 +88,14 @@ pub struct ErrorBody {
     pub error_description: String,
 }
 
-/// A resource indicator in its canonical form (RFC 8707, as MCP asks): an absolute
-/// `http(s)` URL, scheme and host in lowercase, no default port, no fragment, no query,
-/// no credentials, no trailing slash (but the root's).
+/// A resource indicator in its canonical form (RFC 8707, as MCP asks), as the verifier
+/// checks it ([`warrant_verifier::ResourceUri`]): an absolute `http(s)` URL, scheme and
+/// host in lowercase, no default port, no trailing slash, no fragment, query or
+/// credentials.
 pub(crate) fn canonical_resource(text: &str) -> Result<String, OAuthError> {
-    let bad = |why: &str| {
-        OAuthError::invalid_target(format!("`resource` `{}` {why}", text.escape_debug()))
-    };
-    let u = url::Url::parse(text).map_err(|_| bad("is not an absolute URL"))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(bad("must be an http or https URL with a host"));
-    }
-    if u.fragment().is_some() {
-        return Err(bad("has a fragment, which a resource indicator may not"));
-    }
-    if u.query().is_some() {
-        return Err(bad("has a query, which this issuer does not accept"));
-    }
-    if !u.username().is_empty() || u.password().is_some() {
-        return Err(bad("carries credentials"));
-    }
-    let mut s = u.to_string();
-    if u.path() != "/" {
-        while s.ends_with('/') {
-            s.pop();
-        }
-    } else {
-        s.pop();
-    }
-    Ok(s)
+    warrant_verifier::ResourceUri::parse(text)
+        .map(String::from)
+        .map_err(|e| OAuthError::invalid_target(format!("`resource`: {e}")))
 }
 
 #[cfg(test)]
