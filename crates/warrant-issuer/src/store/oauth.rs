@@ -257,7 +257,9 @@ impl Store {
     }
 
     /// Approves pending authorization `id` (unexpired at `now`); false when it was not
-    /// pending.
+    /// pending. The row is then kept until ten minutes after its code expires, so that a
+    /// code presented again is known (and revokes what it gave) however late the human
+    /// approved.
     pub async fn approve_authorization(
         conn: &mut AnyConnection,
         id: &str,
@@ -267,7 +269,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE oauth_authorizations SET status = 'approved', human_id = $1, role = $2, \
              approved_json = $3, method = $4, verified_at = $5, lifetime = $6, code_hash = $7, \
-             code_expires_at = $8, decided_at = $9 \
+             code_expires_at = $8, decided_at = $9, expires_at = $8 + 600 \
              WHERE id = $10 AND status = 'pending' AND expires_at >= $9",
         )
         .bind(a.human_id)
