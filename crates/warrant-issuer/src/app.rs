@@ -99,9 +99,10 @@ impl<B> tower_http::trace::MakeSpan<B> for RequestLog {
 }
 
 /// `path` as logged: an invitation's secret (`/invite/{secret}`, `/v1/invites/{secret}/…`)
-/// is replaced by `{secret}`, since whoever holds it may enrol a passkey.
+/// is replaced by `{secret}`, since whoever holds it may enrol a passkey; so is a consent
+/// page's id (`/consent/{id}`, `/oauth/consent/{id}/…`).
 fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
-    let secret_follows = |p: &str| p == "invite" || p == "invites";
+    let secret_follows = |p: &str| p == "invite" || p == "invites" || p == "consent";
     if !path.split('/').any(secret_follows) {
         return std::borrow::Cow::Borrowed(path);
     }
@@ -260,6 +261,10 @@ mod tests {
         assert_eq!(
             logged_path("/v1/invites/abc123/passkey"),
             "/v1/invites/{secret}/passkey"
+        );
+        assert_eq!(
+            logged_path("/oauth/consent/abc123/approve"),
+            "/oauth/consent/{secret}/approve"
         );
         assert_eq!(
             logged_path("/v1/requests/ab/approve"),

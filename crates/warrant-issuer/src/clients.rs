@@ -88,18 +88,46 @@ pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), String> {
             "`{uri}` has a fragment, which a redirect URI may not"
         ));
     }
-    let loopback = match u.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        None => false,
-    };
     match u.scheme() {
         "https" if u.host().is_some() => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if is_loopback_redirect(uri) => Ok(()),
         _ => Err(format!(
             "`{uri}` must be an https URL, or http on a loopback host"
         )),
+    }
+}
+
+/// Whether `uri` is an `http` redirect URI on a loopback host (a native app's: any local
+/// program may listen there).
+pub(crate) fn is_loopback_redirect(uri: &str) -> bool {
+    url::Url::parse(uri).is_ok_and(|u| {
+        u.scheme() == "http"
+            && match u.host() {
+                Some(url::Host::Domain(d)) => d == "localhost",
+                Some(url::Host::Ipv4(a)) => a.is_loopback(),
+                Some(url::Host::Ipv6(a)) => a.is_loopback(),
+                None => false,
+            }
+    })
+}
+
+/// Whether `given` is the registered redirect URI `registered`: the same string, or for a
+/// loopback one the same but for the port, which a native app picks when it starts (RFC
+/// 8252 section 7.3).
+pub(crate) fn redirect_matches(registered: &str, given: &str) -> bool {
+    if registered == given {
+        return true;
+    }
+    if !(is_loopback_redirect(registered) && is_loopback_redirect(given)) {
+        return false;
+    }
+    match (url::Url::parse(registered), url::Url::parse(given)) {
+        (Ok(mut r), Ok(mut g)) => {
+            let _ = r.set_port(None);
+            let _ = g.set_port(None);
+            r == g
+        }
+        _ => false,
     }
 }
 
@@ -264,6 +292,14 @@ impl Clients {
         let port = u
             .port_or_known_default()
             .ok_or_else(|| refused("it has no port"))?;
+        if !self.dangerous_allow_private {
+            if u.scheme() != "https" {
+                return Err(refused("it must be an https URL"));
+            }
+            if port != 443 {
+                return Err(refused("it must use https's port, 443"));
+            }
+        }
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -312,6 +348,8 @@ impl Clients {
         let host = u.host_str().unwrap_or_default().to_owned();
         // Pinned to the addresses checked: no second resolution.
         let http = reqwest::Client::builder()
+            // A proxy would resolve the host itself: nothing checked would be pinned.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(FETCH_TIMEOUT)
             .resolve_to_addrs(&host, &addrs)
@@ -456,6 +494,28 @@ mod tests {
     }
 
     #[test]
+    fn loopback_redirects_match_on_any_port_and_nothing_else_does() {
+        let r = "http://127.0.0.1:7777/callback";
+        assert!(redirect_matches(r, r));
+        assert!(redirect_matches(r, "http://127.0.0.1:51234/callback"));
+        assert!(redirect_matches(
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:9/callback"
+        ));
+        for other in [
+            "http://127.0.0.1:7777/other",
+            "http://127.0.0.2.example:7777/callback",
+            "https://127.0.0.1:7777/callback",
+            "http://localhost:7777/callback",
+            "http://127.0.0.1:7777/callback?x=1",
+        ] {
+            assert!(!redirect_matches(r, other), "{other}");
+        }
+        let https = "https://app.example/cb";
+        assert!(!redirect_matches(https, "https://app.example:8443/cb"));
+    }
+
+    #[test]
     fn a_document_must_name_itself_and_a_public_client() {
         let url = "https://app.example/client.json";
         let doc = |extra: &str| {
@@ -489,7 +549,9 @@ mod tests {
         let clients = Clients::new(Vec::new(), false);
         for (url, says) in [
             ("https://127.0.0.1/client.json", "non-public address"),
-            ("http://127.0.0.1:9/client.json", "non-public address"),
+            ("http://127.0.0.1:9/client.json", "https URL"),
+            ("http://127.0.0.1/client.json", "https"),
+            ("https://app.example:8443/client.json", "port, 443"),
             ("https://localhost/client.json", "non-public address"),
             ("https://user:pw@app.example/c.json", "no credentials"),
             ("https://app.example/", "must have a path"),

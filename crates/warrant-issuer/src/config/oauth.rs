@@ -36,6 +36,8 @@ pub mod defaults {
     pub const CODE_SECONDS: i64 = 60;
     /// How long the human has to consent, from `/authorize`.
     pub const CONSENT_SECONDS: i64 = 10 * 60;
+    /// How long a consent the human asked to remember is honoured without asking.
+    pub const REMEMBER_SECONDS: i64 = 30 * 86_400;
 }
 
 /// `[oauth]` as written.

@@ -162,6 +162,18 @@ impl AppState {
             Err(e) => return Ok(Outcome::Page(e)),
         };
         let client_id = params.get("client_id").unwrap_or("");
+        // Counted before anything is fetched: a metadata document is fetched at most this
+        // often per client address.
+        let mut tx = self.store.begin().await?;
+        let counted = self
+            .rate_limit(
+                &mut tx,
+                "authorize",
+                client,
+                self.config.challenges_per_minute_per_client,
+            )
+            .await;
+        crate::state::finish(tx, counted).await?;
         let known = match self.known_client(&params).await {
             Ok(k) => k,
             Err(e) => {
@@ -171,7 +183,16 @@ impl AppState {
             }
         };
         let (oauth_client, redirect_uri) = known;
-        let state = params.get("state");
+        let state = params.get("state").filter(|s| s.len() <= MAX_STATE_LEN);
+        // Only a registered client's redirect URI is trusted with an error before the human
+        // has seen the consent page: anyone can publish a metadata document listing any
+        // URI, which would make the issuer an open redirector (RFC 9700 section 4.11.2).
+        let registered = self
+            .config
+            .oauth
+            .clients
+            .iter()
+            .any(|c| c.client_id == oauth_client.client_id);
         let iss = self.config.public_url.clone();
         let back = |e: &OAuthError| {
             let mut p = vec![
@@ -189,22 +210,17 @@ impl AppState {
             Err(e) => {
                 self.oauth_refused(client, "authorize", client_id, &e)
                     .await?;
-                return Ok(back(&e));
+                return Ok(if registered {
+                    back(&e)
+                } else {
+                    Outcome::Page(e)
+                });
             }
         };
         let mut tx = self.store.begin().await?;
-        let stored = async {
-            self.rate_limit(
-                &mut tx,
-                "authorize",
-                client,
-                self.config.challenges_per_minute_per_client,
-            )
-            .await?;
-            Store::insert_authorization(&mut tx, &row).await?;
-            Ok::<_, ApiError>(())
-        }
-        .await;
+        let stored = Store::insert_authorization(&mut tx, &row)
+            .await
+            .map_err(ApiError::from);
         crate::state::finish(tx, stored).await?;
         if let Some(redirect) = self.remembered(&row, headers).await? {
             return Ok(Outcome::Redirect(redirect));
@@ -225,7 +241,11 @@ impl AppState {
         let redirect_uri = params.get("redirect_uri").ok_or_else(|| {
             OAuthError::invalid_request("`redirect_uri` is missing: send one the client lists")
         })?;
-        if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
+        if !client
+            .redirect_uris
+            .iter()
+            .any(|u| crate::clients::redirect_matches(u, redirect_uri))
+        {
             return Err(OAuthError::invalid_request(format!(
                 "`redirect_uri` `{}` is not one that client `{}` lists (they are compared exactly)",
                 redirect_uri.escape_debug(),

@@ -141,10 +141,25 @@ impl AppState {
         }
     }
 
+    /// Refuses a decision by `human` unless they are the one signed in on this browser
+    /// (`headers`): whoever learns a consent page's id cannot decide it from elsewhere.
+    async fn signed_in_as(
+        &self,
+        headers: &axum::http::HeaderMap,
+        human: &str,
+    ) -> Result<(), ApiError> {
+        match self.session(headers).await? {
+            Some(s) if s.human_id == human => Ok(()),
+            _ => Err(ApiError::Forbidden(
+                "decide on the consent page, signed in as yourself: sign in again".into(),
+            )),
+        }
+    }
+
     /// `POST /oauth/consent/{id}/passkey`.
     pub(crate) async fn consent_challenge(
         &self,
-        client: &str,
+        (client, headers): (&str, &axum::http::HeaderMap),
         id: &str,
         body: ConsentChallenge,
     ) -> Result<crate::api::PasskeyChallenge, ApiError> {
@@ -159,6 +174,7 @@ impl AppState {
             }
         };
         crate::verify::check_human_id(&body.human)?;
+        self.signed_in_as(headers, &body.human).await?;
         self.pending_authorization(id).await?;
         let approved = approved_grant(verdict, body.grant.as_ref())?;
         let canonical = approved.as_ref().map(|g| g.to_json().to_string());
@@ -169,7 +185,7 @@ impl AppState {
     /// `POST /oauth/consent/{id}/approve` or `/deny`, from `client`.
     pub(crate) async fn decide_consent(
         &self,
-        client: &str,
+        (client, headers): (&str, &axum::http::HeaderMap),
         id: &str,
         verdict: Verdict,
         body: ConsentDecision,
@@ -180,6 +196,7 @@ impl AppState {
                     .into(),
             ));
         }
+        self.signed_in_as(headers, &body.human).await?;
         let row = self.pending_authorization(id).await?;
         let asked = Grant::from_json_str(&row.grant_json)
             .map_err(|e| ApiError::Internal(format!("stored authorization grant: {e}")))?;
@@ -364,6 +381,11 @@ impl AppState {
         row: &AuthorizationRow,
         headers: &axum::http::HeaderMap,
     ) -> Result<Option<String>, ApiError> {
+        // A loopback redirect URI does not identify its client (any local program can
+        // listen there): such a client is asked every time (RFC 8252 section 8.6).
+        if crate::clients::is_loopback_redirect(&row.redirect_uri) {
+            return Ok(None);
+        }
         let Some(session) = self.session(headers).await? else {
             return Ok(None);
         };
@@ -375,6 +397,9 @@ impl AppState {
         else {
             return Ok(None);
         };
+        if consent.created_at + defaults::REMEMBER_SECONDS < self.now().unix_i64() {
+            return Ok(None);
+        }
         let Some(human) = self.store.human(&session.human_id).await? else {
             return Ok(None);
         };
@@ -396,7 +421,10 @@ impl AppState {
                 approved_json: &consent.approved_json,
                 method: Method::Passkey.as_str(),
                 verified_at: signed_in,
-                lifetime: consent.lifetime,
+                // Never longer than the issuer allows now.
+                lifetime: consent.lifetime.min(
+                    i64::try_from(self.config.oauth.refresh_ttl.seconds()).unwrap_or(i64::MAX),
+                ),
                 code_hash: &sha256_hex(&code),
                 code_expires_at: at + defaults::CODE_SECONDS,
             };

@@ -1,8 +1,7 @@
 //! The issuer as an OAuth 2.1 authorization server, so that a standard client (an MCP
 //! client, an agent framework) can obtain a warrant token with no warrant-specific code.
 //!
-//! - `GET /.well-known/oauth-authorization-server` (RFC 8414, also served at the OpenID
-//!   discovery path): [`metadata`].
+//! - `GET /.well-known/oauth-authorization-server` (RFC 8414): [`metadata`].
 //! - `GET /authorize` ([`authorize`]): authorization code with PKCE S256 required, RFC
 //!   8707 `resource` required (it becomes the token's only audience, canonicalised), what
 //!   is asked for as `scope` (names mapped to grants in `[oauth.scopes]`) or as RFC 9396

@@ -245,8 +245,13 @@ impl AppState {
             verified_at: at(verified_at),
             ends: at(family.expires_at),
         };
-        self.issue(family, consent, Some(&row), row.scope.clone())
-            .await
+        // The scopes granted: as asked, unless the human narrowed the request (RFC 6749
+        // section 5.1 says the answer names what was granted).
+        let scope = row
+            .scope
+            .clone()
+            .filter(|_| row.approved_json.as_deref() == Some(row.grant_json.as_str()));
+        self.issue(family, consent, Some(&row), scope).await
     }
 
     /// Why the code of `row` cannot be exchanged by this request, if it cannot. A code used
@@ -333,11 +338,18 @@ impl AppState {
             .await?
         {
             Refreshed::Unknown => return Ok(Err(unknown())),
-            Refreshed::Replayed(f) => {
-                self.revoke_family(&f, "refresh token replayed").await?;
+            // Only the family's key may end it: a spent refresh token alone (stolen from a
+            // log, say) must not let anyone revoke a client's access.
+            Refreshed::Replayed(f) if f.holder == holder.to_string() => {
+                self.revoke_family(&f.id, "refresh token replayed").await?;
                 return Ok(Err(OAuthError::invalid_grant(
                     "this refresh token was used before: its family is revoked; authorize again",
                 )));
+            }
+            Refreshed::Replayed(_) => {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "this refresh token was used before: authorize again",
+                )))
             }
             Refreshed::Live(f) => *f,
         };
@@ -529,6 +541,18 @@ impl AppState {
             Err(r) => Ok(Err(OAuthError::invalid_grant(format!(
                 "the consent can no longer be honoured: {r}; authorize again"
             )))),
+        }
+    }
+
+    /// Revokes the refresh family that minted token `token_id`, if one did: revoking an
+    /// OAuth client's token ends its access, not just until its next refresh.
+    pub(crate) async fn revoke_family_of(&self, token_id: &str) -> Result<(), ApiError> {
+        match self.store.family_of_token(token_id).await? {
+            Some(family) => {
+                self.revoke_family(&family, "a token of it was revoked")
+                    .await
+            }
+            None => Ok(()),
         }
     }
 

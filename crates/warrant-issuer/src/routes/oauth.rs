@@ -108,7 +108,7 @@ async fn token(
 
 /// `POST /oauth/consent/{id}/passkey`: a challenge for the signed-in human's passkey, bound
 /// to one decision on the authorization (the verdict, the narrowed grant, remembering).
-#[utoipa::path(post, path = "/oauth/consent/{id}/passkey", tag = "oauth", request_body = ConsentChallenge, params(("id" = String, Path, description = "the authorization's id, from the consent page's URL")), responses((status = 200, description = "options for `navigator.credentials.get`", body = PasskeyChallenge), (status = 400, description = "bad input, or no passkey enrolled"), (status = 404, description = "no such authorization"), (status = 409, description = "decided already"), (status = 410, description = "expired"), (status = 429, description = "too many passkey challenges from this client this minute"), (status = 503, description = "passkeys are off")))]
+#[utoipa::path(post, path = "/oauth/consent/{id}/passkey", tag = "oauth", request_body = ConsentChallenge, params(("id" = String, Path, description = "the authorization's id, from the consent page's URL")), responses((status = 200, description = "options for `navigator.credentials.get`", body = PasskeyChallenge), (status = 400, description = "bad input, or no passkey enrolled"), (status = 403, description = "not signed in as this human on this browser"), (status = 404, description = "no such authorization"), (status = 409, description = "decided already"), (status = 410, description = "expired"), (status = 429, description = "too many passkey challenges from this client this minute"), (status = 503, description = "passkeys are off")))]
 async fn consent_challenge(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -117,13 +117,15 @@ async fn consent_challenge(
     Body(body): Body<ConsentChallenge>,
 ) -> Result<Json<PasskeyChallenge>, ApiError> {
     let client = client(&s, &extensions, &headers);
-    Ok(Json(s.consent_challenge(&client, &id, body).await?))
+    Ok(Json(
+        s.consent_challenge((&client, &headers), &id, body).await?,
+    ))
 }
 
 /// `POST /oauth/consent/{id}/approve`: the human approves (and may narrow), with their
 /// passkey; the answer names where the browser goes (the client's redirect URI, with the
 /// code).
-#[utoipa::path(post, path = "/oauth/consent/{id}/approve", tag = "oauth", request_body = ConsentDecision, params(("id" = String, Path, description = "the authorization's id")), responses((status = 200, description = "approved", body = ConsentDecided), (status = 400, description = "bad input, or a grant that does not only narrow what was asked"), (status = 401, description = "the passkey's answer does not hold"), (status = 403, description = "the human's roles cannot grant this"), (status = 404, description = "no such authorization"), (status = 409, description = "decided already"), (status = 410, description = "expired")))]
+#[utoipa::path(post, path = "/oauth/consent/{id}/approve", tag = "oauth", request_body = ConsentDecision, params(("id" = String, Path, description = "the authorization's id")), responses((status = 200, description = "approved", body = ConsentDecided), (status = 400, description = "bad input, or a grant that does not only narrow what was asked"), (status = 401, description = "the passkey's answer does not hold"), (status = 403, description = "not signed in as this human on this browser, or the human's roles cannot grant this"), (status = 404, description = "no such authorization"), (status = 409, description = "decided already"), (status = 410, description = "expired")))]
 async fn approve_consent(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -133,14 +135,14 @@ async fn approve_consent(
 ) -> Result<Json<ConsentDecided>, ApiError> {
     let client = client(&s, &extensions, &headers);
     Ok(Json(
-        s.decide_consent(&client, &id, Verdict::Approve, body)
+        s.decide_consent((&client, &headers), &id, Verdict::Approve, body)
             .await?,
     ))
 }
 
 /// `POST /oauth/consent/{id}/deny`: the human denies, with their passkey; the client gets
 /// `error=access_denied`.
-#[utoipa::path(post, path = "/oauth/consent/{id}/deny", tag = "oauth", request_body = ConsentDecision, params(("id" = String, Path, description = "the authorization's id")), responses((status = 200, description = "denied", body = ConsentDecided), (status = 400, description = "bad input"), (status = 401, description = "the passkey's answer does not hold"), (status = 404, description = "no such authorization"), (status = 409, description = "decided already"), (status = 410, description = "expired")))]
+#[utoipa::path(post, path = "/oauth/consent/{id}/deny", tag = "oauth", request_body = ConsentDecision, params(("id" = String, Path, description = "the authorization's id")), responses((status = 200, description = "denied", body = ConsentDecided), (status = 400, description = "bad input"), (status = 401, description = "the passkey's answer does not hold"), (status = 403, description = "not signed in as this human on this browser"), (status = 404, description = "no such authorization"), (status = 409, description = "decided already"), (status = 410, description = "expired")))]
 async fn deny_consent(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -150,6 +152,7 @@ async fn deny_consent(
 ) -> Result<Json<ConsentDecided>, ApiError> {
     let client = client(&s, &extensions, &headers);
     Ok(Json(
-        s.decide_consent(&client, &id, Verdict::Deny, body).await?,
+        s.decide_consent((&client, &headers), &id, Verdict::Deny, body)
+            .await?,
     ))
 }

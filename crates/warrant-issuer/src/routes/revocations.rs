@@ -89,6 +89,10 @@ async fn revoke(
         .revoke(&body.kind, &canonical, &actor, s.now().unix_i64())
         .await?;
     s.maybe_sign_head(&entry).await?;
+    if body.kind == "token_id" {
+        // A token an OAuth client refreshes: its refresh ends too.
+        s.revoke_family_of(&canonical).await?;
+    }
     Ok(Json(Revoked::Feed(RevokedInFeed { cursor })))
 }
 

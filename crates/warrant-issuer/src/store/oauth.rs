@@ -201,7 +201,7 @@ pub enum Refreshed {
     /// The live refresh token of this family.
     Live(Box<FamilyRow>),
     /// A refresh token of this family rotated away already: a replay.
-    Replayed(String),
+    Replayed(Box<FamilyRow>),
     /// Unknown.
     Unknown,
 }
@@ -368,7 +368,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(match used {
-            Some(r) if r.try_get::<String, _>("family")? == family => Refreshed::Replayed(f.id),
+            Some(r) if r.try_get::<String, _>("family")? == family => {
+                Refreshed::Replayed(Box::new(f))
+            }
             _ => Refreshed::Unknown,
         })
     }
@@ -449,6 +451,15 @@ impl Store {
         .execute(conn)
         .await?;
         Ok(())
+    }
+
+    /// The family that minted token `token_id`, if one did.
+    pub async fn family_of_token(&self, token_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT family FROM oauth_family_tokens WHERE token_id = $1")
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("family")).transpose()?)
     }
 
     /// The unexpired tokens family `family` minted.

@@ -129,7 +129,9 @@ impl AppState {
                 self.now().unix_i64(),
             )
             .await?;
-        self.maybe_sign_head(&entry).await
+        self.maybe_sign_head(&entry).await?;
+        // A token an OAuth client refreshes: its refresh ends too.
+        self.revoke_family_of(&token_id).await
     }
 
     /// Removes one of the signed-in human's passkeys, never their last way to be verified.

@@ -25,6 +25,8 @@ pub(crate) const RESOURCE: &str = "https://mcp.example/mcp";
 /// The registered client and where it listens.
 pub(crate) const CLIENT: &str = "test-cli";
 pub(crate) const REDIRECT: &str = "http://127.0.0.1:7777/callback";
+/// The client's other redirect URI, which identifies it (not a loopback one).
+const HTTPS_REDIRECT: &str = "https://app.example/callback";
 /// A PKCE verifier and its S256 challenge.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
@@ -64,7 +66,7 @@ roles = ["tools"]
 [[oauth.clients]]
 client_id = "{CLIENT}"
 name = "Test CLI"
-redirect_uris = ["{REDIRECT}"]
+redirect_uris = ["{REDIRECT}", "{HTTPS_REDIRECT}"]
 "#,
         head = config_head()
     )
@@ -162,10 +164,25 @@ pub(crate) async fn start(env: &Env, query: &str, cookie: Option<&str>) -> Strin
         .to_owned()
 }
 
-/// `human` decides consent `id` with `auth`: status and answer.
+/// `POST path` with a JSON body and a session cookie: status and JSON.
+pub(crate) async fn post_json(env: &Env, path: &str, cookie: &str, body: &J) -> (StatusCode, J) {
+    let req = HttpRequest::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let (status, _, text) = env.send(req).await;
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(J::String(text)),
+    )
+}
+
+/// `human`, signed in with `cookie`, decides consent `id` with `auth`: status and answer.
 pub(crate) async fn decide(
     env: &Env,
     auth: &mut SoftPasskey,
+    cookie: &str,
     (human, id, verdict): (&str, &str, &str),
     grant: Option<&J>,
     remember: bool,
@@ -174,14 +191,7 @@ pub(crate) async fn decide(
     if let Some(g) = grant {
         body["grant"] = g.clone();
     }
-    let (status, c) = env
-        .call(
-            "POST",
-            &format!("/oauth/consent/{id}/passkey"),
-            None,
-            Some(body),
-        )
-        .await;
+    let (status, c) = post_json(env, &format!("/oauth/consent/{id}/passkey"), cookie, &body).await;
     assert_eq!(status, StatusCode::OK, "{c}");
     let answer = auth
         .do_authentication(
@@ -196,11 +206,11 @@ pub(crate) async fn decide(
     if let Some(g) = grant {
         body["grant"] = g.clone();
     }
-    env.call(
-        "POST",
+    post_json(
+        env,
         &format!("/oauth/consent/{id}/{verdict}"),
-        None,
-        Some(body),
+        cookie,
+        &body,
     )
     .await
 }
@@ -283,7 +293,7 @@ pub(crate) async fn dana(env: &Env) -> (SoftPasskey, String) {
 /// A code approved by dana (as asked): the code.
 pub(crate) async fn approved_code(env: &Env, auth: &mut SoftPasskey, cookie: &str) -> String {
     let id = start(env, &authorize_query(&[]), Some(cookie)).await;
-    let (status, d) = decide(env, auth, ("dana", &id, "approve"), None, false).await;
+    let (status, d) = decide(env, auth, cookie, ("dana", &id, "approve"), None, false).await;
     assert_eq!(status, StatusCode::OK, "{d}");
     query_of(d["redirect_to"].as_str().unwrap())["code"].clone()
 }
@@ -369,6 +379,7 @@ with_oauth!(
         let (status, d) = decide(
             &env,
             &mut auth,
+            &cookie,
             ("dana", &id, "approve"),
             Some(&narrowed),
             false,
@@ -385,7 +396,10 @@ with_oauth!(
         let (status, t) = token(&env, Some(&agent), &exchange(&code)).await;
         assert_eq!(status, StatusCode::OK, "{t}");
         assert_eq!(t["token_type"], "DPoP");
-        assert_eq!(t["scope"], "tickets:read orders:refund");
+        assert!(
+            t.get("scope").is_none(),
+            "narrowed: not the scopes asked: {t}"
+        );
         let expires_in = t["expires_in"].as_u64().unwrap();
         assert!(
             (1..=300).contains(&expires_in),
@@ -462,7 +476,22 @@ with_oauth!(
             (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof")),
             "{e}"
         );
-        // The first refresh token again: a replay. The family is revoked, with its tokens.
+        // A spent refresh token with another key: refused, and it revokes nothing.
+        let (status, e) = token(&env, Some(&thief), &form).await;
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{e}"
+        );
+        let revoked_families = |audit: Vec<warrant_issuer::audit::AuditRow>| {
+            audit
+                .iter()
+                .filter(|e| e.kind == "oauth_family_revoked")
+                .count()
+        };
+        assert_eq!(revoked_families(env.audit().await), 0);
+        // The first refresh token again, by its key: a replay. The family is revoked, with
+        // its tokens.
         let (status, e) = token(&env, Some(&agent), &form).await;
         assert_eq!(
             (status, e["error"].as_str()),
@@ -651,6 +680,10 @@ with_oauth!(
         // The code still works once, then never again; its reuse revokes what it gave.
         let (status, t) = token(&env, Some(&agent), &exchange(&code)).await;
         assert_eq!(status, StatusCode::OK, "{t}");
+        assert_eq!(
+            t["scope"], "tickets:read orders:refund",
+            "approved as asked"
+        );
         let (status, e) = token(&env, Some(&agent), &exchange(&code)).await;
         assert_eq!(
             (status, e["error"].as_str()),
@@ -789,30 +822,48 @@ with_oauth!(
         let id = start(&env, &authorize_query(&[]), Some(&alice_cookie)).await;
         let (_, _, page) = get(&env, &format!("/consent/{id}"), Some(&alice_cookie)).await;
         assert!(page.contains("You cannot approve this"), "{page}");
-        let (status, e) = decide(&env, &mut alices, ("alice", &id, "approve"), None, false).await;
+        let (status, e) = decide(
+            &env,
+            &mut alices,
+            &alice_cookie,
+            ("alice", &id, "approve"),
+            None,
+            false,
+        )
+        .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
         // Denied: the client hears `access_denied`, and the decision stands.
-        let (status, d) = decide(&env, &mut alices, ("alice", &id, "deny"), None, false).await;
+        let (status, d) = decide(
+            &env,
+            &mut alices,
+            &alice_cookie,
+            ("alice", &id, "deny"),
+            None,
+            false,
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{d}");
         assert_eq!(
             query_of(d["redirect_to"].as_str().unwrap())["error"],
             "access_denied"
         );
-        let (status, e) = env
-            .call(
-                "POST",
-                &format!("/oauth/consent/{id}/passkey"),
-                None,
-                Some(json!({ "human": "dana", "verdict": "approve" })),
-            )
-            .await;
+        let ask = json!({ "human": "dana", "verdict": "approve" });
+        let path = format!("/oauth/consent/{id}/passkey");
+        let (status, e) = post_json(&env, &path, &cookie, &ask).await;
         assert_eq!(status, StatusCode::CONFLICT, "{e}");
+        // Only the human signed in on this browser decides: not from elsewhere, not for
+        // someone else.
+        let (status, e) = env.call("POST", &path, None, Some(ask.clone())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
+        let (status, e) = post_json(&env, &path, &alice_cookie, &ask).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
         // A widened grant is refused once the passkey holds.
         let id = start(&env, &authorize_query(&[]), Some(&cookie)).await;
         let wider = json!({ "allow": [ { "resources": ["**"], "actions": ["*"] } ] });
         let (status, e) = decide(
             &env,
             &mut auth,
+            &cookie,
             ("dana", &id, "approve"),
             Some(&wider),
             false,
@@ -820,35 +871,63 @@ with_oauth!(
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
         // Not remembered: asked again.
-        let (status, _) = decide(&env, &mut auth, ("dana", &id, "approve"), None, false).await;
+        let (status, _) = decide(
+            &env,
+            &mut auth,
+            &cookie,
+            ("dana", &id, "approve"),
+            None,
+            false,
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         start(&env, &authorize_query(&[]), Some(&cookie)).await;
         // Remembered: the same client, resource and request get a code at once while she
-        // is signed in; another request, or nobody signed in, sees the page.
-        let id = start(&env, &authorize_query(&[]), Some(&cookie)).await;
-        let (status, _) = decide(&env, &mut auth, ("dana", &id, "approve"), None, true).await;
-        assert_eq!(status, StatusCode::OK);
-        let (status, location, _) = get(
+        // is signed in, sent to a redirect URI that identifies the client; a loopback one
+        // (any local program), another request, or nobody signed in sees the page.
+        let https = [("redirect_uri", Some(HTTPS_REDIRECT))];
+        let id = start(&env, &authorize_query(&https), Some(&cookie)).await;
+        let (status, _) = decide(
             &env,
-            &format!("/authorize?{}", authorize_query(&[])),
-            Some(&cookie),
+            &mut auth,
+            &cookie,
+            ("dana", &id, "approve"),
+            None,
+            true,
         )
         .await;
+        assert_eq!(status, StatusCode::OK);
+        let again = format!("/authorize?{}", authorize_query(&https));
+        let (status, location, _) = get(&env, &again, Some(&cookie)).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let q = query_of(&location);
         assert!(
-            location.starts_with(REDIRECT) && q.contains_key("code"),
+            location.starts_with(HTTPS_REDIRECT) && q.contains_key("code"),
             "{location}"
         );
-        let (status, t) = token(&env, Some(&new_key()), &exchange(&q["code"])).await;
+        let form: Vec<(&str, &str)> = exchange(&q["code"])
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "redirect_uri" {
+                    (k, HTTPS_REDIRECT)
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        let (status, t) = token(&env, Some(&new_key()), &form).await;
         assert_eq!(status, StatusCode::OK, "{t}");
+        start(&env, &authorize_query(&[]), Some(&cookie)).await;
         start(
             &env,
-            &authorize_query(&[("scope", Some("tickets:read"))]),
+            &authorize_query(&[
+                ("redirect_uri", Some(HTTPS_REDIRECT)),
+                ("scope", Some("tickets:read")),
+            ]),
             Some(&cookie),
         )
         .await;
-        start(&env, &authorize_query(&[]), None).await;
+        start(&env, &authorize_query(&https), None).await;
         // The console lists it; forgetting it (with the form's CSRF token) asks again.
         let (status, _, console) = get(&env, "/console", Some(&cookie)).await;
         assert_eq!(status, StatusCode::OK);
@@ -872,7 +951,7 @@ with_oauth!(
         )
         .await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{text}");
-        start(&env, &authorize_query(&[]), Some(&cookie)).await;
+        start(&env, &authorize_query(&https), Some(&cookie)).await;
         let audit = env.audit().await;
         assert!(audit.iter().any(|e| e.kind == "oauth_consent_forgotten"));
     }
@@ -978,13 +1057,70 @@ async fn client_metadata_documents_are_fetched_with_care() {
         );
         assert!(body.contains(says), "{path}: {says}: {body}");
     }
-    assert_eq!(refusals(&env).await.len(), 5);
+    // A client that is only a metadata document does not get errors redirected before the
+    // human has seen the consent page: anyone can publish one listing any URI.
+    let q = authorize_query(&[("client_id", Some(&good)), ("response_type", Some("token"))]);
+    let (status, location, body) = get(&env, &format!("/authorize?{q}"), None).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::BAD_REQUEST, ""),
+        "{body}"
+    );
+    assert!(body.contains("unsupported_response_type"), "{body}");
+    assert_eq!(refusals(&env).await.len(), 6);
     // Without the dangerous setting, loopback documents are not fetched at all.
     let strict = Env::with_config(Db::Sqlite, &config(""), None)
         .await
         .unwrap();
+    // (Here the scheme is refused first; an https URL of a loopback address is refused
+    // for its address: unit tests.)
     let q = authorize_query(&[("client_id", Some(&good))]);
     let (status, _, body) = get(&strict, &format!("/authorize?{q}"), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body.contains("non-public address"), "{body}");
+    assert!(body.contains("must be an https URL"), "{body}");
 }
+
+with_oauth!(
+    revoking_a_client_s_token_ends_its_refreshes_too,
+    |env: Env| async move {
+        let (mut auth, cookie) = dana(&env).await;
+        let agent = new_key();
+        let code = approved_code(&env, &mut auth, &cookie).await;
+        let (status, t) = token(&env, Some(&agent), &exchange(&code)).await;
+        assert_eq!(status, StatusCode::OK, "{t}");
+        let mint = env
+            .audit()
+            .await
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "mint")
+            .unwrap();
+        let detail: J = serde_json::from_str(&mint.detail).unwrap();
+        let token_id = detail["token_id"].as_str().unwrap();
+        let admin = env.admin_token().await;
+        let (status, r) = env
+            .call(
+                "POST",
+                "/v1/revocations",
+                Some(&admin),
+                Some(json!({ "kind": "token_id", "value": token_id })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        let refresh = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", CLIENT),
+        ];
+        let (status, e) = token(&env, Some(&agent), &refresh).await;
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{e}"
+        );
+        assert!(
+            e["error_description"].as_str().unwrap().contains("revoked"),
+            "{e}"
+        );
+    }
+);
