@@ -19,6 +19,7 @@ use crate::api::key_set;
 use crate::env::{Db, Env, CONFIG};
 use crate::pages::sign_in;
 use crate::passkeys::{authenticator, enrol, ORIGIN};
+use crate::requests::check;
 
 /// The API the tokens are for.
 pub(crate) const RESOURCE: &str = "https://mcp.example/mcp";
@@ -324,27 +325,6 @@ async fn minted(env: &Env) -> usize {
 
 fn verifier_for(keys: warrant_core::keys::KeySet) -> Verifier {
     Verifier::builder(keys).audience(RESOURCE).build()
-}
-
-/// A verification of `token` by `holder` of `request`.
-fn check(
-    env: &Env,
-    v: &Verifier,
-    holder: &SigningKey,
-    token: &str,
-    request: Request,
-) -> warrant_verifier::Decision {
-    let url = "https://mcp.example/mcp";
-    let p = warrant_core::dpop::create_proof(
-        holder,
-        "POST",
-        url,
-        token,
-        env.at(),
-        &mut rand_core::OsRng,
-    )
-    .unwrap();
-    v.verify(token, &request.with_proof(p, "POST", url))
 }
 
 with_oauth!(
