@@ -14,6 +14,7 @@ mod bounds;
 mod browser;
 mod env;
 mod errors;
+mod mcp_e2e;
 mod oauth;
 mod oidc;
 mod openapi;
