@@ -14,6 +14,8 @@ pub struct ProtectedResourceMetadata {
     pub authorization_servers: Vec<String>,
     /// Where the token goes: `["header"]`.
     pub bearer_methods_supported: Vec<String>,
+    /// The JWS `alg` values of the DPoP proofs it accepts: `["EdDSA", "ES256"]`.
+    pub dpop_signing_alg_values_supported: Vec<String>,
     /// Human-readable name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_name: Option<String>,
@@ -29,6 +31,10 @@ impl ProtectedResourceMetadata {
             resource: resource.into(),
             authorization_servers: vec![issuer.into()],
             bearer_methods_supported: vec!["header".to_owned()],
+            dpop_signing_alg_values_supported: warrant_core::keys::HolderAlgorithm::ALL
+                .iter()
+                .map(|a| a.jws_alg().to_owned())
+                .collect(),
             resource_name: None,
             warrant_key_set: None,
         }

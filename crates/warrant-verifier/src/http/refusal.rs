@@ -129,10 +129,10 @@ impl Refusal {
         };
         let mut challenge = match scheme {
             Some(AuthScheme::Bearer) => String::from("Bearer realm=\"warrant\""),
-            Some(AuthScheme::Dpop) => String::from("DPoP realm=\"warrant\", algs=\"EdDSA\""),
-            None => {
-                String::from("DPoP realm=\"warrant\", algs=\"EdDSA\", Bearer realm=\"warrant\"")
-            }
+            Some(AuthScheme::Dpop) => String::from("DPoP realm=\"warrant\", algs=\"EdDSA ES256\""),
+            None => String::from(
+                "DPoP realm=\"warrant\", algs=\"EdDSA ES256\", Bearer realm=\"warrant\"",
+            ),
         };
         if let Some(e) = error {
             challenge.push_str(&format!(
@@ -231,6 +231,6 @@ mod tests {
             .to_str()
             .unwrap()
             .to_owned();
-        assert_eq!(challenge, r#"DPoP realm="warrant", algs="EdDSA""#);
+        assert_eq!(challenge, r#"DPoP realm="warrant", algs="EdDSA ES256""#);
     }
 }

@@ -172,8 +172,9 @@ async fn the_extractor_refuses_as_the_layer_does() {
             "{body}"
         );
         assert!(
-            challenge
-                .starts_with("DPoP realm=\"warrant\", algs=\"EdDSA\", Bearer realm=\"warrant\""),
+            challenge.starts_with(
+                "DPoP realm=\"warrant\", algs=\"EdDSA ES256\", Bearer realm=\"warrant\""
+            ),
             "{challenge}"
         );
         assert_eq!(challenge.contains("invalid_request"), auth.is_some());

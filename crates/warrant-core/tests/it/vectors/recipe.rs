@@ -484,7 +484,7 @@ fn mint_step(keys: &Keys, step: &Step) -> Result<UnverifiedBiscuit, Fail> {
     let mut req = MintRequest::offline(grant(g)?);
     req.holder = holder
         .as_deref()
-        .map(|h| keys.get(h).map(SigningKey::public))
+        .map(|h| keys.get(h).map(|k| k.public().into()))
         .transpose()?;
     req.human.clone_from(human);
     req.verification = verification;
