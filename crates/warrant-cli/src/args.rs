@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Micro-permissions for AI agents, as Biscuit tokens.
 #[derive(Debug, Parser)]
@@ -165,8 +165,8 @@ pub(crate) struct RevokeArgs {
     /// Revoke a block (and every token containing it) by revocation id (128 hex digits).
     #[arg(long, value_name = "HEX", group = "what")]
     pub revocation_id: Option<String>,
-    /// Revoke every token of a holder.
-    #[arg(long, value_name = "ed25519/HEX", group = "what")]
+    /// Revoke every token of a holder (`ed25519/…` or `secp256r1/…`).
+    #[arg(long, value_name = "KEY", group = "what")]
     pub holder: Option<String>,
     /// Revoke an admin credential by its id (binds at once; not in the public feed).
     #[arg(long, value_name = "ID", group = "what")]
@@ -305,9 +305,10 @@ pub(crate) struct AuditVerifyArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AgentCommand {
-    /// Create an agent key pair (PKCS#8 v1 PEM, as OpenSSL reads it; file mode 0600); print its public key and
-    /// its RFC 7638 JWK thumbprint.
-    #[command(after_help = "Examples:\n  warrant agent keygen --out agent.key")]
+    /// Create an agent key pair (PKCS#8 PEM, as OpenSSL reads it; file mode 0600), Ed25519 or
+    /// P-256; print its public key and its RFC 7638 JWK thumbprint.
+    #[command(after_help = "Examples:\n  warrant agent keygen --out agent.key\n  \
+        warrant agent keygen --alg es256 --out agent-p256.key")]
     Keygen(AgentKeygenArgs),
     /// Register an agent at an issuer: the agent's key signs the issuer's challenge, so
     /// only a key you hold can be registered.
@@ -337,6 +338,21 @@ pub(crate) struct AgentKeygenArgs {
     /// Where to write the private key (must not exist yet).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// The key's algorithm: `ed25519` (its DPoP proofs are `EdDSA`) or `es256` (P-256,
+    /// `ES256` proofs, for agents whose keys live where only P-256 is offered).
+    #[arg(long, value_name = "ALG", value_enum, ignore_case = true, default_value_t = AgentAlg::Ed25519)]
+    pub alg: AgentAlg,
+}
+
+/// An agent key's algorithm on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AgentAlg {
+    /// Ed25519 (`EdDSA` proofs); also `eddsa`.
+    #[value(alias = "eddsa")]
+    Ed25519,
+    /// P-256 (`ES256` proofs); also `p256`, `p-256`, `secp256r1`.
+    #[value(aliases = ["p256", "p-256", "secp256r1"])]
+    Es256,
 }
 
 #[derive(Debug, Args)]
@@ -346,8 +362,9 @@ pub(crate) struct DelegateArgs {
     /// The current holder's private key file.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// The next holder's public key.
-    #[arg(long, value_name = "ed25519/HEX")]
+    /// The next holder's public key: `ed25519/…` or `secp256r1/…` (as `warrant agent keygen`
+    /// prints it).
+    #[arg(long, value_name = "KEY")]
     pub to: String,
     #[command(flatten)]
     pub grant: GrantArgs,
@@ -355,7 +372,7 @@ pub(crate) struct DelegateArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ProofArgs {
-    /// The holder's private key file.
+    /// The holder's private key file (Ed25519 makes an `EdDSA` proof, P-256 an `ES256` one).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     /// The token the proof goes with.
@@ -430,8 +447,8 @@ pub(crate) struct MintArgs {
     pub role: Option<String>,
     #[command(flatten)]
     pub grant: GrantArgs,
-    /// Bind the token to this agent key.
-    #[arg(long, value_name = "ed25519/HEX")]
+    /// Bind the token to this agent key: `ed25519/…` or `secp256r1/…`.
+    #[arg(long, value_name = "KEY")]
     pub holder: Option<String>,
     /// The id of the human on whose behalf the token is minted.
     #[arg(long, value_name = "ID")]

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use warrant_core::grant::Grant;
-use warrant_core::keys::{KeySet, PublicKey, SigningKey};
+use warrant_core::keys::{HolderPublicKey, HolderSigningKey, KeySet, PublicKey, SigningKey};
 use warrant_issuer::api::Problem;
 
 use crate::args::TokenArgs;
@@ -137,9 +137,15 @@ pub(crate) fn grant_file(path: &Path) -> Result<Grant, CliError> {
     parsed.map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
 }
 
-/// Reads a private key file.
+/// Reads a private key file (Ed25519: an issuer's or a human's device key).
 pub(crate) fn signing_key(path: &Path) -> Result<SigningKey, CliError> {
     SigningKey::from_pem(&read_file(path)?)
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+}
+
+/// Reads an agent's private key file: Ed25519 or P-256.
+pub(crate) fn holder_signing_key(path: &Path) -> Result<HolderSigningKey, CliError> {
+    HolderSigningKey::from_pem(&read_file(path)?)
         .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
 }
 
@@ -353,6 +359,12 @@ pub(crate) fn http_method(text: &str) -> Result<&str, CliError> {
 
 /// Parses `ed25519/<hex>`.
 pub(crate) fn public_key(text: &str) -> Result<PublicKey, CliError> {
+    text.parse()
+        .map_err(|e: warrant_core::keys::KeyError| CliError::usage(e.to_string()))
+}
+
+/// Parses an agent's public key: `ed25519/<hex>` or `secp256r1/<hex>`.
+pub(crate) fn holder_key(text: &str) -> Result<HolderPublicKey, CliError> {
     text.parse()
         .map_err(|e: warrant_core::keys::KeyError| CliError::usage(e.to_string()))
 }

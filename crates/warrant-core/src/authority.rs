@@ -10,7 +10,7 @@ use biscuit_auth::builder::{Fact, Term};
 
 use crate::blocks::BlockData;
 use crate::eval::HumanFacts;
-use crate::keys::{KeyError, PublicKey};
+use crate::keys::{HolderPublicKey, KeyError};
 use crate::time::Timestamp;
 use crate::value::Value;
 
@@ -24,7 +24,7 @@ pub enum AuthorityError {
     /// The token id is not 16 bytes.
     #[error("the token id `{0}` is not 32 hex digits")]
     TokenId(String),
-    /// The holder is not an Ed25519 public key.
+    /// The holder is not a holder public key.
     #[error("the holder cannot be stamped: {0}")]
     Holder(#[source] KeyError),
 }
@@ -50,7 +50,7 @@ pub struct AuthorityFacts {
     pub verification: Option<(String, Timestamp)>,
     /// `human_attr(name, value)`.
     pub human_attrs: BTreeMap<String, Value>,
-    /// `holder(hex:…)`, as the key's text `ed25519/<hex>`.
+    /// `holder(hex:…)`, as the key's text: `ed25519/<hex>` or `secp256r1/<hex>`.
     pub holder: Option<String>,
 }
 
@@ -141,8 +141,8 @@ impl AuthorityFacts {
             out.push(fact("human_attr", vec![string(k), v.to_term()]));
         }
         if let Some(h) = &self.holder {
-            let key: PublicKey = h.parse().map_err(AuthorityError::Holder)?;
-            out.push(fact("holder", vec![Term::Bytes(key.to_bytes().to_vec())]));
+            let key: HolderPublicKey = h.parse().map_err(AuthorityError::Holder)?;
+            out.push(fact("holder", vec![Term::Bytes(key.fact_bytes())]));
         }
         Ok(out)
     }
@@ -166,13 +166,16 @@ impl AuthorityFacts {
     }
 }
 
-/// A `holder` term as a key's text: `ed25519/<hex>` for the profile's 32 raw bytes;
+/// A `holder` term as a key's text: `ed25519/<hex>` for 32 bytes (an Ed25519 key),
+/// `secp256r1/<hex>` for 33 bytes starting `02` or `03` (a compressed P-256 point);
 /// anything else as text that no key parses from, so a block naming it breaks the chain.
+/// (The text still has to parse: a point off its curve breaks the chain too.)
 fn holder_text(t: &Term) -> String {
     match t {
-        Term::Bytes(b) => match <[u8; 32]>::try_from(b.as_slice()) {
-            Ok(k) => PublicKey::from_bytes(k).to_string(),
-            Err(_) => format!("hex:{}", hex::encode(b)),
+        Term::Bytes(b) => match (b.len(), b.first()) {
+            (32, _) => format!("ed25519/{}", hex::encode(b)),
+            (33, Some(2 | 3)) => format!("secp256r1/{}", hex::encode(b)),
+            _ => format!("hex:{}", hex::encode(b)),
         },
         Term::Str(s) => format!("string:{}", s.escape_debug()),
         other => format!("term:{other}"),

@@ -217,7 +217,7 @@ fn lift_one(
         (0, _, _) | (_, None, []) => None,
         (_, Some(_), [fact]) if fact.predicate.name == "holder" => {
             let named = holder_facts(std::slice::from_ref(fact));
-            let key: crate::keys::PublicKey = named.first()?.parse().ok()?;
+            let key: crate::keys::HolderPublicKey = named.first()?.parse().ok()?;
             Some(key.to_string())
         }
         _ => return None,

@@ -1,11 +1,16 @@
-//! DPoP proofs of possession (RFC 9449) with EdDSA: what an agent sends with every
-//! request, and the checks a verifier makes of it.
+//! DPoP proofs of possession (RFC 9449) with EdDSA (Ed25519) or ES256 (P-256): what an
+//! agent sends with every request, and the checks a verifier makes of it.
 //!
-//! A proof is a compact JWS: header `{"typ":"dpop+jwt","alg":"EdDSA","jwk":{…}}`, claims
-//! `htm` (the HTTP method), `htu` (the URL without query and fragment), `iat`, `jti` (a
-//! one-time id) and `ath` (base64url SHA-256 of the token), signed by the holder's key.
-//! Remembering `jti`s to refuse replays is the verifier's job (it keeps state); everything
-//! else is here, pure.
+//! A proof is a compact JWS: header `{"typ":"dpop+jwt","alg":"EdDSA","jwk":{…}}` (or
+//! `"alg":"ES256"` with an `EC` `P-256` `jwk`), claims `htm` (the HTTP method), `htu` (the
+//! URL without query and fragment), `iat`, `jti` (a one-time id) and `ath` (base64url
+//! SHA-256 of the token), signed by the holder's key. Remembering `jti`s to refuse replays
+//! is the verifier's job (it keeps state); everything else is here, pure.
+//!
+//! Refused with a reason of their own: any `alg` but `EdDSA` and `ES256` (`none` and the
+//! symmetric `HS*` each named as such), a symmetric `jwk` (`kty: oct`), a `jwk` carrying a
+//! private member (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`), a `jwk` of the other
+//! algorithm than `alg`, and an ES256 signature that is not the 64 bytes `r‖s` of JWS.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -13,7 +18,7 @@ use rand_core::{CryptoRng, RngCore};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::keys::{PublicKey, SigningKey};
+use crate::keys::{HolderAlgorithm, HolderPublicKey, HolderSigner, P256PublicKey, PublicKey};
 use crate::time::{Span, Timestamp};
 
 mod members;
@@ -34,12 +39,40 @@ pub enum ProofError {
     /// `typ` is not `dpop+jwt`.
     #[error("the DPoP proof's `typ` is `{0}`, expected `dpop+jwt`")]
     Typ(String),
-    /// `alg` is not `EdDSA`.
-    #[error("the DPoP proof's `alg` is `{0}`, expected `EdDSA`")]
+    /// `alg` is not one warrant accepts.
+    #[error("the DPoP proof's `alg` is `{0}`: accepted are `EdDSA` (Ed25519) and `ES256` (P-256)")]
     Alg(String),
-    /// The header has no usable Ed25519 `jwk`.
-    #[error("the DPoP proof's `jwk` is not an Ed25519 public key")]
+    /// `alg: none`: an unsigned proof.
+    #[error("the DPoP proof's `alg` is `none`: an unsigned proof proves nothing; sign it with the holder's key (`EdDSA` or `ES256`)")]
+    AlgNone,
+    /// A symmetric `alg` (`HS256`…): a shared secret proves no key pair.
+    #[error("the DPoP proof's `alg` is `{0}`, a symmetric algorithm: sign the proof with the holder's private key (`EdDSA` or `ES256`)")]
+    SymmetricAlg(String),
+    /// A symmetric `jwk` (`kty: oct`).
+    #[error("the DPoP proof's `jwk` is a symmetric key (`kty` `oct`): the header carries the holder's public key, an `OKP` Ed25519 or `EC` P-256 key")]
+    SymmetricJwk,
+    /// A `jwk` with a private member.
+    #[error("the DPoP proof's `jwk` carries the private member `{0}`: send the public key only, and replace the key that was exposed")]
+    PrivateJwk(String),
+    /// A `jwk` of another algorithm than `alg`.
+    #[error("the DPoP proof's `alg` is `{alg}` but its `jwk` is {jwk}: `EdDSA` needs an `OKP` `Ed25519` key, `ES256` an `EC` `P-256` key")]
+    JwkMismatch {
+        /// The proof's `alg`.
+        alg: String,
+        /// What the `jwk` is (its `kty` and `crv`).
+        jwk: String,
+    },
+    /// The header has no usable public `jwk` of its `alg`.
+    #[error("the DPoP proof's `jwk` is not a usable public key: an `OKP` `Ed25519` key needs `x` (32 bytes), an `EC` `P-256` key `x` and `y` (32 bytes each, base64url) of a point on the curve")]
     Jwk,
+    /// A signature of the wrong length (a DER-encoded ES256 signature, typically).
+    #[error("the DPoP proof's `{alg}` signature is {len} bytes, expected 64: a JWS signature is the raw 64 bytes (for `ES256`, `r‖s` of 32 bytes each, not DER)")]
+    SignatureLength {
+        /// The proof's `alg`.
+        alg: &'static str,
+        /// The signature's length.
+        len: usize,
+    },
     /// The signature does not verify with the `jwk`.
     #[error("the DPoP proof's signature does not verify with its `jwk`")]
     Signature,
@@ -115,12 +148,13 @@ pub fn normalize_htu(url: &str) -> Result<String, ProofError> {
     Ok(u.to_string())
 }
 
-/// Makes a proof for one request: `key` must be the token's holder key, `token` the
-/// token text sent with the request (its hash is the proof's `ath`).
+/// Makes a proof for one request: `key` must be the token's holder key (Ed25519 makes an
+/// `EdDSA` proof, P-256 an `ES256` one), `token` the token text sent with the request (its
+/// hash is the proof's `ath`).
 ///
 /// ```
 /// use warrant_core::dpop::{check_proof, create_proof, Expected, HolderKey, DEFAULT_PROOF_WINDOW};
-/// use warrant_core::keys::SigningKey;
+/// use warrant_core::keys::{HolderSigner as _, P256SigningKey, SigningKey};
 /// use warrant_core::time::Timestamp;
 ///
 /// let mut rng = rand_core::OsRng;
@@ -141,10 +175,16 @@ pub fn normalize_htu(url: &str) -> Result<String, ProofError> {
 /// };
 /// assert!(check_proof(&proof, &expected).is_ok());
 /// assert!(check_proof(&proof, &Expected { method: "DELETE", ..expected }).is_err());
+///
+/// // A P-256 agent's proofs are ES256.
+/// let p256 = P256SigningKey::generate(&mut rng);
+/// let proof = create_proof(&p256, "GET", url, "the-token", now, &mut rng)?;
+/// let holder = HolderKey::new(p256.holder_key());
+/// assert!(check_proof(&proof, &Expected { holder: &holder, ..expected }).is_ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn create_proof(
-    key: &SigningKey,
+    key: &(impl HolderSigner + ?Sized),
     method: &str,
     url: &str,
     token: &str,
@@ -154,7 +194,12 @@ pub fn create_proof(
     let htu = normalize_htu(url)?;
     let mut jti = [0u8; 16];
     rng.fill_bytes(&mut jti);
-    let header = json!({ "typ": DPOP_TYP, "alg": "EdDSA", "jwk": key.public().to_jwk() });
+    let public = key.holder_key();
+    let header = json!({
+        "typ": DPOP_TYP,
+        "alg": public.algorithm().jws_alg(),
+        "jwk": public.to_jwk(),
+    });
     let claims = json!({
         "htm": method,
         "htu": htu,
@@ -167,7 +212,7 @@ pub fn create_proof(
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
-    let sig = key.sign(signing_input.as_bytes());
+    let sig = key.sign_jws(signing_input.as_bytes());
     Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
 }
 
@@ -175,7 +220,7 @@ pub fn create_proof(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proof {
     /// The key that signed it.
-    pub key: PublicKey,
+    pub key: HolderPublicKey,
     /// `htm`.
     pub htm: String,
     /// `htu`, normalised.
@@ -208,28 +253,52 @@ fn json_part<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Resu
 /// not once per request.
 #[derive(Clone)]
 pub struct HolderKey {
-    key: PublicKey,
+    key: HolderPublicKey,
+    point: Point,
+}
+
+/// A holder key's point, decoded.
+#[derive(Clone)]
+enum Point {
     /// `None` when the 32 bytes are not a point of the curve: no proof verifies then.
-    point: Option<ed25519_dalek::VerifyingKey>,
+    Ed25519(Option<ed25519_dalek::VerifyingKey>),
+    /// `None` only for a key not made by [`P256PublicKey`]'s constructors.
+    P256(Option<p256::ecdsa::VerifyingKey>),
 }
 
 impl HolderKey {
-    /// Prepares `key` (decodes its point: about a quarter of a signature verification).
-    pub fn new(key: PublicKey) -> Self {
-        Self {
-            key,
-            point: ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes()).ok(),
-        }
+    /// Prepares `key` (decodes its point: for Ed25519 about a quarter of a signature
+    /// verification).
+    pub fn new(key: impl Into<HolderPublicKey>) -> Self {
+        let key = key.into();
+        let point = match &key {
+            HolderPublicKey::Ed25519(k) => {
+                Point::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&k.to_bytes()).ok())
+            }
+            HolderPublicKey::P256(k) => Point::P256(k.verifying_key()),
+        };
+        Self { key, point }
     }
 
     /// The key.
-    pub fn public(&self) -> &PublicKey {
+    pub fn public(&self) -> &HolderPublicKey {
         &self.key
+    }
+
+    /// Whether the point decoded: a key that is no point of its curve verifies nothing.
+    fn usable(&self) -> bool {
+        matches!(&self.point, Point::Ed25519(Some(_)) | Point::P256(Some(_)))
     }
 }
 
 impl From<PublicKey> for HolderKey {
     fn from(key: PublicKey) -> Self {
+        Self::new(key)
+    }
+}
+
+impl From<HolderPublicKey> for HolderKey {
+    fn from(key: HolderPublicKey) -> Self {
         Self::new(key)
     }
 }
@@ -258,54 +327,157 @@ fn split(proof: &str) -> Result<(&str, &str, &str), ProofError> {
     Ok((h, c, s))
 }
 
-/// The header's checks (`typ`, `alg`, an Ed25519 public `jwk`); returns the `jwk`'s key.
-fn header_key(h: &str) -> Result<[u8; 32], ProofError> {
+/// The key a header's `jwk` states, its shape checked but not yet its point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JwkKey {
+    /// `{"kty":"OKP","crv":"Ed25519","x"}`.
+    Ed25519([u8; 32]),
+    /// `{"kty":"EC","crv":"P-256","x","y"}`.
+    P256 { x: [u8; 32], y: [u8; 32] },
+}
+
+impl JwkKey {
+    /// Whether it is `holder` (same algorithm, same point: a P-256 key's coordinates
+    /// against the holder's).
+    fn is(&self, holder: &HolderPublicKey) -> bool {
+        match (self, holder) {
+            (Self::Ed25519(x), HolderPublicKey::Ed25519(k)) => *x == k.to_bytes(),
+            (Self::P256 { x, y }, HolderPublicKey::P256(k)) => x == k.x() && y == k.y(),
+            _ => false,
+        }
+    }
+
+    /// The key, prepared; [`ProofError::Jwk`] when it is not a point of its curve.
+    fn prepare(&self) -> Result<HolderKey, ProofError> {
+        let key = match self {
+            Self::Ed25519(x) => HolderKey::new(PublicKey::from_bytes(*x)),
+            Self::P256 { x, y } => {
+                HolderKey::new(P256PublicKey::from_coordinates(x, y).ok_or(ProofError::Jwk)?)
+            }
+        };
+        if key.usable() {
+            Ok(key)
+        } else {
+            Err(ProofError::Jwk)
+        }
+    }
+}
+
+/// The `alg` of a header: `EdDSA` or `ES256`, each other value refused with its reason.
+fn header_alg(alg: &members::Loose<'_>) -> Result<HolderAlgorithm, ProofError> {
+    let Some(alg) = alg.as_str() else {
+        return Err(ProofError::Malformed(
+            "the header's `alg` is missing or not a string".into(),
+        ));
+    };
+    if let Some(a) = HolderAlgorithm::from_jws_alg(alg) {
+        return Ok(a);
+    }
+    Err(match alg {
+        "none" => ProofError::AlgNone,
+        // RFC 7518's MACs: `HS256`, `HS384`, `HS512`.
+        a if a.starts_with("HS") => ProofError::SymmetricAlg(a.to_owned()),
+        a => ProofError::Alg(
+            a.chars()
+                .take(64)
+                .collect::<String>()
+                .escape_debug()
+                .to_string(),
+        ),
+    })
+}
+
+/// A base64url member of exactly 32 bytes.
+fn coordinate(member: Option<&str>) -> Result<[u8; 32], ProofError> {
+    let mut out = [0u8; 33];
+    match member.map(|v| URL_SAFE_NO_PAD.decode_slice(v.as_bytes(), &mut out)) {
+        Some(Ok(32)) => out.first_chunk::<32>().copied().ok_or(ProofError::Jwk),
+        _ => Err(ProofError::Jwk),
+    }
+}
+
+/// The header's checks (`typ`, `alg`, a public `jwk` of the `alg`); returns the `jwk`'s key.
+fn header_key(h: &str) -> Result<JwkKey, ProofError> {
     let bytes = part(h, "header")?;
     let header: members::Header<'_> = json_part(&bytes, "header")?;
     let typ = header.typ.as_str().unwrap_or_default();
     if typ != DPOP_TYP {
         return Err(ProofError::Typ(typ.to_owned()));
     }
-    let alg = header.alg.as_str().unwrap_or_default();
-    if alg != "EdDSA" {
-        return Err(ProofError::Alg(alg.to_owned()));
-    }
+    let alg = header_alg(&header.alg)?;
     let members::Loose::Object(jwk) = header.jwk else {
         return Err(ProofError::Jwk);
     };
-    if jwk.kty.as_deref() != Some("OKP") || jwk.crv.as_deref() != Some("Ed25519") || jwk.d {
-        return Err(ProofError::Jwk);
+    if let Some(private) = jwk.private {
+        return Err(ProofError::PrivateJwk(private.to_owned()));
     }
-    let mut x = [0u8; 33];
-    match jwk
-        .x
-        .map(|v| URL_SAFE_NO_PAD.decode_slice(v.as_bytes(), &mut x))
-    {
-        Some(Ok(32)) => x.first_chunk::<32>().copied().ok_or(ProofError::Jwk),
-        _ => Err(ProofError::Jwk),
+    if jwk.kty.as_deref() == Some("oct") {
+        return Err(ProofError::SymmetricJwk);
     }
+    let (kty, crv) = alg.jwk_type();
+    match (jwk.kty.as_deref(), jwk.crv.as_deref()) {
+        (Some(k), Some(c)) if k == kty && c == crv => {}
+        (None, _) => return Err(ProofError::Jwk),
+        (Some(k), c) => {
+            let show = |t: &str| {
+                t.chars()
+                    .take(32)
+                    .collect::<String>()
+                    .escape_debug()
+                    .to_string()
+            };
+            return Err(ProofError::JwkMismatch {
+                alg: alg.jws_alg().to_owned(),
+                jwk: match c {
+                    Some(c) => format!("an `{}` key on `{}`", show(k), show(c)),
+                    None => format!("an `{}` key with no `crv`", show(k)),
+                },
+            });
+        }
+    }
+    Ok(match alg {
+        HolderAlgorithm::Ed25519 => JwkKey::Ed25519(coordinate(jwk.x.as_deref())?),
+        HolderAlgorithm::P256 => JwkKey::P256 {
+            x: coordinate(jwk.x.as_deref())?,
+            y: coordinate(jwk.y.as_deref())?,
+        },
+    })
 }
 
-/// Verifies the signature over `h.c` with `point` (strictly).
+/// Verifies the signature over `h.c` with `key` (Ed25519 strictly; ES256 with `r` and `s`
+/// in range).
 fn verify_signature(
     proof: &str,
     (h, c, s): (&str, &str, &str),
-    point: &ed25519_dalek::VerifyingKey,
+    key: &HolderKey,
 ) -> Result<(), ProofError> {
-    let sig: [u8; 64] = part(s, "signature")?
+    let alg = key.key.algorithm().jws_alg();
+    let bytes = part(s, "signature")?;
+    let sig: [u8; 64] = bytes
+        .as_slice()
         .try_into()
-        .map_err(|_| ProofError::Signature)?;
+        .map_err(|_| ProofError::SignatureLength {
+            alg,
+            len: bytes.len(),
+        })?;
     let signing_input = proof.get(..h.len() + 1 + c.len()).unwrap_or_default();
-    point
-        .verify_strict(
-            signing_input.as_bytes(),
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        )
-        .map_err(|_| ProofError::Signature)
+    match &key.point {
+        Point::Ed25519(Some(point)) => point
+            .verify_strict(
+                signing_input.as_bytes(),
+                &ed25519_dalek::Signature::from_bytes(&sig),
+            )
+            .map_err(|_| ProofError::Signature),
+        Point::P256(Some(point)) => {
+            crate::keys::verify_es256(point, signing_input.as_bytes(), &sig)
+                .map_err(|_| ProofError::Signature)
+        }
+        Point::Ed25519(None) | Point::P256(None) => Err(ProofError::Jwk),
+    }
 }
 
 /// The claims of a proof whose signature verified; `htu` as sent.
-fn claims(key: PublicKey, c: &str) -> Result<Proof, ProofError> {
+fn claims(key: HolderPublicKey, c: &str) -> Result<Proof, ProofError> {
     let bytes = part(c, "claims")?;
     let claims: members::Claims<'_> = json_part(&bytes, "claims")?;
     let text = |k: &str, v: &members::Loose<'_>| {
@@ -340,11 +512,8 @@ fn claims(key: PublicKey, c: &str) -> Result<Proof, ProofError> {
 pub fn parse_proof(proof: &str) -> Result<Proof, ProofError> {
     let proof = proof.trim();
     let parts = split(proof)?;
-    let x = header_key(parts.0)?;
-    let key = HolderKey::new(PublicKey::from_bytes(x));
-    // Any 32 bytes make a `PublicKey`: a point of the curve makes a key.
-    let point = key.point.as_ref().ok_or(ProofError::Jwk)?;
-    verify_signature(proof, parts, point)?;
+    let key = header_key(parts.0)?.prepare()?;
+    verify_signature(proof, parts, &key)?;
     let mut p = claims(key.key, parts.1)?;
     p.htu = normalize_htu(&p.htu)?;
     Ok(p)
@@ -370,27 +539,25 @@ pub struct Expected<'a> {
 /// Parses `proof` and checks it against the request; the caller still has to refuse a
 /// `jti` it has seen within the window.
 ///
-/// Every check of RFC 9449 section 4.3 that needs no state: `typ`, `alg`, a public
-/// Ed25519 `jwk` equal to the holder's key, the signature (strict Ed25519, with the
-/// holder's prepared point), `htm`, `htu` (both normalised), `iat` within the window and
-/// `ath`.
+/// Every check of RFC 9449 section 4.3 that needs no state: `typ`, `alg` (`EdDSA` or
+/// `ES256`), a public `jwk` of that algorithm equal to the holder's key (same algorithm,
+/// same point), the signature (strict Ed25519, or ES256, with the holder's prepared
+/// point), `htm`, `htu` (both normalised), `iat` within the window and `ath`.
 pub fn check_proof(proof: &str, e: &Expected<'_>) -> Result<Proof, ProofError> {
     let proof = proof.trim();
     let parts = split(proof)?;
-    let x = header_key(parts.0)?;
-    if x != e.holder.key.to_bytes() {
+    let jwk = header_key(parts.0)?;
+    if !jwk.is(&e.holder.key) {
         // Not the holder's key: whether its signature verifies does not matter, but a
         // `jwk` that is not a point is said to be that.
-        let found = HolderKey::new(PublicKey::from_bytes(x));
-        let point = found.point.as_ref().ok_or(ProofError::Jwk)?;
-        verify_signature(proof, parts, point)?;
+        let found = jwk.prepare()?;
+        verify_signature(proof, parts, &found)?;
         return Err(ProofError::NotHolder {
             holder: e.holder.key.to_string(),
             found: found.key.to_string(),
         });
     }
-    let point = e.holder.point.as_ref().ok_or(ProofError::Jwk)?;
-    verify_signature(proof, parts, point)?;
+    verify_signature(proof, parts, e.holder)?;
     let mut p = claims(e.holder.key, parts.1)?;
     if p.htm != e.method {
         return Err(ProofError::Method {
@@ -486,318 +653,4 @@ fn ath_matches(claimed: &str, token: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::keys::KeyId;
-    use serde_json::Value as J;
-
-    const NOW: Timestamp = Timestamp::from_unix(1_796_032_800);
-
-    fn setup() -> (SigningKey, String) {
-        let key = SigningKey::generate(&mut rand_core::OsRng, Some(KeyId(9)));
-        let proof = create_proof(
-            &key,
-            "GET",
-            "https://API.example:443/tickets/123?x=1#f",
-            "TOKEN",
-            NOW,
-            &mut rand_core::OsRng,
-        )
-        .unwrap();
-        (key, proof)
-    }
-
-    fn expected<'a>(holder: &'a HolderKey) -> Expected<'a> {
-        Expected {
-            holder,
-            method: "GET",
-            url: "https://api.example/tickets/123",
-            token: "TOKEN",
-            now: NOW,
-            window: DEFAULT_PROOF_WINDOW,
-        }
-    }
-
-    #[test]
-    fn a_proof_checks_out() {
-        let (key, proof) = setup();
-        let p = check_proof(&proof, &expected(&HolderKey::new(key.public()))).unwrap();
-        assert_eq!(p.htu, "https://api.example/tickets/123");
-        assert_eq!(p.iat, NOW);
-        assert_eq!(p.jti.len(), 22);
-    }
-
-    #[test]
-    fn each_mismatch_is_refused() {
-        let (key, proof) = setup();
-        let holder = HolderKey::new(key.public());
-        let other = HolderKey::new(SigningKey::generate(&mut rand_core::OsRng, None).public());
-        let e = expected(&holder);
-        assert!(matches!(
-            check_proof(
-                &proof,
-                &Expected {
-                    holder: &other,
-                    ..e
-                }
-            ),
-            Err(ProofError::NotHolder { .. })
-        ));
-        assert!(matches!(
-            check_proof(
-                &proof,
-                &Expected {
-                    method: "POST",
-                    ..e
-                }
-            ),
-            Err(ProofError::Method { .. })
-        ));
-        assert!(matches!(
-            check_proof(
-                &proof,
-                &Expected {
-                    url: "https://api.example/tickets/124",
-                    ..e
-                }
-            ),
-            Err(ProofError::Url { .. })
-        ));
-        assert!(matches!(
-            check_proof(
-                &proof,
-                &Expected {
-                    token: "OTHER",
-                    ..e
-                }
-            ),
-            Err(ProofError::Ath)
-        ));
-        assert!(matches!(
-            check_proof(
-                &proof,
-                &Expected {
-                    now: NOW.plus(Span::from_seconds(61)),
-                    ..e
-                }
-            ),
-            Err(ProofError::TooOld { .. })
-        ));
-        assert!(matches!(
-            check_proof(
-                &proof,
-                &Expected {
-                    now: NOW.minus(Span::from_seconds(61)),
-                    ..e
-                }
-            ),
-            Err(ProofError::FromTheFuture { .. })
-        ));
-        assert!(check_proof(
-            &proof,
-            &Expected {
-                now: NOW.plus(Span::from_seconds(60)),
-                ..e
-            }
-        )
-        .is_ok());
-    }
-
-    #[test]
-    fn tampering_and_garbage_are_refused() {
-        let (key, proof) = setup();
-        let holder = HolderKey::new(key.public());
-        let e = expected(&holder);
-        let mut parts: Vec<String> = proof.split('.').map(str::to_owned).collect();
-        // Change a claim without re-signing.
-        let mut claims: J =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
-        claims["htm"] = "POST".into();
-        parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
-        assert_eq!(
-            check_proof(
-                &parts.join("."),
-                &Expected {
-                    method: "POST",
-                    ..e
-                }
-            ),
-            Err(ProofError::Signature)
-        );
-        for bad in ["", "a.b", "a.b.c.d", "!!.!!.!!", &"x".repeat(5000)] {
-            assert!(
-                matches!(check_proof(bad, &e), Err(ProofError::Malformed(_))),
-                "{bad:.20}"
-            );
-        }
-        let header = |h: J| {
-            format!(
-                "{}.{}.{}",
-                URL_SAFE_NO_PAD.encode(h.to_string()),
-                parts[1],
-                parts[2]
-            )
-        };
-        assert!(matches!(
-            check_proof(&header(json!({"typ": "JWT", "alg": "EdDSA"})), &e),
-            Err(ProofError::Typ(_))
-        ));
-        assert!(matches!(
-            check_proof(&header(json!({"typ": "dpop+jwt", "alg": "none"})), &e),
-            Err(ProofError::Alg(_))
-        ));
-        assert!(matches!(
-            check_proof(&header(json!({"typ": "dpop+jwt", "alg": "EdDSA"})), &e),
-            Err(ProofError::Jwk)
-        ));
-        let mut jwk = holder.public().to_jwk();
-        jwk["d"] = "secret".into();
-        assert!(matches!(
-            check_proof(
-                &header(json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": jwk})),
-                &e
-            ),
-            Err(ProofError::Jwk)
-        ));
-    }
-
-    #[test]
-    fn the_request_url_is_normalised_unless_it_is_the_proofs() {
-        let (key, proof) = setup();
-        let holder = HolderKey::new(key.public());
-        let e = expected(&holder);
-        for url in [
-            "https://api.example/tickets/123",
-            "HTTPS://API.example:443/tickets/./123?other=query#f",
-        ] {
-            assert!(check_proof(&proof, &Expected { url, ..e }).is_ok(), "{url}");
-        }
-        assert!(matches!(
-            check_proof(
-                &proof,
-                &Expected {
-                    url: "https://api.example/tickets/1234",
-                    ..e
-                }
-            ),
-            Err(ProofError::Url { .. })
-        ));
-    }
-
-    #[test]
-    fn a_holder_key_off_the_curve_verifies_nothing_and_members_are_not_repeated() {
-        let (key, proof) = setup();
-        // y = 2 is not the y of a point of edwards25519.
-        let mut bytes = [0u8; 32];
-        bytes[0] = 2;
-        let off = HolderKey::new(PublicKey::from_bytes(bytes));
-        let parts: Vec<&str> = proof.split('.').collect();
-        let h = json!({"typ": DPOP_TYP, "alg": "EdDSA", "jwk": off.public().to_jwk()});
-        let claiming_off = format!(
-            "{}.{}.{}",
-            URL_SAFE_NO_PAD.encode(h.to_string()),
-            parts[1],
-            parts[2]
-        );
-        assert_eq!(
-            check_proof(&claiming_off, &expected(&off)),
-            Err(ProofError::Jwk)
-        );
-        let holder = HolderKey::new(key.public());
-        let header = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
-        // The same member twice (a parser keeping the first would see another `alg`).
-        let twice = header.replacen('{', r#"{"alg":"none","#, 1);
-        let forged = format!(
-            "{}.{}.{}",
-            URL_SAFE_NO_PAD.encode(twice),
-            parts[1],
-            parts[2]
-        );
-        assert!(matches!(
-            check_proof(&forged, &expected(&holder)),
-            Err(ProofError::Malformed(m)) if m.contains("repeats a member")
-        ));
-    }
-
-    #[test]
-    fn urls_are_normalised() {
-        assert_eq!(
-            normalize_htu("HTTPS://Api.Example:443/a/./b/../c?q#f").unwrap(),
-            "https://api.example/a/c"
-        );
-        assert_eq!(normalize_htu("http://api:80").unwrap(), "http://api/");
-        assert_eq!(
-            normalize_htu("http://api:8080/x").unwrap(),
-            "http://api:8080/x"
-        );
-        assert!(normalize_htu("ftp://api/x").is_err());
-        assert!(normalize_htu("/relative").is_err());
-    }
-
-    /// A proof as a client makes it for a token endpoint: no `ath`.
-    fn without_ath(key: &SigningKey, htm: &str, htu: &str, iat: u64) -> String {
-        let header = json!({ "typ": DPOP_TYP, "alg": "EdDSA", "jwk": key.public().to_jwk() });
-        let claims = json!({ "htm": htm, "htu": htu, "iat": iat, "jti": "j1" });
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        format!(
-            "{input}.{}",
-            URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()))
-        )
-    }
-
-    #[test]
-    fn token_endpoint_proofs_need_no_ath_and_proofs_with_a_token_do() {
-        let key = SigningKey::generate(&mut rand_core::OsRng, None);
-        let url = "https://issuer.example/token";
-        let p = without_ath(&key, "POST", url, NOW.unix());
-        let ok = check_token_request_proof(&p, "POST", url, NOW, DEFAULT_PROOF_WINDOW).unwrap();
-        assert_eq!((ok.key, ok.ath.as_str()), (key.public(), ""));
-        let window = DEFAULT_PROOF_WINDOW;
-        for (bad, says) in [
-            (
-                without_ath(&key, "GET", url, NOW.unix()),
-                "for method `GET`",
-            ),
-            (
-                without_ath(&key, "POST", "https://issuer.example/other", NOW.unix()),
-                "/other",
-            ),
-            (
-                without_ath(&key, "POST", url, NOW.unix() - 61),
-                "before the request time",
-            ),
-            (
-                without_ath(&key, "POST", url, NOW.unix() + 61),
-                "after the request time",
-            ),
-        ] {
-            let e = check_token_request_proof(&bad, "POST", url, NOW, window).unwrap_err();
-            assert!(e.to_string().contains(says), "{says}: {e}");
-        }
-        // Presented with a token, a proof without `ath` is refused, naming it.
-        let holder = HolderKey::new(key.public());
-        let e = check_proof(
-            &p,
-            &Expected {
-                holder: &holder,
-                method: "POST",
-                url,
-                token: "",
-                now: NOW,
-                window,
-            },
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("`ath` is missing"), "{e}");
-    }
-
-    #[test]
-    fn ath_is_base64url_sha256() {
-        // echo -n abc | sha256sum, base64url without padding
-        assert_eq!(ath("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
-    }
-}
+mod tests;

@@ -1,6 +1,7 @@
 //! The holder chain: who may use a token, and who may hand it on.
 //!
-//! The authority block may name a holder (`holder(hex:…)`, the key's 32 bytes). A delegation
+//! The authority block may name a holder (`holder(hex:…)`: an Ed25519 key's 32 bytes, or a
+//! P-256 key's 33-byte compressed point; see [`crate::keys::HolderPublicKey`]). A delegation
 //! block is a third-party block signed by the current holder's key that names the next
 //! holder. The rule, applied block by block:
 //!
@@ -17,15 +18,16 @@
 
 use crate::authority::holder_facts;
 use crate::blocks::BlockData;
-use crate::keys::PublicKey;
+use crate::keys::HolderPublicKey;
 
 /// One block's part in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
     /// The block's index (0 = authority).
     pub block: usize,
-    /// The third-party key that signed the block, if it is a third-party block.
-    pub signed_by: Option<PublicKey>,
+    /// The third-party key that signed the block, if it is a third-party block (and its
+    /// key is a holder key's algorithm: Ed25519 or P-256).
+    pub signed_by: Option<HolderPublicKey>,
     /// The `holder` facts the block states.
     pub names: Vec<String>,
 }
@@ -61,8 +63,8 @@ pub enum ChainError {
         /// How many.
         count: usize,
     },
-    /// A holder that is not an Ed25519 key.
-    #[error("block {block} names holder `{named}`, which is not an `ed25519/` public key")]
+    /// A holder that is not a holder key (Ed25519's 32 bytes, or a compressed P-256 point).
+    #[error("block {block} names holder `{named}`, which is not an `ed25519/` or `secp256r1/` public key")]
     BadKey {
         /// The block.
         block: usize,
@@ -73,8 +75,8 @@ pub enum ChainError {
 
 /// The holders along the chain, first (the authority's) to last (the current one); empty
 /// for a bearer token.
-pub fn holder_chain(links: &[Link]) -> Result<Vec<PublicKey>, ChainError> {
-    let mut chain: Vec<PublicKey> = Vec::new();
+pub fn holder_chain(links: &[Link]) -> Result<Vec<HolderPublicKey>, ChainError> {
+    let mut chain: Vec<HolderPublicKey> = Vec::new();
     for link in links {
         let named = match link.names.as_slice() {
             [] => continue,
@@ -86,7 +88,7 @@ pub fn holder_chain(links: &[Link]) -> Result<Vec<PublicKey>, ChainError> {
                 })
             }
         };
-        let key: PublicKey = named.parse().map_err(|_| ChainError::BadKey {
+        let key: HolderPublicKey = named.parse().map_err(|_| ChainError::BadKey {
             block: link.block,
             named: named.clone(),
         })?;
@@ -119,7 +121,10 @@ pub fn holder_links(blocks: &[BlockData]) -> Vec<Link> {
         .enumerate()
         .map(|(block, data)| Link {
             block,
-            signed_by: data.external_key.as_ref().and_then(PublicKey::from_biscuit),
+            signed_by: data
+                .external_key
+                .as_ref()
+                .and_then(HolderPublicKey::from_biscuit),
             names: holder_facts(&data.facts),
         })
         .collect()
@@ -128,13 +133,19 @@ pub fn holder_links(blocks: &[BlockData]) -> Vec<Link> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::SigningKey;
+    use crate::keys::{HolderSigner as _, P256SigningKey, SigningKey};
 
-    fn key() -> PublicKey {
-        SigningKey::generate(&mut rand_core::OsRng, None).public()
+    fn key() -> HolderPublicKey {
+        SigningKey::generate(&mut rand_core::OsRng, None)
+            .public()
+            .into()
     }
 
-    fn link(block: usize, signed_by: Option<PublicKey>, names: &[PublicKey]) -> Link {
+    fn p256() -> HolderPublicKey {
+        P256SigningKey::generate(&mut rand_core::OsRng).holder_key()
+    }
+
+    fn link(block: usize, signed_by: Option<HolderPublicKey>, names: &[HolderPublicKey]) -> Link {
         Link {
             block,
             signed_by,
@@ -181,6 +192,76 @@ mod tests {
         for signed_by in [None, Some(a)] {
             let e = holder_chain(&[link(0, None, &[]), link(1, signed_by, &[a])]).unwrap_err();
             assert!(matches!(e, ChainError::NoHolder { block: 1, .. }), "{e}");
+        }
+    }
+
+    #[test]
+    fn p256_holders_delegate_and_are_delegated_to() {
+        let (a, b, c) = (key(), p256(), p256());
+        let links = [
+            link(0, None, &[a]),
+            link(1, Some(a), &[b]),
+            link(2, Some(b), &[c]),
+            link(3, Some(c), &[a]),
+        ];
+        assert_eq!(holder_chain(&links).unwrap(), vec![a, b, c, a]);
+        // Another P-256 key signing for the holder breaks it, as an Ed25519 one does.
+        let e = holder_chain(&[link(0, None, &[b]), link(1, Some(c), &[c])]).unwrap_err();
+        assert!(
+            matches!(&e, ChainError::NotSignedByHolder { holder, .. } if holder.starts_with("secp256r1/")),
+            "{e}"
+        );
+        let e = holder_chain(&[link(0, None, &[b]), link(1, Some(a), &[a])]).unwrap_err();
+        assert!(
+            matches!(e, ChainError::NotSignedByHolder { block: 1, .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_holder_fact_of_either_algorithm_is_read_as_data() {
+        use biscuit_auth::builder::{Fact, Term};
+        let fact = |bytes: Vec<u8>| Fact::new("holder".to_owned(), vec![Term::Bytes(bytes)]);
+        let (ed, p) = (key(), p256());
+        assert_eq!(
+            crate::authority::holder_facts(&[fact(ed.fact_bytes()), fact(p.fact_bytes())]),
+            vec![ed.to_string(), p.to_string()]
+        );
+        // The point's other `y` (prefix 02 <-> 03) is another key.
+        let mut other_y = p.fact_bytes();
+        other_y[0] ^= 1;
+        let named = crate::authority::holder_facts(&[fact(other_y)]);
+        assert_ne!(named[0].parse::<HolderPublicKey>().ok(), Some(p));
+        // 33 bytes off the curve, the uncompressed 65, or another prefix: no key.
+        let crate::keys::HolderPublicKey::P256(point) = p else {
+            panic!("a P-256 key")
+        };
+        let mut uncompressed = vec![4];
+        uncompressed.extend_from_slice(point.x());
+        uncompressed.extend_from_slice(point.y());
+        // x = 1 is the `x` of no point.
+        let mut off = vec![2];
+        off.extend_from_slice(&[0; 31]);
+        off.push(1);
+        let mut prefix = p.fact_bytes();
+        prefix[0] = 4;
+        // SEC1's compact form, which the `p256` crate reads as the same point.
+        let mut compact = p.fact_bytes();
+        compact[0] = 5;
+        for bytes in [uncompressed, off, prefix, compact] {
+            let named = crate::authority::holder_facts(&[fact(bytes.clone())]);
+            let e = holder_chain(&[Link {
+                block: 0,
+                signed_by: None,
+                names: named,
+            }])
+            .unwrap_err();
+            assert!(
+                matches!(e, ChainError::BadKey { .. }),
+                "{}",
+                hex::encode(&bytes)
+            );
+            assert!(e.to_string().contains("`secp256r1/`"), "{e}");
         }
     }
 

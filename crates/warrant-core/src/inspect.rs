@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::authority::AuthorityFacts;
 use crate::grant::{Actions, Condition, Grant, Op, Rule};
-use crate::keys::PublicKey;
+use crate::keys::HolderPublicKey;
 use crate::token::{biscuit_error, TokenError, UNVERIFIED};
 
 mod words;
@@ -104,11 +104,9 @@ pub fn inspect(
             .get(index)
             .map_or_else(|| "<unreadable block>".to_owned(), printed);
         let grant = crate::decompile::lift_block(&data, index).map(|b| b.grant());
-        let external_key = external
-            .get(index)
-            .cloned()
-            .flatten()
-            .map(|k| PublicKey::from_biscuit(&k).map_or_else(|| k.print(), |p| p.to_string()));
+        let external_key = external.get(index).cloned().flatten().map(|k| {
+            HolderPublicKey::from_biscuit(&k).map_or_else(|| k.print(), |p| p.to_string())
+        });
         let signed_by = if index == 0 {
             "issuer"
         } else if external_key.is_some() {

@@ -1,5 +1,6 @@
 //! Keys: key ids, Ed25519 public keys written `ed25519/<hex>`, signing keys in PKCS#8
-//! PEM files, and key sets published as JSON.
+//! PEM files, and key sets published as JSON; holder keys, Ed25519 or P-256
+//! ([`HolderPublicKey`], [`HolderSigningKey`], [`HolderSigner`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,6 +9,12 @@ use biscuit_auth::{Algorithm, KeyPair, PrivateKey};
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
+
+mod holder;
+mod signer;
+
+pub use holder::{verify_es256, HolderAlgorithm, HolderPublicKey, P256PublicKey};
+pub use signer::{HolderSigner, HolderSigningKey, P256SigningKey};
 
 /// The header line a warrant key file may carry before its PEM block.
 const KEY_ID_HEADER: &str = "warrant-key-id:";
@@ -59,6 +66,15 @@ pub enum KeyError {
     /// Not 64 bytes written as 128 hex digits.
     #[error("`{0}` is not an Ed25519 signature: expected 128 hex digits (64 bytes)")]
     Signature(String),
+    /// Not `ed25519/<64 hex digits>` or `secp256r1/<66 hex digits>`.
+    #[error("`{0}` is not a holder public key: expected `ed25519/` followed by 64 hex digits, or `secp256r1/` followed by 66 hex digits (a compressed P-256 point on the curve)")]
+    HolderKey(String),
+    /// A holder key file that is neither algorithm's PKCS#8 PEM.
+    #[error("not an Ed25519 or P-256 PKCS#8 PEM private key: make one with `warrant agent keygen`, or convert a SEC1 `EC PRIVATE KEY` file with `openssl pkcs8 -topk8 -nocrypt`")]
+    HolderPrivateKey,
+    /// Not a holder key algorithm.
+    #[error("`{0}` is not a holder key algorithm: use `ed25519` (`EdDSA` proofs) or `es256` (P-256, `ES256` proofs)")]
+    Algorithm(String),
 }
 
 /// A signature that does not verify (or a key that cannot verify anything).
@@ -66,7 +82,8 @@ pub enum KeyError {
 #[error("the signature does not verify with the key")]
 pub struct BadSignature;
 
-/// An Ed25519 signature: 64 bytes, written as 128 hex digits.
+/// A 64-byte signature, written as 128 hex digits: Ed25519, or (checked by a P-256
+/// [`HolderPublicKey`]) ECDSA over P-256 as `r‖s`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Signature([u8; 64]);
 

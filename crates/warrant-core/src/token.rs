@@ -14,7 +14,7 @@ use crate::authority::{AuthorityError, AuthorityFacts};
 use crate::compile::{compile, CompileContext};
 use crate::grant::{Grant, GrantError, Method};
 use crate::holder::{holder_chain, holder_links, ChainError};
-use crate::keys::{PublicKey, SigningKey};
+use crate::keys::{HolderPublicKey, HolderSigner, SigningKey};
 use crate::time::{Span, Timestamp};
 use crate::value::{AttrName, Value};
 
@@ -51,8 +51,9 @@ pub struct MintRequest {
     pub verification: Option<Verification>,
     /// Attributes of the human that the issuer vouches for.
     pub human_attrs: BTreeMap<AttrName, Value>,
-    /// The agent key the token is bound to; `None` makes a bearer token.
-    pub holder: Option<PublicKey>,
+    /// The agent key the token is bound to (Ed25519 or P-256); `None` makes a bearer
+    /// token.
+    pub holder: Option<HolderPublicKey>,
     /// The issuer's URL, or `offline`.
     pub issuer: String,
 }
@@ -98,7 +99,7 @@ pub enum TokenError {
     /// A human attribute value that cannot be recorded.
     #[error("human attribute `{0}` has a control character in its value: attribute values are printable text")]
     HumanAttr(String),
-    /// The authority facts cannot be written (a holder key that is not an Ed25519 key).
+    /// The authority facts cannot be written (a holder key that is not a holder key).
     #[error(transparent)]
     Authority(#[from] AuthorityError),
     /// The grant says nothing: the block would narrow nothing.
@@ -118,6 +119,9 @@ pub enum TokenError {
         /// The key given.
         key: String,
     },
+    /// The holder's key cannot sign (a key warrant did not make).
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
     /// The token's holder chain is already broken.
     #[error(transparent)]
     Chain(#[from] ChainError),
@@ -458,7 +462,8 @@ pub fn attenuate(
 
 /// Hands a holder-bound token on to `next`: appends a third-party block, signed by the
 /// current holder's `key`, that names `next` as the holder and narrows by `grant` (which
-/// may be empty). Offline; only the current holder can do it.
+/// may be empty). Offline; only the current holder can do it. Either key may be Ed25519
+/// or P-256 (a P-256 holder signs the block with ECDSA, as Biscuit's `secp256r1` keys do).
 ///
 /// ```
 /// use warrant_core::grant::Grant;
@@ -476,7 +481,7 @@ pub fn attenuate(
 /// let mut req = MintRequest::offline(Grant::from_json_str(
 ///     r#"{"allow": [{"resources": "tickets/*", "actions": "read"}]}"#,
 /// )?);
-/// req.holder = Some(agent.public());
+/// req.holder = Some(agent.public().into());
 /// let token = decode_unverified(&mint(&root, req, now, &mut rng)?.token.to_base64()?)?;
 ///
 /// // The agent hands it on to a sub-agent, for one ticket only.
@@ -491,20 +496,22 @@ pub fn attenuate(
 /// ```
 pub fn delegate(
     token: &UnverifiedBiscuit,
-    key: &SigningKey,
-    next: PublicKey,
+    key: &(impl HolderSigner + ?Sized),
+    next: impl Into<HolderPublicKey>,
     mut grant: Grant,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<UnverifiedBiscuit, TokenError> {
+    let next = next.into();
     let blocks = read_unverified(token);
     let links = holder_links(&blocks);
     let chain = holder_chain(&links)?;
     let current = chain.last().ok_or(TokenError::Bearer)?;
-    if *current != key.public() {
+    let public = key.holder_key();
+    if *current != public {
         return Err(TokenError::NotHolder {
             holder: current.to_string(),
-            key: key.public().to_string(),
+            key: public.to_string(),
         });
     }
     resolve_lifetime(&mut grant, now, None)?;
@@ -512,13 +519,14 @@ pub fn delegate(
     let block = BlockBuilder::new()
         .fact(Fact::new(
             "holder".to_owned(),
-            vec![Term::Bytes(next.to_bytes().to_vec())],
+            vec![Term::Bytes(next.fact_bytes())],
         ))
         .map_err(TokenError::Build)?
         .merge(compiled);
+    let private = key.biscuit_private_key()?;
     let signed = token
         .third_party_request()
-        .and_then(|r| r.create_block(&key.key_pair().private(), block))
+        .and_then(|r| r.create_block(&private, block))
         .and_then(|b| b.serialize())
         .map_err(TokenError::Append)?;
     let next_pair = KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, rng);

@@ -127,7 +127,7 @@ impl IntoResponse for ApiError {
         if let Self::ProofRefused(_) = &self {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("DPoP algs=\"EdDSA\", error=\"invalid_dpop_proof\""),
+                HeaderValue::from_static("DPoP algs=\"EdDSA ES256\", error=\"invalid_dpop_proof\""),
             );
         } else if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(

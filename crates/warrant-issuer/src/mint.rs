@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use rand_core::OsRng;
 use serde_json::json;
 use warrant_core::grant::{Actions, Grant, GrantError, Method};
-use warrant_core::keys::{PublicKey, SigningKey};
+use warrant_core::keys::{HolderPublicKey, SigningKey};
 use warrant_core::time::{Span, Timestamp};
 use warrant_core::token::{self, MintRequest, Verification, DEFAULT_TTL};
 use warrant_core::value::{AttrName, Value};
@@ -59,7 +59,7 @@ pub struct MintCommand {
     /// The role to mint under: needed when the human has several.
     pub role: Option<String>,
     /// The agent key the token is bound to; `None` for a bearer token.
-    pub holder: Option<PublicKey>,
+    pub holder: Option<HolderPublicKey>,
 }
 
 /// A token minted and recorded.
@@ -331,7 +331,7 @@ impl AppState {
         human: &HumanRow,
         requested: Requested,
         role: Option<&str>,
-        holder: Option<PublicKey>,
+        holder: Option<HolderPublicKey>,
         (method, at): (Method, Timestamp),
         approval: Option<(&str, Option<Grant>)>,
     ) -> Result<Prepared, Refusal> {
@@ -401,7 +401,7 @@ impl AppState {
         human: &HumanRow,
         requested: Requested,
         role: Option<&str>,
-        holder: Option<PublicKey>,
+        holder: Option<HolderPublicKey>,
         now: Timestamp,
     ) -> Result<Authorized, Refusal> {
         let Requested(mut requested) = requested;

@@ -26,7 +26,7 @@
 use serde_json::json;
 use warrant_core::dpop::{self, HolderKey, DEFAULT_PROOF_WINDOW};
 use warrant_core::grant::{Grant, Method};
-use warrant_core::keys::PublicKey;
+use warrant_core::keys::HolderPublicKey;
 use warrant_core::time::Timestamp;
 
 use crate::api;
@@ -206,7 +206,7 @@ impl AppState {
                     body.human.escape_debug()
                 ))
             })?;
-            let key: PublicKey = agent
+            let key: HolderPublicKey = agent
                 .public_key
                 .parse()
                 .map_err(|e| ApiError::Internal(format!("stored agent key: {e}")))?;
@@ -590,7 +590,7 @@ impl AppState {
         // The lifetime was fixed at approval.
         asked.ttl = None;
         asked.expires_at = Some(at(expires));
-        let key: PublicKey = row
+        let key: HolderPublicKey = row
             .agent_key
             .parse()
             .map_err(|e| internal("agent key", &e))?;

@@ -2,7 +2,8 @@
 //! `rustls-test`): never published, only ever a dev-dependency.
 //!
 //! - the fixed test instant [`NOW`] (2026-11-30T10:00:00Z) and instants around it, [`at`];
-//! - the trusted test key [`key`] (key id 1) and fresh keys, [`new_key`];
+//! - the trusted test key [`key`] (key id 1) and fresh holder keys, [`new_key`] (Ed25519)
+//!   and [`new_p256_key`];
 //! - grants from JSON, [`grant`], and offline mints at [`NOW`]: [`mint_now`], [`mint_for`],
 //!   [`bearer`];
 //! - what a holder or an attacker does to a token with Biscuit directly: blocks appended
@@ -40,7 +41,7 @@ use rand_core::OsRng;
 use serde_json::Value as J;
 use warrant_core::dpop::create_proof;
 use warrant_core::grant::Grant;
-use warrant_core::keys::{KeyId, SigningKey};
+use warrant_core::keys::{HolderSigner, KeyId, P256SigningKey, SigningKey};
 use warrant_core::time::{Span, Timestamp};
 use warrant_core::token::{decode_unverified, encode, mint, MintRequest, Minted};
 
@@ -70,6 +71,11 @@ pub fn new_key() -> SigningKey {
     SigningKey::generate(&mut OsRng, None)
 }
 
+/// A fresh P-256 key (an agent that signs `ES256` proofs).
+pub fn new_p256_key() -> P256SigningKey {
+    P256SigningKey::generate(&mut OsRng)
+}
+
 /// Parses a grant, panicking with the parser's message.
 pub fn grant(v: &J) -> Grant {
     Grant::from_json(v).unwrap_or_else(|e| panic!("invalid test grant {v}: {e}"))
@@ -80,11 +86,11 @@ pub fn mint_now(key: &SigningKey, req: MintRequest) -> Minted {
     mint(key, req, NOW, &mut OsRng).unwrap_or_else(|e| panic!("mint failed: {e}"))
 }
 
-/// Mints the grant `v` offline at [`NOW`] with [`key`], bound to `holder` (a bearer token
-/// for `None`), as base64 text.
-pub fn mint_for(holder: Option<&SigningKey>, v: &J) -> String {
+/// Mints the grant `v` offline at [`NOW`] with [`key`], bound to `holder` (Ed25519 or
+/// P-256; a bearer token for `None`), as base64 text.
+pub fn mint_for(holder: Option<&dyn HolderSigner>, v: &J) -> String {
     let mut req = MintRequest::offline(grant(v));
-    req.holder = holder.map(SigningKey::public);
+    req.holder = holder.map(HolderSigner::holder_key);
     to_text(&mint_now(key(), req))
 }
 
@@ -128,12 +134,15 @@ pub fn append_block(text: &str, block: BlockBuilder) -> String {
     encode(&appended)
 }
 
-/// Appends a third-party block written in Datalog, signed by `signer`.
-pub fn append_third_party(text: &str, signer: &SigningKey, code: &str) -> String {
+/// Appends a third-party block written in Datalog, signed by `signer` (Ed25519 or P-256).
+pub fn append_third_party(text: &str, signer: &(impl HolderSigner + ?Sized), code: &str) -> String {
     let token = unverified(text);
+    let private = signer
+        .biscuit_private_key()
+        .unwrap_or_else(|e| panic!("the signer has no Biscuit key: {e}"));
     let signed = token
         .third_party_request()
-        .and_then(|request| request.create_block(&signer.key_pair().private(), block(code)))
+        .and_then(|request| request.create_block(&private, block(code)))
         .and_then(|block| block.serialize())
         .unwrap_or_else(|e| panic!("cannot sign a third-party block: {e:?}"));
     let appended = token
@@ -142,13 +151,15 @@ pub fn append_third_party(text: &str, signer: &SigningKey, code: &str) -> String
     encode(&appended)
 }
 
-/// The profile v2 holder fact naming `k`: its 32 raw bytes.
-pub fn holder_fact(k: &SigningKey) -> String {
-    format!("holder(hex:{});", hex::encode(k.public().to_bytes()))
+/// The profile v2 holder fact naming `k`: an Ed25519 key's 32 raw bytes, a P-256 key's 33
+/// (its compressed point).
+pub fn holder_fact(k: &(impl HolderSigner + ?Sized)) -> String {
+    format!("holder(hex:{});", hex::encode(k.holder_key().fact_bytes()))
 }
 
-/// A DPoP proof by `signer` for `GET` [`URL`] with `token`, made at `made`.
-pub fn proof_at(signer: &SigningKey, token: &str, made: Timestamp) -> String {
+/// A DPoP proof by `signer` (`EdDSA` or `ES256`) for `GET` [`URL`] with `token`, made at
+/// `made`.
+pub fn proof_at(signer: &(impl HolderSigner + ?Sized), token: &str, made: Timestamp) -> String {
     create_proof(signer, "GET", URL, token, made, &mut OsRng)
         .unwrap_or_else(|e| panic!("cannot make a DPoP proof: {e}"))
 }

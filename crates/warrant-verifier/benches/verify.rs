@@ -132,7 +132,7 @@ fn fixture() -> Fixture {
     let agent = SigningKey::generate(&mut rng, None);
     let sub_agent = SigningKey::generate(&mut rng, None);
     let mut req = MintRequest::offline(grant.clone());
-    req.holder = Some(agent.public());
+    req.holder = Some(agent.public().into());
     let bound = mint(&key, req, now, &mut rng).expect("mint bound");
     let bound = decode_unverified(&bound.token.to_base64().expect("b64")).expect("decode");
     let narrower = Grant::from_json_str(
@@ -538,7 +538,7 @@ fn bench(c: &mut Criterion) {
     let mut n = 0u64;
     let record = |n: u64| {
         let at = now.plus(Span::from_seconds(n / 16_000));
-        let id = ProofId::new(&holder, &n.to_string());
+        let id = ProofId::new(holder, &n.to_string());
         cache.first_use(&id, at.plus(Span::from_seconds(60)), at)
     };
     while n < 61 * 16_000 {

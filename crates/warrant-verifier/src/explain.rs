@@ -8,7 +8,7 @@ use warrant_core::compile::CheckRole;
 use warrant_core::decompile::{Lifted, LiftedBlock};
 use warrant_core::eval::{ConditionMiss, Describe, Failure, RuleMiss, Shown};
 use warrant_core::grant::Grant;
-use warrant_core::keys::PublicKey;
+use warrant_core::keys::HolderPublicKey;
 use warrant_core::request::RequestFacts;
 use warrant_core::token::TokenError;
 
@@ -57,7 +57,7 @@ pub(crate) fn signer(token: &Biscuit, block: usize) -> Signer {
     }
     match token.block_external_key(block) {
         Ok(Some(k)) => Signer::ThirdParty {
-            key: PublicKey::from_biscuit(&k).map_or_else(|| k.print(), |p| p.to_string()),
+            key: HolderPublicKey::from_biscuit(&k).map_or_else(|| k.print(), |p| p.to_string()),
         },
         _ => Signer::Attenuation,
     }
@@ -68,7 +68,7 @@ pub(crate) fn claims(
     authority: &AuthorityFacts,
     blocks: &[BlockData],
     lifted: Option<&Lifted>,
-    holder: Option<&PublicKey>,
+    holder: Option<&HolderPublicKey>,
 ) -> Claims {
     let expires_at = match lifted {
         Some(l) => l.blocks.iter().filter_map(LiftedBlock::expires_at).min(),
@@ -84,7 +84,7 @@ pub(crate) fn claims(
         verification_method: authority.verification.as_ref().map(|(m, _)| m.clone()),
         verified_at: authority.verification.as_ref().map(|(_, t)| t.to_string()),
         holder: holder.map(ToString::to_string),
-        holder_thumbprint: holder.map(PublicKey::jwk_thumbprint),
+        holder_thumbprint: holder.map(HolderPublicKey::jwk_thumbprint),
         expires_at: expires_at.map(|t| t.to_string()),
         block_count,
     })

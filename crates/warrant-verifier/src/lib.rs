@@ -48,7 +48,7 @@
 //! }"#).unwrap();
 //! let now = Timestamp::from_unix(1_796_032_800);
 //! let mut req = MintRequest::offline(grant);
-//! req.holder = Some(agent.public()); // useless without the agent's key
+//! req.holder = Some(agent.public().into()); // useless without the agent's key
 //! let token = mint(&issuer, req, now, &mut rng).unwrap().token.to_base64().unwrap();
 //!
 //! let verifier = Verifier::builder(KeySet::single(KeyId(1), issuer.public()))
@@ -199,7 +199,7 @@ pub use revocation::{
     RevocationEntry, RevocationError, RevocationFeed, RevocationKind, RevocationSet,
 };
 pub use verifier::Verifier;
-pub use warrant_core::keys::{KeyId, KeySet, PublicKey};
+pub use warrant_core::keys::{HolderPublicKey, KeyId, KeySet, PublicKey};
 pub use warrant_core::time::Timestamp;
 pub use warrant_core::value::Value;
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
-use warrant_core::keys::PublicKey;
+use warrant_core::keys::HolderPublicKey;
 use warrant_core::time::Timestamp;
 
 /// The identity of a DPoP proof in a replay cache: the first 128 bits of the SHA-256 of
@@ -23,21 +23,31 @@ use warrant_core::time::Timestamp;
 pub struct ProofId([u8; 16]);
 
 impl ProofId {
-    /// The id of a proof with `jti` by `holder`.
+    /// The id of a proof with `jti` by `holder` (Ed25519 or P-256).
     ///
     /// ```
     /// use warrant_core::keys::SigningKey;
     /// use warrant_verifier::ProofId;
     ///
     /// let (a, b) = (SigningKey::generate(&mut rand_core::OsRng, None), SigningKey::generate(&mut rand_core::OsRng, None));
-    /// assert_eq!(ProofId::new(&a.public(), "j1"), ProofId::new(&a.public(), "j1"));
-    /// assert_ne!(ProofId::new(&a.public(), "j1"), ProofId::new(&b.public(), "j1"));
-    /// assert_eq!(ProofId::new(&a.public(), "j1").to_hex().len(), 32);
+    /// assert_eq!(ProofId::new(a.public(), "j1"), ProofId::new(a.public(), "j1"));
+    /// assert_ne!(ProofId::new(a.public(), "j1"), ProofId::new(b.public(), "j1"));
+    /// assert_eq!(ProofId::new(a.public(), "j1").to_hex().len(), 32);
     /// ```
-    pub fn new(holder: &PublicKey, jti: &str) -> Self {
+    pub fn new(holder: impl Into<HolderPublicKey>, jti: &str) -> Self {
         let mut h = Sha256::new();
-        h.update(b"warrant/dpop-jti/v1\0");
-        h.update(holder.to_bytes());
+        // An Ed25519 holder's ids are what they were before P-256 holders; a P-256
+        // holder's have a domain of their own.
+        match holder.into() {
+            HolderPublicKey::Ed25519(k) => {
+                h.update(b"warrant/dpop-jti/v1\0");
+                h.update(k.to_bytes());
+            }
+            HolderPublicKey::P256(k) => {
+                h.update(b"warrant/dpop-jti/v1/secp256r1\0");
+                h.update(k.to_compressed());
+            }
+        }
         h.update(jti.as_bytes());
         let mut id = [0u8; 16];
         for (to, from) in id.iter_mut().zip(h.finalize()) {
@@ -240,8 +250,8 @@ mod tests {
     use warrant_core::keys::SigningKey;
 
     fn id(n: u64) -> ProofId {
-        let holder = PublicKey::from_bytes([7; 32]);
-        ProofId::new(&holder, &format!("jti-{n}"))
+        let holder = warrant_core::keys::PublicKey::from_bytes([7; 32]);
+        ProofId::new(holder, &format!("jti-{n}"))
     }
 
     fn t(s: u64) -> Timestamp {
@@ -272,17 +282,34 @@ mod tests {
     fn ids_are_per_holder_and_jti() {
         let a = SigningKey::generate(&mut rand_core::OsRng, None).public();
         let b = SigningKey::generate(&mut rand_core::OsRng, None).public();
-        assert_ne!(ProofId::new(&a, "x"), ProofId::new(&b, "x"));
-        assert_ne!(ProofId::new(&a, "x"), ProofId::new(&a, "y"));
+        assert_ne!(ProofId::new(a, "x"), ProofId::new(b, "x"));
+        assert_ne!(ProofId::new(a, "x"), ProofId::new(a, "y"));
         let c = MemoryReplayCache::new(10);
         assert_eq!(
-            c.first_use(&ProofId::new(&a, "x"), t(60), t(0)),
+            c.first_use(&ProofId::new(a, "x"), t(60), t(0)),
             ReplayCheck::First
         );
         assert_eq!(
-            c.first_use(&ProofId::new(&b, "x"), t(60), t(0)),
+            c.first_use(&ProofId::new(b, "x"), t(60), t(0)),
             ReplayCheck::First
         );
+    }
+
+    /// An Ed25519 holder's ids are what they were before P-256 holders (a shared store
+    /// keeps them across the upgrade); a P-256 holder's are its own.
+    #[test]
+    fn ids_of_both_algorithms_are_apart_and_ed25519_ids_unchanged() {
+        use warrant_core::keys::{HolderSigner as _, P256SigningKey};
+        let ed = warrant_core::keys::PublicKey::from_bytes([7; 32]);
+        assert_eq!(
+            ProofId::new(ed, "x").to_hex(),
+            "b9dcb0c659a4be363fedca009fd9fb60"
+        );
+        let p = P256SigningKey::generate(&mut rand_core::OsRng).holder_key();
+        let q = P256SigningKey::generate(&mut rand_core::OsRng).holder_key();
+        assert_ne!(ProofId::new(p, "x"), ProofId::new(q, "x"));
+        assert_ne!(ProofId::new(p, "x"), ProofId::new(p, "y"));
+        assert_ne!(ProofId::new(p, "x"), ProofId::new(ed, "x"));
     }
 
     #[test]

@@ -70,8 +70,8 @@ pub enum RevocationError {
     /// Not the documented JSON.
     #[error("invalid revocation list: {0}")]
     Json(String),
-    /// A holder that is not an Ed25519 public key.
-    #[error("invalid revocation list: entries[{0}]: holder `{1}` is not an `ed25519/` public key")]
+    /// A holder that is not a holder public key.
+    #[error("invalid revocation list: entries[{0}]: holder `{1}` is not an `ed25519/` or `secp256r1/` public key")]
     BadHolder(usize, String),
     /// A revocation id that is not 128 hex digits (a 64-byte Ed25519 signature).
     #[error("invalid revocation list: entries[{0}]: revocation id `{1}` is not 128 hex digits: copy it from `warrant inspect`")]
@@ -159,7 +159,7 @@ impl RevocationSet {
                 }
                 RevocationKind::Holder => {
                     // The canonical form, so that any spelling of the key revokes it.
-                    let key: warrant_core::keys::PublicKey = e
+                    let key: warrant_core::keys::HolderPublicKey = e
                         .value
                         .trim()
                         .parse()
@@ -192,8 +192,10 @@ impl RevocationSet {
             .insert(digest(RevocationKind::RevocationId, id));
     }
 
-    /// Revokes every token bound to a holder key, anywhere along its holder chain.
-    pub fn revoke_holder(&mut self, key: &warrant_core::keys::PublicKey) {
+    /// Revokes every token bound to a holder key (Ed25519 or P-256), anywhere along its
+    /// holder chain.
+    pub fn revoke_holder(&mut self, key: impl Into<warrant_core::keys::HolderPublicKey>) {
+        let key = key.into();
         self.digests
             .insert(digest(RevocationKind::Holder, key.to_string().as_bytes()));
     }

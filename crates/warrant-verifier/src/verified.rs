@@ -15,7 +15,7 @@ use warrant_core::blocks::{read_decoded, BlockData, MAX_BLOCKS};
 use warrant_core::budget::Budget;
 use warrant_core::decompile::{lift_with, Lifted};
 use warrant_core::eval::Intersection;
-use warrant_core::keys::{KeyId, PublicKey};
+use warrant_core::keys::{HolderPublicKey, KeyId, PublicKey};
 use warrant_core::time::Timestamp;
 use warrant_core::token::PROFILE_VERSION;
 
@@ -93,12 +93,12 @@ pub(crate) struct VerifiedToken {
     pub(crate) token_id: Option<Digest16>,
     /// The holders along the chain, first to last (empty: a bearer token), or why the
     /// chain is broken.
-    pub(crate) holders: Result<Vec<PublicKey>, Denial>,
+    pub(crate) holders: Result<Vec<HolderPublicKey>, Denial>,
     /// Digests of every holder along the chain.
     pub(crate) holder_digests: Vec<Digest16>,
     /// The current holder's key with its point decoded, ready to verify DPoP proofs (added
     /// for DPoP on the warm path: decoding it per request cost a quarter of a signature).
-    /// Boxed: 232 bytes inline, and a bearer token has none.
+    /// Boxed: a few hundred bytes inline, and a bearer token has none.
     pub(crate) holder_key: Option<Box<warrant_core::dpop::HolderKey>>,
     pub(crate) claims: Claims,
     /// The text of every check of every lifted block, rendered at the token's first
@@ -396,7 +396,7 @@ fn signers(decoded: &schema::Biscuit, blocks: &[BlockData]) -> Vec<Signer> {
                 key_id: decoded.root_key_id,
             },
             (_, Some(k)) => Signer::ThirdParty {
-                key: PublicKey::from_biscuit(k).map_or_else(|| k.print(), |p| p.to_string()),
+                key: HolderPublicKey::from_biscuit(k).map_or_else(|| k.print(), |p| p.to_string()),
             },
             (_, None) => Signer::Attenuation,
         })
@@ -408,7 +408,7 @@ fn signers(decoded: &schema::Biscuit, blocks: &[BlockData]) -> Vec<Signer> {
 fn holder_chain(
     signers: &[Signer],
     blocks: &[BlockData],
-) -> (Result<Vec<PublicKey>, Denial>, Vec<Digest16>) {
+) -> (Result<Vec<HolderPublicKey>, Denial>, Vec<Digest16>) {
     let links = warrant_core::holder::holder_links(blocks);
     let holders = warrant_core::holder::holder_chain(&links).map_err(|e| {
         let block = match &e {

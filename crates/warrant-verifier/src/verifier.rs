@@ -1048,7 +1048,7 @@ mod tests {
         let g = Grant::from_json_str(r#"{"allow": [{"resources": ["r"], "actions": ["read"]}]}"#)
             .unwrap();
         let mut m = MintRequest::offline(g);
-        m.holder = Some(agent.public());
+        m.holder = Some(agent.public().into());
         let token = mint(&key, m, NOW, &mut rand_core::OsRng)
             .unwrap()
             .token
@@ -1074,7 +1074,7 @@ mod tests {
             .is_allowed());
         assert_eq!(
             *recorder.0.lock().unwrap(),
-            vec![ProofId::new(&agent.public(), &jti)]
+            vec![ProofId::new(agent.public(), &jti)]
         );
     }
 }

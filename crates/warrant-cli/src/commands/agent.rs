@@ -1,15 +1,19 @@
 //! `warrant agent keygen`, `warrant agents register`
 
 use rand_core::OsRng;
-use warrant_core::keys::SigningKey;
+use warrant_core::keys::{HolderAlgorithm, HolderSigningKey};
 use warrant_issuer::api::{Agent, AgentChallengeRequest, AgentRequest, Challenge};
 
-use crate::args::{AgentKeygenArgs, AgentRegisterArgs};
+use crate::args::{AgentAlg, AgentKeygenArgs, AgentRegisterArgs};
 use crate::error::{CliError, Outcome};
 use crate::io;
 
 pub(crate) fn keygen(a: &AgentKeygenArgs) -> Result<Outcome, CliError> {
-    let key = SigningKey::generate(&mut OsRng, None);
+    let algorithm = match a.alg {
+        AgentAlg::Ed25519 => HolderAlgorithm::Ed25519,
+        AgentAlg::Es256 => HolderAlgorithm::P256,
+    };
+    let key = HolderSigningKey::generate(algorithm, &mut OsRng);
     io::write_private(&a.out, &key.to_pem()?)?;
     let public = key.public();
     io::out(public)?;
@@ -20,7 +24,7 @@ pub(crate) fn keygen(a: &AgentKeygenArgs) -> Result<Outcome, CliError> {
 /// `warrant agents register`: asks the issuer for a challenge for the agent's public key,
 /// signs it with the agent's key, and registers the agent with the signature.
 pub(crate) fn register(a: &AgentRegisterArgs) -> Result<Outcome, CliError> {
-    let key = io::signing_key(&a.key)?;
+    let key = io::holder_signing_key(&a.key)?;
     let public = key.public().to_string();
     let name = match &a.name {
         Some(n) => n.clone(),

@@ -14,7 +14,7 @@ use crate::{grant_flags, io};
 
 pub(crate) fn run(a: &MintArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
     let grant = grant_flags::grant(&a.grant, sub)?;
-    let holder = a.holder.as_deref().map(io::public_key).transpose()?;
+    let holder = a.holder.as_deref().map(io::holder_key).transpose()?;
     if let (Some(issuer), Some(device_key), Some(human)) = (&a.issuer, &a.device_key, &a.human) {
         if !a.human_attr.is_empty() {
             return Err(CliError::usage(

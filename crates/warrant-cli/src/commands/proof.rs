@@ -3,7 +3,7 @@
 use rand_core::OsRng;
 use warrant_core::dpop::create_proof;
 use warrant_core::holder::{holder_chain, holder_links};
-use warrant_core::keys::SigningKey;
+use warrant_core::keys::{HolderSigner as _, HolderSigningKey};
 use warrant_core::token::decode_base64;
 
 use crate::args::ProofArgs;
@@ -11,7 +11,7 @@ use crate::error::{CliError, Outcome};
 use crate::io;
 
 pub(crate) fn run(a: &ProofArgs) -> Result<Outcome, CliError> {
-    let key = io::signing_key(&a.key)?;
+    let key = io::holder_signing_key(&a.key)?;
     let token = io::token(&a.token)?;
     let method = io::http_method(&a.method)?;
     if !a.dangerous_any_key {
@@ -24,12 +24,12 @@ pub(crate) fn run(a: &ProofArgs) -> Result<Outcome, CliError> {
 
 /// A proof is only worth making with the key the token is bound to now: any other key's
 /// proof is denied by every verifier.
-fn holder_check(key: &SigningKey, token: &str, key_file: &str) -> Result<(), CliError> {
+fn holder_check(key: &HolderSigningKey, token: &str, key_file: &str) -> Result<(), CliError> {
     let bytes = decode_base64(token)?;
     let blocks = warrant_core::blocks::read_blocks(&bytes)
         .map_err(|e| CliError::usage(format!("the token's blocks cannot be read: {e}")))?;
     let chain = holder_chain(&holder_links(&blocks))?;
-    let public = key.public();
+    let public = key.holder_key();
     match chain.last() {
         None => Err(CliError::usage(
             "the token is not bound to a holder, so a DPoP proof does not go with it: \

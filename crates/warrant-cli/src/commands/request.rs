@@ -3,7 +3,7 @@
 
 use clap::ArgMatches;
 use rand_core::OsRng;
-use warrant_core::keys::SigningKey;
+use warrant_core::keys::HolderSigningKey;
 use warrant_issuer::api::{
     CapabilityRequest, Challenge, ChallengeRequest, Decided, Decision, RequestCreated,
     RequestHuman, RequestState, Verification,
@@ -28,7 +28,7 @@ fn has_grant(g: &GrantArgs) -> bool {
 }
 
 /// A DPoP proof by `key` for `method` on `url`, with no access token.
-fn proof(key: &SigningKey, method: &str, url: &str) -> Result<String, CliError> {
+fn proof(key: &HolderSigningKey, method: &str, url: &str) -> Result<String, CliError> {
     warrant_core::dpop::create_proof(key, method, url, "", super::now(), &mut OsRng)
         .map_err(|e| CliError::usage(format!("cannot make a DPoP proof for `{url}`: {e}")))
 }
@@ -42,7 +42,7 @@ fn read<T: serde::de::DeserializeOwned>(url: &str, text: &str) -> Result<T, CliE
 }
 
 pub(crate) fn ask(a: &RequestArgs, sub: &ArgMatches) -> Result<Outcome, CliError> {
-    let key = io::signing_key(&a.key)?;
+    let key = io::holder_signing_key(&a.key)?;
     let base = a.issuer.trim_end_matches('/');
     let id = match &a.collect {
         Some(id) => id.clone(),

@@ -33,7 +33,7 @@ pub(crate) fn run(a: &RevokeArgs) -> Result<Outcome, CliError> {
             )?,
         )
     } else if let Some(h) = &a.holder {
-        ("holder", io::public_key(h)?.to_string())
+        ("holder", io::holder_key(h)?.to_string())
     } else if let Some(id) = &a.admin_credential {
         ("admin_credential", id.clone())
     } else {

@@ -232,7 +232,7 @@ fn revoke_checks_ids_before_sending_them() {
         .stderr_has("a revocation id is 128 hex digits");
     revoke(&["--holder", "alice"])
         .input_error()
-        .stderr_has("`alice` is not a public key");
+        .stderr_has("`alice` is not a holder public key");
     // A well-formed id gets as far as the network (nothing listens on port 9).
     revoke(&["--token-id", "0123456789ABCDEF0123456789abcdef"])
         .input_error()

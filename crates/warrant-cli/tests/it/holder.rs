@@ -249,3 +249,164 @@ fn a_closed_pipe_is_not_an_error() {
     );
     assert!(path.exists());
 }
+
+/// `warrant agent keygen --alg es256`: a P-256 key, written `secp256r1/<compressed point>`.
+fn p256_agent(dir: &Issuer, name: &str, alg: &str) -> (std::path::PathBuf, String) {
+    let path = dir.path(name);
+    let run = warrant([
+        OsStr::new("agent"),
+        OsStr::new("keygen"),
+        OsStr::new("--alg"),
+        OsStr::new(alg),
+        OsStr::new("--out"),
+        path.as_os_str(),
+    ]);
+    run.ok();
+    let mut lines = run.stdout.lines();
+    let key = lines.next().unwrap().to_owned();
+    assert!(
+        key.starts_with("secp256r1/0") && key.len() == "secp256r1/".len() + 66,
+        "{key}"
+    );
+    let tp = lines
+        .next()
+        .unwrap()
+        .strip_prefix("jwk-thumbprint: ")
+        .unwrap();
+    assert_eq!(tp.len(), 43, "{tp}");
+    let pem = std::fs::read_to_string(&path).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    (path, key)
+}
+
+/// The `alg` of a compact JWS's header.
+fn alg_of(proof: &str) -> String {
+    use base64::Engine as _;
+    let header = proof.split('.').next().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["alg"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn p256_agents_prove_with_es256_and_delegate_either_way() {
+    let issuer = Issuer::new();
+    let (p_key, p_pub) = p256_agent(&issuer, "p.key", "es256");
+    let (q_key, q_pub) = p256_agent(&issuer, "q.key", "P256");
+    let (e_key, e_pub) = agent(&issuer, "e.key");
+    let token = issuer.mint(&["--allow", "read:tickets/*", "--holder", &p_pub]);
+    let p = proof(&p_key, &token, "GET", URL);
+    assert_eq!(alg_of(&p), "ES256");
+    verify(
+        &issuer,
+        &token,
+        &["--proof", &p, "--method", "GET", "--url", URL],
+    )
+    .ok()
+    .stdout_has("allowed");
+    let forged = forged_proof(&e_key, &token, "GET", URL);
+    assert_eq!(alg_of(&forged), "EdDSA");
+    verify(
+        &issuer,
+        &token,
+        &["--proof", &forged, "--method", "GET", "--url", URL],
+    )
+    .denied()
+    .stdout_has(&format!("the token's holder is `{p_pub}`"));
+    // P-256 -> Ed25519 -> P-256.
+    let delegate = |token: &str, key: &std::path::Path, to: &str| {
+        let run = warrant([
+            OsStr::new("delegate"),
+            OsStr::new("--token"),
+            OsStr::new(token),
+            OsStr::new("--key"),
+            key.as_os_str(),
+            OsStr::new("--to"),
+            OsStr::new(to),
+        ]);
+        run.ok();
+        run.stdout.trim().to_owned()
+    };
+    let child = delegate(&token, &p_key, &e_pub);
+    let grandchild = delegate(&child, &e_key, &q_pub);
+    let p = proof(&q_key, &grandchild, "GET", URL);
+    verify(
+        &issuer,
+        &grandchild,
+        &["--proof", &p, "--method", "GET", "--url", URL],
+    )
+    .ok()
+    .stdout_has("allowed");
+    let report = issuer.inspect_json(&grandchild);
+    assert_eq!(report["blocks"][1]["external_key"], p_pub.as_str());
+    assert_eq!(report["blocks"][2]["external_key"], e_pub.as_str());
+    // The previous P-256 holder can neither prove nor delegate any more.
+    let old = forged_proof(&p_key, &grandchild, "GET", URL);
+    verify(
+        &issuer,
+        &grandchild,
+        &["--proof", &old, "--method", "GET", "--url", URL],
+    )
+    .denied();
+    warrant([
+        OsStr::new("delegate"),
+        OsStr::new("--token"),
+        OsStr::new(&grandchild),
+        OsStr::new("--key"),
+        p_key.as_os_str(),
+        OsStr::new("--to"),
+        OsStr::new(&e_pub),
+    ])
+    .input_error()
+    .stderr_has("is not the token's current holder");
+}
+
+#[test]
+fn agent_keygen_names_its_algorithms() {
+    let issuer = Issuer::new();
+    for alg in ["ed25519", "EdDSA"] {
+        let path = issuer.path(&format!("{alg}.key"));
+        let run = warrant([
+            OsStr::new("agent"),
+            OsStr::new("keygen"),
+            OsStr::new("--alg"),
+            OsStr::new(alg),
+            OsStr::new("--out"),
+            path.as_os_str(),
+        ]);
+        run.ok();
+        assert!(run.stdout.starts_with("ed25519/"), "{alg}: {}", run.stdout);
+    }
+    for alg in ["p-256", "secp256r1"] {
+        p256_agent(&issuer, &format!("{alg}.key"), alg);
+    }
+    let path = issuer.path("rsa.key");
+    warrant([
+        OsStr::new("agent"),
+        OsStr::new("keygen"),
+        OsStr::new("--alg"),
+        OsStr::new("rs256"),
+        OsStr::new("--out"),
+        path.as_os_str(),
+    ])
+    .input_error()
+    .stderr_has("[possible values: ed25519, es256]");
+    assert!(!path.exists());
+    // A holder key that is neither algorithm's is refused with the forms it may take.
+    issuer
+        .mint_run(&["--allow", "read:tickets/*", "--holder", "secp256r1/04abcd"])
+        .input_error()
+        .stderr_has("`secp256r1/` followed by 66 hex digits");
+}

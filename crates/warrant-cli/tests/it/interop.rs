@@ -102,3 +102,181 @@ print('ed25519/' + raw.hex())
         );
     }
 }
+
+/// A P-256 agent key file (`warrant agent keygen --alg es256`) and the public key warrant
+/// printed for it (`secp256r1/<compressed point>`).
+fn p256_key_file(dir: &Path) -> (std::path::PathBuf, String) {
+    let path = dir.join("agent-p256.key");
+    let run = warrant([
+        OsStr::new("agent"),
+        OsStr::new("keygen"),
+        OsStr::new("--alg"),
+        OsStr::new("es256"),
+        OsStr::new("--out"),
+        path.as_os_str(),
+    ]);
+    run.ok();
+    let public = run.stdout.lines().next().unwrap().to_owned();
+    (path, public)
+}
+
+/// OpenSSL reads warrant's P-256 key files, and warrant reads OpenSSL's (`genpkey`).
+#[test]
+fn openssl_and_warrant_read_each_others_p256_key_files() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        return unavailable("`openssl`");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let compressed = |path: &Path| {
+        let out = Command::new("openssl")
+            .args([
+                "ec",
+                "-pubout",
+                "-conv_form",
+                "compressed",
+                "-outform",
+                "DER",
+                "-in",
+            ])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl could not read {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The SubjectPublicKeyInfo ends with the 33-byte compressed point.
+        let der = out.stdout;
+        let hex: String = der[der.len() - 33..]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("secp256r1/{hex}")
+    };
+    let (path, public) = p256_key_file(dir.path());
+    assert_eq!(compressed(&path), public);
+    // A key OpenSSL made: warrant proves with it, its `jwk` is OpenSSL's public key.
+    let theirs = dir.path().join("openssl-p256.key");
+    let out = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let holder = compressed(&theirs);
+    let issuer = crate::support::Issuer::new();
+    let token = issuer.mint(&["--allow", "read:tickets/*", "--holder", &holder]);
+    let url = "https://api.example/tickets/1";
+    let proof = warrant([
+        OsStr::new("proof"),
+        OsStr::new("--key"),
+        theirs.as_os_str(),
+        OsStr::new("--token"),
+        OsStr::new(&token),
+        OsStr::new("--method"),
+        OsStr::new("GET"),
+        OsStr::new("--url"),
+        OsStr::new(url),
+    ]);
+    proof.ok();
+    let keys = issuer.key_set.to_str().unwrap();
+    warrant([
+        "verify",
+        "--token",
+        &token,
+        "--keys",
+        keys,
+        "--resource",
+        "tickets/1",
+        "--action",
+        "read",
+        "--proof",
+        proof.stdout.trim(),
+        "--method",
+        "GET",
+        "--url",
+        url,
+    ])
+    .ok()
+    .stdout_has("allowed");
+}
+
+/// Python `cryptography` reads warrant's P-256 key file, finds the printed public key, and
+/// verifies an `ES256` proof `warrant proof` made with it (JWS `r‖s`, turned into DER for
+/// its ECDSA), with the key the proof's `jwk` states.
+#[test]
+fn python_cryptography_reads_p256_key_files_and_verifies_es256_proofs() {
+    let python = std::env::var("WARRANT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_it = Command::new(&python)
+        .args(["-c", "import cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_it {
+        return unavailable(&format!("Python `cryptography` (for `{python}`)"));
+    }
+    const SCRIPT: &str = "\
+import base64, json, sys
+from cryptography.hazmat.primitives import hashes, serialization as s
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+def b64(t): return base64.urlsafe_b64decode(t + '=' * (-len(t) % 4))
+key = s.load_pem_private_key(open(sys.argv[1], 'rb').read(), password=None)
+point = key.public_key().public_bytes(s.Encoding.X962, s.PublicFormat.CompressedPoint)
+print('secp256r1/' + point.hex())
+h, c, sig = sys.argv[2].split('.')
+header = json.loads(b64(h))
+assert header['alg'] == 'ES256', header
+jwk = header['jwk']
+x, y = int.from_bytes(b64(jwk['x']), 'big'), int.from_bytes(b64(jwk['y']), 'big')
+public = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+raw = b64(sig)
+assert len(raw) == 64, len(raw)
+der = encode_dss_signature(int.from_bytes(raw[:32], 'big'), int.from_bytes(raw[32:], 'big'))
+public.verify(der, (h + '.' + c).encode(), ec.ECDSA(hashes.SHA256()))
+print('verified')
+";
+    let dir = tempfile::tempdir().unwrap();
+    let (path, public) = p256_key_file(dir.path());
+    let issuer = crate::support::Issuer::new();
+    let token = issuer.mint(&["--allow", "read:tickets/*", "--holder", &public]);
+    let proof = warrant([
+        OsStr::new("proof"),
+        OsStr::new("--key"),
+        path.as_os_str(),
+        OsStr::new("--token"),
+        OsStr::new(&token),
+        OsStr::new("--method"),
+        OsStr::new("GET"),
+        OsStr::new("--url"),
+        OsStr::new("https://api.example/tickets/1"),
+    ]);
+    proof.ok();
+    let out = Command::new(&python)
+        .args(["-c", SCRIPT])
+        .arg(&path)
+        .arg(proof.stdout.trim())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cryptography: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some(public.as_str()));
+    assert_eq!(lines.next(), Some("verified"));
+}

@@ -530,7 +530,7 @@ fn malformed_flags_are_usage_errors() {
     issuer
         .mint_run(&["--allow", "read:a", "--holder", "ed25519/abcd"])
         .input_error()
-        .stderr_has("is not a public key");
+        .stderr_has("is not a holder public key");
     issuer
         .mint_run(&["--allow", "read:a", "--human-attr", "level"])
         .input_error()

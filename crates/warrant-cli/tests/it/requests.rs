@@ -259,3 +259,113 @@ fn serve_prints_an_invitation_for_a_configured_human_without_a_passkey() {
         "{invite}"
     );
 }
+
+/// A P-256 agent at a real issuer: registered (it signs the challenge with ECDSA), asks
+/// with `ES256` proofs, collects a token bound to its P-256 key, and proves with it to a
+/// verifier using the issuer's published keys; a mint for it names the same holder.
+#[test]
+fn a_p256_agent_registers_asks_and_proves() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = dir.path().join("alice-device.key");
+    let run = warrant([
+        OsStr::new("keygen"),
+        OsStr::new("--out"),
+        device.as_os_str(),
+    ]);
+    run.ok();
+    let device_pub = run.stdout.trim().to_owned();
+    let agent = dir.path().join("agent-p256.key");
+    let run = warrant([
+        OsStr::new("agent"),
+        OsStr::new("keygen"),
+        OsStr::new("--alg"),
+        OsStr::new("es256"),
+        OsStr::new("--out"),
+        agent.as_os_str(),
+    ]);
+    run.ok();
+    let agent_pub = run.stdout.lines().next().unwrap().to_owned();
+    assert!(agent_pub.starts_with("secp256r1/"), "{agent_pub}");
+    let server = start(&warrant_test::config::readme(&device_pub), dir);
+    let url = server.url.as_str();
+    let admin = server.dir.path().join("data/admin.token");
+    let (agent, device) = (agent.to_str().unwrap(), device.to_str().unwrap());
+    warrant([
+        "agents",
+        "register",
+        "--key",
+        agent,
+        "--name",
+        "p256-bot",
+        "--url",
+        url,
+        "--admin-token",
+        admin.to_str().unwrap(),
+    ])
+    .ok()
+    .stdout_has(&format!("registered agent `p256-bot` ({agent_pub})"));
+    let made = warrant([
+        "request",
+        "--issuer",
+        url,
+        "--key",
+        agent,
+        "--human",
+        "alice",
+        "--reason",
+        "reply to ticket 123",
+        "--audience",
+        "support-api",
+        "--ttl",
+        "10m",
+        "--allow",
+        "read:tickets/123/email_address",
+    ]);
+    made.ok();
+    let id = made.stdout.trim().rsplit('/').next().unwrap().to_owned();
+    warrant([
+        "approve",
+        &id,
+        "--issuer",
+        url,
+        "--human",
+        "alice",
+        "--device-key",
+        device,
+    ])
+    .ok()
+    .stdout_has("approved");
+    let collected = warrant(["request", "--issuer", url, "--key", agent, "--collect", &id]);
+    collected.ok();
+    let token = collected.stdout.trim().to_owned();
+    warrant(["inspect", "--token", &token])
+        .ok()
+        .stdout_has(&format!("bound to holder key `{agent_pub}`"));
+    let target = "https://support.example/tickets/123/email_address";
+    let proof = warrant([
+        "proof", "--key", agent, "--token", &token, "--method", "GET", "--url", target,
+    ]);
+    proof.ok();
+    let keys = format!("{url}/.well-known/warrant-keys");
+    warrant([
+        "verify",
+        "--token",
+        &token,
+        "--keys",
+        &keys,
+        "--resource",
+        "tickets/123/email_address",
+        "--action",
+        "read",
+        "--audience",
+        "support-api",
+        "--proof",
+        proof.stdout.trim(),
+        "--method",
+        "GET",
+        "--url",
+        target,
+    ])
+    .ok()
+    .stdout_has("allowed");
+}

@@ -29,7 +29,11 @@ fn minted(grant: &str, key: &SigningKey) -> Biscuit {
         method: Method::Passkey,
         at: NOW,
     });
-    req.holder = Some(SigningKey::generate(&mut rand_core::OsRng, None).public());
+    req.holder = Some(
+        SigningKey::generate(&mut rand_core::OsRng, None)
+            .public()
+            .into(),
+    );
     mint(key, req, NOW, &mut rand_core::OsRng).unwrap().token
 }
 
@@ -79,7 +83,7 @@ fn attenuated_and_delegated_tokens_lift() {
     let sub = SigningKey::generate(&mut rand_core::OsRng, None);
     let mut req = MintRequest::offline(Grant::from_json_str(GRANTS[1]).unwrap());
     req.human = Some("alice".into());
-    req.holder = Some(agent.public());
+    req.holder = Some(agent.public().into());
     let token = mint(&key, req, NOW, &mut rand_core::OsRng).unwrap().token;
     let mut t = decode_unverified(&token.to_base64().unwrap()).unwrap();
     for g in GRANTS {

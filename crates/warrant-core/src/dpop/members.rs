@@ -35,9 +35,14 @@ pub(super) struct Jwk<'a> {
     pub(super) kty: Option<Cow<'a, str>>,
     pub(super) crv: Option<Cow<'a, str>>,
     pub(super) x: Option<Cow<'a, str>>,
-    /// Whether it has a private part.
-    pub(super) d: bool,
+    pub(super) y: Option<Cow<'a, str>>,
+    /// The first private member it has, if any (RFC 7518 section 6: `d` of EC and OKP
+    /// keys, `d`, `p`, `q`, `dp`, `dq`, `qi` and `oth` of RSA keys, `k` of symmetric keys).
+    pub(super) private: Option<&'static str>,
 }
+
+/// The members of a JWK that hold private key material.
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 struct LooseVisitor;
 
@@ -77,23 +82,32 @@ impl<'de> Visitor<'de> for LooseVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut jwk = Jwk::default();
+        // The members a key is read from, each at most once: two `x` would be a key that
+        // another parser reads as another key.
+        let mut seen = [false; 4];
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let text = |v: Loose<'de>| match v {
                 Loose::Str(s) => Some(s),
                 _ => None,
             };
-            match &*key {
-                "kty" => jwk.kty = text(map.next_value()?),
-                "crv" => jwk.crv = text(map.next_value()?),
-                "x" => jwk.x = text(map.next_value()?),
-                "d" => {
+            let (slot, field) = match &*key {
+                "kty" => (0, &mut jwk.kty),
+                "crv" => (1, &mut jwk.crv),
+                "x" => (2, &mut jwk.x),
+                "y" => (3, &mut jwk.y),
+                other => {
                     map.next_value::<IgnoredAny>()?;
-                    jwk.d = true;
+                    if let Some(name) = PRIVATE_MEMBERS.iter().find(|m| **m == other) {
+                        jwk.private = jwk.private.or(Some(name));
+                    }
+                    continue;
                 }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+            };
+            match seen.get_mut(slot) {
+                Some(once) if !*once => *once = true,
+                _ => return Err(serde::de::Error::custom("a `jwk` member repeats")),
             }
+            *field = text(map.next_value()?);
         }
         Ok(Loose::Object(jwk))
     }

@@ -146,7 +146,7 @@ fn token_errors_keep_their_causes() {
     // a holder.
     let mut not_a_point = [0u8; 32];
     not_a_point[0] = 2;
-    req.holder = Some(PublicKey::from_bytes(not_a_point));
+    req.holder = Some(crate::keys::PublicKey::from_bytes(not_a_point).into());
     let e = mint(&key, req, NOW, &mut rand_core::OsRng).unwrap_err();
     assert!(
         matches!(e, TokenError::Authority(AuthorityError::Holder(_))),

@@ -39,7 +39,7 @@ pub(crate) fn sizes(issued: bool) -> (usize, usize) {
             method: Method::Passkey,
             at: NOW,
         });
-        req.holder = Some(SigningKey::generate(&mut OsRng, None).public());
+        req.holder = Some(SigningKey::generate(&mut OsRng, None).public().into());
         req.issuer = "https://issuer.example.com".into();
     }
     let minted = mint(&key, req, NOW, &mut OsRng).unwrap();

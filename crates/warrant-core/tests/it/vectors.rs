@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use biscuit_auth::Biscuit;
 use warrant_core::grant::OPERATORS;
-use warrant_core::keys::PublicKey;
+use warrant_core::keys::HolderPublicKey;
 use warrant_core::token::{decode_base64, PROFILE_VERSION};
 
 use recipe::{
@@ -44,11 +44,10 @@ fn the_keys_are_the_ones_the_seed_derives() {
     let m = manifest();
     let keys = keys(&m);
     assert_eq!(seed_bytes(&m.seed).unwrap().len(), 32);
-    let entries: Vec<_> = m.keys.iter().map(|k| (k.name.clone(), k.key_id)).collect();
+    let entries = Keys::entries(&m);
     assert_eq!(keys.vectors(&entries).unwrap(), m.keys);
     for k in &m.keys {
-        let key = keys.get(&k.name).unwrap();
-        assert_eq!(key.key_id().map(|id| id.0), k.key_id, "key `{}`", k.name);
+        assert_eq!(keys.key_id(&k.name).unwrap(), k.key_id, "key `{}`", k.name);
     }
     let trusted = m.key_set["keys"].as_array().unwrap();
     assert!(!trusted.is_empty());
@@ -122,7 +121,7 @@ fn every_recorded_token_verifies_under_its_minting_key() {
             .iter()
             .map(|k| {
                 k.as_ref()
-                    .and_then(PublicKey::from_biscuit)
+                    .and_then(HolderPublicKey::from_biscuit)
                     .map(|k| k.to_string())
             })
             .collect();

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use warrant_core::dpop::{self, DEFAULT_PROOF_WINDOW};
 use warrant_core::grant::{Grant, Method};
-use warrant_core::keys::PublicKey;
+use warrant_core::keys::HolderPublicKey;
 use warrant_core::time::{Span, Timestamp};
 
 use super::authorize::Params;
@@ -72,7 +72,7 @@ struct Consent<'a> {
     human: &'a HumanRow,
     role: &'a str,
     grant: Grant,
-    holder: PublicKey,
+    holder: HolderPublicKey,
     method: Method,
     verified_at: Timestamp,
     /// No token outlives the consent.
@@ -138,7 +138,7 @@ impl AppState {
     async fn token_proof(
         &self,
         header: Option<&str>,
-    ) -> Result<Result<PublicKey, OAuthError>, ApiError> {
+    ) -> Result<Result<HolderPublicKey, OAuthError>, ApiError> {
         let Some(proof) = header else {
             return Ok(Err(OAuthError::invalid_dpop_proof(
                 "a DPoP proof is required (`DPoP` header): tokens are bound to the client's key",
@@ -168,7 +168,7 @@ impl AppState {
         &self,
         params: &Params,
         client_id: &str,
-        holder: PublicKey,
+        holder: HolderPublicKey,
     ) -> Result<TokenResult, ApiError> {
         let now = self.now();
         let (Some(code), Some(redirect_uri)) = (params.get("code"), params.get("redirect_uri"))
@@ -317,7 +317,7 @@ impl AppState {
         &self,
         params: &Params,
         client_id: &str,
-        holder: PublicKey,
+        holder: HolderPublicKey,
     ) -> Result<TokenResult, ApiError> {
         let now = self.now();
         let Some(refresh) = params.get("refresh_token") else {

@@ -6,7 +6,7 @@ use axum::Json;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use warrant_core::keys::PublicKey;
+use warrant_core::keys::HolderPublicKey;
 
 use crate::admin::Admin;
 use crate::api::{
@@ -46,7 +46,7 @@ async fn agent_challenge(
     headers: HeaderMap,
     Body(body): Body<AgentChallengeRequest>,
 ) -> Result<Json<Challenge>, ApiError> {
-    let key: PublicKey = body
+    let key: HolderPublicKey = body
         .public_key
         .parse()
         .map_err(|e| ApiError::BadRequest(format!("public_key: {e}")))?;
@@ -78,7 +78,7 @@ async fn register_agent(
             "`name` must be 1 to 256 characters".into(),
         ));
     }
-    let key: PublicKey = body
+    let key: HolderPublicKey = body
         .public_key
         .parse()
         .map_err(|e| ApiError::BadRequest(format!("public_key: {e}")))?;

@@ -5,7 +5,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use warrant_core::keys::PublicKey;
+use warrant_core::keys::HolderPublicKey;
 
 use crate::admin::Admin;
 use crate::api::{
@@ -69,7 +69,7 @@ async fn revoke(
         }
         "revocation_id" if hex::decode(value).is_ok_and(|b| b.len() == 64) => value.to_lowercase(),
         "holder" => value
-            .parse::<PublicKey>()
+            .parse::<HolderPublicKey>()
             .map_err(|e| ApiError::BadRequest(format!("value: {e}")))?
             .to_string(),
         "token_id" | "revocation_id" => {

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use warrant_core::keys::PublicKey;
+use warrant_core::keys::HolderPublicKey;
 
 use crate::api::{Challenge, ChallengeRequest, MintedToken, TokenRequest};
 use crate::error::{ApiError, Body};
@@ -68,7 +68,7 @@ async fn mint_token(
         .holder
         .as_deref()
         .map(|h| {
-            h.parse::<PublicKey>()
+            h.parse::<HolderPublicKey>()
                 .map_err(|e| ApiError::BadRequest(format!("holder: {e}")))
         })
         .transpose()?;

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use warrant_core::keys::HolderAlgorithm;
+
+use super::cases_p256::p256_cases;
 use super::recipe::{Fail, Keys, Step, VerificationVector};
 use super::spec::{
     attenuate, datalog, delegate, minted_by, offline, req, Case, Req, Revoke, LATER, NOW,
@@ -13,16 +16,18 @@ use super::spec::{
 /// The seed every key and random choice of the vectors is derived from.
 pub(crate) const SEED: [u8; 32] = *b"warrant test vectors, seed no. 1";
 
-/// The keys: name and the key id an issuer key signs under. Only `issuer` is trusted;
-/// `issuer-next` signs under a key id the verifier does not know; `impostor` claims the
-/// trusted key id with another key.
-pub(crate) const KEYS: [(&str, Option<u32>); 6] = [
-    ("issuer", Some(1)),
-    ("issuer-next", Some(2)),
-    ("impostor", Some(1)),
-    ("agent-a", None),
-    ("agent-b", None),
-    ("agent-c", None),
+/// The keys: name, the key id an issuer key signs under, and the algorithm. Only `issuer`
+/// is trusted; `issuer-next` signs under a key id the verifier does not know; `impostor`
+/// claims the trusted key id with another key; the `p256-agent-*` are P-256 holder keys.
+pub(crate) const KEYS: [(&str, Option<u32>, HolderAlgorithm); 8] = [
+    ("issuer", Some(1), HolderAlgorithm::Ed25519),
+    ("issuer-next", Some(2), HolderAlgorithm::Ed25519),
+    ("impostor", Some(1), HolderAlgorithm::Ed25519),
+    ("agent-a", None, HolderAlgorithm::Ed25519),
+    ("agent-b", None, HolderAlgorithm::Ed25519),
+    ("agent-c", None, HolderAlgorithm::Ed25519),
+    ("p256-agent-a", None, HolderAlgorithm::P256),
+    ("p256-agent-b", None, HolderAlgorithm::P256),
 ];
 
 /// A bearer token for one API: a one-segment wildcard, an `eq` condition, a deny rule.
@@ -491,7 +496,7 @@ fn delegation_chain() -> Case {
 
 /// A holder named in a plain block: a thief re-binding a stolen token.
 fn stolen_rebind(keys: &Keys) -> Result<Case, Fail> {
-    let thief = hex::encode(keys.get("agent-c")?.public().to_bytes());
+    let thief = hex::encode(keys.get("agent-c")?.public().fact_bytes());
     let r = |name, signer| {
         req(name, "read", "docs/a")
             .refuse_bearer()
@@ -609,5 +614,6 @@ pub(crate) fn all_cases(keys: &Keys) -> Result<Vec<Case>, Fail> {
         frozen(),
     ];
     all.extend(untrusted());
+    all.extend(p256_cases(keys)?);
     Ok(all)
 }

@@ -14,8 +14,9 @@ use warrant_verifier::{Decision, KeyId, KeySet, Request, RevocationSet, Verifier
 
 use super::cases::{all_cases, KEYS, SEED};
 use super::recipe::{
-    build_token, ctx, describe_token, make_proof, timestamp, value, Expect, Fail, Keys, Manifest,
-    ProofVector, RequestVector, RevocationVector, Step, TokenVector, VerifierVector, FORMAT,
+    build_token, ctx, describe_token, make_proof, timestamp, value, Expect, Fail, KeyEntry, Keys,
+    Manifest, ProofVector, RequestVector, RevocationVector, Step, TokenVector, VerifierVector,
+    FORMAT,
 };
 use super::spec::{Case, Revoke, Want};
 
@@ -24,7 +25,7 @@ pub(crate) const BISCUIT_AUTH: &str = "6.0.0";
 
 /// The key set the verifier trusts: `issuer` under key id 1.
 fn trusted_key_set(keys: &Keys) -> Result<J, Fail> {
-    let set = KeySet::single(KeyId(1), keys.get("issuer")?.public());
+    let set = KeySet::single(KeyId(1), keys.ed25519("issuer")?.public());
     serde_json::to_value(set).map_err(ctx("key set"))
 }
 
@@ -207,9 +208,9 @@ fn build_case(keys: &Keys, key_set: &J, case: Case) -> Result<TokenVector, Fail>
 /// Makes every token, proof and decision of the vectors from [`SEED`], checking each
 /// decision against its case.
 pub(crate) fn generate() -> Result<Manifest, Fail> {
-    let entries: Vec<(String, Option<u32>)> = KEYS
+    let entries: Vec<KeyEntry> = KEYS
         .iter()
-        .map(|(name, id)| ((*name).to_owned(), *id))
+        .map(|(name, id, algorithm)| ((*name).to_owned(), *id, *algorithm))
         .collect();
     let keys = Keys::derive(SEED, &entries)?;
     let key_set = trusted_key_set(&keys)?;

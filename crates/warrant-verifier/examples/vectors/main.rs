@@ -18,6 +18,7 @@ use std::process::ExitCode;
 mod recipe;
 
 mod cases;
+mod cases_p256;
 mod generate;
 mod spec;
 

@@ -53,7 +53,7 @@ fn warrant_tokens(key: &SigningKey) -> Vec<Vec<u8>> {
     }
     let agent = SigningKey::generate(&mut rand_core::OsRng, None);
     let mut req = MintRequest::offline(grant);
-    req.holder = Some(agent.public());
+    req.holder = Some(agent.public().into());
     let bound = mint(key, req, now, &mut rand_core::OsRng).unwrap().token;
     let bound = decode_unverified(&bound.to_base64().unwrap()).unwrap();
     let sub = SigningKey::generate(&mut rand_core::OsRng, None).public();

@@ -1,6 +1,6 @@
 //! DPoP: replays, wrong method/URL/time, missing or foreign `ath`, `alg` confusion,
 //! foreign `jwk`, oversized proofs, and proofs riding on refused tokens (they must not use
-//! up the replay cache).
+//! up the replay cache); the same for a P-256 holder's `ES256` proofs.
 
 use std::sync::Arc;
 
@@ -8,14 +8,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value as J};
 use warrant_core::dpop::{ath, parse_proof};
-use warrant_core::keys::SigningKey;
+use warrant_core::keys::HolderSigner;
 use warrant_verifier::{
     DenialKind, MemoryReplayCache, ProofId, ReplayCache, ReplayCheck, Request, RevocationSet,
     Timestamp, Verifier,
 };
 
 use crate::{
-    allowed, at, attack, denied, mint_for, new_key, proof_at, run_table, strict_builder, NOW, URL,
+    allowed, at, attack, denied, mint_for, new_key, new_p256_key, proof_at, run_table,
+    strict_builder, NOW, URL,
 };
 
 fn grant() -> J {
@@ -23,17 +24,19 @@ fn grant() -> J {
            "allow": [{"resources": ["tickets/*"], "actions": ["read"]}]})
 }
 
-/// A compact JWS with `header` and `claims`, signed by `signer`.
-fn craft(signer: &SigningKey, header: &J, claims: &J) -> String {
+/// A compact JWS with `header` and `claims`, signed by `signer` (Ed25519, or ES256 `r‖s`).
+fn craft(signer: &dyn HolderSigner, header: &J, claims: &J) -> String {
     let h = URL_SAFE_NO_PAD.encode(header.to_string());
     let c = URL_SAFE_NO_PAD.encode(claims.to_string());
     let input = format!("{h}.{c}");
-    let sig = URL_SAFE_NO_PAD.encode(signer.sign(input.as_bytes()));
+    let sig = URL_SAFE_NO_PAD.encode(signer.sign_jws(input.as_bytes()));
     format!("{input}.{sig}")
 }
 
-fn header(k: &SigningKey) -> J {
-    json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": k.public().to_jwk()})
+/// The header of a proof by `k`, its `alg` as its algorithm's.
+fn header(k: &dyn HolderSigner) -> J {
+    let key = k.holder_key();
+    json!({"typ": "dpop+jwt", "alg": key.algorithm().jws_alg(), "jwk": key.to_jwk()})
 }
 
 fn claims(token: &str, jti: &str, iat: Timestamp) -> J {
@@ -211,7 +214,7 @@ fn forged_and_mismatched_proofs_are_refused() {
                     URL_SAFE_NO_PAD.encode(c().to_string())
                 )),
                 DenialKind::InvalidProof,
-                &["`alg` is `none`, expected `EdDSA`"],
+                &["`alg` is `none`: an unsigned proof proves nothing"],
             ),
             attack(
                 "alg HS256",
@@ -222,7 +225,7 @@ fn forged_and_mismatched_proofs_are_refused() {
                     &c(),
                 )),
                 DenialKind::InvalidProof,
-                &["`alg` is `HS256`"],
+                &["`alg` is `HS256`, a symmetric algorithm"],
             ),
             attack(
                 "typ missing",
@@ -254,7 +257,7 @@ fn forged_and_mismatched_proofs_are_refused() {
                 t.clone(),
                 req(private_jwk),
                 DenialKind::InvalidProof,
-                &["`jwk` is not an Ed25519 public key"],
+                &["`jwk` carries the private member `d`"],
             ),
             attack(
                 "jwk of another curve",
@@ -269,7 +272,7 @@ fn forged_and_mismatched_proofs_are_refused() {
                     &c(),
                 )),
                 DenialKind::InvalidProof,
-                &["`jwk` is not an Ed25519 public key"],
+                &["`alg` is `EdDSA` but its `jwk` is an `EC` key on `P-256`"],
             ),
             attack(
                 "oversized proof",
@@ -395,7 +398,7 @@ fn proofs_on_refused_tokens_do_not_use_up_the_replay_cache() {
     );
     // Through the public cache API: the used id is recorded (keyed by holder and jti),
     // and it is the only one.
-    let id = ProofId::new(&agent.public(), &jti);
+    let id = ProofId::new(agent.public(), &jti);
     assert_eq!(
         cache.first_use(&id, at(200), made),
         ReplayCheck::Replayed,
@@ -454,4 +457,146 @@ fn a_full_or_unavailable_replay_cache_refuses_and_says_so_never_already_used() {
         ],
     );
     assert!(!d.message().contains("already used"), "{}", d.message());
+}
+
+/// A P-256 holder's `ES256` proofs meet the same checks, and the confusions particular to
+/// two algorithms are refused: `alg` against the `jwk`'s key type, a key of the other
+/// algorithm, a DER signature, a point off the curve, a private or symmetric `jwk`.
+#[test]
+fn es256_proofs_are_checked_as_strictly() {
+    let (agent, thief, ed) = (new_p256_key(), new_p256_key(), new_key());
+    let t = mint_for(Some(&agent), &grant());
+    let c = || claims(&t, "jti-1", NOW);
+    let ok = craft(&agent, &header(&agent), &c());
+    assert_eq!(header(&agent)["alg"], "ES256");
+    assert!(
+        v().verify(&t, &req(ok.clone())).is_allowed(),
+        "the crafted ES256 proof is valid"
+    );
+    let jwk = agent.holder_key().to_jwk();
+    let (input, sig) = ok.rsplit_once('.').unwrap();
+    let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    let der = {
+        // r and s as DER INTEGERs (each non-negative: a leading 0 when the top bit is set).
+        let int = |b: &[u8]| {
+            let b: Vec<u8> = b.iter().copied().skip_while(|x| *x == 0).collect();
+            let mut v = if b[0] & 0x80 != 0 { vec![0] } else { vec![] };
+            v.extend(b);
+            let mut out = vec![2, v.len() as u8];
+            out.extend(v);
+            out
+        };
+        let body = [int(&raw[..32]), int(&raw[32..])].concat();
+        [vec![0x30, body.len() as u8], body].concat()
+    };
+    let mut off_curve = jwk.clone();
+    let mut y = URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap();
+    y[0] ^= 0x40;
+    off_curve["y"] = URL_SAFE_NO_PAD.encode(&y).into();
+    run_table(
+        &v(),
+        vec![
+            attack(
+                "ES256 with the holder's jwk, signed by another P-256 key",
+                t.clone(),
+                req(craft(&thief, &header(&agent), &c())),
+                DenialKind::InvalidProof,
+                &["signature does not verify with its `jwk`"],
+            ),
+            attack(
+                "ES256 by another P-256 key",
+                t.clone(),
+                req(craft(&thief, &header(&thief), &c())),
+                DenialKind::InvalidProof,
+                &[&format!(
+                    "signed by `{}`, but the token's holder is `{}`",
+                    thief.holder_key(),
+                    agent.holder_key()
+                )],
+            ),
+            attack(
+                "EdDSA by an Ed25519 key",
+                t.clone(),
+                req(craft(&ed, &header(&ed), &c())),
+                DenialKind::InvalidProof,
+                &[
+                    "is signed by `ed25519/",
+                    "the token's holder is `secp256r1/",
+                ],
+            ),
+            attack(
+                "EdDSA claimed over the holder's P-256 jwk",
+                t.clone(),
+                req(craft(
+                    &ed,
+                    &with(header(&agent), "alg", json!("EdDSA")),
+                    &c(),
+                )),
+                DenialKind::InvalidProof,
+                &["`alg` is `EdDSA` but its `jwk` is an `EC` key on `P-256`"],
+            ),
+            attack(
+                "ES256 claimed over an Ed25519 jwk",
+                t.clone(),
+                req(craft(&ed, &with(header(&ed), "alg", json!("ES256")), &c())),
+                DenialKind::InvalidProof,
+                &["`alg` is `ES256` but its `jwk` is an `OKP` key on `Ed25519`"],
+            ),
+            attack(
+                "ES384",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &with(header(&agent), "alg", json!("ES384")),
+                    &c(),
+                )),
+                DenialKind::InvalidProof,
+                &["`alg` is `ES384`: accepted are `EdDSA` (Ed25519) and `ES256` (P-256)"],
+            ),
+            attack(
+                "DER signature",
+                t.clone(),
+                req(format!("{input}.{}", URL_SAFE_NO_PAD.encode(&der))),
+                DenialKind::InvalidProof,
+                &["`ES256` signature is", "not DER"],
+            ),
+            attack(
+                "jwk off the curve",
+                t.clone(),
+                req(craft(&agent, &with(header(&agent), "jwk", off_curve), &c())),
+                DenialKind::InvalidProof,
+                &["`jwk` is not a usable public key"],
+            ),
+            attack(
+                "jwk with its private scalar",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &with(header(&agent), "jwk", with(jwk.clone(), "d", json!("AAAA"))),
+                    &c(),
+                )),
+                DenialKind::InvalidProof,
+                &["`jwk` carries the private member `d`"],
+            ),
+            attack(
+                "symmetric jwk",
+                t.clone(),
+                req(craft(
+                    &agent,
+                    &with(header(&agent), "jwk", json!({"kty": "oct"})),
+                    &c(),
+                )),
+                DenialKind::InvalidProof,
+                &["`jwk` is a symmetric key (`kty` `oct`)"],
+            ),
+        ],
+    );
+    // Replayed, the same ES256 proof is refused.
+    let v = v();
+    allowed(&v.verify(&t, &req(ok.clone())));
+    denied(
+        &v.verify(&t, &req(ok)),
+        DenialKind::InvalidProof,
+        &["already used"],
+    );
 }

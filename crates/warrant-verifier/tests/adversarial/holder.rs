@@ -85,7 +85,10 @@ fn stolen_tokens_cannot_be_rebound() {
                 v1_style.clone(),
                 proven(&thief, &v1_style, "tickets/1", "read"),
                 DenialKind::InvalidDelegation,
-                &["block 1 names holder", "is not an `ed25519/` public key"],
+                &[
+                    "block 1 names holder",
+                    "is not an `ed25519/` or `secp256r1/` public key",
+                ],
             )
             .block(1),
             attack(
@@ -136,7 +139,7 @@ fn malformed_holder_facts_break_the_chain() {
                 string.clone(),
                 proven(&a, &string, "tickets/1", "read"),
                 DenialKind::InvalidDelegation,
-                &["is not an `ed25519/` public key"],
+                &["is not an `ed25519/` or `secp256r1/` public key"],
             )
             .block(1),
             attack(
@@ -144,7 +147,7 @@ fn malformed_holder_facts_break_the_chain() {
                 short.clone(),
                 proven(&a, &short, "tickets/1", "read"),
                 DenialKind::InvalidDelegation,
-                &["is not an `ed25519/` public key"],
+                &["is not an `ed25519/` or `secp256r1/` public key"],
             )
             .block(1),
             attack(
@@ -152,7 +155,7 @@ fn malformed_holder_facts_break_the_chain() {
                 two_terms.clone(),
                 proven(&a, &two_terms, "tickets/1", "read"),
                 DenialKind::InvalidDelegation,
-                &["is not an `ed25519/` public key"],
+                &["is not an `ed25519/` or `secp256r1/` public key"],
             )
             .block(1),
             attack(
@@ -160,7 +163,7 @@ fn malformed_holder_facts_break_the_chain() {
                 int.clone(),
                 proven(&agent, &int, "tickets/1", "read"),
                 DenialKind::InvalidDelegation,
-                &["is not an `ed25519/` public key"],
+                &["is not an `ed25519/` or `secp256r1/` public key"],
             )
             .block(1),
         ],

@@ -27,7 +27,7 @@ use warrant_core::keys::SigningKey;
 use warrant_core::token::MintRequest;
 pub use warrant_test::{
     append_block, append_plain, append_third_party, at, bearer, grant, holder_fact, key, mint_for,
-    new_key, proof_at, NOW, URL,
+    new_key, new_p256_key, proof_at, NOW, URL,
 };
 use warrant_verifier::{
     Decision, Denial, DenialKind, KeyId, KeySet, Request, Verifier, VerifierBuilder,

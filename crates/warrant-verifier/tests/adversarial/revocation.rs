@@ -173,7 +173,7 @@ fn revocation_survives_attenuation_and_delegation() {
     let by_first_holder = file("holder", &agent.public().to_string());
     let by_last_holder = {
         let mut r = RevocationSet::new();
-        r.revoke_holder(&sub.public());
+        r.revoke_holder(sub.public());
         r
     };
     let v = strict_verifier();

@@ -6,8 +6,8 @@ use serde_json::Value as J;
 use warrant_core::keys::SigningKey;
 use warrant_core::token::{MintRequest, Minted, PROFILE_VERSION};
 pub(crate) use warrant_test::{
-    append_plain, append_third_party, at, grant, holder_fact, key, mint_for, new_key, proof_at,
-    NOW, URL,
+    append_plain, append_third_party, at, grant, holder_fact, key, mint_for, new_key, new_p256_key,
+    proof_at, NOW, URL,
 };
 use warrant_verifier::{
     Decision, Denial, DenialKind, KeyId, KeySet, Limits, Verifier, VerifierBuilder,

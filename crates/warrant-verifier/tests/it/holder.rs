@@ -193,7 +193,10 @@ fn a_thief_cannot_rebind_with_a_plain_block() {
         let d = denied_as(&d, DenialKind::InvalidDelegation);
         assert_eq!(d.block, Some(1), "{d:?}");
         assert_eq!(d.signer(), Some(&Signer::Attenuation), "{d:?}");
-        assert_contains(d.message(), "which is not an `ed25519/` public key");
+        assert_contains(
+            d.message(),
+            "which is not an `ed25519/` or `secp256r1/` public key",
+        );
     }
     // Even a verifier accepting bearer tokens refuses it.
     for stolen in [
@@ -257,7 +260,10 @@ fn a_delegation_block_signed_by_someone_else_is_refused() {
         let d = v.verify(&stolen, &read_by(&thief, &stolen, "tickets/1"));
         let d = denied_as(&d, DenialKind::InvalidDelegation);
         assert_eq!(d.block, Some(1));
-        assert_contains(d.message(), "which is not an `ed25519/` public key");
+        assert_contains(
+            d.message(),
+            "which is not an `ed25519/` or `secp256r1/` public key",
+        );
     }
 
     // A bearer token cannot be bound after the fact, whoever signs.
@@ -320,7 +326,7 @@ fn a_proof_is_used_up_only_by_an_allowed_request() {
     let req =
         |resource: &str| Request::new(resource, "read", NOW).with_proof(proof.clone(), "GET", URL);
     let mut revoked = RevocationSet::new();
-    revoked.revoke_holder(&agent.public());
+    revoked.revoke_holder(agent.public());
     v.set_revocations(revoked);
     denied_as(&v.verify(&token, &req("tickets/1")), DenialKind::Revoked);
     v.set_revocations(RevocationSet::new());
@@ -663,7 +669,7 @@ fn revoking_a_holder_revokes_every_token_delegated_from_it() {
     allowed(&v.verify(&grandchild, &read_by(&b, &grandchild, "tickets/1")));
 
     let mut set = RevocationSet::new();
-    set.revoke_holder(&agent.public());
+    set.revoke_holder(agent.public());
     v.set_revocations(set);
     for (token, holder) in [(&parent, &agent), (&child, &a), (&grandchild, &b)] {
         let d = v.verify(token, &read_by(holder, token, "tickets/1"));
@@ -677,7 +683,7 @@ fn revoking_a_holder_revokes_every_token_delegated_from_it() {
 
     // Revoking a holder in the middle revokes what it delegated, not its parent.
     let mut set = RevocationSet::new();
-    set.revoke_holder(&a.public());
+    set.revoke_holder(a.public());
     v.set_revocations(set);
     allowed(&v.verify(&parent, &read_by(&agent, &parent, "tickets/1")));
     let d = v.verify(&grandchild, &read_by(&b, &grandchild, "tickets/1"));

@@ -422,7 +422,7 @@ mod dpop {
             ))
             .unwrap();
             let mut req = MintRequest::offline(g);
-            req.holder = holder.map(SigningKey::public);
+            req.holder = holder.map(|k| k.public().into());
             mint(&self.key, req, now(), &mut rand_core::OsRng)
                 .unwrap()
                 .token
@@ -437,7 +437,7 @@ mod dpop {
             )
             .unwrap();
             let mut req = MintRequest::offline(g);
-            req.holder = holder.map(SigningKey::public);
+            req.holder = holder.map(|k| k.public().into());
             mint(&self.key, req, now(), &mut rand_core::OsRng)
                 .unwrap()
                 .token
@@ -552,6 +552,41 @@ mod dpop {
                 "{detail}"
             );
         }
+    }
+
+    /// A token bound to a P-256 agent passes the layer with its `ES256` proof, and only
+    /// with it.
+    #[tokio::test]
+    async fn a_p256_holders_es256_proof_passes_the_layer() {
+        use warrant_core::keys::{HolderSigner as _, P256SigningKey};
+        let b = bound();
+        let p256 = P256SigningKey::generate(&mut rand_core::OsRng);
+        let g = Grant::from_json_str(
+            r#"{"audience": ["support-api"], "allow": [{"resources": ["tickets/*/email_address"], "actions": ["read"],
+                "when": [{"attr": "ticket.status", "eq": "open"}]}]}"#,
+        )
+        .unwrap();
+        let mut req = MintRequest::offline(g);
+        req.holder = Some(p256.holder_key());
+        let token = mint(&b.key, req, now(), &mut rand_core::OsRng)
+            .unwrap()
+            .token
+            .to_base64()
+            .unwrap();
+        let es256 = create_proof(&p256, "GET", URL, &token, now(), &mut rand_core::OsRng).unwrap();
+        let host = [("host", "127.0.0.1:3000")];
+        let (status, _, body) = send_raw(&b.app, "/tickets/123/email", &host, &token, &es256).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let eddsa = b.proof(&b.agent, "GET", URL, &token);
+        let (status, challenge, body) =
+            send_raw(&b.app, "/tickets/123/email", &host, &token, &eddsa).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("the token's holder is `{}`", p256.holder_key())),
+            "{detail}"
+        );
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ mod errors;
 mod explain;
 mod fuzz_replay;
 mod holder;
+mod holder_p256;
 #[cfg(feature = "axum")]
 mod http;
 #[cfg(feature = "redis-replay")]

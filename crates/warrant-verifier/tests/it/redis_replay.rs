@@ -94,10 +94,7 @@ fn redis_ids_expire_with_their_window() {
         .key_prefix(prefix())
         .grace(Duration::ZERO);
     let holder = PublicKey::from_bytes([3; 32]);
-    let (short, long) = (
-        ProofId::new(&holder, "short"),
-        ProofId::new(&holder, "long"),
-    );
+    let (short, long) = (ProofId::new(holder, "short"), ProofId::new(holder, "long"));
     let now = Timestamp::from_unix(1_000);
     // `short`'s window ends now: kept for the rest of this second; `long`'s in a minute.
     assert_eq!(store.first_use(&short, now, now), ReplayCheck::First);
@@ -126,7 +123,7 @@ fn an_unreachable_redis_fails_closed() {
         .unwrap()
         .timeout(Duration::from_millis(200));
     let holder = PublicKey::from_bytes([4; 32]);
-    let id = ProofId::new(&holder, "j");
+    let id = ProofId::new(holder, "j");
     let now = Timestamp::from_unix(1_000);
     for _ in 0..2 {
         let r = store.first_use(&id, now, now);

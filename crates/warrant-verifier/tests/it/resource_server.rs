@@ -94,7 +94,7 @@ impl Server {
         }))
         .unwrap();
         let mut req = MintRequest::offline(grant);
-        req.holder = Some(self.agent.public());
+        req.holder = Some(self.agent.public().into());
         mint(&self.issuer, req, now(), &mut rand_core::OsRng)
             .unwrap()
             .token

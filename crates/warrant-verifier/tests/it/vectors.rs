@@ -11,6 +11,8 @@ mod recipe;
 
 #[path = "../../examples/vectors/cases.rs"]
 mod cases;
+#[path = "../../examples/vectors/cases_p256.rs"]
+mod cases_p256;
 #[path = "../../examples/vectors/generate.rs"]
 mod generate;
 #[path = "../../examples/vectors/spec.rs"]
@@ -86,4 +88,79 @@ fn the_vectors_cover_every_denial_a_token_can_earn() {
     let wanted: BTreeSet<String> = wanted.iter().map(|k| (*k).to_owned()).collect();
     let missing: Vec<_> = wanted.difference(&kinds).collect();
     assert!(missing.is_empty(), "no request is denied with {missing:?}");
+}
+
+/// The vectors hold P-256 holders: an `ES256` proof accepted for a token bound to a P-256
+/// key (the claims giving the key's recorded thumbprint), and a delegation block signed by
+/// a P-256 holder.
+#[test]
+fn the_vectors_cover_p256_holders() {
+    use base64::Engine as _;
+    let m = read_manifest().unwrap();
+    let thumbprint = |key: &str| {
+        m.keys
+            .iter()
+            .find(|k| k.public_key == key)
+            .map(|k| k.jwk_thumbprint.clone())
+            .unwrap_or_else(|| panic!("{key} is not among the keys"))
+    };
+    let mut es256_allowed = 0;
+    for t in &m.tokens {
+        for r in &t.requests {
+            let (
+                Expect::Allowed {
+                    holder: Some(holder),
+                    ..
+                },
+                Some(proof),
+            ) = (&r.expect, &r.proof)
+            else {
+                continue;
+            };
+            let header = proof.dpop.split('.').next().unwrap();
+            let header: serde_json::Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(header)
+                    .unwrap(),
+            )
+            .unwrap();
+            let alg = if holder.starts_with("secp256r1/") {
+                "ES256"
+            } else {
+                "EdDSA"
+            };
+            assert_eq!(
+                header["alg"], alg,
+                "token `{}`, request `{}`",
+                t.name, r.name
+            );
+            let decision = generate::verifier_for(&m.key_set, &r.verifier)
+                .unwrap()
+                .verify(&t.token, &generate::request_for(r).unwrap());
+            let claims = decision.claims().expect("allowed");
+            assert_eq!(
+                claims.holder_thumbprint.as_deref(),
+                Some(thumbprint(holder).as_str()),
+                "token `{}`, request `{}`",
+                t.name,
+                r.name
+            );
+            es256_allowed += usize::from(alg == "ES256");
+        }
+    }
+    assert!(es256_allowed >= 2, "ES256 proofs accepted: {es256_allowed}");
+    let p256_signed = m
+        .tokens
+        .iter()
+        .flat_map(|t| &t.blocks)
+        .filter(|b| {
+            b.external_key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("secp256r1/"))
+        })
+        .count();
+    assert!(
+        p256_signed >= 1,
+        "no delegation block is signed by a P-256 holder"
+    );
 }

@@ -17,13 +17,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 use sha2::{Digest as _, Sha256};
 use warrant_core::grant::{Grant, Method};
-use warrant_core::keys::{KeyId, PublicKey, SigningKey};
+use warrant_core::keys::{
+    HolderAlgorithm, HolderPublicKey, HolderSigningKey, KeyId, P256SigningKey, SigningKey,
+};
 use warrant_core::time::Timestamp;
 use warrant_core::token::{MintRequest, Verification};
 use warrant_core::value::{AttrName, Value};
 
-/// The format tag of `vectors.json`; it changes when the format does.
-pub(crate) const FORMAT: &str = "warrant-vectors/1";
+/// The format tag of `vectors.json`; it changes when the format does (2: P-256 holder
+/// keys, `secp256r1/…`, and every key's `jwk_thumbprint`).
+pub(crate) const FORMAT: &str = "warrant-vectors/2";
 /// The manifest's file name in [`vectors_dir`].
 pub(crate) const MANIFEST: &str = "vectors.json";
 
@@ -135,9 +138,26 @@ pub(crate) struct KeyVector {
     pub name: String,
     /// The key id it signs tokens under (`root_key_id`), for an issuer key.
     pub key_id: Option<u32>,
-    /// `ed25519/<hex>`.
+    /// `ed25519/<hex>`, or `secp256r1/<hex>` for a P-256 holder key (the prefix says which
+    /// algorithm the key is derived for).
     pub public_key: String,
+    /// Its RFC 7638 JWK thumbprint (what a DPoP-bound access token's `cnf.jkt` states).
+    pub jwk_thumbprint: String,
 }
+
+impl KeyVector {
+    /// The key's algorithm, as its `public_key` names it.
+    pub(crate) fn algorithm(&self) -> HolderAlgorithm {
+        if self.public_key.starts_with("secp256r1/") {
+            HolderAlgorithm::P256
+        } else {
+            HolderAlgorithm::Ed25519
+        }
+    }
+}
+
+/// A key of the vectors: its name, the key id an issuer key signs under, its algorithm.
+pub(crate) type KeyEntry = (String, Option<u32>, HolderAlgorithm);
 
 /// One token: how it is made, what it is, and requests with their decisions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,7 +253,7 @@ pub(crate) struct VerificationVector {
 pub(crate) struct BlockVector {
     /// `issuer` (the authority block), `attenuation` or `third-party`.
     pub signed_by: String,
-    /// The third-party key that signed it (`ed25519/<hex>`).
+    /// The third-party key that signed it (`ed25519/<hex>` or `secp256r1/<hex>`).
     pub external_key: Option<String>,
     /// Its revocation id (128 hex digits).
     pub revocation_id: String,
@@ -308,7 +328,8 @@ pub(crate) struct RevocationVector {
 pub(crate) enum Expect {
     /// The token permits the request.
     Allowed {
-        /// The holder at the end of the chain (`ed25519/<hex>`), `null` for a bearer token.
+        /// The holder at the end of the chain (`ed25519/<hex>` or `secp256r1/<hex>`),
+        /// `null` for a bearer token.
         holder: Option<String>,
         /// The earliest expiry of any block (RFC 3339).
         expires_at: Option<String>,
@@ -332,7 +353,8 @@ pub(crate) fn seed_bytes(hex_seed: &str) -> Result<[u8; 32], Fail> {
         .ok_or_else(|| format!("the seed `{hex_seed}` is not 64 hex digits"))
 }
 
-/// The secret of the key named `name`: the first 32 bytes of stream `key/<name>`.
+/// The secret of the key named `name`: the first 32 bytes of stream `key/<name>` (an
+/// Ed25519 seed, or a P-256 secret scalar, big-endian).
 pub(crate) fn key_secret(seed: &[u8; 32], name: &str) -> [u8; 32] {
     let mut secret = [0u8; 32];
     VectorRng::new(seed, &format!("key/{name}")).fill_bytes(&mut secret);
@@ -343,36 +365,64 @@ pub(crate) fn key_secret(seed: &[u8; 32], name: &str) -> [u8; 32] {
 #[derive(Debug)]
 pub(crate) struct Keys {
     seed: [u8; 32],
-    keys: BTreeMap<String, SigningKey>,
+    keys: BTreeMap<String, HolderSigningKey>,
 }
 
 impl Keys {
     /// Derives every key `entries` names (their public keys are not read).
-    pub(crate) fn derive(seed: [u8; 32], entries: &[(String, Option<u32>)]) -> Result<Self, Fail> {
+    pub(crate) fn derive(seed: [u8; 32], entries: &[KeyEntry]) -> Result<Self, Fail> {
         let mut keys = BTreeMap::new();
-        for (name, key_id) in entries {
-            let key = SigningKey::from_secret_bytes(&key_secret(&seed, name), key_id.map(KeyId))
-                .map_err(|e| format!("key `{name}`: {e}"))?;
+        for (name, key_id, algorithm) in entries {
+            let secret = key_secret(&seed, name);
+            let key = match algorithm {
+                HolderAlgorithm::Ed25519 => {
+                    SigningKey::from_secret_bytes(&secret, key_id.map(KeyId)).map(Into::into)
+                }
+                HolderAlgorithm::P256 => P256SigningKey::from_secret_bytes(&secret).map(Into::into),
+            }
+            .map_err(|e| format!("key `{name}`: {e}"))?;
             keys.insert(name.clone(), key);
         }
         Ok(Self { seed, keys })
     }
 
-    /// Derives the keys a manifest lists.
-    pub(crate) fn of(manifest: &Manifest) -> Result<Self, Fail> {
-        let entries: Vec<_> = manifest
+    /// The entries of the keys a manifest lists.
+    pub(crate) fn entries(manifest: &Manifest) -> Vec<KeyEntry> {
+        manifest
             .keys
             .iter()
-            .map(|k| (k.name.clone(), k.key_id))
-            .collect();
-        Self::derive(seed_bytes(&manifest.seed)?, &entries)
+            .map(|k| (k.name.clone(), k.key_id, k.algorithm()))
+            .collect()
+    }
+
+    /// Derives the keys a manifest lists.
+    pub(crate) fn of(manifest: &Manifest) -> Result<Self, Fail> {
+        Self::derive(seed_bytes(&manifest.seed)?, &Self::entries(manifest))
     }
 
     /// The key named `name`.
-    pub(crate) fn get(&self, name: &str) -> Result<&SigningKey, Fail> {
+    pub(crate) fn get(&self, name: &str) -> Result<&HolderSigningKey, Fail> {
         self.keys
             .get(name)
             .ok_or_else(|| format!("no key is named `{name}`"))
+    }
+
+    /// The Ed25519 key named `name` (issuers sign with Ed25519).
+    pub(crate) fn ed25519(&self, name: &str) -> Result<&SigningKey, Fail> {
+        match self.get(name)? {
+            HolderSigningKey::Ed25519(k) => Ok(k),
+            HolderSigningKey::P256(_) => Err(format!(
+                "key `{name}` is a P-256 key: issuers sign with Ed25519"
+            )),
+        }
+    }
+
+    /// The key id of the key named `name` (an Ed25519 issuer key's).
+    pub(crate) fn key_id(&self, name: &str) -> Result<Option<u32>, Fail> {
+        Ok(match self.get(name)? {
+            HolderSigningKey::Ed25519(k) => k.key_id().map(|id| id.0),
+            HolderSigningKey::P256(_) => None,
+        })
     }
 
     /// The stream named `label`.
@@ -381,17 +431,16 @@ impl Keys {
     }
 
     /// The keys as the manifest lists them.
-    pub(crate) fn vectors(
-        &self,
-        entries: &[(String, Option<u32>)],
-    ) -> Result<Vec<KeyVector>, Fail> {
+    pub(crate) fn vectors(&self, entries: &[KeyEntry]) -> Result<Vec<KeyVector>, Fail> {
         entries
             .iter()
-            .map(|(name, key_id)| {
+            .map(|(name, key_id, _)| {
+                let public = self.get(name)?.public();
                 Ok(KeyVector {
                     name: name.clone(),
                     key_id: *key_id,
-                    public_key: self.get(name)?.public().to_string(),
+                    public_key: public.to_string(),
+                    jwk_thumbprint: public.jwk_thumbprint(),
                 })
             })
             .collect()
@@ -484,14 +533,15 @@ fn mint_step(keys: &Keys, step: &Step) -> Result<UnverifiedBiscuit, Fail> {
     let mut req = MintRequest::offline(grant(g)?);
     req.holder = holder
         .as_deref()
-        .map(|h| keys.get(h).map(SigningKey::public))
+        .map(|h| keys.get(h).map(HolderSigningKey::public))
         .transpose()?;
     req.human.clone_from(human);
     req.verification = verification;
     req.human_attrs = attrs;
     req.issuer.clone_from(issuer);
-    let minted = warrant_core::token::mint(keys.get(key)?, req, timestamp(at)?, &mut keys.rng(rng))
-        .map_err(|e| format!("mint: {e}"))?;
+    let minted =
+        warrant_core::token::mint(keys.ed25519(key)?, req, timestamp(at)?, &mut keys.rng(rng))
+            .map_err(|e| format!("mint: {e}"))?;
     let text = minted.token.to_base64().map_err(ctx("mint"))?;
     warrant_core::token::decode_unverified(&text).map_err(|e| format!("mint: {e}"))
 }
@@ -509,8 +559,8 @@ fn attenuate_step(
 /// The `delegate` step: the one call into core's delegation.
 fn delegate_step(
     token: &UnverifiedBiscuit,
-    from: &SigningKey,
-    to: PublicKey,
+    from: &HolderSigningKey,
+    to: HolderPublicKey,
     g: Grant,
     at: Timestamp,
     rng: &mut VectorRng,
@@ -560,11 +610,9 @@ pub(crate) fn describe_token(text: &str) -> Result<(String, Vec<BlockVector>), F
                 "block {index}'s printed text is not whole lines: {source:?}"
             ));
         }
-        let external_key = external
-            .get(index)
-            .cloned()
-            .flatten()
-            .map(|k| PublicKey::from_biscuit(&k).map_or_else(|| k.print(), |p| p.to_string()));
+        let external_key = external.get(index).cloned().flatten().map(|k| {
+            HolderPublicKey::from_biscuit(&k).map_or_else(|| k.print(), |p| p.to_string())
+        });
         let signed_by = match (index, &external_key) {
             (0, _) => "issuer",
             (_, Some(_)) => "third-party",
