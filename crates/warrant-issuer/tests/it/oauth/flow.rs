@@ -227,3 +227,55 @@ with_oauth!(
         );
     }
 );
+
+with_oauth!(
+    a_client_with_a_p256_key_gets_a_token_bound_to_it,
+    |env: Env| async move {
+        let (mut auth, cookie) = dana(&env).await;
+        let code = approved_code(&env, &mut auth, &cookie).await;
+        // An ES256 proof at /token, as MCP's DPoP extension recommends.
+        let client = warrant_core::keys::P256SigningKey::generate(&mut rand_core::OsRng);
+        let (status, t) = token(&env, Some(&client), &exchange(&code)).await;
+        assert_eq!(status, StatusCode::OK, "{t}");
+        let access = t["access_token"].as_str().unwrap();
+        let v = verifier_for(key_set(&env).await);
+        let url = "https://mcp.example/mcp";
+        let read = Request::new("tickets/9/status", "read", env.at());
+        let proof = |key: &dyn HolderSigner| {
+            warrant_core::dpop::create_proof(
+                key,
+                "POST",
+                url,
+                access,
+                env.at(),
+                &mut rand_core::OsRng,
+            )
+            .unwrap()
+        };
+        let d = v.verify(
+            access,
+            &read.clone().with_proof(proof(&client), "POST", url),
+        );
+        assert!(d.is_allowed(), "{d:?}");
+        // Another P-256 key, or an Ed25519 one, is not the holder.
+        let other = warrant_core::keys::P256SigningKey::generate(&mut rand_core::OsRng);
+        for key in [&other as &dyn HolderSigner, &new_key()] {
+            let d = v.verify(access, &read.clone().with_proof(proof(key), "POST", url));
+            assert_eq!(d.denial().unwrap().kind, DenialKind::InvalidProof, "{d:?}");
+        }
+        // Its refresh token is bound to the P-256 key too.
+        let refresh = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("client_id", CLIENT),
+        ];
+        let (status, e) = token(&env, Some(&other), &refresh).await;
+        assert_eq!(
+            (status, e["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof")),
+            "{e}"
+        );
+        let (status, t2) = token(&env, Some(&client), &refresh).await;
+        assert_eq!(status, StatusCode::OK, "{t2}");
+    }
+);

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value as J};
 use sha2::{Digest, Sha256};
-use warrant_core::keys::SigningKey;
+use warrant_core::keys::{HolderSigner, SigningKey};
 use warrant_test::new_key;
 use warrant_verifier::{DenialKind, Request, Verifier};
 use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator as _};
@@ -217,17 +217,20 @@ pub(crate) async fn decide(
 }
 
 /// A DPoP proof for the token endpoint as a standard client makes it: no `ath`.
-pub(crate) fn token_proof(env: &Env, key: &SigningKey) -> String {
+pub(crate) fn token_proof(env: &Env, key: &(impl HolderSigner + ?Sized)) -> String {
     token_proof_at(key, &format!("{ORIGIN}/token"), env.at())
 }
 
 /// A DPoP proof by `key` for `POST url` at `now`, without `ath`.
 pub(crate) fn token_proof_at(
-    key: &SigningKey,
+    key: &(impl HolderSigner + ?Sized),
     url: &str,
     now: warrant_core::time::Timestamp,
 ) -> String {
-    let header = json!({ "typ": "dpop+jwt", "alg": "EdDSA", "jwk": key.public().to_jwk() });
+    let public = key.holder_key();
+    let header = json!({
+        "typ": "dpop+jwt", "alg": public.algorithm().jws_alg(), "jwk": public.to_jwk(),
+    });
     let claims = json!({
         "htm": "POST", "htu": url, "iat": now.unix(),
         "jti": warrant_test::new_key().public().to_string(),
@@ -237,14 +240,14 @@ pub(crate) fn token_proof_at(
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
-    let sig = key.sign(input.as_bytes());
+    let sig = key.sign_jws(input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
 /// `POST /token` with `form` and a proof by `key` (none without one): status and JSON.
 pub(crate) async fn token(
     env: &Env,
-    key: Option<&SigningKey>,
+    key: Option<&(impl HolderSigner + ?Sized)>,
     form: &[(&str, &str)],
 ) -> (StatusCode, J) {
     let body = url::form_urlencoded::Serializer::new(String::new())
