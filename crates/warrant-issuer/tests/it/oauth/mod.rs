@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value as J};
 use sha2::{Digest, Sha256};
-use warrant_core::keys::{HolderSigner, SigningKey};
+use warrant_core::keys::HolderSigner;
 use warrant_test::new_key;
 use warrant_verifier::{DenialKind, Request, Verifier};
 use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator as _};
