@@ -302,6 +302,15 @@ pub(crate) async fn approved_code(env: &Env, auth: &mut SoftPasskey, cookie: &st
     query_of(d["redirect_to"].as_str().unwrap())["code"].clone()
 }
 
+/// Asserts that `/token` answered 400 with the OAuth error `code`.
+pub(crate) fn refused(status: StatusCode, e: &J, code: &str) {
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some(code)),
+        "{e}"
+    );
+}
+
 /// The OAuth refusals in the audit log: (endpoint, error).
 async fn refusals(env: &Env) -> Vec<(String, String)> {
     env.audit()
