@@ -194,7 +194,7 @@ impl Client {
 pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => {
-            let [b0, b1, ..] = a.octets();
+            let [b0, b1, b2, _] = a.octets();
             !(a.is_loopback()
                 || a.is_private()
                 || a.is_link_local()
@@ -205,18 +205,35 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
                 || b0 == 0
                 || (b0 == 100 && (64..128).contains(&b1))
                 || (b0 == 198 && (18..20).contains(&b1))
+                || (b0 == 192 && b1 == 0 && b2 == 0)
                 || b0 >= 240)
         }
         IpAddr::V6(a) => {
             if let Some(v4) = a.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = a.segments()[0];
+            let seg = a.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [h1, h2] = hi.to_be_bytes();
+                let [l1, l2] = lo.to_be_bytes();
+                std::net::Ipv4Addr::new(h1, h2, l1, l2)
+            };
+            // IPv4-compatible (::a.b.c.d) and 6to4 (2002:aabb:ccdd::/48) addresses reach the
+            // IPv4 address they carry: public only if it is.
+            if seg[..6] == [0; 6] && !a.is_loopback() && !a.is_unspecified() {
+                return is_public(IpAddr::V4(embedded(seg[6], seg[7])));
+            }
+            if seg[0] == 0x2002 {
+                return is_public(IpAddr::V4(embedded(seg[1], seg[2])));
+            }
+            let first = seg[0];
             !(a.is_loopback()
                 || a.is_unspecified()
                 || a.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0
+                || (first == 0x2001 && seg[1] == 0)
                 || (first == 0x2001 && a.segments()[1] == 0x0db8)
                 || (first == 0x64 && a.segments()[1] == 0xff9b))
         }
@@ -461,6 +478,13 @@ mod tests {
             "::ffff:10.0.0.1",
             "ff02::1",
             "198.18.0.1",
+            "192.0.0.8",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "fec0::1",
+            "2001:0:4136:e378::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -468,6 +492,7 @@ mod tests {
             "93.184.216.34",
             "8.8.8.8",
             "2606:2800:220:1:248:1893:25c8:1946",
+            "2002:5db8:d822::1",
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
